@@ -1,0 +1,42 @@
+# reprove's make targets. The two a newcomer needs are `make demo` (the main
+# job, installing what it needs) and `make test` (the test suite, likewise).
+
+export PATH := /usr/local/go/bin:$(PATH)
+GO ?= go
+BIN := bin/reprove
+
+.PHONY: all deps build demo test test-short bench vet fmt clean
+
+all: build
+
+deps:
+	bash ci/setup.sh
+
+build:
+	$(GO) build -o $(BIN) ./cmd/reprove
+
+demo: deps build
+	bash ci/demo.sh
+
+# The full suite, including the tests that need a real containerd (they
+# start reprove's private daemon themselves). CI runs exactly this.
+test: deps
+	$(GO) vet ./...
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) test -count=1 -timeout 80m ./...
+
+# A quick loop: skips the tests that need containerd or the network.
+test-short:
+	$(GO) test -short ./...
+
+bench: deps build
+	bash ci/bench.sh
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf bin

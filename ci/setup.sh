@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what reprove needs on a Debian machine, idempotently: the
+# container runtime (containerd + runc, started privately by reprove itself),
+# mmdebstrap for reproducible Debian base images, git for git sources, and the
+# tools the tests use as peers. Safe to run again: it installs only what is
+# missing. Needs root (or sudo) for apt-get.
+set -euo pipefail
+
+packages=(containerd runc mmdebstrap git ca-certificates osslsigncode)
+if [ "${1:-}" = "--test" ]; then
+	# Peers for tests: none beyond the runtime yet; compare's benchmark adds
+	# diffoscope through --bench.
+	:
+fi
+if [ "${1:-}" = "--bench" ]; then
+	packages+=(diffoscope)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+	sudo=""
+	if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+	echo "ci/setup.sh: installing ${missing[*]}" >&2
+	$sudo apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+	if [ -x /usr/local/go/bin/go ]; then
+		echo "ci/setup.sh: Go is at /usr/local/go/bin; add it to PATH" >&2
+	else
+		echo "ci/setup.sh: Go is not installed (need Go 1.26 or newer at /usr/local/go)" >&2
+		exit 1
+	fi
+fi

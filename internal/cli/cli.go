@@ -1,0 +1,176 @@
+// Package cli is the reprove command line: flag parsing, output and exit
+// codes. It holds no logic of its own; every command calls into recipes,
+// builder, compare or attest.
+//
+// Exit codes (STYLE.md):
+//
+//	0  verified / reproduced / identical
+//	1  failure (an error stopped the work)
+//	2  usage (bad flags or arguments)
+//	3  not reproduced / not verified / different
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes.
+const (
+	ExitOK            = 0
+	ExitFailure       = 1
+	ExitUsage         = 2
+	ExitNotReproduced = 3
+)
+
+// Env is what a command may touch of the process around it. Tests inject
+// their own; main passes OSEnv.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Getenv reads the caller's environment (for example a key password).
+	// It is never passed to a build.
+	Getenv func(string) string
+	// Now is the clock; tests fix it so outputs are stable.
+	Now func() time.Time
+	// IsTerminal reports whether Stderr is a terminal (progress display).
+	IsTerminal bool
+}
+
+// OSEnv is the environment of the running process.
+func OSEnv() Env {
+	return Env{
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		Getenv:     os.Getenv,
+		Now:        time.Now,
+		IsTerminal: isTerminal(os.Stderr),
+	}
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// exitError carries an exit code out of a command. A nil err means the
+// command already printed its result and only the code remains to be set.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErrorf reports bad flags or arguments (exit 2).
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// withCode sets the exit code for a result that has already been printed
+// (for example 3 for "different").
+func withCode(code int) error { return &exitError{code: code} }
+
+// Main runs reprove with args (without the program name) and returns the
+// process exit code.
+func Main(ctx context.Context, args []string, env Env) int {
+	if env.Getenv == nil {
+		env.Getenv = func(string) string { return "" }
+	}
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	if env.Stdin == nil {
+		env.Stdin = eofReader{}
+	}
+	root := newRoot(&env)
+	root.SetArgs(args)
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err != nil {
+			fmt.Fprintf(env.Stderr, "reprove: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	if isFlagError(err) {
+		fmt.Fprintf(env.Stderr, "reprove: %v\n", err)
+		return ExitUsage
+	}
+	fmt.Fprintf(env.Stderr, "reprove: %v\n", err)
+	return ExitFailure
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// flagError marks errors cobra reports for bad flags and arguments, so they
+// exit 2 rather than 1.
+type flagError struct{ err error }
+
+func (e *flagError) Error() string { return e.err.Error() }
+func (e *flagError) Unwrap() error { return e.err }
+
+func isFlagError(err error) bool {
+	var fe *flagError
+	return errors.As(err, &fe)
+}
+
+// args wraps a cobra positional-argument check so that a failure is a usage
+// error.
+func args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if err := check(cmd, a); err != nil {
+			return &flagError{err}
+		}
+		return nil
+	}
+}
+
+func newRoot(env *Env) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "reprove",
+		Short:         "Prove that a shipped binary comes from reviewed source",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// Version is filled in from the binary's build info.
+		Version: Version(),
+		Args: func(cmd *cobra.Command, a []string) error {
+			if len(a) > 0 {
+				return &flagError{fmt.Errorf("unknown command %q (see reprove --help)", a[0])}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cmd.Help()
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &flagError{err} })
+	root.CompletionOptions.DisableDefaultCmd = true
+	for _, c := range commands(env) {
+		root.AddCommand(c)
+	}
+	return root
+}

@@ -1,0 +1,10 @@
+package cli
+
+import "github.com/spf13/cobra"
+
+// commands lists reprove's subcommands; each lives in its own file.
+func commands(env *Env) []*cobra.Command {
+	return []*cobra.Command{
+		newVersionCmd(env),
+	}
+}
