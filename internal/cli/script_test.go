@@ -1,0 +1,31 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestMain lets testscript run reprove in-process as the "reprove" command.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"reprove": func() { os.Exit(Main(context.Background(), os.Args[1:], OSEnv())) },
+	})
+}
+
+// TestScripts runs the CLI end to end from testdata/script/*.txtar. Scripts
+// that need containerd or the network start with `[short] skip`.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(e *testscript.Env) error {
+			// Nothing from the host's Go configuration may reach reprove's
+			// builds; scripts see a clean HOME and cache.
+			e.Setenv("HOME", e.WorkDir+"/home")
+			e.Setenv("XDG_CACHE_HOME", e.WorkDir+"/cache")
+			return nil
+		},
+	})
+}
