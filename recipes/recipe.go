@@ -1,0 +1,174 @@
+// Package recipes is reprove's vocabulary: the recipe format that says
+// exactly how to rebuild one release and which shipped artifact to compare
+// the result with.
+//
+// A recipe pins every input by a digest (sha256 or stronger): the source, the
+// toolchain (through the Go checksum database), the base image and each
+// shipped artifact. Its own digest is computed over a canonical form so that
+// attestations can cite it.
+package recipes
+
+import (
+	"github.com/opencontainers/go-digest"
+)
+
+// SchemaVersion is the recipe format version this package reads and writes.
+const SchemaVersion = 1
+
+// Recipe describes how to rebuild one release.
+type Recipe struct {
+	// Schema is the format version; it must equal SchemaVersion.
+	Schema int `json:"schema" yaml:"schema"`
+	// Name and Version identify the release (for example "gofmt", "go1.23.5").
+	Name    string `json:"name" yaml:"name"`
+	Version string `json:"version" yaml:"version"`
+
+	// Source is what is rebuilt; exactly one of its variants is set.
+	Source Source `json:"source" yaml:"source"`
+	// Toolchain names the Go toolchain to build with, if any.
+	Toolchain Toolchain `json:"toolchain,omitempty" yaml:"toolchain,omitempty"`
+	// Image selects the base image; the zero value is reprove's minimal
+	// rootfs (plus the toolchain).
+	Image Image `json:"image,omitempty" yaml:"image,omitempty"`
+
+	// Env is added to the build's fixed base environment. Keys in
+	// ReservedEnv are refused.
+	Env map[string]string `json:"env,omitempty" yaml:"env,omitempty"`
+	// Steps run in order in the build container, without network.
+	Steps []Step `json:"steps" yaml:"steps"`
+	// Outputs are the files the build must leave in /out.
+	Outputs []Output `json:"outputs" yaml:"outputs"`
+	// Normalizers the recipe allows when comparing (names from the compare
+	// package). Empty by default: only identical counts.
+	Normalizers []string `json:"normalizers,omitempty" yaml:"normalizers,omitempty"`
+	// Limits bound the build's resources; zero fields take the builder's
+	// defaults.
+	Limits Limits `json:"limits,omitempty" yaml:"limits,omitempty"`
+}
+
+// Source is the code that is rebuilt. Exactly one field is set.
+type Source struct {
+	Git      *GitSource      `json:"git,omitempty" yaml:"git,omitempty"`
+	Archive  *ArchiveSource  `json:"archive,omitempty" yaml:"archive,omitempty"`
+	GoModule *GoModuleSource `json:"gomod,omitempty" yaml:"gomod,omitempty"`
+}
+
+// GitSource is a git repository at one commit.
+//
+// A commit id is a SHA-1 (or SHA-256) object name; since SHA-1 alone is not
+// accepted as a pin, the checked-out tree is also pinned by Tree, a sha256
+// tree digest computed by internal/treehash over the files of the checkout.
+type GitSource struct {
+	URL    string `json:"url" yaml:"url"`
+	Commit string `json:"commit" yaml:"commit"`
+	// Tree is the treehash digest of the checkout at Commit.
+	Tree digest.Digest `json:"tree" yaml:"tree"`
+}
+
+// ArchiveSource is a source archive (tar, tar.gz, tar.xz, zip) fetched from a
+// URL or read from a local path, pinned by the digest of the archive file.
+type ArchiveSource struct {
+	URL    string        `json:"url,omitempty" yaml:"url,omitempty"`
+	Path   string        `json:"path,omitempty" yaml:"path,omitempty"`
+	Digest digest.Digest `json:"digest" yaml:"digest"`
+	// Strip removes this many leading path components from each member, as
+	// tar --strip-components does.
+	Strip int `json:"strip,omitempty" yaml:"strip,omitempty"`
+}
+
+// GoModuleSource is a module version from the Go module proxy, checked
+// against the Go checksum database and against Sum.
+type GoModuleSource struct {
+	Path    string `json:"path" yaml:"path"`
+	Version string `json:"version" yaml:"version"`
+	// Sum is the module's go.sum hash ("h1:" + base64 SHA-256).
+	Sum string `json:"sum" yaml:"sum"`
+}
+
+// Toolchain is the compiler a build uses.
+type Toolchain struct {
+	// Go is a Go release version such as "1.23.5" (no "go" prefix). The
+	// builder installs golang.org/toolchain@v0.0.1-go<Go>.linux-<arch> from
+	// the Go module proxy, verified by the checksum database.
+	Go string `json:"go,omitempty" yaml:"go,omitempty"`
+}
+
+// Image is the base image of the build container. At most one of Debian and
+// Ref is set; with neither, the builder uses its minimal rootfs.
+type Image struct {
+	// Debian builds a reproducible Debian minbase rootfs with extra packages.
+	Debian *DebianImage `json:"debian,omitempty" yaml:"debian,omitempty"`
+	// Ref names a registry image; it must include a digest
+	// ("name@sha256:...").
+	Ref string `json:"ref,omitempty" yaml:"ref,omitempty"`
+}
+
+// DebianImage is a Debian rootfs built from the package mirror.
+type DebianImage struct {
+	// Suite is the Debian suite, for example "bookworm".
+	Suite string `json:"suite" yaml:"suite"`
+	// Packages are installed on top of the minbase variant.
+	Packages []string `json:"packages,omitempty" yaml:"packages,omitempty"`
+}
+
+// Step is one command of the build. Exactly one of Run and Shell is set.
+type Step struct {
+	// Run is an argv list, executed without a shell.
+	Run []string `json:"run,omitempty" yaml:"run,omitempty"`
+	// Shell is a script run with /bin/sh -ec; a recipe must ask for a shell
+	// explicitly.
+	Shell string `json:"shell,omitempty" yaml:"shell,omitempty"`
+	// Dir is the working directory relative to the source root ("" is the
+	// root).
+	Dir string `json:"dir,omitempty" yaml:"dir,omitempty"`
+}
+
+// Output is a file the build writes to /out, and optionally the shipped
+// artifact it must match.
+type Output struct {
+	// Path is the file's path relative to /out.
+	Path string `json:"path" yaml:"path"`
+	// Shipped is the released artifact to compare the output with.
+	Shipped *Shipped `json:"shipped,omitempty" yaml:"shipped,omitempty"`
+}
+
+// Shipped locates a released artifact: a file at a URL or local path, or a
+// member inside such an archive (for example package/bin/esbuild inside an
+// npm .tgz).
+type Shipped struct {
+	URL  string `json:"url,omitempty" yaml:"url,omitempty"`
+	Path string `json:"path,omitempty" yaml:"path,omitempty"`
+	// Digest pins the file at URL or Path.
+	Digest digest.Digest `json:"digest" yaml:"digest"`
+	// Member is the path of the artifact inside that archive, if any.
+	Member string `json:"member,omitempty" yaml:"member,omitempty"`
+	// MemberDigest pins the member; required when Member is set.
+	MemberDigest digest.Digest `json:"member_digest,omitempty" yaml:"member_digest,omitempty"`
+}
+
+// ArtifactDigest is the digest of the artifact that is compared and
+// attested: the member's when Member is set, else the file's.
+func (s *Shipped) ArtifactDigest() digest.Digest {
+	if s.Member != "" {
+		return s.MemberDigest
+	}
+	return s.Digest
+}
+
+// Limits bound a build. Sizes are written with units ("4GiB"), the timeout
+// as a Go duration ("30m").
+type Limits struct {
+	Memory  string  `json:"memory,omitempty" yaml:"memory,omitempty"`
+	Pids    int64   `json:"pids,omitempty" yaml:"pids,omitempty"`
+	CPUs    float64 `json:"cpus,omitempty" yaml:"cpus,omitempty"`
+	Timeout string  `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+}
+
+// ReservedEnv lists the variables the builder sets itself; a recipe may not
+// set them. (GOFLAGS may be set: the builder prepends -mod=readonly, or
+// -mod=vendor for vendored sources.)
+var ReservedEnv = []string{
+	"HOME", "TZ", "LC_ALL",
+	"GOPROXY", "GOSUMDB", "GONOSUMDB", "GONOSUMCHECK", "GOPRIVATE", "GONOPROXY", "GOINSECURE",
+	"GOTOOLCHAIN", "GOMODCACHE", "GOCACHE", "GOPATH", "GOENV", "GOTMPDIR", "GOROOT_FINAL",
+}
