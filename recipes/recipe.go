@@ -51,6 +51,14 @@ type Source struct {
 	Git      *GitSource      `json:"git,omitempty" yaml:"git,omitempty"`
 	Archive  *ArchiveSource  `json:"archive,omitempty" yaml:"archive,omitempty"`
 	GoModule *GoModuleSource `json:"gomod,omitempty" yaml:"gomod,omitempty"`
+	Dir      *DirSource      `json:"dir,omitempty" yaml:"dir,omitempty"`
+}
+
+// DirSource is a local directory, pinned by its treehash digest (for
+// sources that exist only on the auditor's disk).
+type DirSource struct {
+	Path string        `json:"path" yaml:"path"`
+	Tree digest.Digest `json:"tree" yaml:"tree"`
 }
 
 // GitSource is a git repository at one commit.
