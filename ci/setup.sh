@@ -8,8 +8,9 @@ set -euo pipefail
 
 packages=(containerd runc mmdebstrap git ca-certificates osslsigncode)
 if [ "${1:-}" = "--test" ]; then
-	# Peers for tests: none beyond the runtime yet; compare's benchmark adds
-	# diffoscope through --bench.
+	# Peers for tests: attest's interop tests run the real cosign CLI (built
+	# from the Go module proxy below, after Go is found); compare's benchmark
+	# adds diffoscope through --bench.
 	:
 fi
 if [ "${1:-}" = "--bench" ]; then
@@ -37,5 +38,23 @@ if ! command -v go >/dev/null 2>&1; then
 	else
 		echo "ci/setup.sh: Go is not installed (need Go 1.26 or newer at /usr/local/go)" >&2
 		exit 1
+	fi
+fi
+
+if [ "${1:-}" = "--test" ]; then
+	# The cosign CLI, pinned, for attest's interop tests. Building it takes
+	# minutes cold, so it is installed once into a fixed place and skipped
+	# when that exact version is already there.
+	cosign_version=v2.6.5
+	cosign_bin=/usr/local/bin/cosign
+	gobin=$(command -v go || echo /usr/local/go/bin/go)
+	if ! "$gobin" version -m "$cosign_bin" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/sigstore/cosign/v2[[:space:]]+$cosign_version[[:space:]]"; then
+		echo "ci/setup.sh: building cosign $cosign_version into $cosign_bin" >&2
+		tmp=$(mktemp -d)
+		GOBIN="$tmp" GOFLAGS= CGO_ENABLED=0 "$gobin" install "github.com/sigstore/cosign/v2/cmd/cosign@$cosign_version"
+		sudo=""
+		if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+		$sudo install -m 0755 "$tmp/cosign" "$cosign_bin"
+		rm -rf "$tmp"
 	fi
 fi
