@@ -20,7 +20,8 @@ demo: deps build
 
 # The full suite, including the tests that need a real containerd (they
 # start reprove's private daemon themselves). CI runs exactly this.
-test: deps
+test:
+	bash ci/setup.sh --test
 	$(GO) vet ./...
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) test -count=1 -timeout 80m ./...
