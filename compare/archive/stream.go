@@ -1,0 +1,232 @@
+package archive
+
+import (
+	"bufio"
+	"compress/bzip2"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/reprove/reprove/compare/format"
+	"github.com/ulikunitz/xz"
+)
+
+// Stream describes a compressed stream's own header.
+type Stream struct {
+	Format format.Format
+	// Header lists the header fields (gzip only: the other formats carry
+	// nothing but decoding parameters, which Payload covers).
+	Header []Field
+	// HeaderLen is where the compressed payload starts.
+	HeaderLen int64
+}
+
+// Decompress returns the decompressed content of r (of format f), metered
+// against b. The caller must Close it.
+func Decompress(r io.Reader, f format.Format, where string, b *Budget) (io.ReadCloser, error) {
+	in := &countingReader{r: r}
+	br := bufio.NewReaderSize(in, 64<<10)
+	var d io.Reader
+	closer := func() error { return nil }
+	switch f {
+	case format.Gzip:
+		z, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("read gzip header of %s: %w", where, err)
+		}
+		d, closer = z, z.Close
+	case format.Bzip2:
+		d = bzip2.NewReader(br)
+	case format.Xz:
+		if err := checkXzWindow(br, where, b.Limits.MaxWindow); err != nil {
+			return nil, err
+		}
+		z, err := xz.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("read xz header of %s: %w", where, err)
+		}
+		d = z
+	case format.Zstd:
+		z, err := zstd.NewReader(br,
+			zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(uint64(b.Limits.MaxWindow)),
+			zstd.WithDecoderMaxMemory(uint64(b.Limits.MaxExpanded)))
+		if err != nil {
+			return nil, fmt.Errorf("read zstd header of %s: %w", where, err)
+		}
+		d, closer = z, func() error { z.Close(); return nil }
+	default:
+		return nil, fmt.Errorf("decompress %s: %v is not a compression format", where, f)
+	}
+	m := &meter{r: d, in: in, b: b, where: where}
+	return &readCloser{Reader: errWrap{m, f, where}, close: closer}, nil
+}
+
+type readCloser struct {
+	io.Reader
+	close func() error
+}
+
+func (r *readCloser) Close() error { return r.close() }
+
+// errWrap names the stream in decoding errors, so that a truncated file is
+// reported as "decompress gzip stream of X: unexpected EOF".
+type errWrap struct {
+	r     io.Reader
+	f     format.Format
+	where string
+}
+
+func (e errWrap) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && !IsLimit(err) {
+		err = fmt.Errorf("decompress %v stream of %s: %w", e.f, e.where, err)
+	}
+	return n, err
+}
+
+// checkXzWindow refuses an xz stream whose first block asks for a
+// dictionary larger than max. github.com/ulikunitz/xz allocates the
+// dictionary a block header declares before reading any data and offers no
+// cap, so we read that one byte ourselves (xz file format 1.0.4, §3.1 and
+// §5.3.1); later blocks of files made by xz-utils use the same size.
+func checkXzWindow(br *bufio.Reader, where string, max int64) error {
+	h, err := br.Peek(12 + 1 + 1)
+	if err != nil {
+		return nil // let the decoder report the short header
+	}
+	size := (int(h[12]) + 1) * 4
+	bh, err := br.Peek(12 + size)
+	if err != nil || size < 8 {
+		return nil
+	}
+	bh = bh[12:]
+	flags := bh[1]
+	p := 2
+	varint := func() (uint64, bool) {
+		v, n := binary.Uvarint(bh[p:])
+		if n <= 0 {
+			return 0, false
+		}
+		p += n
+		return v, true
+	}
+	if flags&0x40 != 0 {
+		if _, ok := varint(); !ok {
+			return nil
+		}
+	}
+	if flags&0x80 != 0 {
+		if _, ok := varint(); !ok {
+			return nil
+		}
+	}
+	nfilters := int(flags&3) + 1
+	for i := 0; i < nfilters; i++ {
+		id, ok := varint()
+		if !ok {
+			return nil
+		}
+		psize, ok := varint()
+		if !ok || p+int(psize) > len(bh) {
+			return nil
+		}
+		if id == 0x21 && psize == 1 {
+			bits := bh[p] & 0x3f
+			if bits > 40 {
+				return fmt.Errorf("read xz header of %s: invalid dictionary size", where)
+			}
+			var dict int64 = 0xffffffff
+			if bits < 40 {
+				dict = int64(2|bits&1) << (bits/2 + 11)
+			}
+			if dict > max {
+				return &LimitError{Limit: "decompressor window (xz dictionary)", Where: where, Max: max}
+			}
+		}
+		p += int(psize)
+	}
+	return nil
+}
+
+// ReadGzipHeader reads a gzip member header from r and returns its fields
+// and length. compress/gzip decodes the same header but hides the extra
+// flags byte and where the header ends, both needed to say whether two
+// streams differ in their header or in their compressed payload
+// (RFC 1952 §2.3).
+func ReadGzipHeader(r io.Reader) (*Stream, error) {
+	br := bufio.NewReader(r)
+	var fixed [10]byte
+	if _, err := io.ReadFull(br, fixed[:]); err != nil {
+		return nil, fmt.Errorf("read gzip header: %w", err)
+	}
+	if fixed[0] != 0x1f || fixed[1] != 0x8b || fixed[2] != 8 {
+		return nil, errors.New("read gzip header: not a deflate gzip stream")
+	}
+	flg := fixed[3]
+	s := &Stream{Format: format.Gzip, HeaderLen: 10}
+	mtime := binary.LittleEndian.Uint32(fixed[4:8])
+	field := func(name, format string, args ...any) {
+		s.Header = append(s.Header, Field{Name: name, Class: ClassHeader, Value: fmt.Sprintf(format, args...)})
+	}
+	mt := "0 (none)"
+	if mtime != 0 {
+		mt = fmt.Sprintf("%d (%s)", mtime, time.Unix(int64(mtime), 0).UTC().Format(time.RFC3339))
+	}
+	field("gzip mtime", "%s", mt)
+	field("gzip flags", "%#02x", flg&^0x1e) // FTEXT and reserved bits; the rest show as fields
+	field("gzip extra flags", "%d", fixed[8])
+	field("gzip os", "%d", fixed[9])
+	if flg&0x04 != 0 {
+		var l [2]byte
+		if _, err := io.ReadFull(br, l[:]); err != nil {
+			return nil, fmt.Errorf("read gzip extra field: %w", err)
+		}
+		n := int(binary.LittleEndian.Uint16(l[:]))
+		extra := make([]byte, n)
+		if _, err := io.ReadFull(br, extra); err != nil {
+			return nil, fmt.Errorf("read gzip extra field: %w", err)
+		}
+		field("gzip extra", "%x", extra)
+		s.HeaderLen += 2 + int64(n)
+	}
+	cstring := func(what string) (string, error) {
+		b, err := br.ReadBytes(0)
+		if err != nil {
+			return "", fmt.Errorf("read gzip %s: %w", what, err)
+		}
+		if len(b) > 64<<10 {
+			return "", fmt.Errorf("read gzip %s: longer than 64 KiB", what)
+		}
+		s.HeaderLen += int64(len(b))
+		return string(b[:len(b)-1]), nil
+	}
+	if flg&0x08 != 0 {
+		name, err := cstring("file name")
+		if err != nil {
+			return nil, err
+		}
+		field("gzip name", "%q", name)
+	}
+	if flg&0x10 != 0 {
+		c, err := cstring("comment")
+		if err != nil {
+			return nil, err
+		}
+		field("gzip comment", "%q", c)
+	}
+	if flg&0x02 != 0 {
+		var crc [2]byte
+		if _, err := io.ReadFull(br, crc[:]); err != nil {
+			return nil, fmt.Errorf("read gzip header crc: %w", err)
+		}
+		field("gzip header crc", "%x", crc)
+		s.HeaderLen += 2
+	}
+	return s, nil
+}

@@ -1,0 +1,110 @@
+// Package testexe builds real executables and signs them for compare's
+// tests: a Go program cross-compiled for Windows, and an Authenticode
+// signature made by osslsigncode with a certificate generated on the spot.
+package testexe
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// GoTool returns the go command of the running toolchain.
+func GoTool(t testing.TB) string {
+	t.Helper()
+	p := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(p); err != nil {
+		p, err = exec.LookPath("go")
+		if err != nil {
+			t.Fatalf("find the go command: %v", err)
+		}
+	}
+	return p
+}
+
+// Build writes src as main.go in a fresh module and builds it with the
+// given GOOS/GOARCH, returning the binary's path. The environment is
+// pinned so that two builds of the same source are bit-identical.
+func Build(t testing.TB, goos, goarch, src string, ldflags ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "go.mod"), "module example.com/hello\n\ngo 1.21\n")
+	write(t, filepath.Join(dir, "main.go"), src)
+	out := filepath.Join(dir, "hello")
+	if goos == "windows" {
+		out += ".exe"
+	}
+	args := []string{"build", "-trimpath", "-buildvcs=false", "-o", out}
+	if len(ldflags) > 0 {
+		args = append(args, "-ldflags="+ldflags[0])
+	}
+	cmd := exec.Command(GoTool(t), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0", "GOFLAGS=", "GO111MODULE=on", "GOTOOLCHAIN=local")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build for %s/%s: %v\n%s", goos, goarch, err, b)
+	}
+	return out
+}
+
+// Hello is a small program whose message can be varied.
+func Hello(msg string) string {
+	return "package main\n\nimport \"fmt\"\n\nfunc greet() string { return \"" + msg + "\" }\n\nfunc main() { fmt.Println(greet()) }\n"
+}
+
+// Sign signs the PE image at in with a new self-signed certificate whose
+// common name is cn, using osslsigncode, and returns the signed file.
+func Sign(t testing.TB, in, cn string) string {
+	t.Helper()
+	tool, err := exec.LookPath("osslsigncode")
+	if err != nil {
+		t.Fatalf("osslsigncode is not installed (ci/setup.sh installs it): %v", err)
+	}
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(4242),
+		Subject:      pkix.Name{CommonName: cn, Organization: []string{"Example Vendor"}},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	write(t, certPath, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	write(t, keyPath, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})))
+	out := filepath.Join(dir, "signed.exe")
+	cmd := exec.Command(tool, "sign", "-certs", certPath, "-key", keyPath, "-h", "sha256", "-n", "hello", "-in", in, "-out", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("osslsigncode sign: %v\n%s", err, b)
+	}
+	return out
+}
+
+func write(t testing.TB, p, s string) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
