@@ -1,0 +1,205 @@
+// Package envelope signs and parses DSSE envelopes holding in-toto
+// statements, in the form the cosign CLI writes and reads
+// (`cosign attest-blob` output, `cosign verify-blob-attestation --signature`).
+//
+// Parsing is strict (see attest/internal/strictjson): duplicate or
+// case-variant keys, unknown fields, bad base64 and an unexpected payload type
+// are all refused. Signature checks go through cosign's own offline
+// verification, once per trusted key, so that the result is the set of
+// distinct public keys that signed: key ids in the envelope are unsigned hints
+// and are ignored.
+package envelope
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/opencontainers/go-digest"
+	"github.com/sigstore/cosign/v2/pkg/cosign"
+	"github.com/sigstore/cosign/v2/pkg/oci/static"
+	"github.com/sigstore/cosign/v2/pkg/types"
+	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
+
+	"github.com/reprove/reprove/attest/internal/strictjson"
+	"github.com/reprove/reprove/attest/keys"
+)
+
+// PayloadType is the DSSE payload type of in-toto statements.
+const PayloadType = types.IntotoPayloadType // "application/vnd.in-toto+json"
+
+// MaxSize bounds one envelope; attestations are small documents.
+const MaxSize = 16 << 20
+
+// MaxSignatures bounds the signatures on one envelope.
+const MaxSignatures = 64
+
+// Envelope is a parsed DSSE envelope.
+type Envelope struct {
+	PayloadType string
+	// Payload is the decoded payload: the statement bytes that were signed.
+	Payload    []byte
+	Signatures []Signature
+	// Raw is the envelope as it was read.
+	Raw []byte
+}
+
+// Signature is one DSSE signature.
+type Signature struct {
+	KeyID string // an unsigned hint; never trusted
+	Sig   []byte
+}
+
+// PayloadDigest is the SHA-256 of the signed payload. Attestations refer to
+// each other by this digest: it does not change when signatures are added.
+func (e *Envelope) PayloadDigest() digest.Digest {
+	return digest.FromBytes(e.Payload)
+}
+
+type wireEnvelope struct {
+	PayloadType string          `json:"payloadType"`
+	Payload     string          `json:"payload"`
+	Signatures  []wireSignature `json:"signatures"`
+}
+
+type wireSignature struct {
+	KeyID string `json:"keyid"`
+	Sig   string `json:"sig"`
+}
+
+// Parse reads one DSSE envelope strictly.
+func Parse(b []byte) (*Envelope, error) {
+	if len(b) > MaxSize {
+		return nil, fmt.Errorf("parse envelope: larger than %d bytes", MaxSize)
+	}
+	var w wireEnvelope
+	if err := strictjson.Unmarshal(b, &w); err != nil {
+		return nil, fmt.Errorf("parse envelope: %w", err)
+	}
+	if w.PayloadType != PayloadType {
+		return nil, fmt.Errorf("parse envelope: payload type is %q, want %q", w.PayloadType, PayloadType)
+	}
+	payload, err := base64.StdEncoding.Strict().DecodeString(w.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("parse envelope: payload is not standard base64: %w", err)
+	}
+	if len(payload) == 0 {
+		return nil, errors.New("parse envelope: empty payload")
+	}
+	if len(w.Signatures) == 0 {
+		return nil, errors.New("parse envelope: no signatures")
+	}
+	if len(w.Signatures) > MaxSignatures {
+		return nil, fmt.Errorf("parse envelope: %d signatures, more than %d", len(w.Signatures), MaxSignatures)
+	}
+	e := &Envelope{PayloadType: w.PayloadType, Payload: payload, Raw: b}
+	for i, s := range w.Signatures {
+		sig, err := base64.StdEncoding.Strict().DecodeString(s.Sig)
+		if err != nil {
+			return nil, fmt.Errorf("parse envelope: signature %d is not standard base64: %w", i, err)
+		}
+		if len(sig) == 0 {
+			return nil, fmt.Errorf("parse envelope: signature %d is empty", i)
+		}
+		e.Signatures = append(e.Signatures, Signature{KeyID: s.KeyID, Sig: sig})
+	}
+	return e, nil
+}
+
+// Sign makes a DSSE envelope over payload (an in-toto statement) signed by
+// each signer in turn. The signature is over DSSE's pre-authentication
+// encoding, exactly as cosign's DSSE wrapper computes it; key ids are left
+// empty, as cosign leaves them.
+func Sign(ctx context.Context, payload []byte, signers ...*keys.Signer) ([]byte, error) {
+	if len(signers) == 0 {
+		return nil, errors.New("sign envelope: no signer")
+	}
+	w := wireEnvelope{PayloadType: PayloadType, Payload: base64.StdEncoding.EncodeToString(payload)}
+	for _, s := range signers {
+		sig, err := signOne(ctx, PayloadType, payload, s)
+		if err != nil {
+			return nil, err
+		}
+		w.Signatures = append(w.Signatures, wireSignature{Sig: sig})
+	}
+	return marshal(w)
+}
+
+// AddSignature returns the envelope with one more signature by s over the
+// same payload (for example a second reviewer co-signing a review). The
+// signatures already there are kept as they are.
+func AddSignature(ctx context.Context, e *Envelope, s *keys.Signer) ([]byte, error) {
+	w := wireEnvelope{PayloadType: e.PayloadType, Payload: base64.StdEncoding.EncodeToString(e.Payload)}
+	for _, old := range e.Signatures {
+		w.Signatures = append(w.Signatures, wireSignature{KeyID: old.KeyID, Sig: base64.StdEncoding.EncodeToString(old.Sig)})
+	}
+	sig, err := signOne(ctx, e.PayloadType, e.Payload, s)
+	if err != nil {
+		return nil, err
+	}
+	w.Signatures = append(w.Signatures, wireSignature{Sig: sig})
+	return marshal(w)
+}
+
+func signOne(ctx context.Context, payloadType string, payload []byte, s *keys.Signer) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	sig, err := s.SignMessage(bytes.NewReader(ssldsse.PAE(payloadType, payload)))
+	if err != nil {
+		return "", fmt.Errorf("sign envelope: %w", err)
+	}
+	return base64.StdEncoding.EncodeToString(sig), nil
+}
+
+// marshal writes "keyid": "" when there is no key id, as cosign does.
+func marshal(w wireEnvelope) ([]byte, error) {
+	b, err := json.Marshal(w)
+	if err != nil {
+		return nil, fmt.Errorf("encode envelope: %w", err)
+	}
+	return b, nil
+}
+
+// SignedBy reports which of the given keys produced a valid signature on the
+// envelope, by their fingerprints (each at most once). It runs cosign's
+// offline attestation verification once per key (no transparency log, no
+// certificate): a key counts when any signature on the envelope verifies
+// under it.
+func SignedBy(ctx context.Context, e *Envelope, verifiers []*keys.Verifier) ([]digest.Digest, error) {
+	var out []digest.Digest
+	seen := map[digest.Digest]bool{}
+	for _, v := range verifiers {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if seen[v.Fingerprint] {
+			continue
+		}
+		att, err := static.NewAttestation(e.Raw)
+		if err != nil {
+			return nil, fmt.Errorf("check signatures: %w", err)
+		}
+		co := &cosign.CheckOpts{
+			SigVerifier: v.Verifier,
+			IgnoreTlog:  true,
+			IgnoreSCT:   true,
+			Offline:     true,
+		}
+		if _, err := cosign.VerifyBlobAttestation(ctx, att, v1.Hash{}, co); err != nil {
+			// Any failure means this key did not sign; the caller reports
+			// which keys did.
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			continue
+		}
+		seen[v.Fingerprint] = true
+		out = append(out, v.Fingerprint)
+	}
+	return out, nil
+}

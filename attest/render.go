@@ -1,0 +1,90 @@
+package attest
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/reprove/reprove/compare"
+)
+
+// Sentence is the result in one plain sentence, for example:
+//
+//	verified: sha256:… is hello 1.0, reproduced bit for bit by 2 of 3 trusted
+//	rebuilders (A, B; C disagrees: different), from source
+//	https://example.com/hello.git@0123… reviewed by Alice on 2026-11-01
+func (r *Result) Sentence() string {
+	if !r.Verified {
+		var b strings.Builder
+		fmt.Fprintf(&b, "not verified: %s (%s)", r.Digest, r.File)
+		if len(r.Reasons) > 0 {
+			b.WriteString(": " + r.Reasons[0])
+			if len(r.Reasons) > 1 {
+				fmt.Fprintf(&b, " (and %d more)", len(r.Reasons)-1)
+			}
+		}
+		return b.String()
+	}
+	var agree, others []string
+	allIdentical := true
+	for _, rb := range r.Rebuilders {
+		switch rb.Outcome {
+		case Agrees:
+			if rb.Verdict == compare.Equivalent {
+				allIdentical = false
+				agree = append(agree, fmt.Sprintf("%s: equivalent under %s", rb.Name, strings.Join(rb.Normalizers, ", ")))
+			} else {
+				agree = append(agree, rb.Name)
+			}
+		case Disagrees:
+			others = append(others, fmt.Sprintf("%s disagrees: %s", rb.Name, rb.Verdict))
+		case NotAccepted:
+			others = append(others, fmt.Sprintf("%s not counted: %s", rb.Name, rb.Detail))
+		default:
+			others = append(others, fmt.Sprintf("%s: %s", rb.Name, rb.Outcome))
+		}
+	}
+	how := "reproduced bit for bit"
+	if !allIdentical {
+		how = "reproduced"
+	}
+	who := strings.Join(agree, ", ")
+	if len(others) > 0 {
+		who += "; " + strings.Join(others, "; ")
+	}
+	noun := "rebuilders"
+	if r.TrustedRebuilders == 1 {
+		noun = "rebuilder"
+	}
+	var reviewed []string
+	for _, rv := range r.Reviewers {
+		if rv.Verdict == Approved {
+			reviewed = append(reviewed, fmt.Sprintf("%s on %s", rv.Reviewer.Display(), rv.ReviewedAt.Format("2006-01-02")))
+		}
+	}
+	src := ""
+	if r.Source != nil {
+		src = r.Source.Name()
+	}
+	return fmt.Sprintf("verified: %s is %s %s, %s by %d of %d trusted %s (%s), from source %s reviewed by %s",
+		r.Digest, r.Name, r.Version, how, len(agree), r.TrustedRebuilders, noun, who, src, strings.Join(reviewed, " and "))
+}
+
+// Text is the sentence followed by the reasons (when not verified) and the
+// notes, one per line.
+func (r *Result) Text() string {
+	var b strings.Builder
+	b.WriteString(r.Sentence() + "\n")
+	if !r.Verified && len(r.Reasons) > 0 {
+		b.WriteString("reasons:\n")
+		for _, x := range r.Reasons {
+			b.WriteString("  - " + x + "\n")
+		}
+	}
+	if len(r.Notes) > 0 {
+		b.WriteString("notes:\n")
+		for _, x := range r.Notes {
+			b.WriteString("  - " + x + "\n")
+		}
+	}
+	return b.String()
+}

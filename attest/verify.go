@@ -1,0 +1,571 @@
+package attest
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/reprove/reprove/attest/envelope"
+	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/attest/policy"
+	"github.com/reprove/reprove/compare"
+)
+
+// ResultSchemaVersion is the version of Result's JSON form.
+const ResultSchemaVersion = 1
+
+// clockSkew is how far in the future a statement's own time may be before it
+// is refused as post-dated.
+const clockSkew = 5 * time.Minute
+
+// Outcome is what one trusted rebuilder's attestations say about the file.
+type Outcome int
+
+const (
+	// Agrees: identical, or equivalent under normalizers the policy allows.
+	Agrees Outcome = iota + 1
+	// Disagrees: the rebuilder found the file different.
+	Disagrees
+	// NotAccepted: equivalent only under normalizers the policy does not allow.
+	NotAccepted
+	// Broken: the rebuilder's chain of attestations does not close.
+	Broken
+)
+
+var outcomeNames = map[Outcome]string{Agrees: "agrees", Disagrees: "disagrees", NotAccepted: "not-accepted", Broken: "broken"}
+
+func (o Outcome) String() string {
+	if s, ok := outcomeNames[o]; ok {
+		return s
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (o Outcome) MarshalText() ([]byte, error) {
+	s, ok := outcomeNames[o]
+	if !ok {
+		return nil, fmt.Errorf("marshal outcome: invalid value %d", int(o))
+	}
+	return []byte(s), nil
+}
+
+// Result is the outcome of a verification. Verified is true only when every
+// check ran and passed; otherwise Reasons says why not, one reason per
+// failed check.
+type Result struct {
+	SchemaVersion int           `json:"schemaVersion"`
+	Verified      bool          `json:"verified"`
+	File          string        `json:"file"`
+	Digest        digest.Digest `json:"digest"`
+	// Name and Version are what the agreeing rebuilds say the file is.
+	Name    string  `json:"name,omitempty"`
+	Version string  `json:"version,omitempty"`
+	Source  *Source `json:"source,omitempty"`
+
+	Rebuilders         []RebuilderResult `json:"rebuilders"`
+	RebuilderThreshold int               `json:"rebuilderThreshold"`
+	TrustedRebuilders  int               `json:"trustedRebuilders"`
+	Reviewers          []ReviewerResult  `json:"reviewers"`
+	ReviewerThreshold  int               `json:"reviewerThreshold"`
+	TrustedReviewers   int               `json:"trustedReviewers"`
+
+	Policy       digest.Digest `json:"policy"`
+	Attestations int           `json:"attestations"`
+	CheckedAt    time.Time     `json:"checkedAt"`
+	Reasons      []string      `json:"reasons,omitempty"`
+	// Notes are facts worth knowing that did not decide the result (for
+	// example attestations signed by no trusted key, which are ignored).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// RebuilderResult is one trusted rebuilder key's say.
+type RebuilderResult struct {
+	Name        string          `json:"name"`
+	Key         digest.Digest   `json:"key"`
+	Outcome     Outcome         `json:"outcome"`
+	Verdict     compare.Verdict `json:"verdict,omitempty"`
+	Normalizers []string        `json:"normalizers,omitempty"`
+	BuilderID   string          `json:"builderId,omitempty"`
+	Detail      string          `json:"detail,omitempty"`
+}
+
+// ReviewerResult is one trusted reviewer key's review of the source.
+type ReviewerResult struct {
+	Name       string        `json:"name"`
+	Key        digest.Digest `json:"key"`
+	Reviewer   Party         `json:"reviewer"`
+	Verdict    ReviewVerdict `json:"verdict"`
+	Scope      Scope         `json:"scope"`
+	ReviewedAt time.Time     `json:"reviewedAt"`
+}
+
+// VerifyOptions carries the clock and a progress callback.
+type VerifyOptions struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Progress, when set, receives one line per step.
+	Progress func(string)
+}
+
+// Verify checks file against the attestations found at the given paths under
+// pol. A file that fails verification gives a Result with Verified false and
+// reasons; an error means the check could not run (an unreadable file or
+// path, a cancelled context).
+func Verify(ctx context.Context, file string, attestations []string, pol *policy.Policy, opts VerifyOptions) (*Result, error) {
+	progress := opts.Progress
+	if progress == nil {
+		progress = func(string) {}
+	}
+	progress("hashing " + file)
+	digests, err := HashFile(ctx, file)
+	if err != nil {
+		return nil, err
+	}
+	progress("reading attestations")
+	docs, err := ReadDocuments(ctx, attestations)
+	if err != nil {
+		return nil, err
+	}
+	progress(fmt.Sprintf("checking %d attestations", len(docs)))
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	return Evaluate(ctx, file, digests, docs, pol, now())
+}
+
+// HashFile computes the sha256, sha384 and sha512 digests of a file in one
+// pass, as an in-toto digest set.
+func HashFile(ctx context.Context, path string) (DigestSet, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("hash file: %w", err)
+	}
+	defer f.Close()
+	hs := map[string]hash.Hash{"sha256": sha256.New(), "sha384": sha512.New384(), "sha512": sha512.New()}
+	w := io.MultiWriter(hs["sha256"], hs["sha384"], hs["sha512"])
+	buf := make([]byte, 1<<20)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n, rerr := f.Read(buf)
+		w.Write(buf[:n])
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return nil, fmt.Errorf("hash file %s: %w", path, rerr)
+		}
+	}
+	ds := DigestSet{}
+	for alg, h := range hs {
+		ds[alg] = hex.EncodeToString(h.Sum(nil))
+	}
+	return ds, nil
+}
+
+// node is one distinct statement (by payload digest) with everyone who
+// validly signed it, merged over all envelopes that carry it.
+type node struct {
+	src        string
+	stmt       *Statement
+	digest     digest.Digest
+	reviewers  map[digest.Digest]bool // trusted, unexpired reviewer keys
+	rebuilders map[digest.Digest]bool // trusted, unexpired rebuilder keys
+}
+
+// Evaluate is Verify without I/O: it checks already-read documents against
+// the file's digests under pol at time now. Signature checks are the only
+// work it does beyond pure logic.
+func Evaluate(ctx context.Context, file string, fileDigests DigestSet, docs []Document, pol *policy.Policy, now time.Time) (*Result, error) {
+	fileSHA, ok := fileDigests.Digest(digest.SHA256)
+	if !ok {
+		return nil, fmt.Errorf("verify: file digests lack sha256")
+	}
+	res := &Result{
+		SchemaVersion:      ResultSchemaVersion,
+		File:               file,
+		Digest:             fileSHA,
+		RebuilderThreshold: pol.Rebuilders.Threshold,
+		TrustedRebuilders:  len(pol.Rebuilders.Keys),
+		ReviewerThreshold:  pol.Reviewers.Threshold,
+		TrustedReviewers:   len(pol.Reviewers.Keys),
+		Policy:             pol.Digest,
+		Attestations:       len(docs),
+		CheckedAt:          now.UTC(),
+		Rebuilders:         []RebuilderResult{},
+		Reviewers:          []ReviewerResult{},
+	}
+	reason := func(format string, a ...any) { res.Reasons = append(res.Reasons, fmt.Sprintf(format, a...)) }
+	note := func(format string, a ...any) { res.Notes = append(res.Notes, fmt.Sprintf(format, a...)) }
+
+	if !pol.Expires.IsZero() && now.After(pol.Expires) {
+		reason("the policy expired on %s", pol.Expires.Format(time.RFC3339))
+	}
+	if len(docs) == 0 {
+		reason("no attestations were given")
+	}
+
+	// Every key the policy trusts, once each.
+	var verifiers []*keys.Verifier
+	seenKey := map[digest.Digest]bool{}
+	for _, k := range append(append([]policy.Key(nil), pol.Reviewers.Keys...), pol.Rebuilders.Keys...) {
+		if !seenKey[k.Fingerprint] {
+			seenKey[k.Fingerprint] = true
+			verifiers = append(verifiers, k.Verifier)
+		}
+	}
+
+	nodes := map[digest.Digest]*node{}
+	var order []digest.Digest
+	for _, d := range docs {
+		if d.Err != nil {
+			reason("attestation %s: %v", d.Source, d.Err)
+			continue
+		}
+		signers, err := envelope.SignedBy(ctx, d.Envelope, verifiers)
+		if err != nil {
+			return nil, err
+		}
+		st, err := ParseStatement(d.Envelope.Payload)
+		if err != nil {
+			reason("attestation %s: %v", d.Source, err)
+			continue
+		}
+		pd := d.Envelope.PayloadDigest()
+		n := nodes[pd]
+		if n == nil {
+			n = &node{src: d.Source, stmt: st, digest: pd, reviewers: map[digest.Digest]bool{}, rebuilders: map[digest.Digest]bool{}}
+			nodes[pd] = n
+			order = append(order, pd)
+		}
+		trusted := false
+		for _, fp := range signers {
+			for _, role := range []struct {
+				r   policy.Role
+				set map[digest.Digest]bool
+			}{{pol.Reviewers, n.reviewers}, {pol.Rebuilders, n.rebuilders}} {
+				k, ok := role.r.Lookup(fp)
+				if !ok {
+					continue
+				}
+				trusted = true
+				if !k.Expires.IsZero() && now.After(k.Expires) {
+					reason("attestation %s: the signature by %s has expired (the policy trusts that key until %s)", d.Source, k.Name, k.Expires.Format(time.RFC3339))
+					continue
+				}
+				role.set[fp] = true
+			}
+		}
+		if !trusted {
+			note("attestation %s (%s) is signed by no key the policy trusts; ignored", d.Source, shortType(st.PredicateType))
+		}
+	}
+
+	// Summaries about this file, signed by trusted rebuilders.
+	type say struct {
+		outcome RebuilderResult
+		prov    *ProvenanceInfo
+		reviews []*node
+	}
+	perKey := map[digest.Digest][]say{}
+	for _, pd := range order {
+		n := nodes[pd]
+		if n.stmt.PredicateType != SummaryPredicateType || len(n.rebuilders) == 0 {
+			continue
+		}
+		if !subjectsMatchFile(n.stmt.Subject, fileDigests) {
+			note("attestation %s is a verification summary for another file (%s); not counted", n.src, subjectNames(n.stmt.Subject))
+			continue
+		}
+		sum, err := parseSummary(n.stmt)
+		for fp := range n.rebuilders {
+			k, _ := pol.Rebuilders.Lookup(fp)
+			rr := RebuilderResult{Name: k.Name, Key: fp}
+			if err != nil {
+				rr.Outcome, rr.Detail = Broken, fmt.Sprintf("%s: %v", n.src, err)
+				perKey[fp] = append(perKey[fp], say{outcome: rr})
+				continue
+			}
+			rr.Verdict, rr.Normalizers = sum.Verdict, sum.Normalizers
+			prov, reviews, detail := checkChain(n, sum, fp, nodes, fileSHA, now)
+			switch {
+			case detail != "":
+				rr.Outcome, rr.Detail = Broken, detail
+			case sum.Verdict == compare.Different:
+				rr.Outcome = Disagrees
+			case sum.Verdict == compare.Equivalent:
+				if ok, bad := pol.Allows(sum.Normalizers); !ok {
+					rr.Outcome, rr.Detail = NotAccepted, "equivalent only under normalizers the policy does not allow: "+strings.Join(bad, ", ")
+				} else {
+					rr.Outcome = Agrees
+				}
+			default:
+				rr.Outcome = Agrees
+			}
+			if prov != nil {
+				rr.BuilderID = prov.BuilderID
+			}
+			perKey[fp] = append(perKey[fp], say{outcome: rr, prov: prov, reviews: reviews})
+		}
+	}
+
+	// One result per trusted rebuilder key: the worst of what it said.
+	var agreeing []say
+	fps := make([]digest.Digest, 0, len(perKey))
+	for fp := range perKey {
+		fps = append(fps, fp)
+	}
+	sort.Slice(fps, func(i, j int) bool { return fps[i] < fps[j] })
+	for _, fp := range fps {
+		says := perKey[fp]
+		worst := says[0]
+		for _, s := range says[1:] {
+			if rank(s.outcome.Outcome) > rank(worst.outcome.Outcome) {
+				worst = s
+			}
+		}
+		if worst.outcome.Outcome != Agrees {
+			for _, s := range says {
+				if s.outcome.Outcome == Agrees && worst.outcome.Outcome == Disagrees {
+					worst.outcome.Detail = "it also signed an agreeing summary: it contradicts itself"
+				}
+			}
+		}
+		res.Rebuilders = append(res.Rebuilders, worst.outcome)
+		switch worst.outcome.Outcome {
+		case Agrees:
+			agreeing = append(agreeing, worst)
+		case Broken:
+			reason("trusted rebuilder %s: the chain of attestations does not close: %s", worst.outcome.Name, worst.outcome.Detail)
+		case Disagrees:
+			if pol.Dissent == policy.DissentFail {
+				reason("trusted rebuilder %s disagrees: %s", worst.outcome.Name, worst.outcome.Verdict)
+			}
+		case NotAccepted:
+			note("trusted rebuilder %s is not counted: %s", worst.outcome.Name, worst.outcome.Detail)
+		}
+	}
+	sort.SliceStable(res.Rebuilders, func(i, j int) bool {
+		if rank(res.Rebuilders[i].Outcome) != rank(res.Rebuilders[j].Outcome) {
+			return rank(res.Rebuilders[i].Outcome) < rank(res.Rebuilders[j].Outcome)
+		}
+		return res.Rebuilders[i].Name < res.Rebuilders[j].Name
+	})
+
+	if len(res.Rebuilders) == 0 && len(docs) > 0 {
+		reason("no verification summary for %s signed by a trusted rebuilder", fileSHA)
+	}
+	if len(agreeing) < pol.Rebuilders.Threshold {
+		reason("reproduced by %d of %d trusted rebuilders; the policy needs %d", len(agreeing), len(pol.Rebuilders.Keys), pol.Rebuilders.Threshold)
+	}
+
+	// What the file is, and from which source: all agreeing rebuilds must
+	// say the same.
+	if len(agreeing) > 0 {
+		first := agreeing[0].prov
+		res.Name, res.Version = first.Recipe.Name, first.Recipe.Version
+		src := first.Source
+		res.Source = &src
+		for _, a := range agreeing[1:] {
+			if a.prov.Recipe.Name != first.Recipe.Name || a.prov.Recipe.Version != first.Recipe.Version {
+				reason("trusted rebuilders disagree on what the file is: %s %s and %s %s", first.Recipe.Name, first.Recipe.Version, a.prov.Recipe.Name, a.prov.Recipe.Version)
+			}
+			if ok, why := matchSets(first.Source.DigestSet(), a.prov.Source.DigestSet()); !ok {
+				reason("trusted rebuilders built from different sources (%s and %s): %s", first.Source.Name(), a.prov.Source.Name(), why)
+			}
+		}
+	}
+
+	// Reviews the agreeing summaries rest on: count distinct trusted
+	// reviewer keys that approved the source.
+	approvers := map[digest.Digest]bool{}
+	seenReview := map[digest.Digest]bool{}
+	for _, a := range agreeing {
+		for _, rn := range a.reviews {
+			if seenReview[rn.digest] {
+				continue
+			}
+			seenReview[rn.digest] = true
+			rp, err := parseReview(rn.stmt)
+			if err != nil {
+				continue // checkChain already refused it
+			}
+			fpsR := make([]digest.Digest, 0, len(rn.reviewers))
+			for fp := range rn.reviewers {
+				fpsR = append(fpsR, fp)
+			}
+			sort.Slice(fpsR, func(i, j int) bool { return fpsR[i] < fpsR[j] })
+			for _, fp := range fpsR {
+				k, _ := pol.Reviewers.Lookup(fp)
+				res.Reviewers = append(res.Reviewers, ReviewerResult{
+					Name: k.Name, Key: fp, Reviewer: rp.Reviewer, Verdict: rp.Verdict, Scope: rp.Scope, ReviewedAt: rp.ReviewedAt,
+				})
+				if rp.Verdict == Approved {
+					approvers[fp] = true
+				} else {
+					reason("trusted reviewer %s (%s) reported findings in %s", k.Name, rp.Reviewer.Display(), rp.Source.Name())
+				}
+			}
+		}
+	}
+	sort.SliceStable(res.Reviewers, func(i, j int) bool {
+		if !res.Reviewers[i].ReviewedAt.Equal(res.Reviewers[j].ReviewedAt) {
+			return res.Reviewers[i].ReviewedAt.Before(res.Reviewers[j].ReviewedAt)
+		}
+		return res.Reviewers[i].Name < res.Reviewers[j].Name
+	})
+	if len(agreeing) > 0 && len(approvers) < pol.Reviewers.Threshold {
+		reason("the source was approved by %d of %d trusted reviewers; the policy needs %d", len(approvers), len(pol.Reviewers.Keys), pol.Reviewers.Threshold)
+	}
+
+	res.Verified = len(res.Reasons) == 0 && len(agreeing) >= pol.Rebuilders.Threshold && len(approvers) >= pol.Reviewers.Threshold
+	if !res.Verified && len(res.Reasons) == 0 {
+		// Unreachable by construction; fail closed all the same.
+		reason("not every check passed")
+	}
+	return res, nil
+}
+
+func rank(o Outcome) int {
+	switch o {
+	case Agrees:
+		return 0
+	case NotAccepted:
+		return 1
+	case Disagrees:
+		return 2
+	}
+	return 3 // Broken
+}
+
+// checkChain follows one summary, for the rebuilder key fp, to the rebuild
+// and reviews it names. It returns a non-empty detail when the chain does
+// not close.
+func checkChain(n *node, sum *SummaryPredicate, fp digest.Digest, nodes map[digest.Digest]*node, fileSHA digest.Digest, now time.Time) (*ProvenanceInfo, []*node, string) {
+	if sum.TimeVerified.After(now.Add(clockSkew)) {
+		return nil, nil, fmt.Sprintf("%s: dated in the future (%s)", n.src, sum.TimeVerified.Format(time.RFC3339))
+	}
+	rebuilt, _ := sum.Rebuilt.Digest.Digest(digest.SHA256)
+	if sum.Verdict == compare.Identical && rebuilt != fileSHA {
+		return nil, nil, fmt.Sprintf("%s: says identical, but the rebuilt digest %s is not the file's %s", n.src, rebuilt, fileSHA)
+	}
+	if sum.Verdict != compare.Identical && rebuilt == fileSHA {
+		return nil, nil, fmt.Sprintf("%s: says %s, but the rebuilt digest equals the file's", n.src, sum.Verdict)
+	}
+	rd, _ := sum.Rebuild.payloadDigest()
+	rn := nodes[rd]
+	if rn == nil {
+		return nil, nil, fmt.Sprintf("%s: its rebuild attestation %s is not among the attestations given", n.src, rd)
+	}
+	if rn.stmt.PredicateType != ProvenancePredicateType {
+		return nil, nil, fmt.Sprintf("%s: %s is a %s attestation, not a rebuild", n.src, rd, rn.stmt.PredicateType)
+	}
+	if !rn.rebuilders[fp] {
+		return nil, nil, fmt.Sprintf("%s: its rebuild attestation %s is not signed by the same rebuilder key", n.src, rd)
+	}
+	prov, err := parseProvenance(rn.stmt)
+	if err != nil {
+		return nil, nil, fmt.Sprintf("%s: %v", rn.src, err)
+	}
+	found := false
+	for _, o := range prov.Outputs {
+		if d, ok := o.Digest.Digest(digest.SHA256); ok && d == rebuilt {
+			found = true
+		}
+	}
+	if !found {
+		return nil, nil, fmt.Sprintf("%s: the rebuilt artifact %s is not an output of its rebuild attestation %s", n.src, rebuilt, rn.src)
+	}
+	var reviews []*node
+	for _, ref := range sum.Reviews {
+		d, _ := ref.payloadDigest()
+		vn := nodes[d]
+		if vn == nil {
+			return nil, nil, fmt.Sprintf("%s: its review attestation %s is not among the attestations given", n.src, d)
+		}
+		if vn.stmt.PredicateType != ReviewPredicateType {
+			return nil, nil, fmt.Sprintf("%s: %s is a %s attestation, not a review", n.src, d, vn.stmt.PredicateType)
+		}
+		if len(vn.reviewers) == 0 {
+			return nil, nil, fmt.Sprintf("%s: its review attestation %s is signed by no trusted reviewer", n.src, vn.src)
+		}
+		rp, err := parseReview(vn.stmt)
+		if err != nil {
+			return nil, nil, fmt.Sprintf("%s: %v", vn.src, err)
+		}
+		if rp.ReviewedAt.After(now.Add(clockSkew)) {
+			return nil, nil, fmt.Sprintf("%s: dated in the future (%s)", vn.src, rp.ReviewedAt.Format(time.RFC3339))
+		}
+		if ok, why := matchSets(rp.Source.DigestSet(), prov.Source.DigestSet()); !ok {
+			return nil, nil, fmt.Sprintf("%s: reviewed source %s is not the source that was rebuilt (%s): %s", vn.src, rp.Source.Name(), prov.Source.Name(), why)
+		}
+		reviews = append(reviews, vn)
+	}
+	return prov, reviews, ""
+}
+
+// subjectsMatchFile reports whether some subject names the file: every
+// digest the subject carries that we computed agrees, and at least one of
+// them is sha256-class (ParseStatement already refused md5/sha1-only sets).
+func subjectsMatchFile(subjects []Subject, file DigestSet) bool {
+	for _, s := range subjects {
+		checked, bad := 0, false
+		for alg, v := range s.Digest {
+			fv, ok := file[alg]
+			if !ok {
+				continue
+			}
+			if fv != v {
+				bad = true
+			}
+			checked++
+		}
+		if checked > 0 && !bad {
+			return true
+		}
+	}
+	return false
+}
+
+func subjectNames(subjects []Subject) string {
+	var parts []string
+	for _, s := range subjects {
+		d := s.Digest["sha256"]
+		if d == "" {
+			d = s.Digest.String()
+		} else {
+			d = "sha256:" + d
+		}
+		if s.Name != "" {
+			parts = append(parts, s.Name+" "+d)
+		} else {
+			parts = append(parts, d)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func shortType(t string) string {
+	switch t {
+	case ReviewPredicateType:
+		return "review"
+	case ProvenancePredicateType:
+		return "rebuild provenance"
+	case SummaryPredicateType:
+		return "verification summary"
+	}
+	return t
+}
