@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	ita1 "github.com/in-toto/attestation/go/v1"
 	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
+	ita1 "github.com/in-toto/attestation/go/v1"
 	"github.com/opencontainers/go-digest"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"

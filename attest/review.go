@@ -302,4 +302,3 @@ func parseReview(st *Statement) (*ReviewPredicate, error) {
 	}
 	return nil, fmt.Errorf("parse review: no subject carries the reviewed source's digests {%s}", want)
 }
-

@@ -20,10 +20,10 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/go-digest"
+	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/cosign/v2/pkg/oci/static"
 	"github.com/sigstore/cosign/v2/pkg/types"
-	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
 
 	"github.com/reprove/reprove/attest/internal/strictjson"
 	"github.com/reprove/reprove/attest/keys"
