@@ -202,3 +202,6 @@ func splitExtra(b []byte) []Field {
 	}
 	return out
 }
+
+// CompressedSize is the member's size in the archive.
+func (m *ZipMember) CompressedSize() int64 { return int64(m.f.CompressedSize64) }

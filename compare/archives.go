@@ -1,0 +1,479 @@
+package compare
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/reprove/reprove/compare/archive"
+	"github.com/reprove/reprove/compare/format"
+)
+
+// classKind maps an archive field class to the kind of difference.
+var classKind = map[archive.Class]Kind{
+	archive.ClassOther: KindMetadata, archive.ClassType: KindType, archive.ClassMode: KindMode,
+	archive.ClassLink: KindLink, archive.ClassOwner: KindOwner, archive.ClassTime: KindMtime,
+	archive.ClassCompression: KindCompression, archive.ClassHeader: KindHeader,
+}
+
+// member is one archive member as compare sees it.
+type member struct {
+	*archive.Entry
+	dig digest.Digest // content digest of regular members
+	key string        // name, with "#n" for the n-th repeat of a name
+	dup bool          // the name occurs more than once in this archive
+}
+
+func keyMembers(ms []*member) {
+	seen := map[string]int{}
+	for _, m := range ms {
+		seen[m.Name]++
+		if n := seen[m.Name]; n > 1 {
+			m.key = fmt.Sprintf("%s#%d", m.Name, n)
+		} else {
+			m.key = m.Name
+		}
+	}
+	for _, m := range ms {
+		m.dup = seen[m.Name] > 1
+	}
+}
+
+// pair is a member present on both sides, with the node that holds its
+// differences.
+type pair struct {
+	a, b *member
+	ai   int
+	bi   int
+	node *Node
+}
+
+// diffMembers compares two member lists: members present on one side only,
+// repeats, order, and every metadata field of members present on both.
+// Content is left to the caller (pairs whose digests differ).
+func (e *engine) diffMembers(parent *Node, as, bs []*member) []*pair {
+	keyMembers(as)
+	keyMembers(bs)
+	bIndex := make(map[string]int, len(bs))
+	for i, m := range bs {
+		bIndex[m.key] = i
+	}
+	aIndex := make(map[string]int, len(as))
+	for i, m := range as {
+		aIndex[m.key] = i
+	}
+	var pairs []*pair
+	dups := false
+	for i, m := range as {
+		dups = dups || m.dup
+		j, ok := bIndex[m.key]
+		if !ok {
+			if strings.Contains(m.key, "#") {
+				e.add(parent, &Node{Name: m.Name, Kind: KindDuplicate, Summary: "repeated member present only in the rebuilt archive", Rebuilt: m.key})
+			} else {
+				e.add(parent, &Node{Name: m.Name, Kind: KindRemoved, Summary: fmt.Sprintf("only in rebuilt (%s, %d bytes)", m.Type, m.Size)})
+			}
+			continue
+		}
+		pairs = append(pairs, &pair{a: m, b: bs[j], ai: i, bi: j, node: &Node{Name: m.key, Kind: KindFile}})
+	}
+	for _, m := range bs {
+		dups = dups || m.dup
+		if _, ok := aIndex[m.key]; ok {
+			continue
+		}
+		if strings.Contains(m.key, "#") {
+			e.add(parent, &Node{Name: m.Name, Kind: KindDuplicate, Summary: "repeated member present only in the shipped archive", Shipped: m.key})
+		} else {
+			e.add(parent, &Node{Name: m.Name, Kind: KindAdded, Summary: fmt.Sprintf("only in shipped (%s, %d bytes)", m.Type, m.Size)})
+		}
+	}
+	// Order of the members both sides have: pairs are in rebuilt order;
+	// their shipped indices must increase.
+	for k := 1; k < len(pairs); k++ {
+		if pairs[k].bi < pairs[k-1].bi {
+			n := &Node{Name: "member order", Kind: KindOrder,
+				Summary: fmt.Sprintf("member order differs: %q comes after %q in rebuilt, before it in shipped", pairs[k].a.key, pairs[k-1].a.key)}
+			if dups {
+				n.Summary += "; names repeat, so order decides which copy an extractor keeps"
+				e.addFixed(parent, n)
+			} else {
+				e.add(parent, n)
+			}
+			break
+		}
+	}
+	for _, p := range pairs {
+		e.diffFields(p.node, p.a.Fields, p.b.Fields)
+	}
+	return pairs
+}
+
+// diffFields adds a leaf for each field whose value differs or that only
+// one side has.
+func (e *engine) diffFields(n *Node, as, bs []archive.Field) {
+	bv := map[string]archive.Field{}
+	for _, f := range bs {
+		bv[f.Name] = f
+	}
+	seen := map[string]bool{}
+	for _, f := range as {
+		seen[f.Name] = true
+		g, ok := bv[f.Name]
+		switch {
+		case !ok:
+			e.add(n, &Node{Name: f.Name, Kind: classKind[f.Class], Rebuilt: f.Value, Shipped: "(absent)"})
+		case g.Value != f.Value:
+			e.add(n, &Node{Name: f.Name, Kind: classKind[f.Class], Rebuilt: f.Value, Shipped: g.Value})
+		}
+	}
+	for _, g := range bs {
+		if !seen[g.Name] {
+			e.add(n, &Node{Name: g.Name, Kind: classKind[g.Class], Rebuilt: "(absent)", Shipped: g.Value})
+		}
+	}
+}
+
+// compareCompressed compares two compressed streams: their headers, then
+// their decompressed contents; and, when those are equal, their compressed
+// payloads.
+func (e *engine) compareCompressed(parent *Node, a, b *blob, fa, fb format.Format, depth int) error {
+	if fa != fb {
+		e.add(parent, &Node{Name: "compression", Kind: KindCompression, Summary: "compression format differs", Rebuilt: fa.String(), Shipped: fb.String()})
+	}
+	var ha, hb int64
+	if fa == format.Gzip && fb == format.Gzip {
+		sa, err := archive.ReadGzipHeader(a.reader())
+		if err != nil {
+			return fmt.Errorf("%s: %w", a.where, err)
+		}
+		sb, err := archive.ReadGzipHeader(b.reader())
+		if err != nil {
+			return fmt.Errorf("%s: %w", b.where, err)
+		}
+		e.diffFields(parent, sa.Header, sb.Header)
+		ha, hb = sa.HeaderLen, sb.HeaderLen
+	}
+	wa, wb := a.where+" (decompressed)", b.where+" (decompressed)"
+	open := func(x *blob, f format.Format, where string) func() (io.ReadCloser, error) {
+		return func() (io.ReadCloser, error) {
+			return archive.Decompress(e.reader(x.reader(), where, "decompressing"), f, where, e.budget)
+		}
+	}
+	oa, ob := open(a, fa, wa), open(b, fb, wb)
+	// One pass each: digest and the first bytes.
+	ia, err := e.streamInfo(oa, wa)
+	if err != nil {
+		return err
+	}
+	ib, err := e.streamInfo(ob, wb)
+	if err != nil {
+		return err
+	}
+	if ia.dig == ib.dig {
+		// Same content; do the compressed payloads differ beyond the header?
+		pa := &blob{ra: io.NewSectionReader(a.ra, ha, a.size-ha), size: a.size - ha, where: a.where + " (payload)"}
+		pb := &blob{ra: io.NewSectionReader(b.ra, hb, b.size-hb), size: b.size - hb, where: b.where + " (payload)"}
+		da, err := e.digest(pa)
+		if err != nil {
+			return err
+		}
+		db, err := e.digest(pb)
+		if err != nil {
+			return err
+		}
+		if da != db && fa == fb {
+			e.add(parent, &Node{Name: "compressed data", Kind: KindCompression,
+				Summary: fmt.Sprintf("same decompressed content, different compressed bytes (%d vs %d bytes): another compressor or level", pa.size, pb.size)})
+		}
+		return nil
+	}
+	if ia.f == format.Tar && ib.f == format.Tar {
+		return e.compareTar(parent, wa, wb, oa, ob, depth+1)
+	}
+	// Not a tar: hold both decompressed contents and compare them.
+	ba, err := e.spillStream(oa, wa)
+	if err != nil {
+		return err
+	}
+	defer ba.free()
+	bb, err := e.spillStream(ob, wb)
+	if err != nil {
+		return err
+	}
+	defer bb.free()
+	n := &Node{Name: "(decompressed)", Kind: KindFile}
+	if err := e.compareBlobs(n, ba, bb, depth+1); err != nil {
+		return err
+	}
+	e.attach(parent, n)
+	return nil
+}
+
+type streamInfo struct {
+	dig digest.Digest
+	f   format.Format
+}
+
+func (e *engine) streamInfo(open func() (io.ReadCloser, error), where string) (*streamInfo, error) {
+	rc, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	d := digest.SHA256.Digester()
+	head := &headWriter{max: format.HeadSize}
+	n, err := io.Copy(io.MultiWriter(d.Hash(), head), rc)
+	if err != nil {
+		return nil, err
+	}
+	return &streamInfo{dig: d.Digest(), f: format.Detect(head.b, n)}, nil
+}
+
+type headWriter struct {
+	b   []byte
+	max int
+}
+
+func (h *headWriter) Write(p []byte) (int, error) {
+	if room := h.max - len(h.b); room > 0 {
+		h.b = append(h.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (e *engine) spillStream(open func() (io.ReadCloser, error), where string) (*blob, error) {
+	rc, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return e.spill(rc, -1, where)
+}
+
+// compareTar compares two tar streams in two passes each: the first lists
+// members and hashes their content; the second, only when some content
+// differs, keeps exactly the differing members for a closer look.
+func (e *engine) compareTar(parent *Node, wa, wb string, oa, ob func() (io.ReadCloser, error), depth int) error {
+	as, err := e.listTar(oa, wa)
+	if err != nil {
+		return err
+	}
+	bs, err := e.listTar(ob, wb)
+	if err != nil {
+		return err
+	}
+	pairs := e.diffMembers(parent, as, bs)
+	var differ []*pair
+	wantA, wantB := map[int]bool{}, map[int]bool{}
+	for _, p := range pairs {
+		if p.a.Regular() && p.b.Regular() && p.a.dig != p.b.dig {
+			differ = append(differ, p)
+			wantA[p.ai], wantB[p.bi] = true, true
+		}
+	}
+	if len(differ) > 0 {
+		ka, err := e.keepTar(oa, wa, wantA)
+		if err != nil {
+			return err
+		}
+		defer freeAll(ka)
+		kb, err := e.keepTar(ob, wb, wantB)
+		if err != nil {
+			return err
+		}
+		defer freeAll(kb)
+		for _, p := range differ {
+			if err := e.compareBlobs(p.node, ka[p.ai], kb[p.bi], depth+1); err != nil {
+				return err
+			}
+			ka[p.ai].free()
+			kb[p.bi].free()
+		}
+	}
+	for _, p := range pairs {
+		e.attach(parent, p.node)
+	}
+	return nil
+}
+
+func freeAll(m map[int]*blob) {
+	for _, b := range m {
+		b.free()
+	}
+}
+
+func (e *engine) listTar(open func() (io.ReadCloser, error), where string) ([]*member, error) {
+	rc, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var out []*member
+	err = archive.ReadTar(e.ctx, rc, where, e.budget, func(en *archive.Entry, body io.Reader) error {
+		m := &member{Entry: en}
+		if en.Regular() {
+			d := digest.SHA256.Digester()
+			if _, err := io.Copy(d.Hash(), body); err != nil {
+				return fmt.Errorf("read tar %s: member %q: %w", where, en.Name, err)
+			}
+			m.dig = d.Digest()
+		}
+		out = append(out, m)
+		return nil
+	})
+	return out, err
+}
+
+func (e *engine) keepTar(open func() (io.ReadCloser, error), where string, want map[int]bool) (map[int]*blob, error) {
+	rc, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	kept := map[int]*blob{}
+	i := 0
+	err = archive.ReadTar(e.ctx, rc, where, e.budget, func(en *archive.Entry, body io.Reader) error {
+		defer func() { i++ }()
+		if !want[i] {
+			return nil
+		}
+		b, err := e.spill(body, en.Size, where+": "+en.Name)
+		if err != nil {
+			return err
+		}
+		kept[i] = b
+		return nil
+	})
+	if err != nil {
+		freeAll(kept)
+		return nil, err
+	}
+	if len(kept) != len(want) {
+		freeAll(kept)
+		return nil, fmt.Errorf("read tar %s: archive changed between two reads", where)
+	}
+	return kept, nil
+}
+
+// compareZip compares two zip archives. Members whose compressed bytes are
+// equal (same method) are equal and never decompressed.
+func (e *engine) compareZip(parent *Node, a, b *blob, depth int) error {
+	za, err := archive.OpenZip(e.ctx, a.ra, a.size, a.where, e.budget)
+	if err != nil {
+		return err
+	}
+	zb, err := archive.OpenZip(e.ctx, b.ra, b.size, b.where, e.budget)
+	if err != nil {
+		return err
+	}
+	if za.Comment != zb.Comment {
+		e.add(parent, &Node{Name: "archive comment", Kind: KindMetadata, Rebuilt: fmt.Sprintf("%q", za.Comment), Shipped: fmt.Sprintf("%q", zb.Comment)})
+	}
+	ms := func(z *archive.Zip) []*member {
+		out := make([]*member, len(z.Members))
+		for i, m := range z.Members {
+			out[i] = &member{Entry: &m.Entry, dig: m.RawDigest}
+		}
+		return out
+	}
+	pairs := e.diffMembers(parent, ms(za), ms(zb))
+	for _, p := range pairs {
+		x, y := za.Members[p.ai], zb.Members[p.bi]
+		if !x.Regular() || !y.Regular() || (x.Method == y.Method && x.RawDigest == y.RawDigest) {
+			continue
+		}
+		ba, err := e.zipMember(za, x)
+		if err != nil {
+			return err
+		}
+		bb, err := e.zipMember(zb, y)
+		if err != nil {
+			ba.free()
+			return err
+		}
+		da, err1 := e.digest(ba)
+		db, err2 := e.digest(bb)
+		switch {
+		case err1 != nil || err2 != nil:
+			err = errorsJoin(err1, err2)
+		case da == db:
+			if x.Method == y.Method {
+				e.add(p.node, &Node{Name: "compressed data", Kind: KindCompression,
+					Summary: fmt.Sprintf("same content, different compressed bytes (%d vs %d bytes)", x.CompressedSize(), y.CompressedSize())})
+			}
+		default:
+			err = e.compareBlobs(p.node, ba, bb, depth+1)
+		}
+		ba.free()
+		bb.free()
+		if err != nil {
+			return err
+		}
+	}
+	for _, p := range pairs {
+		e.attach(parent, p.node)
+	}
+	return nil
+}
+
+func errorsJoin(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func (e *engine) zipMember(z *archive.Zip, m *archive.ZipMember) (*blob, error) {
+	rc, err := z.Open(m)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return e.spill(rc, m.Size, z.Where+": "+m.Name)
+}
+
+// compareAr compares two ar archives (Debian packages); members are
+// sections of the files, so nothing is copied.
+func (e *engine) compareAr(parent *Node, a, b *blob, depth int) error {
+	ra, err := archive.ReadAr(e.ctx, a.ra, a.size, a.where, e.budget)
+	if err != nil {
+		return err
+	}
+	rb, err := archive.ReadAr(e.ctx, b.ra, b.size, b.where, e.budget)
+	if err != nil {
+		return err
+	}
+	toBlobs := func(ms []*archive.ArMember, where string) ([]*member, []*blob, error) {
+		out := make([]*member, len(ms))
+		bl := make([]*blob, len(ms))
+		for i, m := range ms {
+			bl[i] = &blob{ra: m.Content, size: m.Content.Size(), where: where + ": " + m.Name}
+			d, err := e.digest(bl[i])
+			if err != nil {
+				return nil, nil, err
+			}
+			out[i] = &member{Entry: &m.Entry, dig: d}
+		}
+		return out, bl, nil
+	}
+	ma, ba, err := toBlobs(ra, a.where)
+	if err != nil {
+		return err
+	}
+	mb, bb, err := toBlobs(rb, b.where)
+	if err != nil {
+		return err
+	}
+	pairs := e.diffMembers(parent, ma, mb)
+	for _, p := range pairs {
+		if p.a.dig != p.b.dig {
+			if err := e.compareBlobs(p.node, ba[p.ai], bb[p.bi], depth+1); err != nil {
+				return err
+			}
+		}
+		e.attach(parent, p.node)
+	}
+	return nil
+}

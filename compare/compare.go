@@ -1,0 +1,391 @@
+package compare
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/reprove/reprove/compare/archive"
+	"github.com/reprove/reprove/compare/format"
+)
+
+// Files compares a rebuilt artifact with a shipped one. A mismatch is a
+// result (Verdict Different), not an error; an error means the comparison
+// could not finish (unreadable or corrupt input, a limit crossed, a
+// cancelled context) and says nothing about whether the files match.
+func Files(ctx context.Context, rebuilt, shipped string, opts Options) (*Report, error) {
+	allowed, err := CheckNormalizers(opts.Normalizers)
+	if err != nil {
+		return nil, fmt.Errorf("compare: %w", err)
+	}
+	fa, sa, err := openRegular(rebuilt)
+	if err != nil {
+		return nil, err
+	}
+	defer fa.Close()
+	fb, sb, err := openRegular(shipped)
+	if err != nil {
+		return nil, err
+	}
+	defer fb.Close()
+
+	e := newEngine(ctx, opts, allowed)
+	defer e.cleanup()
+	a := &blob{ra: fa, size: sa, where: rebuilt}
+	b := &blob{ra: fb, size: sb, where: shipped}
+	r := &Report{SchemaVersion: SchemaVersion, Allowed: allowed}
+	for _, x := range []struct {
+		bl  *blob
+		art *Artifact
+	}{{a, &r.Rebuilt}, {b, &r.Shipped}} {
+		d, err := e.digest(x.bl)
+		if err != nil {
+			return nil, err
+		}
+		f, err := e.sniff(x.bl)
+		if err != nil {
+			return nil, err
+		}
+		*x.art = Artifact{Path: x.bl.where, Digest: d, Size: x.bl.size, Format: f}
+	}
+	if r.Rebuilt.Digest == r.Shipped.Digest {
+		r.Verdict = Identical
+		return r, nil
+	}
+	name := filepath.Base(shipped)
+	if filepath.Base(rebuilt) != name {
+		name = filepath.Base(rebuilt) + " ↔ " + name
+	}
+	root := &Node{Name: name, Kind: KindFile}
+	if err := e.compareBlobs(root, a, b, 0); err != nil {
+		return nil, err
+	}
+	e.finish(root)
+	r.Differences = root
+	r.Counts = e.counts
+	switch {
+	case e.counts.Differences == 0:
+		// compareBlobs always explains unequal digests; reaching this is a
+		// bug, and a bug must never produce a match.
+		return nil, errors.New("compare: internal error: digests differ but no difference was recorded")
+	case e.unexplained == 0 && e.counts.Accepted == e.counts.Differences:
+		r.Verdict = Equivalent
+		r.Normalizers = sortedKeys(e.needed)
+	default:
+		r.Verdict = Different
+		if e.unexplained == 0 {
+			for k := range e.suggested {
+				e.needed[k] = true
+			}
+			r.Suggested = sortedKeys(e.needed)
+		}
+	}
+	return r, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func openRegular(p string) (*os.File, int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, 0, fmt.Errorf("compare: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("compare: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, fmt.Errorf("compare: %s is not a regular file (%v)", p, st.Mode().Type())
+	}
+	return f, st.Size(), nil
+}
+
+// engine holds the state of one comparison.
+type engine struct {
+	ctx     context.Context
+	lim     Limits
+	allowed []string
+	budget  *archive.Budget
+	prog    func(Progress)
+	tempDir string
+	private string // made on first spill, removed by cleanup
+
+	counts      Counts
+	unexplained int
+	needed      map[string]bool // accepted normalizers
+	suggested   map[string]bool // covering normalizers not allowed
+}
+
+func newEngine(ctx context.Context, opts Options, allowed []string) *engine {
+	lim := opts.Limits.withDefaults()
+	prog := opts.Progress
+	if prog == nil {
+		prog = func(Progress) {}
+	}
+	return &engine{ctx: ctx, lim: lim, allowed: allowed, budget: archive.NewBudget(lim.archive()),
+		prog: prog, tempDir: opts.TempDir, needed: map[string]bool{}, suggested: map[string]bool{}}
+}
+
+func (e *engine) cleanup() {
+	if e.private != "" {
+		os.RemoveAll(e.private)
+	}
+}
+
+// blob is one side's content: a whole file, a member, a decompressed
+// stream. Everything is random-access; members of streamed archives are
+// spilled (to memory when small, else to the private directory).
+type blob struct {
+	ra    io.ReaderAt
+	size  int64
+	where string // for messages: "shipped.deb: data.tar.xz: ./usr/bin/x"
+	dig   digest.Digest
+	f     format.Format
+	known bool // f is set
+	// release frees a spilled blob's storage.
+	release func()
+}
+
+func (b *blob) reader() io.Reader { return io.NewSectionReader(b.ra, 0, b.size) }
+
+func (b *blob) free() {
+	if b.release != nil {
+		b.release()
+		b.release = nil
+	}
+}
+
+// ctxReader stops a long read when the context is cancelled and reports
+// progress.
+type ctxReader struct {
+	ctx  context.Context
+	r    io.Reader
+	n    int64
+	tick int64
+	fn   func(int64)
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.fn != nil && c.n-c.tick >= 64<<20 {
+		c.tick = c.n
+		c.fn(c.n)
+	}
+	return n, err
+}
+
+func (e *engine) reader(r io.Reader, where, step string) io.Reader {
+	return &ctxReader{ctx: e.ctx, r: r, fn: func(n int64) { e.prog(Progress{Path: where, Step: step, Bytes: n}) }}
+}
+
+func (e *engine) digest(b *blob) (digest.Digest, error) {
+	if b.dig != "" {
+		return b.dig, nil
+	}
+	d := digest.SHA256.Digester()
+	if _, err := io.Copy(d.Hash(), e.reader(b.reader(), b.where, "hashing")); err != nil {
+		return "", fmt.Errorf("hash %s: %w", b.where, err)
+	}
+	b.dig = d.Digest()
+	return b.dig, nil
+}
+
+func (e *engine) sniff(b *blob) (format.Format, error) {
+	if b.known {
+		return b.f, nil
+	}
+	head := make([]byte, min(int64(format.HeadSize), b.size))
+	if _, err := b.ra.ReadAt(head, 0); err != nil && err != io.EOF {
+		return 0, fmt.Errorf("read %s: %w", b.where, err)
+	}
+	b.f, b.known = format.Detect(head, b.size), true
+	return b.f, nil
+}
+
+// spill stores r (of the given size, -1 if unknown) as a blob: in memory
+// up to 1 MiB, else in a file of the private directory.
+func (e *engine) spill(r io.Reader, size int64, where string) (*blob, error) {
+	const inMemory = 1 << 20
+	if size >= 0 && size <= inMemory {
+		buf := make([]byte, size)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, fmt.Errorf("read %s: %w", where, err)
+		}
+		return &blob{ra: bytes.NewReader(buf), size: size, where: where}, nil
+	}
+	if e.private == "" {
+		dir, err := os.MkdirTemp(e.tempDir, "reprove-compare-")
+		if err != nil {
+			return nil, fmt.Errorf("make private directory: %w", err)
+		}
+		e.private = dir
+	}
+	f, err := os.CreateTemp(e.private, "member-")
+	if err != nil {
+		return nil, fmt.Errorf("spill %s: %w", where, err)
+	}
+	n, err := io.Copy(f, r)
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return &blob{ra: f, size: n, where: where, release: func() { f.Close(); os.Remove(f.Name()) }}, nil
+}
+
+// add records a difference under parent. Every leaf goes through add, so
+// the counts that decide the verdict see every difference, including those
+// later cut from the report.
+func (e *engine) add(parent *Node, n *Node) {
+	if n.Leaf() {
+		e.counts.Differences++
+		if n.Normalizer == "" {
+			if norm, ok := covering(n.Kind, e.allowed); norm != "" {
+				n.Normalizer, n.Accepted = norm, ok
+			}
+		}
+		switch {
+		case n.Accepted:
+			e.counts.Accepted++
+			e.needed[n.Normalizer] = true
+		case n.Normalizer != "":
+			e.suggested[n.Normalizer] = true
+		default:
+			e.unexplained++
+		}
+	}
+	parent.Children = append(parent.Children, n)
+}
+
+// addFixed records a difference no normalizer may accept, whatever its
+// kind (for example an order change among repeated names).
+func (e *engine) addFixed(parent *Node, n *Node) {
+	e.counts.Differences++
+	e.unexplained++
+	parent.Children = append(parent.Children, n)
+}
+
+// attach adds a place node (a member, a section) if it holds anything.
+func (e *engine) attach(parent, n *Node) {
+	if len(n.Children) > 0 {
+		parent.Children = append(parent.Children, n)
+	}
+}
+
+// finish sorts and caps the tree.
+func (e *engine) finish(n *Node) {
+	// Leaves first, in the order found; then places by name.
+	sort.SliceStable(n.Children, func(i, j int) bool {
+		a, b := n.Children[i], n.Children[j]
+		if a.Leaf() != b.Leaf() {
+			return a.Leaf()
+		}
+		if !a.Leaf() {
+			return a.Name < b.Name
+		}
+		return false
+	})
+	if len(n.Children) > e.lim.MaxChildren {
+		cut := n.Children[e.lim.MaxChildren:]
+		n.ChildrenOmitted = len(cut)
+		e.counts.Omitted += countNodes(cut)
+		n.Children = n.Children[:e.lim.MaxChildren]
+	}
+	if len(n.Lines) > e.lim.MaxLines {
+		n.LinesOmitted += len(n.Lines) - e.lim.MaxLines
+		n.Lines = n.Lines[:e.lim.MaxLines]
+	}
+	for _, c := range n.Children {
+		e.finish(c)
+	}
+}
+
+func countNodes(ns []*Node) int {
+	c := 0
+	for _, n := range ns {
+		c += 1 + countNodes(n.Children)
+	}
+	return c
+}
+
+// compareBlobs explains how a and b differ, adding nodes under parent. It
+// is called only when their digests may differ.
+func (e *engine) compareBlobs(parent *Node, a, b *blob, depth int) error {
+	if err := e.ctx.Err(); err != nil {
+		return err
+	}
+	if err := e.budget.CheckDepth(depth, b.where); err != nil {
+		return err
+	}
+	da, err := e.digest(a)
+	if err != nil {
+		return err
+	}
+	db, err := e.digest(b)
+	if err != nil {
+		return err
+	}
+	if da == db {
+		return nil
+	}
+	fa, err := e.sniff(a)
+	if err != nil {
+		return err
+	}
+	fb, err := e.sniff(b)
+	if err != nil {
+		return err
+	}
+	e.prog(Progress{Path: b.where, Step: "comparing " + fb.String()})
+	before := e.counts.Differences
+	switch {
+	case fa != fb && !(fa.Compressed() && fb.Compressed()):
+		e.add(parent, &Node{Name: "format", Kind: KindFormat, Summary: "file format differs", Rebuilt: fa.String(), Shipped: fb.String()})
+	case fa.Compressed():
+		err = e.compareCompressed(parent, a, b, fa, fb, depth)
+	case fa == format.Tar:
+		err = e.compareTar(parent, a.where, b.where, a.opener(), b.opener(), depth)
+	case fa == format.Zip:
+		err = e.compareZip(parent, a, b, depth)
+	case fa == format.Ar:
+		err = e.compareAr(parent, a, b, depth)
+	case fa == format.PE:
+		err = e.comparePE(parent, a, b)
+	case fa.Executable():
+		err = e.compareExe(parent, a, b, nil)
+	case fa == format.Text:
+		err = e.compareText(parent, a, b)
+	}
+	if err != nil {
+		return err
+	}
+	if e.counts.Differences == before {
+		// Nothing finer explained the difference: show the bytes.
+		return e.compareBytes(parent, a, b)
+	}
+	return nil
+}
+
+func (b *blob) opener() func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) { return io.NopCloser(b.reader()), nil }
+}
