@@ -82,8 +82,8 @@ func (e *engine) diffBytes(parent *Node, name string, ra, rb io.Reader, na, nb i
 		lines         []string
 		linesExtra    int
 		rangeStart    int64
-		pa            = make([]byte, chunk)
-		pb            = make([]byte, chunk)
+		pa                  = make([]byte, chunk)
+		pb                  = make([]byte, chunk)
 		firstMismatch int64 = -1
 	)
 	common := min(na, nb)

@@ -375,7 +375,9 @@ func (e *engine) diffBuildInfo(parent *Node, xa, xb *exe.File) {
 	for _, s := range bb.Settings {
 		sb[s.Key] = s.Value
 	}
-	diffMaps(sa, sb, func(k, x, y string) { e.add(n, &Node{Name: "setting " + k, Kind: KindBuildInfo, Rebuilt: x, Shipped: y}) })
+	diffMaps(sa, sb, func(k, x, y string) {
+		e.add(n, &Node{Name: "setting " + k, Kind: KindBuildInfo, Rebuilt: x, Shipped: y})
+	})
 }
 
 func diffMaps(a, b map[string]string, fn func(k, x, y string)) {
