@@ -33,9 +33,9 @@ func GoTool(t testing.TB) string {
 }
 
 // Build writes src as main.go in a fresh module and builds it with the
-// given GOOS/GOARCH, returning the binary's path. The environment is
+// given GOOS/GOARCH and extra go build flags, returning the binary's path. The environment is
 // pinned so that two builds of the same source are bit-identical.
-func Build(t testing.TB, goos, goarch, src string, ldflags ...string) string {
+func Build(t testing.TB, goos, goarch, src string, extraArgs ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "go.mod"), "module example.com/hello\n\ngo 1.21\n")
@@ -45,9 +45,7 @@ func Build(t testing.TB, goos, goarch, src string, ldflags ...string) string {
 		out += ".exe"
 	}
 	args := []string{"build", "-trimpath", "-buildvcs=false", "-o", out}
-	if len(ldflags) > 0 {
-		args = append(args, "-ldflags="+ldflags[0])
-	}
+	args = append(args, extraArgs...)
 	cmd := exec.Command(GoTool(t), args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0", "GOFLAGS=", "GO111MODULE=on", "GOTOOLCHAIN=local")
