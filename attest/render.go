@@ -80,6 +80,20 @@ func (r *Result) Text() string {
 			b.WriteString("  - " + x + "\n")
 		}
 	}
+	if !r.Verified && len(r.Rebuilders) > 0 {
+		b.WriteString("trusted rebuilders:\n")
+		for _, rb := range r.Rebuilders {
+			line := fmt.Sprintf("  - %s: %s", rb.Name, rb.Outcome)
+			if rb.Verdict != 0 {
+				line += " (" + rb.Verdict.String()
+				if len(rb.Normalizers) > 0 {
+					line += " under " + strings.Join(rb.Normalizers, ", ")
+				}
+				line += ")"
+			}
+			b.WriteString(line + "\n")
+		}
+	}
 	if len(r.Notes) > 0 {
 		b.WriteString("notes:\n")
 		for _, x := range r.Notes {
