@@ -26,10 +26,10 @@ type Recipe struct {
 	// Source is what is rebuilt; exactly one of its variants is set.
 	Source Source `json:"source" yaml:"source"`
 	// Toolchain names the Go toolchain to build with, if any.
-	Toolchain Toolchain `json:"toolchain,omitempty" yaml:"toolchain,omitempty"`
+	Toolchain Toolchain `json:"toolchain,omitzero" yaml:"toolchain,omitempty"`
 	// Image selects the base image; the zero value is reprove's minimal
 	// rootfs (plus the toolchain).
-	Image Image `json:"image,omitempty" yaml:"image,omitempty"`
+	Image Image `json:"image,omitzero" yaml:"image,omitempty"`
 
 	// Env is added to the build's fixed base environment. Keys in
 	// ReservedEnv are refused.
@@ -43,7 +43,13 @@ type Recipe struct {
 	Normalizers []string `json:"normalizers,omitempty" yaml:"normalizers,omitempty"`
 	// Limits bound the build's resources; zero fields take the builder's
 	// defaults.
-	Limits Limits `json:"limits,omitempty" yaml:"limits,omitempty"`
+	Limits Limits `json:"limits,omitzero" yaml:"limits,omitempty"`
+
+	// Where the recipe came from, for locating errors and resolving
+	// relative paths; not part of the recipe or its digest.
+	file    string
+	baseDir string
+	pos     positions
 }
 
 // Source is the code that is rebuilt. Exactly one field is set.

@@ -1,0 +1,452 @@
+package recipes
+
+import (
+	_ "crypto/sha512" // registers sha384 and sha512 with go-digest
+	"encoding/base64"
+	"errors"
+	"fmt"
+	goversion "go/version"
+	"io/fs"
+	"math"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/mod/module"
+	"golang.org/x/mod/semver"
+)
+
+// Validate checks every rule of the format and returns all problems found
+// (an *Error, or Errors when there are several), located when the recipe
+// was parsed from text. A recipe built in code is validated the same way.
+func (r *Recipe) Validate() error {
+	pos := r.pos
+	if pos == nil {
+		pos = positions{}
+	}
+	v := &validator{errorList{file: r.file, pos: pos}}
+	v.recipe(r)
+	return v.err()
+}
+
+type validator struct{ errorList }
+
+var (
+	nameRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+	envRE       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	suiteRE     = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	debPkgRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`) // Debian Policy 5.6.1
+	normalizeRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	commitRE    = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+)
+
+func (v *validator) recipe(r *Recipe) {
+	switch {
+	case r.Schema == 0:
+		v.at("schema", fmt.Errorf("%w: write schema: %d", ErrRequired, SchemaVersion))
+	case r.Schema != SchemaVersion:
+		v.at("schema", fmt.Errorf("%w %d (this reprove reads schema %d)", ErrSchema, r.Schema, SchemaVersion))
+	}
+	v.identifier("name", r.Name)
+	v.text("version", r.Version)
+	v.source(&r.Source)
+	v.toolchain(r.Toolchain)
+	v.image(r.Image)
+	v.env(r.Env)
+	v.steps(r.Steps)
+	v.outputs(r.Outputs)
+	v.normalizers(r.Normalizers)
+	v.limits(r.Limits)
+}
+
+func (v *validator) required(path string) {
+	v.at(path, ErrRequired)
+}
+
+func (v *validator) identifier(path, s string) {
+	switch {
+	case s == "":
+		v.required(path)
+	case len(s) > 128 || !nameRE.MatchString(s):
+		v.atf(path, "%q is not a valid name: use letters, digits and . _ + - (at most 128)", s)
+	}
+}
+
+// text checks a short free-form field: set, printable, no spaces.
+func (v *validator) text(path, s string) {
+	switch {
+	case s == "":
+		v.required(path)
+	case len(s) > 128:
+		v.atf(path, "longer than 128 bytes")
+	case strings.IndexFunc(s, func(c rune) bool { return c <= ' ' || c == 0x7f }) >= 0:
+		v.atf(path, "%q contains a space or control character", s)
+	}
+}
+
+// Digest checks that d is a well-formed digest by an accepted algorithm
+// (sha256, sha384 or sha512). md5 and sha1 are refused as pins.
+func checkDigest(d digest.Digest) error {
+	if d == "" {
+		return ErrRequired
+	}
+	alg, _, ok := strings.Cut(string(d), ":")
+	if !ok {
+		return fmt.Errorf("%q is not a digest: write algorithm:hex, for example sha256:<64 hex digits>", d)
+	}
+	switch strings.ToLower(alg) {
+	case "md5", "sha1", "sha224":
+		return fmt.Errorf("%w: %s is not accepted as a pin; use sha256 or stronger", ErrWeakDigest, alg)
+	}
+	if err := d.Validate(); err != nil {
+		return fmt.Errorf("invalid digest %q: %w", d, err)
+	}
+	return nil
+}
+
+func (v *validator) digest(path string, d digest.Digest) {
+	if err := checkDigest(d); err != nil {
+		v.at(path, err)
+	}
+}
+
+// localPath checks a path on the machine running reprove (a dir source, a
+// local archive or shipped file).
+func (v *validator) localPath(path, p string) {
+	switch {
+	case p == "":
+		v.required(path)
+	case strings.ContainsRune(p, 0):
+		v.atf(path, "contains a NUL byte")
+	}
+}
+
+// relPath checks a path inside the source tree, /out or an archive: it must
+// be a clean relative slash-separated path with no "." or ".." element.
+func (v *validator) relPath(path, p string) {
+	switch {
+	case p == "":
+		v.required(path)
+	case !fs.ValidPath(p) || p == "." || strings.Contains(p, `\`):
+		v.atf(path, "%q is not a clean relative path (no leading /, no . or .. elements, no empty elements, no backslashes)", p)
+	}
+}
+
+// fetchURL checks a URL reprove downloads from.
+func (v *validator) fetchURL(path, s string, schemes ...string) {
+	if s == "" {
+		v.required(path)
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		v.atf(path, "invalid URL: %v", errors.Unwrap(err))
+		return
+	}
+	if !slices.Contains(schemes, u.Scheme) {
+		v.atf(path, "URL scheme %q is not supported here (use %s)", u.Scheme, strings.Join(schemes, ", "))
+		return
+	}
+	if u.User != nil {
+		v.atf(path, "the URL carries credentials; a recipe is published, so never write them in it")
+	}
+	if u.Host == "" && u.Scheme != "file" {
+		v.atf(path, "the URL has no host")
+	}
+}
+
+func (v *validator) source(s *Source) {
+	var set []string
+	if s.Git != nil {
+		set = append(set, "git")
+	}
+	if s.Archive != nil {
+		set = append(set, "archive")
+	}
+	if s.GoModule != nil {
+		set = append(set, "gomod")
+	}
+	if s.Dir != nil {
+		set = append(set, "dir")
+	}
+	switch len(set) {
+	case 0:
+		v.atf("source", "%w: set exactly one of git, archive, gomod, dir", ErrRequired)
+		return
+	case 1:
+	default:
+		v.atf("source", "set exactly one of git, archive, gomod, dir (found %s)", strings.Join(set, " and "))
+		return
+	}
+	switch {
+	case s.Git != nil:
+		g := s.Git
+		v.fetchURL("source.git.url", g.URL, "https", "http", "ssh", "git", "file")
+		switch {
+		case g.Commit == "":
+			v.required("source.git.commit")
+		case !commitRE.MatchString(g.Commit):
+			v.atf("source.git.commit", "%q is not a full commit id (40 or 64 lower-case hex digits; branch and tag names move)", g.Commit)
+		}
+		if g.Tree == "" {
+			v.atf("source.git.tree", "%w: the sha256 tree digest of the checkout (a commit id alone is SHA-1); `reprove infer --source CHECKOUT` computes it", ErrRequired)
+		} else {
+			v.digest("source.git.tree", g.Tree)
+		}
+	case s.Archive != nil:
+		a := s.Archive
+		switch {
+		case a.URL == "" && a.Path == "":
+			v.atf("source.archive", "%w: set url or path", ErrRequired)
+		case a.URL != "" && a.Path != "":
+			v.atf("source.archive", "set url or path, not both")
+		case a.URL != "":
+			v.fetchURL("source.archive.url", a.URL, "https", "http")
+		default:
+			v.localPath("source.archive.path", a.Path)
+		}
+		v.digest("source.archive.digest", a.Digest)
+		if a.Strip < 0 {
+			v.atf("source.archive.strip", "must not be negative")
+		}
+	case s.GoModule != nil:
+		m := s.GoModule
+		switch {
+		case m.Path == "":
+			v.required("source.gomod.path")
+		case m.Version == "":
+			v.required("source.gomod.version")
+		default:
+			if err := module.Check(m.Path, m.Version); err != nil {
+				v.at("source.gomod", err)
+			} else if semver.Canonical(m.Version) != m.Version {
+				v.atf("source.gomod.version", "%q is not a canonical version (write %s)", m.Version, semver.Canonical(m.Version))
+			}
+		}
+		if err := checkH1(m.Sum); err != nil {
+			v.at("source.gomod.sum", err)
+		}
+	case s.Dir != nil:
+		v.localPath("source.dir.path", s.Dir.Path)
+		v.digest("source.dir.tree", s.Dir.Tree)
+	}
+}
+
+// checkH1 checks a go.sum hash: "h1:" and the base64 of a SHA-256.
+func checkH1(sum string) error {
+	if sum == "" {
+		return ErrRequired
+	}
+	b64, ok := strings.CutPrefix(sum, "h1:")
+	if !ok {
+		return fmt.Errorf("%q is not a go.sum hash (want h1:<base64 of sha256>)", sum)
+	}
+	b, err := base64.StdEncoding.Strict().DecodeString(b64)
+	if err != nil || len(b) != 32 {
+		return fmt.Errorf("%q is not a go.sum hash: the part after h1: must be the base64 of 32 bytes", sum)
+	}
+	return nil
+}
+
+// CheckGoVersion checks a Go release version as written in toolchain.go
+// ("1.23.5", "1.24rc1"): a release, not a language version ("1.23"), and
+// one that has a golang.org/toolchain module (Go 1.21.0 and later).
+func CheckGoVersion(s string) error {
+	g := "go" + s
+	switch {
+	case strings.HasPrefix(s, "go"):
+		return fmt.Errorf("%q: write the version without the go prefix", s)
+	case !goversion.IsValid(g):
+		return fmt.Errorf("%q is not a Go version", s)
+	case goversion.Lang(g) == g:
+		return fmt.Errorf("%q is a language version; name a release such as %s.0", s, s)
+	case goversion.Compare(g, "go1.21.0") < 0:
+		return fmt.Errorf("%q: toolchains before Go 1.21.0 are not published as modules", s)
+	}
+	return nil
+}
+
+func (v *validator) toolchain(t Toolchain) {
+	if t.Go != "" {
+		if err := CheckGoVersion(t.Go); err != nil {
+			v.at("toolchain.go", err)
+		}
+	}
+}
+
+func (v *validator) image(im Image) {
+	if im.Debian != nil && im.Ref != "" {
+		v.atf("image", "set debian or ref, not both")
+		return
+	}
+	if d := im.Debian; d != nil {
+		switch {
+		case d.Suite == "":
+			v.required("image.debian.suite")
+		case !suiteRE.MatchString(d.Suite):
+			v.atf("image.debian.suite", "%q is not a Debian suite name", d.Suite)
+		}
+		seen := map[string]bool{}
+		for i, p := range d.Packages {
+			path := fmt.Sprintf("image.debian.packages[%d]", i)
+			switch {
+			case !debPkgRE.MatchString(p):
+				v.atf(path, "%q is not a Debian package name", p)
+			case seen[p]:
+				v.atf(path, "%q is listed twice", p)
+			}
+			seen[p] = true
+		}
+	}
+	if im.Ref != "" {
+		if !strings.Contains(im.Ref, "@") {
+			v.atf("image.ref", "%q must name an image by digest (name@sha256:...); a tag moves", im.Ref)
+			return
+		}
+		ref, err := name.NewDigest(im.Ref)
+		if err != nil {
+			v.atf("image.ref", "%q must name an image by digest (name@sha256:...): %v", im.Ref, err)
+			return
+		}
+		v.digest("image.ref", digest.Digest(ref.DigestStr()))
+	}
+}
+
+func (v *validator) env(env map[string]string) {
+	for _, k := range slices.Sorted(mapKeys(env)) {
+		path := "env." + k
+		switch {
+		case !envRE.MatchString(k):
+			v.atf(path, "%q is not a valid variable name", k)
+		case slices.Contains(ReservedEnv, k):
+			v.atf(path, "%s is set by the builder and may not be set by a recipe", k)
+		case strings.ContainsRune(env[k], 0):
+			v.atf(path, "the value contains a NUL byte")
+		}
+	}
+}
+
+func mapKeys(m map[string]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func (v *validator) steps(steps []Step) {
+	if len(steps) == 0 {
+		v.atf("steps", "%w: at least one step", ErrRequired)
+	}
+	for i, s := range steps {
+		path := fmt.Sprintf("steps[%d]", i)
+		switch {
+		case len(s.Run) > 0 && s.Shell != "":
+			v.atf(path, "set run or shell, not both")
+		case len(s.Run) == 0 && s.Shell == "":
+			v.atf(path, "%w: set run (an argv list) or shell (a script)", ErrRequired)
+		case len(s.Run) > 0:
+			if s.Run[0] == "" {
+				v.atf(path+".run[0]", "%w: the program to run", ErrRequired)
+			}
+			for j, a := range s.Run {
+				if strings.ContainsRune(a, 0) {
+					v.atf(fmt.Sprintf("%s.run[%d]", path, j), "contains a NUL byte")
+				}
+			}
+		default:
+			if strings.ContainsRune(s.Shell, 0) {
+				v.atf(path+".shell", "contains a NUL byte")
+			}
+		}
+		if s.Dir != "" {
+			v.relPath(path+".dir", s.Dir)
+		}
+	}
+}
+
+func (v *validator) outputs(outs []Output) {
+	if len(outs) == 0 {
+		v.atf("outputs", "%w: at least one output", ErrRequired)
+	}
+	seen := map[string]int{}
+	for i, o := range outs {
+		path := fmt.Sprintf("outputs[%d]", i)
+		v.relPath(path+".path", o.Path)
+		if j, dup := seen[o.Path]; dup && o.Path != "" {
+			v.atf(path+".path", "%q is already outputs[%d]", o.Path, j)
+		}
+		seen[o.Path] = i
+		if o.Shipped != nil {
+			v.shipped(path+".shipped", o.Shipped)
+		}
+	}
+}
+
+func (v *validator) shipped(path string, s *Shipped) {
+	switch {
+	case s.URL == "" && s.Path == "":
+		v.atf(path, "%w: set url or path", ErrRequired)
+	case s.URL != "" && s.Path != "":
+		v.atf(path, "set url or path, not both")
+	case s.URL != "":
+		v.fetchURL(path+".url", s.URL, "https", "http")
+	default:
+		v.localPath(path+".path", s.Path)
+	}
+	v.digest(path+".digest", s.Digest)
+	switch {
+	case s.Member != "":
+		v.relPath(path+".member", s.Member)
+		if s.MemberDigest == "" {
+			v.atf(path+".member_digest", "%w: the digest of the member", ErrRequired)
+		} else {
+			v.digest(path+".member_digest", s.MemberDigest)
+		}
+	case s.MemberDigest != "":
+		v.atf(path+".member_digest", "set only with member")
+	}
+}
+
+func (v *validator) normalizers(ns []string) {
+	seen := map[string]bool{}
+	for i, n := range ns {
+		path := fmt.Sprintf("normalizers[%d]", i)
+		switch {
+		case !normalizeRE.MatchString(n):
+			v.atf(path, "%q is not a normalizer name (lower-case words joined by -)", n)
+		case seen[n]:
+			v.atf(path, "%q is listed twice", n)
+		}
+		seen[n] = true
+	}
+}
+
+func (v *validator) limits(l Limits) {
+	if l.Memory != "" {
+		if _, err := ParseSize(l.Memory); err != nil {
+			v.at("limits.memory", err)
+		}
+	}
+	if l.Pids < 0 {
+		v.atf("limits.pids", "must not be negative")
+	}
+	if l.CPUs < 0 || math.IsNaN(l.CPUs) || math.IsInf(l.CPUs, 0) || l.CPUs > 1024 {
+		v.atf("limits.cpus", "must be a number of CPUs between 0 and 1024")
+	}
+	if l.Timeout != "" {
+		d, err := time.ParseDuration(l.Timeout)
+		switch {
+		case err != nil:
+			v.atf("limits.timeout", "%q is not a duration (for example 30m or 1h30m)", l.Timeout)
+		case d <= 0:
+			v.atf("limits.timeout", "must be positive")
+		}
+	}
+}
