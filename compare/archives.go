@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -316,6 +317,9 @@ func (e *engine) listTar(open func() (io.ReadCloser, error), where string) ([]*m
 		if en.Regular() {
 			d := digest.SHA256.Digester()
 			if _, err := io.Copy(d.Hash(), body); err != nil {
+				if errors.Is(err, io.ErrUnexpectedEOF) {
+					return fmt.Errorf("read tar %s: member %q: truncated archive: %w", where, en.Name, err)
+				}
 				return fmt.Errorf("read tar %s: member %q: %w", where, en.Name, err)
 			}
 			m.dig = d.Digest()

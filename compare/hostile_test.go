@@ -1,0 +1,137 @@
+package compare_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/archive"
+	"github.com/reprove/reprove/compare/internal/fixture"
+)
+
+// Each hostile input must end in one clear error naming what and where,
+// never in a verdict.
+func TestHostileInput(t *testing.T) {
+	good := fixture.Tar(M{Name: "a", Body: []byte("a")})
+	zeros := bytes.Repeat([]byte{0}, 64<<20)
+	bomb := fixture.Gzip(fixture.Tar(M{Name: "zeros", Body: zeros}), fixture.Epoch, 9)
+	nest := []byte("core")
+	for i := 0; i < 12; i++ {
+		nest = fixture.Gzip(nest, fixture.Epoch, 1)
+	}
+	nest2 := []byte("core2")
+	for i := 0; i < 12; i++ {
+		nest2 = fixture.Gzip(nest2, fixture.Epoch, 1)
+	}
+
+	truncated := fixture.Gzip(fixture.Tar(M{Name: "big", Body: bytes.Repeat([]byte("0123456789"), 10000)}), fixture.Epoch, 6)
+	truncated = truncated[:len(truncated)/2]
+
+	goodZip := fixture.Zip(6, M{Name: "a", Body: []byte("a")})
+	goodAr := fixture.Ar(M{Name: "a", Body: []byte("a")})
+	goodGz := fixture.Gzip(good, fixture.Epoch, 6)
+	tests := []struct {
+		name    string
+		rebuilt []byte
+		shipped []byte
+		limits  compare.Limits
+		want    string // in the error
+		limit   bool   // a *archive.LimitError
+	}{
+		{name: "dotdot", shipped: fixture.Tar(M{Name: "../../etc/passwd", Body: []byte("x")}), want: `refused member "../../etc/passwd": path escapes the archive root`},
+		{name: "absolute", shipped: fixture.Tar(M{Name: "/etc/passwd", Body: []byte("x")}), want: `refused member "/etc/passwd": absolute path`},
+		{name: "symlink escape", shipped: fixture.Tar(M{Name: "a", Type: tar.TypeSymlink, Link: "/etc"}, M{Name: "a/passwd", Body: []byte("x")}),
+			want: `refused member "a/passwd": path goes through symlink member "a"`},
+		{name: "zip dotdot", rebuilt: goodZip, shipped: fixture.Zip(6, M{Name: "../x", Body: []byte("x")}), want: `refused member "../x"`},
+		{name: "ar dotdot", rebuilt: goodAr, shipped: fixture.Ar(M{Name: "../x", Body: []byte("x")}), want: `refused member "../x"`},
+		{name: "truncated tar.gz", rebuilt: goodGz, shipped: truncated, want: "unexpected EOF"},
+		{name: "truncated tar", shipped: fixture.Tar(M{Name: "a", Body: bytes.Repeat([]byte("a"), 5000)})[:2048], want: "truncated archive"},
+		{name: "truncated zip", rebuilt: goodZip, shipped: fixture.Zip(6, M{Name: "a", Body: []byte("a")})[:40], want: "shipped"},
+		{name: "truncated ar", rebuilt: goodAr, shipped: fixture.Ar(M{Name: "a", Body: []byte("abcdef")})[:70], want: "truncated archive"},
+		{name: "compression ratio", rebuilt: goodGz, shipped: bomb, want: "compression ratio exceeds the limit of 1000", limit: true},
+		{name: "expanded size", rebuilt: goodGz, shipped: bomb, limits: compare.Limits{MaxExpanded: 1 << 20}, want: "expanded size exceeds the limit of 1048576", limit: true},
+		{name: "member count", shipped: fixture.Tar(M{Name: "a"}, M{Name: "b"}, M{Name: "c"}), limits: compare.Limits{MaxEntries: 2}, want: "member count exceeds the limit of 2", limit: true},
+		{name: "depth", rebuilt: nest, shipped: nest2, want: "nesting depth exceeds the limit of 8", limit: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rebuilt := good
+			if tc.rebuilt != nil {
+				rebuilt = tc.rebuilt
+			}
+			r, err := compareBytes(t, rebuilt, tc.shipped, compare.Options{Limits: tc.limits, Normalizers: compare.NormalizerNames()})
+			if err == nil {
+				t.Fatalf("got verdict %v, want an error containing %q", r.Verdict, tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %q, want it to contain %q", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), "shipped") {
+				t.Errorf("error = %q does not name the shipped file", err)
+			}
+			if tc.limit != archive.IsLimit(err) {
+				t.Errorf("IsLimit(%v) = %v, want %v", err, !tc.limit, tc.limit)
+			}
+		})
+	}
+}
+
+// Members equal by digest are never opened: a member whose (identical)
+// compressed bytes are not valid deflate would fail if it were.
+func TestEqualMembersNotOpened(t *testing.T) {
+	z := fixture.Zip(6, M{Name: "broken", Body: bytes.Repeat([]byte("payload "), 100)}, M{Name: "other", Body: []byte("1")})
+	// Corrupt the first member's deflate stream (it starts right after the
+	// 30-byte local header and the 6-byte name).
+	z[30+6] ^= 0xff
+	z[30+7] ^= 0xff
+	z2 := fixture.Zip(6, M{Name: "broken", Body: bytes.Repeat([]byte("payload "), 100)}, M{Name: "other", Body: []byte("2")})
+	copy(z2[:36+2], z[:36+2])
+	r, err := compareBytes(t, z, z2, compare.Options{})
+	if err != nil {
+		t.Fatalf("compare opened an equal member: %v", err)
+	}
+	if got := leaves(r); len(got) != 1 || !strings.HasPrefix(got[0], "other/") {
+		t.Errorf("leaves = %q, want only other/…", got)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	dir := t.TempDir()
+	a := writeFile(t, dir, "a", []byte("a"))
+	if _, err := compare.Files(t.Context(), a, filepath.Join(dir, "missing"), compare.Options{}); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("missing file: err = %v", err)
+	}
+	if _, err := compare.Files(t.Context(), a, dir, compare.Options{}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("directory: err = %v", err)
+	}
+	var unk *compare.UnknownNormalizerError
+	if _, err := compare.Files(t.Context(), a, a, compare.Options{Normalizers: []string{"archive-mtimes"}}); !errors.As(err, &unk) {
+		t.Errorf("unknown normalizer: err = %v", err)
+	}
+	// A cancelled context stops the comparison with an error.
+	big := fixture.Gzip(bytes.Repeat([]byte("x"), 1<<20), fixture.Epoch, 1)
+	b := writeFile(t, dir, "b.gz", big)
+	c := writeFile(t, dir, "c.gz", fixture.Gzip(bytes.Repeat([]byte("y"), 1<<20), fixture.Epoch, 1))
+	ctx, cancel := contextWithCancel(t)
+	cancel()
+	if _, err := compare.Files(ctx, b, c, compare.Options{}); err == nil {
+		t.Errorf("cancelled context: no error")
+	}
+	// Nothing is left in the private directory.
+	tmp := t.TempDir()
+	big1 := fixture.Gzip(fixture.Tar(M{Name: "f", Body: bytes.Repeat([]byte("a\n"), 2<<20)}), fixture.Epoch, 1)
+	big2 := fixture.Gzip(fixture.Tar(M{Name: "f", Body: bytes.Repeat([]byte("b\n"), 2<<20)}), fixture.Epoch, 1)
+	if _, err := compare.Files(t.Context(), writeFile(t, dir, "x.tgz", big1), writeFile(t, dir, "y.tgz", big2), compare.Options{TempDir: tmp}); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
+		t.Errorf("left behind in TempDir: %v", ents)
+	}
+	_ = gzip.BestSpeed
+}
