@@ -1,0 +1,184 @@
+package image
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/reprove/reprove/builder/goproxy"
+	"github.com/reprove/reprove/internal/testenv"
+	"github.com/reprove/reprove/recipes"
+)
+
+func TestIsToolchainExecutable(t *testing.T) {
+	for rel, want := range map[string]bool{
+		"bin/go":                       true,
+		"bin/gofmt":                    true,
+		"pkg/tool/linux_amd64/compile": true,
+		"pkg/tool/linux_amd64/x/y":     false,
+		"src/make.bash":                false,
+		"go.mod":                       false,
+		"pkg/include/asm_ppc64x.h":     false,
+	} {
+		if got := IsToolchainExecutable(rel); got != want {
+			t.Errorf("IsToolchainExecutable(%q) = %v, want %v", rel, got, want)
+		}
+	}
+}
+
+func TestSpecKey(t *testing.T) {
+	a := Spec{Debian: &recipes.DebianImage{Suite: "bookworm", Packages: []string{"make", "git", "git"}}, Go: "1.23.5", Arch: "amd64"}
+	b := Spec{Debian: &recipes.DebianImage{Packages: []string{"git", "make"}}, Go: "1.23.5", Arch: "amd64"}
+	if a.Key(DefaultMirror) != b.Key(DefaultMirror) {
+		t.Error("equal specs written differently have different keys")
+	}
+	if a.Key(DefaultMirror) == a.Key("http://example.org/debian") {
+		t.Error("the mirror does not change the key")
+	}
+	for _, other := range []Spec{
+		{Debian: &recipes.DebianImage{Packages: []string{"git"}}, Go: "1.23.5", Arch: "amd64"},
+		{Debian: &recipes.DebianImage{Packages: []string{"git", "make"}}, Go: "1.23.6", Arch: "amd64"},
+		{Go: "1.23.5", Arch: "amd64"},
+		{Debian: &recipes.DebianImage{Suite: "trixie", Packages: []string{"git", "make"}}, Go: "1.23.5", Arch: "amd64"},
+	} {
+		if other.Key(DefaultMirror) == a.Key(DefaultMirror) {
+			t.Errorf("%s has the key of %s", other.Describe(), a.Describe())
+		}
+	}
+	if got, want := b.Describe(), "debian-bookworm+git+make-go1.23.5"; got != want {
+		t.Errorf("Describe = %q, want %q", got, want)
+	}
+}
+
+func TestParseDpkgStatus(t *testing.T) {
+	status := "Package: a\nStatus: install ok installed\nVersion: 1.0\n\nPackage: b\nStatus: deinstall ok config-files\nVersion: 2\n\nPackage: c\nVersion: 1:3.0-1\nStatus: install ok installed\n"
+	want := []Package{{"a", "1.0"}, {"c", "1:3.0-1"}}
+	if diff := cmp.Diff(want, parseDpkgStatus([]byte(status))); diff != "" {
+		t.Errorf("parseDpkgStatus (-want +got):\n%s", diff)
+	}
+	if p, ok := debPackage("busybox-static_1%3a1.35.0-4+b3_amd64.deb"); !ok || p != (Package{"busybox-static", "1:1.35.0-4+b3"}) {
+		t.Errorf("debPackage = %v, %v", p, ok)
+	}
+}
+
+// The layer writer must give the same bytes for the same files whatever
+// their times and owners' names.
+func TestLayerNormalisation(t *testing.T) {
+	write := func(h *tar.Header) []byte {
+		lw, err := newLayerWriter(t.TempDir(), Epoch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lw.addParents(h.Name); err != nil {
+			t.Fatal(err)
+		}
+		if err := lw.add(h, bytes.NewReader([]byte("hi"))); err != nil {
+			t.Fatal(err)
+		}
+		l, err := lw.finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(l.path)
+		return b
+	}
+	a := write(&tar.Header{Typeflag: tar.TypeReg, Name: "a/b/c", Size: 2, Mode: 0o100644, ModTime: Epoch.AddDate(1, 0, 0), Uname: "alice"})
+	b := write(&tar.Header{Typeflag: tar.TypeReg, Name: "a/b/c", Size: 2, Mode: 0o644, ModTime: Epoch.AddDate(2, 0, 0), Uname: "bob", Gname: "g"})
+	if !bytes.Equal(a, b) {
+		t.Error("layers differ by times or owner names")
+	}
+	tr := tar.NewReader(bytes.NewReader(a))
+	var names []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
+		if !h.ModTime.Equal(Epoch) {
+			t.Errorf("%s: mtime %v not clamped to %v", h.Name, h.ModTime, Epoch)
+		}
+	}
+	if diff := cmp.Diff([]string{"a/", "a/b/", "a/b/c"}, names); diff != "" {
+		t.Errorf("entries (-want +got):\n%s", diff)
+	}
+}
+
+func newBuilder(t *testing.T) *Builder {
+	d := testenv.Daemon(t)
+	cache := testenv.CacheDir(t)
+	return &Builder{
+		Client: d.Client,
+		Dir:    t.TempDir(),
+		Proxy: &goproxy.Client{
+			ModCache: filepath.Join(cache, "gomodcache"),
+			SumDB:    goproxy.NewSumDB("", goproxy.SumGolangOrgKey, filepath.Join(cache, "sumdb"), nil),
+		},
+		Log: func(s string) { t.Log(s) },
+	}
+}
+
+// Building the same image twice from scratch gives the same digest, and
+// Ensure then reuses it.
+func TestMinimalImageIsReproducible(t *testing.T) {
+	b := newBuilder(t)
+	ctx := context.Background()
+	spec := Spec{Go: "1.23.5"}
+	first, err := b.Build(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := b.Build(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Digest != second.Digest {
+		t.Fatalf("two builds of %s: %s and %s", spec.Describe(), first.Digest, second.Digest)
+	}
+	if first.Toolchain == nil || first.Toolchain.Sum == "" || len(first.Layers) != 3 {
+		t.Errorf("image record incomplete: %+v", first)
+	}
+	if len(first.Packages) != 1 || first.Packages[0].Name != "busybox-static" {
+		t.Errorf("packages = %v, want busybox-static with its version", first.Packages)
+	}
+	again, err := b.Ensure(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Digest != first.Digest {
+		t.Errorf("Ensure gave %s, want the cached %s", again.Digest, first.Digest)
+	}
+}
+
+func TestDebianImageIsReproducible(t *testing.T) {
+	b := newBuilder(t)
+	ctx := context.Background()
+	spec := Spec{Debian: &recipes.DebianImage{Suite: "bookworm", Packages: []string{"git"}}}
+	first, err := b.Build(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := b.Build(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Digest != second.Digest {
+		t.Fatalf("two builds of %s: %s and %s; layers %v vs %v", spec.Describe(), first.Digest, second.Digest, first.Layers, second.Layers)
+	}
+	found := false
+	for _, p := range first.Packages {
+		found = found || p.Name == "git"
+	}
+	if !found {
+		t.Errorf("git not among the recorded packages: %v", first.Packages)
+	}
+}
