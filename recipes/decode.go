@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,14 +29,34 @@ const MaxSize = 1 << 20
 // All problems found are returned together (as Errors when there are
 // several), each naming name, line, column and field.
 func Parse(name string, data []byte) (*Recipe, error) {
-	r, err := decode(name, data)
-	if err != nil {
-		return nil, err
+	r, errs := decode(name, data)
+	if r == nil {
+		return nil, errs.err()
 	}
-	if err := r.Validate(); err != nil {
+	// Validate even when decoding found problems, so that one run reports
+	// everything; but leave out what follows from a decoding problem (an
+	// unknown "shel" key makes its step lack a shell): any validation error
+	// on the same field, or on one enclosing or enclosed by it.
+	decoded := slices.Clone(errs.errs)
+	v := &validator{errorList{file: name, pos: r.pos}}
+	v.recipe(r)
+	for _, e := range v.errs {
+		if !slices.ContainsFunc(decoded, func(d *Error) bool { return related(d.Field, e.Field) }) {
+			errs.errs = append(errs.errs, e)
+		}
+	}
+	if err := errs.err(); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// related reports whether one field path is the other or encloses it.
+func related(a, b string) bool {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	return a == b || a == "" || strings.HasPrefix(b, a) && (b[len(a)] == '.' || b[len(a)] == '[')
 }
 
 // Load reads, decodes and validates the recipe at path. Relative paths in
@@ -88,11 +109,14 @@ func (r *Recipe) File() string { return r.file }
 // no structured position for them.
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-func decode(name string, data []byte) (*Recipe, error) {
+// decode maps the text onto a Recipe. It returns a nil Recipe when the
+// text is not one YAML document; otherwise the Recipe holds whatever could
+// be decoded, and errs what could not.
+func decode(name string, data []byte) (*Recipe, *errorList) {
 	errs := &errorList{file: name, pos: positions{}}
 	if len(data) > MaxSize {
 		errs.at("", fmt.Errorf("recipe is larger than %d bytes", MaxSize))
-		return nil, errs.err()
+		return nil, errs
 	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -102,18 +126,18 @@ func decode(name string, data []byte) (*Recipe, error) {
 		} else {
 			errs.errs = append(errs.errs, syntaxError(name, err))
 		}
-		return nil, errs.err()
+		return nil, errs
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
 		errs.errs = append(errs.errs, syntaxError(name, err))
-		return nil, errs.err()
+		return nil, errs
 	default:
 		errs.errs = append(errs.errs, &Error{File: name, Line: extra.Line, Column: extra.Column,
 			Err: errors.New("a recipe file holds one YAML document; a second one starts here")})
-		return nil, errs.err()
+		return nil, errs
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
@@ -122,11 +146,8 @@ func decode(name string, data []byte) (*Recipe, error) {
 	r := &Recipe{file: name}
 	d := decoder{errorList: errs}
 	d.value(root, reflect.ValueOf(r).Elem(), "")
-	if err := errs.err(); err != nil {
-		return nil, err
-	}
 	r.pos = errs.pos
-	return r, nil
+	return r, errs
 }
 
 func syntaxError(name string, err error) *Error {

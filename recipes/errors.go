@@ -145,3 +145,13 @@ func (ps positions) lookup(path string) pos {
 	}
 	return ps[""]
 }
+
+// Locate wraps err as an *Error at the field path of r ("normalizers[1]",
+// "outputs[0].shipped.digest"), with the file, line and column where that
+// field was written. Callers that check a recipe against something outside
+// it (a normalizer registry, a fetched file's digest) use it so that their
+// errors point into the recipe too.
+func (r *Recipe) Locate(field string, err error) *Error {
+	p := r.pos.lookup(field)
+	return &Error{File: r.file, Line: p.line, Column: p.col, Field: field, Err: err}
+}

@@ -7,5 +7,6 @@ func commands(env *Env) []*cobra.Command {
 	return []*cobra.Command{
 		newVersionCmd(env),
 		newCompareCmd(env),
+		newRecipeCmd(env),
 	}
 }
