@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/reprove/reprove/compare"
-	"github.com/reprove/reprove/compare/internal/fixture"
+	"github.com/reprove/reprove/compare/fixture"
 )
 
 // FuzzFiles runs two arbitrary inputs through the whole comparison. An

@@ -12,7 +12,7 @@ import (
 
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/archive"
-	"github.com/reprove/reprove/compare/internal/fixture"
+	"github.com/reprove/reprove/compare/fixture"
 )
 
 // Each hostile input must end in one clear error naming what and where,

@@ -9,7 +9,7 @@ import (
 
 	"github.com/reprove/reprove/compare/archive"
 	"github.com/reprove/reprove/compare/format"
-	"github.com/reprove/reprove/compare/internal/fixture"
+	"github.com/reprove/reprove/compare/fixture"
 )
 
 type M = fixture.Member

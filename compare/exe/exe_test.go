@@ -8,7 +8,7 @@ import (
 
 	"github.com/reprove/reprove/compare/exe"
 	"github.com/reprove/reprove/compare/format"
-	"github.com/reprove/reprove/compare/internal/fixture"
+	"github.com/reprove/reprove/compare/fixture"
 )
 
 func TestParseSections(t *testing.T) {

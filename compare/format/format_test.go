@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/reprove/reprove/compare/format"
-	"github.com/reprove/reprove/compare/internal/fixture"
+	"github.com/reprove/reprove/compare/fixture"
 )
 
 func TestDetect(t *testing.T) {

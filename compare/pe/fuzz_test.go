@@ -5,7 +5,7 @@ import (
 	"io"
 	"testing"
 
-	"github.com/reprove/reprove/compare/internal/fixture"
+	"github.com/reprove/reprove/compare/fixture"
 	"github.com/reprove/reprove/compare/pe"
 )
 

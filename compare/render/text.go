@@ -27,9 +27,13 @@ func Text(w io.Writer, r *compare.Report) error {
 		p("  allowed normalizers: %s\n", strings.Join(r.Allowed, ", "))
 	}
 	if r.Verdict != compare.Identical {
-		p("  %d differences, %d accepted by allowed normalizers", r.Counts.Differences, r.Counts.Accepted)
+		if r.Counts.Differences == 1 {
+			p("  1 difference, %d accepted by allowed normalizers", r.Counts.Accepted)
+		} else {
+			p("  %d differences, %d accepted by allowed normalizers", r.Counts.Differences, r.Counts.Accepted)
+		}
 		if r.Counts.Omitted > 0 {
-			p(", %d entries not shown (see --json for limits)", r.Counts.Omitted)
+			p("; %d report entries not shown (raise --max-entries-shown or --max-lines)", r.Counts.Omitted)
 		}
 		p("\n")
 	}

@@ -15,11 +15,15 @@ func TestMain(m *testing.M) {
 	})
 }
 
+// scriptCmds are custom script commands; test files add theirs in init.
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){}
+
 // TestScripts runs the CLI end to end from testdata/script/*.txtar. Scripts
 // that need containerd or the network start with `[short] skip`.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
-		Dir: "testdata/script",
+		Dir:  "testdata/script",
+		Cmds: scriptCmds,
 		Setup: func(e *testscript.Env) error {
 			// Nothing from the host's Go configuration may reach reprove's
 			// builds; scripts see a clean HOME and cache.

@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"archive/tar"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/reprove/reprove/compare/fixture"
+)
+
+func init() {
+	scriptCmds["mkarchive"] = mkarchive
+	scriptCmds["truncate"] = truncateFile
+}
+
+// truncate FILE SIZE cuts a script file to SIZE bytes (a damaged download).
+func truncateFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: truncate FILE SIZE")
+	}
+	n, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	ts.Check(os.Truncate(ts.MkAbs(args[0]), n))
+}
+
+// mkarchive FORMAT OUT [-mtime=UNIX] [-gzip-mtime=UNIX] NAME=SRC[:MODE]...
+// writes an archive (tar, tar.gz or zip) whose members hold the contents
+// of script files, so scripts can compare real archives.
+func mkarchive(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! mkarchive")
+	}
+	if len(args) < 2 {
+		ts.Fatalf("usage: mkarchive FORMAT OUT [-mtime=N] [-gzip-mtime=N] NAME=SRC[:MODE]...")
+	}
+	format, out := args[0], args[1]
+	mtime, gzMtime := fixture.Epoch, fixture.Epoch
+	var ms []fixture.Member
+	for _, a := range args[2:] {
+		switch {
+		case strings.HasPrefix(a, "-mtime="):
+			n, err := strconv.ParseInt(strings.TrimPrefix(a, "-mtime="), 10, 64)
+			ts.Check(err)
+			mtime = time.Unix(n, 0)
+		case strings.HasPrefix(a, "-gzip-mtime="):
+			n, err := strconv.ParseInt(strings.TrimPrefix(a, "-gzip-mtime="), 10, 64)
+			ts.Check(err)
+			gzMtime = time.Unix(n, 0)
+		default:
+			name, src, ok := strings.Cut(a, "=")
+			if !ok {
+				ts.Fatalf("mkarchive: bad member %q", a)
+			}
+			src, modeStr, _ := strings.Cut(src, ":")
+			mode := int64(0o644)
+			if modeStr != "" {
+				m, err := strconv.ParseInt(modeStr, 8, 64)
+				ts.Check(err)
+				mode = m
+			}
+			m := fixture.Member{Name: name, Mode: mode, Mtime: mtime, Type: tar.TypeReg}
+			m.Body = []byte(ts.ReadFile(src))
+			ms = append(ms, m)
+		}
+	}
+	var data []byte
+	switch format {
+	case "tar":
+		data = fixture.Tar(ms...)
+	case "tar.gz":
+		data = fixture.Gzip(fixture.Tar(ms...), gzMtime, 6)
+	case "zip":
+		data = fixture.Zip(6, ms...)
+	default:
+		ts.Fatalf("mkarchive: unknown format %q", format)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(out), data, 0o644))
+}
