@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/reprove/reprove/compare/archive"
-	"github.com/reprove/reprove/compare/format"
 	"github.com/reprove/reprove/compare/fixture"
+	"github.com/reprove/reprove/compare/format"
 )
 
 type M = fixture.Member

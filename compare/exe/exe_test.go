@@ -7,8 +7,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/reprove/reprove/compare/exe"
-	"github.com/reprove/reprove/compare/format"
 	"github.com/reprove/reprove/compare/fixture"
+	"github.com/reprove/reprove/compare/format"
 )
 
 func TestParseSections(t *testing.T) {

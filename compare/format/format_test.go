@@ -3,8 +3,8 @@ package format_test
 import (
 	"testing"
 
-	"github.com/reprove/reprove/compare/format"
 	"github.com/reprove/reprove/compare/fixture"
+	"github.com/reprove/reprove/compare/format"
 )
 
 func TestDetect(t *testing.T) {
