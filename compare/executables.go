@@ -50,7 +50,6 @@ func (e *engine) comparePE(parent *Node, a, b *blob) error {
 		if sb != nil {
 			n.Signature = sb
 		}
-		n.Summary = "signature differs; with it removed the images are compared below"
 		e.add(parent, n)
 	}
 	// The rest of the image, with all three removed.
