@@ -31,11 +31,11 @@ func explain(r *compare.Report) string {
 }
 
 var page = template.Must(template.New("page").Funcs(template.FuncMap{
-	"explain":  explain,
-	"tag":      Tag,
-	"join":     func(s []string) string { return strings.Join(s, ", ") },
-	"open":     func(depth int) bool { return depth < 3 },
-	"inc":      func(i int) int { return i + 1 },
+	"explain": explain,
+	"tag":     Tag,
+	"join":    func(s []string) string { return strings.Join(s, ", ") },
+	"open":    func(depth int) bool { return depth < 3 },
+	"inc":     func(i int) int { return i + 1 },
 	"lineClass": func(l string) string {
 		switch {
 		case strings.HasPrefix(l, "+"):
