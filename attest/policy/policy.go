@@ -122,7 +122,7 @@ func (r Role) Verifiers() []*keys.Verifier {
 
 type file struct {
 	Version     int        `yaml:"version"`
-	Expires     *time.Time `yaml:"expires"`
+	Expires     string     `yaml:"expires"`
 	Reviewers   *roleFile  `yaml:"reviewers"`
 	Rebuilders  *roleFile  `yaml:"rebuilders"`
 	Normalizers []string   `yaml:"normalizers"`
@@ -137,7 +137,7 @@ type roleFile struct {
 type keyFile struct {
 	Name    string     `yaml:"name"`
 	Key     string     `yaml:"key"`
-	Expires *time.Time `yaml:"expires"`
+	Expires string `yaml:"expires"`
 }
 
 // Load reads and validates the policy file at path. Key files it names are
@@ -191,8 +191,9 @@ func Parse(b []byte, source string, readKey func(string) ([]byte, error)) (*Poli
 	}
 	sum := sha256.Sum256(b)
 	p := &Policy{Digest: digest.NewDigestFromBytes(digest.SHA256, sum[:]), Source: source}
-	if pf.Expires != nil {
-		p.Expires = pf.Expires.UTC()
+	var err error
+	if p.Expires, err = parseTime(pf.Expires, "expires"); err != nil {
+		return fail("%w", err)
 	}
 	switch pf.Dissent {
 	case "", "fail":
@@ -214,7 +215,6 @@ func Parse(b []byte, source string, readKey func(string) ([]byte, error)) (*Poli
 		p.Normalizers = append(p.Normalizers, n)
 	}
 	sort.Strings(p.Normalizers)
-	var err error
 	if p.Reviewers, err = parseRole(pf.Reviewers, "reviewers", readKey); err != nil {
 		return fail("%w", err)
 	}
@@ -259,8 +259,8 @@ func parseRole(rf *roleFile, role string, readKey func(string) ([]byte, error)) 
 			return Role{}, fmt.Errorf("%s: %w", where, err)
 		}
 		k := Key{Name: kf.Name, Verifier: v}
-		if kf.Expires != nil {
-			k.Expires = kf.Expires.UTC()
+		if k.Expires, err = parseTime(kf.Expires, where+": expires"); err != nil {
+			return Role{}, err
 		}
 		merged := false
 		for j := range r.Keys {
@@ -297,4 +297,17 @@ func (p *Policy) Allows(names []string) (bool, []string) {
 		}
 	}
 	return len(bad) == 0, bad
+}
+
+// parseTime reads an optional RFC 3339 time (YAML timestamps are decoded as
+// strings first so that a bad one is reported with its field name).
+func parseTime(s, field string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: %q is not an RFC 3339 time such as 2027-06-30T00:00:00Z", field, s)
+	}
+	return t.UTC(), nil
 }
