@@ -107,7 +107,12 @@ func TestStatementBuildersRefuse(t *testing.T) {
 		run  func() error
 	}{
 		{"review without verdict", func() error { p := testReview("r"); p.Verdict = 0; _, err := ReviewStatement(p); return err }},
-		{"review without time", func() error { p := testReview("r"); p.ReviewedAt = time.Time{}; _, err := ReviewStatement(p); return err }},
+		{"review without time", func() error {
+			p := testReview("r")
+			p.ReviewedAt = time.Time{}
+			_, err := ReviewStatement(p)
+			return err
+		}},
 		{"reviewer id not a URI", func() error { p := testReview("r"); p.Reviewer.ID = "alice"; _, err := ReviewStatement(p); return err }},
 		{"scope both all and paths", func() error {
 			p := testReview("r")
@@ -127,9 +132,24 @@ func TestStatementBuildersRefuse(t *testing.T) {
 			_, err := ReviewStatement(p)
 			return err
 		}},
-		{"failed rebuild", func() error { r := testRebuild("a", shippedBytes); r.ExitCode = 2; _, err := RebuildStatement(r); return err }},
-		{"rebuild schema version", func() error { r := testRebuild("a", shippedBytes); r.SchemaVersion = 2; _, err := RebuildStatement(r); return err }},
-		{"rebuild without outputs", func() error { r := testRebuild("a", shippedBytes); r.Outputs = nil; _, err := RebuildStatement(r); return err }},
+		{"failed rebuild", func() error {
+			r := testRebuild("a", shippedBytes)
+			r.ExitCode = 2
+			_, err := RebuildStatement(r)
+			return err
+		}},
+		{"rebuild schema version", func() error {
+			r := testRebuild("a", shippedBytes)
+			r.SchemaVersion = 2
+			_, err := RebuildStatement(r)
+			return err
+		}},
+		{"rebuild without outputs", func() error {
+			r := testRebuild("a", shippedBytes)
+			r.Outputs = nil
+			_, err := RebuildStatement(r)
+			return err
+		}},
 		{"rebuild output sha512", func() error {
 			r := testRebuild("a", shippedBytes)
 			r.Outputs[0].Digest = digest.SHA512.FromBytes(shippedBytes)

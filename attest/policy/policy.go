@@ -121,12 +121,12 @@ func (r Role) Verifiers() []*keys.Verifier {
 }
 
 type file struct {
-	Version     int        `yaml:"version"`
-	Expires     string     `yaml:"expires"`
-	Reviewers   *roleFile  `yaml:"reviewers"`
-	Rebuilders  *roleFile  `yaml:"rebuilders"`
-	Normalizers []string   `yaml:"normalizers"`
-	Dissent     string     `yaml:"dissent"`
+	Version     int       `yaml:"version"`
+	Expires     string    `yaml:"expires"`
+	Reviewers   *roleFile `yaml:"reviewers"`
+	Rebuilders  *roleFile `yaml:"rebuilders"`
+	Normalizers []string  `yaml:"normalizers"`
+	Dissent     string    `yaml:"dissent"`
 }
 
 type roleFile struct {
@@ -135,8 +135,8 @@ type roleFile struct {
 }
 
 type keyFile struct {
-	Name    string     `yaml:"name"`
-	Key     string     `yaml:"key"`
+	Name    string `yaml:"name"`
+	Key     string `yaml:"key"`
 	Expires string `yaml:"expires"`
 }
 
