@@ -14,7 +14,9 @@ if [ "${1:-}" = "--test" ]; then
 	:
 fi
 if [ "${1:-}" = "--bench" ]; then
-	packages+=(diffoscope)
+	# diffoscope, and the tools it runs on zips and ELF binaries (without
+	# recommends it would fall back to hex dumps and lose to nobody).
+	packages+=(diffoscope unzip binutils time)
 fi
 
 missing=()
