@@ -49,7 +49,7 @@ const (
 	Snapshotter = "overlayfs"
 	// formatVersion changes whenever the way layers are made changes, so
 	// that a new reprove does not reuse an image an old one made.
-	formatVersion = 1
+	formatVersion = 2
 	// PATH inside every image.
 	Path = GoRoot + "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )

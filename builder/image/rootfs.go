@@ -237,6 +237,7 @@ func reproveLayer(lw *layerWriter, info *rootfsInfo, minimal bool) error {
 		{name: strings.TrimPrefix(BuildHome, "/"), mode: 0o755, dir: true, uid: BuildUID},
 		{name: "out", mode: 0o755, dir: true},
 		{name: "proc", mode: 0o555, dir: true},
+		{name: "run", mode: 0o755, dir: true},
 		{name: "src", mode: 0o755, dir: true},
 		{name: "sys", mode: 0o555, dir: true},
 		{name: "tmp", mode: 0o1777, dir: true},
