@@ -62,7 +62,7 @@ func TestGoldenStatements(t *testing.T) {
 		Verifier:     Party{ID: "https://rebuilderA.example/reprove", Name: "A"},
 		TimeVerified: rebuildStart.Add(time.Hour),
 		Verdict:      compare.Equivalent,
-		Normalizers:  []string{"zip-mtimes", "gzip-header", "zip-mtimes"},
+		Normalizers:  []string{"archive-mtime", "gzip-header", "archive-mtime"},
 		Rebuilt:      Artifact{Name: "hello", Digest: setOf(digest.FromString("rebuilt"))},
 		Rebuild:      AttestationRef{PredicateType: ProvenancePredicateType, Digest: setOf(digest.FromBytes(rebuild))},
 		Reviews:      []AttestationRef{{PredicateType: ReviewPredicateType, Digest: setOf(digest.FromBytes(review)), URI: "https://audits.example/hello.review.json"}},
@@ -252,7 +252,7 @@ func TestParseGoldenPredicates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sm.Verdict != compare.Equivalent || !cmp.Equal(sm.Normalizers, []string{"gzip-header", "zip-mtimes"}) {
+	if sm.Verdict != compare.Equivalent || !cmp.Equal(sm.Normalizers, []string{"archive-mtime", "gzip-header"}) {
 		t.Errorf("summary verdict %v normalizers %v", sm.Verdict, sm.Normalizers)
 	}
 

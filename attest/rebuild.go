@@ -376,3 +376,12 @@ func parseProvenance(st *Statement) (*ProvenanceInfo, error) {
 	}
 	return info, nil
 }
+
+// ReadProvenance reads a rebuild statement's SLSA provenance strictly and
+// returns what reprove uses of it.
+func ReadProvenance(st *Statement) (*ProvenanceInfo, error) {
+	if st.PredicateType != ProvenancePredicateType {
+		return nil, fmt.Errorf("parse provenance: predicate type is %q, want %q", st.PredicateType, ProvenancePredicateType)
+	}
+	return parseProvenance(st)
+}

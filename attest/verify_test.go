@@ -58,11 +58,11 @@ func TestVerifyAccepts(t *testing.T) {
 		},
 		{
 			name:         "equivalent under an allowed normalizer",
-			says:         []rebuilderSay{identicalA, {key: "rebuilderB", verdict: compare.Equivalent, normalizers: []string{"zip-mtimes"}}},
-			policyExtra:  "normalizers: [zip-mtimes]\n",
+			says:         []rebuilderSay{identicalA, {key: "rebuilderB", verdict: compare.Equivalent, normalizers: []string{"archive-mtime"}}},
+			policyExtra:  "normalizers: [archive-mtime]\n",
 			reviewThresh: 1, rebuildThr: 2,
 			wantOutcomes: []string{"A=agrees", "B=agrees"},
-			wantSentence: "verified: sha256:%s is hello 1.0, reproduced by 2 of 3 trusted rebuilders (A, B: equivalent under zip-mtimes), from source https://example.com/hello.git@0123456789abcdef0123456789abcdef01234567 reviewed by reviewer1 on 2026-11-01 and reviewer2 on 2026-11-01",
+			wantSentence: "verified: sha256:%s is hello 1.0, reproduced by 2 of 3 trusted rebuilders (A, B: equivalent under archive-mtime), from source https://example.com/hello.git@0123456789abcdef0123456789abcdef01234567 reviewed by reviewer1 on 2026-11-01 and reviewer2 on 2026-11-01",
 		},
 	}
 	for _, tt := range tests {
@@ -237,7 +237,7 @@ func TestVerifyRefuses(t *testing.T) {
 		}, want: "the signature by A has expired"},
 		{name: "equivalent under a normalizer the policy does not allow", mutate: func(t *testing.T, f *fixture) {
 			f.drop("summary-rebuilderB")
-			f.addSay(t, rebuilderSay{key: "rebuilderC", verdict: compare.Equivalent, normalizers: []string{"zip-mtimes"}})
+			f.addSay(t, rebuilderSay{key: "rebuilderC", verdict: compare.Equivalent, normalizers: []string{"archive-mtime"}})
 		}, want: "reproduced by 1 of 3"},
 		{name: "threshold raised in the policy", policy: func(f *fixture) string { return f.policyYAML(1, 3, "") },
 			want: "reproduced by 2 of 3 trusted rebuilders; the policy needs 3"},

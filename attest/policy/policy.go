@@ -43,6 +43,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/compare"
 )
 
 // Version is the policy format version this package reads.
@@ -210,6 +211,9 @@ func Parse(b []byte, source string, readKey func(string) ([]byte, error)) (*Poli
 		}
 		if seen[n] {
 			return fail("normalizer %q is listed twice", n)
+		}
+		if _, ok := compare.Lookup(n); !ok {
+			return fail("normalizers: %w", &compare.UnknownNormalizerError{Name: n})
 		}
 		seen[n] = true
 		p.Normalizers = append(p.Normalizers, n)

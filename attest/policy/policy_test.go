@@ -54,7 +54,7 @@ rebuilders:
       key: ` + pubPath("rebuilderA") + `
     - name: C
       key: ` + pubPath("rebuilderC") + `
-normalizers: [zip-mtimes, gzip-header]
+normalizers: [archive-mtime, gzip-header]
 dissent: report
 `
 	path := filepath.Join(dir, "policy.yaml")
@@ -76,10 +76,10 @@ dissent: report
 	if !p.Rebuilders.Keys[0].Expires.Equal(time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("key expiry %v", p.Rebuilders.Keys[0].Expires)
 	}
-	if diff := cmp.Diff([]string{"gzip-header", "zip-mtimes"}, p.Normalizers); diff != "" {
+	if diff := cmp.Diff([]string{"archive-mtime", "gzip-header"}, p.Normalizers); diff != "" {
 		t.Errorf("normalizers (-want +got):\n%s", diff)
 	}
-	if ok, bad := p.Allows([]string{"zip-mtimes", "strip-authenticode"}); ok || !cmp.Equal(bad, []string{"strip-authenticode"}) {
+	if ok, bad := p.Allows([]string{"archive-mtime", "authenticode"}); ok || !cmp.Equal(bad, []string{"authenticode"}) {
 		t.Errorf("Allows = %v %v", ok, bad)
 	}
 	if p.Digest == "" || p.Digest.Validate() != nil {
@@ -113,7 +113,8 @@ func TestParseRefuses(t *testing.T) {
 		{"not a key", good("    - name: B\n      key: |\n        -----BEGIN PUBLIC KEY-----\n        AAAA\n        -----END PUBLIC KEY-----\n"), `rebuilders key "B": load public key`},
 		{"two documents", good("---\nversion: 1\n"), "more than one YAML document"},
 		{"bad expiry", good("expires: someday\n"), "expires"},
-		{"normalizer twice", good("normalizers: [a, a]\n"), `normalizer "a" is listed twice`},
+		{"normalizer twice", good("normalizers: [gzip-header, gzip-header]\n"), `normalizer "gzip-header" is listed twice`},
+		{"unknown normalizer", good("normalizers: [ignore-everything]\n"), `unknown normalizer "ignore-everything" (known: `},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

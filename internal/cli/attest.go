@@ -1,0 +1,270 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/spf13/cobra"
+
+	"github.com/reprove/reprove/attest"
+	"github.com/reprove/reprove/attest/envelope"
+	"github.com/reprove/reprove/compare"
+)
+
+func newAttestCmd(env *Env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "attest",
+		Short: "Sign rebuild and verification-summary attestations",
+		Long: `Sign the attestations a rebuilder publishes next to a release:
+
+  reprove attest rebuild   SLSA Provenance v1 for one rebuild (from the rebuild
+                           result JSON the builder writes)
+  reprove attest summary   the verification summary linking the shipped file,
+                           the compare verdict, the rebuild and the reviews
+
+Each is an in-toto v1 statement in a DSSE envelope signed with a cosign-format
+key; ` + "`cosign verify-blob-attestation`" + ` verifies them too.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newAttestRebuildCmd(env), newAttestSummaryCmd(env))
+	return cmd
+}
+
+func newAttestRebuildCmd(env *Env) *cobra.Command {
+	var keyPath, resultPath, out string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "rebuild --result REBUILD.json --key KEY -o OUT",
+		Short: "Sign SLSA provenance for a rebuild",
+		Long: `Sign SLSA Provenance v1 (build type ` + attest.BuildType + `)
+for the rebuild described by --result: the rebuild result JSON (schemaVersion
+1, documented in attest/REVIEW.md) with the recipe, resolved inputs, builder,
+commands, times and outputs. A failed rebuild is refused.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if resultPath == "" || out == "" {
+				return usageErrorf("--result and -o/--output are required")
+			}
+			if err := refuseExisting(out, force); err != nil {
+				return err
+			}
+			b, err := os.ReadFile(resultPath)
+			if err != nil {
+				return fmt.Errorf("read rebuild result: %w", err)
+			}
+			r, err := attest.ParseRebuild(b)
+			if err != nil {
+				return fmt.Errorf("%s: %w", resultPath, err)
+			}
+			st, err := attest.RebuildStatement(r)
+			if err != nil {
+				return err
+			}
+			s, err := loadSigner(cmd, env, keyPath)
+			if err != nil {
+				return err
+			}
+			signed, err := envelope.Sign(ctx, st, s)
+			if err != nil {
+				return err
+			}
+			if err := attest.WriteFile(ctx, out, signed); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "wrote %s: rebuild of %s %s (%d outputs), signed by key %s (statement %s)\n",
+				out, r.Recipe.Name, r.Recipe.Version, len(r.Outputs), s.Fingerprint, digest.FromBytes(st))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&keyPath, "key", "", "private key to sign with (cosign format)")
+	f.StringVar(&resultPath, "result", "", "the rebuild result `JSON`")
+	f.StringVarP(&out, "output", "o", "", "write the signed attestation to `FILE` (atomically)")
+	f.BoolVar(&force, "force", false, "replace the output file if it exists")
+	return cmd
+}
+
+func newAttestSummaryCmd(env *Env) *cobra.Command {
+	var (
+		keyPath, shipped, rebuildPath, comparePath, rebuilt, out string
+		verifierID, verifierName                                 string
+		reviews, normalize                                       []string
+		force                                                    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "summary --shipped FILE --rebuild REBUILD.intoto.json --review REVIEW.intoto.json --key KEY -o OUT",
+		Short: "Sign the verification summary linking review, rebuild and shipped file",
+		Long: `Sign a verification summary (predicate ` + attest.SummaryPredicateType + `)
+whose subject is the shipped file. It records the compare verdict and the
+payload digests of the rebuild attestation (--rebuild) and of the review
+attestations (--review, repeatable) it rests on: the link review → rebuild →
+shipped file that reprove verify follows.
+
+The verdict comes from, in order:
+  --compare REPORT.json  a report from reprove compare --json
+  --rebuilt FILE         compare FILE (a rebuilt output) with the shipped file
+                         now, allowing the --normalize normalizers
+  neither                the shipped file must be byte-identical to one of the
+                         rebuild's outputs
+The rebuilt artifact must be one of the rebuild attestation's outputs.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if shipped == "" || rebuildPath == "" || out == "" {
+				return usageErrorf("--shipped, --rebuild and -o/--output are required")
+			}
+			if len(reviews) == 0 {
+				return usageErrorf("--review is required: a summary rests on at least one review attestation")
+			}
+			if comparePath != "" && rebuilt != "" {
+				return usageErrorf("give --compare or --rebuilt, not both")
+			}
+			if len(normalize) > 0 && rebuilt == "" {
+				return usageErrorf("--normalize applies to --rebuilt")
+			}
+			if err := refuseExisting(out, force); err != nil {
+				return err
+			}
+			rbEnv, rbStmt, err := readAttestation(rebuildPath, attest.ProvenancePredicateType)
+			if err != nil {
+				return err
+			}
+			p := &attest.SummaryPredicate{Verifier: attest.Party{ID: verifierID, Name: verifierName}, TimeVerified: env.Now()}
+			if p.Rebuild, err = attest.RefOf(rbEnv, ""); err != nil {
+				return err
+			}
+			for _, r := range reviews {
+				e, _, err := readAttestation(r, attest.ReviewPredicateType)
+				if err != nil {
+					return err
+				}
+				ref, err := attest.RefOf(e, "")
+				if err != nil {
+					return err
+				}
+				p.Reviews = append(p.Reviews, ref)
+			}
+			shippedDigest, err := fileDigest(shipped)
+			if err != nil {
+				return err
+			}
+			outputs := map[digest.Digest]string{}
+			for _, s := range rbStmt.Subject {
+				if d, ok := s.Digest.Digest(digest.SHA256); ok {
+					outputs[d] = s.Name
+				}
+			}
+			var rebuiltDigest digest.Digest
+			switch {
+			case comparePath != "":
+				f, err := os.Open(comparePath)
+				if err != nil {
+					return fmt.Errorf("read compare report: %w", err)
+				}
+				rep, err := compare.ReadReport(f)
+				f.Close()
+				if err != nil {
+					return fmt.Errorf("%s: %w", comparePath, err)
+				}
+				if rep.Shipped.Digest != shippedDigest {
+					return fmt.Errorf("compare report %s is about shipped %s, not %s (%s)", comparePath, rep.Shipped.Digest, shipped, shippedDigest)
+				}
+				p.Verdict, p.Normalizers, rebuiltDigest = rep.Verdict, rep.Normalizers, rep.Rebuilt.Digest
+			case rebuilt != "":
+				if _, err := compare.CheckNormalizers(normalize); err != nil {
+					return usageErrorf("--normalize: %v", err)
+				}
+				rep, err := compare.Files(ctx, rebuilt, shipped, compare.Options{Normalizers: normalize})
+				if err != nil {
+					return err
+				}
+				p.Verdict, p.Normalizers, rebuiltDigest = rep.Verdict, rep.Normalizers, rep.Rebuilt.Digest
+			default:
+				if _, ok := outputs[shippedDigest]; !ok {
+					return fmt.Errorf("the shipped file %s (%s) is none of the rebuild's outputs; give --compare or --rebuilt to record how they differ", shipped, shippedDigest)
+				}
+				p.Verdict, rebuiltDigest = compare.Identical, shippedDigest
+			}
+			name, ok := outputs[rebuiltDigest]
+			if !ok {
+				return fmt.Errorf("the rebuilt artifact %s is none of the outputs of the rebuild attestation %s", rebuiltDigest, rebuildPath)
+			}
+			p.Rebuilt = attest.Artifact{Name: name, Digest: attest.DigestSet{"sha256": rebuiltDigest.Encoded()}}
+			if p.Verifier.ID == "" {
+				// Default: whoever built is who compared.
+				info, err := attest.ReadProvenance(rbStmt)
+				if err != nil {
+					return fmt.Errorf("%s: %w", rebuildPath, err)
+				}
+				p.Verifier.ID = info.BuilderID
+			}
+			st, err := attest.SummaryStatement(attest.Output{Name: filepath.Base(shipped), Digest: shippedDigest}, p)
+			if err != nil {
+				return err
+			}
+			s, err := loadSigner(cmd, env, keyPath)
+			if err != nil {
+				return err
+			}
+			signed, err := envelope.Sign(ctx, st, s)
+			if err != nil {
+				return err
+			}
+			if err := attest.WriteFile(ctx, out, signed); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "wrote %s: %s is %s to the rebuilt %s, signed by key %s (statement %s)\n",
+				out, shippedDigest, p.Verdict, name, s.Fingerprint, digest.FromBytes(st))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&keyPath, "key", "", "private key to sign with (cosign format)")
+	f.StringVar(&shipped, "shipped", "", "the shipped `FILE` the summary is about")
+	f.StringVar(&rebuildPath, "rebuild", "", "the signed rebuild attestation")
+	f.StringSliceVar(&reviews, "review", nil, "a signed review attestation of the rebuilt source (repeatable)")
+	f.StringVar(&comparePath, "compare", "", "a compare report (reprove compare --json) for the shipped file")
+	f.StringVar(&rebuilt, "rebuilt", "", "a rebuilt output `FILE` to compare with the shipped file now")
+	f.StringSliceVar(&normalize, "normalize", nil, "allow this normalizer when comparing --rebuilt (repeatable)")
+	f.StringVar(&verifierID, "verifier", "", "who compared, as a URI (default: the rebuild's builder id)")
+	f.StringVar(&verifierName, "verifier-name", "", "display name of who compared")
+	f.StringVarP(&out, "output", "o", "", "write the signed attestation to `FILE` (atomically)")
+	f.BoolVar(&force, "force", false, "replace the output file if it exists")
+	return cmd
+}
+
+// readAttestation reads one signed attestation of the wanted predicate type.
+// Its signature is not checked here: the summary only records its digest,
+// and reprove verify checks every signature against the customer's policy.
+func readAttestation(path, predicateType string) (*envelope.Envelope, *attest.Statement, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read attestation: %w", err)
+	}
+	e, err := envelope.Parse(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read attestation %s: %w", path, err)
+	}
+	st, err := attest.ParseStatement(e.Payload)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read attestation %s: %w", path, err)
+	}
+	if st.PredicateType != predicateType {
+		return nil, nil, fmt.Errorf("read attestation %s: predicate type is %s, want %s", path, st.PredicateType, predicateType)
+	}
+	return e, st, nil
+}
+
+func refuseExisting(out string, force bool) error {
+	if force {
+		return nil
+	}
+	if _, err := os.Lstat(out); err == nil {
+		return usageErrorf("%s already exists (use --force to replace it)", out)
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/reprove/reprove/attest/keys"
+)
+
+// Password variables, in the order they are read. COSIGN_PASSWORD is read
+// too so that one setting serves both tools.
+var passwordVars = []string{"REPROVE_PASSWORD", "COSIGN_PASSWORD"}
+
+func newKeyCmd(env *Env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "key",
+		Short: "Manage signing keys (cosign's format)",
+		Args:  args(cobra.NoArgs),
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newKeyGenerateCmd(env))
+	return cmd
+}
+
+func newKeyGenerateCmd(env *Env) *cobra.Command {
+	var prefix string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "generate",
+		Short: "Generate a signing key pair, as `cosign generate-key-pair` does",
+		Long: `Generate an ECDSA P-256 key pair in cosign's format: PREFIX.key, the private
+key encrypted with a password (scrypt + secretbox, "ENCRYPTED SIGSTORE PRIVATE
+KEY"), and PREFIX.pub, the PEM public key to put in verifiers' policies. The
+cosign CLI reads both files, and reprove reads keys cosign made.
+
+The password comes from REPROVE_PASSWORD, else COSIGN_PASSWORD, else a prompt
+on the terminal. Existing files are not replaced unless --force is given.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			pw, err := password(env, true)
+			if err != nil {
+				return err
+			}
+			pair, err := keys.Generate(pw)
+			if err != nil {
+				return err
+			}
+			keyPath, pubPath, err := keys.WritePair(cmd.Context(), pair, prefix, force)
+			if err != nil {
+				return err
+			}
+			v, err := keys.ParseVerifier(pair.Public, pubPath)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "private key: %s\npublic key:  %s\nfingerprint: %s\n", keyPath, pubPath, v.Fingerprint)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&prefix, "output-key-prefix", "cosign", "write `PREFIX`.key and PREFIX.pub")
+	cmd.Flags().BoolVar(&force, "force", false, "replace existing key files")
+	return cmd
+}
+
+// password reads the key password from the environment, or prompts for it
+// when stdin is a terminal (twice when confirm is set, for a new key).
+func password(env *Env, confirm bool) ([]byte, error) {
+	for _, v := range passwordVars {
+		if p := env.Getenv(v); p != "" {
+			return []byte(p), nil
+		}
+	}
+	f, ok := env.Stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil, fmt.Errorf("read password: set %s (or %s), or run on a terminal to be asked", passwordVars[0], passwordVars[1])
+	}
+	ask := func(prompt string) ([]byte, error) {
+		fmt.Fprint(env.Stderr, prompt)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(env.Stderr)
+		return b, err
+	}
+	pw, err := ask("Enter password for private key: ")
+	if err != nil {
+		return nil, fmt.Errorf("read password: %w", err)
+	}
+	if len(pw) == 0 {
+		return nil, errors.New("read password: the password is empty")
+	}
+	if confirm {
+		again, err := ask("Enter password for private key again: ")
+		if err != nil {
+			return nil, fmt.Errorf("read password: %w", err)
+		}
+		if string(again) != string(pw) {
+			return nil, errors.New("read password: the passwords do not match")
+		}
+	}
+	return pw, nil
+}
+
+// loadSigner reads a private key, with the password from password().
+func loadSigner(cmd *cobra.Command, env *Env, path string) (*keys.Signer, error) {
+	if path == "" {
+		return nil, usageErrorf("--key is required (a private key from reprove key generate or cosign generate-key-pair)")
+	}
+	pw, err := password(env, false)
+	if err != nil {
+		return nil, err
+	}
+	return keys.LoadSigner(cmd.Context(), path, pw)
+}

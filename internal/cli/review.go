@@ -1,0 +1,211 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/spf13/cobra"
+
+	"github.com/reprove/reprove/attest"
+	"github.com/reprove/reprove/attest/envelope"
+	"github.com/reprove/reprove/internal/treehash"
+)
+
+func newReviewCmd(env *Env) *cobra.Command {
+	var (
+		keyPath, out, cosignPath                     string
+		src                                          attest.Source
+		treeDir, archiveFile, archiveDigest, treeDig string
+		reviewerID, reviewerName, verdict, notes     string
+		scope                                        []string
+		reportFile, reportURI, when                  string
+		force                                        bool
+	)
+	cmd := &cobra.Command{
+		Use:   "review",
+		Short: "Sign a code review attestation for source identified by digest",
+		Long: `Sign a review attestation: an in-toto v1 statement (predicate
+` + attest.ReviewPredicateType + `, see attest/REVIEW.md)
+whose subject is the reviewed source, in a DSSE envelope signed with --key.
+
+Name the source by digests that a rebuild records too: --tree-dir computes
+reprove's sha256 tree digest of a checkout (what rebuilds of git sources
+record), --archive the sha256 of a source archive. A git commit id alone is
+SHA-1 and is not enough.
+
+With --cosign ENVELOPE, add your signature to an existing review instead (a
+second reviewer co-signing the same statement).`,
+		Example: `  reprove review --key audits.key --source-uri git+https://example.com/hello.git \
+    --commit 0123… --tree-dir ./hello --reviewer mailto:alice@audits.example \
+    --reviewer-name "Alice (Example Audits)" --verdict approved --report report.pdf \
+    -o hello.review.intoto.json`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if out == "" {
+				return usageErrorf("-o/--output is required")
+			}
+			if err := refuseExisting(out, force); err != nil {
+				return err
+			}
+			if cosignPath != "" {
+				b, err := os.ReadFile(cosignPath)
+				if err != nil {
+					return fmt.Errorf("read review: %w", err)
+				}
+				e, err := envelope.Parse(b)
+				if err != nil {
+					return fmt.Errorf("read review %s: %w", cosignPath, err)
+				}
+				st, err := attest.ParseStatement(e.Payload)
+				if err != nil {
+					return fmt.Errorf("read review %s: %w", cosignPath, err)
+				}
+				if st.PredicateType != attest.ReviewPredicateType {
+					return fmt.Errorf("read review %s: it is a %s attestation, not a review", cosignPath, st.PredicateType)
+				}
+				s, err := loadSigner(cmd, env, keyPath)
+				if err != nil {
+					return err
+				}
+				signed, err := envelope.AddSignature(ctx, e, s)
+				if err != nil {
+					return err
+				}
+				if err := attest.WriteFile(ctx, out, signed); err != nil {
+					return err
+				}
+				fmt.Fprintf(env.Stdout, "wrote %s: review %s co-signed by key %s (%d signatures)\n", out, e.PayloadDigest(), s.Fingerprint, len(e.Signatures)+1)
+				return nil
+			}
+
+			v, err := attest.ParseReviewVerdict(verdict)
+			if err != nil {
+				return usageErrorf("--verdict: %v", err)
+			}
+			if treeDir != "" && treeDig != "" {
+				return usageErrorf("give --tree-dir or --tree, not both")
+			}
+			if archiveFile != "" && archiveDigest != "" {
+				return usageErrorf("give --archive or --archive-digest, not both")
+			}
+			if treeDir != "" {
+				d, err := treehash.Dir(ctx, treeDir)
+				if err != nil {
+					return err
+				}
+				src.Tree = d
+			}
+			if treeDig != "" {
+				d, err := digest.Parse(treeDig)
+				if err != nil {
+					return usageErrorf("--tree: %v", err)
+				}
+				src.Tree = d
+			}
+			if archiveFile != "" {
+				d, err := fileDigest(archiveFile)
+				if err != nil {
+					return err
+				}
+				src.Archive = d
+			}
+			if archiveDigest != "" {
+				d, err := digest.Parse(archiveDigest)
+				if err != nil {
+					return usageErrorf("--archive-digest: %v", err)
+				}
+				src.Archive = d
+			}
+			p := &attest.ReviewPredicate{
+				Reviewer: attest.Party{ID: reviewerID, Name: reviewerName},
+				Source:   src,
+				Verdict:  v,
+				Notes:    notes,
+			}
+			if len(scope) == 0 {
+				p.Scope.All = true
+			} else {
+				p.Scope.Paths = scope
+			}
+			if reportFile != "" || reportURI != "" {
+				p.Report = &attest.Report{URI: reportURI}
+				if reportFile != "" {
+					d, err := fileDigest(reportFile)
+					if err != nil {
+						return err
+					}
+					p.Report.Digest = d
+				}
+			}
+			p.ReviewedAt = env.Now()
+			if when != "" {
+				t, err := time.Parse(time.RFC3339, when)
+				if err != nil {
+					return usageErrorf("--time: %v", err)
+				}
+				p.ReviewedAt = t
+			}
+			if err := p.Validate(); err != nil {
+				return usageErrorf("%v", err)
+			}
+			st, err := attest.ReviewStatement(p)
+			if err != nil {
+				return err
+			}
+			s, err := loadSigner(cmd, env, keyPath)
+			if err != nil {
+				return err
+			}
+			signed, err := envelope.Sign(ctx, st, s)
+			if err != nil {
+				return err
+			}
+			if err := attest.WriteFile(ctx, out, signed); err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "wrote %s: review of %s, %s, signed by key %s (statement %s)\n",
+				out, src.Name(), v, s.Fingerprint, digest.FromBytes(st))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&keyPath, "key", "", "private key to sign with (cosign format)")
+	f.StringVarP(&out, "output", "o", "", "write the signed attestation to `FILE` (atomically)")
+	f.BoolVar(&force, "force", false, "replace the output file if it exists")
+	f.StringVar(&cosignPath, "cosign", "", "add a signature to this existing review `ENVELOPE` instead of making one")
+	f.StringVar(&src.URI, "source-uri", "", "where the source lives (git+https://… or an archive URL)")
+	f.StringVar(&src.GitCommit, "commit", "", "git commit id of the reviewed source")
+	f.StringVar(&src.GitTree, "git-tree", "", "git tree id of the reviewed source")
+	f.StringVar(&treeDir, "tree-dir", "", "compute reprove's tree digest of this checkout `DIR`")
+	f.StringVar(&treeDig, "tree", "", "reprove's tree digest of the source (sha256:…)")
+	f.StringVar(&archiveFile, "archive", "", "source archive `FILE` reviewed (its sha256 is recorded)")
+	f.StringVar(&archiveDigest, "archive-digest", "", "digest of the source archive (sha256:…)")
+	f.StringVar(&src.GoModule, "go-module", "", "Go module reviewed, as path@version")
+	f.StringVar(&src.GoSum, "go-sum", "", "its go.sum hash (h1:…)")
+	f.StringVar(&reviewerID, "reviewer", "", "reviewer identity as a URI (mailto:… or https://…)")
+	f.StringVar(&reviewerName, "reviewer-name", "", "reviewer's display name")
+	f.StringVar(&verdict, "verdict", "", "approved or findings")
+	f.StringSliceVar(&scope, "scope", nil, "paths reviewed, relative to the source root (repeatable; default: all)")
+	f.StringVar(&reportFile, "report", "", "the review report `FILE` (its sha256 is recorded)")
+	f.StringVar(&reportURI, "report-uri", "", "where the report is published")
+	f.StringVar(&notes, "notes", "", "a short free-text note")
+	f.StringVar(&when, "time", "", "review time (RFC 3339; default now)")
+	return cmd
+}
+
+// fileDigest is the sha256 of a file's contents.
+func fileDigest(path string) (digest.Digest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("hash file: %w", err)
+	}
+	defer f.Close()
+	d, err := digest.SHA256.FromReader(f)
+	if err != nil {
+		return "", fmt.Errorf("hash file %s: %w", path, err)
+	}
+	return d, nil
+}
