@@ -8,5 +8,10 @@ func commands(env *Env) []*cobra.Command {
 		newVersionCmd(env),
 		newCompareCmd(env),
 		newRecipeCmd(env),
+		newInferCmd(env),
+		newKeyCmd(env),
+		newReviewCmd(env),
+		newAttestCmd(env),
+		newVerifyCmd(env),
 	}
 }
