@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/spf13/cobra"
+
+	"github.com/reprove/reprove/builder/plan"
+	"github.com/reprove/reprove/recipes"
+	"github.com/reprove/reprove/recipes/infer"
+)
+
+// inferSchemaVersion versions the --json output of infer.
+const inferSchemaVersion = 1
+
+type inferFlags struct {
+	source, commit, sourceURL string
+	shippedURL                string
+	ldflags                   []string
+	output, name, suite       string
+	jsonOut                   bool
+}
+
+func newInferCmd(env *Env) *cobra.Command {
+	var fl inferFlags
+	cmd := &cobra.Command{
+		Use:   "infer BINARY",
+		Short: "Write a first recipe for a Go binary from what it records",
+		Long: `Infer a recipe for rebuilding a Go binary from what the binary records: its
+build information (Go version, main package, modules, build flags, GOOS/GOARCH,
+VCS stamping) and what the linker left out (symbol table: -s, DWARF: -w,
+build ID: -buildid=). Each decision is listed as certain, guess or unknown.
+
+With -trimpath the go command does not record -ldflags, so a -X version stamp
+cannot be read from the binary: give the flags with --ldflags (repeat it to
+list alternatives for --rebuild to try).
+
+A binary stamped with VCS information (vcs.revision) is rebuilt from a git
+checkout of that revision in a Debian image with git. --source pins it: a
+local clone or a git URL (checked out at the revision and hashed), or a plain
+directory (hashed as it is). Without --source the repository is guessed from
+the module path and its tree digest is left for you to fill in.
+
+The recipe goes to stdout (or --output FILE, written atomically); the
+findings go to stderr (or into --json).`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			return runInfer(cmd, env, a[0], fl)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&fl.source, "source", "", "the source: a git clone, a git URL or a plain `directory`")
+	f.StringVar(&fl.commit, "commit", "", "the commit to rebuild (default: the binary's vcs.revision)")
+	f.StringVar(&fl.sourceURL, "source-url", "", "repository `URL` to write in the recipe (default: the clone's origin)")
+	f.StringVar(&fl.shippedURL, "shipped-url", "", "where the binary is published (`URL`); default: its local path")
+	f.StringArrayVar(&fl.ldflags, "ldflags", nil, "linker `flags` the binary cannot reveal, such as -X main.version=1.2.3 (repeat for alternatives)")
+	f.StringVarP(&fl.output, "output", "o", "", "write the recipe to `file` instead of stdout")
+	f.StringVar(&fl.name, "name", "", "file name of the rebuilt binary in /out (default: from the main package)")
+	f.StringVar(&fl.suite, "suite", "bookworm", "Debian `suite` for images that need packages (git, gcc)")
+	f.BoolVar(&fl.jsonOut, "json", false, "print the recipe, findings and candidates as JSON (schema-versioned)")
+	return cmd
+}
+
+func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error {
+	ctx := cmd.Context()
+	if fl.commit != "" && fl.source == "" {
+		return usageErrorf("--commit needs --source")
+	}
+	if fl.sourceURL != "" && fl.source == "" {
+		return usageErrorf("--source-url needs --source")
+	}
+	facts, err := infer.ReadFacts(ctx, binary, infer.DefaultLimits())
+	if err != nil {
+		return err
+	}
+	opts := infer.Options{
+		Output:      fl.name,
+		Ldflags:     fl.ldflags,
+		BuildGoRoot: plan.GoRoot,
+		Writable:    []string{plan.TmpDir, plan.HomeDir},
+		Suite:       fl.suite,
+	}
+	shipped := &recipes.Shipped{Digest: facts.Digest}
+	if fl.shippedURL != "" {
+		shipped.URL = fl.shippedURL
+	} else {
+		shipped.Path, err = shippedPath(binary, fl.output)
+		if err != nil {
+			return err
+		}
+	}
+	opts.Shipped = shipped
+	if fl.source != "" {
+		fmt.Fprintf(env.Stderr, "reprove: pinning source %s\n", fl.source)
+		src, err := infer.ResolveSource(ctx, infer.SourceSpec{Location: fl.source, Commit: fl.commit, URL: fl.sourceURL}, facts)
+		if err != nil {
+			return err
+		}
+		opts.Source = src
+	}
+	res, err := infer.Infer(facts, opts)
+	if err != nil {
+		return err
+	}
+	text, err := infer.Render(res, fmt.Sprintf("%s (%s)", filepath.Base(binary), facts.Digest))
+	if err != nil {
+		return err
+	}
+	if fl.output != "" {
+		if err := writeReportFile(fl.output, func(f *os.File) error { _, err := f.Write(text); return err }); err != nil {
+			return fmt.Errorf("write recipe: %w", err)
+		}
+	}
+	if fl.jsonOut {
+		return writeInferJSON(env, binary, facts, res)
+	}
+	if fl.output == "" {
+		if _, err := env.Stdout.Write(text); err != nil {
+			return err
+		}
+	}
+	printFindings(env, res)
+	if fl.output != "" {
+		fmt.Fprintf(env.Stderr, "reprove: wrote %s\n", fl.output)
+	}
+	return nil
+}
+
+// shippedPath is how the recipe refers to the binary: relative to the
+// recipe file's directory when one is written, else absolute.
+func shippedPath(binary, output string) (string, error) {
+	abs, err := filepath.Abs(binary)
+	if err != nil {
+		return "", err
+	}
+	if output == "" {
+		return abs, nil
+	}
+	dir, err := filepath.Abs(filepath.Dir(output))
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(dir, abs)
+	if err != nil {
+		return abs, nil
+	}
+	return filepath.ToSlash(rel), nil
+}
+
+func printFindings(env *Env, res *infer.Result) {
+	for _, c := range []infer.Certainty{infer.Certain, infer.Guess, infer.Unknown} {
+		for _, f := range res.Findings {
+			if f.Certainty != c {
+				continue
+			}
+			v := ""
+			if f.Value != "" {
+				v = " = " + f.Value
+			}
+			fmt.Fprintf(env.Stderr, "%-8s %s%s: %s\n", c, f.Topic, v, f.Reason)
+		}
+	}
+	if len(res.Incomplete) > 0 {
+		fmt.Fprintf(env.Stderr, "reprove: the recipe is incomplete:\n")
+		for _, s := range res.Incomplete {
+			fmt.Fprintf(env.Stderr, "  %s\n", s)
+		}
+	}
+}
+
+func writeInferJSON(env *Env, binary string, facts *infer.Facts, res *infer.Result) error {
+	type candidate struct {
+		Ldflags string        `json:"ldflags"`
+		Digest  digest.Digest `json:"recipe_digest,omitempty"`
+	}
+	var cands []candidate
+	for _, c := range res.Candidates {
+		d, _ := c.Recipe.Digest()
+		cands = append(cands, candidate{Ldflags: c.Ldflags, Digest: d})
+	}
+	enc := json.NewEncoder(env.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		SchemaVersion int             `json:"schema_version"`
+		Binary        string          `json:"binary"`
+		Digest        digest.Digest   `json:"digest"`
+		Format        infer.Format    `json:"format"`
+		Recipe        *recipes.Recipe `json:"recipe"`
+		Findings      []infer.Finding `json:"findings"`
+		Candidates    []candidate     `json:"candidates"`
+		Incomplete    []string        `json:"incomplete,omitempty"`
+	}{inferSchemaVersion, binary, facts.Digest, facts.Format, res.Recipe, res.Findings, cands, res.Incomplete})
+}

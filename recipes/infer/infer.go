@@ -1,0 +1,623 @@
+// Package infer writes a first recipe for a Go binary from what the binary
+// itself records: its build information (debug/buildinfo: Go version, main
+// package, modules, build flags, GOOS/GOARCH, VCS stamping) and what the
+// linker left in or out of the executable (symbol table, DWARF, build ID,
+// dynamic loader, source paths).
+//
+// ReadFacts does the I/O (bounded, for untrusted files); Infer is a pure
+// function from Facts and Options to a recipe and a list of findings, each
+// marked certain, guess or unknown, so that a user knows what to check.
+//
+// What cannot be inferred is said, never papered over: with -trimpath the go
+// command does not record -ldflags, so a -X version stamp is invisible; a
+// binary built from a modified checkout has no commit to rebuild from.
+package infer
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"runtime/debug"
+	"slices"
+	"strings"
+
+	"github.com/reprove/reprove/recipes"
+)
+
+// Certainty says how sure a finding is.
+type Certainty int
+
+// Certainties, from sure to not known.
+const (
+	// Certain: read from the binary, or implied by what was read.
+	Certain Certainty = iota + 1
+	// Guess: a plausible choice that a rebuild confirms or refutes.
+	Guess
+	// Unknown: the binary does not say; the recipe may need a human.
+	Unknown
+)
+
+var certaintyNames = map[Certainty]string{Certain: "certain", Guess: "guess", Unknown: "unknown"}
+
+func (c Certainty) String() string {
+	if s, ok := certaintyNames[c]; ok {
+		return s
+	}
+	return fmt.Sprintf("Certainty(%d)", int(c))
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (c Certainty) MarshalText() ([]byte, error) {
+	s, ok := certaintyNames[c]
+	if !ok {
+		return nil, fmt.Errorf("marshal certainty: invalid value %d", int(c))
+	}
+	return []byte(s), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (c *Certainty) UnmarshalText(b []byte) error {
+	for k, s := range certaintyNames {
+		if string(b) == s {
+			*c = k
+			return nil
+		}
+	}
+	return fmt.Errorf("unmarshal certainty: unknown certainty %q (want certain, guess or unknown)", b)
+}
+
+// Finding is one thing infer decided, and how sure it is.
+type Finding struct {
+	Certainty Certainty `json:"certainty"`
+	// Topic names what was decided ("toolchain", "-ldflags", "source").
+	Topic string `json:"topic"`
+	// Value is what the recipe now says about it, if anything.
+	Value string `json:"value,omitempty"`
+	// Reason says where it came from or what is missing.
+	Reason string `json:"reason"`
+}
+
+// Source is what the caller learned about the source to rebuild from.
+// Exactly one of Git, Dir and GoModule is set.
+type Source struct {
+	Git      *recipes.GitSource
+	Dir      *recipes.DirSource
+	GoModule *recipes.GoModuleSource
+	// ModuleDir is the main module's directory relative to the source root
+	// ("" for the root).
+	ModuleDir string
+}
+
+// Options carry what infer cannot read from the binary.
+type Options struct {
+	// Output is the file name the recipe builds into /out; by default the
+	// last element of the main package path.
+	Output string
+	// Source, if set, is where the source is; otherwise infer guesses a
+	// git repository from the module path and leaves its tree unpinned.
+	Source *Source
+	// Shipped is the released artifact (where the binary came from); it
+	// becomes the output's shipped entry.
+	Shipped *recipes.Shipped
+	// Ldflags are linker flags to add that the binary cannot reveal
+	// (typically -X version stamps), one alternative per entry: the first
+	// goes into the recipe, all become rebuild candidates. Empty means
+	// one candidate with none.
+	Ldflags []string
+	// BuildGoRoot is where the build container's Go lives (paths of a
+	// binary built without -trimpath must match it).
+	BuildGoRoot string
+	// Writable are the directories a build step may create files under,
+	// besides the source (for builds that must run at a recorded path).
+	Writable []string
+	// Suite is the Debian suite of images infer picks ("bookworm").
+	Suite string
+}
+
+// Candidate is one complete recipe worth rebuilding; they differ only in
+// what the binary could not tell (the linker flags).
+type Candidate struct {
+	Ldflags string          `json:"ldflags"`
+	Recipe  *recipes.Recipe `json:"recipe"`
+}
+
+// Result is what Infer decided.
+type Result struct {
+	// Recipe is the first candidate's recipe.
+	Recipe     *recipes.Recipe `json:"recipe"`
+	Findings   []Finding       `json:"findings"`
+	Candidates []Candidate     `json:"candidates"`
+	// Incomplete lists what must be filled in before the recipe is valid
+	// (empty when it validates).
+	Incomplete []string `json:"incomplete,omitempty"`
+}
+
+// archEnv are the build settings that are per-architecture environment
+// variables, as the go command records them.
+var archEnv = []string{"GO386", "GOAMD64", "GOARM", "GOARM64", "GOMIPS", "GOMIPS64", "GOPPC64", "GORISCV64", "GOWASM", "GOLOONG64"}
+
+// flagSettings are the settings that are go build flags, in the order a
+// person would write them.
+var flagSettings = []string{"-buildmode", "-compiler", "-trimpath", "-race", "-msan", "-asan", "-tags", "-gcflags", "-asmflags", "-ldflags", "-pgo"}
+
+// known lists every setting Infer understands; any other is reported.
+var known = slices.Concat([]string{
+	"CGO_ENABLED", "CGO_CFLAGS", "CGO_CPPFLAGS", "CGO_CXXFLAGS", "CGO_LDFLAGS", "CGO_FFLAGS",
+	"GOOS", "GOARCH", "GOEXPERIMENT", "GOFIPS140", "DefaultGODEBUG",
+	"vcs", "vcs.revision", "vcs.time", "vcs.modified",
+}, archEnv, flagSettings)
+
+type inferrer struct {
+	f        *Facts
+	opts     Options
+	bi       *debug.BuildInfo
+	set      map[string]string
+	findings []Finding
+}
+
+func (in *inferrer) note(c Certainty, topic, value, reason string, args ...any) {
+	in.findings = append(in.findings, Finding{Certainty: c, Topic: topic, Value: value, Reason: fmt.Sprintf(reason, args...)})
+}
+
+// Infer turns what a binary records into a recipe for rebuilding it.
+func Infer(f *Facts, opts Options) (*Result, error) {
+	if f == nil || f.BuildInfo == nil {
+		return nil, fmt.Errorf("infer recipe: %w", ErrNotGo)
+	}
+	if opts.Suite == "" {
+		opts.Suite = "bookworm"
+	}
+	in := &inferrer{f: f, opts: opts, bi: f.BuildInfo, set: map[string]string{}}
+	for _, s := range in.bi.Settings {
+		in.set[s.Key] = s.Value
+		if !slices.Contains(known, s.Key) {
+			in.note(Unknown, s.Key, s.Value, "a build setting infer does not know; the recipe ignores it")
+		}
+	}
+	return in.run()
+}
+
+func (in *inferrer) run() (*Result, error) {
+	bi, set := in.bi, in.set
+	r := &recipes.Recipe{Schema: recipes.SchemaVersion}
+
+	// Toolchain.
+	goVersion, _, _ := strings.Cut(bi.GoVersion, " ")
+	tc := strings.TrimPrefix(goVersion, "go")
+	if err := recipes.CheckGoVersion(tc); err != nil {
+		return nil, fmt.Errorf("infer toolchain from %q: %w", bi.GoVersion, err)
+	}
+	if goVersion != bi.GoVersion {
+		in.note(Unknown, "toolchain", bi.GoVersion, "the Go version carries a suffix (a patched or experimental toolchain); the recipe uses the plain release %s", goVersion)
+	}
+	if c := set["-compiler"]; c != "" && c != "gc" {
+		return nil, fmt.Errorf("infer toolchain: built with the %s compiler; only gc toolchains are published as modules", c)
+	}
+	r.Toolchain.Go = tc
+	in.note(Certain, "toolchain", tc, "build info: %s", goVersion)
+
+	// Build flags.
+	var flags []string
+	if m := set["-buildmode"]; m != "" && m != "exe" {
+		flags = append(flags, "-buildmode="+m)
+		in.note(Certain, "-buildmode", m, "build info")
+	}
+	trimpath := set["-trimpath"] == "true"
+	if trimpath {
+		flags = append(flags, "-trimpath")
+		in.note(Certain, "-trimpath", "true", "build info")
+	} else {
+		in.note(Certain, "-trimpath", "false", "build info records no -trimpath: the binary holds the absolute source paths of the original build")
+	}
+	for _, k := range []string{"-race", "-msan", "-asan"} {
+		if set[k] == "true" {
+			flags = append(flags, k)
+			in.note(Certain, k, "true", "build info")
+		}
+	}
+	for _, k := range []string{"-tags", "-gcflags", "-asmflags"} {
+		if v, ok := set[k]; ok {
+			flags = append(flags, k+"="+v)
+			in.note(Certain, k, v, "build info")
+		}
+	}
+	if p, ok := set["-pgo"]; ok {
+		in.note(Guess, "-pgo", p, "build info records a profile; the go command's default (-pgo=auto) uses default.pgo in the main package's directory, which must be in the source")
+	}
+
+	// Environment.
+	env := map[string]string{}
+	for _, k := range append([]string{"CGO_ENABLED", "GOOS", "GOARCH", "GOEXPERIMENT", "GOFIPS140"}, archEnv...) {
+		if v, ok := set[k]; ok {
+			env[k] = v
+			in.note(Certain, k, v, "build info")
+		}
+	}
+	for _, k := range []string{"CGO_CFLAGS", "CGO_CPPFLAGS", "CGO_CXXFLAGS", "CGO_FFLAGS", "CGO_LDFLAGS"} {
+		if v := set[k]; v != "" {
+			env[k] = v
+			in.note(Certain, k, v, "build info")
+		}
+	}
+	if _, ok := set["DefaultGODEBUG"]; ok {
+		in.note(Certain, "DefaultGODEBUG", "", "follows from the source's go.mod and //go:debug lines; nothing to set")
+	}
+	if len(env) > 0 {
+		r.Env = env
+	}
+
+	// Image.
+	var packages []string
+	vcs := set["vcs"]
+	switch vcs {
+	case "":
+	case "git":
+		packages = append(packages, "git")
+		in.note(Certain, "image", "debian "+in.opts.Suite+" with git", "the binary is stamped with VCS information (vcs.revision %s): the go command ran git during the build, so the rebuild needs git in the image and a git checkout", short(set["vcs.revision"]))
+	default:
+		in.note(Unknown, "vcs", vcs, "stamped from a %s checkout; only git sources are supported, so the rebuild will lack this stamping", vcs)
+	}
+	if set["CGO_ENABLED"] == "1" {
+		if in.f.Dynamic {
+			packages = append(packages, "gcc", "libc6-dev")
+			in.note(Guess, "image", "gcc, libc6-dev", "the binary uses cgo (it has a dynamic loader): a C toolchain is needed; its version (Debian %s's) may differ from the original's", in.opts.Suite)
+		} else if in.f.Format == ELF {
+			in.note(Certain, "image", "no C compiler", "CGO_ENABLED=1 but the binary is statically linked: no package used cgo")
+		} else {
+			in.note(Guess, "image", "no C compiler", "CGO_ENABLED=1; whether a package used cgo is not read from %v files", in.f.Format)
+		}
+	}
+	if len(packages) > 0 {
+		r.Image.Debian = &recipes.DebianImage{Suite: in.opts.Suite, Packages: packages}
+	}
+
+	// Source.
+	src, moduleDir := in.source(r)
+	if vcs == "" && src.Git != nil {
+		// A git checkout in the build would otherwise stamp what the
+		// original did not.
+		flags = append(flags, "-buildvcs=false")
+		in.note(Certain, "-buildvcs", "false", "the binary has no VCS stamping, and the rebuild runs in a git checkout")
+	}
+
+	// Linker flags.
+	base, ldOK := in.ldflags(trimpath)
+	if !ldOK {
+		in.note(Unknown, "-ldflags", "", "the executable lacks a symbol table or DWARF that its recorded flags would have kept: it was probably stripped after linking (strip, upx); no go build reproduces that")
+	}
+
+	// Name, version, output.
+	pkg, out := in.pkg()
+	if in.opts.Output != "" {
+		out = in.opts.Output
+	}
+	r.Name = sanitizeName(out)
+	r.Version = in.version()
+	r.Outputs = []recipes.Output{{Path: out, Shipped: in.opts.Shipped}}
+
+	alts := in.opts.Ldflags
+	if len(alts) == 0 {
+		alts = []string{""}
+		if trimpath && set["-ldflags"] == "" {
+			in.note(Unknown, "-ldflags", "", "with -trimpath the go command does not record -ldflags: besides -s/-w/-buildid (read from the executable), a -X version stamp or other linker flag cannot be inferred; if the rebuild differs in string data, give the flags with --ldflags")
+		}
+	} else {
+		in.note(Guess, "-ldflags", strings.Join(alts, " | "), "given by the user (%d alternative(s)); --rebuild tries each in turn", len(alts))
+	}
+
+	mkSteps := in.stepsFor(moduleDir, src)
+	if src.GoModule != nil && in.bi.Main.Sum != "" {
+		in.note(Guess, "steps", "go install "+in.bi.Path+"@"+in.bi.Main.Version, "go install resolves the module from the module cache: the builder must provide %s@%s there", in.bi.Main.Path, in.bi.Main.Version)
+	}
+	res := &Result{}
+	for _, extra := range alts {
+		c := *r
+		c.Env = r.Env
+		ld := strings.TrimSpace(base + " " + extra)
+		argv := []string{"go", "build"}
+		argv = append(argv, flags...)
+		if ld != "" {
+			argv = append(argv, "-ldflags="+ld)
+		}
+		argv = append(argv, "-o", "/out/"+out, pkg)
+		c.Steps = mkSteps(argv)
+		c.Source = src
+		res.Candidates = append(res.Candidates, Candidate{Ldflags: ld, Recipe: &c})
+	}
+	res.Recipe = res.Candidates[0].Recipe
+	res.Findings = in.findings
+	res.Incomplete = incomplete(res.Recipe)
+	return res, nil
+}
+
+// incomplete lists the fields that keep r from validating.
+func incomplete(r *recipes.Recipe) []string {
+	err := r.Validate()
+	if err == nil {
+		return nil
+	}
+	var out []string
+	var es recipes.Errors
+	var e *recipes.Error
+	switch {
+	case errors.As(err, &es):
+		for _, e := range es {
+			out = append(out, e.Error())
+		}
+	case errors.As(err, &e):
+		out = append(out, e.Error())
+	default:
+		out = append(out, err.Error())
+	}
+	return out
+}
+
+func short(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
+}
+
+// sanitizeName makes a recipe name from an output file name.
+func sanitizeName(s string) string {
+	s = strings.TrimSuffix(path.Base(s), ".exe")
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '+' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	s = strings.TrimLeft(string(b), "._+-")
+	if s == "" {
+		return "program"
+	}
+	return s
+}
+
+func (in *inferrer) version() string {
+	v := in.bi.Main.Version
+	if v != "" && v != "(devel)" {
+		in.note(Certain, "version", v, "build info: main module version")
+		return v
+	}
+	if rev := in.set["vcs.revision"]; rev != "" {
+		in.note(Guess, "version", short(rev), "no module version recorded; named after the revision")
+		return short(rev)
+	}
+	in.note(Unknown, "version", "unknown", "no module version or revision recorded; set version by hand")
+	return "unknown"
+}
+
+// pkg returns the package argument of go build and the output name.
+func (in *inferrer) pkg() (pkg, out string) {
+	p, m := in.bi.Path, in.bi.Main.Path
+	ext := ""
+	if in.set["GOOS"] == "windows" {
+		ext = ".exe"
+	}
+	switch {
+	case p == "command-line-arguments" || p == "":
+		in.note(Unknown, "package", ".", "built from a list of files (go build file.go ...): the files are not recorded; the recipe builds the package in the module's directory")
+		return ".", sanitizeName(path.Base(m)) + ext
+	case p == m:
+		in.note(Certain, "package", ".", "build info: main package %s is the module root", p)
+	case strings.HasPrefix(p, m+"/"):
+		rel := "./" + strings.TrimPrefix(p, m+"/")
+		in.note(Certain, "package", rel, "build info: main package %s in module %s", p, m)
+		return rel, path.Base(p) + ext
+	case m == "":
+		// A command of the Go distribution (cmd/gofmt): no main module.
+		in.note(Certain, "package", p, "build info: %s has no main module (a command of the Go distribution)", p)
+		return p, path.Base(p) + ext
+	default:
+		in.note(Unknown, "package", p, "main package %s is outside main module %s", p, m)
+		return p, path.Base(p) + ext
+	}
+	return ".", path.Base(p) + ext
+}
+
+// source decides the recipe's source and the main module's directory in it.
+func (in *inferrer) source(r *recipes.Recipe) (recipes.Source, string) {
+	set := in.set
+	rev := set["vcs.revision"]
+	if set["vcs.modified"] == "true" {
+		in.note(Unknown, "source", "", "vcs.modified=true: the binary was built from a checkout with uncommitted changes; no commit reproduces it exactly")
+	}
+	if s := in.opts.Source; s != nil {
+		switch {
+		case s.Git != nil:
+			g := *s.Git
+			switch {
+			case rev != "" && g.Commit != rev:
+				in.note(Unknown, "source.git.commit", g.Commit, "the binary was built from revision %s, not %s", rev, g.Commit)
+			case rev != "":
+				in.note(Certain, "source.git.commit", g.Commit, "build info: vcs.revision")
+			default:
+				in.note(Guess, "source.git.commit", g.Commit, "the binary records no revision; the commit was given")
+			}
+			if g.Tree != "" {
+				in.note(Certain, "source.git.tree", string(g.Tree), "computed from a checkout of %s", short(g.Commit))
+			}
+			in.moduleDirNote(s.ModuleDir)
+			return recipes.Source{Git: &g}, s.ModuleDir
+		case s.Dir != nil:
+			d := *s.Dir
+			if set["vcs"] != "" {
+				in.note(Unknown, "source", d.Path, "the binary carries VCS stamping but a directory source has no git history: the rebuild will lack vcs.* settings; point --source at a git checkout")
+			}
+			in.note(Certain, "source.dir.tree", string(d.Tree), "computed from %s", d.Path)
+			in.moduleDirNote(s.ModuleDir)
+			return recipes.Source{Dir: &d}, s.ModuleDir
+		case s.GoModule != nil:
+			m := *s.GoModule
+			return recipes.Source{GoModule: &m}, s.ModuleDir
+		}
+	}
+	m := in.bi.Main
+	if m.Sum != "" {
+		// go install path@version: the main module came from the proxy.
+		in.note(Certain, "source.gomod", m.Path+"@"+m.Version, "build info records the main module's version and go.sum hash: it was built with go install %s@%s", in.bi.Path, m.Version)
+		return recipes.Source{GoModule: &recipes.GoModuleSource{Path: m.Path, Version: m.Version, Sum: m.Sum}}, ""
+	}
+	url := repoURL(m.Path)
+	if url == "" {
+		url = "https://" + m.Path
+	}
+	in.note(Guess, "source.git.url", url, "from the module path %s; check it, or give --source", m.Path)
+	if rev != "" {
+		in.note(Certain, "source.git.commit", rev, "build info: vcs.revision")
+	} else {
+		in.note(Unknown, "source.git.commit", "", "the binary records no revision; give --source and --commit")
+	}
+	in.note(Unknown, "source.git.tree", "", "the sha256 tree digest needs a checkout: give --source (a clone, or the repository URL)")
+	if strings.Contains(m.Path, "/v") && repoURL(m.Path) != "" {
+		in.note(Guess, "module directory", "", "assumed at the repository root; a /vN module may live in a subdirectory")
+	}
+	return recipes.Source{Git: &recipes.GitSource{URL: url, Commit: rev}}, ""
+}
+
+func (in *inferrer) moduleDirNote(dir string) {
+	if dir != "" {
+		in.note(Certain, "module directory", dir, "the go.mod of %s was found there", in.bi.Main.Path)
+	}
+}
+
+// repoURL guesses a repository URL from a module path on a well-known code
+// host, where the first three elements name the repository.
+func repoURL(modPath string) string {
+	parts := strings.Split(modPath, "/")
+	switch parts[0] {
+	case "github.com", "gitlab.com", "bitbucket.org", "codeberg.org":
+		if len(parts) >= 3 {
+			return "https://" + strings.Join(parts[:3], "/")
+		}
+	}
+	return ""
+}
+
+// ldflags returns the linker flags implied by what the executable lacks.
+// ok is false when the recorded flags contradict the executable.
+func (in *inferrer) ldflags(trimpath bool) (string, bool) {
+	f := in.f
+	if ld, ok := in.set["-ldflags"]; ok {
+		in.note(Certain, "-ldflags", ld, "build info (recorded because the build did not use -trimpath)")
+		return ld, true
+	}
+	if !trimpath {
+		// Without -trimpath any -ldflags would have been recorded.
+		in.note(Certain, "-ldflags", "", "none: without -trimpath the go command records -ldflags, and none are recorded")
+		return "", f.Symbols && f.DWARF || f.Format == MachO && f.Symbols
+	}
+	var fl []string
+	switch {
+	case !f.Symbols && !f.DWARF:
+		fl = append(fl, "-s", "-w")
+		in.note(Certain, "-ldflags", "-s -w", "the %v file has neither a symbol table nor DWARF", f.Format)
+	case !f.Symbols:
+		fl = append(fl, "-s", "-w=0")
+		in.note(Certain, "-ldflags", "-s -w=0", "the %v file has DWARF but no symbol table", f.Format)
+	case !f.DWARF:
+		fl = append(fl, "-w")
+		in.note(Certain, "-ldflags", "-w", "the %v file has a symbol table but no DWARF", f.Format)
+	default:
+		in.note(Certain, "-ldflags", "no -s, no -w", "the %v file has a symbol table and DWARF", f.Format)
+	}
+	switch {
+	case f.BuildIDFound && f.BuildID == "":
+		fl = append(fl, "-buildid=")
+		in.note(Certain, "-ldflags", "-buildid=", "the Go build ID is empty")
+	case !f.BuildIDFound && f.Format == ELF:
+		fl = append(fl, "-buildid=")
+		in.note(Certain, "-ldflags", "-buildid=", "the ELF file has no Go build ID note, which the linker writes unless -buildid= is given")
+	case !f.BuildIDFound:
+		in.note(Guess, "-ldflags", "", "no Go build ID found in the %v file; if the rebuild differs only there, add -buildid=", f.Format)
+	}
+	return strings.Join(fl, " "), true
+}
+
+// stepsFor decides once how a go build command line becomes steps, noting
+// why, and returns the function that does it for each candidate.
+func (in *inferrer) stepsFor(moduleDir string, src recipes.Source) func(argv []string) []recipes.Step {
+	plain := func(argv []string) []recipes.Step { return []recipes.Step{{Run: argv, Dir: moduleDir}} }
+	if src.GoModule != nil && in.bi.Main.Sum != "" {
+		return in.installSteps
+	}
+	if in.set["-trimpath"] == "true" {
+		return plain
+	}
+	if in.f.MainDir == "" {
+		in.note(Unknown, "build directory", "", "the binary was built without -trimpath but its source paths could not be read from the %v file; the rebuild runs in /src, and its embedded paths differ unless the original build ran there too", in.f.Format)
+		return plain
+	}
+	// Without -trimpath the binary embeds the directory it was built in:
+	// the rebuild must run at that same path.
+	pkgRel := strings.TrimPrefix(strings.TrimPrefix(in.bi.Path, in.bi.Main.Path), "/")
+	modRoot := in.f.MainDir
+	if pkgRel != "" {
+		modRoot = strings.TrimSuffix(modRoot, "/"+pkgRel)
+	}
+	srcRoot := modRoot
+	if moduleDir != "" {
+		srcRoot = strings.TrimSuffix(modRoot, "/"+moduleDir)
+	}
+	in.note(Certain, "build directory", modRoot, "read from the line table: the rebuild copies the source to %s and builds there", srcRoot)
+	if in.opts.BuildGoRoot != "" && in.f.GoRoot != "" && in.f.GoRoot != in.opts.BuildGoRoot {
+		in.note(Unknown, "GOROOT", in.f.GoRoot, "the original Go installation was at %s, the build container's is at %s: the embedded paths will differ", in.f.GoRoot, in.opts.BuildGoRoot)
+	}
+	if len(in.bi.Deps) > 0 {
+		in.note(Unknown, "GOMODCACHE", "", "without -trimpath the source paths of the %d dependencies (in the original module cache) are embedded too; the builder's module cache is at another path", len(in.bi.Deps))
+	}
+	if srcRoot == "/src" {
+		return plain
+	}
+	if !slices.ContainsFunc(in.opts.Writable, func(w string) bool { return srcRoot == w || strings.HasPrefix(srcRoot, w+"/") }) {
+		in.note(Unknown, "build directory", srcRoot, "is outside the directories a build may write (%s): the copy will fail", strings.Join(in.opts.Writable, ", "))
+	}
+	return func(argv []string) []recipes.Step {
+		script := fmt.Sprintf("mkdir -p %s\ncp -a /src/. %s/\ncd %s\n%s\n",
+			shellQuote(srcRoot), shellQuote(srcRoot), shellQuote(modRoot), shellJoin(argv))
+		return []recipes.Step{{Shell: script}}
+	}
+}
+
+// installSteps rebuilds a binary made by go install path@version: argv is
+// go build FLAGS -o /out/NAME PKG; go install takes the package at the
+// module version and writes into GOPATH/bin (GOPATH/bin/GOOS_GOARCH when
+// cross-compiling).
+func (in *inferrer) installSteps(argv []string) []recipes.Step {
+	flags := argv[2 : len(argv)-3]
+	out := argv[len(argv)-2]
+	inst := append(append([]string{"go", "install"}, flags...), in.bi.Path+"@"+in.bi.Main.Version)
+	target := in.set["GOOS"] + "_" + in.set["GOARCH"]
+	name := path.Base(in.bi.Path)
+	if in.set["GOOS"] == "windows" {
+		name += ".exe"
+	}
+	script := shellJoin(inst) + "\n" +
+		`b="$(go env GOPATH)/bin"` + "\n" +
+		`[ "$(go env GOHOSTOS)_$(go env GOHOSTARCH)" = ` + shellQuote(target) + ` ] || b="$b/"` + shellQuote(target) + "\n" +
+		`cp "$b/"` + shellQuote(name) + " " + shellQuote(out) + "\n"
+	return []recipes.Step{{Shell: script}}
+}
+
+func (in *inferrer) hasTopic(t string) bool {
+	return slices.ContainsFunc(in.findings, func(f Finding) bool { return f.Topic == t })
+}
+
+// shellQuote quotes s for /bin/sh when it holds anything but safe
+// characters.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+func shellJoin(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = shellQuote(a)
+	}
+	return strings.Join(q, " ")
+}

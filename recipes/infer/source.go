@@ -1,0 +1,216 @@
+package infer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/mod/modfile"
+
+	"github.com/reprove/reprove/internal/treehash"
+	"github.com/reprove/reprove/recipes"
+)
+
+// SourceSpec is what the user said about the source (`--source`,
+// `--commit`, `--source-url`).
+type SourceSpec struct {
+	// Location is a local directory (a git work tree or a plain
+	// directory) or a git URL.
+	Location string
+	// Commit overrides the binary's vcs.revision (needed when it has none).
+	Commit string
+	// URL is the repository URL to write in the recipe when Location is a
+	// local clone; by default its origin remote.
+	URL string
+	// TempDir is where a checkout is made; os.TempDir() when empty. The
+	// checkout is removed before ResolveSource returns.
+	TempDir string
+}
+
+// ResolveSource pins the source the user pointed at: for git, a fresh
+// checkout of the commit (the binary's vcs.revision unless spec.Commit
+// says otherwise) is hashed with treehash, as the builder will hash its
+// own; for a plain directory, the directory itself. It also finds the main
+// module's directory (the go.mod declaring modulePath).
+//
+// It runs the git command rather than a Go git library: git is what the
+// build image itself uses for VCS stamping, so the checkout here is made
+// exactly as the rebuild's (same attributes, same line endings), and no
+// Go git implementation is among the project's dependencies.
+func ResolveSource(ctx context.Context, spec SourceSpec, f *Facts) (*Source, error) {
+	rev := ""
+	modulePath := ""
+	if f != nil && f.BuildInfo != nil {
+		modulePath = f.BuildInfo.Main.Path
+		for _, s := range f.BuildInfo.Settings {
+			if s.Key == "vcs.revision" {
+				rev = s.Value
+			}
+		}
+	}
+	commit := spec.Commit
+	if commit == "" {
+		commit = rev
+	}
+	loc := spec.Location
+	if st, err := os.Stat(loc); err == nil && st.IsDir() {
+		abs, err := filepath.Abs(loc)
+		if err != nil {
+			return nil, fmt.Errorf("resolve source: %w", err)
+		}
+		if !isGitWorkTree(ctx, abs) {
+			tree, err := treehash.Dir(ctx, abs)
+			if err != nil {
+				return nil, fmt.Errorf("resolve source %s: %w", loc, err)
+			}
+			dir, err := moduleDir(abs, modulePath)
+			if err != nil {
+				return nil, err
+			}
+			return &Source{Dir: &recipes.DirSource{Path: abs, Tree: tree}, ModuleDir: dir}, nil
+		}
+		u := spec.URL
+		if u == "" {
+			out, err := git(ctx, abs, "config", "--get", "remote.origin.url")
+			if err == nil && strings.TrimSpace(out) != "" {
+				u = strings.TrimSpace(out)
+			} else {
+				u = (&url.URL{Scheme: "file", Path: abs}).String()
+			}
+		}
+		return checkout(ctx, abs, u, commit, modulePath, spec.TempDir)
+	} else if err != nil && !looksLikeURL(loc) {
+		return nil, fmt.Errorf("resolve source: %w", err)
+	}
+	if !looksLikeURL(loc) {
+		return nil, fmt.Errorf("resolve source: %s is neither a directory nor a git URL", loc)
+	}
+	u := spec.URL
+	if u == "" {
+		u = loc
+	}
+	return checkout(ctx, loc, u, commit, modulePath, spec.TempDir)
+}
+
+func looksLikeURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme != "" && (u.Host != "" || u.Scheme == "file")
+}
+
+func isGitWorkTree(ctx context.Context, dir string) bool {
+	out, err := git(ctx, dir, "rev-parse", "--show-toplevel")
+	if err != nil {
+		return false
+	}
+	top, _ := filepath.EvalSymlinks(strings.TrimSpace(out))
+	d, _ := filepath.EvalSymlinks(dir)
+	return top == d
+}
+
+// git runs git with a fixed, minimal configuration: no user or system
+// config, no prompts, so that the host's settings cannot change the
+// checkout that is hashed.
+func git(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "GIT_TERMINAL_PROMPT=0",
+		"GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=safe.directory", "GIT_CONFIG_VALUE_0=*")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return "", fmt.Errorf("git %s: %s", strings.Join(args, " "), msg)
+	}
+	return stdout.String(), nil
+}
+
+// checkout clones from (a directory or URL), checks out commit in a
+// temporary directory and pins it.
+func checkout(ctx context.Context, from, recordURL, commit, modulePath, tempDir string) (*Source, error) {
+	if commit == "" {
+		return nil, errors.New("resolve source: the binary records no vcs.revision; give the commit with --commit")
+	}
+	tmp, err := os.MkdirTemp(tempDir, "reprove-infer-")
+	if err != nil {
+		return nil, fmt.Errorf("resolve source: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	co := filepath.Join(tmp, "src")
+	if _, err := git(ctx, tmp, "clone", "--quiet", "--no-checkout", "--", from, co); err != nil {
+		return nil, fmt.Errorf("resolve source: %w", err)
+	}
+	if _, err := git(ctx, co, "checkout", "--quiet", "--detach", commit+"^{commit}"); err != nil {
+		return nil, fmt.Errorf("resolve source: commit %s: %w", commit, err)
+	}
+	full, err := git(ctx, co, "rev-parse", "HEAD")
+	if err != nil {
+		return nil, fmt.Errorf("resolve source: %w", err)
+	}
+	tree, err := treehash.Dir(ctx, co)
+	if err != nil {
+		return nil, fmt.Errorf("resolve source: %w", err)
+	}
+	dir, err := moduleDir(co, modulePath)
+	if err != nil {
+		return nil, err
+	}
+	return &Source{Git: &recipes.GitSource{URL: recordURL, Commit: strings.TrimSpace(full), Tree: tree}, ModuleDir: dir}, nil
+}
+
+// moduleDir finds the directory, relative to root, whose go.mod declares
+// modulePath: the root itself first, then subdirectories (not vendor,
+// testdata or hidden ones) to a depth of 4. "" when modulePath is empty or
+// is the root's module.
+func moduleDir(root, modulePath string) (string, error) {
+	if modulePath == "" {
+		return "", nil
+	}
+	if data, err := os.ReadFile(filepath.Join(root, "go.mod")); err == nil && modfile.ModulePath(data) == modulePath {
+		return "", nil
+	}
+	found := ""
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || found != "" {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if d.IsDir() {
+			name := d.Name()
+			if rel != "." && (strings.HasPrefix(name, ".") || name == "vendor" || name == "testdata" || name == "node_modules" || strings.Count(rel, string(filepath.Separator)) >= 4) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Name() != "go.mod" {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if modfile.ModulePath(data) == modulePath {
+			found = filepath.ToSlash(filepath.Dir(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("find go.mod of %s: %w", modulePath, err)
+	}
+	switch found {
+	case "":
+		return "", fmt.Errorf("find go.mod of %s: no go.mod in the source declares it", modulePath)
+	case ".":
+		return "", nil
+	}
+	return found, nil
+}
