@@ -2,8 +2,8 @@ package infer
 
 import (
 	"bytes"
-	_ "crypto/sha256" // registers sha256 with go-digest
 	"context"
+	_ "crypto/sha256" // registers sha256 with go-digest
 	"debug/buildinfo"
 	"debug/elf"
 	"debug/gosym"
