@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -163,12 +164,13 @@ func (e *engine) compareCompressed(parent *Node, a, b *blob, fa, fb format.Forma
 		}
 	}
 	oa, ob := open(a, fa, wa), open(b, fb, wb)
-	// One pass each: digest and the first bytes.
-	ia, err := e.streamInfo(oa, wa)
+	// One pass each: the digest of the content and, for a tar, its
+	// members.
+	ia, err := e.scanStream(oa, wa)
 	if err != nil {
 		return err
 	}
-	ib, err := e.streamInfo(ob, wb)
+	ib, err := e.scanStream(ob, wb)
 	if err != nil {
 		return err
 	}
@@ -191,7 +193,7 @@ func (e *engine) compareCompressed(parent *Node, a, b *blob, fa, fb format.Forma
 		return nil
 	}
 	if ia.f == format.Tar && ib.f == format.Tar {
-		return e.compareTar(parent, wa, wb, oa, ob, depth+1)
+		return e.compareTarMembers(parent, wa, wb, oa, ob, ia.members, ib.members, depth+1)
 	}
 	// Not a tar: hold both decompressed contents and compare them.
 	ba, err := e.spillStream(oa, wa)
@@ -213,35 +215,39 @@ func (e *engine) compareCompressed(parent *Node, a, b *blob, fa, fb format.Forma
 }
 
 type streamInfo struct {
-	dig digest.Digest
-	f   format.Format
+	dig     digest.Digest
+	f       format.Format
+	members []*member // when f is Tar
 }
 
-func (e *engine) streamInfo(open func() (io.ReadCloser, error), where string) (*streamInfo, error) {
+// scanStream reads a decompressed stream once: its digest, its format and,
+// for a tar, its members with their digests.
+func (e *engine) scanStream(open func() (io.ReadCloser, error), where string) (*streamInfo, error) {
 	rc, err := open()
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	d := digest.SHA256.Digester()
-	head := &headWriter{max: format.HeadSize}
-	n, err := io.Copy(io.MultiWriter(d.Hash(), head), rc)
-	if err != nil {
+	br := bufio.NewReaderSize(rc, 64<<10)
+	head, err := br.Peek(format.HeadSize)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return nil, err
 	}
-	return &streamInfo{dig: d.Digest(), f: format.Detect(head.b, n)}, nil
-}
-
-type headWriter struct {
-	b   []byte
-	max int
-}
-
-func (h *headWriter) Write(p []byte) (int, error) {
-	if room := h.max - len(h.b); room > 0 {
-		h.b = append(h.b, p[:min(room, len(p))]...)
+	info := &streamInfo{f: format.Detect(head, int64(len(head)))}
+	d := digest.SHA256.Digester()
+	tee := io.TeeReader(br, d.Hash())
+	if info.f == format.Tar {
+		if info.members, err = e.listTarReader(tee, where); err != nil {
+			return nil, err
+		}
 	}
-	return len(p), nil
+	// The rest: everything for other formats, what follows the end of
+	// the archive for a tar.
+	if _, err := io.CopyBuffer(io.Discard, tee, e.buf); err != nil {
+		return nil, err
+	}
+	info.dig = d.Digest()
+	return info, nil
 }
 
 func (e *engine) spillStream(open func() (io.ReadCloser, error), where string) (*blob, error) {
@@ -265,6 +271,12 @@ func (e *engine) compareTar(parent *Node, wa, wb string, oa, ob func() (io.ReadC
 	if err != nil {
 		return err
 	}
+	return e.compareTarMembers(parent, wa, wb, oa, ob, as, bs, depth)
+}
+
+// compareTarMembers compares two listed tars; oa and ob reopen them to
+// keep the members whose content differs.
+func (e *engine) compareTarMembers(parent *Node, wa, wb string, oa, ob func() (io.ReadCloser, error), as, bs []*member, depth int) error {
 	pairs := e.diffMembers(parent, as, bs)
 	var differ []*pair
 	wantA, wantB := map[int]bool{}, map[int]bool{}
@@ -311,12 +323,16 @@ func (e *engine) listTar(open func() (io.ReadCloser, error), where string) ([]*m
 		return nil, err
 	}
 	defer rc.Close()
+	return e.listTarReader(rc, where)
+}
+
+func (e *engine) listTarReader(r io.Reader, where string) ([]*member, error) {
 	var out []*member
-	err = archive.ReadTar(e.ctx, rc, where, e.budget, func(en *archive.Entry, body io.Reader) error {
+	err := archive.ReadTar(e.ctx, r, where, e.budget, func(en *archive.Entry, body io.Reader) error {
 		m := &member{Entry: en}
 		if en.Regular() {
 			d := digest.SHA256.Digester()
-			if _, err := io.Copy(d.Hash(), body); err != nil {
+			if _, err := io.CopyBuffer(d.Hash(), body, e.buf); err != nil {
 				if errors.Is(err, io.ErrUnexpectedEOF) {
 					return fmt.Errorf("read tar %s: member %q: truncated archive: %w", where, en.Name, err)
 				}

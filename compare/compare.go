@@ -126,6 +126,8 @@ type engine struct {
 	tempDir string
 	private string // made on first spill, removed by cleanup
 
+	buf []byte // one copy buffer for every hash: io.Copy would allocate 32 KiB per call
+
 	counts      Counts
 	unexplained int
 	needed      map[string]bool // accepted normalizers
@@ -138,7 +140,7 @@ func newEngine(ctx context.Context, opts Options, allowed []string) *engine {
 	if prog == nil {
 		prog = func(Progress) {}
 	}
-	return &engine{ctx: ctx, lim: lim, allowed: allowed, budget: archive.NewBudget(lim.archive()),
+	return &engine{ctx: ctx, lim: lim, allowed: allowed, budget: archive.NewBudget(lim.archive()), buf: make([]byte, 256<<10),
 		prog: prog, tempDir: opts.TempDir, needed: map[string]bool{}, suggested: map[string]bool{}}
 }
 
@@ -203,7 +205,7 @@ func (e *engine) digest(b *blob) (digest.Digest, error) {
 		return b.dig, nil
 	}
 	d := digest.SHA256.Digester()
-	if _, err := io.Copy(d.Hash(), e.reader(b.reader(), b.where, "hashing")); err != nil {
+	if _, err := io.CopyBuffer(d.Hash(), e.reader(b.reader(), b.where, "hashing"), e.buf); err != nil {
 		return "", fmt.Errorf("hash %s: %w", b.where, err)
 	}
 	b.dig = d.Digest()
@@ -244,7 +246,7 @@ func (e *engine) spill(r io.Reader, size int64, where string) (*blob, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spill %s: %w", where, err)
 	}
-	n, err := io.Copy(f, r)
+	n, err := io.CopyBuffer(f, r, e.buf)
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())

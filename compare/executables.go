@@ -63,11 +63,11 @@ func (e *engine) comparePE(parent *Node, a, b *blob) error {
 	}
 	va, na := pe.View(a.ra, la, sa)
 	vb, nb := pe.View(b.ra, lb, sb)
-	da, err := digestOf(e.reader(va, a.where, "hashing"))
+	da, err := e.digestOf(e.reader(va, a.where, "hashing"))
 	if err != nil {
 		return fmt.Errorf("hash %s: %w", a.where, err)
 	}
-	db, err := digestOf(e.reader(vb, b.where, "hashing"))
+	db, err := e.digestOf(e.reader(vb, b.where, "hashing"))
 	if err != nil {
 		return fmt.Errorf("hash %s: %w", b.where, err)
 	}
@@ -98,9 +98,9 @@ func contains(s []string, v string) bool {
 	return false
 }
 
-func digestOf(r io.Reader) (digest.Digest, error) {
+func (e *engine) digestOf(r io.Reader) (digest.Digest, error) {
 	d := digest.SHA256.Digester()
-	_, err := io.Copy(d.Hash(), r)
+	_, err := io.CopyBuffer(d.Hash(), r, e.buf)
 	return d.Digest(), err
 }
 
@@ -111,11 +111,11 @@ func (e *engine) signaturesDiffer(a, b *blob, la, lb *pe.Layout) (bool, error) {
 	if la.Signed() != lb.Signed() || la.CertSize != lb.CertSize {
 		return true, nil
 	}
-	da, err := digestOf(io.NewSectionReader(a.ra, la.CertOff, la.CertSize))
+	da, err := e.digestOf(io.NewSectionReader(a.ra, la.CertOff, la.CertSize))
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", a.where, err)
 	}
-	db, err := digestOf(io.NewSectionReader(b.ra, lb.CertOff, lb.CertSize))
+	db, err := e.digestOf(io.NewSectionReader(b.ra, lb.CertOff, lb.CertSize))
 	if err != nil {
 		return false, fmt.Errorf("read %s: %w", b.where, err)
 	}
@@ -239,9 +239,9 @@ func (e *engine) diffExeFields(n *Node, as, bs []exe.Field) {
 	}
 }
 
-func hashRange(ra io.ReaderAt, off, n int64) ([32]byte, error) {
+func (e *engine) hashRange(ra io.ReaderAt, off, n int64) ([32]byte, error) {
 	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(ra, off, n)); err != nil {
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(ra, off, n), e.buf); err != nil {
 		return [32]byte{}, err
 	}
 	var out [32]byte
@@ -253,11 +253,11 @@ func hashRange(ra io.ReaderAt, off, n int64) ([32]byte, error) {
 // symbols inside it.
 func (e *engine) diffSection(sn *Node, a, b *blob, xa, xb *exe.File, sa, sb exe.Section) error {
 	if sa.Size == sb.Size {
-		ha, err := hashRange(a.ra, sa.Offset, sa.Size)
+		ha, err := e.hashRange(a.ra, sa.Offset, sa.Size)
 		if err != nil {
 			return fmt.Errorf("read %s: section %s: %w", a.where, sa.Name, err)
 		}
-		hb, err := hashRange(b.ra, sb.Offset, sb.Size)
+		hb, err := e.hashRange(b.ra, sb.Offset, sb.Size)
 		if err != nil {
 			return fmt.Errorf("read %s: section %s: %w", b.where, sb.Name, err)
 		}
@@ -279,7 +279,7 @@ func (e *engine) diffSection(sn *Node, a, b *blob, xa, xb *exe.File, sa, sb exe.
 			if s.Section != sec {
 				continue
 			}
-			h, err := hashRange(ra, s.Offset, s.Size)
+			h, err := e.hashRange(ra, s.Offset, s.Size)
 			if err != nil {
 				return nil, err
 			}

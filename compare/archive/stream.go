@@ -3,13 +3,13 @@ package archive
 import (
 	"bufio"
 	"compress/bzip2"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/reprove/reprove/compare/format"
 	"github.com/ulikunitz/xz"

@@ -1,0 +1,63 @@
+package compare_test
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+
+	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/fixture"
+)
+
+// toolchainLike makes n members of source-like text, as in a Go
+// toolchain zip; the second build has some members' modes changed and a
+// few members swapped.
+func toolchainLike(n int) (a, b []M) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < n; i++ {
+		body := make([]byte, 2000+rng.IntN(8000))
+		for j := range body {
+			body[j] = "abcdefghij klmnop\n"[rng.IntN(18)]
+		}
+		a = append(a, M{Name: fmt.Sprintf("go/src/pkg%d/file%d.go", i/50, i), Body: body, Type: tar.TypeReg})
+	}
+	b = append(b, a...)
+	for i := 100; i < n; i += 500 {
+		b[i].Mode = 0o755
+	}
+	for i := 50; i+1 < n; i += 1000 {
+		b[i], b[i+1] = b[i+1], b[i]
+	}
+	return a, b
+}
+
+func benchPair(b *testing.B, x, y []byte, norms ...string) {
+	dir := b.TempDir()
+	pa, pb := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	writeFile(b, dir, "a", x)
+	writeFile(b, dir, "b", y)
+	b.SetBytes(int64(len(x) + len(y)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r, err := compare.Files(context.Background(), pa, pb, compare.Options{Normalizers: norms})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r.Verdict != compare.Different {
+			b.Fatalf("verdict %v", r.Verdict)
+		}
+	}
+}
+
+func BenchmarkToolchainZip(b *testing.B) {
+	x, y := toolchainLike(4000)
+	benchPair(b, fixture.Zip(6, x...), fixture.Zip(6, y...))
+}
+
+func BenchmarkToolchainTarGz(b *testing.B) {
+	x, y := toolchainLike(4000)
+	benchPair(b, fixture.Gzip(fixture.Tar(x...), fixture.Epoch, 6), fixture.Gzip(fixture.Tar(y...), fixture.Epoch, 6))
+}
