@@ -90,8 +90,12 @@ func SplitDocuments(name string, b []byte) []Document {
 	if strictjson.Check(trimmed) == nil {
 		return []Document{parseDocument(name, trimmed)}
 	}
+	lines := bytes.Split(trimmed, []byte("\n"))
+	if len(lines) == 1 {
+		return []Document{parseDocument(name, trimmed)}
+	}
 	var docs []Document
-	for i, line := range bytes.Split(trimmed, []byte("\n")) {
+	for i, line := range lines {
 		line = bytes.TrimSpace(line)
 		if len(line) == 0 {
 			continue

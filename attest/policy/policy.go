@@ -35,6 +35,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -45,6 +46,9 @@ import (
 	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/compare"
 )
+
+// goTypeSuffix matches the Go type yaml.v3 names in its errors.
+var goTypeSuffix = regexp.MustCompile(` in type [\w.\[\]*]+`)
 
 // Version is the policy format version this package reads.
 const Version = 1
@@ -180,6 +184,15 @@ func Parse(b []byte, source string, readKey func(string) ([]byte, error)) (*Poli
 	if err := dec.Decode(&pf); err != nil {
 		if errors.Is(err, io.EOF) {
 			return fail("empty file")
+		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			// One line per problem, without Go type names.
+			msgs := make([]string, len(te.Errors))
+			for i, m := range te.Errors {
+				msgs[i] = goTypeSuffix.ReplaceAllString(m, "")
+			}
+			return fail("%s", strings.Join(msgs, "; "))
 		}
 		return fail("%w", err)
 	}

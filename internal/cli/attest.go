@@ -72,7 +72,7 @@ commands, times and outputs. A failed rebuild is refused.`,
 			if err != nil {
 				return err
 			}
-			if err := attest.WriteFile(ctx, out, signed); err != nil {
+			if err := attest.WriteFile(ctx, out, append(signed, '\n')); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "wrote %s: rebuild of %s %s (%d outputs), signed by key %s (statement %s)\n",
@@ -214,7 +214,7 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			if err != nil {
 				return err
 			}
-			if err := attest.WriteFile(ctx, out, signed); err != nil {
+			if err := attest.WriteFile(ctx, out, append(signed, '\n')); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "wrote %s: %s is %s to the rebuilt %s, signed by key %s (statement %s)\n",
