@@ -1,0 +1,366 @@
+package fetch
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ulikunitz/xz"
+)
+
+// Limits bound what extracting an untrusted archive may produce.
+type Limits struct {
+	Entries int64
+	Bytes   int64
+}
+
+// DefaultLimits suit source trees and release archives.
+var DefaultLimits = Limits{Entries: 1 << 20, Bytes: 16 << 30}
+
+// ArchiveError is a malformed or hostile archive.
+type ArchiveError struct {
+	Archive string
+	Member  string
+	Reason  string
+}
+
+func (e *ArchiveError) Error() string {
+	if e.Member == "" {
+		return fmt.Sprintf("archive %s: %s", e.Archive, e.Reason)
+	}
+	return fmt.Sprintf("archive %s: member %q: %s", e.Archive, e.Member, e.Reason)
+}
+
+type kind int
+
+const (
+	kindUnknown kind = iota
+	kindTar
+	kindGzip
+	kindBzip2
+	kindXz
+	kindZip
+)
+
+func sniff(f *os.File) (kind, error) {
+	head := make([]byte, 512)
+	n, err := f.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return kindUnknown, err
+	}
+	head = head[:n]
+	switch {
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		return kindGzip, nil
+	case bytes.HasPrefix(head, []byte("BZh")):
+		return kindBzip2, nil
+	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		return kindXz, nil
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")), bytes.HasPrefix(head, []byte("PK\x05\x06")):
+		return kindZip, nil
+	case len(head) >= 262 && string(head[257:262]) == "ustar":
+		return kindTar, nil
+	}
+	return kindUnknown, nil
+}
+
+// entry is one archive member, whatever the format.
+type entry struct {
+	name     string
+	typ      byte // tar type flags, also used for zip
+	mode     os.FileMode
+	size     int64
+	linkname string
+	modTime  time.Time
+	open     func() (io.Reader, error)
+}
+
+// walk calls fn for each member of the archive at p, in archive order.
+func walk(ctx context.Context, p string, fn func(*entry) error) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	k, err := sniff(f)
+	if err != nil {
+		return err
+	}
+	var r io.Reader = bufio.NewReader(f)
+	switch k {
+	case kindZip:
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		zr, err := zip.NewReader(f, fi.Size())
+		if err != nil {
+			return &ArchiveError{Archive: p, Reason: err.Error()}
+		}
+		for _, zf := range zr.File {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			e := &entry{name: zf.Name, mode: zf.Mode(), size: int64(zf.UncompressedSize64), modTime: zf.Modified}
+			switch {
+			case zf.Mode().IsDir() || strings.HasSuffix(zf.Name, "/"):
+				e.typ = tar.TypeDir
+			case zf.Mode()&os.ModeSymlink != 0:
+				e.typ = tar.TypeSymlink
+				rc, err := zf.Open()
+				if err != nil {
+					return &ArchiveError{Archive: p, Member: zf.Name, Reason: err.Error()}
+				}
+				b, err := io.ReadAll(io.LimitReader(rc, 4096))
+				rc.Close()
+				if err != nil {
+					return &ArchiveError{Archive: p, Member: zf.Name, Reason: err.Error()}
+				}
+				e.linkname = string(b)
+			case zf.Mode().IsRegular():
+				e.typ = tar.TypeReg
+				zf := zf
+				e.open = func() (io.Reader, error) { return zf.Open() }
+			default:
+				e.typ = tar.TypeChar // refused below
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	case kindGzip:
+		gz, err := gzip.NewReader(r)
+		if err != nil {
+			return &ArchiveError{Archive: p, Reason: err.Error()}
+		}
+		defer gz.Close()
+		r = gz
+	case kindBzip2:
+		r = bzip2.NewReader(r)
+	case kindXz:
+		xr, err := xz.NewReader(r)
+		if err != nil {
+			return &ArchiveError{Archive: p, Reason: err.Error()}
+		}
+		r = xr
+	case kindTar:
+	default:
+		return &ArchiveError{Archive: p, Reason: "not a tar (plain, gzip, bzip2, xz) or zip archive"}
+	}
+	tr := tar.NewReader(r)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return &ArchiveError{Archive: p, Reason: "truncated or corrupt: " + err.Error()}
+		}
+		switch h.Typeflag {
+		case tar.TypeXGlobalHeader:
+			continue
+		case tar.TypeRegA:
+			h.Typeflag = tar.TypeReg
+		}
+		e := &entry{name: h.Name, typ: h.Typeflag, mode: h.FileInfo().Mode(), size: h.Size, linkname: h.Linkname, modTime: h.ModTime}
+		e.open = func() (io.Reader, error) { return tr, nil }
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+}
+
+// cleanName checks a member name and strips leading components; "" means
+// the member is stripped away entirely.
+func cleanName(name string, strip int) (string, error) {
+	if strings.Contains(name, "\\") && !strings.Contains(name, "/") {
+		name = strings.ReplaceAll(name, "\\", "/")
+	}
+	if path.IsAbs(name) {
+		return "", errors.New("absolute path")
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return "", errors.New("path leaves the archive (..)")
+		}
+	}
+	clean := path.Clean(name)
+	if clean == "." {
+		return "", nil
+	}
+	parts := strings.Split(clean, "/")
+	if len(parts) <= strip {
+		return "", nil
+	}
+	return strings.Join(parts[strip:], "/"), nil
+}
+
+// Extract unpacks the archive at p into dir (created, must not exist),
+// dropping strip leading path components. Hostile members are refused:
+// absolute paths, "..", symlinks pointing outside dir, device files, and
+// archives beyond the limits. Symlinks are created last, so nothing is ever
+// written through one. It returns the newest member modification time.
+func Extract(ctx context.Context, p, dir string, strip int, lim Limits) (time.Time, error) {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return time.Time{}, err
+	}
+	var newest time.Time
+	var entries, total int64
+	type link struct{ name, target string }
+	var symlinks []link
+	err := walk(ctx, p, func(e *entry) error {
+		entries++
+		if entries > lim.Entries {
+			return &ArchiveError{Archive: p, Reason: fmt.Sprintf("more than %d members", lim.Entries)}
+		}
+		name, err := cleanName(e.name, strip)
+		if err != nil {
+			return &ArchiveError{Archive: p, Member: e.name, Reason: err.Error()}
+		}
+		if name == "" {
+			return nil
+		}
+		if e.modTime.After(newest) {
+			newest = e.modTime
+		}
+		target := filepath.Join(dir, filepath.FromSlash(name))
+		switch e.typ {
+		case tar.TypeDir:
+			return os.MkdirAll(target, 0o755)
+		case tar.TypeReg:
+			total += e.size
+			if total > lim.Bytes {
+				return &ArchiveError{Archive: p, Reason: fmt.Sprintf("expands beyond %d bytes", lim.Bytes)}
+			}
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return err
+			}
+			r, err := e.open()
+			if err != nil {
+				return &ArchiveError{Archive: p, Member: e.name, Reason: err.Error()}
+			}
+			mode := os.FileMode(0o644)
+			if e.mode&0o111 != 0 {
+				mode = 0o755
+			}
+			out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
+			if err != nil {
+				return &ArchiveError{Archive: p, Member: e.name, Reason: "duplicate or conflicting member: " + err.Error()}
+			}
+			n, err := io.Copy(out, io.LimitReader(r, e.size+1))
+			out.Close()
+			if err != nil {
+				return &ArchiveError{Archive: p, Member: e.name, Reason: "truncated or corrupt: " + err.Error()}
+			}
+			if n != e.size {
+				return &ArchiveError{Archive: p, Member: e.name, Reason: fmt.Sprintf("size %d, header says %d", n, e.size)}
+			}
+			return os.Chtimes(target, e.modTime, e.modTime)
+		case tar.TypeSymlink:
+			t := e.linkname
+			if path.IsAbs(t) {
+				return &ArchiveError{Archive: p, Member: e.name, Reason: "symlink to an absolute path " + t}
+			}
+			resolved := path.Join(path.Dir(name), t)
+			if resolved == ".." || strings.HasPrefix(resolved, "../") {
+				return &ArchiveError{Archive: p, Member: e.name, Reason: "symlink leaves the archive: " + t}
+			}
+			symlinks = append(symlinks, link{name, t})
+			return nil
+		case tar.TypeLink:
+			src, err := cleanName(e.linkname, strip)
+			if err != nil || src == "" {
+				return &ArchiveError{Archive: p, Member: e.name, Reason: "hard link to " + e.linkname + " outside the tree"}
+			}
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return err
+			}
+			srcPath := filepath.Join(dir, filepath.FromSlash(src))
+			if fi, err := os.Lstat(srcPath); err != nil || !fi.Mode().IsRegular() {
+				return &ArchiveError{Archive: p, Member: e.name, Reason: "hard link to " + e.linkname + ", which is not an earlier regular file"}
+			}
+			return os.Link(srcPath, target)
+		default:
+			return &ArchiveError{Archive: p, Member: e.name, Reason: fmt.Sprintf("member type %q is not allowed (devices, fifos)", e.typ)}
+		}
+	})
+	if err == nil {
+		for _, l := range symlinks {
+			target := filepath.Join(dir, filepath.FromSlash(l.name))
+			if err = os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				break
+			}
+			if err = os.Symlink(l.target, target); err != nil {
+				err = &ArchiveError{Archive: p, Member: l.name, Reason: "duplicate or conflicting member: " + err.Error()}
+				break
+			}
+		}
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return time.Time{}, err
+	}
+	return newest, nil
+}
+
+// Member copies the regular-file member named member out of the archive at
+// p into dest (atomically). Exactly one member may have that name.
+func Member(ctx context.Context, p, member, dest string) error {
+	want := path.Clean(strings.TrimPrefix(member, "./"))
+	tmp, err := os.CreateTemp(filepath.Dir(dest), ".tmp-member-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	found := 0
+	err = walk(ctx, p, func(e *entry) error {
+		if path.Clean(strings.TrimPrefix(e.name, "./")) != want {
+			return nil
+		}
+		found++
+		if found > 1 {
+			return &ArchiveError{Archive: p, Member: member, Reason: "appears more than once"}
+		}
+		if e.typ != tar.TypeReg {
+			return &ArchiveError{Archive: p, Member: member, Reason: "is not a regular file"}
+		}
+		r, err := e.open()
+		if err != nil {
+			return &ArchiveError{Archive: p, Member: member, Reason: err.Error()}
+		}
+		n, err := io.Copy(tmp, io.LimitReader(r, e.size+1))
+		if err != nil {
+			return &ArchiveError{Archive: p, Member: member, Reason: "truncated or corrupt: " + err.Error()}
+		}
+		if n != e.size {
+			return &ArchiveError{Archive: p, Member: member, Reason: fmt.Sprintf("size %d, header says %d", n, e.size)}
+		}
+		return nil
+	})
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if found == 0 {
+		return &ArchiveError{Archive: p, Member: member, Reason: "not found"}
+	}
+	return os.Rename(tmp.Name(), dest)
+}

@@ -1,0 +1,356 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/mod/module"
+	modzip "golang.org/x/mod/zip"
+
+	"github.com/reprove/reprove/builder/image"
+	"github.com/reprove/reprove/internal/treehash"
+	"github.com/reprove/reprove/recipes"
+)
+
+// Source is a fetched and verified source tree.
+type Source struct {
+	// Dir is the tree on the host.
+	Dir string
+	// Epoch is the source's own time (commit time, module time, newest
+	// archive member), the default SOURCE_DATE_EPOCH.
+	Epoch int64
+	// Resolved describes what was fetched, for provenance.
+	Resolved Resolved
+}
+
+// Resolved is a fetched input as provenance records it.
+type Resolved struct {
+	// Kind is "git", "archive", "gomod" or "dir".
+	Kind string `json:"kind"`
+	// URI locates it: a git URL, an archive URL or path, a module path.
+	URI string `json:"uri"`
+	// Commit (git), Version (gomod).
+	Commit  string `json:"commit,omitempty"`
+	Version string `json:"version,omitempty"`
+	// Digest is the sha256 pin that was checked: the archive's digest or
+	// the tree digest of a checkout or directory.
+	Digest digest.Digest `json:"digest,omitempty"`
+	// Sum is a Go module's h1: hash.
+	Sum string `json:"sum,omitempty"`
+}
+
+// TreeError is a checkout or directory whose tree digest is not the one the
+// recipe pins.
+type TreeError struct {
+	What string
+	Want digest.Digest
+	Got  digest.Digest
+}
+
+func (e *TreeError) Error() string {
+	return fmt.Sprintf("%s: tree digest mismatch: the recipe pins %s, the checkout is %s", e.What, e.Want, e.Got)
+}
+
+// Source fetches r's source into dest (which must not exist) and verifies
+// it. Relative local paths are resolved against the recipe's directory.
+func (f *Fetcher) Source(ctx context.Context, r *recipes.Recipe, dest string) (*Source, error) {
+	s := r.Source
+	switch {
+	case s.Git != nil:
+		return f.git(ctx, s.Git, dest)
+	case s.Archive != nil:
+		loc := s.Archive.URL
+		if loc == "" {
+			loc = r.ResolvePath(s.Archive.Path)
+		}
+		p, err := f.Get(ctx, "source archive", loc, s.Archive.Digest)
+		if err != nil {
+			return nil, err
+		}
+		newest, err := Extract(ctx, p, dest, s.Archive.Strip, DefaultLimits)
+		if err != nil {
+			return nil, fmt.Errorf("extract source archive %s: %w", loc, err)
+		}
+		var epoch int64
+		if !newest.IsZero() && newest.Unix() > 0 {
+			epoch = newest.Unix()
+		}
+		return &Source{Dir: dest, Epoch: epoch, Resolved: Resolved{Kind: "archive", URI: loc, Digest: s.Archive.Digest}}, nil
+	case s.GoModule != nil:
+		return f.goModule(ctx, s.GoModule, dest)
+	case s.Dir != nil:
+		return f.dir(ctx, r.ResolvePath(s.Dir.Path), s.Dir.Tree, dest)
+	}
+	return nil, errors.New("fetch source: the recipe names no source")
+}
+
+func (f *Fetcher) goModule(ctx context.Context, m *recipes.GoModuleSource, dest string) (*Source, error) {
+	if f.Proxy == nil || f.Proxy.SumDB == nil {
+		return nil, errors.New("fetch Go module source: no module proxy with a checksum database")
+	}
+	f.log("fetching %s@%s", m.Path, m.Version)
+	info, err := f.Proxy.Info(ctx, m.Path, m.Version)
+	if err != nil {
+		return nil, err
+	}
+	// Checked against the recipe's sum and the checksum database.
+	zipPath, sum, err := f.Proxy.Zip(ctx, m.Path, m.Version, m.Sum)
+	if err != nil {
+		return nil, fmt.Errorf("fetch source: %w", err)
+	}
+	if err := modzip.Unzip(dest, module.Version{Path: m.Path, Version: m.Version}, zipPath); err != nil {
+		os.RemoveAll(dest)
+		return nil, fmt.Errorf("fetch source: unpack %s@%s: %w", m.Path, m.Version, err)
+	}
+	if m.Path == image.ToolchainModule {
+		// A Go distribution as source: its programs need their exec bits,
+		// which module zips do not carry.
+		err := filepath.WalkDir(dest, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(dest, p)
+			if image.IsToolchainExecutable(filepath.ToSlash(rel)) {
+				return os.Chmod(p, 0o755)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &Source{Dir: dest, Epoch: info.Time.Unix(), Resolved: Resolved{Kind: "gomod", URI: m.Path, Version: m.Version, Sum: sum}}, nil
+}
+
+// dir copies a local directory (regular files, directories, symlinks) and
+// verifies the copy, so that the bytes checked are the bytes built.
+func (f *Fetcher) dir(ctx context.Context, src string, want digest.Digest, dest string) (*Source, error) {
+	if err := copyTree(ctx, src, dest); err != nil {
+		os.RemoveAll(dest)
+		return nil, fmt.Errorf("fetch source directory %s: %w", src, err)
+	}
+	got, err := treehash.Dir(ctx, dest)
+	if err != nil {
+		return nil, err
+	}
+	if got != want {
+		return nil, &TreeError{What: "source directory " + src, Want: want, Got: got}
+	}
+	return &Source{Dir: dest, Resolved: Resolved{Kind: "dir", URI: src, Digest: got}}, nil
+}
+
+func copyTree(ctx context.Context, src, dest string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dest, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case info.Mode()&fs.ModeSymlink != 0:
+			t, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(t, target)
+		case info.Mode().IsRegular():
+			in, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			mode := os.FileMode(0o644)
+			if info.Mode().Perm()&0o111 != 0 {
+				mode = 0o755
+			}
+			out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(out, in); err != nil {
+				out.Close()
+				return err
+			}
+			if err := out.Close(); err != nil {
+				return err
+			}
+			return os.Chtimes(target, info.ModTime(), info.ModTime())
+		}
+		return fmt.Errorf("%s is a %s; only files, directories and symlinks are copied", rel, info.Mode().Type())
+	})
+}
+
+var hexCommit = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+
+// git checks out the commit from a local mirror of the repository, fetched
+// or updated first, and verifies the checkout's tree digest.
+//
+// The git program does this rather than a Go library: it speaks every
+// transport and object format, and the build image needs the same git for
+// Go's VCS stamping anyway.
+func (f *Fetcher) git(ctx context.Context, g *recipes.GitSource, dest string) (*Source, error) {
+	if !hexCommit.MatchString(g.Commit) {
+		return nil, fmt.Errorf("fetch git source: commit %q is not a full hexadecimal object name", g.Commit)
+	}
+	h := sha256.Sum256([]byte(g.URL))
+	mirror := filepath.Join(f.CacheDir, "git", hex.EncodeToString(h[:16])+".git")
+	if _, err := os.Stat(mirror); err != nil {
+		f.log("cloning %s", g.URL)
+		tmp := mirror + ".tmp"
+		os.RemoveAll(tmp)
+		if err := os.MkdirAll(filepath.Dir(mirror), 0o755); err != nil {
+			return nil, err
+		}
+		if _, err := runGit(ctx, "", "clone", "--quiet", "--mirror", "--", g.URL, tmp); err != nil {
+			os.RemoveAll(tmp)
+			return nil, fmt.Errorf("fetch git source %s: %w", g.URL, err)
+		}
+		if err := os.Rename(tmp, mirror); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := runGit(ctx, mirror, "cat-file", "-e", g.Commit+"^{commit}"); err != nil {
+		f.log("updating %s", g.URL)
+		if _, err := runGit(ctx, mirror, "fetch", "--quiet", "--prune", "--", g.URL, "+refs/*:refs/*"); err != nil {
+			return nil, fmt.Errorf("fetch git source %s: %w", g.URL, err)
+		}
+		if _, err := runGit(ctx, mirror, "cat-file", "-e", g.Commit+"^{commit}"); err != nil {
+			return nil, fmt.Errorf("fetch git source %s: commit %s not found in the repository", g.URL, g.Commit)
+		}
+	}
+	if _, err := runGit(ctx, "", "clone", "--quiet", "--no-checkout", "--", mirror, dest); err != nil {
+		return nil, fmt.Errorf("fetch git source: %w", err)
+	}
+	if _, err := runGit(ctx, dest, "checkout", "--quiet", "--detach", g.Commit); err != nil {
+		return nil, fmt.Errorf("fetch git source: check out %s: %w", g.Commit, err)
+	}
+	head, err := runGit(ctx, dest, "rev-parse", "HEAD")
+	if err != nil || head != g.Commit {
+		return nil, fmt.Errorf("fetch git source: HEAD is %q after checking out %s", head, g.Commit)
+	}
+	// The checkout's remote would name the host's mirror path; point it at
+	// the real URL instead.
+	if _, err := runGit(ctx, dest, "remote", "set-url", "origin", g.URL); err != nil {
+		return nil, err
+	}
+	ct, err := runGit(ctx, dest, "log", "-1", "--format=%ct", g.Commit)
+	if err != nil {
+		return nil, err
+	}
+	epoch, err := strconv.ParseInt(ct, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("fetch git source: commit time %q: %w", ct, err)
+	}
+	got, err := treehash.Dir(ctx, dest)
+	if err != nil {
+		return nil, err
+	}
+	if got != g.Tree {
+		return nil, &TreeError{What: fmt.Sprintf("git source %s@%s", g.URL, g.Commit), Want: g.Tree, Got: got}
+	}
+	return &Source{Dir: dest, Epoch: epoch, Resolved: Resolved{Kind: "git", URI: g.URL, Commit: g.Commit, Digest: got}}, nil
+}
+
+// runGit runs git with none of the caller's configuration.
+func runGit(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	home, err := os.MkdirTemp("", "reprove-git-home-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(home)
+	cmd.Env = []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=" + home,
+		"GIT_CONFIG_NOSYSTEM=1",
+		"GIT_TERMINAL_PROMPT=0",
+		"GIT_ASKPASS=/bin/false",
+		"LC_ALL=C",
+		"TZ=UTC",
+	}
+	var out, stderr bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+// Shipped fetches a shipped artifact into dest: the file itself, or the
+// member inside it, each checked against its pinned digest.
+func (f *Fetcher) Shipped(ctx context.Context, r *recipes.Recipe, s *recipes.Shipped, dest string) error {
+	loc := s.URL
+	if loc == "" {
+		loc = r.ResolvePath(s.Path)
+	}
+	p, err := f.Get(ctx, "shipped artifact", loc, s.Digest)
+	if err != nil {
+		return err
+	}
+	if s.Member == "" {
+		return copyFile(p, dest)
+	}
+	if err := Member(ctx, p, s.Member, dest); err != nil {
+		return fmt.Errorf("shipped artifact %s: %w", loc, err)
+	}
+	if _, err := newHash(s.MemberDigest); err != nil {
+		return fmt.Errorf("shipped artifact %s member %s: %w", loc, s.Member, err)
+	}
+	got, err := FileDigest(dest, s.MemberDigest.Algorithm())
+	if err != nil {
+		return err
+	}
+	if got != s.MemberDigest {
+		os.Remove(dest)
+		return &DigestError{What: fmt.Sprintf("shipped artifact %s member %s", loc, s.Member), Want: s.MemberDigest, Got: got}
+	}
+	return nil
+}
+
+func copyFile(src, dest string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dest), ".tmp-copy-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, in); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), dest)
+}
