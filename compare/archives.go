@@ -113,11 +113,21 @@ func (e *engine) diffMembers(parent *Node, as, bs []*member) []*pair {
 }
 
 // diffFields adds a leaf for each field whose value differs or that only
-// one side has.
+// one side has. Time fields are gathered into one leaf: a zip records one
+// time up to five times (DOS time and extended timestamp, in the central
+// directory and the local header), and one change is one difference.
 func (e *engine) diffFields(n *Node, as, bs []archive.Field) {
 	bv := map[string]archive.Field{}
 	for _, f := range bs {
 		bv[f.Name] = f
+	}
+	var times []*Node
+	add := func(x *Node) {
+		if x.Kind == KindMtime {
+			times = append(times, x)
+		} else {
+			e.add(n, x)
+		}
 	}
 	seen := map[string]bool{}
 	for _, f := range as {
@@ -125,15 +135,32 @@ func (e *engine) diffFields(n *Node, as, bs []archive.Field) {
 		g, ok := bv[f.Name]
 		switch {
 		case !ok:
-			e.add(n, &Node{Name: f.Name, Kind: classKind[f.Class], Rebuilt: f.Value, Shipped: "(absent)"})
+			add(&Node{Name: f.Name, Kind: classKind[f.Class], Rebuilt: f.Value, Shipped: "(absent)"})
 		case g.Value != f.Value:
-			e.add(n, &Node{Name: f.Name, Kind: classKind[f.Class], Rebuilt: f.Value, Shipped: g.Value})
+			add(&Node{Name: f.Name, Kind: classKind[f.Class], Rebuilt: f.Value, Shipped: g.Value})
 		}
 	}
 	for _, g := range bs {
 		if !seen[g.Name] {
-			e.add(n, &Node{Name: g.Name, Kind: classKind[g.Class], Rebuilt: "(absent)", Shipped: g.Value})
+			add(&Node{Name: g.Name, Kind: classKind[g.Class], Rebuilt: "(absent)", Shipped: g.Value})
 		}
+	}
+	switch len(times) {
+	case 0:
+	case 1:
+		e.add(n, times[0])
+	default:
+		merged := *times[0]
+		var names []string
+		for _, t := range times {
+			names = append(names, t.Name)
+			if t.Name == "modified" || t.Name == "mtime" {
+				merged.Rebuilt, merged.Shipped = t.Rebuilt, t.Shipped
+			}
+		}
+		merged.Name = "times"
+		merged.Summary = "differ in " + strings.Join(names, ", ")
+		e.add(n, &merged)
 	}
 }
 
@@ -387,6 +414,11 @@ func (e *engine) compareZip(parent *Node, a, b *blob, depth int) error {
 	zb, err := archive.OpenZip(e.ctx, b.ra, b.size, b.where, e.budget)
 	if err != nil {
 		return err
+	}
+	if za.OutsideDigest != zb.OutsideDigest {
+		e.addFixed(parent, &Node{Name: "data outside members", Kind: KindBytes,
+			Summary: "bytes that belong to no member (a prefix, gaps between members, a signing block) differ; a streaming extractor may see them",
+			Rebuilt: fmt.Sprintf("%d bytes", za.Outside), Shipped: fmt.Sprintf("%d bytes", zb.Outside)})
 	}
 	if za.Comment != zb.Comment {
 		e.add(parent, &Node{Name: "archive comment", Kind: KindMetadata, Rebuilt: fmt.Sprintf("%q", za.Comment), Shipped: fmt.Sprintf("%q", zb.Comment)})

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/archive"
 	"github.com/reprove/reprove/compare/fixture"
@@ -134,4 +136,36 @@ func TestErrors(t *testing.T) {
 		t.Errorf("left behind in TempDir: %v", ents)
 	}
 	_ = gzip.BestSpeed
+}
+
+// Zips whose central directories agree can still extract differently with
+// a streaming extractor; those differences are never normalized.
+func TestZipLayout(t *testing.T) {
+	base := []M{{Name: "a.txt", Body: []byte("a\n")}, {Name: "b.txt", Body: []byte("b\n")}}
+	later := []M{{Name: "a.txt", Body: []byte("a\n"), Mtime: t1}, {Name: "b.txt", Body: []byte("b\n"), Mtime: t1}}
+	renamed := fixture.Zip(6, base...)
+	renamed[30] = 'x' // the first local header now names "x.txt"
+	tests := []struct {
+		name string
+		a, b []byte
+		want []string
+	}{
+		{"prefix", fixture.Zip(6, base...), append([]byte("PK\x03\x04hidden"), fixture.Zip(6, later...)...),
+			[]string{"data outside members: bytes", "a.txt/times: mtime (archive-mtime)", "b.txt/times: mtime (archive-mtime)"}},
+		{"local name", fixture.Zip(6, base...), renamed, []string{"a.txt/local header name: metadata"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := compareBytes(t, tc.a, tc.b, compare.Options{Normalizers: compare.NormalizerNames()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Verdict != compare.Different {
+				t.Errorf("verdict = %v, want different", r.Verdict)
+			}
+			if diff := cmp.Diff(tc.want, leaves(r)); diff != "" {
+				t.Errorf("leaves (-want +got):\n%s", diff)
+			}
+		})
+	}
 }

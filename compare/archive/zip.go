@@ -17,7 +17,12 @@ type Zip struct {
 	Where   string
 	Comment string
 	Members []*ZipMember
-	b       *Budget
+	// Outside counts the bytes before the central directory that belong
+	// to no member (a prefix, gaps, a signing block); OutsideDigest hashes
+	// them.
+	Outside       int64
+	OutsideDigest digest.Digest
+	b             *Budget
 }
 
 // ZipMember is one member of a Zip with the digest of its raw (still
@@ -45,6 +50,7 @@ func OpenZip(ctx context.Context, ra io.ReaderAt, size int64, where string, b *B
 	z := &Zip{Where: where, Comment: zr.Comment, b: b}
 	nm := newNames(where)
 	buf := make([]byte, 64<<10)
+	exts := make([]extent, 0, len(zr.File))
 	for _, f := range zr.File {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -62,6 +68,11 @@ func OpenZip(ctx context.Context, ra io.ReaderAt, size int64, where string, b *B
 			return nil, fmt.Errorf("read zip %s: member %q: %w", where, f.Name, err)
 		}
 		m.RawDigest = d.Digest()
+		ext, err := addLocal(ra, size, m, where)
+		if err != nil {
+			return nil, err
+		}
+		exts = append(exts, ext)
 		if m.Type == "symlink" {
 			target, err := z.readLink(m)
 			if err != nil {
@@ -70,6 +81,9 @@ func OpenZip(ctx context.Context, ra io.ReaderAt, size int64, where string, b *B
 			m.add("link target", ClassLink, "%q", target)
 		}
 		z.Members = append(z.Members, m)
+	}
+	if err := z.accountLayout(ra, size, exts); err != nil {
+		return nil, err
 	}
 	return z, nil
 }
