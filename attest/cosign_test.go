@@ -1,0 +1,252 @@
+package attest
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/reprove/reprove/attest/envelope"
+	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/compare"
+)
+
+// The cosign CLI these tests run: ci/setup.sh --test installs this version at
+// /usr/local/bin/cosign.
+const cosignVersion = "v2.6.5"
+
+// cosignCLI finds the cosign binary. Under -short the interop tests skip;
+// otherwise a missing cosign fails them (CI installs it).
+func cosignCLI(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("interop with the cosign CLI needs the cosign binary (ci/setup.sh --test)")
+	}
+	for _, p := range []string{"/usr/local/bin/cosign"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	p, err := exec.LookPath("cosign")
+	if err != nil {
+		t.Fatalf("cosign %s is not installed: run bash ci/setup.sh --test", cosignVersion)
+	}
+	return p
+}
+
+// runCosign runs the cosign CLI offline with a private HOME, and returns
+// its combined output.
+func runCosign(t *testing.T, cosign, dir string, wantOK bool, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cosign, args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"HOME=" + filepath.Join(dir, ".home"), "PATH=/usr/bin:/bin", "COSIGN_PASSWORD=test", "COSIGN_YES=true"}
+	out, err := cmd.CombinedOutput()
+	if wantOK && err != nil {
+		t.Fatalf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	if !wantOK && err == nil {
+		t.Fatalf("cosign %s succeeded, want a failure\n%s", strings.Join(args, " "), out)
+	}
+	return string(out)
+}
+
+// TestCosignVerifiesReproveAttestations: `cosign verify-blob-attestation`
+// with offline flags accepts the review, rebuild and summary attestations
+// reprove signs, checks the subject against the file, and refuses a
+// tampered one.
+func TestCosignVerifiesReproveAttestations(t *testing.T) {
+	cosign := cosignCLI(t)
+	f := newFixture(t, identicalA)
+	dir := f.dir
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("summary.json", f.envs["summary-rebuilderA"])
+	write("rebuild.json", f.envs["rebuild-rebuilderA"])
+	write("review.json", f.envs["review-reviewer1"])
+	other := write("other", []byte("not the shipped file\n"))
+	verify := func(wantOK bool, key, typ, sig string, extra ...string) string {
+		args := append([]string{"verify-blob-attestation", "--key", f.k.pubPaths[key], "--type", typ, "--signature", sig,
+			"--insecure-ignore-tlog", "--offline"}, extra...)
+		return runCosign(t, cosign, dir, wantOK, args...)
+	}
+	out := verify(true, "rebuilderA", SummaryPredicateType, "summary.json", f.file)
+	if !strings.Contains(out, "Verified OK") {
+		t.Errorf("summary: cosign said:\n%s", out)
+	}
+	// The rebuild's subject is the rebuilt output, byte-identical to the file.
+	verify(true, "rebuilderA", "slsaprovenance1", "rebuild.json", f.file)
+	// A review's subject is source, not a file: check the signature and type.
+	verify(true, "reviewer1", ReviewPredicateType, "review.json", "--check-claims=false")
+
+	// Refusals: another file, another key, another type, a tampered payload.
+	verify(false, "rebuilderA", SummaryPredicateType, "summary.json", other)
+	verify(false, "rebuilderB", SummaryPredicateType, "summary.json", f.file)
+	verify(false, "rebuilderA", ReviewPredicateType, "summary.json", f.file)
+	var w map[string]any
+	json.Unmarshal(f.envs["summary-rebuilderA"], &w)
+	w["payload"] = strings.Replace(w["payload"].(string), "A", "B", 1)
+	tampered, _ := json.Marshal(w)
+	write("tampered.json", tampered)
+	verify(false, "rebuilderA", SummaryPredicateType, "tampered.json", f.file)
+}
+
+// TestReproveVerifiesCosignAttestations: attestations made by
+// `cosign attest-blob` (in-toto Statement v0.1) with keys from
+// `cosign generate-key-pair` verify under reprove, and the chain closes over
+// the payloads cosign wrote.
+func TestReproveVerifiesCosignAttestations(t *testing.T) {
+	cosign := cosignCLI(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	runCosign(t, cosign, dir, true, "generate-key-pair", "--output-key-prefix", "auditor")
+	runCosign(t, cosign, dir, true, "generate-key-pair", "--output-key-prefix", "builder")
+
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	predicateOf := func(stmt []byte) []byte {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(stmt, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m["predicate"]
+	}
+	attestBlob := func(key, typ, predicate, blob, out string) *envelope.Envelope {
+		runCosign(t, cosign, dir, true, "attest-blob", "--key", key+".key", "--type", typ, "--predicate", predicate,
+			"--tlog-upload=false", "--output-signature", out, blob)
+		b, err := os.ReadFile(filepath.Join(dir, out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := envelope.Parse(b)
+		if err != nil {
+			t.Fatalf("reprove cannot parse cosign's envelope: %v", err)
+		}
+		st, err := ParseStatement(e.Payload)
+		if err != nil {
+			t.Fatalf("reprove cannot parse cosign's statement: %v", err)
+		}
+		if st.Type != StatementV01 {
+			t.Logf("cosign wrote statement type %s", st.Type)
+		}
+		return e
+	}
+
+	// The source archive, reviewed; its review signed by cosign.
+	archive := write("hello-1.0.tar", []byte("the reviewed source\n"))
+	archiveDigest := digest.FromBytes([]byte("the reviewed source\n"))
+	rp := testReview("auditor")
+	rp.Source = Source{URI: "https://example.com/hello-1.0.tar", Archive: archiveDigest}
+	rst, err := ReviewStatement(rp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("review.pred.json", predicateOf(rst))
+	reviewEnv := attestBlob("auditor", ReviewPredicateType, "review.pred.json", archive, "review.json")
+
+	// The rebuild, whose output is the shipped file.
+	shipped := write("hello", shippedBytes)
+	rb := testRebuild("builder", shippedBytes)
+	rb.Source = rp.Source
+	bst, err := RebuildStatement(rb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("rebuild.pred.json", predicateOf(bst))
+	rebuildEnv := attestBlob("builder", ProvenancePredicateType, "rebuild.pred.json", shipped, "rebuild.json")
+
+	// The summary, pointing at the payloads cosign signed.
+	rref, _ := RefOf(rebuildEnv, "")
+	vref, _ := RefOf(reviewEnv, "")
+	sp := &SummaryPredicate{
+		Verifier: Party{ID: "https://builder.example"}, TimeVerified: rebuildStart, Verdict: compare.Identical,
+		Rebuilt: Artifact{Name: "hello", Digest: setOf(digest.FromBytes(shippedBytes))},
+		Rebuild: rref, Reviews: []AttestationRef{vref},
+	}
+	sst, err := SummaryStatement(Output{Name: "hello", Digest: digest.FromBytes(shippedBytes)}, sp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("summary.pred.json", predicateOf(sst))
+	attestBlob("builder", SummaryPredicateType, "summary.pred.json", shipped, "summary.json")
+
+	pol := mustPolicy(t, "version: 1\nreviewers:\n  threshold: 1\n  keys:\n    - name: Auditor\n      key: "+filepath.Join(dir, "auditor.pub")+
+		"\nrebuilders:\n  threshold: 1\n  keys:\n    - name: Builder\n      key: "+filepath.Join(dir, "builder.pub")+"\n")
+	atts := []string{filepath.Join(dir, "review.json"), filepath.Join(dir, "rebuild.json"), filepath.Join(dir, "summary.json")}
+	res, err := Verify(ctx, shipped, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Verified {
+		t.Fatalf("cosign-made attestations not verified:\n%s", res.Text())
+	}
+	t.Log(res.Sentence())
+
+	// And the same attestations do not verify another file.
+	other := write("other", []byte("other\n"))
+	res, err = Verify(ctx, other, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Verified {
+		t.Fatal("cosign-made attestations verified another file")
+	}
+
+	// cosign's keys sign with reprove too, and reprove's keys with cosign.
+	s, err := keys.LoadSigner(ctx, filepath.Join(dir, "builder.key"), []byte("test"))
+	if err != nil {
+		t.Fatalf("reprove cannot load cosign's key: %v", err)
+	}
+	if _, err := envelope.Sign(ctx, sst, s); err != nil {
+		t.Fatal(err)
+	}
+	pair, err := keys.Generate([]byte("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := keys.WritePair(ctx, pair, filepath.Join(dir, "reprove"), false); err != nil {
+		t.Fatal(err)
+	}
+	runCosign(t, cosign, dir, true, "sign-blob", "--key", "reprove.key", "--tlog-upload=false", "--output-signature", "blob.sig", "hello")
+	out := runCosign(t, cosign, dir, true, "verify-blob", "--key", "reprove.pub", "--signature", "blob.sig", "--insecure-ignore-tlog", "--offline", "hello")
+	if !strings.Contains(out, "Verified OK") {
+		t.Errorf("cosign verify-blob with reprove's key said:\n%s", out)
+	}
+	// The same blob signature checks out under reprove's verifier.
+	sig, _ := os.ReadFile(filepath.Join(dir, "blob.sig"))
+	v, err := keys.LoadVerifier(ctx, filepath.Join(dir, "reprove.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := decodeB64(bytes.TrimSpace(sig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.VerifySignature(bytes.NewReader(raw), bytes.NewReader(shippedBytes)); err != nil {
+		t.Errorf("reprove does not verify cosign's signature made with reprove's key: %v", err)
+	}
+}
+
+func decodeB64(b []byte) ([]byte, error) {
+	return base64.StdEncoding.DecodeString(string(b))
+}
