@@ -220,6 +220,7 @@ func (e *engine) compareCompressed(parent *Node, a, b *blob, fa, fb format.Forma
 		return nil
 	}
 	if ia.f == format.Tar && ib.f == format.Tar {
+		e.diffTrailers(parent, ia.trailer, ib.trailer)
 		return e.compareTarMembers(parent, wa, wb, oa, ob, ia.members, ib.members, depth+1)
 	}
 	// Not a tar: hold both decompressed contents and compare them.
@@ -245,6 +246,7 @@ type streamInfo struct {
 	dig     digest.Digest
 	f       format.Format
 	members []*member // when f is Tar
+	trailer archive.Trailer
 }
 
 // scanStream reads a decompressed stream once: its digest, its format and,
@@ -264,7 +266,7 @@ func (e *engine) scanStream(open func() (io.ReadCloser, error), where string) (*
 	d := digest.SHA256.Digester()
 	tee := io.TeeReader(br, d.Hash())
 	if info.f == format.Tar {
-		if info.members, err = e.listTarReader(tee, where); err != nil {
+		if info.members, info.trailer, err = e.listTarReader(tee, where); err != nil {
 			return nil, err
 		}
 	}
@@ -290,15 +292,26 @@ func (e *engine) spillStream(open func() (io.ReadCloser, error), where string) (
 // members and hashes their content; the second, only when some content
 // differs, keeps exactly the differing members for a closer look.
 func (e *engine) compareTar(parent *Node, wa, wb string, oa, ob func() (io.ReadCloser, error), depth int) error {
-	as, err := e.listTar(oa, wa)
+	as, ta, err := e.listTar(oa, wa)
 	if err != nil {
 		return err
 	}
-	bs, err := e.listTar(ob, wb)
+	bs, tb, err := e.listTar(ob, wb)
 	if err != nil {
 		return err
 	}
+	e.diffTrailers(parent, ta, tb)
 	return e.compareTarMembers(parent, wa, wb, oa, ob, as, bs, depth)
+}
+
+// diffTrailers reports non-zero data after the end-of-archive markers.
+func (e *engine) diffTrailers(parent *Node, a, b archive.Trailer) {
+	if a.NonZero == b.NonZero && a.Digest == b.Digest {
+		return
+	}
+	e.addFixed(parent, &Node{Name: "data after end of archive", Kind: KindBytes,
+		Summary: "non-zero bytes after the end-of-archive marker differ; most extractors ignore them, GNU tar --ignore-zeros does not",
+		Rebuilt: fmt.Sprintf("%d bytes", a.NonZero), Shipped: fmt.Sprintf("%d bytes", b.NonZero)})
 }
 
 // compareTarMembers compares two listed tars; oa and ob reopen them to
@@ -344,16 +357,16 @@ func freeAll(m map[int]*blob) {
 	}
 }
 
-func (e *engine) listTar(open func() (io.ReadCloser, error), where string) ([]*member, error) {
+func (e *engine) listTar(open func() (io.ReadCloser, error), where string) ([]*member, archive.Trailer, error) {
 	rc, err := open()
 	if err != nil {
-		return nil, err
+		return nil, archive.Trailer{}, err
 	}
 	defer rc.Close()
 	return e.listTarReader(rc, where)
 }
 
-func (e *engine) listTarReader(r io.Reader, where string) ([]*member, error) {
+func (e *engine) listTarReader(r io.Reader, where string) ([]*member, archive.Trailer, error) {
 	var out []*member
 	err := archive.ReadTar(e.ctx, r, where, e.budget, func(en *archive.Entry, body io.Reader) error {
 		m := &member{Entry: en}
@@ -370,7 +383,14 @@ func (e *engine) listTarReader(r io.Reader, where string) ([]*member, error) {
 		out = append(out, m)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, archive.Trailer{}, err
+	}
+	t, err := archive.ReadTarTrailer(r)
+	if err != nil {
+		return nil, t, fmt.Errorf("read tar %s: after the end of the archive: %w", where, err)
+	}
+	return out, t, nil
 }
 
 func (e *engine) keepTar(open func() (io.ReadCloser, error), where string, want map[int]bool) (map[int]*blob, error) {

@@ -169,3 +169,37 @@ func TestZipLayout(t *testing.T) {
 		})
 	}
 }
+
+// Data after a tar's end-of-archive marker, or in an ar pad byte, is never
+// normalized away.
+func TestHiddenTrailers(t *testing.T) {
+	base := []M{{Name: "a", Body: []byte("a")}}
+	later := []M{{Name: "a", Body: []byte("a"), Mtime: t1}}
+	odd := fixture.Ar(M{Name: "x", Body: []byte("odd")})
+	oddLater := fixture.Ar(M{Name: "x", Body: []byte("odd"), Mtime: t1})
+	oddLater[len(oddLater)-1] = '!'
+	tests := []struct {
+		name string
+		a, b []byte
+		want []string
+	}{
+		{"tar trailer", fixture.Tar(base...), append(fixture.Tar(later...), "extra"...),
+			[]string{"data after end of archive: bytes", "a/mtime: mtime (archive-mtime)"}},
+		{"tar.gz trailer", fixture.Gzip(fixture.Tar(base...), t0, 6), fixture.Gzip(append(fixture.Tar(later...), "extra"...), t0, 6),
+			[]string{"data after end of archive: bytes", "a/mtime: mtime (archive-mtime)"}},
+		{"tar zero padding is fine", fixture.Tar(base...), append(fixture.Tar(later...), make([]byte, 4096)...),
+			[]string{"a/mtime: mtime (archive-mtime)"}},
+		{"ar pad byte", odd, oddLater, []string{"x/padding: metadata", "x/mtime: mtime (archive-mtime)"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := compareBytes(t, tc.a, tc.b, compare.Options{Normalizers: compare.NormalizerNames()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, leaves(r)); diff != "" {
+				t.Errorf("leaves (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -105,6 +105,13 @@ func ReadAr(ctx context.Context, ra io.ReaderAt, size int64, where string, b *Bu
 		e.add("uid", ClassOwner, "%s", field(28, 34))
 		e.add("gid", ClassOwner, "%s", field(34, 40))
 		e.add("mtime", ClassTime, "%s", field(16, 28))
+		if msize%2 == 1 {
+			// The pad byte is "\n"; anything else is data no reader sees.
+			var pad [1]byte
+			if _, err := ra.ReadAt(pad[:], data+msize); err == nil && pad[0] != '\n' {
+				e.add("padding", ClassOther, "%#02x", pad[0])
+			}
+		}
 		out = append(out, &ArMember{Entry: e, Content: content})
 		off = data + msize + msize%2
 	}

@@ -8,6 +8,8 @@ import (
 	"io"
 	"sort"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // tarTypes names tar type flags.
@@ -23,9 +25,42 @@ var paxFolded = map[string]bool{
 	"uname": true, "gname": true, "mtime": true, "atime": true, "ctime": true,
 }
 
+// Trailer describes what follows a tar's end-of-archive marker. Zero
+// padding is normal (tar writers pad to their record size); other bytes are
+// invisible to most extractors but not to all (GNU tar --ignore-zeros reads
+// on), so they are compared.
+type Trailer struct {
+	NonZero int64         // bytes after the marker that are not zero
+	Digest  digest.Digest // of those bytes, in order
+}
+
+// ReadTarTrailer reads what remains of r after ReadTar returned.
+func ReadTarTrailer(r io.Reader) (Trailer, error) {
+	d := digest.SHA256.Digester()
+	buf := make([]byte, 32<<10)
+	var t Trailer
+	for {
+		n, err := r.Read(buf)
+		for _, c := range buf[:n] {
+			if c != 0 {
+				t.NonZero++
+				d.Hash().Write([]byte{c})
+			}
+		}
+		if err == io.EOF {
+			t.Digest = d.Digest()
+			return t, nil
+		}
+		if err != nil {
+			return t, err
+		}
+	}
+}
+
 // ReadTar reads a tar stream member by member and calls visit with each
 // member and its content (empty for non-regular members). visit need not
-// consume the body.
+// consume the body. After it returns, r is positioned after the
+// end-of-archive marker (see ReadTarTrailer).
 func ReadTar(ctx context.Context, r io.Reader, where string, b *Budget, visit func(e *Entry, body io.Reader) error) error {
 	tr := tar.NewReader(r)
 	nm := newNames(where)
