@@ -11,7 +11,7 @@
 //   - verification summary (SummaryStatement, SummaryPredicateType): the
 //     shipped artifact's digest, the compare verdict with its normalizers,
 //     and the payload digests of the rebuild and review statements it rests
-//     on.
+//     on. FORMATS.md documents the rebuild and summary formats.
 //
 // Verify (the customer's side) checks a file against attestations under a
 // policy (attest/policy) and returns a Result: a failed verification is a

@@ -19,7 +19,7 @@ import (
 // ProvenancePredicateType is SLSA Provenance v1.
 const ProvenancePredicateType = "https://slsa.dev/provenance/v1"
 
-// BuildType is the SLSA build type of a reprove rebuild. attest/REVIEW.md
+// BuildType is the SLSA build type of a reprove rebuild. attest/FORMATS.md
 // documents its external and internal parameters.
 const BuildType = "https://reprove.dev/buildtypes/rebuild/v1"
 
@@ -38,7 +38,7 @@ const (
 
 // Rebuild is everything attest needs to know about one rebuild. The builder's
 // result is mapped into it (attest does not import builder); as JSON it is
-// the file `reprove attest --result` reads, documented in attest/REVIEW.md.
+// the file `reprove attest rebuild --result` reads, documented in attest/FORMATS.md.
 type Rebuild struct {
 	SchemaVersion int       `json:"schemaVersion"`
 	Recipe        RecipeRef `json:"recipe"`

@@ -41,7 +41,7 @@ func newAttestRebuildCmd(env *Env) *cobra.Command {
 		Short: "Sign SLSA provenance for a rebuild",
 		Long: `Sign SLSA Provenance v1 (build type ` + attest.BuildType + `)
 for the rebuild described by --result: the rebuild result JSON (schemaVersion
-1, documented in attest/REVIEW.md) with the recipe, resolved inputs, builder,
+1, documented in attest/FORMATS.md) with the recipe, resolved inputs, builder,
 commands, times and outputs. A failed rebuild is refused.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
