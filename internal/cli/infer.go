@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
+	"github.com/reprove/reprove/builder/goproxy"
 	"github.com/reprove/reprove/builder/plan"
+	"github.com/reprove/reprove/internal/cachedir"
 	"github.com/reprove/reprove/recipes"
 	"github.com/reprove/reprove/recipes/infer"
 )
@@ -19,7 +23,7 @@ const inferSchemaVersion = 1
 
 type inferFlags struct {
 	source, commit, sourceURL string
-	shippedURL                string
+	shippedURL, member        string
 	ldflags                   []string
 	output, name, suite       string
 	jsonOut                   bool
@@ -28,7 +32,7 @@ type inferFlags struct {
 func newInferCmd(env *Env) *cobra.Command {
 	var fl inferFlags
 	cmd := &cobra.Command{
-		Use:   "infer BINARY",
+		Use:   "infer [--member PATH] BINARY",
 		Short: "Write a first recipe for a Go binary from what it records",
 		Long: `Infer a recipe for rebuilding a Go binary from what the binary records: its
 build information (Go version, main package, modules, build flags, GOOS/GOARCH,
@@ -56,7 +60,8 @@ findings go to stderr (or into --json).`,
 	f.StringVar(&fl.source, "source", "", "the source: a git clone, a git URL or a plain `directory`")
 	f.StringVar(&fl.commit, "commit", "", "the commit to rebuild (default: the binary's vcs.revision)")
 	f.StringVar(&fl.sourceURL, "source-url", "", "repository `URL` to write in the recipe (default: the clone's origin)")
-	f.StringVar(&fl.shippedURL, "shipped-url", "", "where the binary is published (`URL`); default: its local path")
+	f.StringVar(&fl.shippedURL, "shipped-url", "", "where BINARY is published (`URL`); default: its local path")
+	f.StringVar(&fl.member, "member", "", "BINARY is an archive (tar, .tgz, zip); infer from this member `path` in it")
 	f.StringArrayVar(&fl.ldflags, "ldflags", nil, "linker `flags` the binary cannot reveal, such as -X main.version=1.2.3 (repeat for alternatives)")
 	f.StringVarP(&fl.output, "output", "o", "", "write the recipe to `file` instead of stdout")
 	f.StringVar(&fl.name, "name", "", "file name of the rebuilt binary in /out (default: from the main package)")
@@ -73,7 +78,26 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 	if fl.sourceURL != "" && fl.source == "" {
 		return usageErrorf("--source-url needs --source")
 	}
-	facts, err := infer.ReadFacts(ctx, binary, infer.DefaultLimits())
+	lim := infer.DefaultLimits()
+	exe := binary
+	var archiveDigest digest.Digest
+	if fl.member != "" {
+		// BINARY is an archive (an npm .tgz, a release .zip): read the
+		// program out of it, and pin both.
+		tmp, err := os.MkdirTemp("", "reprove-infer-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		exe = filepath.Join(tmp, filepath.Base(fl.member))
+		if _, err := infer.ExtractMember(ctx, binary, fl.member, exe, lim); err != nil {
+			return err
+		}
+		if archiveDigest, err = fileDigest(binary); err != nil {
+			return err
+		}
+	}
+	facts, err := infer.ReadFacts(ctx, exe, lim)
 	if err != nil {
 		return err
 	}
@@ -83,8 +107,12 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 		BuildGoRoot: plan.GoRoot,
 		Writable:    []string{plan.TmpDir, plan.HomeDir},
 		Suite:       fl.suite,
+		BuildArch:   runtime.GOARCH,
 	}
 	shipped := &recipes.Shipped{Digest: facts.Digest}
+	if fl.member != "" {
+		shipped = &recipes.Shipped{Digest: archiveDigest, Member: fl.member, MemberDigest: facts.Digest}
+	}
 	if fl.shippedURL != "" {
 		shipped.URL = fl.shippedURL
 	} else {
@@ -94,6 +122,9 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 		}
 	}
 	opts.Shipped = shipped
+	if infer.DistCommand(facts) && fl.source == "" {
+		opts.ToolchainSum = lookupToolchainSum(cmd, env, facts)
+	}
 	if fl.source != "" {
 		fmt.Fprintf(env.Stderr, "reprove: pinning source %s\n", fl.source)
 		src, err := infer.ResolveSource(ctx, infer.SourceSpec{Location: fl.source, Commit: fl.commit, URL: fl.sourceURL}, facts)
@@ -106,7 +137,11 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 	if err != nil {
 		return err
 	}
-	text, err := infer.Render(res, fmt.Sprintf("%s (%s)", filepath.Base(binary), facts.Digest))
+	origin := fmt.Sprintf("%s (%s)", filepath.Base(binary), facts.Digest)
+	if fl.member != "" {
+		origin = fmt.Sprintf("%s in %s (%s)", fl.member, filepath.Base(binary), facts.Digest)
+	}
+	text, err := infer.Render(res, origin)
 	if err != nil {
 		return err
 	}
@@ -194,4 +229,23 @@ func writeInferJSON(env *Env, binary string, facts *infer.Facts, res *infer.Resu
 		Candidates    []candidate     `json:"candidates"`
 		Incomplete    []string        `json:"incomplete,omitempty"`
 	}{inferSchemaVersion, binary, facts.Digest, facts.Format, res.Recipe, res.Findings, cands, res.Incomplete})
+}
+
+// lookupToolchainSum finds the go.sum hash of the Go distribution a
+// distribution command (cmd/gofmt) is rebuilt from, in the checksum
+// database; "" (and a note) when it cannot be reached.
+func lookupToolchainSum(cmd *cobra.Command, env *Env, facts *infer.Facts) string {
+	goVersion := strings.TrimPrefix(strings.Fields(facts.BuildInfo.GoVersion)[0], "go")
+	version := infer.ToolchainVersion(goVersion, runtime.GOARCH)
+	cache, err := cachedir.Dir(env.Getenv)
+	if err == nil {
+		var sum string
+		db := goproxy.NewSumDB(goproxy.DefaultProxy, goproxy.SumGolangOrgKey, filepath.Join(cache, "sumdb"), nil)
+		sum, err = db.Lookup(cmd.Context(), infer.ToolchainModule, version)
+		if err == nil {
+			return sum
+		}
+	}
+	fmt.Fprintf(env.Stderr, "reprove: look up %s@%s in the checksum database: %v\n", infer.ToolchainModule, version, err)
+	return ""
 }

@@ -112,6 +112,29 @@ type Options struct {
 	Writable []string
 	// Suite is the Debian suite of images infer picks ("bookworm").
 	Suite string
+	// BuildArch is the architecture of the build machine ("amd64"): a
+	// command of the Go distribution is rebuilt from the distribution for
+	// linux/BuildArch.
+	BuildArch string
+	// ToolchainSum is the go.sum hash of that distribution's
+	// golang.org/toolchain module, when the caller looked it up.
+	ToolchainSum string
+}
+
+// ToolchainModule is the module path of Go distributions on the proxy.
+const ToolchainModule = "golang.org/toolchain"
+
+// DistCommand reports whether the binary is a command of the Go
+// distribution itself (cmd/gofmt, cmd/go): such binaries have no main
+// module.
+func DistCommand(f *Facts) bool {
+	return f != nil && f.BuildInfo != nil && f.BuildInfo.Main.Path == "" && strings.HasPrefix(f.BuildInfo.Path, "cmd/")
+}
+
+// ToolchainVersion is the golang.org/toolchain version holding Go release
+// goVersion ("1.23.5") for linux/arch.
+func ToolchainVersion(goVersion, arch string) string {
+	return "v0.0.1-go" + goVersion + ".linux-" + arch
 }
 
 // Candidate is one complete recipe worth rebuilding; they differ only in
@@ -167,6 +190,9 @@ func Infer(f *Facts, opts Options) (*Result, error) {
 	if opts.Suite == "" {
 		opts.Suite = "bookworm"
 	}
+	if opts.BuildArch == "" {
+		opts.BuildArch = "amd64"
+	}
 	in := &inferrer{f: f, opts: opts, bi: f.BuildInfo, set: map[string]string{}}
 	for _, s := range in.bi.Settings {
 		in.set[s.Key] = s.Value
@@ -193,8 +219,13 @@ func (in *inferrer) run() (*Result, error) {
 	if c := set["-compiler"]; c != "" && c != "gc" {
 		return nil, fmt.Errorf("infer toolchain: built with the %s compiler; only gc toolchains are published as modules", c)
 	}
-	r.Toolchain.Go = tc
-	in.note(Certain, "toolchain", tc, "build info: %s", goVersion)
+	dist := DistCommand(in.f)
+	if dist {
+		in.note(Certain, "toolchain", "/src/bin/go", "build info: %s, a command of the Go %s distribution: rebuilt from that distribution's source with its own go command (GOROOT /src)", bi.Path, tc)
+	} else {
+		r.Toolchain.Go = tc
+		in.note(Certain, "toolchain", tc, "build info: %s", goVersion)
+	}
 
 	// Build flags.
 	var flags []string
@@ -292,7 +323,11 @@ func (in *inferrer) run() (*Result, error) {
 		out = in.opts.Output
 	}
 	r.Name = sanitizeName(out)
-	r.Version = in.version()
+	if dist {
+		r.Version = goVersion
+	} else {
+		r.Version = in.version()
+	}
 	r.Outputs = []recipes.Output{{Path: out, Shipped: in.opts.Shipped}}
 
 	alts := in.opts.Ldflags
@@ -315,6 +350,9 @@ func (in *inferrer) run() (*Result, error) {
 		c.Env = r.Env
 		ld := strings.TrimSpace(base + " " + extra)
 		argv := []string{"go", "build"}
+		if dist {
+			argv[0] = "/src/bin/go"
+		}
 		argv = append(argv, flags...)
 		if ld != "" {
 			argv = append(argv, "-ldflags="+ld)
@@ -453,6 +491,15 @@ func (in *inferrer) source(r *recipes.Recipe) (recipes.Source, string) {
 			m := *s.GoModule
 			return recipes.Source{GoModule: &m}, s.ModuleDir
 		}
+	}
+	if DistCommand(in.f) {
+		v := ToolchainVersion(strings.TrimPrefix(strings.Fields(in.bi.GoVersion)[0], "go"), in.opts.BuildArch)
+		if in.opts.ToolchainSum != "" {
+			in.note(Certain, "source.gomod", ToolchainModule+"@"+v, "the Go distribution for linux/%s, its hash from the checksum database", in.opts.BuildArch)
+		} else {
+			in.note(Unknown, "source.gomod.sum", "", "the go.sum hash of %s@%s was not looked up: copy it from the checksum database", ToolchainModule, v)
+		}
+		return recipes.Source{GoModule: &recipes.GoModuleSource{Path: ToolchainModule, Version: v, Sum: in.opts.ToolchainSum}}, ""
 	}
 	m := in.bi.Main
 	if m.Sum != "" {
