@@ -202,6 +202,17 @@ func TestReproveVerifiesCosignAttestations(t *testing.T) {
 	}
 	t.Log(res.Sentence())
 
+	// cosign's --bundle format (base64Signature holding the envelope) reads too.
+	runCosign(t, cosign, dir, true, "attest-blob", "--key", "builder.key", "--type", SummaryPredicateType, "--predicate", "summary.pred.json",
+		"--tlog-upload=false", "--bundle", "summary.bundle", "--output-signature", "summary2.json", shipped)
+	res, err = Verify(ctx, shipped, []string{atts[0], atts[1], filepath.Join(dir, "summary.bundle")}, pol, VerifyOptions{Now: func() time.Time { return testNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Verified {
+		t.Fatalf("cosign bundle not verified:\n%s", res.Text())
+	}
+
 	// And the same attestations do not verify another file.
 	other := write("other", []byte("other\n"))
 	res, err = Verify(ctx, other, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }})
