@@ -294,11 +294,30 @@ func (e *engine) attach(parent, n *Node) {
 	}
 }
 
-// finish sorts and caps the tree.
+// finish sorts and caps the tree: differences that count against the
+// verdict come before those an allowed normalizer accepts, so that a cut
+// never hides what matters; then leaves before places, places by name.
 func (e *engine) finish(n *Node) {
-	// Leaves first, in the order found; then places by name.
+	sig := map[*Node]bool{}
+	var mark func(*Node) bool
+	mark = func(x *Node) bool {
+		s := x.Leaf() && !x.Accepted
+		for _, c := range x.Children {
+			s = mark(c) || s
+		}
+		sig[x] = s
+		return s
+	}
+	mark(n)
+	e.finishSorted(n, sig)
+}
+
+func (e *engine) finishSorted(n *Node, sig map[*Node]bool) {
 	sort.SliceStable(n.Children, func(i, j int) bool {
 		a, b := n.Children[i], n.Children[j]
+		if sig[a] != sig[b] {
+			return sig[a]
+		}
 		if a.Leaf() != b.Leaf() {
 			return a.Leaf()
 		}
@@ -318,7 +337,7 @@ func (e *engine) finish(n *Node) {
 		n.Lines = n.Lines[:e.lim.MaxLines]
 	}
 	for _, c := range n.Children {
-		e.finish(c)
+		e.finishSorted(c, sig)
 	}
 }
 

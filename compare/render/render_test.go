@@ -33,6 +33,12 @@ func reports(t *testing.T) map[string]*compare.Report {
 		many1 = append(many1, M{Name: fmt.Sprintf("f%d", i), Body: []byte("a")})
 		many2 = append(many2, M{Name: fmt.Sprintf("f%d", i), Body: []byte("b")})
 	}
+	var mixed1, mixed2 []M
+	for i := 0; i < 6; i++ {
+		mixed1 = append(mixed1, M{Name: fmt.Sprintf("m%d", i), Body: []byte("same\n")})
+		mixed2 = append(mixed2, M{Name: fmt.Sprintf("m%d", i), Body: []byte("same\n"), Mtime: t1})
+	}
+	mixed2[5].Body = []byte("changed\n")
 	cases := []struct {
 		name  string
 		a, b  []byte
@@ -44,6 +50,8 @@ func reports(t *testing.T) map[string]*compare.Report {
 		{"suggested", fixture.Gzip(fixture.Tar(base...), fixture.Epoch, 6), fixture.Gzip(fixture.Tar(later...), t1, 6), nil, compare.Limits{}},
 		{"different", fixture.Zip(6, base...), fixture.Zip(6, changed...), nil, compare.Limits{}},
 		{"capped", fixture.Tar(many1...), fixture.Tar(many2...), nil, compare.Limits{MaxChildren: 3, MaxLines: 1}},
+		// What counts against the verdict comes first, even past the cut.
+		{"significant-first", fixture.Tar(mixed1...), fixture.Tar(mixed2...), []string{"archive-mtime"}, compare.Limits{MaxChildren: 2}},
 		{"binary", append([]byte{0, 1, 2}, bytes.Repeat([]byte{7}, 40)...), append([]byte{0, 9, 2}, bytes.Repeat([]byte{8}, 41)...), nil, compare.Limits{}},
 	}
 	out := map[string]*compare.Report{}
