@@ -6,7 +6,7 @@
 # missing. Needs root (or sudo) for apt-get.
 set -euo pipefail
 
-packages=(containerd runc mmdebstrap git ca-certificates osslsigncode)
+packages=(containerd runc mmdebstrap git ca-certificates osslsigncode bzip2)
 if [ "${1:-}" = "--test" ]; then
 	# Peers for tests: attest's interop tests run the real cosign CLI (built
 	# from the Go module proxy below, after Go is found); compare's benchmark
