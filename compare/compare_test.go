@@ -2,9 +2,11 @@ package compare_test
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -234,4 +236,26 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+func TestBzip2(t *testing.T) {
+	bz := func(b []byte) []byte {
+		cmd := exec.Command("bzip2", "-c")
+		cmd.Stdin = bytes.NewReader(b)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("bzip2 (ci/setup.sh installs it): %v", err)
+		}
+		return out
+	}
+	a := bz(fixture.Tar(M{Name: "f", Body: []byte("one\n")}))
+	b := bz(fixture.Tar(M{Name: "f", Body: []byte("two\n"), Mtime: t1}))
+	r, err := compareBytes(t, a, b, compare.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"f/mtime: mtime (archive-mtime not allowed)", "f/text: text"}
+	if diff := cmp.Diff(want, leaves(r)); diff != "" {
+		t.Errorf("leaves (-want +got):\n%s", diff)
+	}
 }

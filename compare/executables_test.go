@@ -152,3 +152,18 @@ func findKind(n *compare.Node, k compare.Kind) *compare.Node {
 	}
 	return nil
 }
+
+func TestMachO(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds Go programs")
+	}
+	a := testexe.Build(t, "darwin", "arm64", testexe.Hello("hello, world"))
+	b := testexe.Build(t, "darwin", "arm64", testexe.Hello("hello, World"))
+	r := filesReport(t, a, b)
+	if r.Verdict != compare.Different || r.Rebuilt.Format.String() != "macho" {
+		t.Fatalf("verdict %v format %v", r.Verdict, r.Rebuilt.Format)
+	}
+	if ls := leaves(r); !hasLeaf(ls, "__TEXT,__rodata/bytes: bytes") {
+		t.Errorf("no __TEXT,__rodata difference in %q", ls)
+	}
+}
