@@ -2,6 +2,7 @@ package attest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/compare"
 )
 
@@ -270,5 +272,61 @@ func TestParseGoldenPredicates(t *testing.T) {
 		if _, err := parseProvenance(st); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s -> %s: error %v, want %q", tc.from, tc.to, err, tc.want)
 		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	f := newFixture(t, identicalA)
+	parse := func(name string) *envelope.Envelope {
+		e, err := envelope.Parse(f.envs[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	shipped := Output{Name: "hello", Digest: digest.FromBytes(shippedBytes)}
+	ok := func() SummaryInput {
+		return SummaryInput{
+			Shipped: shipped, Verdict: compare.Identical, Rebuilt: shipped.Digest,
+			Rebuild: parse("rebuild-rebuilderA"), Reviews: []*envelope.Envelope{parse("review-reviewer1")}, Time: testNow,
+		}
+	}
+	st, err := Summarize(ok())
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, _ := ParseStatement(st)
+	sp, err := parseSummary(parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp.Verifier.ID != "https://rebuilderA.example/reprove" || sp.Rebuilt.Name != "hello" || len(sp.Reviews) != 1 {
+		t.Errorf("summary predicate %+v", sp)
+	}
+	other := testReview("reviewer1")
+	other.Source.Tree = digest.FromString("another tree")
+	ost, _ := ReviewStatement(other)
+	oenv, _ := envelope.Sign(context.Background(), ost, f.k.signers["reviewer1"])
+	otherReview, _ := envelope.Parse(oenv)
+	tests := []struct {
+		name string
+		edit func(*SummaryInput)
+		want string
+	}{
+		{"rebuilt is not an output", func(in *SummaryInput) { in.Rebuilt = digest.FromString("x"); in.Verdict = compare.Different }, "none of the rebuild's outputs"},
+		{"rebuild is a review", func(in *SummaryInput) { in.Rebuild = parse("review-reviewer1") }, "predicate type is"},
+		{"review is a rebuild", func(in *SummaryInput) { in.Reviews = []*envelope.Envelope{parse("rebuild-rebuilderA")} }, "not a review"},
+		{"review of another source", func(in *SummaryInput) { in.Reviews = []*envelope.Envelope{otherReview} }, "not of the rebuilt source"},
+		{"no review", func(in *SummaryInput) { in.Reviews = nil }, "rests on no review"},
+		{"no rebuild", func(in *SummaryInput) { in.Rebuild = nil }, "no rebuild attestation"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := ok()
+			tt.edit(&in)
+			if _, err := Summarize(in); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
 	}
 }

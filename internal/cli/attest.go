@@ -72,7 +72,7 @@ commands, times and outputs. A failed rebuild is refused.`,
 			if err != nil {
 				return err
 			}
-			if err := attest.WriteFile(ctx, out, append(signed, '\n')); err != nil {
+			if err := attest.WriteAttestation(ctx, out, signed); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "wrote %s: rebuild of %s %s (%d outputs), signed by key %s (statement %s)\n",
@@ -133,32 +133,23 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			if err != nil {
 				return err
 			}
-			p := &attest.SummaryPredicate{Verifier: attest.Party{ID: verifierID, Name: verifierName}, TimeVerified: env.Now()}
-			if p.Rebuild, err = attest.RefOf(rbEnv, ""); err != nil {
-				return err
+			in := attest.SummaryInput{
+				Rebuild:  rbEnv,
+				Verifier: attest.Party{ID: verifierID, Name: verifierName},
+				Time:     env.Now(),
 			}
 			for _, r := range reviews {
 				e, _, err := readAttestation(r, attest.ReviewPredicateType)
 				if err != nil {
 					return err
 				}
-				ref, err := attest.RefOf(e, "")
-				if err != nil {
-					return err
-				}
-				p.Reviews = append(p.Reviews, ref)
+				in.Reviews = append(in.Reviews, e)
 			}
 			shippedDigest, err := fileDigest(shipped)
 			if err != nil {
 				return err
 			}
-			outputs := map[digest.Digest]string{}
-			for _, s := range rbStmt.Subject {
-				if d, ok := s.Digest.Digest(digest.SHA256); ok {
-					outputs[d] = s.Name
-				}
-			}
-			var rebuiltDigest digest.Digest
+			in.Shipped = attest.Output{Name: filepath.Base(shipped), Digest: shippedDigest}
 			switch {
 			case comparePath != "":
 				f, err := os.Open(comparePath)
@@ -173,7 +164,7 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 				if rep.Shipped.Digest != shippedDigest {
 					return fmt.Errorf("compare report %s is about shipped %s, not %s (%s)", comparePath, rep.Shipped.Digest, shipped, shippedDigest)
 				}
-				p.Verdict, p.Normalizers, rebuiltDigest = rep.Verdict, rep.Normalizers, rep.Rebuilt.Digest
+				in.Verdict, in.Normalizers, in.Rebuilt = rep.Verdict, rep.Normalizers, rep.Rebuilt.Digest
 			case rebuilt != "":
 				if _, err := compare.CheckNormalizers(normalize); err != nil {
 					return usageErrorf("--normalize: %v", err)
@@ -182,27 +173,20 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 				if err != nil {
 					return err
 				}
-				p.Verdict, p.Normalizers, rebuiltDigest = rep.Verdict, rep.Normalizers, rep.Rebuilt.Digest
+				in.Verdict, in.Normalizers, in.Rebuilt = rep.Verdict, rep.Normalizers, rep.Rebuilt.Digest
 			default:
-				if _, ok := outputs[shippedDigest]; !ok {
+				isOutput := false
+				for _, s := range rbStmt.Subject {
+					if d, ok := s.Digest.Digest(digest.SHA256); ok && d == shippedDigest {
+						isOutput = true
+					}
+				}
+				if !isOutput {
 					return fmt.Errorf("the shipped file %s (%s) is none of the rebuild's outputs; give --compare or --rebuilt to record how they differ", shipped, shippedDigest)
 				}
-				p.Verdict, rebuiltDigest = compare.Identical, shippedDigest
+				in.Verdict, in.Rebuilt = compare.Identical, shippedDigest
 			}
-			name, ok := outputs[rebuiltDigest]
-			if !ok {
-				return fmt.Errorf("the rebuilt artifact %s is none of the outputs of the rebuild attestation %s", rebuiltDigest, rebuildPath)
-			}
-			p.Rebuilt = attest.Artifact{Name: name, Digest: attest.DigestSet{"sha256": rebuiltDigest.Encoded()}}
-			if p.Verifier.ID == "" {
-				// Default: whoever built is who compared.
-				info, err := attest.ReadProvenance(rbStmt)
-				if err != nil {
-					return fmt.Errorf("%s: %w", rebuildPath, err)
-				}
-				p.Verifier.ID = info.BuilderID
-			}
-			st, err := attest.SummaryStatement(attest.Output{Name: filepath.Base(shipped), Digest: shippedDigest}, p)
+			st, err := attest.Summarize(in)
 			if err != nil {
 				return err
 			}
@@ -214,11 +198,15 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			if err != nil {
 				return err
 			}
-			if err := attest.WriteFile(ctx, out, append(signed, '\n')); err != nil {
+			if err := attest.WriteAttestation(ctx, out, signed); err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "wrote %s: %s is %s to the rebuilt %s, signed by key %s (statement %s)\n",
-				out, shippedDigest, p.Verdict, name, s.Fingerprint, digest.FromBytes(st))
+			prep := "to"
+			if in.Verdict == compare.Different {
+				prep = "from"
+			}
+			fmt.Fprintf(env.Stdout, "wrote %s: %s is %s %s rebuilt output %s, signed by key %s (statement %s)\n",
+				out, shippedDigest, in.Verdict, prep, in.Rebuilt, s.Fingerprint, digest.FromBytes(st))
 			return nil
 		},
 	}

@@ -74,7 +74,7 @@ second reviewer co-signing the same statement).`,
 				if err != nil {
 					return err
 				}
-				if err := attest.WriteFile(ctx, out, append(signed, '\n')); err != nil {
+				if err := attest.WriteAttestation(ctx, out, signed); err != nil {
 					return err
 				}
 				fmt.Fprintf(env.Stdout, "wrote %s: review %s co-signed by key %s (%d signatures)\n", out, e.PayloadDigest(), s.Fingerprint, len(e.Signatures)+1)
@@ -163,7 +163,7 @@ second reviewer co-signing the same statement).`,
 			if err != nil {
 				return err
 			}
-			if err := attest.WriteFile(ctx, out, append(signed, '\n')); err != nil {
+			if err := attest.WriteAttestation(ctx, out, signed); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "wrote %s: review of %s, %s, signed by key %s (statement %s)\n",
