@@ -420,7 +420,7 @@ func (in *inferrer) version() string {
 		return v
 	}
 	if rev := in.set["vcs.revision"]; rev != "" {
-		in.note(Guess, "version", short(rev), "no module version recorded; named after the revision")
+		in.note(Guess, "version", short(rev), "no module version recorded; named after the %s revision", in.set["vcs"])
 		return short(rev)
 	}
 	in.note(Unknown, "version", "unknown", "no module version or revision recorded; set version by hand")
@@ -458,7 +458,10 @@ func (in *inferrer) pkg() (pkg, out string) {
 // source decides the recipe's source and the main module's directory in it.
 func (in *inferrer) source(r *recipes.Recipe) (recipes.Source, string) {
 	set := in.set
-	rev := set["vcs.revision"]
+	rev := ""
+	if set["vcs"] == "git" {
+		rev = set["vcs.revision"]
+	}
 	if set["vcs.modified"] == "true" {
 		in.note(Unknown, "source", "", "vcs.modified=true: the binary was built from a checkout with uncommitted changes; no commit reproduces it exactly")
 	}
