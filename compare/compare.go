@@ -294,29 +294,37 @@ func (e *engine) attach(parent, n *Node) {
 	}
 }
 
-// finish sorts and caps the tree: differences that count against the
-// verdict come before those an allowed normalizer accepts, so that a cut
-// never hides what matters; then leaves before places, places by name.
+// finish sorts and caps the tree so that a cut never hides what matters:
+// first what holds a difference no normalizer covers, then what holds one
+// a normalizer would cover but was not allowed, then what allowed
+// normalizers accept; within each, leaves before places, places by name.
 func (e *engine) finish(n *Node) {
-	sig := map[*Node]bool{}
-	var mark func(*Node) bool
-	mark = func(x *Node) bool {
-		s := x.Leaf() && !x.Accepted
-		for _, c := range x.Children {
-			s = mark(c) || s
+	rank := map[*Node]int{}
+	var mark func(*Node) int
+	mark = func(x *Node) int {
+		r := 0
+		switch {
+		case !x.Leaf() || x.Accepted:
+		case x.Normalizer == "":
+			r = 2
+		default:
+			r = 1
 		}
-		sig[x] = s
-		return s
+		for _, c := range x.Children {
+			r = max(r, mark(c))
+		}
+		rank[x] = r
+		return r
 	}
 	mark(n)
-	e.finishSorted(n, sig)
+	e.finishSorted(n, rank)
 }
 
-func (e *engine) finishSorted(n *Node, sig map[*Node]bool) {
+func (e *engine) finishSorted(n *Node, rank map[*Node]int) {
 	sort.SliceStable(n.Children, func(i, j int) bool {
 		a, b := n.Children[i], n.Children[j]
-		if sig[a] != sig[b] {
-			return sig[a]
+		if rank[a] != rank[b] {
+			return rank[a] > rank[b]
 		}
 		if a.Leaf() != b.Leaf() {
 			return a.Leaf()
@@ -337,7 +345,7 @@ func (e *engine) finishSorted(n *Node, sig map[*Node]bool) {
 		n.Lines = n.Lines[:e.lim.MaxLines]
 	}
 	for _, c := range n.Children {
-		e.finishSorted(c, sig)
+		e.finishSorted(c, rank)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ArMember is one member of a Unix ar archive, with its content as a
@@ -104,7 +105,11 @@ func ReadAr(ctx context.Context, ra io.ReaderAt, size int64, where string, b *Bu
 		e.add("mode", ClassMode, "%s", field(40, 48))
 		e.add("uid", ClassOwner, "%s", field(28, 34))
 		e.add("gid", ClassOwner, "%s", field(34, 40))
-		e.add("mtime", ClassTime, "%s", field(16, 28))
+		mt := field(16, 28)
+		if secs, err := strconv.ParseInt(mt, 10, 64); err == nil {
+			mt = fmtTime(time.Unix(secs, 0))
+		}
+		e.add("mtime", ClassTime, "%s", mt)
 		if msize%2 == 1 {
 			// The pad byte is "\n"; anything else is data no reader sees.
 			var pad [1]byte

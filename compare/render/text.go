@@ -74,9 +74,6 @@ func Tag(n *compare.Node) string {
 func textNode(w *bufio.Writer, n *compare.Node, depth int) {
 	ind := strings.Repeat("  ", depth)
 	line := ind + n.Name
-	if !n.Leaf() {
-		line += "/"
-	}
 	if n.Summary != "" {
 		line += ": " + n.Summary
 	}
