@@ -29,9 +29,10 @@ type Limits struct {
 }
 
 // DefaultLimits are generous for real binaries (a large Go binary has
-// ~100k symbols).
+// ~100k symbols) and keep debug/elf's symbol table, which it holds in
+// memory, near 100 MB at most.
 func DefaultLimits() Limits {
-	return Limits{MaxSize: 4 << 30, MaxSymbols: 2_000_000, MaxSections: 65535}
+	return Limits{MaxSize: 4 << 30, MaxSymbols: 1_000_000, MaxSections: 65535}
 }
 
 // Field is one header field as text.

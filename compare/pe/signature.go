@@ -21,19 +21,20 @@ import (
 type Signature struct {
 	// Signer and Issuer are the distinguished names of the signing
 	// certificate.
-	Signer, Issuer string
-	Serial         string
+	Signer string `json:"signer"`
+	Issuer string `json:"issuer"`
+	Serial string `json:"serial"`
 	// DigestAlgorithm and Digest are the image hash the signature covers.
-	DigestAlgorithm string
-	Digest          string
+	DigestAlgorithm string `json:"digestAlgorithm,omitempty"`
+	Digest          string `json:"digest,omitempty"`
 	// DigestMatches is true when Digest is the Authenticode hash of this
 	// very image: the signature was made for these bytes.
-	DigestMatches bool
+	DigestMatches bool `json:"digestMatches"`
 	// SignatureValid is true when the PKCS#7 signature verifies with the
 	// embedded certificate. No trust root is consulted: whether the signer
 	// is trusted is a policy question for the verifier, not for compare.
-	SignatureValid bool
-	Problem        string // why DigestMatches or SignatureValid is false
+	SignatureValid bool   `json:"signatureValid"`
+	Problem        string `json:"problem,omitempty"` // why DigestMatches or SignatureValid is false
 }
 
 const maxCertTable = 16 << 20
