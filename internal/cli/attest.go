@@ -214,7 +214,7 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 	f.StringVar(&keyPath, "key", "", "private key to sign with (cosign format)")
 	f.StringVar(&shipped, "shipped", "", "the shipped `FILE` the summary is about")
 	f.StringVar(&rebuildPath, "rebuild", "", "the signed rebuild attestation")
-	f.StringSliceVar(&reviews, "review", nil, "a signed review attestation of the rebuilt source (repeatable)")
+	f.StringArrayVar(&reviews, "review", nil, "a signed review attestation of the rebuilt source (repeatable)")
 	f.StringVar(&comparePath, "compare", "", "a compare report (reprove compare --json) for the shipped file")
 	f.StringVar(&rebuilt, "rebuilt", "", "a rebuilt output `FILE` to compare with the shipped file now")
 	f.StringSliceVar(&normalize, "normalize", nil, "allow this normalizer when comparing --rebuilt (repeatable)")

@@ -188,7 +188,7 @@ second reviewer co-signing the same statement).`,
 	f.StringVar(&reviewerID, "reviewer", "", "reviewer identity as a URI (mailto:… or https://…)")
 	f.StringVar(&reviewerName, "reviewer-name", "", "reviewer's display name")
 	f.StringVar(&verdict, "verdict", "", "approved or findings")
-	f.StringSliceVar(&scope, "scope", nil, "paths reviewed, relative to the source root (repeatable; default: all)")
+	f.StringArrayVar(&scope, "scope", nil, "paths reviewed, relative to the source root (repeatable; default: all)")
 	f.StringVar(&reportFile, "report", "", "the review report `FILE` (its sha256 is recorded)")
 	f.StringVar(&reportURI, "report-uri", "", "where the report is published")
 	f.StringVar(&notes, "notes", "", "a short free-text note")

@@ -81,7 +81,7 @@ usage errors.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&policyPath, "policy", "", "the trust policy (YAML)")
-	f.StringSliceVarP(&atts, "attestations", "a", nil, "attestation file, bundle or directory (repeatable)")
+	f.StringArrayVarP(&atts, "attestations", "a", nil, "attestation file, bundle or directory (repeatable)")
 	f.BoolVar(&jsonOut, "json", false, "print the result as JSON (schemaVersion 1)")
 	return cmd
 }
