@@ -58,7 +58,11 @@ func (r *Result) Sentence() string {
 	var reviewed []string
 	for _, rv := range r.Reviewers {
 		if rv.Verdict == Approved {
-			reviewed = append(reviewed, fmt.Sprintf("%s on %s", rv.Reviewer.Display(), rv.ReviewedAt.Format("2006-01-02")))
+			r := fmt.Sprintf("%s on %s", rv.Reviewer.Display(), rv.ReviewedAt.Format("2006-01-02"))
+			if !rv.Scope.All {
+				r += " (only " + strings.Join(rv.Scope.Paths, ", ") + ")"
+			}
+			reviewed = append(reviewed, r)
 		}
 	}
 	src := ""
