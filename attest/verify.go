@@ -128,7 +128,7 @@ func Verify(ctx context.Context, file string, attestations []string, pol *policy
 		progress = func(string) {}
 	}
 	progress("hashing " + file)
-	digests, err := HashFile(ctx, file)
+	digests, err := hashFile(ctx, file, func(n int64) { progress(fmt.Sprintf("hashed %d MiB of %s", n>>20, file)) })
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +148,11 @@ func Verify(ctx context.Context, file string, attestations []string, pol *policy
 // HashFile computes the sha256, sha384 and sha512 digests of a file in one
 // pass, as an in-toto digest set.
 func HashFile(ctx context.Context, path string) (DigestSet, error) {
+	return hashFile(ctx, path, nil)
+}
+
+// hashFile is HashFile reporting the bytes hashed every 256 MiB.
+func hashFile(ctx context.Context, path string, hashed func(int64)) (DigestSet, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("hash file: %w", err)
@@ -156,12 +161,17 @@ func HashFile(ctx context.Context, path string) (DigestSet, error) {
 	hs := map[string]hash.Hash{"sha256": sha256.New(), "sha384": sha512.New384(), "sha512": sha512.New()}
 	w := io.MultiWriter(hs["sha256"], hs["sha384"], hs["sha512"])
 	buf := make([]byte, 1<<20)
+	var total int64
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		n, rerr := f.Read(buf)
 		w.Write(buf[:n])
+		if hashed != nil && (total+int64(n))>>28 != total>>28 {
+			hashed(total + int64(n))
+		}
+		total += int64(n)
 		if rerr == io.EOF {
 			break
 		}
