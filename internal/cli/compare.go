@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -53,13 +54,23 @@ Normalizers (allow with --normalize NAME, repeatable or comma-separated):
 			}
 			opts := compare.Options{Normalizers: normalize, Limits: lim}
 			if env.IsTerminal && !jsonOut {
+				// One status line, rewritten at most ten times a second and
+				// cleared at the end.
+				var last time.Time
 				opts.Progress = func(p compare.Progress) {
-					if p.Bytes > 0 {
-						fmt.Fprintf(env.Stderr, "reprove: %s %s (%d MiB)\n", p.Step, p.Path, p.Bytes>>20)
-					} else {
-						fmt.Fprintf(env.Stderr, "reprove: %s %s\n", p.Step, p.Path)
+					if now := env.Now(); now.Sub(last) >= 100*time.Millisecond {
+						last = now
+						line := fmt.Sprintf("reprove: %s %s", p.Step, p.Path)
+						if p.Bytes > 0 {
+							line += fmt.Sprintf(" (%d MiB)", p.Bytes>>20)
+						}
+						if r := []rune(line); len(r) > 120 {
+							line = string(r[:60]) + "…" + string(r[len(r)-59:])
+						}
+						fmt.Fprintf(env.Stderr, "\r\033[K%s", line)
 					}
 				}
+				defer fmt.Fprint(env.Stderr, "\r\033[K")
 			}
 			r, err := compare.Files(cmd.Context(), a[0], a[1], opts)
 			if err != nil {
