@@ -390,6 +390,11 @@ func (e *engine) compareBlobs(parent *Node, a, b *blob, depth int) error {
 	switch {
 	case fa != fb && !(fa.Compressed() && fb.Compressed()):
 		e.add(parent, &Node{Name: "format", Kind: KindFormat, Summary: "file format differs", Rebuilt: fa.String(), Shipped: fb.String()})
+		if plain(fa) && plain(fb) {
+			// Text that became binary (a NUL crept in), or empty: the
+			// bytes say where.
+			err = e.compareBytes(parent, a, b)
+		}
 	case fa.Compressed():
 		err = e.compareCompressed(parent, a, b, fa, fb, depth)
 	case fa == format.Tar:
@@ -414,6 +419,8 @@ func (e *engine) compareBlobs(parent *Node, a, b *blob, depth int) error {
 	}
 	return nil
 }
+
+func plain(f format.Format) bool { return f == format.Text || f == format.Unknown || f == format.Empty }
 
 func (b *blob) opener() func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) { return io.NopCloser(b.reader()), nil }

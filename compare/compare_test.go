@@ -206,6 +206,10 @@ func TestFiles(t *testing.T) {
 		want: outcome{Verdict: compare.Different, Suggested: nil, Leaves: []string{
 			"data.tar.gz/pkg/README/text: text", "debian-binary/mtime: mtime (archive-mtime not allowed)"}},
 	}, {
+		name: "text became binary",
+		a:    []byte("abc\ndef\n"), b: []byte("abc\nd\x00f\n"),
+		want: outcome{Verdict: compare.Different, Leaves: []string{"format: format", "bytes: bytes"}},
+	}, {
 		name: "format change",
 		a:    fixture.Gzip([]byte("x"), t0, 6), b: fixture.Zip(6, M{Name: "x"}),
 		want: outcome{Verdict: compare.Different, Leaves: []string{"format: format"}},

@@ -31,9 +31,18 @@ func (e *engine) comparePE(parent *Node, a, b *blob) error {
 		return err
 	}
 	if la.Checksum != lb.Checksum {
-		n := &Node{Name: "checksum", Kind: KindChecksum, Rebuilt: fmt.Sprintf("%#x", la.Checksum), Shipped: fmt.Sprintf("%#x", lb.Checksum)}
-		if sigDiffers && contains(e.allowed, "authenticode") {
+		// Signing rewrites the checksum, so authenticode covers it when the
+		// signatures differ; otherwise only pe-timestamp does.
+		n := &Node{Name: "checksum", Kind: KindChecksum, Rebuilt: fmt.Sprintf("%#x", la.Checksum), Shipped: fmt.Sprintf("%#x", lb.Checksum),
+			Normalizer: "pe-timestamp"}
+		if sigDiffers {
+			n.Normalizer = "authenticode"
+		}
+		switch {
+		case sigDiffers && contains(e.allowed, "authenticode"):
 			n.Normalizer, n.Accepted = "authenticode", true
+		case contains(e.allowed, "pe-timestamp"):
+			n.Normalizer, n.Accepted = "pe-timestamp", true
 		}
 		e.add(parent, n)
 	}

@@ -70,10 +70,10 @@ func TestAuthenticode(t *testing.T) {
 
 	// Unsigned rebuild vs signed release, normalizer not allowed.
 	r := filesReport(t, unsigned, signed)
-	if diff := cmp.Diff(sorted([]string{"checksum: pe-checksum (pe-timestamp not allowed)", "authenticode signature: signature (authenticode not allowed)"}), leaves(r)); diff != "" {
+	if diff := cmp.Diff(sorted([]string{"checksum: pe-checksum (authenticode not allowed)", "authenticode signature: signature (authenticode not allowed)"}), leaves(r)); diff != "" {
 		t.Errorf("leaves (-want +got):\n%s", diff)
 	}
-	if r.Verdict != compare.Different || !slices.Equal(r.Suggested, []string{"authenticode", "pe-timestamp"}) {
+	if r.Verdict != compare.Different || !slices.Equal(r.Suggested, []string{"authenticode"}) {
 		t.Errorf("verdict %v suggested %v; want different, suggested authenticode", r.Verdict, r.Suggested)
 	}
 
@@ -126,6 +126,11 @@ func TestAuthenticode(t *testing.T) {
 	r = filesReport(t, unsigned, sp, "pe-timestamp")
 	if r.Verdict != compare.Equivalent || !slices.Equal(r.Normalizers, []string{"pe-timestamp"}) {
 		t.Errorf("timestamp: verdict %v normalizers %v leaves %q", r.Verdict, r.Normalizers, leaves(r))
+	}
+	// authenticode does not cover a checksum when no signature differs.
+	r = filesReport(t, unsigned, sp, "authenticode")
+	if r.Verdict != compare.Different || !slices.Equal(r.Suggested, []string{"pe-timestamp"}) {
+		t.Errorf("timestamp under authenticode: verdict %v suggested %v leaves %q", r.Verdict, r.Suggested, leaves(r))
 	}
 }
 
