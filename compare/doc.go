@@ -3,4 +3,54 @@
 //
 // Verdicts are exact words: identical (equal digests), equivalent (equal only
 // after normalizers the user named, which the verdict lists), different.
+//
+// The pipeline calls Files:
+//
+//	r, err := compare.Files(ctx, rebuilt, shipped, compare.Options{Normalizers: []string{"authenticode"}})
+//
+// An error means the comparison could not finish (unreadable, truncated or
+// corrupt input, a limit crossed, a cancelled context) and is never a match.
+// Otherwise r.Verdict is the answer, r.Normalizers the normalizers it needed,
+// and r.Differences the tree of differences down to the smallest unit each
+// format has: archive member and metadata field (tar with any compression,
+// zip and jar, ar and Debian packages), executable section, symbol and Go
+// build-info field (ELF, PE, Mach-O), text line, byte range. The JSON form of
+// a Report (WriteJSON, schema SchemaVersion) is the source of truth; package
+// render turns it into text and HTML.
+//
+// # Normalizers
+//
+// Normalizers are named, opt-in and pure: each accepts certain kinds of
+// recorded difference, nothing else. Lookup and NormalizerNames expose them.
+//
+//	archive-mtime  member modification, access and change times (tar, zip, ar)
+//	archive-order  member order (never when a name repeats)
+//	gzip-header    gzip header fields (mtime, name, comment, OS, extra flags)
+//	pe-timestamp   the PE/COFF timestamp and the optional-header checksum
+//	authenticode   an Authenticode signature: certificate table, its data
+//	               directory entry, alignment padding and checksum; the signer
+//	               is reported
+//
+// No normalizer may cover a change of file type, mode bits, link target,
+// content, format or a repeated member: the registry refuses such a
+// definition when the program starts.
+//
+// # What equivalent means
+//
+// Equivalent means every member's content and every metadata field a reader
+// of the format exposes are equal, apart from fields an allowed normalizer
+// covers. Bytes no reader of the central structure sees are accounted for
+// too: a zip's local headers and any data outside its members, data after a
+// tar's end-of-archive marker (zero padding excepted), ar pad bytes, and for
+// PE images the whole image once the signature, checksum and timestamp are
+// removed. When a format's structure explains nothing, the differing byte
+// ranges are reported, and those no normalizer accepts.
+//
+// # Untrusted input
+//
+// Archives are read as streams, never extracted by member name; differing
+// members are held in memory when small, else in a private directory under
+// Options.TempDir that is removed before Files returns. Limits bound members,
+// nesting, expanded bytes, compression ratio, decompressor windows and what
+// debug/* may parse (see Limits).
 package compare
