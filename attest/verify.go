@@ -204,6 +204,11 @@ func Evaluate(ctx context.Context, file string, fileDigests DigestSet, docs []Do
 	if !ok {
 		return nil, fmt.Errorf("verify: file digests lack sha256")
 	}
+	// policy.Parse guarantees these; a Policy built another way must too.
+	if pol == nil || pol.Rebuilders.Threshold < 1 || pol.Reviewers.Threshold < 1 ||
+		pol.Rebuilders.Threshold > len(pol.Rebuilders.Keys) || pol.Reviewers.Threshold > len(pol.Reviewers.Keys) {
+		return nil, fmt.Errorf("verify: the policy needs thresholds of at least 1 and at most its number of keys")
+	}
 	res := &Result{
 		SchemaVersion:      ResultSchemaVersion,
 		File:               file,
@@ -441,7 +446,8 @@ func Evaluate(ctx context.Context, file string, fileDigests DigestSet, docs []Do
 		reason("the source was approved by %d of %d trusted reviewers; the policy needs %d", len(approvers), len(pol.Reviewers.Keys), pol.Reviewers.Threshold)
 	}
 
-	res.Verified = len(res.Reasons) == 0 && len(agreeing) >= pol.Rebuilders.Threshold && len(approvers) >= pol.Reviewers.Threshold
+	res.Verified = len(res.Reasons) == 0 && len(agreeing) >= 1 && len(approvers) >= 1 &&
+		len(agreeing) >= pol.Rebuilders.Threshold && len(approvers) >= pol.Reviewers.Threshold
 	if !res.Verified && len(res.Reasons) == 0 {
 		// Unreachable by construction; fail closed all the same.
 		reason("not every check passed")

@@ -550,3 +550,24 @@ func BenchmarkEvaluate(b *testing.B) {
 		}
 	}
 }
+
+func TestEvaluateRefusesBadPolicy(t *testing.T) {
+	f := newFixture(t, identicalA, identicalB)
+	pol := mustPolicy(t, f.policyYAML(1, 2, ""))
+	ds := DigestSet{"sha256": digest.FromBytes(shippedBytes).Encoded()}
+	for _, edit := range []func(){
+		func() { pol.Rebuilders.Threshold = 0 },
+		func() { pol.Reviewers.Threshold = 0 },
+		func() { pol.Rebuilders.Threshold = 4 },
+	} {
+		p := *pol // restored after each edit
+		edit()
+		if _, err := Evaluate(context.Background(), "hello", ds, f.docs(), pol, testNow); err == nil {
+			t.Error("a policy with a bad threshold was used")
+		}
+		pol = &p
+	}
+	if _, err := Evaluate(context.Background(), "hello", ds, f.docs(), nil, testNow); err == nil {
+		t.Error("a nil policy was used")
+	}
+}
