@@ -16,9 +16,11 @@ package infer
 import (
 	"errors"
 	"fmt"
+	goversion "go/version"
 	"path"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/reprove/reprove/recipes"
@@ -312,7 +314,7 @@ func (in *inferrer) run() (*Result, error) {
 	}
 
 	// Linker flags.
-	base, ldOK := in.ldflags(trimpath)
+	spellings, ldOK := in.ldflags(trimpath)
 	if !ldOK {
 		in.note(Unknown, "-ldflags", "", "the executable lacks a symbol table or DWARF that its recorded flags would have kept: it was probably stripped after linking (strip, upx); no go build reproduces that")
 	}
@@ -345,22 +347,28 @@ func (in *inferrer) run() (*Result, error) {
 		in.note(Guess, "steps", "go install "+in.bi.Path+"@"+in.bi.Main.Version, "go install resolves the module from the module cache: the builder must provide %s@%s there", in.bi.Main.Path, in.bi.Main.Version)
 	}
 	res := &Result{}
+	seen := map[string]bool{}
 	for _, extra := range alts {
-		c := *r
-		c.Env = r.Env
-		ld := strings.TrimSpace(base + " " + extra)
-		argv := []string{"go", "build"}
-		if dist {
-			argv[0] = "/src/bin/go"
+		for _, sp := range spellings {
+			ld := strings.TrimSpace(sp + " " + extra)
+			if seen[ld] {
+				continue
+			}
+			seen[ld] = true
+			c := *r
+			argv := []string{"go", "build"}
+			if dist {
+				argv[0] = "/src/bin/go"
+			}
+			argv = append(argv, flags...)
+			if ld != "" {
+				argv = append(argv, "-ldflags="+ld)
+			}
+			argv = append(argv, "-o", "/out/"+out, pkg)
+			c.Steps = mkSteps(argv)
+			c.Source = src
+			res.Candidates = append(res.Candidates, Candidate{Ldflags: ld, Recipe: &c})
 		}
-		argv = append(argv, flags...)
-		if ld != "" {
-			argv = append(argv, "-ldflags="+ld)
-		}
-		argv = append(argv, "-o", "/out/"+out, pkg)
-		c.Steps = mkSteps(argv)
-		c.Source = src
-		res.Candidates = append(res.Candidates, Candidate{Ldflags: ld, Recipe: &c})
 	}
 	res.Recipe = res.Candidates[0].Recipe
 	res.Findings = in.findings
@@ -546,44 +554,72 @@ func repoURL(modPath string) string {
 	return ""
 }
 
-// ldflags returns the linker flags implied by what the executable lacks.
-// ok is false when the recorded flags contradict the executable.
-func (in *inferrer) ldflags(trimpath bool) (string, bool) {
+// ldflags returns the spellings of the linker flags implied by what the
+// executable lacks, most common first. The spelling matters even where the
+// effect is the same ("-s" and "-s -w" since Go 1.22): the go command
+// hashes the flags into the build ID the linker writes. Only an empty
+// build ID (-buildid=) makes the spellings equal. ok is false when the
+// recorded flags contradict the executable.
+func (in *inferrer) ldflags(trimpath bool) (spellings []string, ok bool) {
 	f := in.f
 	if ld, ok := in.set["-ldflags"]; ok {
 		in.note(Certain, "-ldflags", ld, "build info (recorded because the build did not use -trimpath)")
-		return ld, true
+		return []string{ld}, true
 	}
 	if !trimpath {
 		// Without -trimpath any -ldflags would have been recorded.
 		in.note(Certain, "-ldflags", "", "none: without -trimpath the go command records -ldflags, and none are recorded")
-		return "", f.Symbols && f.DWARF || f.Format == MachO && f.Symbols
+		return []string{""}, f.Symbols && f.DWARF
 	}
-	var fl []string
+	goVersion, _, _ := strings.Cut(in.bi.GoVersion, " ")
+	sImpliesW := goversion.Compare(goVersion, "go1.22") >= 0
 	switch {
 	case !f.Symbols && !f.DWARF:
-		fl = append(fl, "-s", "-w")
+		spellings = []string{"-s -w", "-w -s"}
+		if sImpliesW {
+			spellings = []string{"-s -w", "-s", "-w -s"}
+		}
 		in.note(Certain, "-ldflags", "-s -w", "the %v file has neither a symbol table nor DWARF", f.Format)
 	case !f.Symbols:
-		fl = append(fl, "-s", "-w=0")
-		in.note(Certain, "-ldflags", "-s -w=0", "the %v file has DWARF but no symbol table", f.Format)
+		spellings = []string{"-s"}
+		if sImpliesW {
+			spellings = []string{"-s -w=0", "-w=0 -s"}
+		}
+		in.note(Certain, "-ldflags", spellings[0], "the %v file has DWARF but no symbol table", f.Format)
 	case !f.DWARF:
-		fl = append(fl, "-w")
+		spellings = []string{"-w"}
 		in.note(Certain, "-ldflags", "-w", "the %v file has a symbol table but no DWARF", f.Format)
 	default:
+		spellings = []string{""}
 		in.note(Certain, "-ldflags", "no -s, no -w", "the %v file has a symbol table and DWARF", f.Format)
 	}
+	emptyID := false
 	switch {
 	case f.BuildIDFound && f.BuildID == "":
-		fl = append(fl, "-buildid=")
+		emptyID = true
 		in.note(Certain, "-ldflags", "-buildid=", "the Go build ID is empty")
 	case !f.BuildIDFound && f.Format == ELF:
-		fl = append(fl, "-buildid=")
+		emptyID = true
 		in.note(Certain, "-ldflags", "-buildid=", "the ELF file has no Go build ID note, which the linker writes unless -buildid= is given")
 	case !f.BuildIDFound:
 		in.note(Guess, "-ldflags", "", "no Go build ID found in the %v file; if the rebuild differs only there, add -buildid=", f.Format)
 	}
-	return strings.Join(fl, " "), true
+	if emptyID {
+		// No build ID, so no hash of the spelling: one candidate will do.
+		return []string{strings.TrimSpace(spellings[0] + " -buildid=")}, true
+	}
+	if len(spellings) > 1 {
+		in.note(Guess, "-ldflags", strings.Join(quoteAll(spellings), " | "), "the build ID hashes how the flags were spelled, which the binary does not reveal: each spelling is a candidate for --rebuild")
+	}
+	return spellings, true
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strconv.Quote(s)
+	}
+	return out
 }
 
 // stepsFor decides once how a go build command line becomes steps, noting
