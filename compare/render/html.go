@@ -46,6 +46,7 @@ func explain(r *compare.Report) string {
 
 var page = template.Must(template.New("page").Funcs(template.FuncMap{
 	"explain": explain,
+	"counts":  counts,
 	"tag":     Tag,
 	"join":    func(s []string) string { return strings.Join(s, ", ") },
 	// Open what holds a difference that counts; fold what allowed
