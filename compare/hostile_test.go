@@ -59,6 +59,10 @@ func TestHostileInput(t *testing.T) {
 		{name: "compression ratio", rebuilt: goodGz, shipped: bomb, want: "compression ratio exceeds the limit of 1000", limit: true},
 		{name: "expanded size", rebuilt: goodGz, shipped: bomb, limits: compare.Limits{MaxExpanded: 1 << 20}, want: "expanded size exceeds the limit of 1048576", limit: true},
 		{name: "member count", shipped: fixture.Tar(M{Name: "a"}, M{Name: "b"}, M{Name: "c"}), limits: compare.Limits{MaxEntries: 2}, want: "member count exceeds the limit of 2", limit: true},
+		{name: "xz window", rebuilt: fixture.XzDict([]byte("a"), 64<<10), shipped: fixture.Xz([]byte("b")), limits: compare.Limits{MaxWindow: 1 << 20},
+			want: "decompressor window (xz dictionary) exceeds the limit of 1048576", limit: true},
+		{name: "zstd window", rebuilt: fixture.Zstd([]byte("a")), shipped: fixture.Zstd(bytes.Repeat([]byte("b"), 4<<20)),
+			limits: compare.Limits{MaxWindow: 1 << 10}, want: "decompress zstd stream of"},
 		{name: "depth", rebuilt: nest, shipped: nest2, want: "nesting depth exceeds the limit of 8", limit: true},
 	}
 	for _, tc := range tests {
