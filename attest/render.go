@@ -58,7 +58,8 @@ func (r *Result) Sentence() string {
 	var reviewed []string
 	for _, rv := range r.Reviewers {
 		if rv.Verdict == Approved {
-			r := fmt.Sprintf("%s on %s", rv.Reviewer.Display(), rv.ReviewedAt.Format("2006-01-02"))
+			// The policy's name for the key: the label the customer trusts.
+			r := fmt.Sprintf("%s on %s", rv.Name, rv.ReviewedAt.Format("2006-01-02"))
 			if !rv.Scope.All {
 				r += " (only " + strings.Join(rv.Scope.Paths, ", ") + ")"
 			}

@@ -6,10 +6,12 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/spf13/cobra"
 
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
+	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/internal/treehash"
 )
 
@@ -69,6 +71,21 @@ second reviewer co-signing the same statement).`,
 				s, err := loadSigner(cmd, env, keyPath)
 				if err != nil {
 					return err
+				}
+				pubPEM, err := cryptoutils.MarshalPublicKeyToPEM(s.Public)
+				if err != nil {
+					return err
+				}
+				v, err := keys.ParseVerifier(pubPEM, keyPath)
+				if err != nil {
+					return err
+				}
+				already, err := envelope.SignedBy(ctx, e, []*keys.Verifier{v})
+				if err != nil {
+					return err
+				}
+				if len(already) > 0 {
+					return fmt.Errorf("co-sign review %s: it already carries a signature by key %s", cosignPath, s.Fingerprint)
 				}
 				signed, err := envelope.AddSignature(ctx, e, s)
 				if err != nil {
