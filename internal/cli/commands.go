@@ -6,6 +6,8 @@ import "github.com/spf13/cobra"
 func commands(env *Env) []*cobra.Command {
 	return []*cobra.Command{
 		newVersionCmd(env),
+		newRebuildCmd(env),
+		newImageCmd(env),
 		newCompareCmd(env),
 		newRecipeCmd(env),
 		newInferCmd(env),

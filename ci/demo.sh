@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The README's main job (`make demo`): the whole flow on a real, published
+# program. gofmt as the Go 1.26.8 distribution ships it is rebuilt from the
+# distribution's source in a hermetic container, compared bit for bit with the
+# shipped binary, attested, and verified the way a customer would.
+#
+# The keys, the review and the policy are made up for the demo (a demo
+# auditor, a demo rebuilder); the rebuild, the comparison and the
+# verification are real. Everything lands in ./demo (or $REPROVE_DEMO_DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+reprove=bin/reprove
+recipe=recipes/catalogue/gofmt-go1.26.8.yaml
+demo=${REPROVE_DEMO_DIR:-demo}
+# Demo keys only: a real key's password stays out of scripts.
+export REPROVE_PASSWORD=${REPROVE_PASSWORD:-reprove-demo}
+
+rm -rf "$demo"
+mkdir -p "$demo/keys"
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "keys for a demo auditor and a demo rebuilder (cosign format)"
+$reprove key generate --output-key-prefix "$demo/keys/auditor"
+$reprove key generate --output-key-prefix "$demo/keys/rebuilder"
+
+step "the auditor signs a review of the source: golang.org/toolchain@v0.0.1-go1.26.8.linux-amd64"
+sum=$(sed -n 's/^ *sum: *//p' "$recipe" | head -n1)
+$reprove review --key "$demo/keys/auditor.key" \
+	--go-module golang.org/toolchain@v0.0.1-go1.26.8.linux-amd64 --go-sum "$sum" \
+	--reviewer mailto:auditor@demo.reprove.invalid --reviewer-name "Demo auditor" \
+	--verdict approved --notes "demo review: not an actual audit" \
+	-o "$demo/gofmt.review.intoto.json"
+
+step "the rebuilder rebuilds gofmt in a container, compares it with the shipped binary, signs"
+$reprove rebuild "$recipe" -o "$demo/rebuild" \
+	--key "$demo/keys/rebuilder.key" --builder-id https://demo.reprove.invalid/rebuilder \
+	--review "$demo/gofmt.review.intoto.json"
+
+step "the customer's download: bin/gofmt from the distribution zip, with the published attestations"
+cp "$demo/rebuild/shipped/gofmt" "$demo/gofmt"
+cat "$demo/gofmt.review.intoto.json" "$demo"/rebuild/attestations/*.intoto.json >"$demo/gofmt.intoto.jsonl"
+cat >"$demo/policy.yaml" <<YAML
+version: 1
+reviewers:
+  threshold: 1
+  keys:
+    - name: Demo auditor
+      key: keys/auditor.pub
+rebuilders:
+  threshold: 1
+  keys:
+    - name: Demo rebuilder
+      key: keys/rebuilder.pub
+YAML
+
+step "reprove verify gofmt"
+$reprove verify "$demo/gofmt" --policy "$demo/policy.yaml" -a "$demo/gofmt.intoto.jsonl"
+
+step "a tampered download (one byte changed) is refused"
+cp "$demo/gofmt" "$demo/gofmt-tampered"
+printf '\x00' | dd of="$demo/gofmt-tampered" bs=1 seek=4096 conv=notrunc status=none
+if $reprove verify "$demo/gofmt-tampered" --policy "$demo/policy.yaml" -a "$demo/gofmt.intoto.jsonl"; then
+	echo "demo: a tampered file was verified" >&2
+	exit 1
+fi
+echo
+echo "demo: done; everything is in $demo/"
