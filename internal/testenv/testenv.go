@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/reprove/reprove/builder/daemon"
+	"github.com/reprove/reprove/builder/goproxy"
+	"github.com/reprove/reprove/builder/image"
 )
 
 // CacheDir is the cache shared by tests: $REPROVE_TEST_CACHE, else
@@ -59,4 +61,36 @@ func Daemon(t testing.TB) *daemon.Daemon {
 		}
 	})
 	return d
+}
+
+// ImageBuilder returns an image builder on d that shares the test cache, so
+// that each base image is built once per machine.
+func ImageBuilder(t testing.TB, d *daemon.Daemon) *image.Builder {
+	t.Helper()
+	cache := CacheDir(t)
+	return &image.Builder{
+		Client: d.Client,
+		Dir:    filepath.Join(cache, "images"),
+		Proxy:  GoProxy(t),
+		Log:    func(s string) { t.Log(s) },
+	}
+}
+
+// GoProxy returns a module proxy client on the shared test module cache.
+func GoProxy(t testing.TB) *goproxy.Client {
+	cache := CacheDir(t)
+	return &goproxy.Client{
+		ModCache: filepath.Join(cache, "gomodcache"),
+		SumDB:    goproxy.NewSumDB("", goproxy.SumGolangOrgKey, filepath.Join(cache, "sumdb"), nil),
+	}
+}
+
+// Image returns the base image for spec, built on first use.
+func Image(t testing.TB, d *daemon.Daemon, spec image.Spec) *image.Image {
+	t.Helper()
+	img, err := ImageBuilder(t, d).Ensure(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }
