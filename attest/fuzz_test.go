@@ -1,7 +1,11 @@
 package attest
 
 import (
+	"encoding/base64"
+	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/reprove/reprove/attest/policy"
 )
@@ -74,4 +78,39 @@ func FuzzPolicy(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSplitDocuments(t *testing.T) {
+	env := `{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"keyid":"","sig":"AAAA"}]}`
+	pretty := "{\n  \"payloadType\": \"application/vnd.in-toto+json\",\n  \"payload\": \"e30=\",\n  \"signatures\": [{\"keyid\": \"\", \"sig\": \"AAAA\"}]\n}\n"
+	bundle := `{"base64Signature":"` + base64.StdEncoding.EncodeToString([]byte(env)) + `"}`
+	tests := []struct {
+		name string
+		in   string
+		want []string // per document: "ok" or the source of an error
+	}{
+		{"one envelope", env + "\n", []string{"ok f"}},
+		{"pretty-printed", pretty, []string{"ok f"}},
+		{"broken pretty-printed is one error", strings.Replace(pretty, "}\n", "", 1), []string{"err f"}},
+		{"JSON Lines", env + "\n\n" + env + "\n", []string{"ok f:1", "ok f:3"}},
+		{"JSON Lines with a broken line", env + "\n{\"payloadType\":\n", []string{"ok f:1", "err f:2"}},
+		{"cosign bundle", bundle, []string{"ok f"}},
+		{"cosign bundle with bad base64", `{"base64Signature":"%%"}`, []string{"err f"}},
+		{"empty", " \n", []string{"err f"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, d := range SplitDocuments("f", []byte(tt.in)) {
+				if d.Err != nil {
+					got = append(got, "err "+d.Source)
+				} else {
+					got = append(got, "ok "+d.Source)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
 }

@@ -91,7 +91,13 @@ func SplitDocuments(name string, b []byte) []Document {
 		return []Document{parseDocument(name, trimmed)}
 	}
 	lines := bytes.Split(trimmed, []byte("\n"))
-	if len(lines) == 1 {
+	jsonLines := len(lines) > 1
+	for _, l := range lines {
+		if l = bytes.TrimSpace(l); len(l) > 0 && l[0] != '{' {
+			jsonLines = false // a broken pretty-printed document: one error
+		}
+	}
+	if !jsonLines {
 		return []Document{parseDocument(name, trimmed)}
 	}
 	var docs []Document
