@@ -418,12 +418,7 @@ func Evaluate(ctx context.Context, file string, fileDigests DigestSet, docs []Do
 			if err != nil {
 				continue // checkChain already refused it
 			}
-			fpsR := make([]digest.Digest, 0, len(rn.reviewers))
-			for fp := range rn.reviewers {
-				fpsR = append(fpsR, fp)
-			}
-			sort.Slice(fpsR, func(i, j int) bool { return fpsR[i] < fpsR[j] })
-			for _, fp := range fpsR {
+			for _, fp := range sortedKeys(rn.reviewers) {
 				k, _ := pol.Reviewers.Lookup(fp)
 				res.Reviewers = append(res.Reviewers, ReviewerResult{
 					Name: k.Name, Key: fp, Reviewer: rp.Reviewer, Verdict: rp.Verdict, Scope: rp.Scope, ReviewedAt: rp.ReviewedAt,
@@ -432,6 +427,33 @@ func Evaluate(ctx context.Context, file string, fileDigests DigestSet, docs []Do
 					approvers[fp] = true
 				} else {
 					reason("trusted reviewer %s (%s) reported findings in %s", k.Name, rp.Reviewer.Display(), rp.Source.Name())
+				}
+			}
+		}
+	}
+	// Reviews of the rebuilt source that no agreeing summary rests on: a
+	// trusted reviewer's findings are never ignored; an approval only counts
+	// through a summary (the chain), so it is noted.
+	if res.Source != nil {
+		for _, pd := range order {
+			n := nodes[pd]
+			if seenReview[pd] || n.stmt.PredicateType != ReviewPredicateType || len(n.reviewers) == 0 {
+				continue
+			}
+			rp, err := parseReview(n.stmt)
+			if err != nil {
+				reason("attestation %s: %v", n.src, err)
+				continue
+			}
+			if ok, _ := matchSets(rp.Source.DigestSet(), res.Source.DigestSet()); !ok {
+				continue
+			}
+			for _, fp := range sortedKeys(n.reviewers) {
+				k, _ := pol.Reviewers.Lookup(fp)
+				if rp.Verdict == Findings {
+					reason("trusted reviewer %s (%s) reported findings in %s (%s)", k.Name, rp.Reviewer.Display(), rp.Source.Name(), n.src)
+				} else {
+					note("review %s by %s is not referenced by any verification summary; not counted", n.src, k.Name)
 				}
 			}
 		}
@@ -453,6 +475,15 @@ func Evaluate(ctx context.Context, file string, fileDigests DigestSet, docs []Do
 		reason("not every check passed")
 	}
 	return res, nil
+}
+
+func sortedKeys(m map[digest.Digest]bool) []digest.Digest {
+	out := make([]digest.Digest, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
 
 func rank(o Outcome) int {

@@ -185,6 +185,17 @@ func TestVerifyRefuses(t *testing.T) {
 		{name: "review with findings", mutate: func(t *testing.T, f *fixture) {
 			f.replaceReview(t, "reviewer1", func(p *ReviewPredicate) { p.Verdict = Findings })
 		}, want: "reported findings"},
+		{name: "unreferenced review with findings", mutate: func(t *testing.T, f *fixture) {
+			p := testReview("reviewer2")
+			p.Verdict = Findings
+			p.Notes = "backdoor in cmd/hello"
+			st, err := ReviewStatement(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, _ := envelope.Sign(context.Background(), st, f.k.signers["reviewer2"])
+			f.add("review-findings", env)
+		}, want: "trusted reviewer reviewer2 (reviewer2) reported findings in https://example.com/hello.git@0123456789abcdef0123456789abcdef01234567 (review-findings)"},
 		{name: "review of another commit", mutate: func(t *testing.T, f *fixture) {
 			f.replaceReview(t, "reviewer1", func(p *ReviewPredicate) {
 				p.Source.GitCommit = "1111111111111111111111111111111111111111"
@@ -569,5 +580,25 @@ func TestEvaluateRefusesBadPolicy(t *testing.T) {
 	}
 	if _, err := Evaluate(context.Background(), "hello", ds, f.docs(), nil, testNow); err == nil {
 		t.Error("a nil policy was used")
+	}
+}
+
+func TestUnreferencedApprovalIsNoted(t *testing.T) {
+	f := newFixture(t, identicalA, identicalB)
+	p := testReview("reviewer2")
+	p.Notes = "a later, unreferenced review"
+	st, err := ReviewStatement(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ := envelope.Sign(context.Background(), st, f.k.signers["reviewer2"])
+	f.add("review-later", env)
+	res := f.evaluate(t, mustPolicy(t, f.policyYAML(2, 2, "")), shippedBytes, f.docs())
+	if !res.Verified {
+		t.Fatalf("not verified:\n%s", res.Text())
+	}
+	want := []string{"review review-later by reviewer2 is not referenced by any verification summary; not counted"}
+	if diff := cmp.Diff(want, res.Notes); diff != "" {
+		t.Errorf("notes (-want +got):\n%s", diff)
 	}
 }
