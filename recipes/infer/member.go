@@ -101,7 +101,7 @@ func extract(ctx context.Context, ra io.ReaderAt, size int64, member string, w i
 			return "", fmt.Errorf("read gzip: %w", err)
 		}
 		defer gz.Close()
-		return extractTar(io.LimitReader(gz, 4*lim.MaxSize), member, copyOut)
+		return extractTar(&capReader{r: gz, left: 4 * lim.MaxSize}, member, copyOut)
 	case len(head) >= 262 && string(head[257:262]) == "ustar":
 		return extractTar(io.NewSectionReader(ra, 0, size), member, copyOut)
 	}
@@ -138,4 +138,27 @@ func extractTar(r io.Reader, member string, copyOut func(io.Reader) (digest.Dige
 		return "", ErrNoMember
 	}
 	return got, nil
+}
+
+// capReader fails, rather than ending, once more than left bytes are read:
+// a decompression bomb is an error, not a short archive.
+type capReader struct {
+	r    io.Reader
+	left int64
+	max  int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.max == 0 {
+		c.max = c.left
+	}
+	if c.left <= 0 {
+		return 0, fmt.Errorf("the archive decompresses to more than %d bytes", c.max)
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
