@@ -262,7 +262,7 @@ func (b *Builder) Build(ctx context.Context, r *recipes.Recipe, outDir string) (
 	if err != nil {
 		return nil, err
 	}
-	res.Image = ImageRef{Name: img.Name, Digest: img.Digest, Description: img.Spec.Describe(), Mirror: img.Mirror, Packages: img.Packages, Toolchain: img.Toolchain}
+	res.Image = ImageRef{Name: img.Name, Digest: img.Digest, Description: img.Describe(), Mirror: img.Mirror, Packages: img.Packages, Toolchain: img.Toolchain}
 
 	// Plan.
 	for _, d := range []string{"out", "home"} {
@@ -296,7 +296,7 @@ func (b *Builder) Build(ctx context.Context, r *recipes.Recipe, outDir string) (
 	}
 
 	// Build, without network.
-	b.event(PhaseBuild, fmt.Sprintf("running %d steps in %s (no network)", len(p.Steps), img.Spec.Describe()))
+	b.event(PhaseBuild, fmt.Sprintf("running %d steps in %s (no network)", len(p.Steps), img.Describe()))
 	run := &runner.Runner{
 		Client:   b.opts.Client,
 		StateDir: filepath.Join(b.opts.CacheDir, "state"),
@@ -354,7 +354,11 @@ func (b *Builder) workDir() (string, error) {
 // image returns the recipe's base image, built on first use.
 func (b *Builder) image(ctx context.Context, r *recipes.Recipe) (*image.Image, error) {
 	if r.Image.Ref != "" {
-		return nil, fmt.Errorf("image %s: registry images are not supported by this builder yet; use image.debian or the minimal image", r.Image.Ref)
+		if r.Toolchain.Go != "" {
+			return nil, fmt.Errorf("image %s: a registry image brings its own toolchain; drop toolchain.go or use reprove's images", r.Image.Ref)
+		}
+		b.event(PhaseImage, "registry image "+r.Image.Ref)
+		return b.images.Pull(ctx, r.Image.Ref)
 	}
 	spec := image.Spec{Debian: r.Image.Debian, Go: r.Toolchain.Go}
 	b.event(PhaseImage, "base image "+spec.Describe())

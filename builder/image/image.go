@@ -136,6 +136,17 @@ type Image struct {
 	Packages  []Package  `json:"packages"`
 	Toolchain *Toolchain `json:"toolchain,omitempty"`
 	Layers    []Layer    `json:"layers"`
+	// Ref is set for an image pulled from a registry (by digest) instead
+	// of built here.
+	Ref string `json:"ref,omitempty"`
+}
+
+// Describe names the image for people.
+func (i *Image) Describe() string {
+	if i.Ref != "" {
+		return i.Ref
+	}
+	return i.Spec.Describe()
 }
 
 // Toolchain is the Go distribution in an image.

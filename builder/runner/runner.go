@@ -1,6 +1,6 @@
 // Package runner executes a build plan in containerd: the only package of
 // reprove that talks to containerd about containers. Each step runs in its
-// own container on a read-only view of the base image, with the plan's
+// own container on a fresh snapshot of the base image, mounted read-only, with the plan's
 // mounts, environment, user, limits, no capabilities, no new privileges,
 // the default seccomp profile and a fresh network namespace holding only
 // lo. Containers, tasks and snapshots are removed even when the context is
@@ -134,7 +134,10 @@ func (r *Runner) step(ctx context.Context, p *plan.Plan, img client.Image, owner
 	container, err := r.Client.NewContainer(ctx, id,
 		client.WithContainerLabels(labels),
 		client.WithSnapshotter(Snapshotter),
-		client.WithNewSnapshotView(id, img, snapshots.WithLabels(labels)),
+		// A writable snapshot, thrown away after the step, under a
+		// read-only root (the spec): runc can make the mount points an
+		// image lacks, and the build still cannot write to the rootfs.
+		client.WithNewSnapshot(id, img, snapshots.WithLabels(labels)),
 		client.WithNewSpec(specOpts(p, id, step)...),
 	)
 	if err != nil {
