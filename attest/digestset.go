@@ -45,7 +45,10 @@ func strong(alg, value string) bool {
 }
 
 // Validate checks the encoding of every digest reprove knows and that at
-// least one is strong.
+// least one is strong. The in-toto bindings' ResourceDescriptor.Validate
+// (which ParseStatement also runs) checks lengths but accepts upper-case hex,
+// knows nothing of reprove's own keys, and accepts md5/sha1-only sets: this
+// adds those rules.
 func (s DigestSet) Validate() error {
 	if len(s) == 0 {
 		return fmt.Errorf("empty digest set")

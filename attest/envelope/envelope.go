@@ -112,8 +112,10 @@ func Parse(b []byte) (*Envelope, error) {
 
 // Sign makes a DSSE envelope over payload (an in-toto statement) signed by
 // each signer in turn. The signature is over DSSE's pre-authentication
-// encoding, exactly as cosign's DSSE wrapper computes it; key ids are left
-// empty, as cosign leaves them.
+// encoding (the library's PAE), exactly as cosign's DSSE wrapper computes it;
+// key ids are left empty, as cosign leaves them. We sign PAE ourselves rather
+// than through sigstore's dsse.WrapSigner because that wrapper makes only
+// single-signature envelopes, and reviews may be co-signed (AddSignature).
 func Sign(ctx context.Context, payload []byte, signers ...*keys.Signer) ([]byte, error) {
 	if len(signers) == 0 {
 		return nil, errors.New("sign envelope: no signer")
