@@ -116,6 +116,10 @@ type VerifyOptions struct {
 	Now func() time.Time
 	// Progress, when set, receives one line per step.
 	Progress func(string)
+	// ExpectName and ExpectVersion, when set, are what the customer believes
+	// the file is: verification fails unless the attestations say the same
+	// (so an older, also reproducible release cannot stand in for this one).
+	ExpectName, ExpectVersion string
 }
 
 // Verify checks file against the attestations found at the given paths under
@@ -142,7 +146,26 @@ func Verify(ctx context.Context, file string, attestations []string, pol *policy
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	return Evaluate(ctx, file, digests, docs, pol, now())
+	res, err := Evaluate(ctx, file, digests, docs, pol, now())
+	if err != nil {
+		return nil, err
+	}
+	res.Expect(opts.ExpectName, opts.ExpectVersion)
+	return res, nil
+}
+
+// Expect fails the result unless the agreeing rebuilds say the file is name
+// at version (either may be empty: not checked).
+func (r *Result) Expect(name, version string) {
+	if name != "" && r.Name != name {
+		r.Reasons = append(r.Reasons, fmt.Sprintf("the attestations say the file is %q, not %q", r.Name, name))
+	}
+	if version != "" && r.Version != version {
+		r.Reasons = append(r.Reasons, fmt.Sprintf("the attestations say the file is version %q, not %q", r.Version, version))
+	}
+	if len(r.Reasons) > 0 {
+		r.Verified = false
+	}
 }
 
 // HashFile computes the sha256, sha384 and sha512 digests of a file in one

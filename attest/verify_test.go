@@ -602,3 +602,22 @@ func TestUnreferencedApprovalIsNoted(t *testing.T) {
 		t.Errorf("notes (-want +got):\n%s", diff)
 	}
 }
+
+func TestExpect(t *testing.T) {
+	tests := []struct {
+		name, version string
+		want          bool
+	}{
+		{"", "", true}, {"hello", "", true}, {"hello", "1.0", true}, {"", "1.0", true},
+		{"hello", "0.9", false}, {"other", "1.0", false},
+	}
+	f := newFixture(t, identicalA, identicalB)
+	pol := mustPolicy(t, f.policyYAML(1, 2, ""))
+	for _, tt := range tests {
+		res := f.evaluate(t, pol, shippedBytes, f.docs())
+		res.Expect(tt.name, tt.version)
+		if res.Verified != tt.want {
+			t.Errorf("Expect(%q, %q): verified %v, want %v (%v)", tt.name, tt.version, res.Verified, tt.want, res.Reasons)
+		}
+	}
+}

@@ -16,6 +16,8 @@ func newVerifyCmd(env *Env) *cobra.Command {
 		policyPath string
 		atts       []string
 		jsonOut    bool
+
+		expectName, expectVersion string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify FILE --policy POLICY.yaml [--attestations PATH]...",
@@ -56,7 +58,7 @@ usage errors.`,
 			if err != nil {
 				return err
 			}
-			opts := attest.VerifyOptions{Now: env.Now}
+			opts := attest.VerifyOptions{Now: env.Now, ExpectName: expectName, ExpectVersion: expectVersion}
 			if env.IsTerminal && !jsonOut {
 				opts.Progress = func(s string) { fmt.Fprintf(env.Stderr, "reprove: %s\n", s) }
 			}
@@ -83,5 +85,7 @@ usage errors.`,
 	f.StringVar(&policyPath, "policy", "", "the trust policy (YAML)")
 	f.StringArrayVarP(&atts, "attestations", "a", nil, "attestation file, bundle or directory (repeatable)")
 	f.BoolVar(&jsonOut, "json", false, "print the result as JSON (schemaVersion 1)")
+	f.StringVar(&expectName, "name", "", "fail unless the attestations say the file is this program")
+	f.StringVar(&expectVersion, "version", "", "fail unless the attestations say the file is this version")
 	return cmd
 }
