@@ -252,3 +252,23 @@ func TestShippedArtifactDigest(t *testing.T) {
 		t.Errorf("with member: %s", got)
 	}
 }
+
+// BenchmarkParse measures decoding and validating a recipe that uses every
+// field, and computing its digest.
+func BenchmarkParse(b *testing.B) {
+	data, err := os.ReadFile("testdata/valid/full.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		r, err := Parse("full.yaml", data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := r.Digest(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

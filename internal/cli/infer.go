@@ -27,6 +27,9 @@ type inferFlags struct {
 	ldflags                   []string
 	output, name, suite       string
 	jsonOut                   bool
+	rebuild                   bool
+	rebuildDir                string
+	rf                        runtimeFlags
 }
 
 func newInferCmd(env *Env) *cobra.Command {
@@ -50,7 +53,12 @@ directory (hashed as it is). Without --source the repository is guessed from
 the module path and its tree digest is left for you to fill in.
 
 The recipe goes to stdout (or --output FILE, written atomically); the
-findings go to stderr (or into --json).`,
+findings go to stderr (or into --json).
+
+--rebuild goes on to rebuild each candidate recipe hermetically (as reprove
+rebuild does, into --rebuild-dir/candidate-N) and compare it with the binary,
+in turn, until one reproduces it; the recipe written is that one. Exit 0 when
+a candidate reproduced the binary, 3 when none did, 1 on error, 2 on usage.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return runInfer(cmd, env, a[0], fl)
@@ -67,6 +75,14 @@ findings go to stderr (or into --json).`,
 	f.StringVar(&fl.name, "name", "", "file name of the rebuilt binary in /out (default: from the main package)")
 	f.StringVar(&fl.suite, "suite", "bookworm", "Debian `suite` for images that need packages (git, gcc)")
 	f.BoolVar(&fl.jsonOut, "json", false, "print the recipe, findings and candidates as JSON (schema-versioned)")
+	f.BoolVar(&fl.rebuild, "rebuild", false, "rebuild the candidates in turn until one reproduces the binary")
+	f.StringVar(&fl.rebuildDir, "rebuild-dir", "", "`directory` for the rebuilds (must not exist; default reprove-out/infer-NAME-VERSION)")
+	// The build settings of reprove rebuild (its --json is infer's own).
+	f.StringVar(&fl.rf.address, "containerd-address", "", "with --rebuild: use the containerd at this socket instead of starting reprove's own")
+	f.StringVar(&fl.rf.mirror, "debian-mirror", "", "with --rebuild: Debian mirror for base images")
+	f.StringVar(&fl.rf.proxy, "goproxy", "", "with --rebuild: Go module proxy for toolchains and modules")
+	f.StringVar(&fl.rf.memory, "memory", "", "with --rebuild: memory limit of each build, e.g. 4GiB")
+	f.DurationVar(&fl.rf.timeout, "timeout", 0, "with --rebuild: wall-clock limit of each build")
 	return cmd
 }
 
@@ -77,6 +93,14 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 	}
 	if fl.sourceURL != "" && fl.source == "" {
 		return usageErrorf("--source-url needs --source")
+	}
+	if !fl.rebuild && (fl.rebuildDir != "" || fl.rf.address != "" || fl.rf.mirror != "" || fl.rf.proxy != "" || fl.rf.memory != "" || fl.rf.timeout != 0) {
+		return usageErrorf("--rebuild-dir and the build settings need --rebuild")
+	}
+	if fl.rebuildDir != "" {
+		if _, err := os.Lstat(fl.rebuildDir); err == nil {
+			return usageErrorf("--rebuild-dir %s already exists", fl.rebuildDir)
+		}
 	}
 	lim := infer.DefaultLimits()
 	exe := binary
@@ -137,6 +161,27 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 	if err != nil {
 		return err
 	}
+	var tries []rebuildTry
+	reproduced := -1
+	if fl.rebuild {
+		if len(res.Incomplete) > 0 {
+			return fmt.Errorf("cannot rebuild: the recipe is incomplete (%s); give --source", strings.Join(res.Incomplete, "; "))
+		}
+		abs, err := filepath.Abs(binary)
+		if err != nil {
+			return err
+		}
+		if tries, reproduced, err = rebuildCandidates(cmd, env, res, abs, fl); err != nil {
+			return err
+		}
+		if reproduced >= 0 {
+			// The recipe written is the one that reproduced.
+			c := res.Candidates[reproduced]
+			res.Recipe = c.Recipe
+			res.Findings = append(res.Findings, infer.Finding{Certainty: infer.Certain, Topic: "-ldflags", Value: c.Ldflags,
+				Reason: fmt.Sprintf("candidate %d of %d reproduced the binary bit for bit in a hermetic rebuild", reproduced+1, len(res.Candidates))})
+		}
+	}
 	origin := fmt.Sprintf("%s (%s)", filepath.Base(binary), facts.Digest)
 	if fl.member != "" {
 		origin = fmt.Sprintf("%s in %s (%s)", fl.member, filepath.Base(binary), facts.Digest)
@@ -151,18 +196,93 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 		}
 	}
 	if fl.jsonOut {
-		return writeInferJSON(env, binary, facts, res)
-	}
-	if fl.output == "" {
-		if _, err := env.Stdout.Write(text); err != nil {
+		if err := writeInferJSON(env, binary, facts, res, tries); err != nil {
 			return err
 		}
+	} else {
+		if fl.output == "" {
+			if _, err := env.Stdout.Write(text); err != nil {
+				return err
+			}
+		}
+		printFindings(env, res)
+		printTries(env, tries, reproduced)
+		if fl.output != "" {
+			fmt.Fprintf(env.Stderr, "reprove: wrote %s\n", fl.output)
+		}
 	}
-	printFindings(env, res)
-	if fl.output != "" {
-		fmt.Fprintf(env.Stderr, "reprove: wrote %s\n", fl.output)
+	if fl.rebuild && reproduced < 0 {
+		return withCode(ExitNotReproduced)
 	}
 	return nil
+}
+
+// rebuildTry is one candidate's rebuild, for the report.
+type rebuildTry struct {
+	Candidate int    `json:"candidate"`
+	Ldflags   string `json:"ldflags"`
+	// Verdict is reprove rebuild's: "reproduced" or "not reproduced".
+	Verdict string `json:"verdict"`
+	Dir     string `json:"dir"`
+	// Report is the comparison report of the (first) output.
+	Report string `json:"report,omitempty"`
+}
+
+// rebuildCandidates rebuilds each candidate recipe in turn, as reprove
+// rebuild does, until one reproduces the shipped binary. It returns the
+// tries and the index of the candidate that reproduced (-1 if none).
+func rebuildCandidates(cmd *cobra.Command, env *Env, res *infer.Result, binary string, fl inferFlags) ([]rebuildTry, int, error) {
+	dir := fl.rebuildDir
+	if dir == "" {
+		dir = filepath.Join("reprove-out", "infer-"+filepath.Base(defaultOutDir(res.Recipe)))
+		if _, err := os.Lstat(dir); err == nil {
+			return nil, -1, usageErrorf("%s already exists (remove it, or choose another with --rebuild-dir)", dir)
+		}
+	}
+	rf := fl.rf
+	rf.json = fl.jsonOut
+	var tries []rebuildTry
+	for i, c := range res.Candidates {
+		r := *c.Recipe
+		// The recipe may name the binary relative to where it is written;
+		// the rebuild reads it from here.
+		r.Outputs = append([]recipes.Output(nil), r.Outputs...)
+		sh := *r.Outputs[0].Shipped
+		if sh.URL == "" {
+			sh.Path = binary
+		}
+		r.Outputs[0].Shipped = &sh
+		if !fl.jsonOut {
+			fmt.Fprintf(env.Stderr, "reprove: infer   candidate %d of %d: -ldflags=%q\n", i+1, len(res.Candidates), c.Ldflags)
+		}
+		out := filepath.Join(dir, fmt.Sprintf("candidate-%d", i+1))
+		rep, err := rebuild(cmd.Context(), env, &rf, &r, out, false, rebuildSigning{}, nil)
+		if err != nil {
+			return tries, -1, fmt.Errorf("rebuild candidate %d (-ldflags=%q): %w", i+1, c.Ldflags, err)
+		}
+		t := rebuildTry{Candidate: i + 1, Ldflags: c.Ldflags, Verdict: rep.Verdict, Dir: rep.Dir}
+		if len(rep.Outputs) > 0 {
+			t.Report = rep.Outputs[0].Report
+		}
+		tries = append(tries, t)
+		if rep.Verdict == "reproduced" {
+			return tries, i, nil
+		}
+	}
+	return tries, -1, nil
+}
+
+func printTries(env *Env, tries []rebuildTry, reproduced int) {
+	for _, t := range tries {
+		fmt.Fprintf(env.Stderr, "candidate %d  -ldflags=%q  %s  (%s)\n", t.Candidate, t.Ldflags, t.Verdict, t.Dir)
+	}
+	switch {
+	case len(tries) == 0:
+	case reproduced >= 0:
+		fmt.Fprintf(env.Stderr, "reprove: candidate %d reproduced the binary bit for bit\n", reproduced+1)
+	default:
+		fmt.Fprintf(env.Stderr, "reprove: no candidate reproduced the binary; the comparison reports say where they differ\n")
+	}
 }
 
 // shippedPath is how the recipe refers to the binary: relative to the
@@ -207,7 +327,7 @@ func printFindings(env *Env, res *infer.Result) {
 	}
 }
 
-func writeInferJSON(env *Env, binary string, facts *infer.Facts, res *infer.Result) error {
+func writeInferJSON(env *Env, binary string, facts *infer.Facts, res *infer.Result, tries []rebuildTry) error {
 	type candidate struct {
 		Ldflags string        `json:"ldflags"`
 		Digest  digest.Digest `json:"recipe_digest,omitempty"`
@@ -228,7 +348,8 @@ func writeInferJSON(env *Env, binary string, facts *infer.Facts, res *infer.Resu
 		Findings      []infer.Finding `json:"findings"`
 		Candidates    []candidate     `json:"candidates"`
 		Incomplete    []string        `json:"incomplete,omitempty"`
-	}{inferSchemaVersion, binary, facts.Digest, facts.Format, res.Recipe, res.Findings, cands, res.Incomplete})
+		Rebuilds      []rebuildTry    `json:"rebuilds,omitempty"`
+	}{inferSchemaVersion, binary, facts.Digest, facts.Format, res.Recipe, res.Findings, cands, res.Incomplete, tries})
 }
 
 // lookupToolchainSum finds the go.sum hash of the Go distribution a

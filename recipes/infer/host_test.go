@@ -122,121 +122,147 @@ func rebuildOnHost(t *testing.T, r *recipes.Recipe, srcRoot string) string {
 	return filepath.Join(out, r.Outputs[0].Path)
 }
 
+// flagCase is one way of building the test program.
+type flagCase struct {
+	name    string
+	env     []string
+	flags   []string
+	vcs     bool   // build in a git repository, stamped
+	modDir  string // module directory inside the source root
+	pkgDir  string // main package inside the module
+	want    Facts  // the facts checked (Format, Symbols, DWARF)
+	wantLd  string // the -ldflags of the candidate that reproduces
+	wantDir bool   // MainDir read (built without -trimpath)
+	// container: also rebuilt in the hermetic container (a subset, for
+	// CI time: each container build compiles the standard library cold).
+	container bool
+}
+
+var flagCases = []flagCase{
+	{name: "trimpath-s-w", flags: []string{"-trimpath", "-ldflags=-s -w"}, want: Facts{Format: ELF}, wantLd: "-s -w", container: true},
+	{name: "trimpath-w", flags: []string{"-trimpath", "-ldflags=-w"}, want: Facts{Format: ELF, Symbols: true}, wantLd: "-w"},
+	{name: "trimpath-s", flags: []string{"-trimpath", "-ldflags=-s"}, want: Facts{Format: ELF}, wantLd: "-s", container: true},
+	{name: "trimpath-w-s", flags: []string{"-trimpath", "-ldflags=-w -s"}, want: Facts{Format: ELF}, wantLd: "-w -s"},
+	{name: "trimpath-plain", flags: []string{"-trimpath"}, want: Facts{Format: ELF, Symbols: true, DWARF: true}, wantLd: ""},
+	{name: "trimpath-buildid", flags: []string{"-trimpath", "-ldflags=-buildid= -s -w"}, want: Facts{Format: ELF}, wantLd: "-s -w -buildid="},
+	{name: "no-trimpath", flags: nil, want: Facts{Format: ELF, Symbols: true, DWARF: true}, wantDir: true},
+	{name: "no-trimpath-ldflags", flags: []string{"-ldflags=-s -X main.version=1.0"}, want: Facts{Format: ELF}, wantLd: "-s -X main.version=1.0", wantDir: true, container: true},
+	{name: "subdir-package", flags: []string{"-trimpath", "-ldflags=-s -w"}, pkgDir: "cmd/hello", want: Facts{Format: ELF}, wantLd: "-s -w"},
+	{name: "cgo-enabled-static", env: []string{"CGO_ENABLED=1"}, flags: []string{"-trimpath"}, want: Facts{Format: ELF, Symbols: true, DWARF: true}, container: true},
+	{name: "windows-amd64", env: []string{"GOOS=windows", "GOARCH=amd64"}, flags: []string{"-trimpath", "-ldflags=-s -w"}, want: Facts{Format: PE}, wantLd: "-s -w", container: true},
+	{name: "darwin-arm64", env: []string{"GOOS=darwin", "GOARCH=arm64"}, flags: []string{"-trimpath", "-ldflags=-w"}, want: Facts{Format: MachO, Symbols: true}, wantLd: "-w", container: true},
+	{name: "linux-386", env: []string{"GOARCH=386", "GO386=softfloat"}, flags: []string{"-trimpath", "-tags=netgo"}, want: Facts{Format: ELF, Symbols: true, DWARF: true}},
+	{name: "vcs", vcs: true, flags: []string{"-trimpath", "-ldflags=-s -w"}, want: Facts{Format: ELF}, wantLd: "-s -w", container: true},
+	{name: "vcs-module-in-subdir", vcs: true, modDir: "go", pkgDir: "cmd/hello", flags: []string{"-trimpath"}, want: Facts{Format: ELF, Symbols: true, DWARF: true}, container: true},
+	{name: "vcs-no-trimpath", vcs: true, flags: []string{"-ldflags=-w"}, want: Facts{Format: ELF, Symbols: true}, wantLd: "-w", wantDir: true, container: true},
+}
+
+// inferred is a test program built one way, and what infer made of it.
+type inferred struct {
+	facts *Facts
+	res   *Result
+	// srcRoot is the source as the builder sees it: the module tree, or a
+	// clone of the repository.
+	srcRoot string
+}
+
+// buildAndInfer builds the test program as tc says, checks the facts read
+// from it, pins its source and infers a recipe.
+func buildAndInfer(t *testing.T, tc flagCase, goRoot string) inferred {
+	t.Helper()
+	ctx := context.Background()
+	root := filepath.Join(t.TempDir(), "hello")
+	writeModule(t, root, tc.modDir, tc.pkgDir)
+	env := goEnv(tc.env...)
+	if tc.vcs {
+		run(t, root, env, "git", "init", "-q")
+		run(t, root, env, "git", "add", ".")
+		run(t, root, env, "git", "commit", "-q", "-m", "hello")
+	}
+	orig := filepath.Join(t.TempDir(), "hello.bin")
+	pkg := "./" + tc.pkgDir
+	if tc.pkgDir == "" {
+		pkg = "."
+	}
+	run(t, filepath.Join(root, tc.modDir), env, "go", append(append([]string{"build"}, tc.flags...), "-o", orig, pkg)...)
+
+	facts, err := ReadFacts(ctx, orig, DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Facts{Format: facts.Format, Symbols: facts.Symbols, DWARF: facts.DWARF}
+	if diff := cmp.Diff(tc.want, got); diff != "" {
+		t.Errorf("facts (-want +got):\n%s", diff)
+	}
+	if facts.Digest != fileSHA(t, orig) {
+		t.Errorf("Digest = %s, want the file's", facts.Digest)
+	}
+	if tc.wantDir != (facts.MainDir != "") {
+		t.Errorf("MainDir = %q; want it read: %v", facts.MainDir, tc.wantDir)
+	}
+	src, err := ResolveSource(ctx, SourceSpec{Location: root}, facts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src.ModuleDir != tc.modDir {
+		t.Errorf("ModuleDir = %q, want %q", src.ModuleDir, tc.modDir)
+	}
+	if tc.vcs != (src.Git != nil) {
+		t.Fatalf("source = %+v; want git: %v", src, tc.vcs)
+	}
+	res, err := Infer(facts, Options{Source: src, Shipped: &recipes.Shipped{Path: orig, Digest: facts.Digest},
+		BuildGoRoot: goRoot, Writable: []string{os.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Incomplete) > 0 {
+		t.Fatalf("recipe incomplete: %v", res.Incomplete)
+	}
+	for _, f := range res.Findings {
+		if f.Certainty == Unknown && f.Topic != "version" && f.Topic != "-ldflags" {
+			t.Errorf("unexpected unknown: %+v", f)
+		}
+	}
+	srcRoot := root
+	if src.Git != nil {
+		// The builder checks out the commit; a clone stands for it.
+		srcRoot = filepath.Join(t.TempDir(), "clone")
+		run(t, "/", env, "git", "clone", "-q", root, srcRoot)
+	}
+	return inferred{facts: facts, res: res, srcRoot: srcRoot}
+}
+
+// firstReproducing tries the candidates in turn, as --rebuild does, and
+// returns the -ldflags of the first whose build gives the original bytes.
+func firstReproducing(t *testing.T, in inferred, build func(r *recipes.Recipe) digest.Digest) (string, []string) {
+	t.Helper()
+	var tried []string
+	for _, c := range in.res.Candidates {
+		tried = append(tried, c.Ldflags)
+		if build(c.Recipe) == in.facts.Digest {
+			return c.Ldflags, tried
+		}
+	}
+	t.Fatalf("no candidate reproduced the original %s; tried -ldflags %q", in.facts.Digest, tried)
+	return "", tried
+}
+
 // TestInferRebuildsOnHost builds a program with many combinations of
 // flags, infers a recipe from each binary, runs the recipe's build on the
 // host from a copy of the source, and checks the result is bit for bit the
-// original. (The same recipes rebuilt in the hermetic container are
-// tested with the builder.)
+// original. TestInferRebuildsInContainer does the same with the builder.
 func TestInferRebuildsOnHost(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds Go programs for several platforms (-short)")
 	}
-	tests := []struct {
-		name    string
-		env     []string
-		flags   []string
-		vcs     bool   // build in a git repository, stamped
-		modDir  string // module directory inside the source root
-		pkgDir  string // main package inside the module
-		want    Facts  // the facts checked (Format, Symbols, DWARF, BuildID presence)
-		wantLd  string // the inferred -ldflags
-		wantDir bool   // MainDir read (built without -trimpath)
-	}{
-		{name: "trimpath-s-w", flags: []string{"-trimpath", "-ldflags=-s -w"}, want: Facts{Format: ELF}, wantLd: "-s -w"},
-		{name: "trimpath-w", flags: []string{"-trimpath", "-ldflags=-w"}, want: Facts{Format: ELF, Symbols: true}, wantLd: "-w"},
-		{name: "trimpath-s", flags: []string{"-trimpath", "-ldflags=-s"}, want: Facts{Format: ELF}, wantLd: "-s"},
-		{name: "trimpath-w-s", flags: []string{"-trimpath", "-ldflags=-w -s"}, want: Facts{Format: ELF}, wantLd: "-w -s"},
-		{name: "trimpath-plain", flags: []string{"-trimpath"}, want: Facts{Format: ELF, Symbols: true, DWARF: true}, wantLd: ""},
-		{name: "trimpath-buildid", flags: []string{"-trimpath", "-ldflags=-buildid= -s -w"}, want: Facts{Format: ELF}, wantLd: "-s -w -buildid="},
-		{name: "no-trimpath", flags: nil, want: Facts{Format: ELF, Symbols: true, DWARF: true}, wantDir: true},
-		{name: "no-trimpath-ldflags", flags: []string{"-ldflags=-s -X main.version=1.0"}, want: Facts{Format: ELF}, wantLd: "-s -X main.version=1.0", wantDir: true},
-		{name: "subdir-package", flags: []string{"-trimpath", "-ldflags=-s -w"}, pkgDir: "cmd/hello", want: Facts{Format: ELF}, wantLd: "-s -w"},
-		{name: "cgo-enabled-static", env: []string{"CGO_ENABLED=1"}, flags: []string{"-trimpath"}, want: Facts{Format: ELF, Symbols: true, DWARF: true}},
-		{name: "windows-amd64", env: []string{"GOOS=windows", "GOARCH=amd64"}, flags: []string{"-trimpath", "-ldflags=-s -w"}, want: Facts{Format: PE}, wantLd: "-s -w"},
-		{name: "darwin-arm64", env: []string{"GOOS=darwin", "GOARCH=arm64"}, flags: []string{"-trimpath", "-ldflags=-w"}, want: Facts{Format: MachO, Symbols: true}, wantLd: "-w"},
-		{name: "linux-386", env: []string{"GOARCH=386", "GO386=softfloat"}, flags: []string{"-trimpath", "-tags=netgo"}, want: Facts{Format: ELF, Symbols: true, DWARF: true}},
-		{name: "vcs", vcs: true, flags: []string{"-trimpath", "-ldflags=-s -w"}, want: Facts{Format: ELF}, wantLd: "-s -w"},
-		{name: "vcs-module-in-subdir", vcs: true, modDir: "go", pkgDir: "cmd/hello", flags: []string{"-trimpath"}, want: Facts{Format: ELF, Symbols: true, DWARF: true}},
-		{name: "vcs-no-trimpath", vcs: true, flags: []string{"-ldflags=-w"}, want: Facts{Format: ELF, Symbols: true}, wantLd: "-w", wantDir: true},
-	}
-	ctx := context.Background()
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			root := filepath.Join(t.TempDir(), "hello")
-			writeModule(t, root, tt.modDir, tt.pkgDir)
-			env := goEnv(tt.env...)
-			if tt.vcs {
-				run(t, root, env, "git", "init", "-q")
-				run(t, root, env, "git", "add", ".")
-				run(t, root, env, "git", "commit", "-q", "-m", "hello")
-			}
-			orig := filepath.Join(t.TempDir(), "hello.bin")
-			args := append(append([]string{"build"}, tt.flags...), "-o", orig, "./"+tt.pkgDir)
-			if tt.pkgDir == "" {
-				args[len(args)-1] = "."
-			}
-			run(t, filepath.Join(root, tt.modDir), env, "go", args...)
-
-			facts, err := ReadFacts(ctx, orig, DefaultLimits())
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := Facts{Format: facts.Format, Symbols: facts.Symbols, DWARF: facts.DWARF}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("facts (-want +got):\n%s", diff)
-			}
-			if facts.Digest != fileSHA(t, orig) {
-				t.Errorf("Digest = %s, want the file's", facts.Digest)
-			}
-			if tt.wantDir != (facts.MainDir != "") {
-				t.Errorf("MainDir = %q; want it read: %v", facts.MainDir, tt.wantDir)
-			}
-
-			src, err := ResolveSource(ctx, SourceSpec{Location: root}, facts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if src.ModuleDir != tt.modDir {
-				t.Errorf("ModuleDir = %q, want %q", src.ModuleDir, tt.modDir)
-			}
-			if tt.vcs != (src.Git != nil) {
-				t.Fatalf("source = %+v; want git: %v", src, tt.vcs)
-			}
-			res, err := Infer(facts, Options{Source: src, Shipped: &recipes.Shipped{Path: orig, Digest: facts.Digest},
-				BuildGoRoot: goroot(t), Writable: []string{os.TempDir()}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(res.Incomplete) > 0 {
-				t.Fatalf("recipe incomplete: %v", res.Incomplete)
-			}
-			for _, f := range res.Findings {
-				if f.Certainty == Unknown && f.Topic != "version" && f.Topic != "-ldflags" {
-					t.Errorf("unexpected unknown: %+v", f)
-				}
-			}
-			srcRoot := root
-			if src.Git != nil {
-				// The builder checks out the commit; a clone stands for it.
-				srcRoot = filepath.Join(t.TempDir(), "clone")
-				run(t, "/", env, "git", "clone", "-q", root, srcRoot)
-			}
-			// As --rebuild does: try the candidates in turn; the first that
-			// reproduces the original wins.
-			var tried []string
-			reproduced, ok := "", false
-			for _, c := range res.Candidates {
-				tried = append(tried, c.Ldflags)
-				if fileSHA(t, rebuildOnHost(t, c.Recipe, srcRoot)) == facts.Digest {
-					reproduced, ok = c.Ldflags, true
-					break
-				}
-			}
-			if !ok {
-				t.Fatalf("no candidate reproduced the original %s; tried -ldflags %q", facts.Digest, tried)
-			}
-			if reproduced != tt.wantLd {
-				t.Errorf("reproduced with -ldflags %q, want %q (candidates %q)", reproduced, tt.wantLd, tried)
+	for _, tc := range flagCases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := buildAndInfer(t, tc, goroot(t))
+			got, tried := firstReproducing(t, in, func(r *recipes.Recipe) digest.Digest {
+				return fileSHA(t, rebuildOnHost(t, r, in.srcRoot))
+			})
+			if got != tc.wantLd {
+				t.Errorf("reproduced with -ldflags %q, want %q (candidates %q)", got, tc.wantLd, tried)
 			}
 		})
 	}

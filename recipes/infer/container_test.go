@@ -1,0 +1,56 @@
+package infer
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/reprove/reprove/builder"
+	"github.com/reprove/reprove/builder/plan"
+	"github.com/reprove/reprove/internal/testenv"
+	"github.com/reprove/reprove/recipes"
+)
+
+// TestInferRebuildsInContainer: for programs built on the host in varied
+// ways (trimpath or not, -s, -w, -buildid=, cgo, windows and darwin
+// targets, VCS stamping from a git repository, a module in a
+// subdirectory), the recipe infer writes rebuilds each bit for bit in the
+// hermetic container, with the candidate the host test expects.
+func TestInferRebuildsInContainer(t *testing.T) {
+	d := testenv.Daemon(t)
+	b, err := builder.New(builder.Options{Client: d.Client, CacheDir: testenv.CacheDir(t), ReproveVersion: "test",
+		Progress: func(e builder.Event) {
+			if e.Message != "" {
+				t.Log(e.Phase, e.Message)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range flagCases {
+		if !tc.container {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			in := buildAndInfer(t, tc, plan.GoRoot)
+			got, tried := firstReproducing(t, in, func(r *recipes.Recipe) digest.Digest {
+				if r.Source.Dir != nil {
+					// A directory source is read where it is; the
+					// module tree stands for it as built.
+					r.Source.Dir.Path = in.srcRoot
+				}
+				out := filepath.Join(t.TempDir(), "out")
+				res, err := b.Build(context.Background(), r, out)
+				if err != nil {
+					t.Fatalf("build: %v", err)
+				}
+				return res.Outputs[0].Digest
+			})
+			if got != tc.wantLd {
+				t.Errorf("reproduced with -ldflags %q, want %q (candidates %q)", got, tc.wantLd, tried)
+			}
+		})
+	}
+}
