@@ -493,7 +493,7 @@ func (in *inferrer) source(r *recipes.Recipe) (recipes.Source, string) {
 		case s.Dir != nil:
 			d := *s.Dir
 			if set["vcs"] != "" {
-				in.note(Unknown, "source", d.Path, "the binary carries VCS stamping but a directory source has no git history: the rebuild will lack vcs.* settings; point --source at a git checkout")
+				in.note(Unknown, "source", d.Path, "the binary carries VCS stamping, but a directory's tree digest does not cover .git, so the revision a rebuild stamps is not pinned (nor there at all without .git): point --source at a git clone or URL")
 			}
 			in.note(Certain, "source.dir.tree", string(d.Tree), "computed from %s", d.Path)
 			in.moduleDirNote(s.ModuleDir)
