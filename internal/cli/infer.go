@@ -150,8 +150,12 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 		opts.ToolchainSum = lookupToolchainSum(cmd, env, facts)
 	}
 	if fl.source != "" {
-		fmt.Fprintf(env.Stderr, "reprove: pinning source %s\n", fl.source)
-		src, err := infer.ResolveSource(ctx, infer.SourceSpec{Location: fl.source, Commit: fl.commit, URL: fl.sourceURL}, facts)
+		src, err := infer.ResolveSource(ctx, infer.SourceSpec{Location: fl.source, Commit: fl.commit, URL: fl.sourceURL,
+			Progress: func(msg string) {
+				if !fl.jsonOut {
+					fmt.Fprintf(env.Stderr, "reprove: source  %s\n", msg)
+				}
+			}}, facts)
 		if err != nil {
 			return err
 		}

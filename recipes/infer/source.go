@@ -32,6 +32,14 @@ type SourceSpec struct {
 	// TempDir is where a checkout is made; os.TempDir() when empty. The
 	// checkout is removed before ResolveSource returns.
 	TempDir string
+	// Progress, if set, is told what is being done (cloning, hashing).
+	Progress func(string)
+}
+
+func (s SourceSpec) progress(format string, args ...any) {
+	if s.Progress != nil {
+		s.Progress(fmt.Sprintf(format, args...))
+	}
 }
 
 // ResolveSource pins the source the user pointed at: for git, a fresh
@@ -66,6 +74,7 @@ func ResolveSource(ctx context.Context, spec SourceSpec, f *Facts) (*Source, err
 			return nil, fmt.Errorf("resolve source: %w", err)
 		}
 		if !isGitWorkTree(ctx, abs) {
+			spec.progress("hashing %s", abs)
 			tree, err := treehash.Dir(ctx, abs)
 			if err != nil {
 				return nil, fmt.Errorf("resolve source %s: %w", loc, err)
@@ -85,7 +94,7 @@ func ResolveSource(ctx context.Context, spec SourceSpec, f *Facts) (*Source, err
 				u = (&url.URL{Scheme: "file", Path: abs}).String()
 			}
 		}
-		return checkout(ctx, abs, u, commit, modulePath, spec.TempDir)
+		return checkout(ctx, spec, abs, u, commit, modulePath)
 	} else if err != nil && !looksLikeURL(loc) {
 		return nil, fmt.Errorf("resolve source: %w", err)
 	}
@@ -96,7 +105,7 @@ func ResolveSource(ctx context.Context, spec SourceSpec, f *Facts) (*Source, err
 	if u == "" {
 		u = loc
 	}
-	return checkout(ctx, loc, u, commit, modulePath, spec.TempDir)
+	return checkout(ctx, spec, loc, u, commit, modulePath)
 }
 
 func looksLikeURL(s string) bool {
@@ -136,16 +145,17 @@ func git(ctx context.Context, dir string, args ...string) (string, error) {
 
 // checkout clones from (a directory or URL), checks out commit in a
 // temporary directory and pins it.
-func checkout(ctx context.Context, from, recordURL, commit, modulePath, tempDir string) (*Source, error) {
+func checkout(ctx context.Context, spec SourceSpec, from, recordURL, commit, modulePath string) (*Source, error) {
 	if commit == "" {
 		return nil, errors.New("resolve source: the binary records no vcs.revision; give the commit with --commit")
 	}
-	tmp, err := os.MkdirTemp(tempDir, "reprove-infer-")
+	tmp, err := os.MkdirTemp(spec.TempDir, "reprove-infer-")
 	if err != nil {
 		return nil, fmt.Errorf("resolve source: %w", err)
 	}
 	defer os.RemoveAll(tmp)
 	co := filepath.Join(tmp, "src")
+	spec.progress("cloning %s", from)
 	if _, err := git(ctx, tmp, "clone", "--quiet", "--no-checkout", "--", from, co); err != nil {
 		return nil, fmt.Errorf("resolve source: %w", err)
 	}
@@ -156,6 +166,7 @@ func checkout(ctx context.Context, from, recordURL, commit, modulePath, tempDir 
 	if err != nil {
 		return nil, fmt.Errorf("resolve source: %w", err)
 	}
+	spec.progress("hashing the checkout of %s", short(strings.TrimSpace(full)))
 	tree, err := treehash.Dir(ctx, co)
 	if err != nil {
 		return nil, fmt.Errorf("resolve source: %w", err)
