@@ -78,7 +78,8 @@ if [ "${BENCH_SKIP_LARGE:-}" != 1 ]; then
 	rc=0
 	/usr/bin/time -f '%e %M' -o "$work/large.time" \
 		bin/reprove compare --normalize archive-mtime "$work/big-a.tar.gz" "$work/big-b.tar.gz" >"$work/large.txt" || rc=$?
-	read -r secs kb <"$work/large.time"
+	# GNU time puts "Command exited with non-zero status 3" first.
+	read -r secs kb < <(tail -n 1 "$work/large.time")
 	if [ "$rc" != 3 ] || ! grep -q '^  data/part-0777.bin$' "$work/large.txt"; then
 		echo "large: want exit 3 naming data/part-0777.bin, got exit $rc:" >&2
 		head -20 "$work/large.txt" >&2
