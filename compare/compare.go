@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/reprove/reprove/compare/archive"
@@ -41,14 +42,25 @@ func Files(ctx context.Context, rebuilt, shipped string, opts Options) (*Report,
 	a := &blob{ra: fa, size: sa, where: rebuilt}
 	b := &blob{ra: fb, size: sb, where: shipped}
 	r := &Report{SchemaVersion: SchemaVersion, Allowed: allowed}
+	// The two whole-file digests are the verdict's ground truth and the
+	// largest reads of a comparison: hash both at once.
+	var wg sync.WaitGroup
+	var errB error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, errB = e.hashWith(b, make([]byte, len(e.buf)))
+	}()
+	_, errA := e.hashWith(a, e.buf)
+	wg.Wait()
+	if err := errors.Join(errA, errB); err != nil {
+		return nil, err
+	}
 	for _, x := range []struct {
 		bl  *blob
 		art *Artifact
 	}{{a, &r.Rebuilt}, {b, &r.Shipped}} {
-		d, err := e.digest(x.bl)
-		if err != nil {
-			return nil, err
-		}
+		d := x.bl.dig
 		f, err := e.sniff(x.bl)
 		if err != nil {
 			return nil, err
@@ -136,9 +148,16 @@ type engine struct {
 
 func newEngine(ctx context.Context, opts Options, allowed []string) *engine {
 	lim := opts.Limits.withDefaults()
-	prog := opts.Progress
-	if prog == nil {
-		prog = func(Progress) {}
+	prog := func(Progress) {}
+	if opts.Progress != nil {
+		// Progress may come from two goroutines (see Files); the caller's
+		// callback sees one event at a time.
+		var mu sync.Mutex
+		prog = func(p Progress) {
+			mu.Lock()
+			defer mu.Unlock()
+			opts.Progress(p)
+		}
 	}
 	return &engine{ctx: ctx, lim: lim, allowed: allowed, budget: archive.NewBudget(lim.archive()), buf: make([]byte, 256<<10),
 		prog: prog, tempDir: opts.TempDir, needed: map[string]bool{}, suggested: map[string]bool{}}
@@ -200,12 +219,15 @@ func (e *engine) reader(r io.Reader, where, step string) io.Reader {
 	return &ctxReader{ctx: e.ctx, r: r, fn: func(n int64) { e.prog(Progress{Path: where, Step: step, Bytes: n}) }}
 }
 
-func (e *engine) digest(b *blob) (digest.Digest, error) {
+func (e *engine) digest(b *blob) (digest.Digest, error) { return e.hashWith(b, e.buf) }
+
+// hashWith sets b's digest using buf; it may run on two blobs at once.
+func (e *engine) hashWith(b *blob, buf []byte) (digest.Digest, error) {
 	if b.dig != "" {
 		return b.dig, nil
 	}
 	d := digest.SHA256.Digester()
-	if _, err := io.CopyBuffer(d.Hash(), e.reader(b.reader(), b.where, "hashing"), e.buf); err != nil {
+	if _, err := io.CopyBuffer(d.Hash(), e.reader(b.reader(), b.where, "hashing"), buf); err != nil {
 		return "", fmt.Errorf("hash %s: %w", b.where, err)
 	}
 	b.dig = d.Digest()
