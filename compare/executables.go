@@ -309,6 +309,17 @@ func (e *engine) diffSection(sn *Node, a, b *blob, xa, xb *exe.File, sa, sb exe.
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	var added []string
+	for k := range mb {
+		if _, ok := ma[k]; !ok {
+			added = append(added, k)
+		}
+	}
+	sort.Strings(added)
+	// Symbols that appeared, disappeared or changed size come first: they
+	// are where the code changed. Symbols of equal size whose bytes differ
+	// are often only moved references (every call into code that moved).
+	var changed []*Node
 	for _, k := range names {
 		x := ma[k]
 		y, ok := mb[k]
@@ -318,18 +329,14 @@ func (e *engine) diffSection(sn *Node, a, b *blob, xa, xb *exe.File, sa, sb exe.
 		case x.s.Size != y.s.Size:
 			e.add(sn, &Node{Name: k, Kind: KindSymbol, Summary: "size differs", Rebuilt: fmt.Sprint(x.s.Size), Shipped: fmt.Sprint(y.s.Size)})
 		case x.h != y.h:
-			e.add(sn, &Node{Name: k, Kind: KindSymbol, Summary: fmt.Sprintf("content differs (%d bytes)", x.s.Size)})
+			changed = append(changed, &Node{Name: k, Kind: KindSymbol, Summary: fmt.Sprintf("content differs (%d bytes)", x.s.Size)})
 		}
 	}
-	var added []string
-	for k := range mb {
-		if _, ok := ma[k]; !ok {
-			added = append(added, k)
-		}
-	}
-	sort.Strings(added)
 	for _, k := range added {
 		e.add(sn, &Node{Name: k, Kind: KindSymbol, Summary: fmt.Sprintf("symbol only in shipped (%d bytes)", mb[k].s.Size)})
+	}
+	for _, n := range changed {
+		e.add(sn, n)
 	}
 	if xa.SymbolsSkipped != "" && len(ma) == 0 {
 		sn.Summary = "no symbols: " + xa.SymbolsSkipped
