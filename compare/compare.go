@@ -351,6 +351,9 @@ func (e *engine) finishSorted(n *Node, rank map[*Node]int) {
 		if a.Leaf() != b.Leaf() {
 			return a.Leaf()
 		}
+		if a.first != b.first {
+			return a.first
+		}
 		if !a.Leaf() {
 			return a.Name < b.Name
 		}

@@ -350,7 +350,7 @@ func (e *engine) diffBuildInfo(parent *Node, xa, xb *exe.File) {
 	if ba == nil && bb == nil {
 		return
 	}
-	n := &Node{Name: "go build info", Kind: KindSection}
+	n := &Node{Name: "go build info", Kind: KindSection, first: true}
 	defer e.attach(parent, n)
 	if ba == nil || bb == nil {
 		has := func(ok bool) string {
@@ -369,13 +369,14 @@ func (e *engine) diffBuildInfo(parent *Node, xa, xb *exe.File) {
 	}
 	field("go version", ba.GoVersion, bb.GoVersion)
 	field("path", ba.Path, bb.Path)
-	field("main module", ba.Main.Path+" "+ba.Main.Version+" "+ba.Main.Sum, bb.Main.Path+" "+bb.Main.Version+" "+bb.Main.Sum)
+	mod := func(m debug.Module) string { return strings.TrimSpace(m.Path + " " + m.Version + " " + m.Sum) }
+	field("main module", mod(ba.Main), mod(bb.Main))
 	deps := func(x []*debug.Module) map[string]string {
 		m := map[string]string{}
 		for _, d := range x {
-			s := d.Version + " " + d.Sum
+			s := strings.TrimSpace(d.Version + " " + d.Sum)
 			if d.Replace != nil {
-				s += " => " + d.Replace.Path + " " + d.Replace.Version + " " + d.Replace.Sum
+				s += " => " + mod(*d.Replace)
 			}
 			m[d.Path] = s
 		}

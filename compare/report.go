@@ -83,6 +83,10 @@ type Node struct {
 	Children     []*Node `json:"children,omitempty"`
 	// ChildrenOmitted counts children cut from Children.
 	ChildrenOmitted int `json:"childrenOmitted,omitempty"`
+
+	// first puts a place before its siblings of the same rank (Go build
+	// info before sections: it says which inputs changed).
+	first bool
 }
 
 // Leaf reports whether n is a difference rather than a place.
