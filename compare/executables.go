@@ -325,14 +325,17 @@ func (e *engine) diffSection(sn *Node, a, b *blob, xa, xb *exe.File, sa, sb exe.
 		y, ok := mb[k]
 		switch {
 		case !ok:
+			sn.first = true
 			e.add(sn, &Node{Name: k, Kind: KindSymbol, Summary: fmt.Sprintf("symbol only in rebuilt (%d bytes)", x.s.Size)})
 		case x.s.Size != y.s.Size:
+			sn.first = true
 			e.add(sn, &Node{Name: k, Kind: KindSymbol, Summary: "size differs", Rebuilt: fmt.Sprint(x.s.Size), Shipped: fmt.Sprint(y.s.Size)})
 		case x.h != y.h:
 			changed = append(changed, &Node{Name: k, Kind: KindSymbol, Summary: fmt.Sprintf("content differs (%d bytes)", x.s.Size)})
 		}
 	}
 	for _, k := range added {
+		sn.first = true
 		e.add(sn, &Node{Name: k, Kind: KindSymbol, Summary: fmt.Sprintf("symbol only in shipped (%d bytes)", mb[k].s.Size)})
 	}
 	for _, n := range changed {

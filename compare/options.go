@@ -55,7 +55,7 @@ func DefaultLimits() Limits {
 		MaxTextSize:   4 << 20,
 		MaxChildren:   200,
 		MaxLines:      200,
-		MaxRanges:     16,
+		MaxRanges:     8,
 	}
 }
 
