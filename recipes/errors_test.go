@@ -2,6 +2,7 @@ package recipes
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -62,6 +63,13 @@ func TestValidateInCode(t *testing.T) {
 		t.Errorf("fields (-want +got):\n%s", diff)
 	}
 	r.Source.Git.Tree = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+	// Text that is not UTF-8 would lose bytes in the canonical JSON, so
+	// that two recipes would share a digest: refused.
+	r.Env = map[string]string{"A": "\xff"}
+	if err := r.Validate(); err == nil || !strings.Contains(err.Error(), "env.A: not valid UTF-8") {
+		t.Errorf("Validate with invalid UTF-8 = %v", err)
+	}
+	r.Env = nil
 	if err := r.Validate(); err != nil {
 		t.Errorf("Validate after fix: %v", err)
 	}

@@ -9,10 +9,12 @@ import (
 	"io/fs"
 	"math"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
@@ -61,6 +63,41 @@ func (v *validator) recipe(r *Recipe) {
 	v.outputs(r.Outputs)
 	v.normalizers(r.Normalizers)
 	v.limits(r.Limits)
+	v.utf8(reflect.ValueOf(r).Elem(), "")
+}
+
+// utf8 refuses text that is not UTF-8 anywhere in the recipe: JSON would
+// replace it with U+FFFD, and two different recipes would then share one
+// canonical form and digest. (YAML input is UTF-8 already; this guards
+// recipes built in code.)
+func (v *validator) utf8(val reflect.Value, path string) {
+	switch val.Kind() {
+	case reflect.Pointer:
+		if !val.IsNil() {
+			v.utf8(val.Elem(), path)
+		}
+	case reflect.Struct:
+		names, index := fieldsOf(val.Type())
+		for _, n := range names {
+			v.utf8(val.Field(index[n]), join(path, n))
+		}
+	case reflect.Slice:
+		for i := 0; i < val.Len(); i++ {
+			v.utf8(val.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		}
+	case reflect.Map:
+		for _, k := range val.MapKeys() {
+			p := join(path, k.String())
+			if !utf8.ValidString(k.String()) {
+				v.atf(path, "a key is not valid UTF-8")
+			}
+			v.utf8(val.MapIndex(k), p)
+		}
+	case reflect.String:
+		if !utf8.ValidString(val.String()) {
+			v.atf(path, "not valid UTF-8")
+		}
+	}
 }
 
 func (v *validator) required(path string) {
