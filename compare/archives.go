@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/reprove/reprove/compare/archive"
@@ -191,14 +192,19 @@ func (e *engine) compareCompressed(parent *Node, a, b *blob, fa, fb format.Forma
 		}
 	}
 	oa, ob := open(a, fa, wa), open(b, fb, wb)
-	// One pass each: the digest of the content and, for a tar, its
-	// members.
-	ia, err := e.scanStream(oa, wa)
-	if err != nil {
-		return err
-	}
-	ib, err := e.scanStream(ob, wb)
-	if err != nil {
+	// One pass each, both at once: the digest of the content and, for a
+	// tar, its members.
+	var ia, ib *streamInfo
+	var errA, errB error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		ib, errB = e.scanStream(ob, wb, make([]byte, len(e.buf)))
+	}()
+	ia, errA = e.scanStream(oa, wa, e.buf)
+	wg.Wait()
+	if err := errors.Join(errA, errB); err != nil {
 		return err
 	}
 	if ia.dig == ib.dig {
@@ -251,7 +257,9 @@ type streamInfo struct {
 
 // scanStream reads a decompressed stream once: its digest, its format and,
 // for a tar, its members with their digests.
-func (e *engine) scanStream(open func() (io.ReadCloser, error), where string) (*streamInfo, error) {
+// It may run for both sides at once: it touches no engine state but the
+// budget (atomic) and the serialized progress callback.
+func (e *engine) scanStream(open func() (io.ReadCloser, error), where string, buf []byte) (*streamInfo, error) {
 	rc, err := open()
 	if err != nil {
 		return nil, err
@@ -266,13 +274,13 @@ func (e *engine) scanStream(open func() (io.ReadCloser, error), where string) (*
 	d := digest.SHA256.Digester()
 	tee := io.TeeReader(br, d.Hash())
 	if info.f == format.Tar {
-		if info.members, info.trailer, err = e.listTarReader(tee, where); err != nil {
+		if info.members, info.trailer, err = e.listTarReader(tee, where, buf); err != nil {
 			return nil, err
 		}
 	}
 	// The rest: everything for other formats, what follows the end of
 	// the archive for a tar.
-	if _, err := io.CopyBuffer(io.Discard, tee, e.buf); err != nil {
+	if _, err := io.CopyBuffer(io.Discard, tee, buf); err != nil {
 		return nil, err
 	}
 	info.dig = d.Digest()
@@ -363,16 +371,16 @@ func (e *engine) listTar(open func() (io.ReadCloser, error), where string) ([]*m
 		return nil, archive.Trailer{}, err
 	}
 	defer rc.Close()
-	return e.listTarReader(rc, where)
+	return e.listTarReader(rc, where, e.buf)
 }
 
-func (e *engine) listTarReader(r io.Reader, where string) ([]*member, archive.Trailer, error) {
+func (e *engine) listTarReader(r io.Reader, where string, buf []byte) ([]*member, archive.Trailer, error) {
 	var out []*member
 	err := archive.ReadTar(e.ctx, r, where, e.budget, func(en *archive.Entry, body io.Reader) error {
 		m := &member{Entry: en}
 		if en.Regular() {
 			d := digest.SHA256.Digester()
-			if _, err := io.CopyBuffer(d.Hash(), body, e.buf); err != nil {
+			if _, err := io.CopyBuffer(d.Hash(), body, buf); err != nil {
 				if errors.Is(err, io.ErrUnexpectedEOF) {
 					return fmt.Errorf("read tar %s: member %q: truncated archive: %w", where, en.Name, err)
 				}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 )
 
 // Limits bound the work one comparison may do on untrusted input. Zero
@@ -81,14 +82,14 @@ func IsLimit(err error) bool {
 // concurrent use.
 type Budget struct {
 	Limits   Limits
-	expanded int64
+	expanded atomic.Int64 // two streams may be read at once
 }
 
 // NewBudget returns a budget with l (defaults filled in).
 func NewBudget(l Limits) *Budget { return &Budget{Limits: l.WithDefaults()} }
 
 // Expanded is the number of decompressed bytes produced so far.
-func (b *Budget) Expanded() int64 { return b.expanded }
+func (b *Budget) Expanded() int64 { return b.expanded.Load() }
 
 // CheckDepth refuses nesting deeper than MaxDepth.
 func (b *Budget) CheckDepth(depth int, where string) error {
@@ -123,8 +124,7 @@ type meter struct {
 func (m *meter) Read(p []byte) (int, error) {
 	n, err := m.r.Read(p)
 	m.out += int64(n)
-	m.b.expanded += int64(n)
-	if m.b.expanded > m.b.Limits.MaxExpanded {
+	if m.b.expanded.Add(int64(n)) > m.b.Limits.MaxExpanded {
 		return n, &LimitError{Limit: "expanded size", Where: m.where, Max: m.b.Limits.MaxExpanded}
 	}
 	if m.out > RatioGrace && m.out > m.b.Limits.MaxRatio*max(m.in.n, 1) {
