@@ -344,7 +344,7 @@ func (in *inferrer) run() (*Result, error) {
 
 	mkSteps := in.stepsFor(moduleDir, src)
 	if src.GoModule != nil && in.bi.Main.Sum != "" {
-		in.note(Guess, "steps", "go install "+in.bi.Path+"@"+in.bi.Main.Version, "go install resolves the module from the module cache: the builder must provide %s@%s there", in.bi.Main.Path, in.bi.Main.Version)
+		in.note(Unknown, "steps", "go build", "the binary was made by go install %s@%s, so its build info names the main module by version and go.sum hash; a go build in the module's extracted source records (devel) there instead, so the rebuild will differ in the build info (and build ID): the hermetic build cannot run go install path@version (it needs the checksum database and a writable module cache)", in.bi.Path, in.bi.Main.Version)
 	}
 	res := &Result{}
 	seen := map[string]bool{}
@@ -626,9 +626,6 @@ func quoteAll(ss []string) []string {
 // why, and returns the function that does it for each candidate.
 func (in *inferrer) stepsFor(moduleDir string, src recipes.Source) func(argv []string) []recipes.Step {
 	plain := func(argv []string) []recipes.Step { return []recipes.Step{{Run: argv, Dir: moduleDir}} }
-	if src.GoModule != nil && in.bi.Main.Sum != "" {
-		return in.installSteps
-	}
 	if in.set["-trimpath"] == "true" {
 		return plain
 	}
@@ -665,26 +662,6 @@ func (in *inferrer) stepsFor(moduleDir string, src recipes.Source) func(argv []s
 			shellQuote(srcRoot), shellQuote(srcRoot), shellQuote(modRoot), shellJoin(argv))
 		return []recipes.Step{{Shell: script}}
 	}
-}
-
-// installSteps rebuilds a binary made by go install path@version: argv is
-// go build FLAGS -o /out/NAME PKG; go install takes the package at the
-// module version and writes into GOPATH/bin (GOPATH/bin/GOOS_GOARCH when
-// cross-compiling).
-func (in *inferrer) installSteps(argv []string) []recipes.Step {
-	flags := argv[2 : len(argv)-3]
-	out := argv[len(argv)-2]
-	inst := append(append([]string{"go", "install"}, flags...), in.bi.Path+"@"+in.bi.Main.Version)
-	target := in.set["GOOS"] + "_" + in.set["GOARCH"]
-	name := path.Base(in.bi.Path)
-	if in.set["GOOS"] == "windows" {
-		name += ".exe"
-	}
-	script := shellJoin(inst) + "\n" +
-		`b="$(go env GOPATH)/bin"` + "\n" +
-		`[ "$(go env GOHOSTOS)_$(go env GOHOSTARCH)" = ` + shellQuote(target) + ` ] || b="$b/"` + shellQuote(target) + "\n" +
-		`cp "$b/"` + shellQuote(name) + " " + shellQuote(out) + "\n"
-	return []recipes.Step{{Shell: script}}
 }
 
 func (in *inferrer) hasTopic(t string) bool {
