@@ -26,16 +26,17 @@ func Files(ctx context.Context, rebuilt, shipped string, opts Options) (*Report,
 	if err != nil {
 		return nil, fmt.Errorf("compare: %w", err)
 	}
-	fa, sa, err := openRegular(rebuilt)
+	fa, ia, err := openRegular(rebuilt)
 	if err != nil {
 		return nil, err
 	}
 	defer fa.Close()
-	fb, sb, err := openRegular(shipped)
+	fb, ib, err := openRegular(shipped)
 	if err != nil {
 		return nil, err
 	}
 	defer fb.Close()
+	sa, sb := ia.Size(), ib.Size()
 
 	e := newEngine(ctx, opts, allowed)
 	defer e.cleanup()
@@ -79,6 +80,14 @@ func Files(ctx context.Context, rebuilt, shipped string, opts Options) (*Report,
 	if err := e.compareBlobs(root, a, b, 0); err != nil {
 		return nil, err
 	}
+	// The verdict rests on what was read; a file rewritten meanwhile makes
+	// it meaningless.
+	if err := unchanged(fa, rebuilt, ia); err != nil {
+		return nil, err
+	}
+	if err := unchanged(fb, shipped, ib); err != nil {
+		return nil, err
+	}
 	e.finish(root)
 	r.Differences = root
 	r.Counts = e.counts
@@ -111,21 +120,32 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-func openRegular(p string) (*os.File, int64, error) {
+func unchanged(f *os.File, p string, before os.FileInfo) error {
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	if st.Size() != before.Size() || !st.ModTime().Equal(before.ModTime()) {
+		return fmt.Errorf("compare: %s changed while it was being compared", p)
+	}
+	return nil
+}
+
+func openRegular(p string) (*os.File, os.FileInfo, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, 0, fmt.Errorf("compare: %w", err)
+		return nil, nil, fmt.Errorf("compare: %w", err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, 0, fmt.Errorf("compare: %w", err)
+		return nil, nil, fmt.Errorf("compare: %w", err)
 	}
 	if !st.Mode().IsRegular() {
 		f.Close()
-		return nil, 0, fmt.Errorf("compare: %s is not a regular file (%v)", p, st.Mode().Type())
+		return nil, nil, fmt.Errorf("compare: %s is not a regular file (%v)", p, st.Mode().Type())
 	}
-	return f, st.Size(), nil
+	return f, st, nil
 }
 
 // engine holds the state of one comparison.
