@@ -23,19 +23,22 @@ var classKind = map[archive.Class]Kind{
 // member is one archive member as compare sees it.
 type member struct {
 	*archive.Entry
-	dig digest.Digest // content digest of regular members
-	key string        // name, with "#n" for the n-th repeat of a name
-	dup bool          // the name occurs more than once in this archive
+	dig   digest.Digest // content digest of regular members
+	occ   int           // 1 for the first member of this name, 2 for its first repeat, …
+	key   string        // name and occurrence, for matching
+	label string        // name, with "#n" for the n-th occurrence of a repeated name
+	dup   bool          // the name occurs more than once in this archive
 }
 
 func keyMembers(ms []*member) {
 	seen := map[string]int{}
 	for _, m := range ms {
 		seen[m.Name]++
-		if n := seen[m.Name]; n > 1 {
-			m.key = fmt.Sprintf("%s#%d", m.Name, n)
-		} else {
-			m.key = m.Name
+		m.occ = seen[m.Name]
+		m.key = fmt.Sprintf("%s\x00%d", m.Name, m.occ) // NUL never occurs in a checked name
+		m.label = m.Name
+		if m.occ > 1 {
+			m.label = fmt.Sprintf("%s#%d", m.Name, m.occ)
 		}
 	}
 	for _, m := range ms {
@@ -72,22 +75,22 @@ func (e *engine) diffMembers(parent *Node, as, bs []*member) []*pair {
 		dups = dups || m.dup
 		j, ok := bIndex[m.key]
 		if !ok {
-			if strings.Contains(m.key, "#") {
-				e.add(parent, &Node{Name: m.Name, Kind: KindDuplicate, Summary: "repeated member present only in the rebuilt archive", Rebuilt: m.key})
+			if m.occ > 1 {
+				e.add(parent, &Node{Name: m.Name, Kind: KindDuplicate, Summary: "repeated member present only in the rebuilt archive", Rebuilt: m.label})
 			} else {
 				e.add(parent, &Node{Name: m.Name, Kind: KindRemoved, Summary: fmt.Sprintf("only in rebuilt (%s, %d bytes)", m.Type, m.Size)})
 			}
 			continue
 		}
-		pairs = append(pairs, &pair{a: m, b: bs[j], ai: i, bi: j, node: &Node{Name: m.key, Kind: KindFile}})
+		pairs = append(pairs, &pair{a: m, b: bs[j], ai: i, bi: j, node: &Node{Name: m.label, Kind: KindFile}})
 	}
 	for _, m := range bs {
 		dups = dups || m.dup
 		if _, ok := aIndex[m.key]; ok {
 			continue
 		}
-		if strings.Contains(m.key, "#") {
-			e.add(parent, &Node{Name: m.Name, Kind: KindDuplicate, Summary: "repeated member present only in the shipped archive", Shipped: m.key})
+		if m.occ > 1 {
+			e.add(parent, &Node{Name: m.Name, Kind: KindDuplicate, Summary: "repeated member present only in the shipped archive", Shipped: m.label})
 		} else {
 			e.add(parent, &Node{Name: m.Name, Kind: KindAdded, Summary: fmt.Sprintf("only in shipped (%s, %d bytes)", m.Type, m.Size)})
 		}
@@ -97,7 +100,7 @@ func (e *engine) diffMembers(parent *Node, as, bs []*member) []*pair {
 	for k := 1; k < len(pairs); k++ {
 		if pairs[k].bi < pairs[k-1].bi {
 			n := &Node{Name: "member order", Kind: KindOrder,
-				Summary: fmt.Sprintf("member order differs: %q comes after %q in rebuilt, before it in shipped", pairs[k].a.key, pairs[k-1].a.key)}
+				Summary: fmt.Sprintf("member order differs: %q comes after %q in rebuilt, before it in shipped", pairs[k].a.label, pairs[k-1].a.label)}
 			if dups {
 				n.Summary += "; names repeat, so order decides which copy an extractor keeps"
 				e.addFixed(parent, n)

@@ -263,3 +263,17 @@ func TestBzip2(t *testing.T) {
 		t.Errorf("leaves (-want +got):\n%s", diff)
 	}
 }
+
+// A name that merely contains "#2" is not a repeat.
+func TestHashInNames(t *testing.T) {
+	a := fixture.Tar(M{Name: "a"}, M{Name: "a#2", Body: []byte("x")})
+	b := fixture.Tar(M{Name: "a"}, M{Name: "a", Body: []byte("y")})
+	r, err := compareBytes(t, a, b, compare.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a#2: removed", "a: duplicate"}
+	if diff := cmp.Diff(want, leaves(r)); diff != "" {
+		t.Errorf("leaves (-want +got):\n%s", diff)
+	}
+}
