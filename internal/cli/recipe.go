@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -49,7 +50,7 @@ const lintSchemaVersion = 1
 func newRecipeLintCmd(env *Env) *cobra.Command {
 	var jsonOut bool
 	cmd := &cobra.Command{
-		Use:   "lint FILE...",
+		Use:   "lint FILE...  (- for standard input)",
 		Short: "Validate recipes; print each one's canonical form and digest",
 		Long: `Validate each recipe strictly (unknown fields, duplicate keys, wrong types,
 unpinned or weakly pinned inputs, unsafe paths, unknown normalizers) and
@@ -63,7 +64,7 @@ Exit 0 when every recipe is valid, 1 when any is not, 2 for bad usage.`,
 			var results []lintResult
 			invalid := 0
 			for _, f := range files {
-				res := lintFile(cmd, f)
+				res := lintFile(cmd, env, f)
 				if !res.Valid {
 					invalid++
 				}
@@ -103,9 +104,22 @@ func formatLintError(e lintError) string {
 	return (&recipes.Error{File: e.File, Line: e.Line, Column: e.Column, Field: e.Field, Err: errors.New(e.Message)}).Error()
 }
 
-func lintFile(cmd *cobra.Command, file string) lintResult {
+func lintFile(cmd *cobra.Command, env *Env, file string) lintResult {
 	res := lintResult{File: file}
-	r, err := recipes.Load(cmd.Context(), file)
+	var r *recipes.Recipe
+	var err error
+	if file == "-" {
+		// The recipe on standard input (relative paths in it are then
+		// relative to the working directory).
+		res.File = "<stdin>"
+		var data []byte
+		data, err = io.ReadAll(io.LimitReader(env.Stdin, recipes.MaxSize+1))
+		if err == nil {
+			r, err = recipes.Parse(res.File, data)
+		}
+	} else {
+		r, err = recipes.Load(cmd.Context(), file)
+	}
 	if err == nil {
 		// The recipe package is a leaf and does not know compare's
 		// registry; the names are checked against it here.
@@ -121,7 +135,7 @@ func lintFile(cmd *cobra.Command, file string) lintResult {
 		}
 	}
 	if err != nil {
-		res.Errors = lintErrors(file, err)
+		res.Errors = lintErrors(res.File, err)
 		return res
 	}
 	c, err := r.Canonical()
@@ -130,7 +144,7 @@ func lintFile(cmd *cobra.Command, file string) lintResult {
 		res.Canonical = c
 		res.Valid = true
 	} else {
-		res.Errors = lintErrors(file, err)
+		res.Errors = lintErrors(res.File, err)
 	}
 	return res
 }
