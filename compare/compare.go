@@ -22,8 +22,7 @@ import (
 // could not finish (unreadable or corrupt input, a limit crossed, a
 // cancelled context) and says nothing about whether the files match.
 func Files(ctx context.Context, rebuilt, shipped string, opts Options) (*Report, error) {
-	allowed, err := CheckNormalizers(opts.Normalizers)
-	if err != nil {
+	if _, err := CheckNormalizers(opts.Normalizers); err != nil {
 		return nil, fmt.Errorf("compare: %w", err)
 	}
 	fa, ia, err := openRegular(rebuilt)
@@ -36,12 +35,43 @@ func Files(ctx context.Context, rebuilt, shipped string, opts Options) (*Report,
 		return nil, err
 	}
 	defer fb.Close()
-	sa, sb := ia.Size(), ib.Size()
+	r, err := Compare(ctx, Input{Name: rebuilt, R: fa, Size: ia.Size()}, Input{Name: shipped, R: fb, Size: ib.Size()}, opts)
+	if err != nil {
+		return nil, err
+	}
+	// The verdict rests on what was read; a file rewritten meanwhile makes
+	// it meaningless.
+	if err := unchanged(fa, rebuilt, ia); err != nil {
+		return nil, err
+	}
+	if err := unchanged(fb, shipped, ib); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
 
+// Input is one side of a comparison that the caller already holds (a
+// member of something, bytes in memory). Name is how reports and errors
+// refer to it.
+type Input struct {
+	Name string
+	R    io.ReaderAt
+	Size int64
+}
+
+// Compare is Files for inputs the caller holds; the same rules apply.
+func Compare(ctx context.Context, rebuilt, shipped Input, opts Options) (*Report, error) {
+	allowed, err := CheckNormalizers(opts.Normalizers)
+	if err != nil {
+		return nil, fmt.Errorf("compare: %w", err)
+	}
+	if rebuilt.R == nil || shipped.R == nil || rebuilt.Size < 0 || shipped.Size < 0 {
+		return nil, errors.New("compare: an input has no reader or a negative size")
+	}
 	e := newEngine(ctx, opts, allowed)
 	defer e.cleanup()
-	a := &blob{ra: fa, size: sa, where: rebuilt}
-	b := &blob{ra: fb, size: sb, where: shipped}
+	a := &blob{ra: rebuilt.R, size: rebuilt.Size, where: rebuilt.Name}
+	b := &blob{ra: shipped.R, size: shipped.Size, where: shipped.Name}
 	r := &Report{SchemaVersion: SchemaVersion, Allowed: allowed}
 	// The two whole-file digests are the verdict's ground truth and the
 	// largest reads of a comparison: hash both at once.
@@ -72,20 +102,12 @@ func Files(ctx context.Context, rebuilt, shipped string, opts Options) (*Report,
 		r.Verdict = Identical
 		return r, nil
 	}
-	name := filepath.Base(shipped)
-	if filepath.Base(rebuilt) != name {
-		name = filepath.Base(rebuilt) + " ↔ " + name
+	name := filepath.Base(shipped.Name)
+	if filepath.Base(rebuilt.Name) != name {
+		name = filepath.Base(rebuilt.Name) + " ↔ " + name
 	}
 	root := &Node{Name: name, Kind: KindFile}
 	if err := e.compareBlobs(root, a, b, 0); err != nil {
-		return nil, err
-	}
-	// The verdict rests on what was read; a file rewritten meanwhile makes
-	// it meaningless.
-	if err := unchanged(fa, rebuilt, ia); err != nil {
-		return nil, err
-	}
-	if err := unchanged(fb, shipped, ib); err != nil {
 		return nil, err
 	}
 	e.finish(root)

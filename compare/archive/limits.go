@@ -29,14 +29,16 @@ type Limits struct {
 // checked: tiny inputs legitimately have huge ratios.
 const RatioGrace = 16 << 20
 
-// DefaultLimits fit a 2-core, few-GB machine comparing real releases.
+// DefaultLimits fit a 2-core, few-GB machine comparing real releases. The
+// window limit admits every xz preset (64 MiB at -9) and zstd up to level
+// 19; both sides may decompress at once, so it counts twice.
 func DefaultLimits() Limits {
 	return Limits{
 		MaxEntries:  1_000_000,
 		MaxDepth:    8,
 		MaxExpanded: 32 << 30,
 		MaxRatio:    1000,
-		MaxWindow:   256 << 20,
+		MaxWindow:   64 << 20,
 	}
 }
 
