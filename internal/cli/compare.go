@@ -104,6 +104,7 @@ Normalizers (allow with --normalize NAME, repeatable or comma-separated):
 	f.Int64Var(&lim.MaxExpanded, "max-expanded", 0, "bytes that may be decompressed in total (default 32 GiB)")
 	f.IntVar(&lim.MaxEntries, "max-members", 0, "members one archive may have (default 1000000)")
 	f.IntVar(&lim.MaxDepth, "max-depth", 0, "nesting of archives and compressed streams (default 8)")
+	f.Int64Var(&lim.MaxWindow, "max-window", 0, "largest decompressor window, xz dictionary or zstd window, in bytes (default 64 MiB)")
 	return cmd
 }
 
