@@ -190,10 +190,24 @@ func (e *OutputError) Error() string {
 	return fmt.Sprintf("collect output %s: %s", e.Path, e.Reason)
 }
 
+// Variation changes the conditions of a build (reprove check).
+type Variation struct {
+	plan.Variation
+	// ReverseFileOrder puts the source on a tmpfs, written in lexical
+	// order: directory listings then come back in reverse order, instead
+	// of the disk's hash order.
+	ReverseFileOrder bool
+}
+
 // Build rebuilds r. Its outputs are moved to outDir, which must not exist
 // yet: it appears, complete, only when the build succeeded. On failure the
 // returned Result (when not nil) tells how far the build got.
 func (b *Builder) Build(ctx context.Context, r *recipes.Recipe, outDir string) (*Result, error) {
+	return b.BuildVaried(ctx, r, outDir, Variation{})
+}
+
+// BuildVaried is Build under changed conditions.
+func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir string, vary Variation) (*Result, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
@@ -264,6 +278,23 @@ func (b *Builder) Build(ctx context.Context, r *recipes.Recipe, outDir string) (
 	}
 	res.Image = ImageRef{Name: img.Name, Digest: img.Digest, Description: img.Describe(), Mirror: img.Mirror, Packages: img.Packages, Toolchain: img.Toolchain}
 
+	hostSource := src.Dir
+	if vary.ReverseFileOrder {
+		hostSource = filepath.Join(work, "src-tmpfs")
+		if err := os.Mkdir(hostSource, 0o755); err != nil {
+			return nil, err
+		}
+		if err := unix.Mount("tmpfs", hostSource, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+			return nil, fmt.Errorf("vary file order: mount tmpfs: %w", err)
+		}
+		defer unix.Unmount(hostSource, unix.MNT_DETACH)
+		tree := filepath.Join(hostSource, "src")
+		if err := fetch.CopyTree(ctx, src.Dir, tree); err != nil {
+			return nil, fmt.Errorf("vary file order: %w", err)
+		}
+		hostSource = tree
+	}
+
 	// Plan.
 	for _, d := range []string{"out", "home"} {
 		if err := os.Mkdir(filepath.Join(work, d), 0o755); err != nil {
@@ -273,13 +304,14 @@ func (b *Builder) Build(ctx context.Context, r *recipes.Recipe, outDir string) (
 	p, err := plan.Make(plan.Inputs{
 		Recipe:          r,
 		Image:           img.Digest,
-		HostSource:      src.Dir,
+		HostSource:      hostSource,
 		HostOut:         filepath.Join(work, "out"),
 		HostHome:        filepath.Join(work, "home"),
 		HostModCache:    b.proxy.ModCache,
 		SourceDateEpoch: src.Epoch,
 		Vendored:        vendored,
 		Limits:          b.opts.Limits,
+		Vary:            vary.Variation,
 	})
 	if err != nil {
 		return nil, err
@@ -289,7 +321,7 @@ func (b *Builder) Build(ctx context.Context, r *recipes.Recipe, outDir string) (
 	if err := os.MkdirAll(b.proxy.ModCache, 0o755); err != nil {
 		return nil, err
 	}
-	for _, d := range []string{src.Dir, filepath.Join(work, "out"), filepath.Join(work, "home")} {
+	for _, d := range []string{hostSource, filepath.Join(work, "out"), filepath.Join(work, "home")} {
 		if err := chownTree(d, plan.UID, plan.GID); err != nil {
 			return nil, fmt.Errorf("prepare build: %w", err)
 		}

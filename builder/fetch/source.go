@@ -138,7 +138,7 @@ func (f *Fetcher) goModule(ctx context.Context, m *recipes.GoModuleSource, dest 
 // dir copies a local directory (regular files, directories, symlinks) and
 // verifies the copy, so that the bytes checked are the bytes built.
 func (f *Fetcher) dir(ctx context.Context, src string, want digest.Digest, dest string) (*Source, error) {
-	if err := copyTree(ctx, src, dest); err != nil {
+	if err := CopyTree(ctx, src, dest); err != nil {
 		os.RemoveAll(dest)
 		return nil, fmt.Errorf("fetch source directory %s: %w", src, err)
 	}
@@ -152,7 +152,10 @@ func (f *Fetcher) dir(ctx context.Context, src string, want digest.Digest, dest 
 	return &Source{Dir: dest, Resolved: Resolved{Kind: "dir", URI: src, Digest: got}}, nil
 }
 
-func copyTree(ctx context.Context, src, dest string) error {
+// CopyTree copies regular files (with their exec bit and times),
+// directories and symlinks from src to dest, in lexical order; anything
+// else is refused.
+func CopyTree(ctx context.Context, src, dest string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err

@@ -51,6 +51,8 @@ type Limits struct {
 	Timeout time.Duration
 	// TmpfsBytes is the size of /tmp (counted against memory).
 	TmpfsBytes int64
+	// CPUSet pins the build to CPUs ("" for all).
+	CPUSet string
 }
 
 // Mount is one filesystem the container sees besides its rootfs.
@@ -103,6 +105,31 @@ type Inputs struct {
 	// Limits from flags; zero fields fall back to the recipe, then to
 	// Defaults.
 	Limits Limits
+	// Vary changes the build's conditions (reprove check); the zero value
+	// is the normal build.
+	Vary Variation
+}
+
+// Variation changes the conditions a build runs under, for checking that
+// its outputs do not depend on them. Zero fields leave the normal value.
+type Variation struct {
+	// SourceDir is where the source is mounted instead of SourceDir.
+	SourceDir string
+	// Umask replaces the umask when Set.
+	Umask OptionalUmask
+	// Locale replaces LC_ALL=C; TZ replaces TZ=UTC.
+	Locale string
+	TZ     string
+	// Hostname replaces Hostname.
+	Hostname string
+	// CPUSet restricts the build to these CPUs (cpuset syntax, "0").
+	CPUSet string
+}
+
+// OptionalUmask is a umask that may be unset.
+type OptionalUmask struct {
+	Set   bool
+	Value uint32
 }
 
 // reserved are the variables the builder sets and a recipe may not.
@@ -132,11 +159,23 @@ func Make(in Inputs) (*Plan, error) {
 		return nil, fmt.Errorf("plan build: recipe %s has no steps", r.Name)
 	}
 
+	srcDir := SourceDir
+	if v := in.Vary.SourceDir; v != "" {
+		if !path.IsAbs(v) || path.Clean(v) != v || v == "/" {
+			return nil, fmt.Errorf("plan build: varied source directory %q is not a clean absolute path", v)
+		}
+		for _, fixed := range []string{OutDir, HomeDir, ModCacheDir, TmpDir, "/proc", "/sys", "/dev", "/etc", "/usr", "/bin"} {
+			if v == fixed || strings.HasPrefix(v, fixed+"/") || strings.HasPrefix(fixed, v+"/") {
+				return nil, fmt.Errorf("plan build: varied source directory %q overlaps %s", v, fixed)
+			}
+		}
+		srcDir = v
+	}
 	env := map[string]string{
 		"PATH":              DefaultPath,
 		"HOME":              HomeDir,
-		"TZ":                "UTC",
-		"LC_ALL":            "C",
+		"TZ":                or(in.Vary.TZ, "UTC"),
+		"LC_ALL":            or(in.Vary.Locale, "C"),
 		"SOURCE_DATE_EPOCH": strconv.FormatInt(in.SourceDateEpoch, 10),
 		// Go: no network, no toolchain switch, no configuration file, the
 		// verified module cache read-only, a build cache of its own.
@@ -176,8 +215,8 @@ func Make(in Inputs) (*Plan, error) {
 
 	var steps []Step
 	for i, s := range r.Steps {
-		dir := path.Join(SourceDir, s.Dir)
-		if dir != SourceDir && !strings.HasPrefix(dir, SourceDir+"/") {
+		dir := path.Join(srcDir, s.Dir)
+		if dir != srcDir && !strings.HasPrefix(dir, srcDir+"/") {
 			return nil, fmt.Errorf("plan build: step %d: dir %q leaves the source tree", i+1, s.Dir)
 		}
 		switch {
@@ -205,7 +244,7 @@ func Make(in Inputs) (*Plan, error) {
 	}
 
 	mounts := []Mount{
-		{Type: "bind", Source: in.HostSource, Target: SourceDir},
+		{Type: "bind", Source: in.HostSource, Target: srcDir},
 		{Type: "bind", Source: in.HostOut, Target: OutDir},
 		{Type: "bind", Source: in.HostHome, Target: HomeDir},
 		{Type: "tmpfs", Target: TmpDir, SizeBytes: limits.TmpfsBytes},
@@ -218,14 +257,19 @@ func Make(in Inputs) (*Plan, error) {
 	}
 	sort.Slice(mounts, func(i, j int) bool { return mounts[i].Target < mounts[j].Target })
 
+	limits.CPUSet = in.Vary.CPUSet
+	umask := uint32(Umask)
+	if in.Vary.Umask.Set {
+		umask = in.Vary.Umask.Value
+	}
 	return &Plan{
 		Image:    in.Image,
 		Steps:    steps,
 		Env:      envList,
-		Hostname: Hostname,
+		Hostname: or(in.Vary.Hostname, Hostname),
 		UID:      UID,
 		GID:      GID,
-		Umask:    Umask,
+		Umask:    umask,
 		Mounts:   mounts,
 		Limits:   limits,
 		Outputs:  outputs,
@@ -268,4 +312,11 @@ func limitsFor(flags Limits, r recipes.Limits) (Limits, error) {
 		out.TmpfsBytes = out.MemoryBytes
 	}
 	return out, nil
+}
+
+func or(v, def string) string {
+	if v != "" {
+		return v
+	}
+	return def
 }

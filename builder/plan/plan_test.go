@@ -175,3 +175,51 @@ func TestLimitsPrecedence(t *testing.T) {
 		t.Errorf("flag limits (-want +got):\n%s", diff)
 	}
 }
+
+func TestMakeVaried(t *testing.T) {
+	in := inputs(recipe())
+	in.Vary = Variation{
+		SourceDir: "/build/check/src",
+		Umask:     OptionalUmask{Set: true, Value: 0o002},
+		Locale:    "C.UTF-8",
+		TZ:        "NZST-12",
+		Hostname:  "check-2",
+		CPUSet:    "0",
+	}
+	p, err := Make(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Steps[0].Dir != "/build/check/src" || p.Steps[1].Dir != "/build/check/src/cmd" {
+		t.Errorf("step dirs %q, %q not under the varied source dir", p.Steps[0].Dir, p.Steps[1].Dir)
+	}
+	found := false
+	for _, m := range p.Mounts {
+		if m.Source == in.HostSource {
+			found = m.Target == "/build/check/src"
+		}
+	}
+	if !found {
+		t.Errorf("source not mounted at the varied path: %+v", p.Mounts)
+	}
+	if p.Umask != 0o002 || p.Hostname != "check-2" || p.Limits.CPUSet != "0" {
+		t.Errorf("umask %o, hostname %q, cpuset %q", p.Umask, p.Hostname, p.Limits.CPUSet)
+	}
+	env := strings.Join(p.Env, "\n") + "\n"
+	for _, want := range []string{"LC_ALL=C.UTF-8", "TZ=NZST-12"} {
+		if !strings.Contains(env, want+"\n") {
+			t.Errorf("env lacks %s:\n%s", want, env)
+		}
+	}
+	// An umask of 0 is a value, not "unset".
+	in.Vary = Variation{Umask: OptionalUmask{Set: true}}
+	if p, _ := Make(in); p.Umask != 0 {
+		t.Errorf("umask 0 not applied: %o", p.Umask)
+	}
+	for _, bad := range []string{"relative", "/out", "/home/build/src", "/", "/usr/src", "/a/../b"} {
+		in.Vary = Variation{SourceDir: bad}
+		if _, err := Make(in); err == nil {
+			t.Errorf("varied source dir %q accepted", bad)
+		}
+	}
+}

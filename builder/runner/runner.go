@@ -264,6 +264,9 @@ func specOpts(p *plan.Plan, id string, step plan.Step) []oci.SpecOpts {
 		oci.WithCgroup("reprove/" + id),
 		seccomp.WithDefaultProfile(),
 	}
+	if p.Limits.CPUSet != "" {
+		opts = append(opts, oci.WithCPUs(p.Limits.CPUSet))
+	}
 	if p.Limits.CPUs > 0 {
 		const period = 100000
 		opts = append(opts, oci.WithCPUCFS(int64(p.Limits.CPUs*period), period))
