@@ -23,7 +23,7 @@ import (
 
 // goVersion is the toolchain the tests build with (fetched once into the
 // shared test cache).
-const goVersion = "1.23.5"
+const goVersion = "1.26.8"
 
 const helloMain = `package main
 

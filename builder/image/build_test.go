@@ -30,7 +30,7 @@ func newBuilder(t *testing.T) *image.Builder {
 func TestMinimalImageIsReproducible(t *testing.T) {
 	b := newBuilder(t)
 	ctx := context.Background()
-	spec := image.Spec{Go: "1.23.5"}
+	spec := image.Spec{Go: "1.26.8"}
 	first, err := b.Build(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
