@@ -7,6 +7,7 @@ func commands(env *Env) []*cobra.Command {
 	return []*cobra.Command{
 		newVersionCmd(env),
 		newRebuildCmd(env),
+		newCheckCmd(env),
 		newImageCmd(env),
 		newCompareCmd(env),
 		newRecipeCmd(env),

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/reprove/reprove/internal/testenv"
 )
 
 // TestMain lets testscript run reprove in-process as the "reprove" command.
@@ -29,6 +31,9 @@ func TestScripts(t *testing.T) {
 			// builds; scripts see a clean HOME and cache.
 			e.Setenv("HOME", e.WorkDir+"/home")
 			e.Setenv("XDG_CACHE_HOME", e.WorkDir+"/cache")
+			// Scripts that build share the tests' cache (base images,
+			// toolchains, modules) and so their private containerd.
+			e.Setenv("REPROVE_CACHE", testenv.CacheDir(t))
 			return nil
 		},
 	})
