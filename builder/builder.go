@@ -104,7 +104,9 @@ func New(opts Options) (*Builder, error) {
 		SumDB:    goproxy.NewSumDB(opts.Proxy, goproxy.SumGolangOrgKey, filepath.Join(opts.CacheDir, "sumdb"), nil),
 		Progress: func(s string) { b.event(PhaseFetch, s) },
 	}
-	b.fetcher = &fetch.Fetcher{CacheDir: opts.CacheDir, Proxy: b.proxy, Log: func(s string) { b.event(PhaseFetch, s) }}
+	b.fetcher = &fetch.Fetcher{CacheDir: opts.CacheDir, Proxy: b.proxy, Log: func(s string) { b.event(PhaseFetch, s) },
+		// Source trees belong to the build user, who may write to them.
+		Prepare: func(dir string) error { return chownTree(dir, plan.UID, plan.GID) }}
 	b.images = &image.Builder{Client: opts.Client, Dir: filepath.Join(opts.CacheDir, "images"), Proxy: b.proxy, Mirror: opts.Mirror,
 		Log: func(s string) { b.event(PhaseImage, s) }}
 	return b, nil
@@ -245,7 +247,7 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 
 	// Fetch: everything, verified, before anything runs.
 	b.event(PhaseFetch, "fetching source")
-	src, err := b.fetcher.Source(ctx, r, filepath.Join(work, "src"))
+	src, shared, err := b.fetcher.Prepared(ctx, r, work)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +280,18 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 	}
 	res.Image = ImageRef{Name: img.Name, Digest: img.Digest, Description: img.Describe(), Mirror: img.Mirror, Packages: img.Packages, Toolchain: img.Toolchain}
 
+	// The build sees a writable source tree. A shared (cached, verified)
+	// tree is the lower layer of an overlay, so the build's writes land in
+	// a throw-away upper layer and the cached tree stays as verified.
 	hostSource := src.Dir
+	if shared && !vary.ReverseFileOrder {
+		merged, err := overlay(work, src.Dir)
+		if err != nil {
+			return nil, err
+		}
+		defer unix.Unmount(merged, unix.MNT_DETACH)
+		hostSource = merged
+	}
 	if vary.ReverseFileOrder {
 		hostSource = filepath.Join(work, "src-tmpfs")
 		if err := os.Mkdir(hostSource, 0o755); err != nil {
@@ -321,7 +334,11 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 	if err := os.MkdirAll(b.proxy.ModCache, 0o755); err != nil {
 		return nil, err
 	}
-	for _, d := range []string{hostSource, filepath.Join(work, "out"), filepath.Join(work, "home")} {
+	owned := []string{filepath.Join(work, "out"), filepath.Join(work, "home")}
+	if vary.ReverseFileOrder {
+		owned = append(owned, hostSource)
+	}
+	for _, d := range owned {
 		if err := chownTree(d, plan.UID, plan.GID); err != nil {
 			return nil, fmt.Errorf("prepare build: %w", err)
 		}
@@ -486,6 +503,28 @@ func collect(outDir, rel, staging string) (Output, error) {
 		return Output{}, err
 	}
 	return Output{Path: rel, Digest: d, Size: fi.Size()}, nil
+}
+
+// overlay mounts lower (read-only to the overlay) under a fresh upper
+// layer in work and returns the merged directory.
+func overlay(work, lower string) (string, error) {
+	if strings.ContainsAny(lower+work, ",:\\") {
+		return "", fmt.Errorf("mount source overlay: path %q has a character overlayfs options cannot carry", lower)
+	}
+	merged, upper, wd := filepath.Join(work, "src"), filepath.Join(work, "src-upper"), filepath.Join(work, "src-work")
+	for _, d := range []string{merged, upper, wd} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return "", err
+		}
+	}
+	if err := os.Chown(upper, plan.UID, plan.GID); err != nil {
+		return "", err
+	}
+	opts := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + wd
+	if err := unix.Mount("overlay", merged, "overlay", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+		return "", fmt.Errorf("mount source overlay: %w", err)
+	}
+	return merged, nil
 }
 
 func chownTree(root string, uid, gid int) error {

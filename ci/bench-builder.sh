@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o bin/reprove ./cmd/reprove
-exec go run ./ci/benchbuilder -runs "${BENCH_RUNS:-3}"
+exec go run ./ci/benchbuilder -runs "${BENCH_RUNS:-5}"

@@ -21,6 +21,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/builder/goproxy"
+	"github.com/reprove/reprove/internal/verified"
 )
 
 // Fetcher fetches and verifies inputs.
@@ -33,6 +34,10 @@ type Fetcher struct {
 	HTTP *http.Client
 	// Log reports progress; it may be nil.
 	Log func(string)
+	// Prepare, if set, is applied to a freshly fetched and verified source
+	// tree before Prepared hands it out (the builder gives it to the
+	// build user).
+	Prepare func(dir string) error
 }
 
 func (f *Fetcher) log(format string, args ...any) {
@@ -107,8 +112,11 @@ func (f *Fetcher) Get(ctx context.Context, what, location string, want digest.Di
 		}
 	}
 	dest := filepath.Join(f.CacheDir, "downloads", string(want.Algorithm()), want.Encoded())
-	if got, err := FileDigest(dest, want.Algorithm()); err == nil && got == want {
+	if verified.Check(dest, want.String()) {
 		return dest, nil
+	}
+	if got, err := FileDigest(dest, want.Algorithm()); err == nil && got == want {
+		return dest, verified.Stamp(dest, want.String())
 	}
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return "", err
@@ -133,7 +141,7 @@ func (f *Fetcher) Get(ctx context.Context, what, location string, want digest.Di
 	if err := os.Rename(tmp.Name(), dest); err != nil {
 		return "", err
 	}
-	return dest, nil
+	return dest, verified.Stamp(dest, want.String())
 }
 
 func (f *Fetcher) copyFrom(ctx context.Context, location string, w io.Writer) error {

@@ -40,7 +40,7 @@ const (
 )
 
 func main() {
-	runs := flag.Int("runs", 3, "measured runs of each side")
+	runs := flag.Int("runs", 5, "measured runs of each side")
 	max := flag.Float64("max", 1.10, "highest acceptable ratio")
 	reprove := flag.String("reprove", "bin/reprove", "the reprove binary")
 	flag.Parse()
@@ -89,7 +89,7 @@ func main() {
 		os.RemoveAll(gocache)
 		cmd := exec.Command(filepath.Join(goroot, "bin", "go"), "build", "-trimpath", "-gcflags=cmd/...=-dwarf=false", "-ldflags=-w", "-o", out, "cmd/gofmt")
 		cmd.Dir = goroot
-		cmd.Env = []string{"PATH=" + filepath.Join(goroot, "bin") + ":/usr/bin:/bin", "HOME=" + work, "GOCACHE=" + gocache,
+		cmd.Env = []string{"PATH=" + filepath.Join(goroot, "bin") + ":/usr/bin:/bin", "HOME=" + work, "GOCACHE=" + gocache, "GOPATH=" + filepath.Join(work, "gopath"),
 			"GOENV=off", "GOFLAGS=", "GOPROXY=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOAMD64=v1", "TZ=UTC", "LC_ALL=C"}
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
