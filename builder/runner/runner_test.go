@@ -336,3 +336,46 @@ func TestLineWriter(t *testing.T) {
 		t.Errorf("lines %q, file %q", got, file.String())
 	}
 }
+
+// Ctrl-C (a cancelled context) stops the build and leaves no container,
+// task or snapshot behind.
+func TestCancelCleansUp(t *testing.T) {
+	e := setup(t)
+	owner, err := Owner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := testPlan(e.img, t.TempDir(), "echo running; sleep 60")
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Runner{Client: e.d.Client, StateDir: t.TempDir(), Log: func(l string) {
+		if l == "running" {
+			cancel()
+		}
+	}}
+	start := time.Now()
+	_, err = r.Run(ctx, p, e.img.Name)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if time.Since(start) > 30*time.Second {
+		t.Errorf("cancellation took %v", time.Since(start))
+	}
+	bg := context.Background()
+	list, err := e.d.Client.Containers(bg, fmt.Sprintf("labels.%q==%q", OwnerLabel, owner))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 0 {
+		t.Errorf("%d containers left after cancellation", len(list))
+	}
+	var snaps int
+	e.d.Client.SnapshotService(Snapshotter).Walk(bg, func(_ context.Context, i snapshots.Info) error {
+		if i.Labels[OwnerLabel] == owner {
+			snaps++
+		}
+		return nil
+	})
+	if snaps != 0 {
+		t.Errorf("%d snapshots left after cancellation", snaps)
+	}
+}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -34,6 +35,12 @@ func TestScripts(t *testing.T) {
 			// Scripts that build share the tests' cache (base images,
 			// toolchains, modules) and so their private containerd.
 			e.Setenv("REPROVE_CACHE", testenv.CacheDir(t))
+			// The repository, for scripts that use its catalogue.
+			root, err := filepath.Abs("../..")
+			if err != nil {
+				return err
+			}
+			e.Setenv("REPO", root)
 			return nil
 		},
 	})
