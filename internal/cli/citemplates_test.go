@@ -13,7 +13,7 @@ import (
 // flag they use must exist, with acceptable arguments.
 func TestCITemplates(t *testing.T) {
 	files := map[string]func(any) []string{
-		"../../ci/github/reprove.yml":          githubScripts,
+		"../../ci/github/reprove.yml":           githubScripts,
 		"../../ci/gitlab/reprove.gitlab-ci.yml": gitlabScripts,
 	}
 	for file, scripts := range files {
