@@ -2,7 +2,6 @@ package fetch
 
 import (
 	"archive/tar"
-	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -12,12 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/builder/goproxy"
@@ -60,196 +57,12 @@ func tarGz(t testing.TB, members []member) []byte {
 	return buf.Bytes()
 }
 
-func zipOf(t testing.TB, files map[string]string) []byte {
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		w, err := zw.Create(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(files[n]))
-	}
-	zw.Close()
-	return buf.Bytes()
-}
-
 func writeTemp(t testing.TB, data []byte) string {
 	p := filepath.Join(t.TempDir(), "archive")
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func listTree(t *testing.T, dir string) []string {
-	var out []string
-	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil || p == dir {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		switch {
-		case info.Mode()&os.ModeSymlink != 0:
-			l, _ := os.Readlink(p)
-			out = append(out, rel+" -> "+l)
-		case info.IsDir():
-			out = append(out, rel+"/")
-		default:
-			b, _ := os.ReadFile(p)
-			out = append(out, rel+" "+info.Mode().Perm().String()+" "+string(b))
-		}
-		return nil
-	})
-	return out
-}
-
-func TestExtract(t *testing.T) {
-	arch := tarGz(t, []member{
-		{name: "pkg-1.0/", typ: tar.TypeDir, mode: 0o755},
-		{name: "pkg-1.0/main.go", body: "package main\n"},
-		{name: "pkg-1.0/run.sh", body: "#!/bin/sh\n", mode: 0o4755},
-		{name: "pkg-1.0/sub/link", typ: tar.TypeSymlink, link: "../main.go"},
-		{name: "pkg-1.0/hard", typ: tar.TypeLink, link: "pkg-1.0/main.go"},
-	})
-	dir := filepath.Join(t.TempDir(), "src")
-	newest, err := Extract(context.Background(), writeTemp(t, arch), dir, 1, DefaultLimits)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if newest.Unix() != 1700000000 {
-		t.Errorf("newest = %v", newest)
-	}
-	want := []string{
-		"hard -rw-r--r-- package main\n",
-		"main.go -rw-r--r-- package main\n",
-		"run.sh -rwxr-xr-x #!/bin/sh\n", // setuid dropped
-		"sub/",
-		"sub/link -> ../main.go",
-	}
-	if diff := cmp.Diff(want, listTree(t, dir)); diff != "" {
-		t.Errorf("tree (-want +got):\n%s", diff)
-	}
-
-	zdir := filepath.Join(t.TempDir(), "z")
-	if _, err := Extract(context.Background(), writeTemp(t, zipOf(t, map[string]string{"a/b.txt": "b"})), zdir, 0, DefaultLimits); err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff([]string{"a/", "a/b.txt -rw-r--r-- b"}, listTree(t, zdir)); diff != "" {
-		t.Errorf("zip tree (-want +got):\n%s", diff)
-	}
-}
-
-func TestExtractRefusesHostileArchives(t *testing.T) {
-	tests := []struct {
-		name    string
-		data    []byte
-		lim     Limits
-		wantErr string
-	}{
-		{"dotdot", tarGz(t, []member{{name: "../evil", body: "x"}}), DefaultLimits, "leaves the archive"},
-		{"nested dotdot", tarGz(t, []member{{name: "a/../../evil", body: "x"}}), DefaultLimits, "leaves the archive"},
-		{"absolute", tarGz(t, []member{{name: "/etc/evil", body: "x"}}), DefaultLimits, "absolute path"},
-		{"symlink out", tarGz(t, []member{{name: "l", typ: tar.TypeSymlink, link: "../../etc/passwd"}}), DefaultLimits, "symlink leaves"},
-		{"symlink absolute", tarGz(t, []member{{name: "l", typ: tar.TypeSymlink, link: "/etc"}}), DefaultLimits, "absolute path /etc"},
-		{"write through symlink", tarGz(t, []member{{name: "d", typ: tar.TypeSymlink, link: "x"}, {name: "d/f", body: "x"}}), DefaultLimits, "conflicting"},
-		{"device", tarGz(t, []member{{name: "dev", typ: tar.TypeChar}}), DefaultLimits, "not allowed"},
-		{"duplicate", tarGz(t, []member{{name: "a", body: "1"}, {name: "a", body: "2"}}), DefaultLimits, "duplicate"},
-		{"hard link out", tarGz(t, []member{{name: "h", typ: tar.TypeLink, link: "../x"}}), DefaultLimits, "outside the tree"},
-		{"too many", tarGz(t, []member{{name: "a", body: "1"}, {name: "b", body: "2"}}), Limits{Entries: 1, Bytes: 100}, "more than 1 members"},
-		{"too big", tarGz(t, []member{{name: "a", body: strings.Repeat("x", 200)}}), Limits{Entries: 10, Bytes: 100}, "expands beyond"},
-		{"not an archive", []byte("hello"), DefaultLimits, "not a tar"},
-	}
-	full := tarGz(t, []member{{name: "a", body: strings.Repeat("x", 10000)}})
-	tests = append(tests, struct {
-		name    string
-		data    []byte
-		lim     Limits
-		wantErr string
-	}{"truncated", full[:len(full)/2], DefaultLimits, "archive"})
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			base := t.TempDir()
-			dir := filepath.Join(base, "out")
-			_, err := Extract(context.Background(), writeTemp(t, tc.data), dir, 0, tc.lim)
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
-			}
-			if _, err := os.Stat(dir); !os.IsNotExist(err) {
-				t.Errorf("a refused archive left %s behind", dir)
-			}
-			if _, err := os.Lstat(filepath.Join(base, "evil")); err == nil {
-				t.Error("a member was written outside the directory")
-			}
-		})
-	}
-}
-
-func FuzzExtract(f *testing.F) {
-	f.Add(tarGz(f, []member{{name: "a/b", body: "x"}, {name: "a/l", typ: tar.TypeSymlink, link: "b"}}))
-	f.Add(zipOf(f, map[string]string{"x/y": "z"}))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		base := t.TempDir()
-		dir := filepath.Join(base, "out")
-		if _, err := Extract(context.Background(), writeTemp(t, data), dir, 0, Limits{Entries: 100, Bytes: 1 << 20}); err != nil {
-			return
-		}
-		// Whatever was accepted stays inside dir, and no symlink points out.
-		filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-			if err != nil {
-				return nil
-			}
-			if !strings.HasPrefix(p, dir) {
-				t.Fatalf("%s outside %s", p, dir)
-			}
-			if info.Mode()&os.ModeSymlink != 0 {
-				l, _ := os.Readlink(p)
-				res := filepath.Join(filepath.Dir(p), l)
-				if filepath.IsAbs(l) || !strings.HasPrefix(res, dir) {
-					t.Fatalf("symlink %s -> %s escapes", p, l)
-				}
-			}
-			return nil
-		})
-		entries, _ := os.ReadDir(base)
-		if len(entries) != 1 { // only out
-			t.Fatalf("extraction wrote outside its directory: %v", entries)
-		}
-	})
-}
-
-func TestMember(t *testing.T) {
-	arch := writeTemp(t, tarGz(t, []member{
-		{name: "package/", typ: tar.TypeDir},
-		{name: "package/bin/tool", body: "ELF...", mode: 0o755},
-		{name: "package/README", body: "hi"},
-		{name: "package/dup", body: "1"},
-		{name: "package/dup", body: "2"},
-		{name: "package/link", typ: tar.TypeSymlink, link: "bin/tool"},
-	}))
-	dest := filepath.Join(t.TempDir(), "tool")
-	if err := Member(context.Background(), arch, "package/bin/tool", dest); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(dest); string(b) != "ELF..." {
-		t.Errorf("member contents %q", b)
-	}
-	for name, wantErr := range map[string]string{
-		"package/nope": "not found",
-		"package/dup":  "more than once",
-		"package/link": "not a regular file",
-	} {
-		err := Member(context.Background(), arch, name, filepath.Join(t.TempDir(), "x"))
-		var ae *ArchiveError
-		if !errors.As(err, &ae) || !strings.Contains(err.Error(), wantErr) {
-			t.Errorf("Member(%s) = %v, want %q", name, err, wantErr)
-		}
-	}
 }
 
 func TestGet(t *testing.T) {

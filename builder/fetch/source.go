@@ -22,6 +22,7 @@ import (
 
 	"github.com/reprove/reprove/builder/image"
 	"github.com/reprove/reprove/internal/treehash"
+	"github.com/reprove/reprove/internal/unpack"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -80,7 +81,7 @@ func (f *Fetcher) Source(ctx context.Context, r *recipes.Recipe, dest string) (*
 		if err != nil {
 			return nil, err
 		}
-		newest, err := Extract(ctx, p, dest, s.Archive.Strip, DefaultLimits)
+		newest, err := unpack.Extract(ctx, p, dest, s.Archive.Strip, unpack.DefaultLimits)
 		if err != nil {
 			return nil, fmt.Errorf("extract source archive %s: %w", loc, err)
 		}
@@ -320,7 +321,7 @@ func (f *Fetcher) Shipped(ctx context.Context, r *recipes.Recipe, s *recipes.Shi
 	if s.Member == "" {
 		return copyFile(p, dest)
 	}
-	if err := Member(ctx, p, s.Member, dest); err != nil {
+	if err := memberFile(ctx, p, s.Member, dest); err != nil {
 		return fmt.Errorf("shipped artifact %s: %w", loc, err)
 	}
 	if _, err := newHash(s.MemberDigest); err != nil {
@@ -335,6 +336,23 @@ func (f *Fetcher) Shipped(ctx context.Context, r *recipes.Recipe, s *recipes.Shi
 		return &DigestError{What: fmt.Sprintf("shipped artifact %s member %s", loc, s.Member), Want: s.MemberDigest, Got: got}
 	}
 	return nil
+}
+
+// memberFile copies an archive member into dest atomically.
+func memberFile(ctx context.Context, archive, member, dest string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(dest), ".tmp-member-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	err = unpack.Member(ctx, archive, member, tmp, unpack.DefaultLimits)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), dest)
 }
 
 func copyFile(src, dest string) error {

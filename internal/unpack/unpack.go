@@ -1,4 +1,13 @@
-package fetch
+// Package unpack reads untrusted archives (tar, plain or compressed with
+// gzip, bzip2 or xz; zip): it extracts a whole tree into a private directory
+// or copies out one member, refusing hostile content (absolute or ".."
+// paths, symlinks that leave the tree, devices, duplicates) and stopping at
+// limits on members, decompressed bytes and member size, so that a bomb is
+// an error rather than a full disk.
+//
+// Written on Go's archive/* and compress/* (and ulikunitz/xz): those read
+// the formats; this package adds the policy a build input needs.
+package unpack
 
 import (
 	"archive/tar"
@@ -20,14 +29,23 @@ import (
 	"github.com/ulikunitz/xz"
 )
 
-// Limits bound what extracting an untrusted archive may produce.
+// Limits bound what reading an untrusted archive may do.
 type Limits struct {
+	// Entries is the most members an archive may have.
 	Entries int64
-	Bytes   int64
+	// Bytes is the most bytes extracted (Extract) or decompressed
+	// (Member) in all.
+	Bytes int64
+	// MemberBytes is the largest member Member copies out.
+	MemberBytes int64
 }
 
 // DefaultLimits suit source trees and release archives.
-var DefaultLimits = Limits{Entries: 1 << 20, Bytes: 16 << 30}
+var DefaultLimits = Limits{Entries: 1 << 20, Bytes: 16 << 30, MemberBytes: 4 << 30}
+
+// ErrNoMember is returned (wrapped) when an archive has no regular file of
+// the name asked for.
+var ErrNoMember = errors.New("no such regular file in the archive")
 
 // ArchiveError is a malformed or hostile archive.
 type ArchiveError struct {
@@ -54,26 +72,23 @@ const (
 	kindZip
 )
 
-func sniff(f *os.File) (kind, error) {
+func sniff(ra io.ReaderAt) kind {
 	head := make([]byte, 512)
-	n, err := f.ReadAt(head, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return kindUnknown, err
-	}
+	n, _ := ra.ReadAt(head, 0)
 	head = head[:n]
 	switch {
 	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
-		return kindGzip, nil
+		return kindGzip
 	case bytes.HasPrefix(head, []byte("BZh")):
-		return kindBzip2, nil
+		return kindBzip2
 	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
-		return kindXz, nil
+		return kindXz
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")), bytes.HasPrefix(head, []byte("PK\x05\x06")):
-		return kindZip, nil
+		return kindZip
 	case len(head) >= 262 && string(head[257:262]) == "ustar":
-		return kindTar, nil
+		return kindTar
 	}
-	return kindUnknown, nil
+	return kindUnknown
 }
 
 // entry is one archive member, whatever the format.
@@ -88,24 +103,27 @@ type entry struct {
 }
 
 // walk calls fn for each member of the archive at p, in archive order.
-func walk(ctx context.Context, p string, fn func(*entry) error) error {
+func walk(ctx context.Context, p string, maxBytes int64, fn func(*entry) error) error {
 	f, err := os.Open(p)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	k, err := sniff(f)
+	fi, err := f.Stat()
 	if err != nil {
 		return err
 	}
-	var r io.Reader = bufio.NewReader(f)
+	return walkReader(ctx, f, fi.Size(), p, maxBytes, fn)
+}
+
+// walkReader is walk on an archive in memory or an open file; name is used
+// in errors. maxBytes bounds what a compressed tar may decompress to.
+func walkReader(ctx context.Context, ra io.ReaderAt, size int64, p string, maxBytes int64, fn func(*entry) error) error {
+	k := sniff(ra)
+	var r io.Reader = bufio.NewReader(io.NewSectionReader(ra, 0, size))
 	switch k {
 	case kindZip:
-		fi, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		zr, err := zip.NewReader(f, fi.Size())
+		zr, err := zip.NewReader(ra, size)
 		if err != nil {
 			return &ArchiveError{Archive: p, Reason: err.Error()}
 		}
@@ -160,6 +178,9 @@ func walk(ctx context.Context, p string, fn func(*entry) error) error {
 	default:
 		return &ArchiveError{Archive: p, Reason: "not a tar (plain, gzip, bzip2, xz) or zip archive"}
 	}
+	if k != kindTar && maxBytes > 0 {
+		r = &capReader{r: r, left: maxBytes, max: maxBytes}
+	}
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -170,6 +191,10 @@ func walk(ctx context.Context, p string, fn func(*entry) error) error {
 			return nil
 		}
 		if err != nil {
+			var ce *capError
+			if errors.As(err, &ce) {
+				return &ArchiveError{Archive: p, Reason: ce.Error()}
+			}
 			return &ArchiveError{Archive: p, Reason: "truncated or corrupt: " + err.Error()}
 		}
 		switch h.Typeflag {
@@ -224,7 +249,7 @@ func Extract(ctx context.Context, p, dir string, strip int, lim Limits) (time.Ti
 	var entries, total int64
 	type link struct{ name, target string }
 	var symlinks []link
-	err := walk(ctx, p, func(e *entry) error {
+	err := walk(ctx, p, 0, func(e *entry) error {
 		entries++
 		if entries > lim.Entries {
 			return &ArchiveError{Archive: p, Reason: fmt.Sprintf("more than %d members", lim.Entries)}
@@ -319,48 +344,111 @@ func Extract(ctx context.Context, p, dir string, strip int, lim Limits) (time.Ti
 	return newest, nil
 }
 
-// Member copies the regular-file member named member out of the archive at
-// p into dest (atomically). Exactly one member may have that name.
-func Member(ctx context.Context, p, member, dest string) error {
-	want := path.Clean(strings.TrimPrefix(member, "./"))
-	tmp, err := os.CreateTemp(filepath.Dir(dest), ".tmp-member-*")
+// Member copies the regular file named member (a clean relative path; a
+// leading "./" in the archive is ignored) out of the archive at p into w.
+// Exactly one member may have that name. Decompression stops at lim.Bytes
+// and the member at lim.MemberBytes.
+func Member(ctx context.Context, p, member string, w io.Writer, lim Limits) error {
+	f, err := os.Open(p)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return MemberFrom(ctx, f, fi.Size(), p, member, w, lim)
+}
+
+// MemberFrom is Member on an open archive; name is used in errors.
+func MemberFrom(ctx context.Context, ra io.ReaderAt, size int64, name, member string, w io.Writer, lim Limits) error {
+	if member == "" || path.IsAbs(member) || path.Clean(member) != member || member == ".." || strings.HasPrefix(member, "../") {
+		return fmt.Errorf("member %q is not a clean relative path", member)
+	}
+	if lim.MemberBytes <= 0 {
+		lim.MemberBytes = DefaultLimits.MemberBytes
+	}
 	found := 0
-	err = walk(ctx, p, func(e *entry) error {
-		if path.Clean(strings.TrimPrefix(e.name, "./")) != want {
+	var entries int64
+	err := walkReader(ctx, ra, size, name, lim.Bytes, func(e *entry) error {
+		entries++
+		if lim.Entries > 0 && entries > lim.Entries {
+			return &ArchiveError{Archive: name, Reason: fmt.Sprintf("more than %d members", lim.Entries)}
+		}
+		if path.Clean(strings.TrimPrefix(e.name, "./")) != member {
 			return nil
 		}
 		found++
 		if found > 1 {
-			return &ArchiveError{Archive: p, Member: member, Reason: "appears more than once"}
+			return &ArchiveError{Archive: name, Member: member, Reason: "appears more than once"}
 		}
 		if e.typ != tar.TypeReg {
-			return &ArchiveError{Archive: p, Member: member, Reason: "is not a regular file"}
+			return fmt.Errorf("%w: %s is not a regular file", ErrNoMember, member)
+		}
+		if e.size > lim.MemberBytes {
+			return fmt.Errorf("member is over the %d-byte limit", lim.MemberBytes)
 		}
 		r, err := e.open()
 		if err != nil {
-			return &ArchiveError{Archive: p, Member: member, Reason: err.Error()}
+			return &ArchiveError{Archive: name, Member: member, Reason: err.Error()}
 		}
-		n, err := io.Copy(tmp, io.LimitReader(r, e.size+1))
+		n, err := io.Copy(w, &ctxReader{ctx, io.LimitReader(r, e.size+1)})
 		if err != nil {
-			return &ArchiveError{Archive: p, Member: member, Reason: "truncated or corrupt: " + err.Error()}
+			var ce *capError
+			if errors.As(err, &ce) {
+				return &ArchiveError{Archive: name, Reason: ce.Error()}
+			}
+			return &ArchiveError{Archive: name, Member: member, Reason: "truncated or corrupt: " + err.Error()}
 		}
 		if n != e.size {
-			return &ArchiveError{Archive: p, Member: member, Reason: fmt.Sprintf("size %d, header says %d", n, e.size)}
+			return &ArchiveError{Archive: name, Member: member, Reason: fmt.Sprintf("size %d, header says %d", n, e.size)}
 		}
 		return nil
 	})
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
 		return err
 	}
 	if found == 0 {
-		return &ArchiveError{Archive: p, Member: member, Reason: "not found"}
+		return fmt.Errorf("%w: %s", ErrNoMember, member)
 	}
-	return os.Rename(tmp.Name(), dest)
+	return nil
+}
+
+// capReader fails, rather than ending, once more than max bytes were
+// read: a decompression bomb is an error, not a short archive.
+type capReader struct {
+	r         io.Reader
+	left, max int64
+}
+
+type capError struct{ max int64 }
+
+func (e *capError) Error() string {
+	return fmt.Sprintf("the archive decompresses to more than %d bytes", e.max)
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, &capError{c.max}
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+// ctxReader stops a long copy when ctx is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
