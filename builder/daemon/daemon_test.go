@@ -130,3 +130,33 @@ func TestNamedAddressThatDoesNotAnswer(t *testing.T) {
 		t.Fatalf("err = %v, want an error naming the address", err)
 	}
 }
+
+// With an address, reprove uses that daemon and never stops it.
+func TestNamedAddressIsUsedAndLeftRunning(t *testing.T) {
+	needContainerd(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	owner, err := Start(ctx, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	pid, _ := readPid(filepath.Join(dir, "containerd.pid"))
+
+	d, err := Start(ctx, Options{Address: owner.Address})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Private {
+		t.Error("a daemon named by address is marked private")
+	}
+	if _, err := d.Client.Version(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !alive(pid) {
+		t.Fatal("closing a connection to a named daemon stopped it")
+	}
+}
