@@ -3,7 +3,7 @@ package attest
 import (
 	"context"
 
-	"github.com/reprove/reprove/attest/internal/atomicfile"
+	"github.com/reprove/reprove/internal/atomicfile"
 )
 
 // WriteFile writes an attestation (or any output) atomically: it appears

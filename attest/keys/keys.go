@@ -23,7 +23,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/signature"
 	"github.com/sigstore/sigstore/pkg/signature/options"
 
-	"github.com/reprove/reprove/attest/internal/atomicfile"
+	"github.com/reprove/reprove/internal/atomicfile"
 )
 
 // MaxKeyFileSize bounds what is read from a key file.

@@ -21,6 +21,7 @@ import (
 	modzip "golang.org/x/mod/zip"
 
 	"github.com/reprove/reprove/builder/image"
+	"github.com/reprove/reprove/internal/atomicfile"
 	"github.com/reprove/reprove/internal/treehash"
 	"github.com/reprove/reprove/internal/unpack"
 	"github.com/reprove/reprove/recipes"
@@ -340,19 +341,9 @@ func (f *Fetcher) Shipped(ctx context.Context, r *recipes.Recipe, s *recipes.Shi
 
 // memberFile copies an archive member into dest atomically.
 func memberFile(ctx context.Context, archive, member, dest string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(dest), ".tmp-member-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	err = unpack.Member(ctx, archive, member, tmp, unpack.DefaultLimits)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dest)
+	return atomicfile.WriteFunc(dest, 0o644, func(w io.Writer) error {
+		return unpack.Member(ctx, archive, member, w, unpack.DefaultLimits)
+	})
 }
 
 func copyFile(src, dest string) error {
@@ -361,17 +352,5 @@ func copyFile(src, dest string) error {
 		return err
 	}
 	defer in.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dest), ".tmp-copy-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, in); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dest)
+	return atomicfile.WriteFrom(dest, in, 0o644)
 }

@@ -1,10 +1,9 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/render"
+	"github.com/reprove/reprove/internal/atomicfile"
 )
 
 func newCompareCmd(env *Env) *cobra.Command {
@@ -77,7 +77,7 @@ Normalizers (allow with --normalize NAME, repeatable or comma-separated):
 				return err
 			}
 			if htmlOut != "" {
-				if err := writeReportFile(htmlOut, func(f *os.File) error { return render.HTML(f, r) }); err != nil {
+				if err := atomicfile.WriteFunc(htmlOut, 0o644, func(w io.Writer) error { return render.HTML(w, r) }); err != nil {
 					return fmt.Errorf("write html report: %w", err)
 				}
 			}
@@ -106,32 +106,4 @@ Normalizers (allow with --normalize NAME, repeatable or comma-separated):
 	f.IntVar(&lim.MaxDepth, "max-depth", 0, "nesting of archives and compressed streams (default 8)")
 	f.Int64Var(&lim.MaxWindow, "max-window", 0, "largest decompressor window, xz dictionary or zstd window, in bytes (default 64 MiB)")
 	return cmd
-}
-
-// writeReportFile writes a file through a temporary file in the same
-// directory, so that it appears whole or not at all.
-func writeReportFile(path string, write func(*os.File) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := write(tmp); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return errors.Join(err, os.Remove(tmp.Name()))
-	}
-	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/reprove/reprove/builder/goproxy"
 	"github.com/reprove/reprove/builder/plan"
+	"github.com/reprove/reprove/internal/atomicfile"
 	"github.com/reprove/reprove/internal/cachedir"
 	"github.com/reprove/reprove/recipes"
 	"github.com/reprove/reprove/recipes/infer"
@@ -195,7 +196,7 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 		return err
 	}
 	if fl.output != "" {
-		if err := writeReportFile(fl.output, func(f *os.File) error { _, err := f.Write(text); return err }); err != nil {
+		if err := atomicfile.Write(fl.output, text, 0o644); err != nil {
 			return fmt.Errorf("write recipe: %w", err)
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/reprove/reprove/builder"
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/render"
+	"github.com/reprove/reprove/internal/atomicfile"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -400,7 +401,7 @@ func writeJSONFile(path string, v any) error {
 }
 
 func writeWith(path string, write func(io.Writer) error) error {
-	return writeReportFile(path, func(f *os.File) error { return write(f) })
+	return atomicfile.WriteFunc(path, 0o644, write)
 }
 
 func printRebuild(w io.Writer, rep *RebuildReport) {
