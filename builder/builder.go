@@ -107,6 +107,7 @@ func New(opts Options) (*Builder, error) {
 	b.fetcher = &fetch.Fetcher{CacheDir: opts.CacheDir, Proxy: b.proxy, Log: func(s string) { b.event(PhaseFetch, s) },
 		// Source trees belong to the build user, who may write to them.
 		Prepare: func(dir string) error { return chownTree(dir, plan.UID, plan.GID) }}
+	b.emptyTrash()
 	b.images = &image.Builder{Client: opts.Client, Dir: filepath.Join(opts.CacheDir, "images"), Proxy: b.proxy, Mirror: opts.Mirror,
 		Log: func(s string) { b.event(PhaseImage, s) }}
 	return b, nil
@@ -243,7 +244,7 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(work)
+	defer b.discard(work)
 
 	// Fetch: everything, verified, before anything runs.
 	b.event(PhaseFetch, "fetching source")
@@ -387,6 +388,36 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 	res.OutputDir = outDir
 	res.Finished = b.opts.Now().UTC()
 	return res, nil
+}
+
+// discard removes a finished build's work directory (source overlay, build
+// cache) off the critical path: it is renamed into the cache's trash and
+// deleted in the background; whatever a process leaves there when it exits
+// is deleted by the next one.
+func (b *Builder) discard(work string) {
+	trash := filepath.Join(b.opts.CacheDir, "trash")
+	if err := os.MkdirAll(trash, 0o700); err != nil {
+		os.RemoveAll(work)
+		return
+	}
+	dest := filepath.Join(trash, filepath.Base(work))
+	if err := os.Rename(work, dest); err != nil {
+		os.RemoveAll(work)
+		return
+	}
+	go os.RemoveAll(dest)
+}
+
+// emptyTrash deletes what earlier processes left in the trash.
+func (b *Builder) emptyTrash() {
+	trash := filepath.Join(b.opts.CacheDir, "trash")
+	entries, err := os.ReadDir(trash)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		go os.RemoveAll(filepath.Join(trash, e.Name()))
+	}
 }
 
 func (b *Builder) workDir() (string, error) {

@@ -22,7 +22,6 @@ import (
 	"github.com/reprove/reprove/builder"
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/render"
-	"github.com/reprove/reprove/internal/atomicfile"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -400,8 +399,19 @@ func writeJSONFile(path string, v any) error {
 	})
 }
 
+// writeWith writes a file inside a staging directory. The directory is
+// renamed into place only when complete, which is what makes the results
+// appear atomically; the files in it need no rename or sync of their own.
 func writeWith(path string, write func(io.Writer) error) error {
-	return atomicfile.WriteFunc(path, 0o644, write)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 func printRebuild(w io.Writer, rep *RebuildReport) {
