@@ -45,7 +45,6 @@ for the rebuild described by --result: the rebuild result JSON (schemaVersion
 commands, times and outputs. A failed rebuild is refused.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
 			if resultPath == "" || out == "" {
 				return usageErrorf("--result and -o/--output are required")
 			}
@@ -64,15 +63,8 @@ commands, times and outputs. A failed rebuild is refused.`,
 			if err != nil {
 				return err
 			}
-			s, err := loadSigner(cmd, env, keyPath)
+			s, err := signTo(cmd, env, keyPath, out, st)
 			if err != nil {
-				return err
-			}
-			signed, err := envelope.Sign(ctx, st, s)
-			if err != nil {
-				return err
-			}
-			if err := attest.WriteAttestation(ctx, out, signed); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "wrote %s: rebuild of %s %s (%d outputs), signed by key %s (statement %s)\n",
@@ -190,15 +182,8 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			if err != nil {
 				return err
 			}
-			s, err := loadSigner(cmd, env, keyPath)
+			s, err := signTo(cmd, env, keyPath, out, st)
 			if err != nil {
-				return err
-			}
-			signed, err := envelope.Sign(ctx, st, s)
-			if err != nil {
-				return err
-			}
-			if err := attest.WriteAttestation(ctx, out, signed); err != nil {
 				return err
 			}
 			prep := "to"

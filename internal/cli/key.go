@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/keys"
 )
 
@@ -113,4 +114,21 @@ func loadSigner(cmd *cobra.Command, env *Env, path string) (*keys.Signer, error)
 		return nil, err
 	}
 	return keys.LoadSigner(cmd.Context(), path, pw)
+}
+
+// signTo signs a statement with the key at keyPath and writes the envelope
+// to out atomically; it returns the signer for reporting.
+func signTo(cmd *cobra.Command, env *Env, keyPath, out string, statement []byte) (*keys.Signer, error) {
+	s, err := loadSigner(cmd, env, keyPath)
+	if err != nil {
+		return nil, err
+	}
+	signed, err := attest.Sign(cmd.Context(), statement, s)
+	if err != nil {
+		return nil, err
+	}
+	if err := attest.WriteAttestation(cmd.Context(), out, signed); err != nil {
+		return nil, err
+	}
+	return s, nil
 }

@@ -172,15 +172,8 @@ second reviewer co-signing the same statement).`,
 			if err != nil {
 				return err
 			}
-			s, err := loadSigner(cmd, env, keyPath)
+			s, err := signTo(cmd, env, keyPath, out, st)
 			if err != nil {
-				return err
-			}
-			signed, err := envelope.Sign(ctx, st, s)
-			if err != nil {
-				return err
-			}
-			if err := attest.WriteAttestation(ctx, out, signed); err != nil {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "wrote %s: review of %s, %s, signed by key %s (statement %s)\n",
