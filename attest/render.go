@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 // Sentence is the result in one plain sentence, for example:
@@ -29,7 +29,7 @@ func (r *Result) Sentence() string {
 	for _, rb := range r.Rebuilders {
 		switch rb.Outcome {
 		case Agrees:
-			if rb.Verdict == compare.Equivalent {
+			if rb.Verdict == verdict.Equivalent {
 				allIdentical = false
 				agree = append(agree, fmt.Sprintf("%s: equivalent under %s", rb.Name, strings.Join(rb.Normalizers, ", ")))
 			} else {

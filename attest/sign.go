@@ -9,7 +9,7 @@ import (
 
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/keys"
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 // LoadSigner reads and decrypts a cosign-format private key (see
@@ -39,7 +39,7 @@ func WriteAttestation(ctx context.Context, path string, env []byte) error {
 type SummaryInput struct {
 	Shipped Output
 	// Verdict and Normalizers are the comparison's (compare.Report).
-	Verdict     compare.Verdict
+	Verdict     verdict.Verdict
 	Normalizers []string
 	// Rebuilt is the digest of the rebuilt output compared with Shipped; it
 	// must be one of the rebuild attestation's subjects.

@@ -11,7 +11,7 @@ import (
 
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/internal/strictjson"
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 // SummaryPredicateType is the predicate type of a verification summary: the
@@ -48,7 +48,7 @@ func (r AttestationRef) payloadDigest() (digest.Digest, error) {
 type SummaryPredicate struct {
 	Verifier     Party           `json:"verifier"`
 	TimeVerified time.Time       `json:"timeVerified"`
-	Verdict      compare.Verdict `json:"verdict"`
+	Verdict      verdict.Verdict `json:"verdict"`
 	// Normalizers are those the equivalence needed (sorted); empty for
 	// identical.
 	Normalizers []string `json:"normalizers,omitempty"`
@@ -72,11 +72,11 @@ func (p *SummaryPredicate) Validate() error {
 		return errors.New("summary verdict is missing")
 	}
 	switch p.Verdict {
-	case compare.Identical:
+	case verdict.Identical:
 		if len(p.Normalizers) > 0 {
 			return errors.New("an identical verdict lists no normalizers")
 		}
-	case compare.Equivalent:
+	case verdict.Equivalent:
 		if len(p.Normalizers) == 0 {
 			return errors.New("an equivalent verdict must name the normalizers it needed")
 		}
@@ -133,7 +133,7 @@ func SummaryStatement(shipped Output, p *SummaryPredicate) ([]byte, error) {
 		return fail(fmt.Errorf("shipped artifact %q needs a sha256 digest", shipped.Name))
 	}
 	rebuilt, _ := p.Rebuilt.Digest.Digest(digest.SHA256)
-	if (p.Verdict == compare.Identical) != (rebuilt == shipped.Digest) {
+	if (p.Verdict == verdict.Identical) != (rebuilt == shipped.Digest) {
 		return fail(fmt.Errorf("verdict %s does not fit the digests (rebuilt %s, shipped %s)", p.Verdict, rebuilt, shipped.Digest))
 	}
 	subj, err := descriptor(shipped.Name, "", setOf(shipped.Digest), nil)

@@ -18,7 +18,7 @@ import (
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/attest/policy"
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 // ResultSchemaVersion is the version of Result's JSON form.
@@ -94,7 +94,7 @@ type RebuilderResult struct {
 	Name        string          `json:"name"`
 	Key         digest.Digest   `json:"key"`
 	Outcome     Outcome         `json:"outcome"`
-	Verdict     compare.Verdict `json:"verdict,omitempty"`
+	Verdict     verdict.Verdict `json:"verdict,omitempty"`
 	Normalizers []string        `json:"normalizers,omitempty"`
 	BuilderID   string          `json:"builderId,omitempty"`
 	Detail      string          `json:"detail,omitempty"`
@@ -342,9 +342,9 @@ func Evaluate(ctx context.Context, file string, fileDigests DigestSet, docs []Do
 			switch {
 			case detail != "":
 				rr.Outcome, rr.Detail = Broken, detail
-			case sum.Verdict == compare.Different:
+			case sum.Verdict == verdict.Different:
 				rr.Outcome = Disagrees
-			case sum.Verdict == compare.Equivalent:
+			case sum.Verdict == verdict.Equivalent:
 				if ok, bad := pol.Allows(sum.Normalizers); !ok {
 					rr.Outcome, rr.Detail = NotAccepted, "equivalent only under normalizers the policy does not allow: "+strings.Join(bad, ", ")
 				} else {
@@ -529,10 +529,10 @@ func checkChain(n *node, sum *SummaryPredicate, fp digest.Digest, nodes map[dige
 		return nil, nil, fmt.Sprintf("%s: dated in the future (%s)", n.src, sum.TimeVerified.Format(time.RFC3339))
 	}
 	rebuilt, _ := sum.Rebuilt.Digest.Digest(digest.SHA256)
-	if sum.Verdict == compare.Identical && rebuilt != fileSHA {
+	if sum.Verdict == verdict.Identical && rebuilt != fileSHA {
 		return nil, nil, fmt.Sprintf("%s: says identical, but the rebuilt digest %s is not the file's %s", n.src, rebuilt, fileSHA)
 	}
-	if sum.Verdict != compare.Identical && rebuilt == fileSHA {
+	if sum.Verdict != verdict.Identical && rebuilt == fileSHA {
 		return nil, nil, fmt.Sprintf("%s: says %s, but the rebuilt digest equals the file's", n.src, sum.Verdict)
 	}
 	rd, _ := sum.Rebuild.payloadDigest()

@@ -1,60 +1,16 @@
 package compare
 
-import "fmt"
+import "github.com/reprove/reprove/compare/verdict"
 
-// Verdict is the outcome of comparing a rebuilt artifact with a shipped one.
-// The words are exact (DESIGN.md): nothing but equal digests earns
-// Identical; Equivalent is only ever reached through normalizers the user
-// named, and the verdict carries their names.
-type Verdict int
+// Verdict is the outcome of a comparison; see package verdict.
+type Verdict = verdict.Verdict
 
+// The verdict words.
 const (
-	// Different: the artifacts differ, even after any allowed normalizers.
-	Different Verdict = iota + 1
-	// Equivalent: equal only after the named normalizers were applied.
-	Equivalent
-	// Identical: the digests are equal.
-	Identical
+	Different  = verdict.Different
+	Equivalent = verdict.Equivalent
+	Identical  = verdict.Identical
 )
 
-var verdictNames = map[Verdict]string{
-	Identical:  "identical",
-	Equivalent: "equivalent",
-	Different:  "different",
-}
-
-func (v Verdict) String() string {
-	if s, ok := verdictNames[v]; ok {
-		return s
-	}
-	return fmt.Sprintf("Verdict(%d)", int(v))
-}
-
-// MarshalText implements encoding.TextMarshaler; the zero value and unknown
-// values are refused so that no malformed verdict is ever written.
-func (v Verdict) MarshalText() ([]byte, error) {
-	s, ok := verdictNames[v]
-	if !ok {
-		return nil, fmt.Errorf("marshal verdict: invalid value %d", int(v))
-	}
-	return []byte(s), nil
-}
-
-// UnmarshalText implements encoding.TextUnmarshaler. Only the exact lower-case
-// words are accepted.
-func (v *Verdict) UnmarshalText(b []byte) error {
-	for k, s := range verdictNames {
-		if string(b) == s {
-			*v = k
-			return nil
-		}
-	}
-	return fmt.Errorf("unmarshal verdict: unknown verdict %q (want identical, equivalent or different)", b)
-}
-
 // ParseVerdict parses one of the exact verdict words.
-func ParseVerdict(s string) (Verdict, error) {
-	var v Verdict
-	err := v.UnmarshalText([]byte(s))
-	return v, err
-}
+func ParseVerdict(s string) (Verdict, error) { return verdict.ParseVerdict(s) }

@@ -44,7 +44,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/reprove/reprove/attest/keys"
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 // goTypeSuffix matches the Go type yaml.v3 names in its errors.
@@ -225,8 +225,8 @@ func Parse(b []byte, source string, readKey func(string) ([]byte, error)) (*Poli
 		if seen[n] {
 			return fail("normalizer %q is listed twice", n)
 		}
-		if _, ok := compare.Lookup(n); !ok {
-			return fail("normalizers: %w", &compare.UnknownNormalizerError{Name: n})
+		if _, ok := verdict.Lookup(n); !ok {
+			return fail("normalizers: %w", &verdict.UnknownNormalizerError{Name: n})
 		}
 		seen[n] = true
 		p.Normalizers = append(p.Normalizers, n)
