@@ -17,6 +17,7 @@ import (
 
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/fixture"
+	"github.com/reprove/reprove/schemas"
 )
 
 type M = fixture.Member
@@ -231,6 +232,13 @@ func TestFiles(t *testing.T) {
 			}
 			if r.Verdict != compare.Different && (r.Counts.Accepted != r.Counts.Differences) {
 				t.Errorf("verdict %v with %d of %d differences accepted", r.Verdict, r.Counts.Accepted, r.Counts.Differences)
+			}
+			var js bytes.Buffer
+			if err := r.WriteJSON(&js); err != nil {
+				t.Fatal(err)
+			}
+			if err := schemas.Validate("compare-report", js.Bytes()); err != nil {
+				t.Errorf("report does not match its schema: %v\n%s", err, js.Bytes())
 			}
 		})
 	}
