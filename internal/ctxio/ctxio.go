@@ -1,0 +1,93 @@
+// Package ctxio gives long reads a context: a reader that stops when its
+// context is cancelled and reports progress, and file hashing built on it.
+// Every package that copies or hashes large untrusted input uses these, so
+// Ctrl-C and byte progress behave the same everywhere.
+package ctxio
+
+import (
+	"context"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// ProgressEvery is how many bytes pass between two progress reports.
+const ProgressEvery = 64 << 20
+
+// Reader is an io.Reader that fails with ctx's error once ctx is done, and
+// calls Progress (when set) with the running total every ProgressEvery bytes
+// and once at EOF.
+type Reader struct {
+	ctx      context.Context
+	r        io.Reader
+	n, tick  int64
+	Progress func(total int64)
+}
+
+// NewReader wraps r.
+func NewReader(ctx context.Context, r io.Reader) *Reader {
+	return &Reader{ctx: ctx, r: r}
+}
+
+// Read implements io.Reader.
+func (c *Reader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.Progress != nil && (c.n-c.tick >= ProgressEvery || (err == io.EOF && c.n != c.tick)) {
+		c.tick = c.n
+		c.Progress(c.n)
+	}
+	return n, err
+}
+
+// N is the number of bytes read so far.
+func (c *Reader) N() int64 { return c.n }
+
+// HashFile returns the sha256 digest of the file at path, honouring ctx and
+// reporting progress (progress may be nil). It opens what path names, so a
+// caller reading an untrusted tree opens the file itself (through os.Root)
+// and uses HashReader.
+func HashFile(ctx context.Context, path string, progress func(int64)) (digest.Digest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("hash file: %w", err)
+	}
+	defer f.Close()
+	d, err := HashReader(ctx, f, progress)
+	if err != nil {
+		return "", fmt.Errorf("hash file %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// HashReader returns the sha256 digest of what r holds.
+func HashReader(ctx context.Context, r io.Reader, progress func(int64)) (digest.Digest, error) {
+	h := digest.SHA256.Hash()
+	if _, err := copyTo(ctx, h, r, progress); err != nil {
+		return "", err
+	}
+	return digest.NewDigest(digest.SHA256, h), nil
+}
+
+// HashReaderAll writes what r holds into every hash in hs at once (one pass
+// for a digest set) and returns the byte count.
+func HashReaderAll(ctx context.Context, r io.Reader, progress func(int64), hs ...hash.Hash) (int64, error) {
+	ws := make([]io.Writer, len(hs))
+	for i, h := range hs {
+		ws[i] = h
+	}
+	return copyTo(ctx, io.MultiWriter(ws...), r, progress)
+}
+
+func copyTo(ctx context.Context, w io.Writer, r io.Reader, progress func(int64)) (int64, error) {
+	cr := NewReader(ctx, r)
+	cr.Progress = progress
+	buf := make([]byte, 1<<20)
+	return io.CopyBuffer(w, cr, buf)
+}
