@@ -8,10 +8,12 @@ set -euo pipefail
 
 packages=(containerd runc mmdebstrap git ca-certificates osslsigncode bzip2)
 if [ "${1:-}" = "--test" ]; then
-	# Peers for tests: attest's interop tests run the real cosign CLI (built
-	# from the Go module proxy below, after Go is found); compare's benchmark
-	# adds diffoscope through --bench.
-	:
+	# Real parts for tests: PostgreSQL (the centre's tests start a private
+	# cluster with initdb + pg_ctl as a non-root user) and Chromium (page
+	# tests drive it headless through chromedp). attest's interop tests run
+	# the real cosign CLIs, built from the Go module proxy below; compare's
+	# benchmark adds diffoscope through --bench.
+	packages+=(postgresql chromium fonts-dejavu-core)
 fi
 if [ "${1:-}" = "--bench" ]; then
 	# diffoscope, and the tools it runs on zips and ELF binaries (without
@@ -43,20 +45,34 @@ if ! command -v go >/dev/null 2>&1; then
 	fi
 fi
 
-if [ "${1:-}" = "--test" ]; then
-	# The cosign CLI, pinned, for attest's interop tests. Building it takes
-	# minutes cold, so it is installed once into a fixed place and skipped
-	# when that exact version is already there.
-	cosign_version=v2.6.5
-	cosign_bin=/usr/local/bin/cosign
+# go_tool MODULE VERSION PACKAGE DEST: installs a pinned Go program into
+# DEST, once. It is skipped when DEST's build info already names exactly that
+# module at that version, so a second run costs a `go version -m`.
+go_tool() {
+	local mod=$1 version=$2 pkg=$3 dest=$4
+	local gobin
 	gobin=$(command -v go || echo /usr/local/go/bin/go)
-	if ! "$gobin" version -m "$cosign_bin" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/sigstore/cosign/v2[[:space:]]+$cosign_version[[:space:]]"; then
-		echo "ci/setup.sh: building cosign $cosign_version into $cosign_bin" >&2
-		tmp=$(mktemp -d)
-		GOBIN="$tmp" GOFLAGS= CGO_ENABLED=0 "$gobin" install "github.com/sigstore/cosign/v2/cmd/cosign@$cosign_version"
-		sudo=""
-		if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
-		$sudo install -m 0755 "$tmp/cosign" "$cosign_bin"
-		rm -rf "$tmp"
+	if "$gobin" version -m "$dest" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+$mod[[:space:]]+$version[[:space:]]"; then
+		return 0
 	fi
+	echo "ci/setup.sh: building $pkg@$version into $dest" >&2
+	local tmp start
+	start=$(date +%s)
+	tmp=$(mktemp -d)
+	GOBIN="$tmp" GOFLAGS= CGO_ENABLED=0 "$gobin" install "$pkg@$version"
+	local sudo=""
+	if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+	$sudo install -m 0755 "$tmp/$(basename "$pkg")" "$dest"
+	rm -rf "$tmp"
+	echo "ci/setup.sh: $dest built in $(($(date +%s) - start)) s" >&2
+}
+
+if [ "${1:-}" = "--test" ]; then
+	# Pinned Go tools the tests run. The cosign CLIs are the peers of attest's
+	# interop tests (v2 for the legacy bundle, v3 for Sigstore bundles);
+	# staticcheck is run by `make test`. Each takes minutes to build cold,
+	# so each is built once into a fixed place.
+	go_tool github.com/sigstore/cosign/v2 v2.6.5 github.com/sigstore/cosign/v2/cmd/cosign /usr/local/bin/cosign
+	go_tool github.com/sigstore/cosign/v3 v3.1.3 github.com/sigstore/cosign/v3/cmd/cosign /usr/local/bin/cosign-v3
+	go_tool honnef.co/go/tools v0.8.2 honnef.co/go/tools/cmd/staticcheck /usr/local/bin/staticcheck
 fi
