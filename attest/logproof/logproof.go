@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/cyberphone/json-canonicalization/go/src/webpki.org/jsoncanonicalizer"
+	"github.com/opencontainers/go-digest"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -67,6 +68,23 @@ func EnvelopeLeaf(payloadType string, payload []byte, sigs []Signature) ([]byte,
 		return nil, fmt.Errorf("envelope leaf: %w", err)
 	}
 	return c, nil
+}
+
+// CompareReportLeaf returns the leaf data for a compare report, which the
+// log holds by digest only (the report itself is served beside the log):
+// {"compareReport":"sha256:…"}. Its one key sets it apart from an envelope
+// leaf, whose keys are payload, payloadType and signatures.
+func CompareReportLeaf(report digest.Digest) ([]byte, error) {
+	if err := report.Validate(); err != nil {
+		return nil, fmt.Errorf("compare report leaf: %w", err)
+	}
+	b, err := json.Marshal(struct {
+		CompareReport string `json:"compareReport"`
+	}{report.String()})
+	if err != nil {
+		return nil, fmt.Errorf("compare report leaf: %w", err)
+	}
+	return b, nil
 }
 
 // LeafHash is the RFC 6962 hash of a leaf.

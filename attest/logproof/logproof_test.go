@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -279,4 +280,86 @@ func FuzzParseCheckpoint(f *testing.F) {
 			t.Fatalf("body %q reformats as %q", b, c.Body())
 		}
 	})
+}
+
+func TestCompareReportLeaf(t *testing.T) {
+	d := digest.FromString("report")
+	b, err := CompareReportLeaf(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != `{"compareReport":"`+d.String()+`"}` {
+		t.Errorf("leaf %s", b)
+	}
+	if _, err := CompareReportLeaf("sha256:abc"); err == nil {
+		t.Error("a malformed digest became a leaf")
+	}
+}
+
+func TestArtifactIndex(t *testing.T) {
+	skey, vkey := newKey(t, "centre.example/log")
+	_, otherV := newKey(t, "centre.example/log")
+	v, _ := NewVerifier(vkey)
+	ov, _ := NewVerifier(otherV)
+	var l memLog
+	for i := range 6 {
+		l.add(leafN(t, i))
+	}
+	c := l.checkpoint(t, "centre.example/log")
+	subject := digest.FromString("the shipped file")
+	x := Index{Origin: "centre.example/log", Size: c.Size, Subject: subject, Entries: []int64{1, 3, 4}}
+	signed, err := SignIndex(x, skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := func(idx ...int64) []BundleEntry {
+		var es []BundleEntry
+		for _, i := range idx {
+			es = append(es, BundleEntry{Index: i})
+		}
+		return es
+	}
+	bu := &Bundle{ArtifactIndex: string(signed), Entries: entries(1, 3, 4)}
+	if err := bu.CheckComplete(v, c, subject); err != nil {
+		t.Fatalf("a whole bundle: %v", err)
+	}
+	tests := []struct {
+		name string
+		bu   *Bundle
+		v    *Verifier
+		c    Checkpoint
+		subj digest.Digest
+		want string
+	}{
+		{"item removed", &Bundle{ArtifactIndex: string(signed), Entries: entries(1, 4)}, v, c, subject, "entries 3"},
+		{"no index", &Bundle{Entries: entries(1, 3, 4)}, v, c, subject, "no artifact index"},
+		{"another subject", bu, v, c, digest.FromString("other"), "is for"},
+		{"another size", bu, v, Checkpoint{Origin: c.Origin, Size: 7}, subject, "tree size 6"},
+		{"another key", bu, ov, c, subject, "open artifact index"},
+		{"tampered", &Bundle{ArtifactIndex: strings.Replace(string(signed), "\n3\n", "\n2\n", 1), Entries: entries(1, 2, 4)}, v, c, subject, "open artifact index"},
+	}
+	for _, tc := range tests {
+		err := tc.bu.CheckComplete(tc.v, tc.c, tc.subj)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error containing %q", tc.name, err, tc.want)
+		}
+	}
+	// An index never opens as a checkpoint, though one key signs both.
+	if _, err := v.Open(signed); err == nil {
+		t.Error("an artifact index opened as a checkpoint")
+	}
+	cs, _ := Sign(c, skey)
+	if _, err := v.OpenIndex(cs); err == nil {
+		t.Error("a checkpoint opened as an artifact index")
+	}
+	for _, body := range []string{
+		"reprove artifact index v1\no\n5\n" + subject.String() + "\n3\n2\n",
+		"reprove artifact index v1\no\n5\n" + subject.String() + "\n5\n",
+		"reprove artifact index v1\no\n5\nsha256:00\n",
+		"artifact index\no\n5\n" + subject.String() + "\n",
+	} {
+		if _, err := ParseIndex([]byte(body)); err == nil {
+			t.Errorf("ParseIndex(%q) accepted", body)
+		}
+	}
 }
