@@ -287,9 +287,9 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (*Image, error) {
 		if b.Proxy == nil || b.Proxy.SumDB == nil {
 			return nil, errors.New("build image: a Go toolchain needs the module proxy with its checksum database")
 		}
-		version := ToolchainVersion(spec.Go, spec.arch())
-		b.log("image %s: fetching %s@%s", spec.Describe(), ToolchainModule, version)
-		zipPath, sum, err := b.Proxy.Zip(ctx, ToolchainModule, version, "")
+		version := recipes.ToolchainVersion(spec.Go, spec.arch())
+		b.log("image %s: fetching %s@%s", spec.Describe(), recipes.ToolchainModule, version)
+		zipPath, sum, err := b.Proxy.Zip(ctx, recipes.ToolchainModule, version, "")
 		if err != nil {
 			return nil, fmt.Errorf("build image: fetch Go %s: %w", spec.Go, err)
 		}
@@ -306,7 +306,7 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (*Image, error) {
 			return nil, err
 		}
 		layers = append(layers, l)
-		img.Toolchain = &Toolchain{GoVersion: spec.Go, Module: ToolchainModule, Version: version, Sum: sum}
+		img.Toolchain = &Toolchain{GoVersion: spec.Go, Module: recipes.ToolchainModule, Version: version, Sum: sum}
 		img.Layers = append(img.Layers, Layer{Role: "go-toolchain", Digest: l.digest, Size: l.size})
 	}
 

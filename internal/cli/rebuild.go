@@ -230,7 +230,7 @@ func rebuild(ctx context.Context, env *Env, rf *runtimeFlags, r *recipes.Recipe,
 			return nil, err
 		}
 		pr.printf("fetch", "shipped artifact for %s", o.Path)
-		if err := b.Fetcher().Shipped(ctx, r, o.Shipped, dest); err != nil {
+		if _, err := b.Fetcher().Shipped(ctx, r, o.Shipped, dest); err != nil {
 			return nil, err
 		}
 	}
@@ -380,12 +380,8 @@ func rebuild(ctx context.Context, env *Env, rf *runtimeFlags, r *recipes.Recipe,
 // keepLog moves a failed build's log under the cache and names it in the
 // error, since the output directory is not created.
 func keepLog(cache string, r *recipes.Recipe, log string, err error) error {
-	dir := filepath.Join(cache, "logs")
-	if os.MkdirAll(dir, 0o755) != nil {
-		return err
-	}
-	dest := filepath.Join(dir, fmt.Sprintf("%s-%s-%s.log", r.Name, r.Version, time.Now().UTC().Format("20060102T150405Z")))
-	if os.Rename(log, dest) != nil {
+	dest, kerr := builder.KeepLog(cache, r.Name+"-"+r.Version, log, time.Now())
+	if kerr != nil {
 		return err
 	}
 	return fmt.Errorf("%w (build log: %s)", err, dest)
