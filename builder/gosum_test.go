@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -80,4 +82,23 @@ func TestPrintable(t *testing.T) {
 			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// FuzzPrintable: whatever a build prints, the line shown has no control
+// character but tabs, and is valid UTF-8.
+func FuzzPrintable(f *testing.F) {
+	for _, s := range []string{"plain", "\x1b[2K\rfake", "\u202e\u0085\xff", "a\tb\\x1b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := Printable(s)
+		if !utf8.ValidString(got) {
+			t.Fatalf("Printable(%q) = %q: not UTF-8", s, got)
+		}
+		for _, r := range got {
+			if (r < 0x20 && r != '\t') || r == 0x7f || (r >= 0x80 && r < 0xa0) || unicode.Is(unicode.Cf, r) {
+				t.Fatalf("Printable(%q) = %q keeps %U", s, got, r)
+			}
+		}
+	})
 }
