@@ -26,8 +26,9 @@ import (
 	"github.com/reprove/reprove/recipes"
 )
 
-// Schema is the version of Report's JSON form.
-const Schema = 1
+// Schema is the version of Report's JSON form (2: schemaVersion,
+// lowerCamelCase).
+const Schema = 2
 
 // Variation is one condition check changes.
 type Variation struct {
@@ -74,7 +75,7 @@ type Options struct {
 
 // Report is check's result.
 type Report struct {
-	Schema int               `json:"schema"`
+	Schema int               `json:"schemaVersion"`
 	Recipe builder.RecipeRef `json:"recipe"`
 	// Reproducible is true when the normal and the varied builds gave the
 	// same outputs.
@@ -92,8 +93,8 @@ type Report struct {
 	// Builds lists every build made, with its outputs.
 	Builds []Build `json:"builds"`
 	// NormalDir and VariedDir hold the outputs of the two main builds.
-	NormalDir string `json:"normal_dir"`
-	VariedDir string `json:"varied_dir"`
+	NormalDir string `json:"normalDir"`
+	VariedDir string `json:"variedDir"`
 }
 
 // Output is one output of the normal and the varied build.
