@@ -233,9 +233,24 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 	if _, err := os.Lstat(outDir); err == nil {
 		return nil, fmt.Errorf("build %s: output directory %s already exists", r.Name, outDir)
 	}
-	limits, err := plan.LimitsFor(b.opts.Limits, r.Limits)
+	flags := b.opts.Limits
+	limits, err := plan.LimitsFor(flags, r.Limits)
 	if err != nil {
 		return nil, err
+	}
+	// The default disk limit is lowered to what the host has free (a CI
+	// runner may have less than it); a limit someone set is kept, and
+	// refused below when it does not fit.
+	if flags.DiskBytes == 0 && r.Limits.Disk == "" {
+		if free := freeBytes(b.opts.CacheDir); free > 0 && free < limits.DiskBytes {
+			lowered := (free * 9 / 10) &^ (1<<20 - 1)
+			if lowered < plan.MinSize {
+				return nil, fmt.Errorf("build %s: %s has only %s free, too little for a build", r.Name, b.opts.CacheDir, humanBytes(free))
+			}
+			b.event(PhaseFetch, fmt.Sprintf("disk limit lowered from %s to %s: %s has only %s free",
+				recipes.FormatSize(limits.DiskBytes), recipes.FormatSize(lowered), b.opts.CacheDir, humanBytes(free)))
+			flags.DiskBytes, limits.DiskBytes = lowered, lowered
+		}
 	}
 	res = &Result{
 		SchemaVersion:  ResultSchema,
@@ -350,7 +365,7 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 		HostModCache:    modView,
 		SourceDateEpoch: src.Epoch,
 		Vendored:        vendored,
-		Limits:          b.opts.Limits,
+		Limits:          flags,
 		Vary:            vary.Variation,
 	})
 	if err != nil {
@@ -382,8 +397,12 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 	}
 	if err != nil {
 		var se *runner.StepError
-		if errors.As(err, &se) && (full(disk) || (sourceFS != "" && full(sourceFS))) {
+		switch {
+		case !errors.As(err, &se):
+		case full(disk) || (sourceFS != "" && full(sourceFS)):
 			err = &runner.LimitError{Step: se.Step, Limit: runner.LimitDisk, Value: recipes.FormatSize(p.Limits.DiskBytes)}
+		case full(w.dir):
+			err = fmt.Errorf("%w: the disk holding reprove's cache (%s) is full", err, b.opts.CacheDir)
 		}
 		return res, err
 	}

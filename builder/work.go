@@ -71,12 +71,12 @@ func (b *Builder) newWork(ctx context.Context, diskBytes int64) (w *work, err er
 	if err := os.WriteFile(filepath.Join(w.dir, "owner"), []byte(owner+"\n"), 0o644); err != nil {
 		return nil, err
 	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(w.dir, &st); err == nil {
-		if free := int64(st.Bavail) * st.Bsize; free < diskBytes {
-			return nil, fmt.Errorf("prepare build: the disk limit is %s but %s has only %s free: free some space or lower --disk",
-				recipes.FormatSize(diskBytes), base, humanBytes(free))
-		}
+	// The image is sparse: it takes host space only as the build
+	// writes. A limit the host cannot hold would end in I/O errors
+	// rather than the limit, so it is refused here.
+	if free := freeBytes(w.dir); free > 0 && free < diskBytes {
+		return nil, fmt.Errorf("prepare build: the disk limit is %s but %s has only %s free: free some space or lower --disk",
+			recipes.FormatSize(diskBytes), base, humanBytes(free))
 	}
 	img := filepath.Join(w.dir, "disk.img")
 	if err := makeExt4(ctx, img, diskBytes+diskMargin(diskBytes)); err != nil {
@@ -101,6 +101,16 @@ func (w *work) mount(m mount.Mount, target string) error {
 	}
 	w.mounts = append(w.mounts, target)
 	return nil
+}
+
+// freeBytes is the space free for an unprivileged writer on dir's file
+// system (0 when unknown).
+func freeBytes(dir string) int64 {
+	var st unix.Statfs_t
+	if unix.Statfs(dir, &st) != nil {
+		return 0
+	}
+	return int64(st.Bavail) * st.Bsize
 }
 
 // full reports whether the build's file system (or a tmpfs standing in
