@@ -143,6 +143,13 @@ func (w *work) close() error {
 	return errors.Join(errs...)
 }
 
+// diskUUID is the UUID and directory hash seed of every build's disk. ext4
+// lists a directory in the order of its names' hashes, seeded per file
+// system: a fixed seed makes that order the same in every build, on every
+// machine (a random one would make a build that lists a directory differ
+// from run to run).
+const diskUUID = "5eed0000-7265-7072-6f76-650000000001"
+
 // makeExt4 makes a sparse file of size bytes holding an empty ext4 file
 // system, owned by root, without a journal (the file system is thrown away
 // with the build) or reserved blocks.
@@ -167,7 +174,7 @@ func makeExt4(ctx context.Context, img string, size int64) error {
 		return fmt.Errorf("prepare build: %w (install e2fsprogs: bash ci/setup.sh)", err)
 	}
 	cmd := exec.CommandContext(ctx, bin, "-q", "-F", "-m", "0", "-O", "^has_journal",
-		"-E", "lazy_itable_init=1,nodiscard,root_owner=0:0", img)
+		"-U", diskUUID, "-E", "lazy_itable_init=1,nodiscard,root_owner=0:0,hash_seed="+diskUUID, img)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
