@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -58,6 +59,9 @@ type RebuildResult struct {
 	Outputs       []OutputResult   `json:"outputs"`
 	// Attestations are the signed files written (absolute paths).
 	Attestations []string `json:"attestations,omitempty"`
+	// Reviews are copies of the review attestations the summaries cite,
+	// kept beside them so that attestations/ holds the whole chain.
+	Reviews []string `json:"reviews,omitempty"`
 	// Dir is the output directory (absolute).
 	Dir string `json:"dir"`
 	// Rebuild is the record of the build: what was built from what, how
@@ -205,6 +209,13 @@ func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (res *Rebuild
 	// The rebuild is signed first: the summaries cite it.
 	var rebuildEnv *envelope.Envelope
 	if req.Signing != nil {
+		for _, rv := range req.Signing.Reviews {
+			name := "attestations/review-" + rv.PayloadDigest().Encoded()[:12] + ".intoto.json"
+			if err := st.writeFile(name, func(w io.Writer) error { _, err := w.Write(rv.Raw); return err }); err != nil {
+				return nil, err
+			}
+			res.Reviews = append(res.Reviews, st.finalPath(name))
+		}
 		s.sayf(PhaseAttest, "rebuild provenance")
 		stmt, err := attest.RebuildStatement(rb)
 		if err != nil {

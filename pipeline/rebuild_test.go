@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -139,7 +140,10 @@ func TestRebuild(t *testing.T) {
 	if len(good.Attestations) != 2 {
 		t.Fatalf("attestations %v, want the provenance and one summary", good.Attestations)
 	}
-	for _, a := range good.Attestations {
+	if len(good.Reviews) != 1 || filepath.Dir(good.Reviews[0]) != filepath.Join(good.Dir, "attestations") {
+		t.Fatalf("reviews %v, want the one cited, kept in attestations/", good.Reviews)
+	}
+	for _, a := range append(good.Attestations, good.Reviews...) {
 		if _, err := envelope.Parse(readJSON(t, a)); err != nil {
 			t.Errorf("%s: %v", a, err)
 		}
@@ -238,5 +242,21 @@ func TestRebuildFailureLeavesNothing(t *testing.T) {
 	// A digest helper shared with the rest of reprove hashes what it kept.
 	if _, err := ctxio.HashFile(context.Background(), strings.TrimSuffix(logPath, ")"), nil); err != nil {
 		t.Error(err)
+	}
+}
+
+// The caller's umask is a host condition like any other: a release job that
+// runs `umask 077` before signing must get the same build (it got "go: not
+// found" when reprove's own files and containerd inherited it).
+func TestRebuildUnderStrictUmask(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	s := session(t, nil)
+	res, err := s.Rebuild(context.Background(), pipeline.RebuildRequest{Recipe: helloRecipe(t, "umask", nil), OutDir: filepath.Join(t.TempDir(), "out")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Verdict != pipeline.Rebuilt {
+		t.Fatalf("verdict %v", res.Verdict)
 	}
 }

@@ -259,7 +259,7 @@ func (h *templateHarness) newRun(t *testing.T, withReview bool) *templateRun {
 	r.uploads = filepath.Join(r.dir, "uploads")
 	r.artifacts = filepath.Join(r.dir, "artifacts")
 	// actions/checkout (and GitLab's clone): the whole history, at the tag.
-	h.sh(t, r.dir, nil, "git", "clone", "-q", "--branch", "v1.0.0", h.project, r.workspace)
+	h.sh(t, r.dir, nil, "git", "clone", "-q", "--branch", "v1.0.0", "file://"+h.project, r.workspace)
 	if withReview {
 		review := filepath.Join(r.dir, "published", "review.intoto.json")
 		os.MkdirAll(filepath.Dir(review), 0o755)

@@ -180,6 +180,9 @@ func printRebuild(w io.Writer, st style, rep *pipeline.RebuildResult) {
 	for _, a := range rep.Attestations {
 		fmt.Fprintf(w, "signed %s\n", a)
 	}
+	for _, a := range rep.Reviews {
+		fmt.Fprintf(w, "with the review %s\n", a)
+	}
 	fmt.Fprintf(w, "results in %s\n", rep.Dir)
 }
 
