@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/reprove/reprove/attest/internal/strictjson"
+	"github.com/reprove/reprove/recipes"
 )
 
 // ProvenancePredicateType is SLSA Provenance v1.
@@ -68,12 +69,7 @@ type Rebuild struct {
 }
 
 // RecipeRef names the recipe that drove a rebuild.
-type RecipeRef struct {
-	Name    string        `json:"name"`
-	Version string        `json:"version"`
-	URI     string        `json:"uri,omitempty"`
-	Digest  digest.Digest `json:"digest"`
-}
+type RecipeRef = recipes.Ref
 
 // Dependency is one resolved input of a build.
 type Dependency struct {

@@ -20,7 +20,7 @@ func Provenance(res *builder.Result, builderID string) (*attest.Rebuild, error) 
 	}
 	rb := &attest.Rebuild{
 		SchemaVersion:  attest.RebuildSchemaVersion,
-		Recipe:         attest.RecipeRef{Name: res.Recipe.Name, Version: res.Recipe.Version, URI: res.Recipe.File, Digest: res.Recipe.Digest},
+		Recipe:         res.Recipe,
 		BuilderID:      builderID,
 		ReproveVersion: res.ReproveVersion,
 		HostKernel:     res.HostKernel,

@@ -53,10 +53,10 @@ type Signing struct {
 // RebuildResult is a finished rebuild: the verdict, each output and its
 // comparison, the attestations written, and the record of the build.
 type RebuildResult struct {
-	SchemaVersion int              `json:"schemaVersion"`
-	Recipe        attest.RecipeRef `json:"recipe"`
-	Verdict       Verdict          `json:"verdict"`
-	Outputs       []OutputResult   `json:"outputs"`
+	SchemaVersion int            `json:"schemaVersion"`
+	Recipe        recipes.Ref    `json:"recipe"`
+	Verdict       Verdict        `json:"verdict"`
+	Outputs       []OutputResult `json:"outputs"`
 	// Attestations are the signed files written (absolute paths).
 	Attestations []string `json:"attestations,omitempty"`
 	// Reviews are copies of the review attestations the summaries cite,
@@ -152,13 +152,13 @@ func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (res *Rebuild
 			st.abort()
 		}
 	}()
-	rd, err := r.Digest()
+	ref, err := r.Ref()
 	if err != nil {
 		return nil, err
 	}
 	res = &RebuildResult{
 		SchemaVersion: RebuildSchemaVersion,
-		Recipe:        attest.RecipeRef{Name: r.Name, Version: r.Version, URI: r.File(), Digest: rd},
+		Recipe:        ref,
 		Dir:           st.final,
 	}
 

@@ -126,7 +126,7 @@ func Run(ctx context.Context, b *builder.Builder, r *recipes.Recipe, work string
 		return nil, err
 	}
 	vars := Variations()
-	rep := &Report{SchemaVersion: Schema, Recipe: builder.RecipeRef{Name: r.Name, Version: r.Version, Digest: rd, File: r.File()}, Variations: vars}
+	rep := &Report{SchemaVersion: Schema, Recipe: builder.RecipeRef{Name: r.Name, Version: r.Version, Digest: rd, URI: r.File()}, Variations: vars}
 
 	var lastStart time.Time
 	build := func(label string, v builder.Variation) (*Build, error) {
