@@ -2,6 +2,7 @@ package attest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -54,8 +55,13 @@ type evaluator struct {
 	fileSHA     digest.Digest
 	res         *Result
 
+	verifierList []*keys.Verifier
+
+	// nodes are the statements by payload digest (the contents only of
+	// those with a trusted, unexpired signer); order is the order first
+	// seen.
 	nodes map[digest.Digest]*node
-	order []digest.Digest // nodes in the order first seen
+	order []digest.Digest
 }
 
 // Evaluate is Verify without I/O: it checks already-read documents against
@@ -66,20 +72,24 @@ func Evaluate(ctx context.Context, file string, fileDigests DigestSet, docs []Do
 	if err != nil {
 		return nil, err
 	}
-	e.res.Attestations = len(docs)
-	e.checkPolicy(len(docs))
-	if err := e.indexSigners(docs); err != nil {
-		return nil, err
+	for _, d := range docs {
+		if err := e.index(d); err != nil {
+			return nil, err
+		}
 	}
+	return e.finish(len(docs)), nil
+}
+
+// finish runs the phases after indexing, for ndocs documents read.
+func (e *evaluator) finish(ndocs int) *Result {
+	e.res.Attestations = ndocs
+	e.checkPolicy(ndocs)
 	perKey := e.gatherSummaries()
 	agreeing := e.reduce(perKey)
-	if len(e.res.Rebuilders) == 0 && len(docs) > 0 {
-		e.reason("no verification summary for %s signed by a trusted rebuilder", e.fileSHA)
-	}
 	e.checkIdentities(agreeing)
 	approvers := e.countReviews(agreeing)
 	e.decide(agreeing, approvers)
-	return e.res, nil
+	return e.res
 }
 
 func newEvaluator(ctx context.Context, file string, fileDigests DigestSet, pol *policy.Policy, now time.Time) (*evaluator, error) {
@@ -142,36 +152,71 @@ func (e *evaluator) verifiers() []*keys.Verifier {
 	return out
 }
 
-// indexSigners is phase 1: it parses each document, checks its signatures
-// against every trusted key, and merges envelopes of the same statement
-// into one node. A document that does not parse is a reason; one signed by
-// no trusted key is a note.
+// indexSigners is phase 1 for a list of documents.
 func (e *evaluator) indexSigners(docs []Document) error {
-	verifiers := e.verifiers()
 	for _, d := range docs {
-		if d.Err != nil {
-			e.reason("attestation %s: %v", d.Source, d.Err)
-			continue
-		}
-		signers, err := envelope.SignedBy(e.ctx, d.Envelope, verifiers)
-		if err != nil {
+		if err := e.index(d); err != nil {
 			return err
 		}
-		st, err := ParseStatement(d.Envelope.Payload)
-		if err != nil {
-			e.reason("attestation %s: %v", d.Source, err)
-			continue
+	}
+	return nil
+}
+
+// index is phase 1 for one document: it parses it, checks its signatures
+// against every trusted key, and merges envelopes of the same statement
+// into one node. A document that does not parse is a reason; one signed by
+// no trusted key is a note. Only the parsed statement of a trusted document
+// is kept.
+func (e *evaluator) index(d Document) error {
+	if d.Err != nil {
+		e.reason("attestation %s: %v", d.Source, d.Err)
+		return nil
+	}
+	if e.verifierList == nil {
+		e.verifierList = e.verifiers()
+	}
+	signers, err := envelope.SignedBy(e.ctx, d.Envelope, e.verifierList)
+	if err != nil {
+		return err
+	}
+	if len(signers) == 0 {
+		// Ignored: read only its type, for the note, and not strictly.
+		var t struct {
+			PredicateType string `json:"predicateType"`
 		}
-		pd := d.Envelope.PayloadDigest()
-		n := e.nodes[pd]
-		if n == nil {
-			n = &node{src: d.Source, stmt: st, digest: pd, reviewers: map[digest.Digest]bool{}, rebuilders: map[digest.Digest]bool{}}
-			e.nodes[pd] = n
+		json.Unmarshal(d.Envelope.Payload, &t)
+		e.note("attestation %s (%s) is signed by no key the policy trusts; ignored", d.Source, shortType(t.PredicateType))
+		if pd := d.Envelope.PayloadDigest(); e.nodes[pd] == nil {
+			e.nodes[pd] = &node{src: d.Source, digest: pd, stmt: &Statement{PredicateType: t.PredicateType},
+				reviewers: map[digest.Digest]bool{}, rebuilders: map[digest.Digest]bool{}}
 			e.order = append(e.order, pd)
 		}
-		if !e.addSigners(n, d.Source, signers) {
-			e.note("attestation %s (%s) is signed by no key the policy trusts; ignored", d.Source, shortType(st.PredicateType))
+		return nil
+	}
+	st, err := ParseStatement(d.Envelope.Payload)
+	if err != nil {
+		e.reason("attestation %s: %v", d.Source, err)
+		return nil
+	}
+	pd := d.Envelope.PayloadDigest()
+	n := e.nodes[pd]
+	if n == nil {
+		n = &node{src: d.Source, digest: pd, reviewers: map[digest.Digest]bool{}, rebuilders: map[digest.Digest]bool{}}
+		e.nodes[pd] = n
+		e.order = append(e.order, pd)
+	}
+	if !e.addSigners(n, d.Source, signers) {
+		e.note("attestation %s (%s) is signed by no key the policy trusts; ignored", d.Source, shortType(st.PredicateType))
+	}
+	switch {
+	case len(n.reviewers) > 0 || len(n.rebuilders) > 0:
+		if n.stmt == nil || n.stmt.Predicate == nil {
+			n.stmt = st
 		}
+	case n.stmt == nil:
+		// Untrusted so far: keep only its type, for the messages of a
+		// chain that cites it, and not its contents.
+		n.stmt = &Statement{Type: st.Type, PredicateType: st.PredicateType}
 	}
 	return nil
 }
@@ -280,6 +325,9 @@ func (e *evaluator) reduce(perKey map[digest.Digest][]say) []say {
 		}
 		return a.Name < b.Name
 	})
+	if len(e.res.Rebuilders) == 0 && e.res.Attestations > 0 {
+		e.reason("no verification summary for %s signed by a trusted rebuilder", e.fileSHA)
+	}
 	if len(agreeing) < e.pol.Rebuilders.Threshold {
 		e.reason("reproduced by %d of %d trusted rebuilders; the policy needs %d", len(agreeing), len(e.pol.Rebuilders.Keys), e.pol.Rebuilders.Threshold)
 	}

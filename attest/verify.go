@@ -2,13 +2,7 @@ package attest
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/hex"
 	"fmt"
-	"hash"
-	"io"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -134,20 +128,28 @@ func Verify(ctx context.Context, file string, attestations []string, pol *policy
 	if err != nil {
 		return nil, err
 	}
-	progress("reading attestations")
-	docs, err := ReadDocuments(ctx, attestations)
-	if err != nil {
-		return nil, err
-	}
-	progress(fmt.Sprintf("checking %d attestations", len(docs)))
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	res, err := Evaluate(ctx, file, digests, docs, pol, now())
+	e, err := newEvaluator(ctx, file, digests, pol, now())
 	if err != nil {
 		return nil, err
 	}
+	progress("reading and checking attestations")
+	// Each document is checked as it is read and only what verification
+	// needs of it is kept, so memory follows the trusted statements, not
+	// the size of the input.
+	ndocs := 0
+	err = WalkDocuments(ctx, attestations, func(d Document) error {
+		ndocs++
+		return e.index(d)
+	})
+	if err != nil {
+		return nil, err
+	}
+	progress(fmt.Sprintf("checked %d attestations", ndocs))
+	res := e.finish(ndocs)
 	res.Expect(opts.ExpectName, opts.ExpectVersion)
 	return res, nil
 }
@@ -164,47 +166,6 @@ func (r *Result) Expect(name, version string) {
 	if len(r.Reasons) > 0 {
 		r.Verified = false
 	}
-}
-
-// HashFile computes the sha256, sha384 and sha512 digests of a file in one
-// pass, as an in-toto digest set.
-func HashFile(ctx context.Context, path string) (DigestSet, error) {
-	return hashFile(ctx, path, nil)
-}
-
-// hashFile is HashFile reporting the bytes hashed every 256 MiB.
-func hashFile(ctx context.Context, path string, hashed func(int64)) (DigestSet, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("hash file: %w", err)
-	}
-	defer f.Close()
-	hs := map[string]hash.Hash{"sha256": sha256.New(), "sha384": sha512.New384(), "sha512": sha512.New()}
-	w := io.MultiWriter(hs["sha256"], hs["sha384"], hs["sha512"])
-	buf := make([]byte, 1<<20)
-	var total int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		n, rerr := f.Read(buf)
-		w.Write(buf[:n])
-		if hashed != nil && (total+int64(n))>>28 != total>>28 {
-			hashed(total + int64(n))
-		}
-		total += int64(n)
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return nil, fmt.Errorf("hash file %s: %w", path, rerr)
-		}
-	}
-	ds := DigestSet{}
-	for alg, h := range hs {
-		ds[alg] = hex.EncodeToString(h.Sum(nil))
-	}
-	return ds, nil
 }
 
 func sortedKeys[V any](m map[digest.Digest]V) []digest.Digest {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/internal/ctxio"
 )
 
 func newAttestCmd(env *Env) *cobra.Command {
@@ -121,7 +123,7 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			if err := refuseExisting(out, force); err != nil {
 				return err
 			}
-			rbEnv, rbStmt, err := readAttestation(rebuildPath, attest.ProvenancePredicateType)
+			rbEnv, rbStmt, err := readAttestation(ctx, rebuildPath, attest.ProvenancePredicateType)
 			if err != nil {
 				return err
 			}
@@ -131,13 +133,13 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 				Time:     env.Now(),
 			}
 			for _, r := range reviews {
-				e, _, err := readAttestation(r, attest.ReviewPredicateType)
+				e, _, err := readAttestation(ctx, r, attest.ReviewPredicateType)
 				if err != nil {
 					return err
 				}
 				in.Reviews = append(in.Reviews, e)
 			}
-			shippedDigest, err := fileDigest(shipped)
+			shippedDigest, err := ctxio.HashFile(ctx, shipped, nil)
 			if err != nil {
 				return err
 			}
@@ -210,26 +212,10 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 	return cmd
 }
 
-// readAttestation reads one signed attestation of the wanted predicate type.
-// Its signature is not checked here: the summary only records its digest,
-// and reprove verify checks every signature against the customer's policy.
-func readAttestation(path, predicateType string) (*envelope.Envelope, *attest.Statement, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read attestation: %w", err)
-	}
-	e, err := envelope.Parse(b)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read attestation %s: %w", path, err)
-	}
-	st, err := attest.ParseStatement(e.Payload)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read attestation %s: %w", path, err)
-	}
-	if st.PredicateType != predicateType {
-		return nil, nil, fmt.Errorf("read attestation %s: predicate type is %s, want %s", path, st.PredicateType, predicateType)
-	}
-	return e, st, nil
+// readAttestation reads one signed attestation of the wanted predicate type
+// (see attest.ReadAttestation).
+func readAttestation(ctx context.Context, path, predicateType string) (*envelope.Envelope, *attest.Statement, error) {
+	return attest.ReadAttestation(ctx, path, predicateType)
 }
 
 func refuseExisting(out string, force bool) error {
