@@ -98,9 +98,16 @@ func newEvaluator(ctx context.Context, file string, fileDigests DigestSet, pol *
 		return nil, fmt.Errorf("verify: file digests lack sha256")
 	}
 	// policy.Parse guarantees these; a Policy built another way must too.
-	if pol == nil || pol.Rebuilders.Threshold < 1 || pol.Reviewers.Threshold < 1 ||
-		pol.Rebuilders.Threshold > len(pol.Rebuilders.Keys) || pol.Reviewers.Threshold > len(pol.Reviewers.Keys) {
+	if pol == nil || pol.Rebuilders.Threshold < 1 || pol.Rebuilders.Threshold > len(pol.Rebuilders.Keys) ||
+		!pol.ReviewsOptional && (pol.Reviewers.Threshold < 1 || pol.Reviewers.Threshold > len(pol.Reviewers.Keys)) {
 		return nil, fmt.Errorf("verify: the policy needs thresholds of at least 1 and at most its number of keys")
+	}
+	if !pol.AllowSelfReview {
+		for _, k := range pol.Rebuilders.Keys {
+			if _, ok := pol.Reviewers.Lookup(k.Fingerprint); ok {
+				return nil, fmt.Errorf("verify: the policy trusts key %s both as a reviewer and as a rebuilder without selfReview: allow", k.Fingerprint)
+			}
+		}
 	}
 	return &evaluator{
 		ctx: ctx, pol: pol, now: now, fileDigests: fileDigests, fileSHA: fileSHA,
@@ -113,6 +120,7 @@ func newEvaluator(ctx context.Context, file string, fileDigests DigestSet, pol *
 			TrustedRebuilders:  len(pol.Rebuilders.Keys),
 			ReviewerThreshold:  pol.Reviewers.Threshold,
 			TrustedReviewers:   len(pol.Reviewers.Keys),
+			ReviewsRequired:    !pol.ReviewsOptional,
 			Policy:             pol.Digest,
 			CheckedAt:          now.UTC(),
 			Rebuilders:         []RebuilderResult{},
@@ -381,6 +389,10 @@ func (e *evaluator) checkIdentities(agreeing []say) {
 func (e *evaluator) countReviews(agreeing []say) map[digest.Digest]bool {
 	approvers := map[digest.Digest]bool{}
 	seen := map[digest.Digest]bool{}
+	agreeingKeys := map[digest.Digest]bool{}
+	for _, a := range agreeing {
+		agreeingKeys[a.outcome.Key] = true
+	}
 	for _, a := range agreeing {
 		for _, rn := range a.reviews {
 			if seen[rn.digest] {
@@ -393,9 +405,16 @@ func (e *evaluator) countReviews(agreeing []say) map[digest.Digest]bool {
 			}
 			for _, fp := range sortedKeys(rn.reviewers) {
 				k, _ := e.pol.Reviewers.Lookup(fp)
-				e.res.Reviewers = append(e.res.Reviewers, ReviewerResult{
+				rr := ReviewerResult{
 					Name: k.Name, Key: fp, Reviewer: rp.Reviewer, Verdict: rp.Verdict, Scope: rp.Scope, ReviewedAt: rp.ReviewedAt,
-				})
+				}
+				if rb, ok := e.pol.Rebuilders.Lookup(fp); ok && agreeingKeys[fp] {
+					// Only under selfReview: allow (newEvaluator refuses
+					// it otherwise): counted, and said.
+					rr.AlsoRebuilder = rb.Name
+					e.note("one key played both roles: reviewer %s is rebuilder %s", k.Name, rb.Name)
+				}
+				e.res.Reviewers = append(e.res.Reviewers, rr)
 				if rp.Verdict == Approved {
 					approvers[fp] = true
 				} else {
@@ -412,7 +431,7 @@ func (e *evaluator) countReviews(agreeing []say) map[digest.Digest]bool {
 		}
 		return a.Name < b.Name
 	})
-	if len(agreeing) > 0 && len(approvers) < e.pol.Reviewers.Threshold {
+	if len(agreeing) > 0 && !e.pol.ReviewsOptional && len(approvers) < e.pol.Reviewers.Threshold {
 		e.reason("the source was approved by %d of %d trusted reviewers; the policy needs %d", len(approvers), len(e.pol.Reviewers.Keys), e.pol.Reviewers.Threshold)
 	}
 	return approvers
@@ -453,8 +472,8 @@ func (e *evaluator) unreferencedReviews(seen map[digest.Digest]bool) {
 // reason still cannot let a file through.
 func (e *evaluator) decide(agreeing []say, approvers map[digest.Digest]bool) {
 	r := e.res
-	r.Verified = len(r.Reasons) == 0 && len(agreeing) >= 1 && len(approvers) >= 1 &&
-		len(agreeing) >= e.pol.Rebuilders.Threshold && len(approvers) >= e.pol.Reviewers.Threshold
+	reviewed := e.pol.ReviewsOptional || len(approvers) >= 1 && len(approvers) >= e.pol.Reviewers.Threshold
+	r.Verified = len(r.Reasons) == 0 && len(agreeing) >= 1 && len(agreeing) >= e.pol.Rebuilders.Threshold && reviewed
 	if !r.Verified && len(r.Reasons) == 0 {
 		e.reason("not every check passed")
 	}

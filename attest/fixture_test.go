@@ -229,6 +229,10 @@ func (f *fixture) policyYAML(reviewThreshold, rebuildThreshold int, extra string
 	return b.String()
 }
 
+func policyParse(y string) (*policy.Policy, error) {
+	return policy.Parse([]byte(y), "policy.yaml", os.ReadFile)
+}
+
 func mustPolicy(t testing.TB, y string) *policy.Policy {
 	t.Helper()
 	p, err := policy.Parse([]byte(y), "policy.yaml", os.ReadFile)

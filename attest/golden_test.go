@@ -239,6 +239,7 @@ func TestParseGoldenPredicates(t *testing.T) {
 		Source:    src,
 		BuilderID: "https://rebuilderA.example/reprove",
 		Outputs:   []Subject{{Name: "hello", Digest: DigestSet{"sha256": digest.FromBytes(shippedBytes).Encoded()}}},
+		StartedOn: rebuildStart, FinishedOn: rebuildStart.Add(42 * time.Second),
 	}
 	if diff := cmp.Diff(want, info); diff != "" {
 		t.Errorf("provenance (-want +got):\n%s", diff)

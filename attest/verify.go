@@ -20,6 +20,24 @@ const ResultSchemaVersion = 1
 // is refused as post-dated.
 const clockSkew = 5 * time.Minute
 
+// Earliest is the earliest time an attestation may carry: in-toto Statement
+// v1 and SLSA Provenance v1, the formats reprove reads, appeared in 2023,
+// so an earlier date (year 1, the Unix epoch) is a forgery or a broken
+// clock, and is refused as a date in the future is.
+var Earliest = time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// checkTime refuses a time before Earliest or after now (with clock skew);
+// what names the attestation in the detail.
+func checkTime(what string, t, now time.Time) string {
+	switch {
+	case t.After(now.Add(clockSkew)):
+		return fmt.Sprintf("%s: dated in the future (%s)", what, t.Format(time.RFC3339))
+	case t.Before(Earliest):
+		return fmt.Sprintf("%s: dated before %s (%s), earlier than any attestation in these formats", what, Earliest.Format("2006-01-02"), t.Format(time.RFC3339))
+	}
+	return ""
+}
+
 // Outcome is what one trusted rebuilder's attestations say about the file.
 type Outcome int
 
@@ -71,6 +89,9 @@ type Result struct {
 	Reviewers          []ReviewerResult  `json:"reviewers"`
 	ReviewerThreshold  int               `json:"reviewerThreshold"`
 	TrustedReviewers   int               `json:"trustedReviewers"`
+	// ReviewsRequired is false under a policy that makes reviews optional
+	// (reviewers: {required: false}).
+	ReviewsRequired bool `json:"reviewsRequired"`
 
 	Policy       digest.Digest `json:"policy"`
 	Attestations int           `json:"attestations"`
@@ -100,6 +121,9 @@ type ReviewerResult struct {
 	Verdict    ReviewVerdict `json:"verdict"`
 	Scope      Scope         `json:"scope"`
 	ReviewedAt time.Time     `json:"reviewedAt"`
+	// AlsoRebuilder names the trusted rebuilder whose key is this
+	// reviewer's, when one key played both roles (selfReview: allow).
+	AlsoRebuilder string `json:"alsoRebuilder,omitempty"`
 }
 
 // VerifyOptions carries the clock and a progress callback.
@@ -193,8 +217,8 @@ func rank(o Outcome) int {
 // and reviews it names. It returns a non-empty detail when the chain does
 // not close.
 func checkChain(n *node, sum *SummaryPredicate, fp digest.Digest, nodes map[digest.Digest]*node, fileSHA digest.Digest, now time.Time) (*ProvenanceInfo, []*node, string) {
-	if sum.TimeVerified.After(now.Add(clockSkew)) {
-		return nil, nil, fmt.Sprintf("%s: dated in the future (%s)", n.src, sum.TimeVerified.Format(time.RFC3339))
+	if d := checkTime(n.src, sum.TimeVerified, now); d != "" {
+		return nil, nil, d
 	}
 	rebuilt, _ := sum.Rebuilt.Digest.Digest(digest.SHA256)
 	if sum.Verdict == verdict.Identical && rebuilt != fileSHA {
@@ -217,6 +241,11 @@ func checkChain(n *node, sum *SummaryPredicate, fp digest.Digest, nodes map[dige
 	prov, err := parseProvenance(rn.stmt)
 	if err != nil {
 		return nil, nil, fmt.Sprintf("%s: %v", rn.src, err)
+	}
+	for _, t := range []time.Time{prov.StartedOn, prov.FinishedOn} {
+		if d := checkTime(rn.src, t, now); d != "" {
+			return nil, nil, d
+		}
 	}
 	found := false
 	for _, o := range prov.Outputs {
@@ -244,8 +273,8 @@ func checkChain(n *node, sum *SummaryPredicate, fp digest.Digest, nodes map[dige
 		if err != nil {
 			return nil, nil, fmt.Sprintf("%s: %v", vn.src, err)
 		}
-		if rp.ReviewedAt.After(now.Add(clockSkew)) {
-			return nil, nil, fmt.Sprintf("%s: dated in the future (%s)", vn.src, rp.ReviewedAt.Format(time.RFC3339))
+		if d := checkTime(vn.src, rp.ReviewedAt, now); d != "" {
+			return nil, nil, d
 		}
 		if ok, why := matchSets(rp.Source.DigestSet(), prov.Source.DigestSet()); !ok {
 			return nil, nil, fmt.Sprintf("%s: reviewed source %s is not the source that was rebuilt (%s): %s", vn.src, rp.Source.Name(), prov.Source.Name(), why)

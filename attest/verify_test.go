@@ -234,6 +234,14 @@ func TestVerifyRefuses(t *testing.T) {
 				m["predicate"].(map[string]any)["timeVerified"] = "2030-01-01T00:00:00Z"
 			})
 		}, want: "dated in the future"},
+		{name: "summary dated year 1", mutate: func(t *testing.T, f *fixture) {
+			resign(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				m["predicate"].(map[string]any)["timeVerified"] = "0001-06-01T00:00:00Z"
+			})
+		}, want: "dated before 2023-01-01 (0001-06-01T00:00:00Z)"},
+		{name: "review dated 1970", mutate: func(t *testing.T, f *fixture) {
+			f.replaceReview(t, "reviewer1", func(p *ReviewPredicate) { p.ReviewedAt = time.Unix(0, 0) })
+		}, want: "dated before 2023-01-01 (1970-01-01T00:00:00Z)"},
 		{name: "parse error in one attestation", mutate: func(t *testing.T, f *fixture) {
 			f.add("garbage", []byte(`{"payloadType": "application/vnd.in-toto+json", "payload": "e30=", "signatures": [`))
 		}, want: "attestation garbage"},
@@ -619,5 +627,60 @@ func TestExpect(t *testing.T) {
 		if res.Verified != tt.want {
 			t.Errorf("Expect(%q, %q): verified %v, want %v (%v)", tt.name, tt.version, res.Verified, tt.want, res.Reasons)
 		}
+	}
+}
+
+// TestRebuildDatedBeforeBound: a rebuild whose provenance says it ran before
+// any attestation in these formats existed breaks the chain.
+func TestRebuildDatedBeforeBound(t *testing.T) {
+	saved := rebuildStart
+	rebuildStart = time.Date(2022, 12, 31, 0, 0, 0, 0, time.UTC)
+	f := newFixture(t, identicalA)
+	rebuildStart = saved
+	res := f.evaluate(t, mustPolicy(t, f.policyYAML(1, 1, "")), shippedBytes, f.docs())
+	refused(t, res, "dated before 2023-01-01 (2022-12-31T")
+}
+
+// TestSelfReview: one key as reviewer and rebuilder is refused unless the
+// policy allows it, and then the verdict says so.
+func TestSelfReview(t *testing.T) {
+	f := newFixture(t, identicalA)
+	// rebuilderA co-signs reviewer1's review.
+	e, _ := envelope.Parse(f.envs["review-reviewer1"])
+	env, err := envelope.AddSignature(context.Background(), e, f.k.signers["rebuilderA"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.envs["review-reviewer1"] = env
+	f.drop("review-reviewer2")
+	f.resummarize(t)
+	y := func(extra string) string {
+		return extra + "version: 1\nreviewers:\n  threshold: 2\n  keys:\n    - name: reviewer1\n      key: " + f.k.pubPaths["reviewer1"] +
+			"\n    - name: A as reviewer\n      key: " + f.k.pubPaths["rebuilderA"] +
+			"\nrebuilders:\n  threshold: 1\n  keys:\n    - name: A\n      key: " + f.k.pubPaths["rebuilderA"] + "\n"
+	}
+	if _, err := policyParse(y("")); err == nil || !strings.Contains(err.Error(), "not independent checks") {
+		t.Fatalf("policy with one key in both roles: %v", err)
+	}
+	pol := mustPolicy(t, y("selfReview: allow\n"))
+	res := f.evaluate(t, pol, shippedBytes, f.docs())
+	if !res.Verified {
+		t.Fatalf("not verified:\n%s", res.Text())
+	}
+	want := "verified: " + res.Digest.String() + " is hello 1.0, reproduced bit for bit by 1 of 1 trusted rebuilder (A), from source " +
+		"https://example.com/hello.git@0123456789abcdef0123456789abcdef01234567 reviewed by " +
+		"A as reviewer on 2026-11-01 (with the key of rebuilder A: one key played both roles) and reviewer1 on 2026-11-01"
+	if diff := cmp.Diff(want, res.Sentence()); diff != "" {
+		t.Errorf("sentence (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"one key played both roles: reviewer A as reviewer is rebuilder A"}, res.Notes); diff != "" {
+		t.Errorf("notes (-want +got):\n%s", diff)
+	}
+	// A Policy built in code with one key in both roles, without the
+	// permission, is refused by the evaluator itself.
+	pol.AllowSelfReview = false
+	ds := DigestSet{"sha256": digest.FromBytes(shippedBytes).Encoded()}
+	if _, err := Evaluate(context.Background(), "hello", ds, f.docs(), pol, testNow); err == nil {
+		t.Error("a self-review policy without selfReview: allow was used")
 	}
 }
