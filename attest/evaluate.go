@@ -260,15 +260,22 @@ func (e *evaluator) gatherSummaries() map[digest.Digest][]say {
 	perKey := map[digest.Digest][]say{}
 	for _, pd := range e.order {
 		n := e.nodes[pd]
-		if n.stmt.PredicateType != SummaryPredicateType || len(n.rebuilders) == 0 {
+		isSummary := n.stmt.PredicateType == SummaryPredicateType || n.stmt.PredicateType == VSAPredicateType
+		if !isSummary || len(n.rebuilders) == 0 {
 			continue
 		}
 		if !subjectsMatchFile(n.stmt.Subject, e.fileDigests) {
 			e.note("attestation %s is a verification summary for another file (%s); not counted", n.src, subjectNames(n.stmt.Subject))
 			continue
 		}
-		sum, err := parseSummary(n.stmt)
-		for fp := range n.rebuilders {
+		var c *claim
+		var err error
+		if n.stmt.PredicateType == VSAPredicateType {
+			c, err = claimOfVSA(n, e.nodes, e.fileDigests)
+		} else {
+			c, err = claimOfSummary(n.stmt)
+		}
+		for _, fp := range sortedKeys(n.rebuilders) {
 			k, _ := e.pol.Rebuilders.Lookup(fp)
 			rr := RebuilderResult{Name: k.Name, Key: fp}
 			if err != nil {
@@ -276,23 +283,24 @@ func (e *evaluator) gatherSummaries() map[digest.Digest][]say {
 				perKey[fp] = append(perKey[fp], say{outcome: rr})
 				continue
 			}
-			perKey[fp] = append(perKey[fp], e.judge(n, sum, rr))
+			perKey[fp] = append(perKey[fp], e.judge(n, c, rr))
 		}
 	}
 	return perKey
 }
 
-// judge follows one summary for the key in rr and decides its outcome.
-func (e *evaluator) judge(n *node, sum *SummaryPredicate, rr RebuilderResult) say {
-	rr.Verdict, rr.Normalizers = sum.Verdict, sum.Normalizers
-	prov, reviews, detail := checkChain(n, sum, rr.Key, e.nodes, e.fileSHA, e.now)
+// judge follows one summary's claim for the key in rr and decides its
+// outcome.
+func (e *evaluator) judge(n *node, c *claim, rr RebuilderResult) say {
+	rr.Verdict, rr.Normalizers = c.verdict, c.normalizers
+	prov, reviews, detail := checkChain(n, c, rr.Key, e.nodes, e.fileSHA, e.now)
 	switch {
 	case detail != "":
 		rr.Outcome, rr.Detail = Broken, detail
-	case sum.Verdict == verdict.Different:
+	case c.verdict == verdict.Different:
 		rr.Outcome = Disagrees
-	case sum.Verdict == verdict.Equivalent:
-		if ok, bad := e.pol.Allows(sum.Normalizers); !ok {
+	case c.verdict == verdict.Equivalent:
+		if ok, bad := e.pol.Allows(c.normalizers); !ok {
 			rr.Outcome, rr.Detail = NotAccepted, "equivalent only under normalizers the policy does not allow: "+strings.Join(bad, ", ")
 		} else {
 			rr.Outcome = Agrees
@@ -351,6 +359,22 @@ func worstSay(says []say) say {
 		if rank(s.outcome.Outcome) > rank(worst.outcome.Outcome) {
 			worst = s
 		}
+	}
+	if worst.outcome.Outcome == Agrees {
+		// Every summary agrees: the reviews any of them cites count (a
+		// rebuilder may sign a first summary before any review, and a
+		// later one citing the reviews).
+		var all []*node
+		seen := map[digest.Digest]bool{}
+		for _, s := range says {
+			for _, r := range s.reviews {
+				if !seen[r.digest] {
+					seen[r.digest] = true
+					all = append(all, r)
+				}
+			}
+		}
+		worst.reviews = all
 	}
 	if worst.outcome.Outcome == Disagrees {
 		for _, s := range says {

@@ -2,7 +2,9 @@ package attest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -213,21 +215,113 @@ func rank(o Outcome) int {
 	return 3 // Broken
 }
 
-// checkChain follows one summary, for the rebuilder key fp, to the rebuild
-// and reviews it names. It returns a non-empty detail when the chain does
-// not close.
-func checkChain(n *node, sum *SummaryPredicate, fp digest.Digest, nodes map[digest.Digest]*node, fileSHA digest.Digest, now time.Time) (*ProvenanceInfo, []*node, string) {
-	if d := checkTime(n.src, sum.TimeVerified, now); d != "" {
+// claim is what one summary says, whichever its format: a reprove v1
+// summary, or a SLSA VSA with the comparison it cites.
+type claim struct {
+	time        time.Time
+	verdict     verdict.Verdict
+	normalizers []string
+	rebuilt     digest.Digest
+	rebuild     digest.Digest
+	reviews     []digest.Digest
+	// comparison is the VSA's companion, which must be signed by the same
+	// key as the VSA; nil for a reprove v1 summary.
+	comparison *node
+}
+
+// claimOfSummary reads a reprove v1 verification summary.
+func claimOfSummary(st *Statement) (*claim, error) {
+	sum, err := parseSummary(st)
+	if err != nil {
+		return nil, err
+	}
+	c := &claim{time: sum.TimeVerified, verdict: sum.Verdict, normalizers: sum.Normalizers}
+	c.rebuilt, _ = sum.Rebuilt.Digest.Digest(digest.SHA256)
+	c.rebuild, _ = sum.Rebuild.payloadDigest()
+	for _, r := range sum.Reviews {
+		d, _ := r.payloadDigest()
+		c.reviews = append(c.reviews, d)
+	}
+	return c, nil
+}
+
+// claimOfVSA reads a VSA and the comparison among its inputs, and checks
+// that the two agree: the comparison is about the same file, names the
+// rebuild the VSA cites, and its verdict gives exactly the VSA's result and
+// levels.
+func claimOfVSA(n *node, nodes map[digest.Digest]*node, file DigestSet) (*claim, error) {
+	v, err := parseVSA(n.stmt)
+	if err != nil {
+		return nil, err
+	}
+	c := &claim{time: v.time}
+	var rebuilds []digest.Digest
+	for _, d := range v.inputs {
+		in := nodes[d]
+		if in == nil {
+			return nil, fmt.Errorf("its input attestation %s is not among the attestations given", d)
+		}
+		switch in.stmt.PredicateType {
+		case ProvenancePredicateType:
+			rebuilds = append(rebuilds, d)
+		case ComparisonPredicateType:
+			if c.comparison != nil {
+				return nil, fmt.Errorf("it cites two comparisons (%s and %s)", c.comparison.digest, d)
+			}
+			c.comparison = in
+		case ReviewPredicateType:
+			c.reviews = append(c.reviews, d)
+		default:
+			return nil, fmt.Errorf("its input attestation %s is a %s attestation, not a rebuild, comparison or review", d, in.stmt.PredicateType)
+		}
+	}
+	if len(rebuilds) != 1 {
+		return nil, fmt.Errorf("it cites %d rebuild attestations, want 1", len(rebuilds))
+	}
+	c.rebuild = rebuilds[0]
+	if c.comparison == nil {
+		return nil, errors.New("it cites no comparison")
+	}
+	if len(c.comparison.rebuilders) == 0 {
+		return nil, fmt.Errorf("its comparison %s is signed by no trusted rebuilder", c.comparison.src)
+	}
+	if !subjectsMatchFile(c.comparison.stmt.Subject, file) {
+		return nil, fmt.Errorf("its comparison %s is about another file (%s)", c.comparison.src, subjectNames(c.comparison.stmt.Subject))
+	}
+	cp, err := parseComparison(c.comparison.stmt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.comparison.src, err)
+	}
+	if rd, _ := cp.Rebuild.payloadDigest(); rd != c.rebuild {
+		return nil, fmt.Errorf("its comparison %s is of rebuild %s, but it cites rebuild %s", c.comparison.src, rd, c.rebuild)
+	}
+	c.verdict, c.normalizers = cp.Verdict, cp.Normalizers
+	c.rebuilt, _ = cp.Rebuilt.Digest.Digest(digest.SHA256)
+	result, levels := levelsFor(cp.Verdict, len(c.reviews) > 0)
+	if v.result != result || !slices.Equal(v.levels, levels) {
+		return nil, fmt.Errorf("its result %s %v does not follow from the comparison's verdict %s (want %s %v)", v.result, v.levels, cp.Verdict, result, levels)
+	}
+	return c, nil
+}
+
+// checkChain follows one summary's claim, for the rebuilder key fp, to the
+// rebuild and reviews it names. It returns a non-empty detail when the
+// chain does not close.
+func checkChain(n *node, c *claim, fp digest.Digest, nodes map[digest.Digest]*node, fileSHA digest.Digest, now time.Time) (*ProvenanceInfo, []*node, string) {
+	if d := checkTime(n.src, c.time, now); d != "" {
 		return nil, nil, d
 	}
-	rebuilt, _ := sum.Rebuilt.Digest.Digest(digest.SHA256)
-	if sum.Verdict == verdict.Identical && rebuilt != fileSHA {
+	if c.comparison != nil && !c.comparison.rebuilders[fp] {
+		return nil, nil, fmt.Sprintf("%s: its comparison %s is not signed by the same rebuilder key", n.src, c.comparison.src)
+	}
+	rebuilt := c.rebuilt
+	if c.verdict == verdict.Identical && rebuilt != fileSHA {
 		return nil, nil, fmt.Sprintf("%s: says identical, but the rebuilt digest %s is not the file's %s", n.src, rebuilt, fileSHA)
 	}
-	if sum.Verdict != verdict.Identical && rebuilt == fileSHA {
-		return nil, nil, fmt.Sprintf("%s: says %s, but the rebuilt digest equals the file's", n.src, sum.Verdict)
+	if c.verdict != verdict.Identical && rebuilt == fileSHA {
+		return nil, nil, fmt.Sprintf("%s: says %s, but the rebuilt digest equals the file's", n.src, c.verdict)
 	}
-	rd, _ := sum.Rebuild.payloadDigest()
+	rd := c.rebuild
 	rn := nodes[rd]
 	if rn == nil {
 		return nil, nil, fmt.Sprintf("%s: its rebuild attestation %s is not among the attestations given", n.src, rd)
@@ -257,8 +351,7 @@ func checkChain(n *node, sum *SummaryPredicate, fp digest.Digest, nodes map[dige
 		return nil, nil, fmt.Sprintf("%s: the rebuilt artifact %s is not an output of its rebuild attestation %s", n.src, rebuilt, rn.src)
 	}
 	var reviews []*node
-	for _, ref := range sum.Reviews {
-		d, _ := ref.payloadDigest()
+	for _, d := range c.reviews {
 		vn := nodes[d]
 		if vn == nil {
 			return nil, nil, fmt.Sprintf("%s: its review attestation %s is not among the attestations given", n.src, d)
@@ -331,8 +424,10 @@ func shortType(t string) string {
 		return "review"
 	case ProvenancePredicateType:
 		return "rebuild provenance"
-	case SummaryPredicateType:
+	case SummaryPredicateType, VSAPredicateType:
 		return "verification summary"
+	case ComparisonPredicateType:
+		return "comparison"
 	}
 	return t
 }

@@ -65,6 +65,18 @@ func TestVerifyAccepts(t *testing.T) {
 			wantSentence: "verified: sha256:%s is hello 1.0, reproduced by 2 of 3 trusted rebuilders (A, B: equivalent under archive-mtime), from source https://example.com/hello.git@0123456789abcdef0123456789abcdef01234567 reviewed by reviewer1 on 2026-11-01 and reviewer2 on 2026-11-01",
 		},
 	}
+	forFormats(t, func(t *testing.T) { testVerifyAccepts(t, tests) })
+}
+
+func testVerifyAccepts(t *testing.T, tests []struct {
+	name         string
+	says         []rebuilderSay
+	policyExtra  string
+	reviewThresh int
+	rebuildThr   int
+	wantOutcomes []string
+	wantSentence string
+}) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, tt.says...)
@@ -313,7 +325,9 @@ func TestVerifyRefuses(t *testing.T) {
 // statement (keeping the original signatures), every signature, and the
 // payload type; each alteration must be refused. Key ids are unsigned hints:
 // altering one must change nothing.
-func TestTamperEveryField(t *testing.T) {
+func TestTamperEveryField(t *testing.T) { forFormats(t, testTamperEveryField) }
+
+func testTamperEveryField(t *testing.T) {
 	f := newFixture(t, identicalA, identicalB)
 	pol := mustPolicy(t, f.policyYAML(2, 2, ""))
 	if res := f.evaluate(t, pol, shippedBytes, f.docs()); !res.Verified {
@@ -682,5 +696,164 @@ func TestSelfReview(t *testing.T) {
 	ds := DigestSet{"sha256": digest.FromBytes(shippedBytes).Encoded()}
 	if _, err := Evaluate(context.Background(), "hello", ds, f.docs(), pol, testNow); err == nil {
 		t.Error("a self-review policy without selfReview: allow was used")
+	}
+}
+
+// TestVerifyRefusesVSA: tampering specific to the VSA and its comparison,
+// each statement re-signed by a trusted key so that only the chain's logic
+// can refuse it.
+func TestVerifyRefusesVSA(t *testing.T) {
+	fixtureVSA = true
+	defer func() { fixtureVSA = false }()
+	ctx := context.Background()
+	edit := func(t *testing.T, f *fixture, name, key string, change func(m map[string]any)) digest.Digest {
+		t.Helper()
+		e, err := envelope.Parse(f.envs[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		json.Unmarshal(e.Payload, &m)
+		change(m)
+		p, _ := json.Marshal(m)
+		env, err := envelope.Sign(ctx, p, f.k.signers[key])
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.envs[name] = env
+		return digest.FromBytes(p)
+	}
+	pred := func(m map[string]any) map[string]any { return m["predicate"].(map[string]any) }
+	// recite points A's VSA at a new comparison digest.
+	recite := func(t *testing.T, f *fixture, old, new digest.Digest, change func(m map[string]any)) {
+		edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+			for _, in := range pred(m)["inputAttestations"].([]any) {
+				d := in.(map[string]any)["digest"].(map[string]any)
+				if d["sha256"] == old.Encoded() {
+					d["sha256"] = new.Encoded()
+				}
+			}
+			if change != nil {
+				change(m)
+			}
+		})
+	}
+	payloadOf := func(f *fixture, name string) digest.Digest {
+		e, _ := envelope.Parse(f.envs[name])
+		return e.PayloadDigest()
+	}
+	tests := []struct {
+		name   string
+		mutate func(t *testing.T, f *fixture)
+		want   string
+	}{
+		{"comparison missing", func(t *testing.T, f *fixture) { f.drop("comparison-rebuilderA") }, "its input attestation sha256:"},
+		{"comparison signed by another rebuilder", func(t *testing.T, f *fixture) {
+			f.envs["comparison-rebuilderA"] = f.signedBy(t, "comparison-rebuilderA", "rebuilderB")
+		}, "is not signed by the same rebuilder key"},
+		{"comparison signed by a stranger", func(t *testing.T, f *fixture) {
+			f.envs["comparison-rebuilderA"] = f.signedBy(t, "comparison-rebuilderA", "stranger")
+		}, "is signed by no trusted rebuilder"},
+		{"result FAILED over an identical comparison", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				pred(m)["verificationResult"] = "FAILED"
+				pred(m)["verifiedLevels"] = []any{"FAILED"}
+			})
+		}, "does not follow from the comparison's verdict identical"},
+		{"a reviewed claim without reviews", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				pred(m)["inputAttestations"] = pred(m)["inputAttestations"].([]any)[:2]
+			})
+		}, "does not follow from the comparison's verdict"},
+		{"another policy", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) { pred(m)["policy"] = map[string]any{"uri": "https://example.com/lenient"} })
+		}, `policy.uri is "https://example.com/lenient"`},
+		{"unknown VSA field", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) { pred(m)["comment"] = "x" })
+		}, `unknown field "comment"`},
+		{"proto spelling in the VSA", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				pred(m)["time_verified"] = pred(m)["timeVerified"]
+				delete(pred(m), "timeVerified")
+			})
+		}, `unknown field "time_verified"`},
+		{"input listed twice", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				ins := pred(m)["inputAttestations"].([]any)
+				pred(m)["inputAttestations"] = append(ins, ins[0])
+			})
+		}, "is listed twice"},
+		{"a summary cited as an input", func(t *testing.T, f *fixture) {
+			b := payloadOf(f, "summary-rebuilderB")
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				ins := pred(m)["inputAttestations"].([]any)
+				pred(m)["inputAttestations"] = append(ins, map[string]any{"digest": map[string]any{"sha256": b.Encoded()}})
+			})
+		}, "not a rebuild, comparison or review"},
+		{"two rebuilds cited", func(t *testing.T, f *fixture) {
+			b := payloadOf(f, "rebuild-rebuilderB")
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				ins := pred(m)["inputAttestations"].([]any)
+				pred(m)["inputAttestations"] = append(ins, map[string]any{"digest": map[string]any{"sha256": b.Encoded()}})
+			})
+		}, "cites 2 rebuild attestations"},
+		{"comparison about another file", func(t *testing.T, f *fixture) {
+			old := payloadOf(f, "comparison-rebuilderA")
+			d := edit(t, f, "comparison-rebuilderA", "rebuilderA", func(m map[string]any) {
+				m["subject"] = []any{map[string]any{"name": "x", "digest": map[string]any{"sha256": strings.Repeat("c", 64)}}}
+			})
+			recite(t, f, old, d, nil)
+		}, "is about another file"},
+		{"comparison of another rebuild", func(t *testing.T, f *fixture) {
+			old := payloadOf(f, "comparison-rebuilderA")
+			b := payloadOf(f, "rebuild-rebuilderB")
+			d := edit(t, f, "comparison-rebuilderA", "rebuilderA", func(m map[string]any) {
+				pred(m)["rebuild"].(map[string]any)["digest"] = map[string]any{"sha256": b.Encoded()}
+			})
+			recite(t, f, old, d, nil)
+		}, "is of rebuild sha256:"},
+		{"comparison says identical over another digest", func(t *testing.T, f *fixture) {
+			old := payloadOf(f, "comparison-rebuilderA")
+			d := edit(t, f, "comparison-rebuilderA", "rebuilderA", func(m map[string]any) {
+				pred(m)["rebuilt"].(map[string]any)["digest"] = map[string]any{"sha256": strings.Repeat("b", 64)}
+			})
+			recite(t, f, old, d, nil)
+		}, "says identical, but the rebuilt digest"},
+		{"comparison with an unknown field", func(t *testing.T, f *fixture) {
+			old := payloadOf(f, "comparison-rebuilderA")
+			d := edit(t, f, "comparison-rebuilderA", "rebuilderA", func(m map[string]any) { pred(m)["extra"] = 1 })
+			recite(t, f, old, d, nil)
+		}, `unknown field "extra"`},
+		{"VSA dated year 1", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) { pred(m)["timeVerified"] = "0001-06-01T00:00:00Z" })
+		}, "dated before 2023-01-01"},
+		{"VSA post-dated", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) { pred(m)["timeVerified"] = "2030-01-01T00:00:00Z" })
+		}, "dated in the future"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, identicalA, identicalB)
+			tt.mutate(t, f)
+			refused(t, f.evaluate(t, mustPolicy(t, f.policyYAML(1, 2, "")), shippedBytes, f.docs()), tt.want)
+		})
+	}
+}
+
+// TestVerifyMixedFormats: one rebuilder publishes the old summary, another
+// a VSA; both count.
+func TestVerifyMixedFormats(t *testing.T) {
+	f := newFixture(t, identicalA)
+	fixtureVSA = true
+	g := newFixture(t, identicalB)
+	fixtureVSA = false
+	for _, n := range g.order {
+		if !strings.HasPrefix(n, "review-") {
+			f.add(n, g.envs[n])
+		}
+	}
+	res := f.evaluate(t, mustPolicy(t, f.policyYAML(2, 2, "")), shippedBytes, f.docs())
+	if !res.Verified {
+		t.Fatalf("not verified:\n%s", res.Text())
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/reprove/reprove/builder"
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/render"
+	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -327,25 +328,35 @@ func rebuild(ctx context.Context, env *Env, rf *runtimeFlags, r *recipes.Recipe,
 		or.Report = filepath.Join(abs, "compare", filepath.FromSlash(o.Path)+".json")
 
 		if sign.signer != nil {
-			st, err := attest.Summarize(attest.SummaryInput{
-				Shipped:     attest.Output{Name: filepath.Base(o.Path), Digest: cr.Shipped.Digest},
-				Verdict:     v,
-				Normalizers: cr.Normalizers,
-				Rebuilt:     o.Digest,
-				Rebuild:     rebuildEnv,
-				Reviews:     sign.reviews,
-				Verifier:    attest.Party{ID: rb.BuilderID},
-				Time:        env.Now().UTC(),
-			})
+			reportDigest, err := ctxio.HashFile(ctx, base+".json", nil)
 			if err != nil {
 				return nil, err
 			}
-			signed, err := attest.Sign(ctx, st, sign.signer)
+			stem := strings.ReplaceAll(o.Path, "/", "_")
+			comparison, summary, err := attest.SignSummary(ctx, attest.SummaryInput{
+				Shipped:          attest.Output{Name: filepath.Base(o.Path), Digest: cr.Shipped.Digest},
+				ShippedURI:       ro.Shipped.URL,
+				Verdict:          v,
+				Normalizers:      cr.Normalizers,
+				CompareReport:    reportDigest,
+				CompareReportURI: "compare/" + o.Path + ".json",
+				Rebuilt:          o.Digest,
+				Rebuild:          rebuildEnv,
+				RebuildURI:       "rebuild.intoto.json",
+				ComparisonURI:    stem + ".comparison.intoto.json",
+				Reviews:          sign.reviews,
+				Verifier:         attest.Party{ID: rb.BuilderID},
+				Time:             env.Now().UTC(),
+			}, sign.signer)
 			if err != nil {
 				return nil, err
 			}
-			name := strings.ReplaceAll(o.Path, "/", "_") + ".summary.intoto.json"
-			if err := attest.WriteAttestation(ctx, filepath.Join(attDir, name), signed); err != nil {
+			if err := attest.WriteAttestation(ctx, filepath.Join(attDir, stem+".comparison.intoto.json"), comparison); err != nil {
+				return nil, err
+			}
+			rep.Attestations = append(rep.Attestations, filepath.Join(abs, "attestations", stem+".comparison.intoto.json"))
+			name := stem + ".summary.intoto.json"
+			if err := attest.WriteAttestation(ctx, filepath.Join(attDir, name), summary); err != nil {
 				return nil, err
 			}
 			rep.Attestations = append(rep.Attestations, filepath.Join(abs, "attestations", name))
