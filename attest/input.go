@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/internal/strictjson"
+	"github.com/reprove/reprove/attest/sigbundle"
 	"github.com/reprove/reprove/internal/ctxio"
 )
 
@@ -70,8 +72,9 @@ func ReadDocuments(ctx context.Context, paths []string) ([]Document, error) {
 // time, so a caller that keeps only what it needs of each holds one file in
 // memory at once. A path is a file holding one DSSE envelope (as reprove and
 // `cosign attest-blob` write them), a JSON Lines file with one envelope per
-// line (*.intoto.jsonl), cosign's old bundle format ({"base64Signature":
-// ...}), or a directory of such files (not recursive; only names ending in
+// line (*.intoto.jsonl), a Sigstore bundle (v0.1 to v0.3, as cosign v3
+// writes them; *.sigstore.json), cosign's old bundle format
+// ({"base64Signature": ...}), or a directory of such files (not recursive; only names ending in
 // .json, .jsonl, .dsse, .sig or .bundle, and only regular files).
 //
 // It refuses paths that are neither regular files nor directories (a FIFO
@@ -263,6 +266,14 @@ type cosignBundle struct {
 func parseDocument(src string, b []byte) []Document {
 	one := func(e *envelope.Envelope, err error) []Document {
 		return []Document{{Source: src, Envelope: e, Err: err}}
+	}
+	if bytes.Contains(b, []byte(`"mediaType"`)) {
+		var head struct {
+			MediaType string `json:"mediaType"`
+		}
+		if err := json.Unmarshal(b, &head); err == nil && sigbundle.IsBundle(head.MediaType) {
+			return one(sigbundle.Parse(b))
+		}
 	}
 	if bytes.Contains(b, []byte(`"base64Signature"`)) {
 		var cb cosignBundle

@@ -2,12 +2,14 @@ package attest
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/attest/sigbundle"
 	"github.com/reprove/reprove/compare/verdict"
 )
 
@@ -30,6 +32,29 @@ func WriteAttestation(ctx context.Context, path string, env []byte) error {
 		env = append(env[:len(env):len(env)], '\n')
 	}
 	return WriteFile(ctx, path, env)
+}
+
+// BundleExt is the file name ending that makes WriteSigned write a Sigstore
+// bundle rather than a bare DSSE envelope.
+const BundleExt = ".sigstore.json"
+
+// WriteSigned writes a signed envelope to path atomically: as a Sigstore
+// bundle (v0.3, with the hint of signer's key) when path ends in
+// BundleExt, else as the bare DSSE envelope (WriteAttestation). Both forms
+// verify with cosign (v3 reads bundles; v2 both) and with reprove.
+func WriteSigned(ctx context.Context, path string, env []byte, signer *keys.Signer) error {
+	if !strings.HasSuffix(path, BundleExt) {
+		return WriteAttestation(ctx, path, env)
+	}
+	e, err := envelope.Parse(env)
+	if err != nil {
+		return err
+	}
+	b, err := sigbundle.Marshal(e, signer.Fingerprint)
+	if err != nil {
+		return err
+	}
+	return WriteAttestation(ctx, path, b)
 }
 
 // SummaryInput is what a verification summary is made from: the shipped

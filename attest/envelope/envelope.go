@@ -108,6 +108,21 @@ func Parse(b []byte) (*Envelope, error) {
 	return e, nil
 }
 
+// FromParts makes an envelope from its decoded parts (as a Sigstore bundle
+// holds them), checked as Parse checks an envelope read from JSON; Raw is
+// its JSON form.
+func FromParts(payloadType string, payload []byte, sigs []Signature) (*Envelope, error) {
+	w := wireEnvelope{PayloadType: payloadType, Payload: base64.StdEncoding.EncodeToString(payload)}
+	for _, s := range sigs {
+		w.Signatures = append(w.Signatures, wireSignature{KeyID: s.KeyID, Sig: base64.StdEncoding.EncodeToString(s.Sig)})
+	}
+	b, err := marshal(w)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(b)
+}
+
 // Sign makes a DSSE envelope over payload (an in-toto statement) signed by
 // each signer in turn. The signature is over DSSE's pre-authentication
 // encoding (the library's PAE), exactly as cosign's DSSE wrapper computes it;

@@ -98,7 +98,7 @@ func newAttestSummaryCmd(env *Env) *cobra.Command {
 Summary Attestation (predicate ` + attest.VSAPredicateType + `, written to -o)
 and its companion comparison (predicate ` + attest.ComparisonPredicateType + `,
 written to --comparison-output, by default OUT with .json replaced by
-.comparison.json). The VSA cites, by payload digest, the rebuild attestation
+.comparison.json). With -o X.sigstore.json both are Sigstore bundles (v0.3). The VSA cites, by payload digest, the rebuild attestation
 (--rebuild), the comparison and the review attestations (--review,
 repeatable): the link review → rebuild → shipped file that reprove verify
 follows. The comparison records the verdict, its normalizers and the compare
@@ -128,7 +128,7 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 				return usageErrorf("--normalize applies to --rebuilt")
 			}
 			if compOut == "" {
-				compOut = strings.TrimSuffix(out, ".json") + ".comparison.json"
+				compOut = comparisonPath(out)
 			}
 			if compOut == out {
 				return usageErrorf("--comparison-output must differ from -o")
@@ -206,10 +206,10 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			if err != nil {
 				return err
 			}
-			if err := attest.WriteAttestation(ctx, compOut, comparison); err != nil {
+			if err := attest.WriteSigned(ctx, compOut, comparison, s); err != nil {
 				return err
 			}
-			if err := attest.WriteAttestation(ctx, out, summary); err != nil {
+			if err := attest.WriteSigned(ctx, out, summary, s); err != nil {
 				os.Remove(compOut)
 				return err
 			}
@@ -240,6 +240,16 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 	f.StringVar(&compOut, "comparison-output", "", "write the signed comparison to `FILE` (default: OUT with .json replaced by .comparison.json)")
 	f.BoolVar(&force, "force", false, "replace the output files if they exist")
 	return cmd
+}
+
+// comparisonPath is where the comparison goes beside the VSA at out:
+// summary.json → summary.comparison.json, x.sigstore.json →
+// x.comparison.sigstore.json (so a bundle stays a bundle).
+func comparisonPath(out string) string {
+	if stem, ok := strings.CutSuffix(out, attest.BundleExt); ok {
+		return stem + ".comparison" + attest.BundleExt
+	}
+	return strings.TrimSuffix(out, ".json") + ".comparison.json"
 }
 
 // readAttestation reads one signed attestation of the wanted predicate type

@@ -80,7 +80,7 @@ second reviewer co-signing the same statement).`,
 				if err != nil {
 					return err
 				}
-				if err := attest.WriteAttestation(ctx, out, signed); err != nil {
+				if err := attest.WriteSigned(ctx, out, signed, s); err != nil {
 					return err
 				}
 				fmt.Fprintf(env.Stdout, "wrote %s: review %s co-signed by key %s (%d signatures)\n", out, e.PayloadDigest(), s.Fingerprint, len(e.Signatures)+1)
