@@ -12,6 +12,7 @@ import (
 
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/attest/logproof"
 	"github.com/reprove/reprove/attest/policy"
 	"github.com/reprove/reprove/compare/verdict"
 )
@@ -56,6 +57,9 @@ type evaluator struct {
 	res         *Result
 
 	verifierList []*keys.Verifier
+	// bundles caches each log bundle's checks: its checkpoint, or nil when
+	// the bundle failed them (and the reason was given).
+	bundles map[*logproof.Bundle]*logproof.Checkpoint
 
 	// nodes are the statements by payload digest (the contents only of
 	// those with a trusted, unexpired signer); order is the order first
@@ -111,7 +115,8 @@ func newEvaluator(ctx context.Context, file string, fileDigests DigestSet, pol *
 	}
 	return &evaluator{
 		ctx: ctx, pol: pol, now: now, fileDigests: fileDigests, fileSHA: fileSHA,
-		nodes: map[digest.Digest]*node{},
+		nodes:   map[digest.Digest]*node{},
+		bundles: map[*logproof.Bundle]*logproof.Checkpoint{},
 		res: &Result{
 			SchemaVersion:      ResultSchemaVersion,
 			File:               file,
@@ -121,6 +126,7 @@ func newEvaluator(ctx context.Context, file string, fileDigests DigestSet, pol *
 			ReviewerThreshold:  pol.Reviewers.Threshold,
 			TrustedReviewers:   len(pol.Reviewers.Keys),
 			ReviewsRequired:    !pol.ReviewsOptional,
+			Log:                logName(pol),
 			Policy:             pol.Digest,
 			CheckedAt:          now.UTC(),
 			Rebuilders:         []RebuilderResult{},
@@ -180,6 +186,9 @@ func (e *evaluator) index(d Document) error {
 		e.reason("attestation %s: %v", d.Source, d.Err)
 		return nil
 	}
+	if e.pol.Log != nil && !e.logged(d) {
+		return nil
+	}
 	if e.verifierList == nil {
 		e.verifierList = e.verifiers()
 	}
@@ -227,6 +236,59 @@ func (e *evaluator) index(d Document) error {
 		n.stmt = &Statement{Type: st.Type, PredicateType: st.PredicateType}
 	}
 	return nil
+}
+
+// logged decides, under a policy that names a log, whether document d
+// counts: it must come in a log bundle whose checkpoint the log signed,
+// whose signed artifact index shows that it holds every entry the log has
+// for the file, and with an inclusion proof of its own envelope to that
+// checkpoint. A bundle or proof that fails is a reason (someone tampered
+// with what the log said, or hides an entry); an envelope outside any
+// bundle is only not counted, with a note.
+func (e *evaluator) logged(d Document) bool {
+	if d.Log == nil {
+		e.note("attestation %s comes with no inclusion proof in the log %s; not counted", d.Source, e.pol.Log.Name())
+		return false
+	}
+	cp, checked := e.bundles[d.Log.Bundle]
+	if !checked {
+		cp = e.checkBundle(d.Log)
+		e.bundles[d.Log.Bundle] = cp
+	}
+	if cp == nil {
+		return false
+	}
+	if d.Err != nil {
+		return true // reported by index
+	}
+	sigs := make([]logproof.Signature, len(d.Envelope.Signatures))
+	for i, s := range d.Envelope.Signatures {
+		sigs[i] = logproof.Signature{KeyID: s.KeyID, Sig: s.Sig}
+	}
+	leaf, err := logproof.EnvelopeLeaf(d.Envelope.PayloadType, d.Envelope.Payload, sigs)
+	if err == nil {
+		err = d.Log.Entry.VerifyEntry(leaf, *cp)
+	}
+	if err != nil {
+		e.reason("attestation %s: not in the log %s as its bundle claims: %v", d.Source, e.pol.Log.Name(), err)
+		return false
+	}
+	return true
+}
+
+// checkBundle checks a log bundle once: its checkpoint's signature by the
+// policy's log and its completeness for the file.
+func (e *evaluator) checkBundle(l *LogEntry) *logproof.Checkpoint {
+	cp, err := l.Bundle.OpenCheckpoint(e.pol.Log)
+	if err != nil {
+		e.reason("log bundle %s: its checkpoint is not signed by the log %s: %v", l.BundleSource, e.pol.Log.Name(), err)
+		return nil
+	}
+	if err := l.Bundle.CheckComplete(e.pol.Log, cp, e.fileSHA); err != nil {
+		e.reason("%s: %v", l.BundleSource, err)
+		return nil
+	}
+	return &cp
 }
 
 // addSigners records on n each signer that the policy trusts in a role and
@@ -501,4 +563,11 @@ func (e *evaluator) decide(agreeing []say, approvers map[digest.Digest]bool) {
 	if !r.Verified && len(r.Reasons) == 0 {
 		e.reason("not every check passed")
 	}
+}
+
+func logName(pol *policy.Policy) string {
+	if pol.Log == nil {
+		return ""
+	}
+	return pol.Log.Name()
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/internal/strictjson"
+	"github.com/reprove/reprove/attest/logproof"
 	"github.com/reprove/reprove/attest/sigbundle"
 	"github.com/reprove/reprove/internal/ctxio"
 )
@@ -32,6 +33,20 @@ type Document struct {
 	Source   string
 	Envelope *envelope.Envelope
 	Err      error
+	// Log is set for an envelope that came in a log bundle: where the
+	// bundle says the log holds it.
+	Log *LogEntry
+}
+
+// LogEntry is an envelope's place in a transparency log, as a log bundle
+// (attest/logproof) states it: checked by verify only under a policy that
+// names the log.
+type LogEntry struct {
+	// Bundle is the bundle the entry came in (shared by its entries), and
+	// BundleSource where it was read.
+	Bundle       *logproof.Bundle
+	BundleSource string
+	Entry        *logproof.BundleEntry
 }
 
 // Limits of what one verification reads, so that hostile input can neither
@@ -72,7 +87,8 @@ func ReadDocuments(ctx context.Context, paths []string) ([]Document, error) {
 // time, so a caller that keeps only what it needs of each holds one file in
 // memory at once. A path is a file holding one DSSE envelope (as reprove and
 // `cosign attest-blob` write them), a JSON Lines file with one envelope per
-// line (*.intoto.jsonl), a Sigstore bundle (v0.1 to v0.3, as cosign v3
+// line (*.intoto.jsonl), a log bundle from a transparency centre (by its
+// mediaType, see attest/logproof), a Sigstore bundle (v0.1 to v0.3, as cosign v3
 // writes them; *.sigstore.json), cosign's old bundle format
 // ({"base64Signature": ...}), or a directory of such files (not recursive; only names ending in
 // .json, .jsonl, .dsse, .sig or .bundle, and only regular files).
@@ -271,8 +287,13 @@ func parseDocument(src string, b []byte) []Document {
 		var head struct {
 			MediaType string `json:"mediaType"`
 		}
-		if err := json.Unmarshal(b, &head); err == nil && sigbundle.IsBundle(head.MediaType) {
-			return one(sigbundle.Parse(b))
+		if err := json.Unmarshal(b, &head); err == nil {
+			switch {
+			case sigbundle.IsBundle(head.MediaType):
+				return one(sigbundle.Parse(b))
+			case head.MediaType == logproof.BundleMediaType:
+				return logDocuments(src, b)
+			}
 		}
 	}
 	if bytes.Contains(b, []byte(`"base64Signature"`)) {
@@ -287,6 +308,25 @@ func parseDocument(src string, b []byte) []Document {
 		b = raw
 	}
 	return one(envelope.Parse(b))
+}
+
+// logDocuments reads a log bundle: one document per entry, each carrying
+// the bundle and its entry for verify's log checks.
+func logDocuments(src string, b []byte) []Document {
+	bu, err := logproof.ParseBundle(b)
+	if err != nil {
+		return []Document{{Source: src, Err: err}}
+	}
+	docs := make([]Document, 0, len(bu.Entries))
+	for i := range bu.Entries {
+		en := &bu.Entries[i]
+		e, err := envelope.Parse(en.Envelope)
+		docs = append(docs, Document{
+			Source: fmt.Sprintf("%s#%d", src, en.Index), Envelope: e, Err: err,
+			Log: &LogEntry{Bundle: bu, BundleSource: src, Entry: en},
+		})
+	}
+	return docs
 }
 
 // ReadAttestation reads one signed attestation file (an envelope or a

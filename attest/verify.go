@@ -94,6 +94,10 @@ type Result struct {
 	// ReviewsRequired is false under a policy that makes reviews optional
 	// (reviewers: {required: false}).
 	ReviewsRequired bool `json:"reviewsRequired"`
+	// Log is the origin of the transparency log the policy names; when
+	// set, only attestations with a valid inclusion proof to a checkpoint
+	// it signed were counted.
+	Log string `json:"log,omitempty"`
 
 	Policy       digest.Digest `json:"policy"`
 	Attestations int           `json:"attestations"`
