@@ -18,6 +18,7 @@ import (
 
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/schemas"
 )
 
 var (
@@ -856,4 +857,28 @@ func TestVerifyMixedFormats(t *testing.T) {
 	if !res.Verified {
 		t.Fatalf("not verified:\n%s", res.Text())
 	}
+}
+
+// TestResultSchema: real results, verified and not, with and without every
+// optional part, match schemas/verify-result.schema.json.
+func TestResultSchema(t *testing.T) {
+	forFormats(t, func(t *testing.T) {
+		f := newFixture(t, identicalA, rebuilderSay{key: "rebuilderB", verdict: compare.Equivalent, normalizers: []string{"archive-mtime"}}, differentC)
+		for _, y := range []string{
+			f.policyYAML(1, 2, "normalizers: [archive-mtime]\ndissent: report\n"),
+			f.policyYAML(2, 3, ""),
+			"version: 1\nreviewers:\n  required: false\nrebuilders:\n  threshold: 1\n  keys:\n    - name: A\n      key: " + f.k.pubPaths["rebuilderA"] + "\n",
+		} {
+			for _, file := range [][]byte{shippedBytes, []byte("other")} {
+				res := f.evaluate(t, mustPolicy(t, y), file, f.docs())
+				b, err := json.Marshal(res)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := schemas.Validate("verify-result", b); err != nil {
+					t.Errorf("%v\n%s", err, b)
+				}
+			}
+		}
+	})
 }
