@@ -316,6 +316,9 @@ type ProvenanceInfo struct {
 	Source    Source
 	BuilderID string
 	Outputs   []Subject
+	// StartedOn and FinishedOn are when the rebuild ran (zero if the
+	// provenance does not say).
+	StartedOn, FinishedOn time.Time
 }
 
 // parseProvenance decodes a SLSA Provenance v1 predicate strictly with the
@@ -349,6 +352,14 @@ func parseProvenance(st *Statement) (*ProvenanceInfo, error) {
 		Recipe:    RecipeRef{Name: ext.Recipe.Name, Version: ext.Recipe.Version, URI: ext.Recipe.URI, Digest: rd},
 		BuilderID: prov.GetRunDetails().GetBuilder().GetId(),
 		Outputs:   st.Subject,
+	}
+	if md := prov.GetRunDetails().GetMetadata(); md != nil {
+		if md.GetStartedOn() != nil {
+			info.StartedOn = md.GetStartedOn().AsTime()
+		}
+		if md.GetFinishedOn() != nil {
+			info.FinishedOn = md.GetFinishedOn().AsTime()
+		}
 	}
 	if info.Recipe.Name == "" || info.Recipe.Version == "" {
 		return nil, errors.New("parse provenance: recipe name or version is missing")

@@ -18,6 +18,7 @@ import (
 	"github.com/reprove/reprove/builder"
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/verdict"
+	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -263,21 +264,34 @@ func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (res *Rebuild
 
 		if req.Signing != nil {
 			s.sayf(PhaseAttest, "verification summary for %s", o.Path)
-			stmt, err := attest.Summarize(attest.SummaryInput{
-				Shipped:     attest.Output{Name: path.Base(o.Path), Digest: cr.Shipped.Digest},
-				Verdict:     v,
-				Normalizers: cr.Normalizers,
-				Rebuilt:     o.Digest,
-				Rebuild:     rebuildEnv,
-				Reviews:     req.Signing.Reviews,
-				Verifier:    attest.Party{ID: rb.BuilderID},
-				Time:        s.rt.Now().UTC(),
+			reportDigest, err := ctxio.HashFile(ctx, st.path(path.Join("compare", o.Path)+".json"), nil)
+			if err != nil {
+				return nil, err
+			}
+			stem := "attestations/" + strings.ReplaceAll(o.Path, "/", "_")
+			sum, err := attest.Summarize(attest.SummaryInput{
+				Shipped:          attest.Output{Name: path.Base(o.Path), Digest: cr.Shipped.Digest},
+				ShippedURI:       ro.Shipped.URL,
+				Verdict:          v,
+				Normalizers:      cr.Normalizers,
+				CompareReport:    reportDigest,
+				CompareReportURI: path.Join("compare", o.Path) + ".json",
+				Rebuilt:          o.Digest,
+				Rebuild:          rebuildEnv,
+				RebuildURI:       "rebuild.intoto.json",
+				ComparisonURI:    path.Base(stem) + ".comparison.intoto.json",
+				Reviews:          req.Signing.Reviews,
+				Verifier:         attest.Party{ID: rb.BuilderID},
+				Time:             s.rt.Now().UTC(),
 			})
 			if err != nil {
 				return nil, err
 			}
-			name := "attestations/" + strings.ReplaceAll(o.Path, "/", "_") + ".summary.intoto.json"
-			if _, err := s.sign(ctx, st, res, name, stmt, req.Signing.Signer); err != nil {
+			// The VSA cites the comparison: both are published.
+			if _, err := s.sign(ctx, st, res, stem+".comparison.intoto.json", sum.Comparison, req.Signing.Signer); err != nil {
+				return nil, err
+			}
+			if _, err := s.sign(ctx, st, res, stem+".summary.intoto.json", sum.VSA, req.Signing.Signer); err != nil {
 				return nil, err
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/reprove/reprove/builder/plan"
 	"github.com/reprove/reprove/internal/atomicfile"
 	"github.com/reprove/reprove/internal/cachedir"
+	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/pipeline"
 	"github.com/reprove/reprove/recipes"
 	"github.com/reprove/reprove/recipes/infer"
@@ -119,7 +120,7 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 		if _, err := infer.ExtractMember(ctx, binary, fl.member, exe, lim); err != nil {
 			return err
 		}
-		if archiveDigest, err = fileDigest(binary); err != nil {
+		if archiveDigest, err = ctxio.HashFile(ctx, binary, nil); err != nil {
 			return err
 		}
 	}

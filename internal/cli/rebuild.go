@@ -77,7 +77,7 @@ reproduced, 1 error, 2 usage.`,
 			}
 			var reviewEnvs []*envelope.Envelope
 			for _, p := range reviews {
-				e, _, err := readAttestation(p, attest.ReviewPredicateType)
+				e, _, err := readAttestation(ctx, p, attest.ReviewPredicateType)
 				if err != nil {
 					return err
 				}
