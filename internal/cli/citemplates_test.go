@@ -433,7 +433,7 @@ func (r *templateRun) verifyUploads(t *testing.T, platform string) {
 	if r.reviewURL != "" {
 		policy += "reviewers:\n  threshold: 1\n  keys:\n    - name: Auditor\n      key: " + filepath.Join(r.h.keys, "auditor.pub") + "\n"
 	} else {
-		policy += "reviews: optional\n"
+		policy += "reviewers:\n  required: false\n"
 	}
 	pp := filepath.Join(r.dir, "policy.yaml")
 	os.WriteFile(pp, []byte(policy), 0o644)
