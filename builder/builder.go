@@ -167,12 +167,7 @@ type Result struct {
 }
 
 // RecipeRef identifies the recipe built.
-type RecipeRef struct {
-	Name    string        `json:"name"`
-	Version string        `json:"version"`
-	Digest  digest.Digest `json:"digest"`
-	File    string        `json:"file,omitempty"`
-}
+type RecipeRef = recipes.Ref
 
 // ImageRef is the base image used.
 type ImageRef struct {
@@ -254,7 +249,7 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 	}
 	res = &Result{
 		SchemaVersion:  ResultSchema,
-		Recipe:         RecipeRef{Name: r.Name, Version: r.Version, Digest: rd, File: r.File()},
+		Recipe:         RecipeRef{Name: r.Name, Version: r.Version, Digest: rd, URI: r.File()},
 		ReproveVersion: b.opts.ReproveVersion,
 		HostKernel:     kernel(),
 		Started:        b.opts.Now().UTC(),

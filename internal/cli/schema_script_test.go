@@ -6,19 +6,20 @@ import (
 	"github.com/reprove/reprove/schemas"
 )
 
+// `schema NAME FILE` checks FILE against schemas/NAME.schema.json, so
+// scripts check every JSON document reprove writes against its published
+// schema; with `!` the file must not match.
 func init() {
-	// jsonschema NAME FILE: FILE (one JSON document, for example a copy of
-	// a command's stdout) is valid against schemas/NAME.schema.json.
-	scriptCmds["jsonschema"] = func(ts *testscript.TestScript, neg bool, args []string) {
+	scriptCmds["schema"] = func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) != 2 {
-			ts.Fatalf("usage: jsonschema NAME FILE")
+			ts.Fatalf("usage: schema NAME FILE")
 		}
 		err := schemas.Validate(args[0], []byte(ts.ReadFile(args[1])))
 		switch {
-		case neg && err == nil:
-			ts.Fatalf("%s is valid against %s", args[1], args[0])
-		case !neg && err != nil:
-			ts.Fatalf("%v", err)
+		case err != nil && !neg:
+			ts.Fatalf("%s does not match schema %s: %v", args[1], args[0], err)
+		case err == nil && neg:
+			ts.Fatalf("%s matches schema %s", args[1], args[0])
 		}
 	}
 }
