@@ -51,7 +51,7 @@ func DefaultLimits() Limits {
 	return Limits{
 		MaxEntries: a.MaxEntries, MaxDepth: a.MaxDepth, MaxExpanded: a.MaxExpanded,
 		MaxRatio: a.MaxRatio, MaxWindow: a.MaxWindow,
-		MaxExecutable: exe.DefaultLimits().MaxSize,
+		MaxExecutable: exe.DefaultLimits().File.MaxSize,
 		MaxTextSize:   4 << 20,
 		MaxChildren:   200,
 		MaxLines:      200,
@@ -90,6 +90,6 @@ func (l Limits) archive() archive.Limits {
 
 func (l Limits) exe() exe.Limits {
 	x := exe.DefaultLimits()
-	x.MaxSize = l.MaxExecutable
+	x.File.MaxSize = l.MaxExecutable
 	return x
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/reprove/reprove/compare/exe"
 	"github.com/reprove/reprove/compare/fixture"
 	"github.com/reprove/reprove/compare/format"
+	"github.com/reprove/reprove/internal/exefile"
 )
 
 func TestParseSections(t *testing.T) {
@@ -38,7 +39,7 @@ func TestParseSections(t *testing.T) {
 		t.Error("truncated ELF parsed without error")
 	}
 	big := fixture.ELF(nil)
-	if _, err := exe.Parse(bytes.NewReader(big), int64(len(big)), format.ELF, exe.Limits{MaxSize: 10, MaxSymbols: 1, MaxSections: 1}); err == nil {
+	if _, err := exe.Parse(bytes.NewReader(big), int64(len(big)), format.ELF, exe.Limits{File: exefile.Limits{MaxSize: 10, MaxRead: 10}, MaxSymbols: 1, MaxSections: 1}); err == nil {
 		t.Error("size limit not enforced")
 	}
 }
@@ -48,7 +49,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(fixture.PE([]byte("\x90\xc3"), 1, nil))
 	f.Add(fixture.PE([]byte("\x90\xc3"), 1, []byte("0\x82\x00\x01")))
 	f.Add([]byte{0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1, 3, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
-	lim := exe.Limits{MaxSize: 1 << 20, MaxSymbols: 10000, MaxSections: 1000}
+	lim := exe.Limits{File: exefile.Limits{MaxSize: 1 << 20, MaxRead: 4 << 20}, MaxSymbols: 10000, MaxSections: 1000, MaxPclntab: 1 << 20}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fm := format.Detect(data, int64(len(data)))
 		if !fm.Executable() {
