@@ -68,6 +68,9 @@ type Symbol struct {
 	Offset  int64 // file offset of its first byte
 	Size    int64
 	Func    bool
+	// Sized: the symbol table gave the size (ELF); otherwise it runs to
+	// the next symbol, which may be far (PE, Mach-O).
+	Sized bool
 }
 
 // File is what Parse found.
@@ -86,6 +89,13 @@ type File struct {
 	BuildInfo *buildinfo.BuildInfo // nil unless a Go binary
 	// SymbolsSkipped says why symbols are missing, when they are.
 	SymbolsSkipped string
+	// BuildID is the Go build ID; HasBuildID says whether one (maybe
+	// empty, as with -buildid=) was found.
+	BuildID    string
+	HasBuildID bool
+	// PclntabAddr is where the Go function table starts when it lies in a
+	// section shared with other data (PE), else 0.
+	PclntabAddr uint64
 	// Funcs are the functions with their extents, in address order: from
 	// the Go pclntab when there is one (stripped or not), else the symbol
 	// table's. FuncsFrom says which; FuncsSkipped why there are none.
@@ -143,6 +153,9 @@ func Parse(ra io.ReaderAt, size int64, f format.Format, lim Limits) (*File, erro
 		file.BuildInfo = bi
 	}
 	file.goFuncs(ra, size, lim)
+	if file.BuildInfo != nil || file.FuncsFrom == "pclntab" {
+		file.readBuildID(ra, size)
+	}
 	return file, nil
 }
 
@@ -152,7 +165,7 @@ var elfArch = map[elf.Machine]string{elf.EM_X86_64: "amd64", elf.EM_386: "386", 
 // elfMeta are sections whose bytes describe the code or the file rather
 // than hold the program's data: compared as bytes, never as data words.
 func elfMeta(name string) bool {
-	for _, m := range []string{"gopclntab", "typelink", "itablink", "gosymtab", ".go.buildinfo", ".go.fipsinfo", ".note", ".debug", ".zdebug", ".rela", ".dyn", ".got", ".plt", ".interp", ".hash", ".gnu", ".eh_frame", ".symtab", ".strtab", ".shstrtab", ".init_array", ".fini_array"} {
+	for _, m := range []string{"gopclntab", ".go.module", "typelink", "itablink", "gosymtab", ".go.buildinfo", ".go.fipsinfo", ".note", ".debug", ".zdebug", ".rela", ".dyn", ".got", ".plt", ".interp", ".hash", ".gnu", ".eh_frame", ".symtab", ".strtab", ".shstrtab", ".init_array", ".fini_array"} {
 		if strings.Contains(name, m) {
 			return true
 		}
@@ -218,7 +231,7 @@ func parseELF(ef *elf.File, lim Limits) (*File, error) {
 			if s.Value < sec.Addr || s.Value-sec.Addr > sec.Size || s.Size > sec.Size-(s.Value-sec.Addr) {
 				continue
 			}
-			sym := Symbol{Name: s.Name, Section: sec.Name, Addr: s.Value, Size: int64(s.Size), Func: t == elf.STT_FUNC}
+			sym := Symbol{Name: s.Name, Section: sec.Name, Addr: s.Value, Size: int64(s.Size), Func: t == elf.STT_FUNC, Sized: true}
 			if sec.Type != elf.SHT_NOBITS {
 				if s.Value-sec.Addr+s.Size > sec.FileSize {
 					continue

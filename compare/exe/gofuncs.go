@@ -1,6 +1,7 @@
 package exe
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"sort"
@@ -57,6 +58,9 @@ func (f *File) SectionAt(addr uint64) *Section {
 }
 
 func readRange(ra io.ReaderAt, off, n int64) ([]byte, error) {
+	if off < 0 || n < 0 {
+		return nil, fmt.Errorf("bad range %d+%d", off, n)
+	}
 	buf := make([]byte, n)
 	if _, err := ra.ReadAt(buf, off); err != nil && !(err == io.EOF && n == 0) {
 		return nil, err
@@ -78,6 +82,9 @@ func (f *File) pclnFuncs(ra io.ReaderAt, lim Limits) ([]Symbol, error) {
 		var err error
 		data, err = readRange(ra, s.Offset+from, s.Size-from)
 		where = s.Name
+		if s.Data {
+			f.PclntabAddr = s.Addr + uint64(from)
+		}
 		return err
 	}
 	for i := range f.Sections {
@@ -114,6 +121,7 @@ func (f *File) pclnFuncs(ra io.ReaderAt, lim Limits) ([]Symbol, error) {
 			}
 			if at := pclntab.Find(buf); at >= 0 {
 				data, where = buf[at:], s.Name
+				f.PclntabAddr = s.Addr + uint64(at)
 				break
 			}
 		}
@@ -143,7 +151,7 @@ func (f *File) pclnFuncs(ra io.ReaderAt, lim Limits) ([]Symbol, error) {
 		if end <= fn.Entry {
 			continue
 		}
-		out = append(out, Symbol{Name: fn.Name, Section: s.Name, Addr: fn.Entry, Offset: s.Offset + int64(fn.Entry-s.Addr), Size: int64(end - fn.Entry), Func: true})
+		out = append(out, Symbol{Name: fn.Name, Section: s.Name, Addr: fn.Entry, Offset: s.Offset + int64(fn.Entry-s.Addr), Size: int64(end - fn.Entry), Func: true, Sized: true})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no function of the Go function table lies in the text", where)
@@ -167,4 +175,31 @@ func (f *File) textStart(h pclntab.Header) (uint64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// readBuildID sets BuildID: the Go build ID from ELF's .note.go.buildid,
+// or from the marker the linker writes at the start of the text ("\xff Go
+// build ID: \"…\"\n \xff"), which the go command itself looks for in the
+// first 32 KiB.
+func (f *File) readBuildID(ra io.ReaderAt, size int64) {
+	if s := f.section(".note.go.buildid"); s != nil && s.Size >= 16 && s.Size <= 4096 {
+		if b, err := readRange(ra, s.Offset, s.Size); err == nil {
+			n := int(f.ByteOrder.Uint32(b[4:8]))
+			if string(b[12:16]) == "Go\x00\x00" && n <= len(b)-16 {
+				f.BuildID, f.HasBuildID = string(b[16:16+n]), true
+				return
+			}
+		}
+	}
+	const prefix, suffix = "\xff Go build ID: \"", "\"\n \xff"
+	head, err := readRange(ra, 0, min(size, 32<<10))
+	if err != nil {
+		return
+	}
+	if i := bytes.Index(head, []byte(prefix)); i >= 0 {
+		rest := head[i+len(prefix):]
+		if j := bytes.Index(rest, []byte(suffix)); j >= 0 {
+			f.BuildID, f.HasBuildID = string(rest[:j]), true
+		}
+	}
 }
