@@ -30,4 +30,9 @@ const (
 	KindTimestamp   = verdict.KindTimestamp
 	KindChecksum    = verdict.KindChecksum
 	KindSignature   = verdict.KindSignature
+	KindGroup       = verdict.KindGroup
+	KindFunction    = verdict.KindFunction
+	KindObject      = verdict.KindObject
+	KindString      = verdict.KindString
+	KindData        = verdict.KindData
 )

@@ -19,8 +19,10 @@ type words struct {
 	collecting bool
 	strA, strB []uint64
 	// changed lists the first side's addresses of unnamed words that
-	// differ, in order.
+	// differ, in order; claimed those a function that refers to them
+	// shows.
 	changed []uint64
+	claimed map[uint64]bool
 }
 
 // changedAt returns the differing words (described) of the block of data
@@ -44,9 +46,24 @@ func (w *words) changedAt(ra, rb uint64) []string {
 		// Seen from this reference, the word may be where it should.
 		if x != nil && (y == nil || !w.same(x, y)) {
 			out = append(out, w.describe(c, x, y))
+			if w.claimed != nil {
+				w.claimed[c] = true
+			}
 		}
 	}
 	return out
+}
+
+// settle marks the data items whose every changed word a function that
+// refers to it shows.
+func (w *words) settle(items []Item) {
+	for i := range items {
+		all := len(items[i].words) > 0
+		for _, a := range items[i].words {
+			all = all && w.claimed[a]
+		}
+		items[i].ShownWithCode = all
+	}
 }
 
 // describe renders one differing word: where, and both values, labelled
@@ -84,6 +101,24 @@ func (w *words) word(b []byte) uint64 {
 	return v
 }
 
+// noteString notes where a literal starts when v points into strings, and
+// where it ends when the next word is its length (a Go string header).
+func (w *words) noteString(l *layout, bounds []uint64, v uint64, x []byte) []uint64 {
+	i := l.runAt(v)
+	if i < 0 {
+		return bounds
+	}
+	bounds = append(bounds, v)
+	if len(x) >= 2*w.ptr {
+		n := w.word(x[w.ptr:])
+		r := l.runs[i]
+		if n > 0 && v+n <= r.addr+uint64(len(r.text)) {
+			bounds = append(bounds, v+n)
+		}
+	}
+	return bounds
+}
+
 // same compares the word at the start of x (first side) with that of y.
 // A pair of pointers no object names is the same when its shift is that
 // of a referenced address at or next to it. While collecting, pointers
@@ -94,12 +129,8 @@ func (w *words) same(x, y []byte) bool {
 		return va == vb
 	}
 	if w.collecting {
-		if w.m.a.runAt(va) >= 0 {
-			w.strA = append(w.strA, va)
-		}
-		if w.m.b.runAt(vb) >= 0 {
-			w.strB = append(w.strB, vb)
-		}
+		w.strA = w.noteString(w.m.a, w.strA, va, x)
+		w.strB = w.noteString(w.m.b, w.strB, vb, y)
 	}
 	if same, decided := w.m.resolve(va, vb, false); decided {
 		return same
@@ -181,7 +212,7 @@ func (w *words) lines(x, y []byte, offs []int) []string {
 }
 
 func newWords(m *mapper) *words {
-	w := &words{m: m, ptr: m.a.f.PtrSize, maxShow: 8}
+	w := &words{m: m, ptr: m.a.f.PtrSize, maxShow: 8, claimed: map[uint64]bool{}}
 	if w.ptr != 4 && w.ptr != 8 {
 		w.ptr = 8
 	}
@@ -279,7 +310,9 @@ func unnamedData(a, b *layout, w *words) []Item {
 			continue
 		}
 		x, y := a.sec(s.Name), b.sec(s.Name)
-		if x == nil || y == nil || (s.Addr == t.Addr && bytes.Equal(x, y)) {
+		// Identical data needs no comparison, but the first pass still
+		// reads its pointers into strings.
+		if x == nil || y == nil || (s.Addr == t.Addr && bytes.Equal(x, y) && !w.collecting) {
 			continue
 		}
 		x = a.dataPart(s, x)
@@ -302,7 +335,14 @@ func unnamedData(a, b *layout, w *words) []Item {
 			}
 			return ri < len(a.runs) && a.runs[ri].addr < addr+ptr // string bytes
 		}
-		at := func(addr uint64, shift uint64) []byte { return b.at(addr+shift, int64(ptr)) }
+		// Two words where there are (a string header's length follows
+		// its pointer), else one.
+		at := func(addr uint64, shift uint64) []byte {
+			if y := b.at(addr+shift, int64(2*ptr)); y != nil {
+				return y
+			}
+			return b.at(addr+shift, int64(ptr))
+		}
 		match := func(off, shift uint64) bool {
 			yw := at(s.Addr+off, shift)
 			return yw != nil && (w.same(x[off:], yw) || (goTypes && w.sameOffsets(x[off:], yw, s.Addr, t.Addr)))
@@ -311,6 +351,7 @@ func unnamedData(a, b *layout, w *words) []Item {
 		var offs []int
 		var first uint64
 		var lines []string
+		var addrs []uint64
 		for off := (ptr - s.Addr%ptr) % ptr; off+ptr <= uint64(len(x)); off += ptr {
 			addr := s.Addr + off
 			if skip(addr) {
@@ -347,6 +388,7 @@ func unnamedData(a, b *layout, w *words) []Item {
 			offs = append(offs, int(off))
 			if !w.collecting {
 				w.changed = append(w.changed, addr)
+				addrs = append(addrs, addr)
 				if len(lines) < w.maxShow {
 					lines = append(lines, w.describe(addr, x[off:], at(addr, shift)))
 				}
@@ -363,7 +405,7 @@ func unnamedData(a, b *layout, w *words) []Item {
 		}
 		out = append(out, Item{Name: s.Name, Section: s.Name, Class: Changed, AddrA: s.Addr, AddrB: t.Addr, SizeA: s.Size, SizeB: t.Size,
 			Summary: fmt.Sprintf("%s in %s outside named objects and strings differ once addresses are mapped (first at +%#x)",
-				plural(len(offs), "word"), plural(ranges, "range"), first), Lines: lines})
+				plural(len(offs), "word"), plural(ranges, "range"), first), Lines: lines, words: addrs})
 	}
 	return out
 }

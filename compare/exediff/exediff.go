@@ -103,6 +103,11 @@ type Item struct {
 	// LinesOmitted counts instructions left out of a listing over
 	// Options.MaxListing.
 	LinesOmitted int
+	// ShownWithCode marks a block of data whose every changed word is
+	// shown with a function that refers to it.
+	ShownWithCode bool
+
+	words []uint64 // the changed words of a block of data
 }
 
 // Counts counts functions or objects by class, identical ones included.
@@ -172,6 +177,10 @@ func Compare(ctx context.Context, a, b Side, opts Options) (*Result, error) {
 	res.Strings = compareStrings(la, lb, append(fc.refsA, w.strA...), append(fc.refsB, w.strB...))
 	res.Objects, res.ObjectCounts, res.Data = w.judge()
 	res.Funcs, res.FuncCounts = fc.finish(m, opts, w)
+	w.settle(res.Data)
+	if fc.decA != nil || len(a.File.Funcs) > 0 {
+		res.Data = append(fc.gaps(), res.Data...)
+	}
 	for _, s := range la.f.Sections {
 		if (s.Exec && fc.analysed[s.Name]) || (s.Data && la.sec(s.Name) != nil) {
 			res.Explained[s.Name] = true
@@ -199,10 +208,10 @@ func sortItems(items []Item) {
 }
 
 // isDerived names the sections a Go linker fills with tables about the
-// code (function table, type links, build IDs): they change whenever the
-// code moves.
+// code (function table, type links, build IDs in notes, symbols, DWARF,
+// module data): they change whenever the code moves.
 func isDerived(name string) bool {
-	for _, s := range []string{"gopclntab", "typelink", "itablink", ".note.go.buildid", "gosymtab", ".symtab", ".strtab", "__go_buildinfo", ".go.buildinfo", ".go.fipsinfo", ".go.module"} {
+	for _, s := range []string{"gopclntab", "typelink", "itablink", ".note", "gosymtab", ".symtab", ".strtab", "__go_buildinfo", ".go.buildinfo", ".go.fipsinfo", ".go.module", "debug_", "__go_fipsinfo", "__go_module"} {
 		if strings.Contains(name, s) {
 			return true
 		}

@@ -483,3 +483,97 @@ func (fc *funcCmp) findUsers(w *words) {
 		}
 	}
 }
+
+// gaps compares the code no function covers (padding between functions,
+// the build ID the Go linker puts first in PE and Mach-O text): bytes
+// there run when jumped to, so a difference is a cause like any other. A
+// gap is paired by the function before it; the build ID itself is
+// compared as build information, so its text is left out here.
+func (fc *funcCmp) gaps() []Item {
+	type gap struct {
+		after string // key of the function before it, "" at the start
+		addr  uint64
+		b     []byte
+	}
+	collect := func(l *layout) map[string]map[string]gap {
+		out := map[string]map[string]gap{}
+		for _, s := range l.f.Sections {
+			if !s.Exec || s.Size == 0 {
+				continue
+			}
+			code := l.sec(s.Name)
+			if code == nil {
+				continue
+			}
+			m := map[string]gap{}
+			pos, after := s.Addr, ""
+			end := s.Addr + uint64(min(uint64(s.Size), s.MemSize))
+			for _, o := range l.objs {
+				if !o.fn || o.sec != s.Name || o.addr < pos {
+					if o.fn && o.sec == s.Name && o.end() > pos {
+						pos, after = o.end(), o.key
+					}
+					continue
+				}
+				if o.addr > pos {
+					m[after] = gap{after, pos, maskBuildID(code[pos-s.Addr : o.addr-s.Addr])}
+				}
+				pos, after = max(pos, o.end()), o.key
+			}
+			if pos < end {
+				m[after] = gap{after, pos, maskBuildID(code[pos-s.Addr : end-s.Addr])}
+			}
+			out[s.Name] = m
+		}
+		return out
+	}
+	ga, gb := collect(fc.a), collect(fc.b)
+	var items []Item
+	for sec, ma := range ga {
+		mb := gb[sec]
+		if mb == nil {
+			continue
+		}
+		var n, bytesDiff int
+		var first string
+		for k, x := range ma {
+			y, ok := mb[k]
+			if !ok {
+				// The function before it is gone: that function is
+				// reported; the padding goes with it.
+				continue
+			}
+			if !bytes.Equal(x.b, y.b) {
+				n++
+				bytesDiff += max(len(x.b), len(y.b))
+				if first == "" || k < first {
+					first = k
+				}
+			}
+		}
+		if n > 0 {
+			where := "at the start"
+			if first != "" {
+				where = "first after " + first
+			}
+			items = append(items, Item{Name: sec + " (outside functions)", Section: sec, Class: Changed,
+				Summary: fmt.Sprintf("code no function covers differs: %s, %d bytes (%s)", plural(n, "stretch"), bytesDiff, where)})
+		}
+	}
+	return items
+}
+
+// maskBuildID removes the text of a Go build ID marker from b.
+func maskBuildID(b []byte) []byte {
+	const prefix, suffix = "\xff Go build ID: \"", "\"\n \xff"
+	i := bytes.Index(b, []byte(prefix))
+	if i < 0 {
+		return b
+	}
+	j := bytes.Index(b[i+len(prefix):], []byte(suffix))
+	if j < 0 {
+		return b
+	}
+	out := append([]byte{}, b[:i+len(prefix)]...)
+	return append(out, b[i+len(prefix)+j:]...)
+}

@@ -30,6 +30,11 @@ const (
 	KindTimestamp                   // PE COFF timestamp
 	KindChecksum                    // PE optional-header checksum
 	KindSignature                   // Authenticode signature
+	KindGroup                       // a group of differences of one sort (functions, strings, sections), a place
+	KindFunction                    // a function of an executable (see the node's change)
+	KindObject                      // a named data object of an executable
+	KindString                      // a string literal one executable holds and the other does not
+	KindData                        // data no object names, compared as words
 )
 
 var kindNames = map[Kind]string{
@@ -39,7 +44,8 @@ var kindNames = map[Kind]string{
 	KindCompression: "compression", KindHeader: "header", KindMetadata: "metadata",
 	KindContent: "content", KindSymbol: "symbol", KindBuildInfo: "buildinfo", KindText: "text",
 	KindBytes: "bytes", KindTimestamp: "pe-timestamp", KindChecksum: "pe-checksum",
-	KindSignature: "signature",
+	KindSignature: "signature", KindGroup: "group", KindFunction: "function", KindObject: "object",
+	KindString: "string", KindData: "data",
 }
 
 func (k Kind) String() string {

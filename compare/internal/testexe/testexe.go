@@ -106,3 +106,12 @@ func write(t testing.TB, p, s string) {
 		t.Fatal(err)
 	}
 }
+
+// HelloExtra is Hello with one more function, called from main.
+func HelloExtra(msg string) string {
+	return "package main\n\nimport \"fmt\"\n\nfunc greet() string { return \"" + msg + "\" }\n\n//go:noinline\nfunc extra(n int) int { return n*7 + 3 }\n\nfunc main() { fmt.Println(greet(), extra(len(greet()))) }\n"
+}
+
+// Shipped are the linker flags real Go releases are built with (with
+// Build's -trimpath and CGO off).
+var Shipped = []string{"-ldflags=-s -w"}
