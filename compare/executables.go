@@ -1,7 +1,6 @@
 package compare
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -283,32 +282,13 @@ func (e *engine) diffExeFields(n *Node, as, bs []exe.Field) {
 	}
 }
 
-func (e *engine) hashRange(ra io.ReaderAt, off, n int64) ([32]byte, error) {
-	h := sha256.New()
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(ra, off, n), e.buf); err != nil {
-		return [32]byte{}, err
-	}
-	var out [32]byte
-	copy(out[:], h.Sum(nil))
-	return out, nil
-}
-
-// diffSection compares one section's bytes.
+// diffSection compares one section's bytes (diffBytes records nothing
+// when they are equal).
 func (e *engine) diffSection(sn *Node, a, b *blob, sa, sb exe.Section) error {
-	if sa.Size == sb.Size {
-		ha, err := e.hashRange(a.ra, sa.Offset, sa.Size)
-		if err != nil {
-			return fmt.Errorf("read %s: section %s: %w", a.where, sa.Name, err)
-		}
-		hb, err := e.hashRange(b.ra, sb.Offset, sb.Size)
-		if err != nil {
-			return fmt.Errorf("read %s: section %s: %w", b.where, sb.Name, err)
-		}
-		if ha == hb {
-			return nil
-		}
+	if err := e.diffBytes(sn, "bytes", io.NewSectionReader(a.ra, sa.Offset, sa.Size), io.NewSectionReader(b.ra, sb.Offset, sb.Size), sa.Size, sb.Size); err != nil {
+		return fmt.Errorf("compare section %s: %w", sa.Name, err)
 	}
-	return e.diffBytes(sn, "bytes", io.NewSectionReader(a.ra, sa.Offset, sa.Size), io.NewSectionReader(b.ra, sb.Offset, sb.Size), sa.Size, sb.Size)
+	return nil
 }
 
 // diffBuildInfo compares Go build information field by field.

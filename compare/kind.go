@@ -23,7 +23,6 @@ const (
 	KindHeader      = verdict.KindHeader
 	KindMetadata    = verdict.KindMetadata
 	KindContent     = verdict.KindContent
-	KindSymbol      = verdict.KindSymbol
 	KindBuildInfo   = verdict.KindBuildInfo
 	KindText        = verdict.KindText
 	KindBytes       = verdict.KindBytes

@@ -170,9 +170,7 @@ func zipEntry(f *zip.File) Entry {
 	if f.Comment != "" {
 		e.add("comment", ClassOther, "%q", f.Comment)
 	}
-	for _, x := range splitExtra(f.Extra) {
-		e.Fields = append(e.Fields, x)
-	}
+	e.Fields = append(e.Fields, splitExtra(f.Extra)...)
 	return e
 }
 

@@ -12,7 +12,9 @@
 package disasm
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"golang.org/x/arch/arm64/arm64asm"
@@ -42,6 +44,9 @@ type Inst struct {
 	x86 x86asm.Inst
 	arm arm64asm.Inst
 	raw []byte
+	// The PC-relative field of an x86 instruction: where in raw, how
+	// long, and which Ref it gives (relLen 0: none).
+	relOff, relLen, relRef int8
 }
 
 // Equal reports whether a and b are the same instruction once the
@@ -141,6 +146,8 @@ func (d *Decoder) fixVEX(in *x86asm.Inst, raw []byte) {
 		if m, ok := a.(x86asm.Mem); ok && m.Base == 0 && m.Index == 0 {
 			m.Base = x86asm.RIP
 			in.Args[i] = m
+			// mod=00 rm=101 takes no SIB byte: disp32 follows ModRM.
+			in.PCRel, in.PCRelOff = 4, modrm+1
 		}
 	}
 }
@@ -152,11 +159,13 @@ func (d *Decoder) reduceX86(in x86asm.Inst, pc uint64, raw []byte) Inst {
 	for i, a := range in.Args {
 		switch a := a.(type) {
 		case x86asm.Rel:
+			r.relRef = int8(len(r.Refs))
 			r.Refs = append(r.Refs, Ref{Addr: next + uint64(int64(a))})
 			in.Args[i] = x86asm.Rel(0)
 		case x86asm.Mem:
 			switch {
 			case a.Base == x86asm.RIP || a.Base == x86asm.EIP || a.Base == x86asm.IP:
+				r.relRef = int8(len(r.Refs))
 				r.Refs = append(r.Refs, Ref{Addr: next + uint64(a.Disp)})
 				a.Disp = 0
 				in.Args[i] = a
@@ -174,9 +183,77 @@ func (d *Decoder) reduceX86(in x86asm.Inst, pc uint64, raw []byte) Inst {
 			}
 		}
 	}
+	if in.PCRel > 0 && in.PCRelOff+in.PCRel <= len(raw) {
+		r.relOff, r.relLen = int8(in.PCRelOff), int8(in.PCRel)
+	}
 	in.Len, in.PCRel, in.PCRelOff, in.Opcode = 0, 0, 0, 0
 	r.x86 = in
 	return r
+}
+
+// TrimPadding returns ins without the padding after a function's last
+// instruction: INT3 bytes on x86, zero words on arm64, as the Go linker
+// pads. Anything else is kept, so a changed pad byte still shows.
+func TrimPadding(ins []Inst) []Inst {
+	n := len(ins)
+	for n > 0 {
+		r := ins[n-1].raw
+		if !(len(r) == 1 && r[0] == 0xcc) && !(len(r) == 4 && r[0]|r[1]|r[2]|r[3] == 0) {
+			break
+		}
+		n--
+	}
+	return ins[:n]
+}
+
+// Shift returns the instructions of code (at address pc) from those of
+// a, decoded from code of the same length, when code differs from a's
+// bytes only inside a's PC-relative displacement fields: x86 decoding
+// does not depend on a displacement's value, so such code is a's
+// instructions with other displacements, and need not be decoded again.
+// ok is false when that does not hold (or for arm64): decode code.
+func (d *Decoder) Shift(a []Inst, code []byte, pc uint64, dst []Inst) (out []Inst, ok bool) {
+	if d.arch == "arm64" {
+		return dst, false
+	}
+	out = dst[:0]
+	off := 0
+	for i := range a {
+		x := &a[i]
+		if off+x.Len > len(code) {
+			return dst, false
+		}
+		y := code[off : off+x.Len]
+		in := *x
+		in.PC, in.raw = pc+uint64(off), y
+		if x.relLen > 0 {
+			f0, f1 := int(x.relOff), int(x.relOff)+int(x.relLen)
+			if !bytes.Equal(x.raw[:f0], y[:f0]) || !bytes.Equal(x.raw[f1:], y[f1:]) {
+				return dst, false
+			}
+			var disp int64
+			switch x.relLen {
+			case 1:
+				disp = int64(int8(y[f0]))
+			case 2:
+				disp = int64(int16(uint16(y[f0]) | uint16(y[f0+1])<<8))
+			case 4:
+				disp = int64(int32(le32(y[f0:])))
+			default:
+				return dst, false
+			}
+			in.Refs = slices.Clone(x.Refs)
+			in.Refs[x.relRef].Addr = in.PC + uint64(x.Len) + uint64(disp)
+		} else if !bytes.Equal(x.raw, y) {
+			return dst, false
+		}
+		out = append(out, in)
+		off += x.Len
+	}
+	if off != len(code) {
+		return dst, false
+	}
+	return out, true
 }
 
 func (d *Decoder) decodeARM64(code []byte, pc uint64, out []Inst) []Inst {
@@ -259,16 +336,21 @@ func pairADRP(ins []Inst) {
 // Candidates calls fn for every address the code might refer to, found
 // by a scan without decoding: on x86, each 32-bit field read both as a
 // displacement from its end and as an absolute address; on arm64, each
-// ADRP with the ADD or load that completes it. It over-reports (the scan
-// does not know where instructions start): decode to confirm.
-func Candidates(arch string, code []byte, pc uint64, fn func(at, target uint64)) {
+// ADRP with the ADD or load that completes it. Only targets in [lo, hi]
+// are reported. It over-reports (the scan does not know where
+// instructions start): decode to confirm.
+func Candidates(arch string, code []byte, pc, lo, hi uint64, fn func(at, target uint64)) {
 	switch arch {
 	case "amd64", "386":
 		for i := 0; i+4 <= len(code); i++ {
 			d := int64(int32(le32(code[i:])))
 			at := pc + uint64(i)
-			fn(at, at+4+uint64(d))
-			fn(at, uint64(uint32(d)))
+			if t := at + 4 + uint64(d); t >= lo && t <= hi {
+				fn(at, t)
+			}
+			if t := uint64(uint32(d)); t >= lo && t <= hi {
+				fn(at, t)
+			}
 		}
 	case "arm64":
 		for i := 0; i+8 <= len(code); i += 4 {
@@ -279,14 +361,16 @@ func Candidates(arch string, code []byte, pc uint64, fn func(at, target uint64))
 			imm := int64(int32((a>>29&3|(a>>5&0x7ffff)<<2)<<13) >> 13)
 			page := (pc+uint64(i))&^0xfff + uint64(imm<<12)
 			b := le32(code[i+4:])
-			var lo uint64
+			var low uint64
 			switch {
 			case b&0x7fc00000 == 0x11000000:
-				lo = uint64(b>>10) & 0xfff
+				low = uint64(b>>10) & 0xfff
 			case b&0x3b000000 == 0x39000000:
-				lo = uint64((b>>10)&0xfff) << (b >> 30)
+				low = uint64((b>>10)&0xfff) << (b >> 30)
 			}
-			fn(pc+uint64(i), page+lo)
+			if t := page + low; t >= lo && t <= hi {
+				fn(pc+uint64(i), t)
+			}
 		}
 	}
 }

@@ -93,6 +93,9 @@ type File struct {
 	// empty, as with -buildid=) was found.
 	BuildID    string
 	HasBuildID bool
+	// ModuledataAddr is where the runtime's moduledata starts (see
+	// ModuledataSize), 0 when not found.
+	ModuledataAddr uint64
 	// PclntabAddr is where the Go function table starts when it lies in a
 	// section shared with other data (PE), else 0.
 	PclntabAddr uint64
@@ -345,7 +348,7 @@ func parseMachO(mf *macho.File, lim Limits) (*File, error) {
 		sec.Exec = s.Flags&0x80000400 != 0 // S_ATTR_PURE_INSTRUCTIONS, S_ATTR_SOME_INSTRUCTIONS
 		sec.Data = !sec.Exec && s.Seg != "__DWARF" && s.Seg != "__LINKEDIT" && !strings.Contains(s.Name, "pclntab") &&
 			!strings.Contains(s.Name, "typelink") && !strings.Contains(s.Name, "itablink") && !strings.Contains(s.Name, "gosymtab") &&
-			s.Name != "__go_buildinfo" && s.Name != "__got" && !strings.HasPrefix(s.Name, "__la_symbol") && !strings.HasPrefix(s.Name, "__nl_symbol")
+			!strings.HasPrefix(s.Name, "__go_") && s.Name != "__got" && !strings.HasPrefix(s.Name, "__la_symbol") && !strings.HasPrefix(s.Name, "__nl_symbol")
 		out.Sections = append(out.Sections, sec)
 	}
 	if mf.Symtab == nil {

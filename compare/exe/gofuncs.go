@@ -77,7 +77,7 @@ func (f *File) pclnFuncs(ra io.ReaderAt, lim Limits) ([]Symbol, error) {
 	var where string
 	read := func(s *Section, from int64) error {
 		if s.Size-from > lim.MaxPclntab {
-			return fmt.Errorf("Go function table in %s is over the %d-byte limit", s.Name, lim.MaxPclntab)
+			return fmt.Errorf("the Go function table in %s is over the %d-byte limit", s.Name, lim.MaxPclntab)
 		}
 		var err error
 		data, err = readRange(ra, s.Offset+from, s.Size-from)
@@ -141,6 +141,13 @@ func (f *File) pclnFuncs(ra io.ReaderAt, lim Limits) ([]Symbol, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
+	tab := f.PclntabAddr
+	if tab == 0 {
+		if s := f.section(where); s != nil {
+			tab = s.Addr
+		}
+	}
+	f.findModuledata(ra, tab, h)
 	out := make([]Symbol, 0, len(fs))
 	for _, fn := range fs {
 		s := f.SectionAt(fn.Entry)
@@ -200,6 +207,45 @@ func (f *File) readBuildID(ra io.ReaderAt, size int64) {
 		rest := head[i+len(prefix):]
 		if j := bytes.Index(rest, []byte(suffix)); j >= 0 {
 			f.BuildID, f.HasBuildID = string(rest[:j]), true
+		}
+	}
+}
+
+// ModuledataSize bounds the runtime's moduledata (runtime/symtab.go): 592
+// bytes in Go 1.26; a little room for other versions.
+const ModuledataSize = 640
+
+// findModuledata sets ModuledataAddr: the runtime's table of where
+// everything is (pclntab, text, data, types), found in the data by its
+// first two words, the addresses of the pclntab and of its function
+// names. It changes whenever anything moves, so compare treats it as
+// derived.
+func (f *File) findModuledata(ra io.ReaderAt, tab uint64, h pclntab.Header) {
+	if tab == 0 || h.FuncnameOffset == 0 || (f.PtrSize != 4 && f.PtrSize != 8) || f.ByteOrder == nil {
+		return
+	}
+	word := func(b []byte) uint64 {
+		if f.PtrSize == 4 {
+			return uint64(f.ByteOrder.Uint32(b))
+		}
+		return f.ByteOrder.Uint64(b)
+	}
+	for _, s := range f.Sections {
+		if s.Size == 0 || s.MemSize == 0 || s.Exec || s.Size > 64<<20 {
+			continue
+		}
+		if !s.Data && !strings.Contains(s.Name, "module") {
+			continue
+		}
+		b, err := readRange(ra, s.Offset, s.Size)
+		if err != nil {
+			return
+		}
+		for off := 0; off+2*f.PtrSize <= len(b); off += f.PtrSize {
+			if word(b[off:]) == tab && word(b[off+f.PtrSize:]) == tab+h.FuncnameOffset {
+				f.ModuledataAddr = s.Addr + uint64(off)
+				return
+			}
 		}
 	}
 }

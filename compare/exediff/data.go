@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+
+	"github.com/reprove/reprove/compare/exe"
 )
 
 // words compares pointer-sized words: equal, or one a pointer that maps
@@ -99,6 +101,21 @@ func (w *words) word(b []byte) uint64 {
 		v = v<<8 | uint64(b[i])
 	}
 	return v
+}
+
+// scanStrings notes the pointers into strings of data both sides hold
+// identically at the same address.
+func (w *words) scanStrings(x []byte, addr uint64) {
+	lo, hi := w.m.a.runSpan()
+	lo2, hi2 := w.m.b.runSpan()
+	lo, hi = min(lo, lo2), max(hi, hi2)
+	ptr := uint64(w.ptr)
+	for off := (ptr - addr%ptr) % ptr; off+ptr <= uint64(len(x)); off += ptr {
+		if v := w.word(x[off:]); v >= lo && v < hi {
+			w.strA = w.noteString(w.m.a, w.strA, v, x[off:])
+			w.strB = w.noteString(w.m.b, w.strB, v, x[off:])
+		}
+	}
 }
 
 // noteString notes where a literal starts when v points into strings, and
@@ -310,9 +327,15 @@ func unnamedData(a, b *layout, w *words) []Item {
 			continue
 		}
 		x, y := a.sec(s.Name), b.sec(s.Name)
-		// Identical data needs no comparison, but the first pass still
-		// reads its pointers into strings.
-		if x == nil || y == nil || (s.Addr == t.Addr && bytes.Equal(x, y) && !w.collecting) {
+		if x == nil || y == nil {
+			continue
+		}
+		if s.Addr == t.Addr && bytes.Equal(x, y) {
+			// Identical data needs no comparison, but the first pass
+			// still reads its pointers into strings.
+			if w.collecting {
+				w.scanStrings(a.dataPart(s, x), s.Addr)
+			}
 			continue
 		}
 		x = a.dataPart(s, x)
@@ -323,7 +346,11 @@ func unnamedData(a, b *layout, w *words) []Item {
 		objs := a.objs
 		oi := sort.Search(len(objs), func(i int) bool { return objs[i].end() > s.Addr })
 		ri := sort.Search(len(a.runs), func(i int) bool { return a.runs[i].addr+uint64(len(a.runs[i].text)) > s.Addr })
+		md := a.f.ModuledataAddr
 		skip := func(addr uint64) bool {
+			if md != 0 && addr+ptr > md && addr < md+exe.ModuledataSize {
+				return true // the runtime's moduledata: derived from the layout
+			}
 			for oi < len(objs) && objs[oi].end() <= addr {
 				oi++
 			}

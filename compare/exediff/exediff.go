@@ -209,9 +209,10 @@ func sortItems(items []Item) {
 
 // isDerived names the sections a Go linker fills with tables about the
 // code (function table, type links, build IDs in notes, symbols, DWARF,
-// module data): they change whenever the code moves.
+// module data; PE's unwind and relocation tables; Mach-O's stubs and
+// pointer tables): they change whenever the code moves.
 func isDerived(name string) bool {
-	for _, s := range []string{"gopclntab", "typelink", "itablink", ".note", "gosymtab", ".symtab", ".strtab", "__go_buildinfo", ".go.buildinfo", ".go.fipsinfo", ".go.module", "debug_", "__go_fipsinfo", "__go_module"} {
+	for _, s := range []string{"gopclntab", "typelink", "itablink", ".note", "gosymtab", ".symtab", ".strtab", "__go_buildinfo", ".go.buildinfo", ".go.fipsinfo", ".go.module", "debug_", "__go_", ".pdata", ".xdata", ".reloc", "__symbol_stub", "__stubs", "__got", "__la_symbol_ptr", "__nl_symbol_ptr"} {
 		if strings.Contains(name, s) {
 			return true
 		}

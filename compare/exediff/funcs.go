@@ -29,14 +29,12 @@ type fpair struct {
 	pending []refPair
 	bad     []int // aligned instructions whose references disagree
 	lines   []string
-	omitted int
 	summary string
 }
 
 type funcCmp struct {
 	pairs    []*fpair
 	analysed map[string]bool
-	counts   Counts
 	// Addresses the decoded code refers to, per side: where strings start.
 	refsA, refsB []uint64
 	decA, decB   *disasm.Decoder
@@ -146,7 +144,14 @@ func (fc *funcCmp) decodePair(p *fpair, ia, ib []disasm.Inst, votes *[]vote, ra,
 	if ia, err = fc.decA.Decode(ca, p.a.addr, ia); err != nil {
 		return ia, ib, fmt.Errorf("rebuilt: %s: %w", p.a.name, err)
 	}
-	if ib, err = fc.decB.Decode(cb, p.b.addr, ib); err != nil {
+	if len(ca) != len(cb) || fc.a.f.Arch != fc.b.f.Arch {
+		ib, err = fc.decB.Decode(cb, p.b.addr, ib)
+	} else if shifted, ok := fc.decB.Shift(ia, cb, p.b.addr, ib); ok {
+		ib = shifted
+	} else {
+		ib, err = fc.decB.Decode(cb, p.b.addr, ib)
+	}
+	if err != nil {
 		return ia, ib, fmt.Errorf("shipped: %s: %w", p.b.name, err)
 	}
 	for i := range ia {
@@ -159,7 +164,11 @@ func (fc *funcCmp) decodePair(p *fpair, ia, ib []disasm.Inst, votes *[]vote, ra,
 			*rb = append(*rb, r.Addr)
 		}
 	}
-	if len(ia) == len(ib) {
+	// Padding after the last instruction differs in length when only the
+	// alignment of what follows changed.
+	ta, tb := disasm.TrimPadding(ia), disasm.TrimPadding(ib)
+	if len(ta) == len(tb) {
+		ia, ib := ta, tb
 		aligned := true
 		for i := range ia {
 			if !disasm.Equal(&ia[i], &ib[i]) {
@@ -191,7 +200,7 @@ func (fc *funcCmp) decodePair(p *fpair, ia, ib []disasm.Inst, votes *[]vote, ra,
 		}
 	}
 	p.class = Changed
-	p.lines, p.summary = fc.structuralDiff(ia, ib, p)
+	p.lines, p.summary = fc.structuralDiff(ta, tb, p)
 	return ia, ib, nil
 }
 
@@ -332,7 +341,7 @@ func (fc *funcCmp) finish(m *mapper, opts Options, w *words) ([]Item, Counts) {
 					it.Lines = append(it.Lines, fmt.Sprintf("  +%#04x  %s", ia[i].PC-p.a.addr, fc.decA.Text(&ia[i], fc.namer(fc.a))))
 				}
 			}
-			for _, l := range sortedUnique2(dataLines) {
+			for _, l := range unique(dataLines) {
 				it.Lines = append(it.Lines, "    "+l)
 			}
 			it.Summary = "same code, but it refers to data that changed"
@@ -360,6 +369,7 @@ func (fc *funcCmp) listing(p *fpair, max int) ([]string, int) {
 	if err != nil {
 		return []string{err.Error()}, 0
 	}
+	ins = disasm.TrimPadding(ins)
 	omitted := 0
 	if len(ins) > max {
 		omitted = len(ins) - max
@@ -372,7 +382,8 @@ func (fc *funcCmp) listing(p *fpair, max int) ([]string, int) {
 	return out, omitted
 }
 
-func sortedUnique2(xs []string) []string {
+// unique keeps the first of each line.
+func unique(xs []string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, x := range xs {
@@ -435,7 +446,7 @@ func (fc *funcCmp) findUsers(w *words) {
 		if !s.Exec {
 			continue
 		}
-		disasm.Candidates(fc.a.f.Arch, fc.a.sec(s.Name), s.Addr, func(at, target uint64) {
+		disasm.Candidates(fc.a.f.Arch, fc.a.sec(s.Name), s.Addr, lo, hi, func(at, target uint64) {
 			if near(target) {
 				if o := fc.a.objAt(at); o != nil && o.fn {
 					if p := byAddr[o.addr]; p != nil {

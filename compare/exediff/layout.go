@@ -42,14 +42,14 @@ type layout struct {
 }
 
 func newLayout(s Side, maxBytes int64) (*layout, error) {
-	l := &layout{f: s.File, side: s, byKey: map[string]int{}, bytes: map[string][]byte{}, left: maxBytes}
+	l := &layout{f: s.File, side: s, byKey: make(map[string]int, len(s.File.Funcs)+len(s.File.Symbols)), bytes: map[string][]byte{}, left: maxBytes}
 	for _, sec := range s.File.Sections {
 		if sec.MemSize > 0 {
 			l.secs = append(l.secs, sec)
 		}
 	}
 	sort.SliceStable(l.secs, func(i, j int) bool { return l.secs[i].Addr < l.secs[j].Addr })
-	seen := map[string]int{}
+	seen := make(map[string]int, len(s.File.Funcs)+len(s.File.Symbols))
 	add := func(sy exe.Symbol) {
 		seen[sy.Name]++
 		key := sy.Name

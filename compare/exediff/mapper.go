@@ -163,36 +163,6 @@ func (m *mapper) reliable(i int) bool {
 	return false
 }
 
-// mapAddr maps a first-side address for data comparison: exactly inside
-// paired objects, else by the shift of the nearest referenced address at
-// or below it in its section, else by the section's shift.
-func (m *mapper) mapAddr(ra uint64) (uint64, bool) {
-	switch k, o := kindOf(m.a, ra); k {
-	case paired:
-		p := &m.b.objs[o.peer]
-		if off := ra - o.addr; off <= uint64(p.size) {
-			return p.addr + off, true
-		}
-		return 0, false
-	case orphan:
-		return 0, false
-	}
-	s := m.a.secAt(ra)
-	if s == nil {
-		return 0, false
-	}
-	i := sort.Search(len(m.anchors), func(i int) bool { return m.anchors[i].ra > ra }) - 1
-	for ; i >= 0 && m.anchors[i].sec == s.Name; i-- {
-		if m.reliable(i) {
-			return ra + (m.anchors[i].rb - m.anchors[i].ra), true
-		}
-	}
-	if d, ok := m.secDelta[s.Name]; ok {
-		return uint64(int64(ra) + d), true
-	}
-	return 0, false
-}
-
 // shiftsNear returns the shifts of the nearest reliable referenced
 // addresses at or below ra and above it, in ra's section, and the
 // section's own shift.

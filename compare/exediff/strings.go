@@ -86,6 +86,16 @@ func (l *layout) setBounds(refs []uint64) {
 	}
 }
 
+// runSpan returns the addresses from the first run's start to the last
+// one's end.
+func (l *layout) runSpan() (uint64, uint64) {
+	if len(l.runs) == 0 {
+		return 0, 0
+	}
+	r := l.runs[len(l.runs)-1]
+	return l.runs[0].addr, r.addr + uint64(len(r.text))
+}
+
 // runAt returns the index of the run holding addr, or -1.
 func (l *layout) runAt(addr uint64) int {
 	i := sort.Search(len(l.runs), func(i int) bool { return l.runs[i].addr > addr }) - 1
@@ -166,7 +176,8 @@ func compareStrings(a, b *layout, refsA, refsB []uint64) []Item {
 		for _, t := range bytes.Split(bytes.TrimSuffix(jb, []byte("\n")), []byte("\n")) {
 			items = append(items, Item{Name: quote(t), Class: Added})
 		}
-		return capStrings(items)
+		sortItems(items)
+		return items
 	}
 	// Bounds as offsets in the joined text.
 	bounds := func(l *layout, starts []uint64, offs []int, joined []byte) []int {
@@ -224,7 +235,8 @@ func compareStrings(a, b *layout, refsA, refsB []uint64) []Item {
 		}
 		out = append(out, it)
 	}
-	return capStrings(out)
+	sortItems(out)
+	return out
 }
 
 // slide moves a deleted or inserted stretch [s,e) of joined, which a
@@ -305,9 +317,4 @@ func literals(text []byte, bounds []int, off int) []string {
 		}
 	}
 	return keep
-}
-
-func capStrings(items []Item) []Item {
-	sortItems(items)
-	return items
 }

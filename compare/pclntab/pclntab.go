@@ -65,6 +65,9 @@ type Header struct {
 	// later; 0 before, and 0 in position-independent binaries whose
 	// loader fills it in).
 	TextStart uint64
+	// FuncnameOffset is where the function names start, from the
+	// header (Go 1.16 and later; 0 before).
+	FuncnameOffset uint64
 }
 
 // MaxFuncs bounds the functions one table may declare (a very large Go
@@ -122,11 +125,17 @@ func ParseHeader(data []byte) (Header, error) {
 	case Go12:
 		ftab = uint64(8 + h.PtrSize)
 	case Go116:
+		if h.FuncnameOffset, err = word(2); err != nil {
+			return h, err
+		}
 		if ftab, err = word(6); err != nil { // pclnOffset
 			return h, err
 		}
 	default:
 		if h.TextStart, err = word(2); err != nil {
+			return h, err
+		}
+		if h.FuncnameOffset, err = word(3); err != nil {
 			return h, err
 		}
 		if ftab, err = word(7); err != nil { // pclnOffset

@@ -23,7 +23,6 @@ const (
 	KindHeader                      // compressed-stream header field (gzip)
 	KindMetadata                    // any other metadata field
 	KindContent                     // content differs (summary of a leaf with no finer structure)
-	KindSymbol                      // a function or object in an executable
 	KindBuildInfo                   // a Go build-info field
 	KindText                        // lines of text
 	KindBytes                       // byte ranges
@@ -42,7 +41,7 @@ var kindNames = map[Kind]string{
 	KindDuplicate: "duplicate", KindFormat: "format", KindType: "type", KindMode: "mode",
 	KindLink: "link", KindOwner: "owner", KindMtime: "mtime", KindOrder: "order",
 	KindCompression: "compression", KindHeader: "header", KindMetadata: "metadata",
-	KindContent: "content", KindSymbol: "symbol", KindBuildInfo: "buildinfo", KindText: "text",
+	KindContent: "content", KindBuildInfo: "buildinfo", KindText: "text",
 	KindBytes: "bytes", KindTimestamp: "pe-timestamp", KindChecksum: "pe-checksum",
 	KindSignature: "signature", KindGroup: "group", KindFunction: "function", KindObject: "object",
 	KindString: "string", KindData: "data",

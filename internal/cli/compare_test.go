@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +37,11 @@ func mkgoexe(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/hello\n\ngo 1.21\n"), 0o644))
 	src := "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"" + args[2] + "\") }\n"
 	ts.Check(os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644))
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", ts.MkAbs(args[0]), ".")
+	gotool, err := exec.LookPath("go")
+	if err != nil {
+		gotool = "/usr/local/go/bin/go"
+	}
+	cmd := exec.Command(gotool, "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", ts.MkAbs(args[0]), ".")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0", "GOFLAGS=", "GOTOOLCHAIN=local")
 	if out, err := cmd.CombinedOutput(); err != nil {
