@@ -16,5 +16,6 @@ func commands(env *Env) []*cobra.Command {
 		newReviewCmd(env),
 		newAttestCmd(env),
 		newVerifyCmd(env),
+		newCompletionCmd(env),
 	}
 }
