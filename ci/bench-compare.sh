@@ -4,7 +4,7 @@
 #   toolchain-zip  a Go-toolchain-like zip and a copy with 7 members twice
 #   go-flip        the go command built -trimpath -s -w (over 10 MB) and a
 #                  copy with one byte flipped in .text
-#   str            two builds of a program differing in one string literal
+#   str            two builds of the go command differing in one string literal
 #   ins            two builds of a program, one with a function inserted
 # For each pair it prints both times and their ratio (target: reprove at
 # least 100x faster), reprove's peak RSS (target: at most 256 MB), both

@@ -244,7 +244,7 @@ func (e *engine) compareExe(parent *Node, a, b *blob, skipHeader map[string]bool
 			group.Effect = group.Effect && c.Effect
 		}
 		ns := group.Children
-		group.Summary = plural(len(ns), "section") + " differ as bytes"
+		group.Summary = plural(len(ns), "section") + map[bool]string{true: " differs", false: " differ"}[len(ns) == 1] + " as bytes"
 		if group.Effect {
 			group.Summary += ", as the functions, strings and data above account for"
 		}

@@ -74,6 +74,9 @@ type Decoder struct {
 	isAddr func(uint64) bool
 }
 
+// Arch is the decoder's architecture.
+func (d *Decoder) Arch() string { return d.arch }
+
 // New returns a decoder for arch; isAddr says which values are addresses
 // in the image the code comes from (nil: none).
 func New(arch string, isAddr func(uint64) bool) (*Decoder, error) {

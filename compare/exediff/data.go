@@ -288,7 +288,7 @@ func namedData(a, b *layout, w *words) ([]Item, Counts) {
 		default:
 			if offs := w.diff(x, y, o.addr); len(offs) > 0 {
 				it.Class = Changed
-				it.Summary = fmt.Sprintf("%s differ once addresses are mapped", plural(len(offs), "word"))
+				it.Summary = verb(len(offs), "word", "differs", "differ") + " once addresses are mapped"
 				it.Lines = w.lines(x, y, offs)
 			} else {
 				it.Class = Moved
@@ -431,8 +431,8 @@ func unnamedData(a, b *layout, w *words) []Item {
 			}
 		}
 		out = append(out, Item{Name: s.Name, Section: s.Name, Class: Changed, AddrA: s.Addr, AddrB: t.Addr, SizeA: s.Size, SizeB: t.Size,
-			Summary: fmt.Sprintf("%s in %s outside named objects and strings differ once addresses are mapped (first at +%#x)",
-				plural(len(offs), "word"), plural(ranges, "range"), first), Lines: lines, words: addrs})
+			Summary: fmt.Sprintf("%s in %s outside named objects and strings %s once addresses are mapped (first at +%#x)",
+				plural(len(offs), "word"), plural(ranges, "range"), map[bool]string{true: "differs", false: "differ"}[len(offs) == 1], first), Lines: lines, words: addrs})
 	}
 	return out
 }

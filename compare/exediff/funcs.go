@@ -29,6 +29,8 @@ type fpair struct {
 	pending []refPair
 	bad     []int // aligned instructions whose references disagree
 	lines   []string
+	// hunks of a structural difference, rendered once strings are known.
+	hunks   []hunk
 	summary string
 }
 
@@ -140,9 +142,38 @@ func compareFuncs(ctx context.Context, a, b *layout, m *mapper, opts Options) (*
 // instruction.
 func (fc *funcCmp) decodePair(p *fpair, ia, ib []disasm.Inst, votes *[]vote, ra, rb *[]uint64, m *mapper) ([]disasm.Inst, []disasm.Inst, error) {
 	ca, cb := fc.a.at(p.a.addr, p.a.size), fc.b.at(p.b.addr, p.b.size)
+	// A function at the same address whose bytes differ only up to some
+	// point is decoded only that far: past it, the same bytes at the same
+	// addresses are the same instructions referring to the same places.
+	// (x86: the decoder resynchronises on no boundary of ours, so the cut
+	// is kept only where it falls after a whole instruction.)
+	decoded := false
+	if p.a.addr == p.b.addr && len(ca) == len(cb) && fc.decA.Arch() != "arm64" {
+		last := len(ca) - 1
+		for last >= 0 && ca[last] == cb[last] {
+			last--
+		}
+		if end := last + 16; end < len(ca) {
+			pre, err := fc.decA.Decode(ca[:end], p.a.addr, ia)
+			if err == nil {
+				n := 0
+				for i := range pre {
+					n += pre[i].Len
+					if n > last {
+						if !pre[i].Bad && n <= end-1 {
+							ca, cb, ia, decoded = ca[:n], cb[:n], pre[:i+1], true
+						}
+						break
+					}
+				}
+			}
+		}
+	}
 	var err error
-	if ia, err = fc.decA.Decode(ca, p.a.addr, ia); err != nil {
-		return ia, ib, fmt.Errorf("rebuilt: %s: %w", p.a.name, err)
+	if !decoded {
+		if ia, err = fc.decA.Decode(ca, p.a.addr, ia); err != nil {
+			return ia, ib, fmt.Errorf("rebuilt: %s: %w", p.a.name, err)
+		}
 	}
 	if len(ca) != len(cb) || fc.a.f.Arch != fc.b.f.Arch {
 		ib, err = fc.decB.Decode(cb, p.b.addr, ib)
@@ -200,17 +231,20 @@ func (fc *funcCmp) decodePair(p *fpair, ia, ib []disasm.Inst, votes *[]vote, ra,
 		}
 	}
 	p.class = Changed
-	p.lines, p.summary = fc.structuralDiff(ta, tb, p)
+	p.hunks, p.summary = fc.structuralDiff(ta, tb)
 	return ia, ib, nil
 }
 
 // structuralDiff aligns two instruction streams that differ in more than
 // addresses and renders the differing stretches.
-func (fc *funcCmp) structuralDiff(ia, ib []disasm.Inst, p *fpair) ([]string, string) {
+func (fc *funcCmp) structuralDiff(ia, ib []disasm.Inst) ([]hunk, string) {
 	shape := func(d *disasm.Decoder, l *layout, ins []disasm.Inst) []string {
 		out := make([]string, len(ins))
 		for i := range ins {
 			out[i] = d.Text(&ins[i], func(addr uint64) string {
+				if !l.isAddr(addr) {
+					return "" // a number, not an address: shown as it is
+				}
 				if k, o := kindOf(l, addr); k == paired {
 					if addr == o.addr {
 						return o.key
@@ -231,8 +265,7 @@ func (fc *funcCmp) structuralDiff(ia, ib []disasm.Inst, p *fpair) ([]string, str
 		changedB += d.ReplEnd - d.ReplStart
 		hunks = append(hunks, hunk{d.Start, d.End, d.ReplStart, d.ReplEnd})
 	}
-	lines := fc.render(ia, ib, hunks, p)
-	return lines, fmt.Sprintf("%s differ (%d instructions in rebuilt, %d in shipped)", plural(max(changedA, changedB), "instruction"), len(ia), len(ib))
+	return hunks, fmt.Sprintf("%s (%d instructions in rebuilt, %d in shipped)", verb(max(changedA, changedB), "instruction", "differs", "differ"), len(ia), len(ib))
 }
 
 type hunk struct{ a0, a1, b0, b1 int }
@@ -321,6 +354,10 @@ func (fc *funcCmp) finish(m *mapper, opts Options, w *words) ([]Item, Counts) {
 			it.Name, it.Section, it.AddrB, it.SizeB = p.b.name, p.b.sec, p.b.addr, p.b.size
 		}
 		switch {
+		case p.class == Changed && len(p.hunks) > 0:
+			ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, ia)
+			ib, _ = fc.decB.Decode(fc.b.at(p.b.addr, p.b.size), p.b.addr, ib)
+			it.Lines = fc.render(disasm.TrimPadding(ia), disasm.TrimPadding(ib), p.hunks, p)
 		case p.class == Changed && len(p.bad) > 0 && fc.decA != nil:
 			ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, ia)
 			ib, _ = fc.decB.Decode(fc.b.at(p.b.addr, p.b.size), p.b.addr, ib)
@@ -333,7 +370,7 @@ func (fc *funcCmp) finish(m *mapper, opts Options, w *words) ([]Item, Counts) {
 				}
 			}
 			it.Lines = fc.render(ia, ib, hs, p)
-			it.Summary = fmt.Sprintf("%s refer to other code or data (the instructions are otherwise the same)", plural(len(hs), "instruction"))
+			it.Summary = fmt.Sprintf("%s to other code or data (the instructions are otherwise the same)", verb(len(hs), "instruction", "refers", "refer"))
 		case p.class == Changed && len(dataLines) > 0:
 			ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, ia)
 			for _, i := range sortedUnique(dataInst) {
@@ -587,4 +624,12 @@ func maskBuildID(b []byte) []byte {
 	}
 	out := append([]byte{}, b[:i+len(prefix)]...)
 	return append(out, b[i+len(prefix)+j:]...)
+}
+
+// verb writes "1 instruction differs", "2 instructions differ".
+func verb(n int, noun, one, many string) string {
+	if n == 1 {
+		return "1 " + noun + " " + one
+	}
+	return fmt.Sprintf("%d %ss %s", n, noun, many)
 }

@@ -203,7 +203,7 @@ func marker(name string) bool {
 	case "text", "etext", "rodata", "erodata", "types", "etypes", "noptrdata", "enoptrdata", "data", "edata",
 		"bss", "ebss", "noptrbss", "enoptrbss", "end", "pclntab", "epclntab", "gcdata", "egcdata", "gcbss", "egcbss",
 		"covctrs", "ecovctrs", "itablink", "typelink", "symtab", "esymtab", "findfunctab", "firstmoduledata", "lastmoduledatap",
-		"pcheader", "funcnametab", "cutab", "filetab", "pctab", "functab", "noptrbss.end":
+		"pcheader", "funcnametab", "cutab", "filetab", "pctab", "functab", "noptrbss.end", "textsectionmap":
 		return strings.HasPrefix(name, "runtime.")
 	}
 	return false

@@ -197,7 +197,7 @@ func compareStrings(a, b *layout, refsA, refsB []uint64) []Item {
 	}
 	ba, bb := bounds(a, sa, oa, ja), bounds(b, sb, ob, jb)
 	seenA, seenB := map[string]bool{}, map[string]bool{}
-	for _, d := range lcs.DiffBytes(ja, jb) {
+	for _, d := range mergeEdits(lcs.DiffBytes(ja, jb)) {
 		// A pure deletion or insertion is slid to where a literal
 		// starts; a replacement is widened to the literals around it.
 		var s0, e0, s1, e1 int
@@ -317,4 +317,19 @@ func literals(text []byte, bounds []int, off int) []string {
 		}
 	}
 	return keep
+}
+
+// mergeEdits joins edits less than 8 bytes apart on both sides: a minimal
+// diff cuts one replaced literal into pieces where its bytes happen to
+// match the new one's.
+func mergeEdits(ds []lcs.Diff) []lcs.Diff {
+	var out []lcs.Diff
+	for _, d := range ds {
+		if n := len(out); n > 0 && d.Start-out[n-1].End < 8 && d.ReplStart-out[n-1].ReplEnd < 8 {
+			out[n-1].End, out[n-1].ReplEnd = d.End, d.ReplEnd
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
 }
