@@ -26,8 +26,10 @@ func newCompareCmd(env *Env) *cobra.Command {
 	var long strings.Builder
 	long.WriteString(`Compare a rebuilt artifact with a shipped one, bit for bit, and explain
 every difference: archive members (tar, zip/jar, npm .tgz, Go module zips,
-Debian .deb), executable sections, symbols and Go build info (ELF, PE,
-Mach-O), text lines and byte ranges.
+Debian .deb); for executables (ELF, PE, Mach-O, stripped or not) Go build
+info, functions (from the Go pclntab or the symbol table, disassembled),
+data and string literals, each identical, moved, changed, added or removed,
+causes first; text lines and byte ranges.
 
 The verdict is one of three exact words:
   identical   the digests are equal (exit 0)
