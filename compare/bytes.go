@@ -2,6 +2,7 @@ package compare
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
@@ -94,6 +95,15 @@ func (e *engine) diffBytes(parent *Node, name string, ra, rb io.Reader, na, nb i
 		}
 		if _, err := io.ReadFull(bb, pb[:n]); err != nil {
 			return fmt.Errorf("read for byte comparison: %w", err)
+		}
+		if bytes.Equal(pa[:n], pb[:n]) {
+			// The common case, at memory speed: a run of equal bytes
+			// longer than the merge distance ends any open range.
+			if inRange && off+int64(n)-lastDiff > merge {
+				inRange = false
+			}
+			off += int64(n)
+			continue
 		}
 		for i := 0; i < n; i++ {
 			if pa[i] == pb[i] {

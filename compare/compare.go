@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/reprove/reprove/compare/archive"
 	"github.com/reprove/reprove/compare/format"
+	"github.com/reprove/reprove/internal/ctxio"
 )
 
 // Files compares a rebuilt artifact with a shipped one. A mismatch is a
@@ -38,6 +39,9 @@ func Files(ctx context.Context, rebuilt, shipped string, opts Options) (*Report,
 	r, err := Compare(ctx, Input{Name: rebuilt, R: fa, Size: ia.Size()}, Input{Name: shipped, R: fb, Size: ib.Size()}, opts)
 	if err != nil {
 		return nil, err
+	}
+	if os.SameFile(ia, ib) {
+		r.Notes = append(r.Notes, fmt.Sprintf("%s and %s are the same file: comparing a file with itself proves nothing about a rebuild", rebuilt, shipped))
 	}
 	// The verdict rests on what was read; a file rewritten meanwhile makes
 	// it meaningless.
@@ -113,6 +117,7 @@ func Compare(ctx context.Context, rebuilt, shipped Input, opts Options) (*Report
 	e.finish(root)
 	r.Differences = root
 	r.Counts = e.counts
+	r.Notes = e.notes
 	switch {
 	case e.counts.Differences == 0:
 		// compareBlobs always explains unequal digests; reaching this is a
@@ -183,6 +188,7 @@ type engine struct {
 	buf []byte // one copy buffer for every hash: io.Copy would allocate 32 KiB per call
 
 	counts      Counts
+	notes       []string // what could not be analysed, for Report.Notes
 	unexplained int
 	needed      map[string]bool // accepted normalizers
 	suggested   map[string]bool // covering normalizers not allowed
@@ -234,31 +240,12 @@ func (b *blob) free() {
 	}
 }
 
-// ctxReader stops a long read when the context is cancelled and reports
+// reader stops a long read when the context is cancelled and reports
 // progress.
-type ctxReader struct {
-	ctx  context.Context
-	r    io.Reader
-	n    int64
-	tick int64
-	fn   func(int64)
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if c.fn != nil && c.n-c.tick >= 64<<20 {
-		c.tick = c.n
-		c.fn(c.n)
-	}
-	return n, err
-}
-
 func (e *engine) reader(r io.Reader, where, step string) io.Reader {
-	return &ctxReader{ctx: e.ctx, r: r, fn: func(n int64) { e.prog(Progress{Path: where, Step: step, Bytes: n}) }}
+	cr := ctxio.NewReader(e.ctx, r)
+	cr.Progress = func(n int64) { e.prog(Progress{Path: where, Step: step, Bytes: n}) }
+	return cr
 }
 
 func (e *engine) digest(b *blob) (digest.Digest, error) { return e.hashWith(b, e.buf) }
@@ -319,6 +306,10 @@ func (e *engine) spill(r io.Reader, size int64, where string) (*blob, error) {
 	return &blob{ra: f, size: n, where: where, release: func() { f.Close(); os.Remove(f.Name()) }}, nil
 }
 
+// note records something a comparison could not look into; it is no
+// difference.
+func (e *engine) note(where, s string) { e.notes = append(e.notes, where+": "+s) }
+
 // add records a difference under parent. Every leaf goes through add, so
 // the counts that decide the verdict see every difference, including those
 // later cut from the report.
@@ -358,14 +349,16 @@ func (e *engine) attach(parent, n *Node) {
 	}
 }
 
-// finish sorts and caps the tree so that a cut never hides what matters:
-// first what holds a difference no normalizer covers, then what holds one
-// a normalizer would cover but was not allowed, then what allowed
-// normalizers accept; within each, leaves before places, places by name.
+// finish sorts the tree so that what matters comes first: causes before
+// effects; then what holds a difference no normalizer covers, then what
+// holds one a normalizer would cover but was not allowed, then what
+// allowed normalizers accept; within each, leaves before places, places in
+// their order and by name. Nothing is cut: renderings cut, and say so.
 func (e *engine) finish(n *Node) {
 	rank := map[*Node]int{}
-	var mark func(*Node) int
-	mark = func(x *Node) int {
+	var mark func(*Node, bool) int
+	mark = func(x *Node, effect bool) int {
+		effect = effect || x.Effect
 		r := 0
 		switch {
 		case !x.Leaf() || x.Accepted:
@@ -374,54 +367,39 @@ func (e *engine) finish(n *Node) {
 		default:
 			r = 1
 		}
+		if x.Leaf() && !effect {
+			e.counts.Causes++
+		}
 		for _, c := range x.Children {
-			r = max(r, mark(c))
+			r = max(r, mark(c, effect))
 		}
 		rank[x] = r
 		return r
 	}
-	mark(n)
-	e.finishSorted(n, rank)
-}
-
-func (e *engine) finishSorted(n *Node, rank map[*Node]int) {
-	sort.SliceStable(n.Children, func(i, j int) bool {
-		a, b := n.Children[i], n.Children[j]
-		if rank[a] != rank[b] {
-			return rank[a] > rank[b]
+	mark(n, false)
+	var sortTree func(*Node)
+	sortTree = func(n *Node) {
+		sort.SliceStable(n.Children, func(i, j int) bool {
+			a, b := n.Children[i], n.Children[j]
+			switch {
+			case a.Effect != b.Effect:
+				return !a.Effect
+			case rank[a] != rank[b]:
+				return rank[a] > rank[b]
+			case a.Leaf() != b.Leaf():
+				return a.Leaf()
+			case a.order != b.order:
+				return a.order < b.order
+			case !a.Leaf():
+				return a.Name < b.Name
+			}
+			return false
+		})
+		for _, c := range n.Children {
+			sortTree(c)
 		}
-		if a.Leaf() != b.Leaf() {
-			return a.Leaf()
-		}
-		if a.first != b.first {
-			return a.first
-		}
-		if !a.Leaf() {
-			return a.Name < b.Name
-		}
-		return false
-	})
-	if len(n.Children) > e.lim.MaxChildren {
-		cut := n.Children[e.lim.MaxChildren:]
-		n.ChildrenOmitted = len(cut)
-		e.counts.Omitted += countNodes(cut)
-		n.Children = n.Children[:e.lim.MaxChildren]
 	}
-	if len(n.Lines) > e.lim.MaxLines {
-		n.LinesOmitted += len(n.Lines) - e.lim.MaxLines
-		n.Lines = n.Lines[:e.lim.MaxLines]
-	}
-	for _, c := range n.Children {
-		e.finishSorted(c, rank)
-	}
-}
-
-func countNodes(ns []*Node) int {
-	c := 0
-	for _, n := range ns {
-		c += 1 + countNodes(n.Children)
-	}
-	return c
+	sortTree(n)
 }
 
 // compareBlobs explains how a and b differ, adding nodes under parent. It

@@ -44,7 +44,11 @@ func leaves(r *compare.Report) []string {
 	var walk func(n *compare.Node, path string)
 	walk = func(n *compare.Node, path string) {
 		if n.Leaf() {
-			s := fmt.Sprintf("%s: %s", path, n.Kind)
+			k := n.Kind.String()
+			if n.Change != compare.ChangeNone {
+				k = n.Change.String() + " " + k
+			}
+			s := fmt.Sprintf("%s: %s", path, k)
 			switch {
 			case n.Accepted:
 				s += " (" + n.Normalizer + ")"

@@ -13,10 +13,24 @@
 // Otherwise r.Verdict is the answer, r.Normalizers the normalizers it needed,
 // and r.Differences the tree of differences down to the smallest unit each
 // format has: archive member and metadata field (tar with any compression,
-// zip and jar, ar and Debian packages), executable section, symbol and Go
-// build-info field (ELF, PE, Mach-O), text line, byte range. The JSON form of
-// a Report (WriteJSON, schema SchemaVersion) is the source of truth; package
-// render turns it into text and HTML.
+// zip and jar, ar and Debian packages); for executables (ELF, PE, Mach-O),
+// Go build-info field, function, data object, string literal and section;
+// text line, byte range. The JSON form of a Report (WriteJSON, schema
+// SchemaVersion) is the source of truth and is never cut; package render
+// turns it into text and HTML, which cut long lists and say so.
+//
+// # Executables
+//
+// Functions come from the Go pclntab (stripped binaries keep it) or the
+// symbol table; package exediff disassembles them and classifies each
+// function and data object as identical, moved (the same once the
+// addresses it refers to are mapped through each side's layout), changed,
+// added or removed, and diffs the string literals as sets. Changed, added
+// and removed ones, the strings and the build information are the causes
+// and come first; what follows from them (moved code and data, section
+// bytes, layout fields) is marked Node.Effect and folded by the
+// renderings. The classification explains a difference; it never decides
+// the verdict, which the digests and the normalizers do.
 //
 // # Normalizers
 //
@@ -51,6 +65,8 @@
 // Archives are read as streams, never extracted by member name; differing
 // members are held in memory when small, else in a private directory under
 // Options.TempDir that is removed before Files returns. Limits bound members,
-// nesting, expanded bytes, compression ratio, decompressor windows and what
-// debug/* may parse (see Limits).
+// nesting, expanded bytes, compression ratio, decompressor windows, what
+// debug/* may parse and how much code and data is held for analysis (see
+// Limits). Executables are opened through internal/exefile, the hardened
+// reader infer uses too.
 package compare

@@ -1,7 +1,6 @@
 package compare
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	"github.com/reprove/reprove/compare/exe"
-	"github.com/reprove/reprove/compare/format"
 	"github.com/reprove/reprove/compare/pe"
 )
 
@@ -156,30 +154,50 @@ func (e *engine) describeSignature(x *blob, l *pe.Layout, side string) (string, 
 	return strings.Join(parts, "; "), s, nil
 }
 
-// compareExe compares executables section by section, symbol by symbol,
-// and their Go build information field by field.
+// compareExe compares executables: Go build information field by field;
+// functions, data objects and string literals as the layout explains them
+// (package exediff: identical, moved, changed, added, removed); header
+// fields; and last, as effects where the analysis accounts for them, the
+// sections byte by byte.
 func (e *engine) compareExe(parent *Node, a, b *blob, skipHeader map[string]bool) error {
 	lim := e.lim.exe()
-	xa, erra := exe.Parse(a.ra, a.size, mustFormat(a), lim)
-	xb, errb := exe.Parse(b.ra, b.size, mustFormat(b), lim)
+	xa, erra := exe.Parse(a.ra, a.size, a.f, lim)
+	xb, errb := exe.Parse(b.ra, b.size, b.f, lim)
 	if erra != nil || errb != nil {
 		e.add(parent, &Node{Name: "structure", Kind: KindContent, Summary: "compared as bytes: " + errorsJoin(erra, errb).Error()})
 		return e.compareBytes(parent, a, b)
 	}
+	e.diffBuildInfo(parent, xa, xb)
+	explained, analysed, err := e.compareLayout(parent, a, b, xa, xb)
+	if err != nil {
+		return err
+	}
 	hn := &Node{Name: "header", Kind: KindSection}
-	var ha, hb []exe.Field
+	ln := &Node{Name: "layout", Kind: KindGroup, Effect: analysed, order: 1,
+		Summary: "header fields that place the sections (entry point, segments, data directories)"}
+	var ha, hb, la, lb []exe.Field
 	for _, f := range xa.Header {
-		if !skipHeader[f.Name] {
+		switch {
+		case skipHeader[f.Name]:
+		case layoutField(f.Name):
+			la = append(la, f)
+		default:
 			ha = append(ha, f)
 		}
 	}
 	for _, f := range xb.Header {
-		if !skipHeader[f.Name] {
+		switch {
+		case skipHeader[f.Name]:
+		case layoutField(f.Name):
+			lb = append(lb, f)
+		default:
 			hb = append(hb, f)
 		}
 	}
 	e.diffExeFields(hn, ha, hb)
+	e.diffExeFields(ln, la, lb)
 	e.attach(parent, hn)
+	e.attach(parent, ln)
 
 	key := func(ss []exe.Section) map[string]int {
 		m := map[string]int{}
@@ -200,6 +218,7 @@ func (e *engine) compareExe(parent *Node, a, b *blob, skipHeader map[string]bool
 		names = append(names, k)
 	}
 	sort.Slice(names, func(i, j int) bool { return ka[names[i]] < ka[names[j]] })
+	group := &Node{Name: "sections", Kind: KindGroup, order: 2}
 	for _, k := range names {
 		j, ok := kb[k]
 		if !ok {
@@ -207,23 +226,38 @@ func (e *engine) compareExe(parent *Node, a, b *blob, skipHeader map[string]bool
 			continue
 		}
 		sa, sb := xa.Sections[ka[k]], xb.Sections[j]
-		sn := &Node{Name: k, Kind: KindSection}
+		sn := &Node{Name: k, Kind: KindSection, Effect: explained[sa.Name]}
 		e.diffExeFields(sn, sa.Fields, sb.Fields)
-		if err := e.diffSection(sn, a, b, xa, xb, sa, sb); err != nil {
+		if err := e.diffSection(sn, a, b, sa, sb); err != nil {
 			return err
 		}
-		e.attach(parent, sn)
+		e.attach(group, sn)
 	}
 	for k, j := range kb {
 		if _, ok := ka[k]; !ok {
 			e.add(parent, &Node{Name: "section " + k, Kind: KindAdded, Summary: fmt.Sprintf("section only in shipped (%d bytes)", xb.Sections[j].Size)})
 		}
 	}
-	e.diffBuildInfo(parent, xa, xb)
+	if len(group.Children) > 0 {
+		group.Effect = true
+		for _, c := range group.Children {
+			group.Effect = group.Effect && c.Effect
+		}
+		ns := group.Children
+		group.Summary = plural(len(ns), "section") + map[bool]string{true: " differs", false: " differ"}[len(ns) == 1] + " as bytes"
+		if group.Effect {
+			group.Summary += ", as the functions, strings and data above account for"
+		}
+		parent.Children = append(parent.Children, group)
+	}
 	return nil
 }
 
-func mustFormat(b *blob) format.Format { return b.f }
+// layoutField names the header fields that only place things: they change
+// whenever a section grows.
+func layoutField(name string) bool {
+	return name == "entry" || name == "symbol table" || strings.HasPrefix(name, "program header ") || strings.HasPrefix(name, "data directory ")
+}
 
 func (e *engine) diffExeFields(n *Node, as, bs []exe.Field) {
 	bv := map[string]string{}
@@ -248,101 +282,11 @@ func (e *engine) diffExeFields(n *Node, as, bs []exe.Field) {
 	}
 }
 
-func (e *engine) hashRange(ra io.ReaderAt, off, n int64) ([32]byte, error) {
-	h := sha256.New()
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(ra, off, n), e.buf); err != nil {
-		return [32]byte{}, err
-	}
-	var out [32]byte
-	copy(out[:], h.Sum(nil))
-	return out, nil
-}
-
-// diffSection compares one section's bytes and, when they differ, the
-// symbols inside it.
-func (e *engine) diffSection(sn *Node, a, b *blob, xa, xb *exe.File, sa, sb exe.Section) error {
-	if sa.Size == sb.Size {
-		ha, err := e.hashRange(a.ra, sa.Offset, sa.Size)
-		if err != nil {
-			return fmt.Errorf("read %s: section %s: %w", a.where, sa.Name, err)
-		}
-		hb, err := e.hashRange(b.ra, sb.Offset, sb.Size)
-		if err != nil {
-			return fmt.Errorf("read %s: section %s: %w", b.where, sb.Name, err)
-		}
-		if ha == hb {
-			return nil
-		}
-	}
+// diffSection compares one section's bytes (diffBytes records nothing
+// when they are equal).
+func (e *engine) diffSection(sn *Node, a, b *blob, sa, sb exe.Section) error {
 	if err := e.diffBytes(sn, "bytes", io.NewSectionReader(a.ra, sa.Offset, sa.Size), io.NewSectionReader(b.ra, sb.Offset, sb.Size), sa.Size, sb.Size); err != nil {
-		return err
-	}
-	// Symbols of this section, by name.
-	type sym struct {
-		s exe.Symbol
-		h [32]byte
-	}
-	collect := func(x *exe.File, ra io.ReaderAt, sec string) (map[string]sym, error) {
-		m := map[string]sym{}
-		for _, s := range x.Symbols {
-			if s.Section != sec {
-				continue
-			}
-			h, err := e.hashRange(ra, s.Offset, s.Size)
-			if err != nil {
-				return nil, err
-			}
-			m[s.Name] = sym{s, h}
-		}
-		return m, nil
-	}
-	ma, err := collect(xa, a.ra, sa.Name)
-	if err != nil {
-		return fmt.Errorf("read %s: symbols: %w", a.where, err)
-	}
-	mb, err := collect(xb, b.ra, sb.Name)
-	if err != nil {
-		return fmt.Errorf("read %s: symbols: %w", b.where, err)
-	}
-	names := make([]string, 0, len(ma))
-	for k := range ma {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	var added []string
-	for k := range mb {
-		if _, ok := ma[k]; !ok {
-			added = append(added, k)
-		}
-	}
-	sort.Strings(added)
-	// Symbols that appeared, disappeared or changed size come first: they
-	// are where the code changed. Symbols of equal size whose bytes differ
-	// are often only moved references (every call into code that moved).
-	var changed []*Node
-	for _, k := range names {
-		x := ma[k]
-		y, ok := mb[k]
-		switch {
-		case !ok:
-			sn.first = true
-			e.add(sn, &Node{Name: k, Kind: KindSymbol, Summary: fmt.Sprintf("symbol only in rebuilt (%d bytes)", x.s.Size)})
-		case x.s.Size != y.s.Size:
-			sn.first = true
-			e.add(sn, &Node{Name: k, Kind: KindSymbol, Summary: "size differs", Rebuilt: fmt.Sprint(x.s.Size), Shipped: fmt.Sprint(y.s.Size)})
-		case x.h != y.h:
-			changed = append(changed, &Node{Name: k, Kind: KindSymbol, Summary: fmt.Sprintf("content differs (%d bytes)", x.s.Size)})
-		}
-	}
-	for _, k := range added {
-		sn.first = true
-		e.add(sn, &Node{Name: k, Kind: KindSymbol, Summary: fmt.Sprintf("symbol only in shipped (%d bytes)", mb[k].s.Size)})
-	}
-	for _, n := range changed {
-		e.add(sn, n)
-	}
-	if xa.SymbolsSkipped != "" && len(ma) == 0 {
-		sn.Summary = "no symbols: " + xa.SymbolsSkipped
+		return fmt.Errorf("compare section %s: %w", sa.Name, err)
 	}
 	return nil
 }
@@ -350,11 +294,20 @@ func (e *engine) diffSection(sn *Node, a, b *blob, xa, xb *exe.File, sa, sb exe.
 // diffBuildInfo compares Go build information field by field.
 func (e *engine) diffBuildInfo(parent *Node, xa, xb *exe.File) {
 	ba, bb := xa.BuildInfo, xb.BuildInfo
+	n := &Node{Name: "go build info", Kind: KindSection, order: -4}
+	defer e.attach(parent, n)
+	if xa.BuildID != xb.BuildID || xa.HasBuildID != xb.HasBuildID {
+		id := func(x *exe.File) string {
+			if !x.HasBuildID {
+				return "(none)"
+			}
+			return fmt.Sprintf("%q", x.BuildID)
+		}
+		e.add(n, &Node{Name: "build id", Kind: KindBuildInfo, Rebuilt: id(xa), Shipped: id(xb)})
+	}
 	if ba == nil && bb == nil {
 		return
 	}
-	n := &Node{Name: "go build info", Kind: KindSection, first: true}
-	defer e.attach(parent, n)
 	if ba == nil || bb == nil {
 		has := func(ok bool) string {
 			if ok {

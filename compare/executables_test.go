@@ -29,7 +29,9 @@ func hasLeaf(ls []string, prefix string) bool {
 	return slices.ContainsFunc(ls, func(s string) bool { return strings.HasPrefix(s, prefix) })
 }
 
-func TestELFOneFunction(t *testing.T) {
+// A string literal edited in place (same length): no code or header
+// changes, so the strings say what changed.
+func TestELFSameLengthString(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds Go programs")
 	}
@@ -40,8 +42,10 @@ func TestELFOneFunction(t *testing.T) {
 		t.Fatalf("verdict = %v, want different", r.Verdict)
 	}
 	ls := leaves(r)
-	if !hasLeaf(ls, ".rodata/bytes: bytes") {
-		t.Errorf("no .rodata byte difference in %q", ls)
+	for _, want := range []string{`strings/"hello, world": removed string`, `strings/"hello, World": added string`, "sections/.rodata/bytes: bytes"} {
+		if !slices.Contains(ls, want) {
+			t.Errorf("no %q in %q", want, ls)
+		}
 	}
 	if r.Suggested != nil {
 		t.Errorf("Suggested = %v for a content change", r.Suggested)
@@ -106,7 +110,7 @@ func TestAuthenticode(t *testing.T) {
 	tp := filepath.Join(t.TempDir(), "tampered.exe")
 	os.WriteFile(tp, tampered, 0o644)
 	r = filesReport(t, unsigned, tp, compare.NormalizerNames()...)
-	if r.Verdict != compare.Different || !hasLeaf(leaves(r), ".text/bytes: bytes") {
+	if r.Verdict != compare.Different || !hasLeaf(leaves(r), "sections/.text/bytes: bytes") || !hasLeaf(leaves(r), "data/.text (outside functions): changed data") {
 		t.Errorf("tampered .text: verdict %v, leaves %q", r.Verdict, leaves(r))
 	}
 	// Bytes appended after the signature: the table is no longer last.
@@ -168,7 +172,10 @@ func TestMachO(t *testing.T) {
 	if r.Verdict != compare.Different || r.Rebuilt.Format.String() != "macho" {
 		t.Fatalf("verdict %v format %v", r.Verdict, r.Rebuilt.Format)
 	}
-	if ls := leaves(r); !hasLeaf(ls, "__TEXT,__rodata/bytes: bytes") {
-		t.Errorf("no __TEXT,__rodata difference in %q", ls)
+	ls := leaves(r)
+	for _, want := range []string{`strings/"hello, world": removed string`, `strings/"hello, World": added string`, "sections/__TEXT,__rodata/bytes: bytes"} {
+		if !slices.Contains(ls, want) {
+			t.Errorf("no %q in %q", want, ls)
+		}
 	}
 }

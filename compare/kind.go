@@ -23,11 +23,15 @@ const (
 	KindHeader      = verdict.KindHeader
 	KindMetadata    = verdict.KindMetadata
 	KindContent     = verdict.KindContent
-	KindSymbol      = verdict.KindSymbol
 	KindBuildInfo   = verdict.KindBuildInfo
 	KindText        = verdict.KindText
 	KindBytes       = verdict.KindBytes
 	KindTimestamp   = verdict.KindTimestamp
 	KindChecksum    = verdict.KindChecksum
 	KindSignature   = verdict.KindSignature
+	KindGroup       = verdict.KindGroup
+	KindFunction    = verdict.KindFunction
+	KindObject      = verdict.KindObject
+	KindString      = verdict.KindString
+	KindData        = verdict.KindData
 )

@@ -38,11 +38,11 @@ type Limits struct {
 	MaxExpanded   int64 // bytes decompressed in total
 	MaxRatio      int64 // compression ratio of one stream
 	MaxWindow     int64 // decompressor window (xz dictionary, zstd window)
-	MaxExecutable int64 // largest executable parsed for sections and symbols
+	MaxExecutable int64 // largest executable parsed for sections, symbols and functions
+	MaxCode       int64 // bytes of code and data one executable may hold in memory for function-level analysis
 	MaxTextSize   int64 // largest file given a line diff
-	MaxChildren   int   // children kept per node of the report
-	MaxLines      int   // lines kept per text or hex diff
-	MaxRanges     int   // byte ranges listed per binary difference
+	MaxRanges     int   // byte ranges shown in hex per binary difference
+	MaxListing    int   // instructions listed per added or removed function
 }
 
 // DefaultLimits returns the defaults.
@@ -51,11 +51,11 @@ func DefaultLimits() Limits {
 	return Limits{
 		MaxEntries: a.MaxEntries, MaxDepth: a.MaxDepth, MaxExpanded: a.MaxExpanded,
 		MaxRatio: a.MaxRatio, MaxWindow: a.MaxWindow,
-		MaxExecutable: exe.DefaultLimits().MaxSize,
+		MaxExecutable: exe.DefaultLimits().File.MaxSize,
+		MaxCode:       512 << 20,
 		MaxTextSize:   4 << 20,
-		MaxChildren:   200,
-		MaxLines:      200,
 		MaxRanges:     8,
+		MaxListing:    4096,
 	}
 }
 
@@ -77,10 +77,10 @@ func (l Limits) withDefaults() Limits {
 	set64(&l.MaxRatio, d.MaxRatio)
 	set64(&l.MaxWindow, d.MaxWindow)
 	set64(&l.MaxExecutable, d.MaxExecutable)
+	set64(&l.MaxCode, d.MaxCode)
 	set64(&l.MaxTextSize, d.MaxTextSize)
-	set(&l.MaxChildren, d.MaxChildren)
-	set(&l.MaxLines, d.MaxLines)
 	set(&l.MaxRanges, d.MaxRanges)
+	set(&l.MaxListing, d.MaxListing)
 	return l
 }
 
@@ -90,6 +90,6 @@ func (l Limits) archive() archive.Limits {
 
 func (l Limits) exe() exe.Limits {
 	x := exe.DefaultLimits()
-	x.MaxSize = l.MaxExecutable
+	x.File.MaxSize = l.MaxExecutable
 	return x
 }

@@ -12,7 +12,12 @@ import (
 
 // SchemaVersion is the version of the JSON report. It changes whenever a
 // field changes meaning or is removed; adding a field keeps it.
-const SchemaVersion = 1
+//
+// Version 2: the report is never cut (counts.omitted and childrenOmitted
+// are gone: renderings cut, and say so); nodes carry change and effect;
+// counts carry causes; executables are explained by function, object,
+// string and data nodes in groups instead of symbol nodes.
+const SchemaVersion = 2
 
 // Report is the result of one comparison: the source of truth that the
 // text and HTML renderings are made from.
@@ -35,6 +40,10 @@ type Report struct {
 	Counts Counts `json:"counts"`
 	// Differences is the tree of differences; nil when Identical.
 	Differences *Node `json:"differences,omitempty"`
+	// Notes say what the comparison could not look into and why (a
+	// function table it could not read, code over a memory limit). They
+	// are no differences.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Artifact is one side of the comparison.
@@ -51,9 +60,50 @@ type Counts struct {
 	Differences int `json:"differences"`
 	// Accepted is how many of them an allowed normalizer covers.
 	Accepted int `json:"accepted"`
-	// Omitted is how many nodes were cut from the report to keep it
-	// readable (see Limits.MaxChildren and Limits.MaxLines).
-	Omitted int `json:"omitted"`
+	// Causes is how many of them are not effects (see Node.Effect): the
+	// differences to read first.
+	Causes int `json:"causes"`
+}
+
+// Change is what became of a function, object, string or block of data.
+type Change int
+
+// Changes.
+const (
+	ChangeNone    Change = iota // not a function, object, string or data node
+	ChangeMoved                 // the same once addresses are mapped from one layout to the other
+	ChangeChanged               // different code or data
+	ChangeAdded                 // only in the shipped file
+	ChangeRemoved               // only in the rebuilt file
+)
+
+var changeNames = map[Change]string{ChangeMoved: "moved", ChangeChanged: "changed", ChangeAdded: "added", ChangeRemoved: "removed"}
+
+func (c Change) String() string {
+	if s, ok := changeNames[c]; ok {
+		return s
+	}
+	return ""
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (c Change) MarshalText() ([]byte, error) {
+	s, ok := changeNames[c]
+	if !ok {
+		return nil, fmt.Errorf("marshal change: invalid value %d", int(c))
+	}
+	return []byte(s), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (c *Change) UnmarshalText(b []byte) error {
+	for k, s := range changeNames {
+		if s == string(b) {
+			*c = k
+			return nil
+		}
+	}
+	return fmt.Errorf("unmarshal change: unknown change %q", b)
 }
 
 // Node is one difference, or a place (a file, member, section) holding
@@ -74,23 +124,31 @@ type Node struct {
 	// Accepted is true when Normalizer was allowed, so this difference
 	// does not count against equivalence.
 	Accepted bool `json:"accepted,omitempty"`
+	// Change says what became of a function, object, string or block of
+	// data.
+	Change Change `json:"change,omitempty"`
+	// Effect marks a difference, or a place holding differences, that
+	// follows from the causes before it: code and data that only moved,
+	// section bytes the functions, strings and data account for, layout
+	// fields. Renderings fold effects.
+	Effect bool `json:"effect,omitempty"`
 	// Signature describes an Authenticode signature (kind signature).
 	Signature *pe.Signature `json:"signature,omitempty"`
-	// Lines holds a unified diff or a hex view.
+	// Lines holds a unified diff, an instruction diff or a hex view.
 	Lines []string `json:"lines,omitempty"`
-	// LinesOmitted counts lines cut from Lines.
+	// LinesOmitted counts lines the comparison did not record (byte ranges
+	// past Limits.MaxRanges, instructions past Limits.MaxListing).
 	LinesOmitted int     `json:"linesOmitted,omitempty"`
 	Children     []*Node `json:"children,omitempty"`
-	// ChildrenOmitted counts children cut from Children.
-	ChildrenOmitted int `json:"childrenOmitted,omitempty"`
 
-	// first puts a place before its siblings of the same rank (Go build
-	// info before sections: it says which inputs changed).
-	first bool
+	// order puts a place before its siblings of the same rank (Go build
+	// info first: it says which inputs changed; then functions, strings,
+	// data).
+	order int
 }
 
 // Leaf reports whether n is a difference rather than a place.
-func (n *Node) Leaf() bool { return n.Kind != KindFile && n.Kind != KindSection }
+func (n *Node) Leaf() bool { return n.Kind != KindFile && n.Kind != KindSection && n.Kind != KindGroup }
 
 // WriteJSON writes r as indented JSON.
 func (r *Report) WriteJSON(w io.Writer) error {

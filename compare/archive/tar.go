@@ -14,8 +14,9 @@ import (
 
 // tarTypes names tar type flags.
 var tarTypes = map[byte]string{
-	tar.TypeReg: "file", tar.TypeRegA: "file", tar.TypeGNUSparse: "file",
-	tar.TypeDir: "dir", tar.TypeSymlink: "symlink", tar.TypeLink: "hardlink",
+	tar.TypeReg: "file", '\x00': "file", // '\x00' is the old regular-file flag (tar.TypeRegA, deprecated)
+	tar.TypeGNUSparse: "file",
+	tar.TypeDir:       "dir", tar.TypeSymlink: "symlink", tar.TypeLink: "hardlink",
 	tar.TypeChar: "char", tar.TypeBlock: "block", tar.TypeFifo: "fifo",
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"sync"
 
 	kflate "github.com/klauspost/compress/flate"
 	"github.com/opencontainers/go-digest"
@@ -38,6 +39,7 @@ type ZipMember struct {
 // OpenZip reads the central directory of the zip in ra and hashes each
 // member's raw bytes.
 func OpenZip(ctx context.Context, ra io.ReaderAt, size int64, where string, b *Budget) (*Zip, error) {
+	ra = newBlockCache(ra, size)
 	zr, err := zip.NewReader(ra, size)
 	if err != nil && zr == nil {
 		return nil, fmt.Errorf("read zip %s: %w", where, err)
@@ -170,9 +172,7 @@ func zipEntry(f *zip.File) Entry {
 	if f.Comment != "" {
 		e.add("comment", ClassOther, "%q", f.Comment)
 	}
-	for _, x := range splitExtra(f.Extra) {
-		e.Fields = append(e.Fields, x)
-	}
+	e.Fields = append(e.Fields, splitExtra(f.Extra)...)
 	return e
 }
 
@@ -223,3 +223,51 @@ func splitExtra(b []byte) []Field {
 
 // CompressedSize is the member's size in the archive.
 func (m *ZipMember) CompressedSize() int64 { return int64(m.f.CompressedSize64) }
+
+// blockCache serves small reads of a ReaderAt from the last 1 MiB block
+// read. Reading a zip's members in order makes a few tiny reads per member
+// (the local header, twice, then the data); without it a toolchain zip of
+// 4,000 members costs tens of thousands of system calls. (The standard
+// library has no caching ReaderAt.)
+type blockCache struct {
+	ra   io.ReaderAt
+	size int64
+	mu   sync.Mutex
+	off  int64
+	buf  []byte
+}
+
+const cacheBlock = 1 << 20
+
+func newBlockCache(ra io.ReaderAt, size int64) *blockCache {
+	return &blockCache{ra: ra, size: size, off: -1}
+}
+
+func (c *blockCache) ReadAt(p []byte, off int64) (int, error) {
+	if len(p) >= cacheBlock/4 || off < 0 || off >= c.size {
+		return c.ra.ReadAt(p, off)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.off < 0 || off < c.off || off+int64(len(p)) > c.off+int64(len(c.buf)) {
+		start := off &^ (cacheBlock - 1)
+		n := min(int64(2*cacheBlock), c.size-start)
+		if n <= 0 {
+			return 0, io.EOF
+		}
+		if cap(c.buf) < int(n) {
+			c.buf = make([]byte, n)
+		}
+		c.buf = c.buf[:n]
+		if m, err := c.ra.ReadAt(c.buf, start); err != nil && !(err == io.EOF && int64(m) == n) {
+			c.off = -1
+			return c.ra.ReadAt(p, off)
+		}
+		c.off = start
+	}
+	n := copy(p, c.buf[off-c.off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}

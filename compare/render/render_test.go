@@ -24,7 +24,7 @@ type M = fixture.Member
 
 // reports are made by the real comparison from fixtures generated in
 // code; only the paths are fixed afterwards so the goldens are stable.
-func reports(t *testing.T) map[string]*compare.Report {
+func reports(t *testing.T) map[string]golden {
 	t1 := fixture.Epoch.Add(time.Hour)
 	base := []M{{Name: "app/bin/tool", Mode: 0o755, Body: []byte("#!/bin/sh\necho tool\n")}, {Name: "app/README", Body: []byte("one\ntwo\nthree\n")}}
 	later := []M{{Name: "app/bin/tool", Mode: 0o755, Body: []byte("#!/bin/sh\necho tool\n"), Mtime: t1}, {Name: "app/README", Body: []byte("one\ntwo\nthree\n"), Mtime: t1}}
@@ -40,38 +40,45 @@ func reports(t *testing.T) map[string]*compare.Report {
 		mixed2 = append(mixed2, M{Name: fmt.Sprintf("m%d", i), Body: []byte("same\n"), Mtime: t1})
 	}
 	mixed2[5].Body = []byte("changed\n")
+	def := render.DefaultOptions()
 	cases := []struct {
 		name  string
 		a, b  []byte
 		norms []string
-		lim   compare.Limits
+		show  render.Options
 	}{
-		{"identical", fixture.Tar(base...), fixture.Tar(base...), nil, compare.Limits{}},
-		{"equivalent", fixture.Gzip(fixture.Tar(base...), fixture.Epoch, 6), fixture.Gzip(fixture.Tar(later...), t1, 6), []string{"archive-mtime", "gzip-header"}, compare.Limits{}},
-		{"suggested", fixture.Gzip(fixture.Tar(base...), fixture.Epoch, 6), fixture.Gzip(fixture.Tar(later...), t1, 6), nil, compare.Limits{}},
-		{"different", fixture.Zip(6, base...), fixture.Zip(6, changed...), nil, compare.Limits{}},
-		{"capped", fixture.Tar(many1...), fixture.Tar(many2...), nil, compare.Limits{MaxChildren: 3, MaxLines: 1}},
+		{"identical", fixture.Tar(base...), fixture.Tar(base...), nil, def},
+		{"equivalent", fixture.Gzip(fixture.Tar(base...), fixture.Epoch, 6), fixture.Gzip(fixture.Tar(later...), t1, 6), []string{"archive-mtime", "gzip-header"}, def},
+		{"suggested", fixture.Gzip(fixture.Tar(base...), fixture.Epoch, 6), fixture.Gzip(fixture.Tar(later...), t1, 6), nil, def},
+		{"different", fixture.Zip(6, base...), fixture.Zip(6, changed...), nil, def},
+		{"capped", fixture.Tar(many1...), fixture.Tar(many2...), nil, render.Options{MaxEntries: 3, MaxLines: 1}},
+		{"uncapped", fixture.Tar(many1...), fixture.Tar(many2...), nil, render.Options{}},
 		// What counts against the verdict comes first, even past the cut.
-		{"significant-first", fixture.Tar(mixed1...), fixture.Tar(mixed2...), []string{"archive-mtime"}, compare.Limits{MaxChildren: 2}},
-		{"binary", append([]byte{0, 1, 2}, bytes.Repeat([]byte{7}, 40)...), append([]byte{0, 9, 2}, bytes.Repeat([]byte{8}, 41)...), nil, compare.Limits{}},
+		{"significant-first", fixture.Tar(mixed1...), fixture.Tar(mixed2...), []string{"archive-mtime"}, render.Options{MaxEntries: 2}},
+		{"binary", append([]byte{0, 1, 2}, bytes.Repeat([]byte{7}, 40)...), append([]byte{0, 9, 2}, bytes.Repeat([]byte{8}, 41)...), nil, def},
 	}
-	out := map[string]*compare.Report{}
+	out := map[string]golden{}
 	for _, c := range cases {
 		dir := t.TempDir()
 		a, b := filepath.Join(dir, "rebuilt.bin"), filepath.Join(dir, "shipped.bin")
 		os.WriteFile(a, c.a, 0o644)
 		os.WriteFile(b, c.b, 0o644)
-		r, err := compare.Files(context.Background(), a, b, compare.Options{Normalizers: c.norms, Limits: c.lim})
+		r, err := compare.Files(context.Background(), a, b, compare.Options{Normalizers: c.norms})
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		r.Rebuilt.Path, r.Shipped.Path = "rebuilt.bin", "shipped.bin"
-		out[c.name] = r
+		out[c.name] = golden{r, c.show}
 	}
 	return out
 }
 
-func golden(t *testing.T, name string, got []byte) {
+type golden struct {
+	r    *compare.Report
+	show render.Options
+}
+
+func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	p := filepath.Join("testdata", name)
 	if *update {
@@ -90,21 +97,22 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestGolden(t *testing.T) {
-	for name, r := range reports(t) {
+	for name, g := range reports(t) {
+		r := g.r
 		t.Run(name, func(t *testing.T) {
 			var txt, js, html bytes.Buffer
-			if err := render.Text(&txt, r); err != nil {
+			if err := g.show.Text(&txt, r); err != nil {
 				t.Fatal(err)
 			}
 			if err := r.WriteJSON(&js); err != nil {
 				t.Fatal(err)
 			}
-			if err := render.HTML(&html, r); err != nil {
+			if err := g.show.HTML(&html, r); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name+".txt", txt.Bytes())
-			golden(t, name+".json", js.Bytes())
-			golden(t, name+".html", html.Bytes())
+			checkGolden(t, name+".txt", txt.Bytes())
+			checkGolden(t, name+".json", js.Bytes())
+			checkGolden(t, name+".html", html.Bytes())
 			// The JSON is the source of truth: it reads back to the same
 			// report.
 			back, err := compare.ReadReport(bytes.NewReader(js.Bytes()))

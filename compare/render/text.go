@@ -1,5 +1,8 @@
 // Package render turns a compare.Report (whose JSON form is the source of
-// truth) into text for a terminal and one self-contained HTML page.
+// truth, never cut) into text for a terminal and one self-contained HTML
+// page. Renderings cut long reports, and say where and how much: cut counts
+// are always differences (leaves of the report), and lines for the lines of
+// one diff.
 package render
 
 import (
@@ -11,9 +14,62 @@ import (
 	"github.com/reprove/reprove/compare"
 )
 
+// Options bound a rendering.
+type Options struct {
+	// MaxEntries is how many children of one node are shown; 0 or less
+	// shows all.
+	MaxEntries int
+	// MaxLines is how many lines of one diff are shown; 0 or less shows
+	// all.
+	MaxLines int
+}
+
+// DefaultOptions are what Text and HTML use.
+func DefaultOptions() Options { return Options{MaxEntries: 200, MaxLines: 200} }
+
+// Text writes r for a terminal with DefaultOptions.
+func Text(w io.Writer, r *compare.Report) error { return DefaultOptions().Text(w, r) }
+
+// HTML writes r as a page with DefaultOptions.
+func HTML(w io.Writer, r *compare.Report) error { return DefaultOptions().HTML(w, r) }
+
+// leaves counts the differences at or under n.
+func leaves(n *compare.Node) int {
+	if n.Leaf() {
+		return 1
+	}
+	c := 0
+	for _, x := range n.Children {
+		c += leaves(x)
+	}
+	return c
+}
+
+// cut is what a rendering leaves out.
+type cut struct{ Diffs, Lines int }
+
+func (c cut) String() string {
+	var parts []string
+	if c.Diffs > 0 {
+		parts = append(parts, plural(c.Diffs, "difference"))
+	}
+	if c.Lines > 0 {
+		parts = append(parts, plural(c.Lines, "diff line"))
+	}
+	return strings.Join(parts, " and ")
+}
+
+func plural(n int, one string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %ss", n, one)
+}
+
 // Text writes r for a terminal: the verdict first, then the tree of
-// differences, indented, with what was cut said where it was cut.
-func Text(w io.Writer, r *compare.Report) error {
+// differences, indented, causes before effects; effects are folded to one
+// line each; what was cut is said where it was cut and counted at the end.
+func (o Options) Text(w io.Writer, r *compare.Report) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
 	p("%s\n", headline(r))
@@ -27,22 +83,25 @@ func Text(w io.Writer, r *compare.Report) error {
 		p("  allowed normalizers: %s\n", strings.Join(r.Allowed, ", "))
 	}
 	if r.Verdict != compare.Identical {
-		if r.Counts.Differences == 1 {
-			p("  1 difference, %d accepted by allowed normalizers", r.Counts.Accepted)
-		} else {
-			p("  %d differences, %d accepted by allowed normalizers", r.Counts.Differences, r.Counts.Accepted)
-		}
-		if r.Counts.Omitted > 0 {
-			p("; %d report entries not shown (raise --max-entries-shown or --max-lines)", r.Counts.Omitted)
+		p("  %s, %d accepted by allowed normalizers", plural(r.Counts.Differences, "difference"), r.Counts.Accepted)
+		if e := r.Counts.Differences - r.Counts.Causes; e > 0 && r.Counts.Causes > 0 {
+			p("; %s to read first, %d following from them", plural(r.Counts.Causes, "cause"), e)
 		}
 		p("\n")
 	}
 	if len(r.Suggested) > 0 {
 		p("  every difference is covered by a known normalizer: allowing %s would make this equivalent\n", strings.Join(r.Suggested, ", "))
 	}
+	for _, n := range r.Notes {
+		p("  note: %s\n", n)
+	}
+	var c cut
 	if r.Differences != nil {
 		p("\n")
-		textNode(bw, r.Differences, 0)
+		o.textNode(bw, r.Differences, 0, &c)
+	}
+	if c.Diffs > 0 || c.Lines > 0 {
+		p("\n%s not shown (raise --max-entries-shown or --max-lines, 0 for no limit; --json holds everything)\n", c)
 	}
 	return bw.Flush()
 }
@@ -58,42 +117,91 @@ func headline(r *compare.Report) string {
 	}
 }
 
-// Tag describes a leaf's kind and whether a normalizer covers it.
+// Tag describes a leaf's kind, change and whether a normalizer covers it.
 func Tag(n *compare.Node) string {
+	k := n.Kind.String()
+	if n.Change != compare.ChangeNone {
+		k = n.Change.String() + " " + k
+	}
 	switch {
 	case !n.Leaf():
 		return ""
 	case n.Accepted:
-		return fmt.Sprintf("%s, accepted by %s", n.Kind, n.Normalizer)
+		return fmt.Sprintf("%s, accepted by %s", k, n.Normalizer)
 	case n.Normalizer != "":
-		return fmt.Sprintf("%s, %s would accept it (not allowed)", n.Kind, n.Normalizer)
+		return fmt.Sprintf("%s, %s would accept it (not allowed)", k, n.Normalizer)
 	}
-	return n.Kind.String()
+	return k
 }
 
-func textNode(w *bufio.Writer, n *compare.Node, depth int) {
-	ind := strings.Repeat("  ", depth)
-	line := ind + n.Name
+// label is a node's line: name, summary, values.
+func label(n *compare.Node) string {
+	line := n.Name
 	if n.Summary != "" {
 		line += ": " + n.Summary
 	}
 	if n.Rebuilt != "" || n.Shipped != "" {
 		line += fmt.Sprintf(": %s → %s", n.Rebuilt, n.Shipped)
 	}
+	return line
+}
+
+func (o Options) textNode(w *bufio.Writer, n *compare.Node, depth int, c *cut) {
+	ind := strings.Repeat("  ", depth)
+	line := ind + label(n)
 	if t := Tag(n); t != "" {
 		line += "  [" + t + "]"
 	}
+	if n.Effect && !n.Leaf() {
+		// Folded: one line, with the first few names.
+		line += foldedNames(n, 4)
+		fmt.Fprintln(w, line)
+		return
+	}
 	fmt.Fprintln(w, line)
-	for _, l := range n.Lines {
+	lines := n.Lines
+	if o.MaxLines > 0 && len(lines) > o.MaxLines {
+		lines = lines[:o.MaxLines]
+	}
+	for _, l := range lines {
 		fmt.Fprintf(w, "%s    │ %s\n", ind, l)
 	}
+	if cutLines := len(n.Lines) - len(lines); cutLines > 0 {
+		c.Lines += cutLines
+		fmt.Fprintf(w, "%s    │ … %s not shown\n", ind, plural(cutLines, "more line"))
+	}
 	if n.LinesOmitted > 0 {
-		fmt.Fprintf(w, "%s    │ … %d more lines not shown\n", ind, n.LinesOmitted)
+		fmt.Fprintf(w, "%s    │ … %s not recorded\n", ind, plural(n.LinesOmitted, "more line"))
 	}
-	for _, c := range n.Children {
-		textNode(w, c, depth+1)
+	kids := n.Children
+	hidden := 0
+	if o.MaxEntries > 0 && len(kids) > o.MaxEntries {
+		for _, k := range kids[o.MaxEntries:] {
+			hidden += leaves(k)
+		}
+		kids = kids[:o.MaxEntries]
 	}
-	if n.ChildrenOmitted > 0 {
-		fmt.Fprintf(w, "%s  … %d more entries not shown\n", ind, n.ChildrenOmitted)
+	for _, k := range kids {
+		o.textNode(w, k, depth+1, c)
 	}
+	if hidden > 0 {
+		c.Diffs += hidden
+		fmt.Fprintf(w, "%s  … %s not shown\n", ind, plural(hidden, "more difference"))
+	}
+}
+
+// foldedNames lists the first names under a folded node, for its line.
+func foldedNames(n *compare.Node, max int) string {
+	if len(n.Children) == 0 {
+		return ""
+	}
+	var names []string
+	for _, k := range n.Children[:min(max, len(n.Children))] {
+		names = append(names, k.Name)
+	}
+	s := " (" + strings.Join(names, ", ")
+	if more := len(n.Children) - len(names); more > 0 {
+		s += fmt.Sprintf(", … %d more", more)
+	}
+	return s + "; folded: --json and --html list them)"
 }

@@ -23,13 +23,17 @@ const (
 	KindHeader                      // compressed-stream header field (gzip)
 	KindMetadata                    // any other metadata field
 	KindContent                     // content differs (summary of a leaf with no finer structure)
-	KindSymbol                      // a function or object in an executable
 	KindBuildInfo                   // a Go build-info field
 	KindText                        // lines of text
 	KindBytes                       // byte ranges
 	KindTimestamp                   // PE COFF timestamp
 	KindChecksum                    // PE optional-header checksum
 	KindSignature                   // Authenticode signature
+	KindGroup                       // a group of differences of one sort (functions, strings, sections), a place
+	KindFunction                    // a function of an executable (see the node's change)
+	KindObject                      // a named data object of an executable
+	KindString                      // a string literal one executable holds and the other does not
+	KindData                        // data no object names, compared as words
 )
 
 var kindNames = map[Kind]string{
@@ -37,9 +41,10 @@ var kindNames = map[Kind]string{
 	KindDuplicate: "duplicate", KindFormat: "format", KindType: "type", KindMode: "mode",
 	KindLink: "link", KindOwner: "owner", KindMtime: "mtime", KindOrder: "order",
 	KindCompression: "compression", KindHeader: "header", KindMetadata: "metadata",
-	KindContent: "content", KindSymbol: "symbol", KindBuildInfo: "buildinfo", KindText: "text",
+	KindContent: "content", KindBuildInfo: "buildinfo", KindText: "text",
 	KindBytes: "bytes", KindTimestamp: "pe-timestamp", KindChecksum: "pe-checksum",
-	KindSignature: "signature",
+	KindSignature: "signature", KindGroup: "group", KindFunction: "function", KindObject: "object",
+	KindString: "string", KindData: "data",
 }
 
 func (k Kind) String() string {

@@ -19,7 +19,8 @@ type Normalizer struct {
 // never lists kinds no normalizer may ever cover: a change of file type,
 // mode bits, link target, duplicate entries, content, or format.
 var never = []Kind{KindType, KindMode, KindLink, KindDuplicate, KindAdded, KindRemoved, KindFormat,
-	KindContent, KindText, KindBytes, KindSymbol, KindBuildInfo, KindFile, KindSection}
+	KindContent, KindText, KindBytes, KindBuildInfo, KindFile, KindSection,
+	KindGroup, KindFunction, KindObject, KindString, KindData}
 
 // registry is the list of known normalizers, in the order they are
 // documented (see the package documentation).

@@ -20,12 +20,15 @@ func newCompareCmd(env *Env) *cobra.Command {
 		jsonOut   bool
 		htmlOut   string
 		lim       compare.Limits
+		show      = render.DefaultOptions()
 	)
 	var long strings.Builder
 	long.WriteString(`Compare a rebuilt artifact with a shipped one, bit for bit, and explain
 every difference: archive members (tar, zip/jar, npm .tgz, Go module zips,
-Debian .deb), executable sections, symbols and Go build info (ELF, PE,
-Mach-O), text lines and byte ranges.
+Debian .deb); for executables (ELF, PE, Mach-O, stripped or not) Go build
+info, functions (from the Go pclntab or the symbol table, disassembled),
+data and string literals, each identical, moved, changed, added or removed,
+causes first; text lines and byte ranges.
 
 The verdict is one of three exact words:
   identical   the digests are equal (exit 0)
@@ -77,14 +80,15 @@ Normalizers (allow with --normalize NAME, repeatable or comma-separated):
 				return err
 			}
 			if htmlOut != "" {
-				if err := atomicfile.WriteFunc(htmlOut, 0o644, func(w io.Writer) error { return render.HTML(w, r) }); err != nil {
+				if err := atomicfile.WriteFunc(htmlOut, 0o644, func(w io.Writer) error { return show.HTML(w, r) }); err != nil {
 					return fmt.Errorf("write html report: %w", err)
 				}
 			}
 			if jsonOut {
+				// The JSON report is the source of truth: never cut.
 				err = r.WriteJSON(env.Stdout)
 			} else {
-				err = render.Text(env.Stdout, r)
+				err = show.Text(env.Stdout, r)
 			}
 			if err != nil {
 				return err
@@ -99,11 +103,13 @@ Normalizers (allow with --normalize NAME, repeatable or comma-separated):
 	f.StringSliceVar(&normalize, "normalize", nil, "allow this normalizer (repeatable, or comma-separated)")
 	f.BoolVar(&jsonOut, "json", false, "print the report as JSON (schema-versioned)")
 	f.StringVar(&htmlOut, "html", "", "also write the report as one self-contained HTML `file`")
-	f.IntVar(&lim.MaxChildren, "max-entries-shown", 0, "entries shown per level of the report (default 200)")
-	f.IntVar(&lim.MaxLines, "max-lines", 0, "lines shown per text or hex diff (default 200)")
-	f.Int64Var(&lim.MaxExpanded, "max-expanded", 0, "bytes that may be decompressed in total (default 32 GiB)")
-	f.IntVar(&lim.MaxEntries, "max-members", 0, "members one archive may have (default 1000000)")
-	f.IntVar(&lim.MaxDepth, "max-depth", 0, "nesting of archives and compressed streams (default 8)")
-	f.Int64Var(&lim.MaxWindow, "max-window", 0, "largest decompressor window, xz dictionary or zstd window, in bytes (default 64 MiB)")
+	def := compare.DefaultLimits()
+	lim.MaxExpanded, lim.MaxWindow = def.MaxExpanded, def.MaxWindow
+	f.IntVar(&show.MaxEntries, "max-entries-shown", show.MaxEntries, "differences shown per level of the text and HTML reports, 0 for no limit (--json is never cut)")
+	f.IntVar(&show.MaxLines, "max-lines", show.MaxLines, "lines shown per diff in the text and HTML reports, 0 for no limit")
+	f.Var((*sizeFlag)(&lim.MaxExpanded), "max-expanded", "bytes that may be decompressed in total, with a unit: B, KiB, MiB, GiB, TiB")
+	f.IntVar(&lim.MaxEntries, "max-members", def.MaxEntries, "members one archive may have")
+	f.IntVar(&lim.MaxDepth, "max-depth", def.MaxDepth, "nesting of archives and compressed streams")
+	f.Var((*sizeFlag)(&lim.MaxWindow), "max-window", "largest decompressor window (xz dictionary, zstd window), with a unit: B, KiB, MiB, GiB, TiB")
 	return cmd
 }

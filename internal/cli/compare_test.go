@@ -3,6 +3,8 @@ package cli
 import (
 	"archive/tar"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +17,36 @@ import (
 func init() {
 	scriptCmds["mkarchive"] = mkarchive
 	scriptCmds["truncate"] = truncateFile
+	scriptCmds["mkgoexe"] = mkgoexe
+}
+
+// mkgoexe OUT GOOS/GOARCH MESSAGE builds a Go program printing MESSAGE
+// as releases are built (-trimpath, -ldflags=-s -w, CGO off), with this
+// test process's Go caches so it takes a second.
+func mkgoexe(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: mkgoexe OUT GOOS/GOARCH MESSAGE")
+	}
+	goos, goarch, ok := strings.Cut(args[1], "/")
+	if !ok {
+		ts.Fatalf("mkgoexe: %q is not GOOS/GOARCH", args[1])
+	}
+	dir, err := os.MkdirTemp(ts.MkAbs("."), "mkgoexe-")
+	ts.Check(err)
+	defer os.RemoveAll(dir)
+	ts.Check(os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/hello\n\ngo 1.21\n"), 0o644))
+	src := "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"" + args[2] + "\") }\n"
+	ts.Check(os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644))
+	gotool, err := exec.LookPath("go")
+	if err != nil {
+		gotool = "/usr/local/go/bin/go"
+	}
+	cmd := exec.Command(gotool, "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", ts.MkAbs(args[0]), ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0", "GOFLAGS=", "GOTOOLCHAIN=local")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		ts.Fatalf("mkgoexe: go build: %v\n%s", err, out)
+	}
 }
 
 // truncate FILE SIZE cuts a script file to SIZE bytes (a damaged download).

@@ -114,7 +114,7 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 	if fl.sourceURL != "" && fl.source == "" {
 		return usageErrorf("--source-url needs --source")
 	}
-	if !fl.rebuild && (fl.rebuildDir != "" || fl.rf.address != "" || fl.rf.mirror != "" || fl.rf.proxy != "" || fl.rf.memory.bytes != 0 || fl.rf.disk.bytes != 0 || fl.rf.timeout != 0) {
+	if !fl.rebuild && (fl.rebuildDir != "" || fl.rf.address != "" || fl.rf.mirror != "" || fl.rf.proxy != "" || fl.rf.memory != 0 || fl.rf.disk != 0 || fl.rf.timeout != 0) {
 		return usageErrorf("--rebuild-dir and the build settings need --rebuild")
 	}
 	if fl.rebuildDir != "" {

@@ -35,15 +35,15 @@ type runtimeFlags struct {
 // ("4GiB", "512 MiB", "1.5GiB", "65536"). A bad value is a usage error
 // that names the flag (pflag adds `invalid argument "4GB" for "--memory"
 // flag:`).
-type sizeFlag struct {
-	bytes int64
-}
+// It is an int64 so that a flag can fill a field of a library's limits
+// directly: f.Var((*sizeFlag)(&lim.MaxWindow), …).
+type sizeFlag int64
 
 func (s *sizeFlag) String() string {
-	if s.bytes == 0 {
+	if *s == 0 {
 		return ""
 	}
-	return recipes.FormatSize(s.bytes)
+	return recipes.FormatSize(int64(*s))
 }
 
 func (s *sizeFlag) Set(v string) error {
@@ -51,7 +51,7 @@ func (s *sizeFlag) Set(v string) error {
 	if err != nil {
 		return err
 	}
-	s.bytes = n
+	*s = sizeFlag(n)
 	return nil
 }
 
@@ -92,12 +92,12 @@ func (rf *runtimeFlags) limits() (plan.Limits, error) {
 		return l, usageErrorf("--cpus must not be negative")
 	case rf.timeout < 0:
 		return l, usageErrorf("--timeout must not be negative")
-	case rf.memory.bytes != 0 && rf.memory.bytes < plan.MinSize:
+	case int64(rf.memory) != 0 && int64(rf.memory) < plan.MinSize:
 		return l, usageErrorf("--memory %s is below %s", rf.memory.String(), recipes.FormatSize(plan.MinSize))
-	case rf.disk.bytes != 0 && rf.disk.bytes < plan.MinSize:
+	case int64(rf.disk) != 0 && int64(rf.disk) < plan.MinSize:
 		return l, usageErrorf("--disk %s is below %s", rf.disk.String(), recipes.FormatSize(plan.MinSize))
 	}
-	l.MemoryBytes, l.DiskBytes, l.OutputBytes = rf.memory.bytes, rf.disk.bytes, rf.outputSize.bytes
+	l.MemoryBytes, l.DiskBytes, l.OutputBytes = int64(rf.memory), int64(rf.disk), int64(rf.outputSize)
 	l.Pids, l.CPUs, l.Timeout = rf.pids, rf.cpus, rf.timeout
 	return l, nil
 }

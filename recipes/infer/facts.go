@@ -7,9 +7,6 @@ import (
 	"debug/buildinfo"
 	"debug/elf"
 	"debug/gosym"
-	"debug/macho"
-	"debug/pe"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +17,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/internal/ctxio"
+	"github.com/reprove/reprove/internal/exefile"
 )
 
 // Format is an executable format.
@@ -99,9 +97,13 @@ type Limits struct {
 	MaxRead int64
 }
 
-// DefaultLimits fit real binaries (the largest Go programs are a few
-// hundred MiB, their line tables tens).
-func DefaultLimits() Limits { return Limits{MaxSize: 2 << 30, MaxRead: 512 << 20} }
+// DefaultLimits are the shared executable reader's (internal/exefile):
+// they fit real binaries (the largest Go programs are a few hundred MiB,
+// their line tables tens).
+func DefaultLimits() Limits {
+	l := exefile.DefaultLimits()
+	return Limits{MaxSize: l.MaxSize, MaxRead: l.MaxRead}
+}
 
 // ErrNotGo is returned for an executable without Go build information.
 var ErrNotGo = errors.New("no Go build information (not a Go binary, or built before Go 1.18 without module information)")
@@ -138,75 +140,38 @@ func ReadFacts(ctx context.Context, file string, lim Limits) (*Facts, error) {
 	return facts, nil
 }
 
-// budget is an io.ReaderAt that fails once its reads add up to more than
-// a fixed number of bytes. Go's debug/* packages are not hardened against
-// hostile files; this bounds the work they can be made to do.
-type budget struct {
-	ra   io.ReaderAt
-	size int64
-	left int64
-}
-
-var errBudget = errors.New("the file asks for more reading than any real executable needs")
-
-func (b *budget) ReadAt(p []byte, off int64) (int, error) {
-	if int64(len(p)) > b.left {
-		return 0, errBudget
-	}
-	b.left -= int64(len(p))
-	return b.ra.ReadAt(p, off)
-}
-
 // Read reads Facts from an executable of size bytes (Digest is left
-// empty). It never panics: a panic inside debug/* on a malformed file is
-// turned into an error.
-func Read(ra io.ReaderAt, size int64, lim Limits) (facts *Facts, err error) {
-	if size > lim.MaxSize {
-		return nil, fmt.Errorf("%d bytes is over the %d-byte limit", size, lim.MaxSize)
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			facts, err = nil, fmt.Errorf("malformed executable (%v)", r)
-		}
-	}()
-	b := &budget{ra: ra, size: size, left: lim.MaxRead}
-	head := make([]byte, 4)
-	if _, err := ra.ReadAt(head, 0); err != nil {
-		return nil, errors.New("not an executable (too short)")
-	}
-	facts = &Facts{Size: size}
-	switch {
-	case bytes.Equal(head, []byte(elf.ELFMAG)):
-		err = readELF(b, facts)
-	case bytes.HasPrefix(head, []byte("MZ")):
-		err = readPE(b, facts)
-	case isMachO(head):
-		err = readMachO(b, facts)
-	default:
-		return nil, errors.New("not an executable (ELF, PE or Mach-O)")
-	}
+// empty), through the shared hardened reader: it never panics, and the
+// debug/* parsers read at most lim.MaxRead bytes.
+func Read(ra io.ReaderAt, size int64, lim Limits) (*Facts, error) {
+	x, err := exefile.Open(ra, size, exefile.Limits{MaxSize: lim.MaxSize, MaxRead: lim.MaxRead})
 	if err != nil {
 		return nil, err
 	}
-	bi, err := buildinfo.Read(b)
+	facts := &Facts{Size: size}
+	err = x.Guard(func() error {
+		switch x.Format {
+		case exefile.ELF:
+			readELF(x, facts)
+		case exefile.PE:
+			readPE(x, facts)
+		default:
+			readMachO(x, facts)
+		}
+		return nil
+	})
 	if err != nil {
-		if errors.Is(err, errBudget) {
+		return nil, err
+	}
+	bi, err := x.BuildInfo()
+	if err != nil {
+		if errors.Is(err, exefile.ErrBudget) {
 			return nil, err
 		}
 		return nil, ErrNotGo
 	}
 	facts.BuildInfo = bi
 	return facts, nil
-}
-
-func isMachO(h []byte) bool {
-	m := binary.LittleEndian.Uint32(h)
-	switch m {
-	case macho.Magic32, macho.Magic64, macho.MagicFat:
-		return true
-	}
-	m = binary.BigEndian.Uint32(h)
-	return m == macho.Magic32 || m == macho.Magic64 || m == macho.MagicFat
 }
 
 func isDWARF(name string) bool {
@@ -218,23 +183,8 @@ func isDWARF(name string) bool {
 	return false
 }
 
-// readSection reads at most max bytes of a section.
-func readSection(r io.Reader, max int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("section over %d bytes", max)
-	}
-	return data, nil
-}
-
-func readELF(b *budget, facts *Facts) error {
-	f, err := elf.NewFile(b)
-	if err != nil {
-		return fmt.Errorf("parse elf: %w", err)
-	}
+func readELF(x *exefile.File, facts *Facts) {
+	f := x.ELF
 	facts.Format = ELF
 	for _, s := range f.Sections {
 		switch {
@@ -244,7 +194,7 @@ func readELF(b *budget, facts *Facts) error {
 			facts.DWARF = true
 		case s.Name == ".note.go.buildid":
 			// An ELF note: namesz, descsz, type, "Go\x00\x00", then the ID.
-			data, err := readSection(s.Open(), 4096)
+			data, err := exefile.ReadAll(s.Open(), 4096)
 			if err != nil || len(data) < 16 {
 				break
 			}
@@ -261,21 +211,17 @@ func readELF(b *budget, facts *Facts) error {
 		}
 	}
 	if !facts.BuildIDFound {
-		readBuildIDMarker(b, facts)
+		readBuildIDMarker(x, facts)
 	}
 	if text, tab := f.Section(".text"), f.Section(".gopclntab"); text != nil && tab != nil {
-		if data, err := readSection(tab.Open(), b.left/2); err == nil {
+		if data, err := exefile.ReadAll(tab.Open(), x.Left()/2); err == nil {
 			readLineTable(data, text.Addr, facts)
 		}
 	}
-	return nil
 }
 
-func readPE(b *budget, facts *Facts) error {
-	f, err := pe.NewFile(b)
-	if err != nil {
-		return fmt.Errorf("parse pe: %w", err)
-	}
+func readPE(x *exefile.File, facts *Facts) {
+	f := x.PE
 	facts.Format = PE
 	facts.Symbols = f.FileHeader.NumberOfSymbols > 0
 	for _, s := range f.Sections {
@@ -286,18 +232,11 @@ func readPE(b *budget, facts *Facts) error {
 	// Windows binaries always load DLLs; cgo shows as an import of a C
 	// runtime, which debug/pe does not make cheap to tell apart, so
 	// Dynamic stays false and infer reads CGO_ENABLED from build info.
-	readBuildIDMarker(b, facts)
-	return nil
+	readBuildIDMarker(x, facts)
 }
 
-func readMachO(b *budget, facts *Facts) error {
-	f, err := macho.NewFile(b)
-	if err != nil {
-		if _, ferr := macho.NewFatFile(b); ferr == nil {
-			return errors.New("universal (fat) Mach-O binaries hold several programs: extract one architecture first (lipo -thin)")
-		}
-		return fmt.Errorf("parse macho: %w", err)
-	}
+func readMachO(x *exefile.File, facts *Facts) {
+	f := x.MachO
 	facts.Format = MachO
 	facts.Symbols = f.Symtab != nil && len(f.Symtab.Syms) > 0
 	for _, s := range f.Sections {
@@ -305,22 +244,21 @@ func readMachO(b *budget, facts *Facts) error {
 			facts.DWARF = true
 		}
 	}
-	readBuildIDMarker(b, facts)
+	readBuildIDMarker(x, facts)
 	if text, tab := f.Section("__text"), f.Section("__gopclntab"); text != nil && tab != nil {
-		if data, err := readSection(tab.Open(), b.left/2); err == nil {
+		if data, err := exefile.ReadAll(tab.Open(), x.Left()/2); err == nil {
 			readLineTable(data, text.Addr, facts)
 		}
 	}
-	return nil
 }
 
 // readBuildIDMarker finds the Go build ID the linker writes at the start
 // of the text segment ("\xff Go build ID: \"...\"\n \xff"), within the
 // first 32 KiB as the go command itself looks for it.
-func readBuildIDMarker(b *budget, facts *Facts) {
+func readBuildIDMarker(x *exefile.File, facts *Facts) {
 	const prefix, suffix = "\xff Go build ID: \"", "\"\n \xff"
-	head := make([]byte, min(32<<10, b.size))
-	if n, _ := b.ReadAt(head, 0); n < len(head) {
+	head := make([]byte, min(32<<10, x.Size))
+	if n, _ := x.ReaderAt().ReadAt(head, 0); n < len(head) {
 		head = head[:n]
 	}
 	i := bytes.Index(head, []byte(prefix))

@@ -1,37 +1,36 @@
 // Command benchpeer supports ci/bench-compare.sh: it generates the pairs
-// reprove and diffoscope are both run on, and reads the differing members
-// out of each tool's JSON report so the script can check that both found
-// the same ones.
+// reprove and diffoscope are both run on, and checks that each tool's text
+// report names the pair's root cause.
 //
-//	benchpeer gen DIR           write the pairs into DIR
-//	benchpeer large DIR         write a ~1 GB tar.gz pair into DIR
-//	benchpeer reprove FILE      differing members in a reprove --json report
-//	benchpeer diffoscope FILE   differing members in a diffoscope --json report
+//	benchpeer gen DIR            write the pairs and what each one's root cause is
+//	benchpeer large DIR          write a ~1 GB tar.gz pair into DIR
+//	benchpeer check NAME DIR     does DIR/NAME.reprove.txt, and DIR/NAME.diffoscope.txt,
+//	                             name the root cause in DIR/NAME.expected? prints "reprove=yes diffoscope=yes"
 package main
 
 import (
 	"archive/tar"
 	"archive/zip"
 	"bufio"
+	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"runtime"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/reprove/reprove/compare/exe"
+	"github.com/reprove/reprove/compare/format"
 )
 
 func main() {
-	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: benchpeer gen|large|reprove|diffoscope ARG")
+	if len(os.Args) < 3 {
+		fmt.Fprintln(os.Stderr, "usage: benchpeer gen|large DIR | check NAME DIR")
 		os.Exit(2)
 	}
 	var err error
@@ -40,10 +39,12 @@ func main() {
 		err = gen(os.Args[2])
 	case "large":
 		err = large(os.Args[2])
-	case "reprove":
-		err = printSet(reproveMembers(os.Args[2]))
-	case "diffoscope":
-		err = printSet(diffoscopeMembers(os.Args[2]))
+	case "check":
+		if len(os.Args) != 4 {
+			err = fmt.Errorf("usage: benchpeer check NAME DIR")
+			break
+		}
+		err = check(os.Args[2], os.Args[3])
 	default:
 		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
 	}
@@ -53,23 +54,223 @@ func main() {
 	}
 }
 
-func printSet(s []string, err error) error {
+// A pair's root cause is a set of strings a report must contain: written
+// one per line to NAME.expected; a line "reprove:X" is for reprove only,
+// "diffoscope:X" for diffoscope only.
+func expect(dir, name string, lines ...string) error {
+	return os.WriteFile(filepath.Join(dir, name+".expected"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+}
+
+func check(name, dir string) error {
+	exp, err := os.ReadFile(filepath.Join(dir, name+".expected"))
 	if err != nil {
 		return err
 	}
-	sort.Strings(s)
-	fmt.Println(strings.Join(s, " "))
+	var out []string
+	for _, tool := range []string{"reprove", "diffoscope"} {
+		text, err := os.ReadFile(filepath.Join(dir, name+"."+tool+".txt"))
+		if err != nil {
+			return err
+		}
+		ok, missing := true, ""
+		for _, l := range strings.Split(strings.TrimSpace(string(exp)), "\n") {
+			if who, what, found := strings.Cut(l, ":"); found && (who == "reprove" || who == "diffoscope") {
+				if who != tool {
+					continue
+				}
+				l = what
+			}
+			if !bytes.Contains(text, []byte(l)) {
+				ok, missing = false, l
+				break
+			}
+		}
+		if ok {
+			out = append(out, tool+"=yes")
+		} else {
+			out = append(out, fmt.Sprintf("%s=no(missing %q)", tool, missing))
+		}
+	}
+	fmt.Println(strings.Join(out, " "))
 	return nil
 }
 
-// gen writes two pairs: a Go-toolchain-like zip (the files of GOROOT/src,
-// as golang.org/toolchain module zips hold them) whose second build
-// differs only in some members' modes and in member order; and two Go
-// binaries differing in one function.
+// gen writes four pairs:
+//   - toolchain-a.zip, toolchain-b.zip: the files of GOROOT/src as a
+//     golang.org/toolchain module zip holds them; the second has 7 members
+//     twice;
+//   - go-a, go-b: the go command built as releases are (-trimpath, -s -w,
+//     CGO off; over 10 MB), and a copy with one byte flipped in the middle
+//     of the function at the middle of .text;
+//   - str-a, str-b: the go command again, and one built with one string
+//     literal of its main.go changed;
+//   - ins-a, ins-b: a program using much of the standard library, built
+//     with symbols (so diffoscope can name functions too), and one with a
+//     function inserted.
 func gen(dir string) error {
-	root := filepath.Join(runtime.GOROOT(), "src")
+	if err := genZip(dir); err != nil {
+		return err
+	}
+	if err := goBuild(dir, "go-a", "cmd/go", "-ldflags=-s -w"); err != nil {
+		return err
+	}
+	fn, err := flip(filepath.Join(dir, "go-a"), filepath.Join(dir, "go-b"))
+	if err != nil {
+		return err
+	}
+	// diffoscope names no function in a stripped binary: its root cause is
+	// the changed instruction in .text.
+	if err := expect(dir, "go-flip", "reprove:"+fn, "reprove:in .text", "diffoscope:--section=.text"); err != nil {
+		return err
+	}
+	// The go command again, with one string literal changed (through an
+	// overlay of its main.go).
+	gr, err := goroot()
+	if err != nil {
+		return err
+	}
+	mainGo := filepath.Join(gr, "src", "cmd", "go", "main.go")
+	src, err := os.ReadFile(mainGo)
+	if err != nil {
+		return err
+	}
+	const from, to = `unknown command\n`, `unknown subcommand\n`
+	if !bytes.Contains(src, []byte(from)) {
+		return fmt.Errorf("%s no longer says %q", mainGo, from)
+	}
+	edited := filepath.Join(dir, "main.go")
+	os.WriteFile(edited, bytes.Replace(src, []byte(from), []byte(to), 1), 0o644)
+	overlay := filepath.Join(dir, "overlay.json")
+	os.WriteFile(overlay, []byte(fmt.Sprintf(`{"Replace":{%q:%q}}`, mainGo, edited)), 0o644)
+	if err := goBuild(dir, "str-b", "cmd/go", "-ldflags=-s -w", "-overlay="+overlay); err != nil {
+		return err
+	}
+	if err := os.Link(filepath.Join(dir, "go-a"), filepath.Join(dir, "str-a")); err != nil {
+		return err
+	}
+	if err := expect(dir, "str", `reprove:"go %s: unknown command"`, `reprove:"go %s: unknown subcommand"`, "reprove:main.main",
+		"diffoscope:unknown command", "diffoscope:unknown subcommand"); err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		name, extra string
+	}{{"ins-a", ""}, {"ins-b", extraFunc}} {
+		src := filepath.Join(dir, p.name+".src")
+		os.MkdirAll(src, 0o755)
+		os.WriteFile(filepath.Join(src, "go.mod"), []byte("module example.com/prog\n\ngo 1.21\n"), 0o644)
+		os.WriteFile(filepath.Join(src, "main.go"), []byte(fmt.Sprintf(program, p.extra, "hello, world", callExtra(p.extra))), 0o644)
+		if err := goBuild(dir, p.name, "."); err != nil {
+			return err
+		}
+	}
+	return expect(dir, "ins", "main.extra")
+}
+
+const program = `package main
+
+import (
+	"archive/zip"
+	"compress/gzip"
+	"crypto/tls"
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"go/parser"
+	"go/token"
+	"html/template"
+	"net/http"
+	"os"
+	"regexp"
+)
+
+var sinks []any
+%s
+func main() {
+	fmt.Println(%q%s)
+	if len(os.Args) > 5 {
+		sinks = append(sinks, zip.NewWriter(os.Stdout), gzip.NewWriter(os.Stdout), &tls.Config{},
+			json.NewEncoder(os.Stdout), xml.NewEncoder(os.Stdout), template.New("x"), http.DefaultClient, regexp.MustCompile("a+"))
+		_, err := parser.ParseFile(token.NewFileSet(), "x.go", nil, 0)
+		sinks = append(sinks, err)
+		http.ListenAndServe(":0", nil)
+	}
+}
+`
+
+const extraFunc = `
+//go:noinline
+func extra(n int) int { return n*7 + 3 }
+`
+
+func callExtra(extra string) string {
+	if extra == "" {
+		return ""
+	}
+	return ", extra(len(os.Args))"
+}
+
+// goroot is the Go installation the go command on PATH uses.
+func goroot() (string, error) {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOROOT: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// goBuild builds pkg (in DIR/OUT.src, or the standard library's cmd/go) as
+// a release is built.
+func goBuild(dir, out, pkg string, flags ...string) error {
+	args := append([]string{"build", "-trimpath", "-buildvcs=false", "-o", filepath.Join(dir, out)}, flags...)
+	cmd := exec.Command("go", append(args, pkg)...)
+	if pkg == "." {
+		cmd.Dir = filepath.Join(dir, out+".src")
+	}
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GOOS=linux", "GOARCH=amd64", "GOTOOLCHAIN=local")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+// flip copies a to b with one bit flipped in the middle of the function at
+// the middle of .text, and returns that function's name.
+func flip(a, b string) (string, error) {
+	data, err := os.ReadFile(a)
+	if err != nil {
+		return "", err
+	}
+	f, err := exe.Parse(bytes.NewReader(data), int64(len(data)), format.ELF, exe.DefaultLimits())
+	if err != nil {
+		return "", err
+	}
+	if len(data) < 10<<20 || len(f.Symbols) > 0 {
+		return "", fmt.Errorf("%s: want a stripped binary over 10 MB, have %d bytes with %d symbols", a, len(data), len(f.Symbols))
+	}
+	var text exe.Section
+	for _, s := range f.Sections {
+		if s.Name == ".text" {
+			text = s
+		}
+	}
+	mid := text.Addr + uint64(text.Size)/2
+	for _, fn := range f.Funcs {
+		if fn.Addr <= mid && mid < fn.Addr+uint64(fn.Size) {
+			data[fn.Offset+fn.Size/2] ^= 0x08
+			return fn.Name, os.WriteFile(b, data, 0o755)
+		}
+	}
+	return "", fmt.Errorf("no function at the middle of .text")
+}
+
+func genZip(dir string) error {
+	gr, err := goroot()
+	if err != nil {
+		return err
+	}
+	root := filepath.Join(gr, "src")
 	var files []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -92,17 +293,16 @@ func gen(dir string) error {
 	}
 	a := make([]entry, len(files))
 	for i, p := range files {
-		rel, _ := filepath.Rel(runtime.GOROOT(), p)
+		rel, _ := filepath.Rel(gr, p)
 		a[i] = entry{name: "go/" + filepath.ToSlash(rel), path: p, mode: 0o644}
 	}
+	// The second build has 7 members twice, as a packaging step that
+	// adds files already present leaves them.
 	b := append([]entry(nil), a...)
-	var changed []string
-	for i := 100; i < len(b); i += 500 { // exec bit on a few members
-		b[i].mode = 0o755
-		changed = append(changed, b[i].name)
-	}
-	for i := 50; i+1 < len(b); i += 1000 { // a few members swapped
-		b[i], b[i+1] = b[i+1], b[i]
+	var dup []string
+	for i := 250; i < len(a) && len(dup) < 7; i += 500 {
+		b = append(b, a[i])
+		dup = append(dup, a[i].name)
 	}
 	write := func(out string, es []entry) error {
 		f, err := os.Create(out)
@@ -134,40 +334,7 @@ func gen(dir string) error {
 	if err := write(filepath.Join(dir, "toolchain-b.zip"), b); err != nil {
 		return err
 	}
-	os.WriteFile(filepath.Join(dir, "toolchain.expected"), []byte(strings.Join(changed, " ")+"\n"), 0o644)
-
-	src := `package main
-
-import (
-	"fmt"
-	"os"
-)
-
-//go:noinline
-func checksum(b []byte) uint32 {
-	var h uint32 = 2166136261
-	for _, c := range b {
-		h ^= uint32(c)
-		h *= %d
-	}
-	return h
-}
-
-func main() { fmt.Println(checksum([]byte(os.Args[0]))) }
-`
-	for i, prime := range []int{16777619, 16777633} {
-		mod := filepath.Join(dir, fmt.Sprintf("prog%d", i))
-		os.MkdirAll(mod, 0o755)
-		os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module example.com/prog\n\ngo 1.21\n"), 0o644)
-		os.WriteFile(filepath.Join(mod, "main.go"), []byte(fmt.Sprintf(src, prime)), 0o644)
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-trimpath", "-buildvcs=false", "-o", filepath.Join(dir, fmt.Sprintf("prog-%c.elf", 'a'+i)))
-		cmd.Dir = mod
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GOOS=linux", "GOARCH=amd64")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	}
-	return nil
+	return expect(dir, "toolchain-zip", dup...)
 }
 
 // large writes big-a.tar.gz and big-b.tar.gz, about 1 GB each: 1000
@@ -205,116 +372,4 @@ func large(dir string) error {
 		return err
 	}
 	return write(filepath.Join(dir, "big-b.tar.gz"), time.Unix(1700003600, 0), 777)
-}
-
-type node struct {
-	Name     string  `json:"name"`
-	Kind     string  `json:"kind"`
-	Children []*node `json:"children"`
-}
-
-// reproveMembers lists the members (or sections) that have a difference
-// other than order in a reprove report.
-func reproveMembers(path string) ([]string, error) {
-	var r struct {
-		Differences *node `json:"differences"`
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, err
-	}
-	var out []string
-	if r.Differences == nil {
-		return out, nil
-	}
-	for _, c := range r.Differences.Children {
-		switch {
-		case c.Kind == "order" || c.Name == "header" || c.Name == "go build info":
-		case strings.HasPrefix(c.Name, ".note"):
-			out = appendOnce(out, "(notes)") // diffoscope shows all notes as one
-		default:
-			out = append(out, strings.TrimPrefix(c.Name, "section "))
-		}
-	}
-	return out, nil
-}
-
-type dnode struct {
-	Source1     string   `json:"source1"`
-	UnifiedDiff string   `json:"unified_diff"`
-	Details     []*dnode `json:"details"`
-}
-
-var sectionRE = regexp.MustCompile(`(?:--hex-dump=|--section=|--string-dump=)(\S+)`)
-
-// diffoscopeMembers lists the members whose zipinfo line changed (not only
-// moved) and the sections diffoscope shows, in a diffoscope report.
-func diffoscopeMembers(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var root dnode
-	if err := json.NewDecoder(io.Reader(f)).Decode(&root); err != nil {
-		return nil, err
-	}
-	set := map[string]bool{}
-	var walk func(n *dnode, depth int)
-	walk = func(n *dnode, depth int) {
-		if strings.HasPrefix(n.Source1, "readelf --wide --notes") {
-			set["(notes)"] = true
-		}
-		if m := sectionRE.FindStringSubmatch(n.Source1); m != nil {
-			set[m[1]] = true
-		}
-		if strings.HasPrefix(n.Source1, "zipinfo") && !strings.Contains(n.Source1, "-v") {
-			minus, plus := map[string]string{}, map[string]string{}
-			for _, l := range strings.Split(n.UnifiedDiff, "\n") {
-				if len(l) < 2 || strings.HasPrefix(l, "@@") || strings.HasPrefix(l, "---") || strings.HasPrefix(l, "+++") {
-					continue
-				}
-				fields := strings.Fields(l[1:])
-				if len(fields) < 9 {
-					continue
-				}
-				name := fields[len(fields)-1]
-				switch l[0] {
-				case '-':
-					minus[name] = l[1:]
-				case '+':
-					plus[name] = l[1:]
-				}
-			}
-			for name, l := range minus {
-				if p, ok := plus[name]; ok && p != l {
-					set[name] = true
-				}
-			}
-		}
-		if depth == 1 && n.Source1 != "" && !strings.Contains(n.Source1, "{}") && !strings.HasPrefix(n.Source1, "zipinfo") && !strings.HasPrefix(n.Source1, "file list") {
-			set[n.Source1] = true
-		}
-		for _, c := range n.Details {
-			walk(c, depth+1)
-		}
-	}
-	walk(&root, 0)
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	return out, nil
-}
-
-func appendOnce(s []string, v string) []string {
-	for _, x := range s {
-		if x == v {
-			return s
-		}
-	}
-	return append(s, v)
 }

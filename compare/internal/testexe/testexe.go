@@ -14,18 +14,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 )
 
-// GoTool returns the go command of the running toolchain.
+// GoTool returns the go command: the one on PATH, else Go's usual place.
 func GoTool(t testing.TB) string {
 	t.Helper()
-	p := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(p); err != nil {
-		p, err = exec.LookPath("go")
-		if err != nil {
+	p, err := exec.LookPath("go")
+	if err != nil {
+		p = "/usr/local/go/bin/go"
+		if _, serr := os.Stat(p); serr != nil {
 			t.Fatalf("find the go command: %v", err)
 		}
 	}
@@ -106,3 +105,12 @@ func write(t testing.TB, p, s string) {
 		t.Fatal(err)
 	}
 }
+
+// HelloExtra is Hello with one more function, called from main.
+func HelloExtra(msg string) string {
+	return "package main\n\nimport \"fmt\"\n\nfunc greet() string { return \"" + msg + "\" }\n\n//go:noinline\nfunc extra(n int) int { return n*7 + 3 }\n\nfunc main() { fmt.Println(greet(), extra(len(greet()))) }\n"
+}
+
+// Shipped are the linker flags real Go releases are built with (with
+// Build's -trimpath and CGO off).
+var Shipped = []string{"-ldflags=-s -w"}

@@ -1,0 +1,426 @@
+// Package disasm decodes machine code with golang.org/x/arch (x86asm for
+// amd64 and 386, arm64asm for arm64) into instructions reduced for
+// comparison: each keeps its operation and operands, with the addresses it
+// refers to (branch and call targets, PC-relative and absolute memory
+// operands, address immediates) taken out as Refs. Two instructions that
+// differ only in those addresses are Equal; whether the addresses agree is
+// for the caller to decide, through each side's layout.
+//
+// Code is untrusted: a byte sequence that decodes to nothing is one Bad
+// instruction of one byte (as objdump prints "?"), never an error, and a
+// panic inside a decoder is an error.
+package disasm
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+
+	"golang.org/x/arch/arm64/arm64asm"
+	"golang.org/x/arch/x86/x86asm"
+)
+
+// Supported reports whether arch (GOARCH spelling) can be decoded.
+func Supported(arch string) bool { return arch == "amd64" || arch == "386" || arch == "arm64" }
+
+// Ref is an address an instruction refers to.
+type Ref struct {
+	Addr uint64
+	// Soft marks an immediate that looks like an address (it lies in the
+	// image) but may be a plain number: equal values are equal whatever
+	// the layout says.
+	Soft bool
+}
+
+// Inst is one decoded instruction.
+type Inst struct {
+	PC   uint64
+	Len  int
+	Refs []Ref
+	// Bad: the byte at PC decodes to no instruction.
+	Bad bool
+	// The instruction with its Refs' fields zeroed, for Equal.
+	x86 x86asm.Inst
+	arm arm64asm.Inst
+	raw []byte
+	// The PC-relative field of an x86 instruction: where in raw, how
+	// long, and which Ref it gives (relLen 0: none).
+	relOff, relLen, relRef int8
+}
+
+// Equal reports whether a and b are the same instruction once the
+// addresses in their Refs are set aside (their counts must match).
+func Equal(a, b *Inst) bool {
+	if a.Bad || b.Bad {
+		return a.Bad && b.Bad && a.raw[0] == b.raw[0]
+	}
+	if len(a.Refs) != len(b.Refs) {
+		return false
+	}
+	for i := range a.Refs {
+		if a.Refs[i].Soft != b.Refs[i].Soft {
+			return false
+		}
+	}
+	return a.x86 == b.x86 && a.arm == b.arm
+}
+
+// Decoder decodes one architecture's code.
+type Decoder struct {
+	arch string
+	mode int // x86 mode in bits
+	// isAddr reports whether a value lies in the image's address space.
+	isAddr func(uint64) bool
+}
+
+// Arch is the decoder's architecture.
+func (d *Decoder) Arch() string { return d.arch }
+
+// New returns a decoder for arch; isAddr says which values are addresses
+// in the image the code comes from (nil: none).
+func New(arch string, isAddr func(uint64) bool) (*Decoder, error) {
+	if isAddr == nil {
+		isAddr = func(uint64) bool { return false }
+	}
+	d := &Decoder{arch: arch, isAddr: isAddr}
+	switch arch {
+	case "amd64":
+		d.mode = 64
+	case "386":
+		d.mode = 32
+	case "arm64":
+	default:
+		return nil, fmt.Errorf("disassemble: architecture %q is not supported", arch)
+	}
+	return d, nil
+}
+
+// Decode decodes code, whose first byte is at address pc, appending to dst
+// (reused when it has room). The instructions' raw bytes alias code.
+func (d *Decoder) Decode(code []byte, pc uint64, dst []Inst) (out []Inst, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("disassemble at %#x: decoder panic: %v", pc, r)
+		}
+	}()
+	out = dst[:0]
+	if d.arch == "arm64" {
+		return d.decodeARM64(code, pc, out), nil
+	}
+	for off := 0; off < len(code); {
+		at := pc + uint64(off)
+		in, err := x86asm.Decode(code[off:], d.mode)
+		if err != nil || in.Len <= 0 || off+in.Len > len(code) {
+			out = append(out, Inst{PC: at, Len: 1, Bad: true, raw: code[off : off+1]})
+			off++
+			continue
+		}
+		out = append(out, d.reduceX86(in, at, code[off:off+in.Len]))
+		off += in.Len
+	}
+	return out, nil
+}
+
+// fixVEX marks the RIP-relative memory operand of a VEX- or EVEX-encoded
+// (AVX, AVX-512) instruction, which x86asm v0.33 decodes as an absolute
+// address: in 64-bit mode, ModRM mod=00 rm=101 after the VEX or EVEX
+// bytes and the opcode means RIP+disp32 (Intel SDM vol. 2A, 2.2.1.6 and
+// table 2-7), as for every other encoding.
+func (d *Decoder) fixVEX(in *x86asm.Inst, raw []byte) {
+	if d.mode != 64 || len(raw) < 4 {
+		return
+	}
+	var modrm int
+	switch raw[0] {
+	case 0xc5:
+		modrm = 3
+	case 0xc4:
+		modrm = 4
+	case 0x62:
+		modrm = 5
+	default:
+		return
+	}
+	if len(raw) <= modrm || raw[modrm]&0xc7 != 0x05 {
+		return
+	}
+	for i, a := range in.Args {
+		if m, ok := a.(x86asm.Mem); ok && m.Base == 0 && m.Index == 0 {
+			m.Base = x86asm.RIP
+			in.Args[i] = m
+			// mod=00 rm=101 takes no SIB byte: disp32 follows ModRM.
+			in.PCRel, in.PCRelOff = 4, modrm+1
+		}
+	}
+}
+
+func (d *Decoder) reduceX86(in x86asm.Inst, pc uint64, raw []byte) Inst {
+	d.fixVEX(&in, raw)
+	r := Inst{PC: pc, Len: in.Len, raw: raw}
+	next := pc + uint64(in.Len)
+	for i, a := range in.Args {
+		switch a := a.(type) {
+		case x86asm.Rel:
+			r.relRef = int8(len(r.Refs))
+			r.Refs = append(r.Refs, Ref{Addr: next + uint64(int64(a))})
+			in.Args[i] = x86asm.Rel(0)
+		case x86asm.Mem:
+			switch {
+			case a.Base == x86asm.RIP || a.Base == x86asm.EIP || a.Base == x86asm.IP:
+				r.relRef = int8(len(r.Refs))
+				r.Refs = append(r.Refs, Ref{Addr: next + uint64(a.Disp)})
+				a.Disp = 0
+				in.Args[i] = a
+			case a.Base == 0 && a.Segment == 0 && a.Disp > 0 && d.isAddr(uint64(a.Disp)):
+				r.Refs = append(r.Refs, Ref{Addr: uint64(a.Disp)})
+				a.Disp = 0
+				in.Args[i] = a
+			}
+		case x86asm.Imm:
+			// As the Go disassembler does, only 32-bit moves and pushes
+			// of an immediate are taken for addresses.
+			if (in.Op == x86asm.MOV || in.Op == x86asm.PUSH) && in.DataSize == 32 && d.isAddr(uint64(a)) {
+				r.Refs = append(r.Refs, Ref{Addr: uint64(a), Soft: true})
+				in.Args[i] = x86asm.Imm(0)
+			}
+		}
+	}
+	if in.PCRel > 0 && in.PCRelOff+in.PCRel <= len(raw) {
+		r.relOff, r.relLen = int8(in.PCRelOff), int8(in.PCRel)
+	}
+	in.Len, in.PCRel, in.PCRelOff, in.Opcode = 0, 0, 0, 0
+	r.x86 = in
+	return r
+}
+
+// TrimPadding returns ins without the padding after a function's last
+// instruction: INT3 bytes on x86, zero words on arm64, as the Go linker
+// pads. Anything else is kept, so a changed pad byte still shows.
+func TrimPadding(ins []Inst) []Inst {
+	n := len(ins)
+	for n > 0 {
+		r := ins[n-1].raw
+		if !(len(r) == 1 && r[0] == 0xcc) && !(len(r) == 4 && r[0]|r[1]|r[2]|r[3] == 0) {
+			break
+		}
+		n--
+	}
+	return ins[:n]
+}
+
+// Shift returns the instructions of code (at address pc) from those of
+// a, decoded from code of the same length, when code differs from a's
+// bytes only inside a's PC-relative displacement fields: x86 decoding
+// does not depend on a displacement's value, so such code is a's
+// instructions with other displacements, and need not be decoded again.
+// ok is false when that does not hold (or for arm64): decode code.
+func (d *Decoder) Shift(a []Inst, code []byte, pc uint64, dst []Inst) (out []Inst, ok bool) {
+	if d.arch == "arm64" {
+		return dst, false
+	}
+	out = dst[:0]
+	off := 0
+	for i := range a {
+		x := &a[i]
+		if off+x.Len > len(code) {
+			return dst, false
+		}
+		y := code[off : off+x.Len]
+		in := *x
+		in.PC, in.raw = pc+uint64(off), y
+		if x.relLen > 0 {
+			f0, f1 := int(x.relOff), int(x.relOff)+int(x.relLen)
+			if !bytes.Equal(x.raw[:f0], y[:f0]) || !bytes.Equal(x.raw[f1:], y[f1:]) {
+				return dst, false
+			}
+			var disp int64
+			switch x.relLen {
+			case 1:
+				disp = int64(int8(y[f0]))
+			case 2:
+				disp = int64(int16(uint16(y[f0]) | uint16(y[f0+1])<<8))
+			case 4:
+				disp = int64(int32(le32(y[f0:])))
+			default:
+				return dst, false
+			}
+			in.Refs = slices.Clone(x.Refs)
+			in.Refs[x.relRef].Addr = in.PC + uint64(x.Len) + uint64(disp)
+		} else if !bytes.Equal(x.raw, y) {
+			return dst, false
+		}
+		out = append(out, in)
+		off += x.Len
+	}
+	if off != len(code) {
+		return dst, false
+	}
+	return out, true
+}
+
+func (d *Decoder) decodeARM64(code []byte, pc uint64, out []Inst) []Inst {
+	for off := 0; off+4 <= len(code); off += 4 {
+		at := pc + uint64(off)
+		in, err := arm64asm.Decode(code[off:])
+		if err != nil {
+			out = append(out, Inst{PC: at, Len: 4, Bad: true, raw: code[off : off+4]})
+			continue
+		}
+		r := Inst{PC: at, Len: 4, raw: code[off : off+4]}
+		for i, a := range in.Args {
+			p, ok := a.(arm64asm.PCRel)
+			if !ok {
+				continue
+			}
+			target := at + uint64(int64(p))
+			if in.Op == arm64asm.ADRP {
+				target = at&^0xfff + uint64(int64(p))
+			}
+			r.Refs = append(r.Refs, Ref{Addr: target})
+			in.Args[i] = arm64asm.PCRel(0)
+		}
+		in.Enc = 0
+		r.arm = in
+		out = append(out, r)
+	}
+	if rest := len(code) % 4; rest != 0 {
+		out = append(out, Inst{PC: pc + uint64(len(code)-rest), Len: rest, Bad: true, raw: code[len(code)-rest:]})
+	}
+	pairADRP(out)
+	return out
+}
+
+// pairADRP folds the low twelve bits that the instruction after an ADRP
+// adds (ADD immediate, or a load or store with an unsigned offset, on the
+// ADRP's register) into the ADRP's Ref, so a symbol's address is one Ref.
+// arm64asm keeps those immediates in unexported fields, so they are read
+// from the encoding (Arm ARM C4.1: ADD (immediate), LDR/STR (immediate,
+// unsigned offset)).
+func pairADRP(ins []Inst) {
+	for i := 0; i+1 < len(ins); i++ {
+		a, b := &ins[i], &ins[i+1]
+		if a.Bad || b.Bad || a.arm.Op != arm64asm.ADRP || len(a.Refs) != 1 {
+			continue
+		}
+		rd := le32(a.raw) & 31
+		enc := le32(b.raw)
+		rn := (enc >> 5) & 31
+		if rn != rd {
+			continue
+		}
+		var lo uint64
+		switch {
+		case enc&0x7fc00000 == 0x11000000: // ADD (immediate), 32 or 64 bit, no shift
+			lo = uint64(enc>>10) & 0xfff
+			for j, arg := range b.arm.Args {
+				if _, ok := arg.(arm64asm.ImmShift); ok {
+					b.arm.Args[j] = arm64asm.ImmShift{}
+				}
+			}
+		case enc&0x3b000000 == 0x39000000: // LDR/STR (immediate, unsigned offset)
+			scale := enc >> 30
+			if enc&(1<<26) != 0 && (enc>>22)&2 != 0 { // 128-bit SIMD
+				scale = 4
+			}
+			lo = uint64((enc>>10)&0xfff) << scale
+			for j, arg := range b.arm.Args {
+				if m, ok := arg.(arm64asm.MemImmediate); ok {
+					b.arm.Args[j] = arm64asm.MemImmediate{Base: m.Base, Mode: m.Mode}
+				}
+			}
+		default:
+			continue
+		}
+		a.Refs[0].Addr += lo
+	}
+}
+
+// Candidates calls fn for every address the code might refer to, found
+// by a scan without decoding: on x86, each 32-bit field read both as a
+// displacement from its end and as an absolute address; on arm64, each
+// ADRP with the ADD or load that completes it. Only targets in [lo, hi]
+// are reported. It over-reports (the scan does not know where
+// instructions start): decode to confirm.
+func Candidates(arch string, code []byte, pc, lo, hi uint64, fn func(at, target uint64)) {
+	switch arch {
+	case "amd64", "386":
+		for i := 0; i+4 <= len(code); i++ {
+			d := int64(int32(le32(code[i:])))
+			at := pc + uint64(i)
+			if t := at + 4 + uint64(d); t >= lo && t <= hi {
+				fn(at, t)
+			}
+			if t := uint64(uint32(d)); t >= lo && t <= hi {
+				fn(at, t)
+			}
+		}
+	case "arm64":
+		for i := 0; i+8 <= len(code); i += 4 {
+			a := le32(code[i:])
+			if a&0x9f000000 != 0x90000000 { // ADRP
+				continue
+			}
+			imm := int64(int32((a>>29&3|(a>>5&0x7ffff)<<2)<<13) >> 13)
+			page := (pc+uint64(i))&^0xfff + uint64(imm<<12)
+			b := le32(code[i+4:])
+			var low uint64
+			switch {
+			case b&0x7fc00000 == 0x11000000:
+				low = uint64(b>>10) & 0xfff
+			case b&0x3b000000 == 0x39000000:
+				low = uint64((b>>10)&0xfff) << (b >> 30)
+			}
+			if t := page + low; t >= lo && t <= hi {
+				fn(pc+uint64(i), t)
+			}
+		}
+	}
+}
+
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+
+// Text renders in in Go assembler syntax; name labels an address (it
+// returns "" for one it cannot name).
+func (d *Decoder) Text(in *Inst, name func(uint64) string) (s string) {
+	if in.Bad {
+		return fmt.Sprintf("? % x", in.raw)
+	}
+	defer func() {
+		if recover() != nil {
+			s = fmt.Sprintf("? % x", in.raw)
+		}
+	}()
+	sym := func(addr uint64) (string, uint64) {
+		if n := name(addr); n != "" {
+			return n, addr
+		}
+		return "", 0
+	}
+	if d.arch == "arm64" {
+		raw, err := arm64asm.Decode(in.raw)
+		if err != nil {
+			return fmt.Sprintf("? % x", in.raw)
+		}
+		t := arm64asm.GoSyntax(raw, in.PC, sym, nil)
+		if raw.Op == arm64asm.ADRP && len(in.Refs) == 1 {
+			// GoSyntax shows the page offset; show what it resolves to.
+			if n := name(in.Refs[0].Addr); n != "" {
+				if i := strings.Index(t, "(PC)"); i >= 0 {
+					if j := strings.LastIndexAny(t[:i], " $"); j >= 0 {
+						t = t[:j+1] + n + "(SB)" + t[i+len("(PC)"):]
+					}
+				}
+			}
+		}
+		return t
+	}
+	raw, err := x86asm.Decode(in.raw, d.mode)
+	if err != nil {
+		return fmt.Sprintf("? % x", in.raw)
+	}
+	d.fixVEX(&raw, in.raw)
+	return x86asm.GoSyntax(raw, in.PC, sym)
+}

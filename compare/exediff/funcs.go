@@ -1,0 +1,635 @@
+package exediff
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/aymanbagabas/go-udiff/lcs"
+
+	"github.com/reprove/reprove/compare/disasm"
+)
+
+// refPair is a reference of aligned instructions i (both sides) still to
+// be decided against the votes.
+type refPair struct {
+	ra, rb uint64
+	inst   int
+}
+
+// fpair is one function of the first side with its peer, or an unpaired
+// one of either side.
+type fpair struct {
+	a, b *obj // nil when absent
+	// Results of the comparison.
+	class   Class
+	pending []refPair
+	bad     []int // aligned instructions whose references disagree
+	lines   []string
+	// hunks of a structural difference, rendered once strings are known.
+	hunks   []hunk
+	summary string
+}
+
+type funcCmp struct {
+	pairs    []*fpair
+	analysed map[string]bool
+	// Addresses the decoded code refers to, per side: where strings start.
+	refsA, refsB []uint64
+	decA, decB   *disasm.Decoder
+	a, b         *layout
+	m            *mapper
+}
+
+func compareFuncs(ctx context.Context, a, b *layout, m *mapper, opts Options) (*funcCmp, error) {
+	fc := &funcCmp{analysed: map[string]bool{}, a: a, b: b, m: m}
+	archOK := disasm.Supported(a.f.Arch) && a.f.Arch == b.f.Arch
+	if archOK {
+		fc.decA, _ = disasm.New(a.f.Arch, a.isAddr)
+		fc.decB, _ = disasm.New(b.f.Arch, b.isAddr)
+	} else if len(a.f.Funcs) > 0 {
+		a.notes = append(a.notes, fmt.Sprintf("code of %s/%s is compared as bytes per function, not disassembled", a.f.Arch, b.f.Arch))
+	}
+	var jobs []*fpair
+	for i := range a.objs {
+		o := &a.objs[i]
+		if !o.fn {
+			continue
+		}
+		p := &fpair{a: o}
+		if o.peer >= 0 {
+			p.b = &b.objs[o.peer]
+		}
+		fc.pairs = append(fc.pairs, p)
+		ca := a.at(o.addr, o.size)
+		if ca != nil {
+			fc.analysed[o.sec] = true
+		}
+		if p.b == nil {
+			p.class = Removed
+			continue
+		}
+		cb := b.at(p.b.addr, p.b.size)
+		switch {
+		case ca == nil || cb == nil:
+			p.class = Changed
+			p.summary = "code not read"
+		case o.addr == p.b.addr && bytes.Equal(ca, cb):
+			p.class = Identical
+		case !archOK:
+			p.class = Changed
+			if bytes.Equal(ca, cb) {
+				p.class = Moved
+			}
+		default:
+			jobs = append(jobs, p)
+		}
+	}
+	for i := range b.objs {
+		if o := &b.objs[i]; o.fn && o.peer < 0 {
+			fc.pairs = append(fc.pairs, &fpair{b: o, class: Added})
+		}
+	}
+	// Decode in parallel; every worker keeps its votes and string
+	// references and hands them over once.
+	ch := make(chan *fpair)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for w := 0; w < opts.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var votes []vote
+			var ra, rb []uint64
+			var ia, ib []disasm.Inst
+			for p := range ch {
+				var err error
+				ia, ib, err = fc.decodePair(p, ia, ib, &votes, &ra, &rb, m)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}
+			m.addVotes(votes)
+			mu.Lock()
+			fc.refsA = append(fc.refsA, ra...)
+			fc.refsB = append(fc.refsB, rb...)
+			mu.Unlock()
+		}()
+	}
+	for _, p := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		ch <- p
+	}
+	close(ch)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return fc, firstErr
+}
+
+// decodePair compares a function with its peer instruction by
+// instruction.
+func (fc *funcCmp) decodePair(p *fpair, ia, ib []disasm.Inst, votes *[]vote, ra, rb *[]uint64, m *mapper) ([]disasm.Inst, []disasm.Inst, error) {
+	ca, cb := fc.a.at(p.a.addr, p.a.size), fc.b.at(p.b.addr, p.b.size)
+	// A function at the same address whose bytes differ only up to some
+	// point is decoded only that far: past it, the same bytes at the same
+	// addresses are the same instructions referring to the same places.
+	// (x86: the decoder resynchronises on no boundary of ours, so the cut
+	// is kept only where it falls after a whole instruction.)
+	decoded := false
+	if p.a.addr == p.b.addr && len(ca) == len(cb) && fc.decA.Arch() != "arm64" {
+		last := len(ca) - 1
+		for last >= 0 && ca[last] == cb[last] {
+			last--
+		}
+		if end := last + 16; end < len(ca) {
+			pre, err := fc.decA.Decode(ca[:end], p.a.addr, ia)
+			if err == nil {
+				n := 0
+				for i := range pre {
+					n += pre[i].Len
+					if n > last {
+						if !pre[i].Bad && n <= end-1 {
+							ca, cb, ia, decoded = ca[:n], cb[:n], pre[:i+1], true
+						}
+						break
+					}
+				}
+			}
+		}
+	}
+	var err error
+	if !decoded {
+		if ia, err = fc.decA.Decode(ca, p.a.addr, ia); err != nil {
+			return ia, ib, fmt.Errorf("rebuilt: %s: %w", p.a.name, err)
+		}
+	}
+	if len(ca) != len(cb) || fc.a.f.Arch != fc.b.f.Arch {
+		ib, err = fc.decB.Decode(cb, p.b.addr, ib)
+	} else if shifted, ok := fc.decB.Shift(ia, cb, p.b.addr, ib); ok {
+		ib = shifted
+	} else {
+		ib, err = fc.decB.Decode(cb, p.b.addr, ib)
+	}
+	if err != nil {
+		return ia, ib, fmt.Errorf("shipped: %s: %w", p.b.name, err)
+	}
+	for i := range ia {
+		for _, r := range ia[i].Refs {
+			*ra = append(*ra, r.Addr)
+		}
+	}
+	for i := range ib {
+		for _, r := range ib[i].Refs {
+			*rb = append(*rb, r.Addr)
+		}
+	}
+	// Padding after the last instruction differs in length when only the
+	// alignment of what follows changed.
+	ta, tb := disasm.TrimPadding(ia), disasm.TrimPadding(ib)
+	if len(ta) == len(tb) {
+		ia, ib := ta, tb
+		aligned := true
+		for i := range ia {
+			if !disasm.Equal(&ia[i], &ib[i]) {
+				aligned = false
+				break
+			}
+		}
+		if aligned {
+			p.class = Moved
+			var mine []vote
+			for i := range ia {
+				for k, r := range ia[i].Refs {
+					s := ib[i].Refs[k]
+					same, decided := m.resolve(r.Addr, s.Addr, r.Soft)
+					switch {
+					case !decided:
+						mine = append(mine, vote{r.Addr, s.Addr})
+						p.pending = append(p.pending, refPair{r.Addr, s.Addr, i})
+					case !same:
+						p.bad = append(p.bad, i)
+					}
+				}
+			}
+			*votes = append(*votes, mine...)
+			if len(p.bad) > 0 {
+				p.class = Changed
+			}
+			return ia, ib, nil
+		}
+	}
+	p.class = Changed
+	p.hunks, p.summary = fc.structuralDiff(ta, tb)
+	return ia, ib, nil
+}
+
+// structuralDiff aligns two instruction streams that differ in more than
+// addresses and renders the differing stretches.
+func (fc *funcCmp) structuralDiff(ia, ib []disasm.Inst) ([]hunk, string) {
+	shape := func(d *disasm.Decoder, l *layout, ins []disasm.Inst) []string {
+		out := make([]string, len(ins))
+		for i := range ins {
+			out[i] = d.Text(&ins[i], func(addr uint64) string {
+				if !l.isAddr(addr) {
+					return "" // a number, not an address: shown as it is
+				}
+				if k, o := kindOf(l, addr); k == paired {
+					if addr == o.addr {
+						return o.key
+					}
+					return fmt.Sprintf("%s+%#x", o.key, addr-o.addr)
+				}
+				return "·"
+			})
+		}
+		return out
+	}
+	sa, sb := shape(fc.decA, fc.a, ia), shape(fc.decB, fc.b, ib)
+	diffs := lcs.DiffLines(sa, sb)
+	var changedA, changedB int
+	var hunks []hunk
+	for _, d := range diffs {
+		changedA += d.End - d.Start
+		changedB += d.ReplEnd - d.ReplStart
+		hunks = append(hunks, hunk{d.Start, d.End, d.ReplStart, d.ReplEnd})
+	}
+	return hunks, fmt.Sprintf("%s (%d instructions in rebuilt, %d in shipped)", verb(max(changedA, changedB), "instruction", "differs", "differ"), len(ia), len(ib))
+}
+
+type hunk struct{ a0, a1, b0, b1 int }
+
+// render writes hunks with one instruction of context: "-" lines from the
+// first side, "+" lines from the second, offsets from the function start.
+func (fc *funcCmp) render(ia, ib []disasm.Inst, hunks []hunk, p *fpair) []string {
+	ctx := 1
+	var out []string
+	lastA := -1
+	text := func(d *disasm.Decoder, l *layout, in *disasm.Inst) string { return d.Text(in, fc.namer(l)) }
+	line := func(sign string, base uint64, d *disasm.Decoder, l *layout, in *disasm.Inst) string {
+		return fmt.Sprintf("%s +%#04x  %s", sign, in.PC-base, text(d, l, in))
+	}
+	for _, h := range hunks {
+		from := max(h.a0-ctx, lastA+1, 0)
+		if lastA >= 0 && from > lastA+1 {
+			out = append(out, "  …")
+		}
+		for i := from; i < h.a0; i++ {
+			out = append(out, line(" ", p.a.addr, fc.decA, fc.a, &ia[i]))
+		}
+		for i := h.a0; i < h.a1; i++ {
+			out = append(out, line("-", p.a.addr, fc.decA, fc.a, &ia[i]))
+		}
+		for i := h.b0; i < h.b1; i++ {
+			out = append(out, line("+", p.b.addr, fc.decB, fc.b, &ib[i]))
+		}
+		end := min(h.a1+ctx, len(ia))
+		for i := h.a1; i < end; i++ {
+			out = append(out, line(" ", p.a.addr, fc.decA, fc.a, &ia[i]))
+		}
+		lastA = end - 1
+	}
+	return out
+}
+
+// namer labels addresses for display; a string's start shows the string.
+func (fc *funcCmp) namer(l *layout) func(uint64) string {
+	return func(addr uint64) string {
+		if s := l.stringAt(addr); s != "" {
+			return s
+		}
+		return l.label(addr)
+	}
+}
+
+// finish decides the pending pairs and builds the items.
+//
+// A function whose code only moved but refers to data no object names
+// that changed (a string header, a table) is changed too: the data is
+// shown with it, since it has no name of its own to be listed under.
+func (fc *funcCmp) finish(m *mapper, opts Options, w *words) ([]Item, Counts) {
+	var items []Item
+	var counts Counts
+	var ia, ib []disasm.Inst
+	slices.Sort(w.changed)
+	fc.findUsers(w)
+	for _, p := range fc.pairs {
+		var dataLines []string
+		var dataInst []int
+		if p.class == Moved {
+			for _, r := range p.pending {
+				if !m.consistent(r.ra, r.rb) && !m.sameContent(r.ra, r.rb, max(fc.a.f.PtrSize, 4)) {
+					p.bad = append(p.bad, r.inst)
+					continue
+				}
+				if ls := w.changedAt(r.ra, r.rb); ls != nil {
+					dataLines = append(dataLines, ls...)
+					dataInst = append(dataInst, r.inst)
+				}
+			}
+			if len(p.bad) > 0 || len(dataLines) > 0 {
+				p.class = Changed
+			}
+		}
+		counts[p.class]++
+		if p.class == Identical {
+			continue
+		}
+		it := Item{Class: p.class, Summary: p.summary, Lines: p.lines}
+		if p.a != nil {
+			it.Name, it.Section, it.AddrA, it.SizeA = p.a.name, p.a.sec, p.a.addr, p.a.size
+		}
+		if p.b != nil {
+			it.Name, it.Section, it.AddrB, it.SizeB = p.b.name, p.b.sec, p.b.addr, p.b.size
+		}
+		switch {
+		case p.class == Changed && len(p.hunks) > 0:
+			ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, ia)
+			ib, _ = fc.decB.Decode(fc.b.at(p.b.addr, p.b.size), p.b.addr, ib)
+			it.Lines = fc.render(disasm.TrimPadding(ia), disasm.TrimPadding(ib), p.hunks, p)
+		case p.class == Changed && len(p.bad) > 0 && fc.decA != nil:
+			ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, ia)
+			ib, _ = fc.decB.Decode(fc.b.at(p.b.addr, p.b.size), p.b.addr, ib)
+			var hs []hunk
+			seen := map[int]bool{}
+			for _, i := range sortedUnique(p.bad) {
+				if !seen[i] && i < len(ia) && i < len(ib) {
+					seen[i] = true
+					hs = append(hs, hunk{i, i + 1, i, i + 1})
+				}
+			}
+			it.Lines = fc.render(ia, ib, hs, p)
+			it.Summary = fmt.Sprintf("%s to other code or data (the instructions are otherwise the same)", verb(len(hs), "instruction", "refers", "refer"))
+		case p.class == Changed && len(dataLines) > 0:
+			ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, ia)
+			for _, i := range sortedUnique(dataInst) {
+				if i < len(ia) {
+					it.Lines = append(it.Lines, fmt.Sprintf("  +%#04x  %s", ia[i].PC-p.a.addr, fc.decA.Text(&ia[i], fc.namer(fc.a))))
+				}
+			}
+			for _, l := range unique(dataLines) {
+				it.Lines = append(it.Lines, "    "+l)
+			}
+			it.Summary = "same code, but it refers to data that changed"
+		case p.class == Added || p.class == Removed:
+			it.Lines, it.LinesOmitted = fc.listing(p, opts.MaxListing)
+			it.Summary = fmt.Sprintf("%d bytes", max(it.SizeA, it.SizeB))
+		case p.class == Changed && fc.decA == nil && it.Summary == "":
+			it.Summary = fmt.Sprintf("bytes differ (%d → %d bytes)", it.SizeA, it.SizeB)
+		}
+		items = append(items, it)
+	}
+	sortItems(items)
+	return items, counts
+}
+
+func (fc *funcCmp) listing(p *fpair, max int) ([]string, int) {
+	l, d, o, sign := fc.a, fc.decA, p.a, "-"
+	if p.b != nil {
+		l, d, o, sign = fc.b, fc.decB, p.b, "+"
+	}
+	if d == nil {
+		return nil, 0
+	}
+	ins, err := d.Decode(l.at(o.addr, o.size), o.addr, nil)
+	if err != nil {
+		return []string{err.Error()}, 0
+	}
+	ins = disasm.TrimPadding(ins)
+	omitted := 0
+	if len(ins) > max {
+		omitted = len(ins) - max
+		ins = ins[:max]
+	}
+	out := make([]string, len(ins))
+	for i := range ins {
+		out[i] = fmt.Sprintf("%s +%#04x  %s", sign, ins[i].PC-o.addr, d.Text(&ins[i], fc.namer(l)))
+	}
+	return out, omitted
+}
+
+// unique keeps the first of each line.
+func unique(xs []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func sortedUnique(xs []int) []int {
+	seen := map[int]bool{}
+	var out []int
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+func plural(n int, one string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %ss", n, one)
+}
+
+// findUsers finds the functions whose code did not change at all but
+// refers to data no object names that changed (a string header whose
+// string was edited in place): they were never decoded. A scan of the
+// code (disasm.Candidates) proposes them; decoding confirms.
+func (fc *funcCmp) findUsers(w *words) {
+	if len(w.changed) == 0 || fc.decA == nil {
+		return
+	}
+	lo, hi := w.changed[0]-32, w.changed[len(w.changed)-1]
+	near := func(t uint64) bool {
+		if t < lo || t > hi {
+			return false
+		}
+		i := sort.Search(len(w.changed), func(i int) bool { return w.changed[i] >= t })
+		return i < len(w.changed) && w.changed[i]-t <= 32
+	}
+	byAddr := map[uint64]*fpair{}
+	for _, p := range fc.pairs {
+		if p.class == Identical {
+			byAddr[p.a.addr] = p
+		}
+	}
+	candidates := map[*fpair]bool{}
+	for _, s := range fc.a.f.Sections {
+		if !s.Exec {
+			continue
+		}
+		disasm.Candidates(fc.a.f.Arch, fc.a.sec(s.Name), s.Addr, lo, hi, func(at, target uint64) {
+			if near(target) {
+				if o := fc.a.objAt(at); o != nil && o.fn {
+					if p := byAddr[o.addr]; p != nil {
+						candidates[p] = true
+					}
+				}
+			}
+		})
+	}
+	// Decode the candidates; a block of data starts at an address some
+	// code refers to and ends where the next one starts.
+	type use struct {
+		p    *fpair
+		addr uint64
+		inst int
+	}
+	var uses []use
+	starts := make([]uint64, 0, len(fc.m.anchors))
+	for _, an := range fc.m.anchors {
+		starts = append(starts, an.ra)
+	}
+	var ins []disasm.Inst
+	for p := range candidates {
+		ins, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, ins)
+		for i := range ins {
+			for _, r := range ins[i].Refs {
+				if k, _ := kindOf(fc.a, r.Addr); k == unnamed && r.Addr >= lo && r.Addr <= hi {
+					uses = append(uses, use{p, r.Addr, i})
+					starts = append(starts, r.Addr)
+				}
+			}
+		}
+	}
+	slices.Sort(starts)
+	starts = slices.Compact(starts)
+	for _, u := range uses {
+		end := u.addr + 32
+		if j := sort.Search(len(starts), func(j int) bool { return starts[j] > u.addr }); j < len(starts) {
+			end = min(end, starts[j])
+		}
+		i := sort.Search(len(w.changed), func(i int) bool { return w.changed[i] >= u.addr })
+		if i < len(w.changed) && w.changed[i] < end {
+			u.p.class = Moved // decided in finish, with the data shown
+			u.p.pending = append(u.p.pending, refPair{u.addr, u.addr, u.inst})
+		}
+	}
+}
+
+// gaps compares the code no function covers (padding between functions,
+// the build ID the Go linker puts first in PE and Mach-O text): bytes
+// there run when jumped to, so a difference is a cause like any other. A
+// gap is paired by the function before it; the build ID itself is
+// compared as build information, so its text is left out here.
+func (fc *funcCmp) gaps() []Item {
+	type gap struct {
+		after string // key of the function before it, "" at the start
+		addr  uint64
+		b     []byte
+	}
+	collect := func(l *layout) map[string]map[string]gap {
+		out := map[string]map[string]gap{}
+		for _, s := range l.f.Sections {
+			if !s.Exec || s.Size == 0 {
+				continue
+			}
+			code := l.sec(s.Name)
+			if code == nil {
+				continue
+			}
+			m := map[string]gap{}
+			pos, after := s.Addr, ""
+			end := s.Addr + uint64(min(uint64(s.Size), s.MemSize))
+			for _, o := range l.objs {
+				if !o.fn || o.sec != s.Name || o.addr < pos {
+					if o.fn && o.sec == s.Name && o.end() > pos {
+						pos, after = o.end(), o.key
+					}
+					continue
+				}
+				if o.addr > pos {
+					m[after] = gap{after, pos, maskBuildID(code[pos-s.Addr : o.addr-s.Addr])}
+				}
+				pos, after = max(pos, o.end()), o.key
+			}
+			if pos < end {
+				m[after] = gap{after, pos, maskBuildID(code[pos-s.Addr : end-s.Addr])}
+			}
+			out[s.Name] = m
+		}
+		return out
+	}
+	ga, gb := collect(fc.a), collect(fc.b)
+	var items []Item
+	for sec, ma := range ga {
+		mb := gb[sec]
+		if mb == nil {
+			continue
+		}
+		var n, bytesDiff int
+		var first string
+		for k, x := range ma {
+			y, ok := mb[k]
+			if !ok {
+				// The function before it is gone: that function is
+				// reported; the padding goes with it.
+				continue
+			}
+			if !bytes.Equal(x.b, y.b) {
+				n++
+				bytesDiff += max(len(x.b), len(y.b))
+				if first == "" || k < first {
+					first = k
+				}
+			}
+		}
+		if n > 0 {
+			where := "at the start"
+			if first != "" {
+				where = "first after " + first
+			}
+			items = append(items, Item{Name: sec + " (outside functions)", Section: sec, Class: Changed,
+				Summary: fmt.Sprintf("code no function covers differs: %s, %d bytes (%s)", plural(n, "stretch"), bytesDiff, where)})
+		}
+	}
+	return items
+}
+
+// maskBuildID removes the text of a Go build ID marker from b.
+func maskBuildID(b []byte) []byte {
+	const prefix, suffix = "\xff Go build ID: \"", "\"\n \xff"
+	i := bytes.Index(b, []byte(prefix))
+	if i < 0 {
+		return b
+	}
+	j := bytes.Index(b[i+len(prefix):], []byte(suffix))
+	if j < 0 {
+		return b
+	}
+	out := append([]byte{}, b[:i+len(prefix)]...)
+	return append(out, b[i+len(prefix)+j:]...)
+}
+
+// verb writes "1 instruction differs", "2 instructions differ".
+func verb(n int, noun, one, many string) string {
+	if n == 1 {
+		return "1 " + noun + " " + one
+	}
+	return fmt.Sprintf("%d %ss %s", n, noun, many)
+}

@@ -1,0 +1,221 @@
+package exediff
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/reprove/reprove/compare/exe"
+)
+
+// obj is a function or data object of one side.
+type obj struct {
+	name string
+	key  string // name, or name#n for the n-th of a repeated name
+	sec  string
+	addr uint64
+	size int64
+	fn   bool
+	// peer is the other side's object with the same key, or -1.
+	peer int
+}
+
+func (o *obj) end() uint64 { return o.addr + uint64(o.size) }
+
+// layout is what one side's addresses mean.
+type layout struct {
+	f     *exe.File
+	side  Side
+	objs  []obj // sorted by address
+	byKey map[string]int
+	secs  []exe.Section // with a memory range, sorted by address
+	mu    sync.Mutex
+	bytes map[string][]byte // file bytes of code and data sections, read on first use
+	left  int64             // bytes that may still be read into memory
+	notes []string
+	// runs are the printable runs of the string sections; bounds the
+	// addresses inside them that code refers to (both sorted).
+	runs   []run
+	bounds []uint64
+}
+
+func newLayout(s Side, maxBytes int64) (*layout, error) {
+	l := &layout{f: s.File, side: s, byKey: make(map[string]int, len(s.File.Funcs)+len(s.File.Symbols)), bytes: map[string][]byte{}, left: maxBytes}
+	for _, sec := range s.File.Sections {
+		if sec.MemSize > 0 {
+			l.secs = append(l.secs, sec)
+		}
+	}
+	sort.SliceStable(l.secs, func(i, j int) bool { return l.secs[i].Addr < l.secs[j].Addr })
+	seen := make(map[string]int, len(s.File.Funcs)+len(s.File.Symbols))
+	add := func(sy exe.Symbol) {
+		seen[sy.Name]++
+		key := sy.Name
+		if n := seen[sy.Name]; n > 1 {
+			key = sy.Name + "#" + strconv.Itoa(n)
+		}
+		l.objs = append(l.objs, obj{name: sy.Name, key: key, sec: sy.Section, addr: sy.Addr, size: sy.Size, fn: sy.Func, peer: -1})
+	}
+	for _, fn := range s.File.Funcs {
+		if fn.Name == "go:buildid" || fn.Name == "_go:buildid" {
+			continue // the build ID, in text (Result.BuildID)
+		}
+		add(fn)
+	}
+	for _, sy := range s.File.Symbols {
+		// Data symbols without a size of their own (PE, Mach-O) would
+		// swallow the unnamed data after them: only sized ones count.
+		if sy.Func || sy.Size <= 0 || !sy.Sized || marker(sy.Name) {
+			continue
+		}
+		if sec := l.secByName(sy.Section); sec == nil || !sec.Data {
+			continue
+		}
+		add(sy)
+	}
+	sort.SliceStable(l.objs, func(i, j int) bool { return l.objs[i].addr < l.objs[j].addr })
+	for i := range l.objs {
+		l.byKey[l.objs[i].key] = i
+	}
+	return l, nil
+}
+
+func (l *layout) secByName(name string) *exe.Section {
+	for i := range l.f.Sections {
+		if l.f.Sections[i].Name == name {
+			return &l.f.Sections[i]
+		}
+	}
+	return nil
+}
+
+// secAt returns the section whose memory range holds addr.
+func (l *layout) secAt(addr uint64) *exe.Section {
+	i := sort.Search(len(l.secs), func(i int) bool { return l.secs[i].Addr > addr }) - 1
+	// Sections do not overlap in memory; a TLS section may sit inside
+	// another's range, so look at two.
+	for j := i; j >= 0 && j > i-2; j-- {
+		if s := &l.secs[j]; addr-s.Addr < s.MemSize {
+			return s
+		}
+	}
+	return nil
+}
+
+// isAddr reports whether v lies in the image.
+func (l *layout) isAddr(v uint64) bool { return l.secAt(v) != nil }
+
+// objAt returns the object holding addr, or nil.
+func (l *layout) objAt(addr uint64) *obj {
+	i := sort.Search(len(l.objs), func(i int) bool { return l.objs[i].addr > addr }) - 1
+	// Objects may overlap (a symbol inside a function); look back a little.
+	for j := i; j >= 0 && j > i-4; j-- {
+		o := &l.objs[j]
+		if addr < o.end() {
+			return o
+		}
+	}
+	return nil
+}
+
+// sec returns the file bytes of a section, reading them on first use, or
+// nil when they are over the memory budget or unreadable.
+func (l *layout) sec(name string) []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b, ok := l.bytes[name]; ok {
+		return b
+	}
+	s := l.secByName(name)
+	if s == nil || s.Size == 0 {
+		l.bytes[name] = nil
+		return nil
+	}
+	if s.Size > l.left {
+		l.bytes[name] = nil
+		l.notes = append(l.notes, fmt.Sprintf("section %s not analysed: over the memory budget for code and data", name))
+		return nil
+	}
+	b := make([]byte, s.Size)
+	if _, err := l.side.R.ReadAt(b, s.Offset); err != nil {
+		l.bytes[name] = nil
+		l.notes = append(l.notes, fmt.Sprintf("section %s not analysed: %v", name, err))
+		return nil
+	}
+	l.left -= s.Size
+	l.bytes[name] = b
+	return b
+}
+
+// at returns n file bytes at addr, or nil.
+func (l *layout) at(addr uint64, n int64) []byte {
+	s := l.secAt(addr)
+	if s == nil || s.Size == 0 {
+		return nil
+	}
+	off, size := addr-s.Addr, min(uint64(s.Size), s.MemSize)
+	if off > size || uint64(n) > size-off {
+		return nil
+	}
+	b := l.sec(s.Name)
+	if b == nil {
+		return nil
+	}
+	return b[off : off+uint64(n)]
+}
+
+// label names an address for a person: object+offset, else
+// section+offset, else the number.
+func (l *layout) label(addr uint64) string {
+	if o := l.objAt(addr); o != nil {
+		if addr == o.addr {
+			return o.name
+		}
+		return fmt.Sprintf("%s+%#x", o.name, addr-o.addr)
+	}
+	if s := l.secAt(addr); s != nil {
+		return fmt.Sprintf("%s+%#x", s.Name, addr-s.Addr)
+	}
+	return ""
+}
+
+// pair links objects with the same key on both sides.
+func pair(a, b *layout) {
+	for i := range a.objs {
+		if j, ok := b.byKey[a.objs[i].key]; ok && a.objs[i].fn == b.objs[j].fn {
+			a.objs[i].peer, b.objs[j].peer = j, i
+		}
+	}
+}
+
+// marker reports whether a symbol only marks a place or labels a block of
+// many things (Go's carrier symbols: go:string.*, type:*, runtime.rodata,
+// …): formats whose symbols have no size (PE, Mach-O) would give it the
+// whole block. What it covers is compared as data without a name.
+func marker(name string) bool {
+	name = strings.TrimPrefix(name, "_")
+	if strings.HasSuffix(name, "*") || strings.HasPrefix(name, "go:func") || name == "go:funcdesc" || name == "go:buildid" {
+		return true
+	}
+	switch strings.TrimPrefix(name, "runtime.") {
+	case "text", "etext", "rodata", "erodata", "types", "etypes", "noptrdata", "enoptrdata", "data", "edata",
+		"bss", "ebss", "noptrbss", "enoptrbss", "end", "pclntab", "epclntab", "gcdata", "egcdata", "gcbss", "egcbss",
+		"covctrs", "ecovctrs", "itablink", "typelink", "symtab", "esymtab", "findfunctab", "firstmoduledata", "lastmoduledatap",
+		"pcheader", "funcnametab", "cutab", "filetab", "pctab", "functab", "noptrbss.end", "textsectionmap":
+		return strings.HasPrefix(name, "runtime.")
+	}
+	return false
+}
+
+// dataPart cuts a data section's bytes to what the program's data is:
+// the memory size (PE pads sections in the file), and not the Go function
+// table when it shares the section (PE's .rdata).
+func (l *layout) dataPart(s exe.Section, b []byte) []byte {
+	n := min(uint64(len(b)), s.MemSize)
+	if p := l.f.PclntabAddr; p > s.Addr && p-s.Addr < n {
+		n = p - s.Addr
+	}
+	return b[:n]
+}
