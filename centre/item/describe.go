@@ -133,9 +133,9 @@ func CheckCompareReport(raw []byte) (*Item, *compare.Report, error) {
 
 // ParseCompareReport decodes a stored compare report.
 func ParseCompareReport(raw []byte) (*compare.Report, error) {
-	var r compare.Report
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, &Error{Code: CodeMalformed, Err: fmt.Errorf("parse compare report: %w", err)}
+	r, err := compare.ReadReport(bytes.NewReader(raw))
+	if err != nil {
+		return nil, &Error{Code: CodeMalformed, Err: err}
 	}
-	return &r, nil
+	return r, nil
 }

@@ -20,7 +20,6 @@ package item
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 
@@ -207,6 +206,11 @@ func CheckEnvelope(ctx context.Context, raw []byte, known []Key) (*Item, error) 
 	if err != nil {
 		return nil, &Error{Code: CodeMalformed, Err: err}
 	}
+	return Check(ctx, e, known)
+}
+
+// Check is CheckEnvelope for an envelope already parsed.
+func Check(ctx context.Context, e *envelope.Envelope, known []Key) (*Item, error) {
 	st, err := attest.ParseStatement(e.Payload)
 	if err != nil {
 		return nil, &Error{Code: CodeBadStatement, Err: err}
@@ -339,7 +343,3 @@ func uniqueDigests(ds []digest.Digest) []digest.Digest {
 	}
 	return out
 }
-
-// ErrNoKeys is returned when the centre has no keys at all: nothing could
-// be accepted.
-var ErrNoKeys = errors.New("the centre has no registered keys: add one with `reprove serve keys add`")
