@@ -126,15 +126,15 @@ type ConsistencyReply struct {
 // JSON, or a compare-report leaf), base64 so its bytes are exact, with its
 // proof to the latest checkpoint.
 type EntryReply struct {
-	SchemaVersion  int             `json:"schemaVersion"`
-	Index          int64           `json:"index"`
-	Kind           string          `json:"kind"`
-	PayloadDigest  digest.Digest   `json:"payloadDigest"`
-	Signers        []string        `json:"signers"`
-	LoggedAt       string          `json:"loggedAt"`
-	Leaf           []byte          `json:"leaf"`
-	InclusionProof []string        `json:"inclusionProof"`
-	Checkpoint     string          `json:"checkpoint"`
+	SchemaVersion  int           `json:"schemaVersion"`
+	Index          int64         `json:"index"`
+	Kind           string        `json:"kind"`
+	PayloadDigest  digest.Digest `json:"payloadDigest"`
+	Signers        []string      `json:"signers"`
+	LoggedAt       string        `json:"loggedAt"`
+	Leaf           []byte        `json:"leaf"`
+	InclusionProof []string      `json:"inclusionProof"`
+	Checkpoint     string        `json:"checkpoint"`
 }
 
 // CheckpointReply answers GET /v1/checkpoints/N: the checkpoint the log
