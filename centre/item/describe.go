@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -138,4 +139,25 @@ func ParseCompareReport(raw []byte) (*compare.Report, error) {
 		return nil, &Error{Code: CodeMalformed, Err: err}
 	}
 	return r, nil
+}
+
+// Line says in a few words what an entry is.
+func (d *Described) Line() string {
+	switch {
+	case d.Review != nil:
+		return fmt.Sprintf("review of %s by %s: %s", d.Review.Source.Name(), d.Review.Reviewer.Display(), d.Review.Verdict)
+	case d.Rebuild != nil:
+		return fmt.Sprintf("rebuild of %s %s by %s", d.Rebuild.Recipe.Name, d.Rebuild.Recipe.Version, d.Rebuild.BuilderID)
+	case d.Summary != nil:
+		s := fmt.Sprintf("summary by %s: %s", d.Summary.Verifier.Display(), d.Summary.Verdict)
+		if len(d.Summary.Normalizers) > 0 {
+			s += " (" + strings.Join(d.Summary.Normalizers, ", ") + ")"
+		}
+		return s
+	case d.VSA != nil:
+		return fmt.Sprintf("verification summary by %s: %s", d.VSA.VerifierID, d.VSA.Result)
+	case d.Kind == CompareReport:
+		return "compare report " + d.CompareReport.String()
+	}
+	return d.Kind.String()
 }

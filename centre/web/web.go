@@ -258,30 +258,9 @@ func rowOf(e *store.Entry) entryRow {
 		row.What = "unreadable leaf: " + err.Error()
 		return row
 	}
-	row.What = oneLine(d)
+	row.What = d.Line()
 	row.Subjects = d.Subjects
 	return row
-}
-
-// oneLine says in a few words what an entry is.
-func oneLine(d *item.Described) string {
-	switch {
-	case d.Review != nil:
-		return fmt.Sprintf("review of %s by %s: %s", d.Review.Source.Name(), d.Review.Reviewer.Display(), d.Review.Verdict)
-	case d.Rebuild != nil:
-		return fmt.Sprintf("rebuild of %s %s by %s", d.Rebuild.Recipe.Name, d.Rebuild.Recipe.Version, d.Rebuild.BuilderID)
-	case d.Summary != nil:
-		s := fmt.Sprintf("summary by %s: %s", d.Summary.Verifier.Display(), d.Summary.Verdict)
-		if len(d.Summary.Normalizers) > 0 {
-			s += " (" + strings.Join(d.Summary.Normalizers, ", ") + ")"
-		}
-		return s
-	case d.VSA != nil:
-		return fmt.Sprintf("verification summary by %s: %s", d.VSA.VerifierID, d.VSA.Result)
-	case d.Kind == item.CompareReport:
-		return "compare report " + d.CompareReport.String()
-	}
-	return d.Kind.String()
 }
 
 type logView struct {
