@@ -61,10 +61,10 @@ type Result struct {
 
 // Entry is one new entry of the log.
 type Entry struct {
-	Index    int64
-	Kind     string
-	What     string
-	Subjects []string
+	Index    int64    `json:"index"`
+	Kind     string   `json:"kind"`
+	What     string   `json:"what"`
+	Subjects []string `json:"subjects"`
 }
 
 // InconsistentError reports a log that does not extend what the monitor
@@ -274,7 +274,7 @@ func readEntries(ctx context.Context, c *client.Client, from int64, tree logproo
 			if n < from {
 				continue
 			}
-			e := Entry{Index: n}
+			e := Entry{Index: n, Subjects: []string{}}
 			if d, err := item.Describe(leaf); err != nil {
 				e.Kind, e.What = "unknown", err.Error()
 			} else {

@@ -16,5 +16,8 @@ func commands(env *Env) []*cobra.Command {
 		newReviewCmd(env),
 		newAttestCmd(env),
 		newVerifyCmd(env),
+		newServeCmd(env),
+		newPublishCmd(env),
+		newLogCmd(env),
 	}
 }
