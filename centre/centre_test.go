@@ -26,7 +26,7 @@ import (
 	"github.com/reprove/reprove/schemas"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+
 
 var (
 	alice    = fixture.MustParty("alice")
