@@ -366,3 +366,22 @@ func TestReplicas(t *testing.T) {
 		}
 	}
 }
+
+func FuzzSplitEntryBundle(f *testing.F) {
+	f.Add([]byte{0, 1, 'a', 0, 0}, 2)
+	f.Add([]byte{0xff, 0xff}, 1)
+	f.Fuzz(func(t *testing.T, b []byte, n int) {
+		leaves, err := SplitEntryBundle(b, n)
+		if err != nil {
+			return
+		}
+		var again []byte
+		for _, l := range leaves {
+			again = append(again, byte(len(l)>>8), byte(len(l)))
+			again = append(again, l...)
+		}
+		if !bytes.Equal(again, b) {
+			t.Fatal("an entry bundle does not re-encode to itself")
+		}
+	})
+}
