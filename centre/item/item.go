@@ -19,11 +19,13 @@
 package item
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"sort"
 
 	"github.com/opencontainers/go-digest"
+	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/reprove/reprove/attest"
@@ -230,13 +232,13 @@ func Check(ctx context.Context, e *envelope.Envelope, known []Key) (*Item, error
 			other = append(other, k.Verifier)
 		}
 	}
-	signed, err := envelope.SignedBy(ctx, e, fit)
+	signed, err := envelope.SignedBy(ctx, e, candidates(e, fit))
 	if err != nil {
 		return nil, fmt.Errorf("check signatures: %w", err)
 	}
 	if len(signed) == 0 {
 		// Say whether a key of the other role signed: a clearer error.
-		wrong, err := envelope.SignedBy(ctx, e, other)
+		wrong, err := envelope.SignedBy(ctx, e, candidates(e, other))
 		if err != nil {
 			return nil, fmt.Errorf("check signatures: %w", err)
 		}
@@ -260,6 +262,26 @@ func Check(ctx context.Context, e *envelope.Envelope, known []Key) (*Item, error
 	}
 	it.LeafHash = logproof.LeafHash(it.Leaf)
 	return it, nil
+}
+
+// candidates narrows keys to those under which some signature of the
+// envelope verifies over DSSE's pre-authentication encoding. It is only a
+// pre-check, so that a centre with many registered keys does not run
+// cosign's whole verification once per key for every envelope (about
+// 1.5 ms each here): envelope.SignedBy, cosign's own check, still decides
+// on the keys that remain.
+func candidates(e *envelope.Envelope, vs []*keys.Verifier) []*keys.Verifier {
+	pae := ssldsse.PAE(e.PayloadType, e.Payload)
+	var out []*keys.Verifier
+	for _, v := range vs {
+		for _, s := range e.Signatures {
+			if v.VerifySignature(bytes.NewReader(s.Sig), bytes.NewReader(pae)) == nil {
+				out = append(out, v)
+				break
+			}
+		}
+	}
+	return out
 }
 
 func otherRole(r Role) Role {
