@@ -57,6 +57,9 @@ type Config struct {
 	Logf func(format string, args ...any)
 	// Clock, when set, replaces time.Now.
 	Clock func() time.Time
+	// MaxBatch, when positive, bounds the leaves one commit takes
+	// (merklelog.MaxBatch by default; 1 commits every submission alone).
+	MaxBatch int
 }
 
 // Centre is an open transparency centre.
@@ -94,7 +97,7 @@ func Open(ctx context.Context, cfg Config) (*Centre, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.log, err = merklelog.Open(ctx, c.st, skey, merklelog.Options{Clock: c.clock})
+	c.log, err = merklelog.Open(ctx, c.st, skey, merklelog.Options{Clock: c.clock, MaxBatch: cfg.MaxBatch})
 	if err != nil {
 		c.st.Close()
 		return nil, err

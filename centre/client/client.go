@@ -47,7 +47,11 @@ func New(server string) (*Client, error) {
 		return nil, fmt.Errorf("centre %q: want an http:// or https:// URL", server)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	return &Client{base: u, HTTP: &http.Client{Timeout: 2 * time.Minute}, UserAgent: "reprove"}, nil
+	// Keep a connection per concurrent caller (the default keeps two), so
+	// parallel publishers do not reconnect for every submission.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	return &Client{base: u, HTTP: &http.Client{Timeout: 2 * time.Minute, Transport: tr}, UserAgent: "reprove"}, nil
 }
 
 // Server is the centre's URL.

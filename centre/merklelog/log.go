@@ -42,7 +42,9 @@ const MaxBatch = 1024
 type Options struct {
 	// Clock stamps entries and checkpoints; nil means time.Now.
 	Clock func() time.Time
-	// MaxBatch overrides the package's MaxBatch when positive.
+	// MaxBatch overrides the package's MaxBatch when positive: the leaves
+	// one commit gathers from the queue (one submission larger than it is
+	// still committed whole, alone).
 	MaxBatch int
 }
 
@@ -151,8 +153,8 @@ func (l *Log) Append(ctx context.Context, items []*item.Item, reports [][]byte) 
 	if len(items) == 0 {
 		return nil, store.Checkpoint{}, errors.New("append: nothing to append")
 	}
-	if len(items) > l.maxBatch {
-		return nil, store.Checkpoint{}, fmt.Errorf("append: %d items, more than %d in one submission", len(items), l.maxBatch)
+	if limit := max(l.maxBatch, MaxBatch); len(items) > limit {
+		return nil, store.Checkpoint{}, fmt.Errorf("append: %d items, more than %d in one submission", len(items), limit)
 	}
 	if reports == nil {
 		reports = make([][]byte, len(items))
