@@ -26,8 +26,6 @@ import (
 	"github.com/reprove/reprove/schemas"
 )
 
-
-
 var (
 	alice    = fixture.MustParty("alice")
 	bob      = fixture.MustParty("bob")
