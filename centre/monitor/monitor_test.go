@@ -164,7 +164,7 @@ func tamperingProxy(t *testing.T, upstream string, tamper func(path string, b []
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := http.Get(u.String() + r.URL.RequestURI())
 		if err != nil {
-			http.Error(w, err.Error(), 502)
+			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
 		defer resp.Body.Close()
