@@ -12,8 +12,10 @@ all: build
 deps:
 	bash ci/setup.sh
 
+# The binary records the revision it was built from (reprove version), so
+# the build says -buildvcs itself rather than inherit a host's GOFLAGS.
 build:
-	$(GO) build -o $(BIN) ./cmd/reprove
+	GOFLAGS=-buildvcs=true $(GO) build -o $(BIN) ./cmd/reprove
 
 demo: deps build
 	bash ci/demo.sh
@@ -24,6 +26,8 @@ test:
 	bash ci/setup.sh --test
 	$(GO) vet ./...
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	GOFLAGS= $(GO) mod tidy -diff
+	staticcheck ./...
 	$(GO) test -count=1 -timeout 80m ./...
 
 # A quick loop: skips the tests that need containerd or the network.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/attest/sigbundle"
 	"github.com/reprove/reprove/compare"
 )
 
@@ -260,4 +261,166 @@ func TestReproveVerifiesCosignAttestations(t *testing.T) {
 
 func decodeB64(b []byte) ([]byte, error) {
 	return base64.StdEncoding.DecodeString(string(b))
+}
+
+// The cosign v3 CLI these tests run (ci/setup.sh --test installs it).
+const cosignV3Path = "/usr/local/bin/cosign-v3"
+
+func cosignV3(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("interop with the cosign v3 CLI needs the cosign-v3 binary (ci/setup.sh --test)")
+	}
+	if _, err := os.Stat(cosignV3Path); err != nil {
+		t.Fatalf("cosign v3 is not installed at %s: run bash ci/setup.sh --test", cosignV3Path)
+	}
+	return cosignV3Path
+}
+
+// TestCosignVerifiesReproveBundles runs the README's commands: reprove's
+// Sigstore bundles (review, rebuild, comparison, VSA) verify with cosign v3
+// as they are, and with cosign v2.6.5 given --new-bundle-format and an empty
+// trusted root; the bare envelopes verify with both; another file, another
+// key or another type is refused.
+func TestCosignVerifiesReproveBundles(t *testing.T) {
+	v3, v2 := cosignV3(t), cosignCLI(t)
+	fixtureVSA = true
+	f := newFixture(t, identicalA)
+	fixtureVSA = false
+	dir := f.dir
+	signer := map[string]string{"review-reviewer1": "reviewer1", "review-reviewer2": "reviewer2"}
+	for _, n := range f.order {
+		e, _ := envelope.Parse(f.envs[n])
+		key := signer[n]
+		if key == "" {
+			key = "rebuilderA"
+		}
+		b, err := sigbundle.Marshal(e, f.k.signers[key].Fingerprint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, n+".sigstore.json"), b, 0o644)
+		os.WriteFile(filepath.Join(dir, n+".intoto.json"), f.envs[n], 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "trusted-root.json"), []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "other"), []byte("not the shipped file\n"), 0o644)
+	pub := func(k string) string { return f.k.pubPaths[k] }
+	cases := []struct {
+		file, key, typ string
+		extra          []string
+	}{
+		{"summary-rebuilderA", "rebuilderA", VSAPredicateType, []string{"hello"}},
+		{"comparison-rebuilderA", "rebuilderA", ComparisonPredicateType, []string{"hello"}},
+		{"rebuild-rebuilderA", "rebuilderA", "slsaprovenance1", []string{"hello"}},
+		{"review-reviewer1", "reviewer1", ReviewPredicateType, []string{"--check-claims=false"}},
+	}
+	for _, c := range cases {
+		// README: cosign (v3) verify-blob-attestation --bundle ….sigstore.json --key … --type … --insecure-ignore-tlog FILE
+		out := runCosign(t, v3, dir, true, append([]string{"verify-blob-attestation", "--bundle", c.file + ".sigstore.json", "--key", pub(c.key),
+			"--type", c.typ, "--insecure-ignore-tlog"}, c.extra...)...)
+		if !strings.Contains(out, "Verified OK") {
+			t.Errorf("cosign v3, %s: %s", c.file, out)
+		}
+		// README: cosign v2: add --new-bundle-format --trusted-root trusted-root.json
+		runCosign(t, v2, dir, true, append([]string{"verify-blob-attestation", "--new-bundle-format", "--trusted-root", "trusted-root.json",
+			"--bundle", c.file + ".sigstore.json", "--key", pub(c.key), "--type", c.typ, "--insecure-ignore-tlog"}, c.extra...)...)
+		// README: the bare envelope: --signature ….intoto.json, with either version.
+		for _, cli := range []string{v2, v3} {
+			runCosign(t, cli, dir, true, append([]string{"verify-blob-attestation", "--signature", c.file + ".intoto.json", "--key", pub(c.key),
+				"--type", c.typ, "--insecure-ignore-tlog", "--offline"}, c.extra...)...)
+		}
+	}
+	// Refusals by cosign v3: another file, another key, another type.
+	runCosign(t, v3, dir, false, "verify-blob-attestation", "--bundle", "summary-rebuilderA.sigstore.json", "--key", pub("rebuilderA"), "--type", VSAPredicateType, "--insecure-ignore-tlog", "other")
+	runCosign(t, v3, dir, false, "verify-blob-attestation", "--bundle", "summary-rebuilderA.sigstore.json", "--key", pub("rebuilderB"), "--type", VSAPredicateType, "--insecure-ignore-tlog", "hello")
+	runCosign(t, v3, dir, false, "verify-blob-attestation", "--bundle", "summary-rebuilderA.sigstore.json", "--key", pub("rebuilderA"), "--type", ReviewPredicateType, "--insecure-ignore-tlog", "hello")
+	// And reprove verifies the same bundles.
+	var atts []string
+	for _, n := range f.order {
+		atts = append(atts, filepath.Join(dir, n+".sigstore.json"))
+	}
+	res, err := Verify(context.Background(), f.file, atts, mustPolicy(t, f.policyYAML(1, 1, "")), VerifyOptions{Now: func() time.Time { return testNow }})
+	if err != nil || !res.Verified {
+		t.Fatalf("reprove on its own bundles: %v\n%s", err, res.Text())
+	}
+}
+
+// TestReproveVerifiesCosignV3Bundles: the whole chain signed by cosign v3
+// (`cosign attest-blob --bundle` with a signing config without a log, the
+// README's command), in Sigstore bundles, verifies under reprove.
+func TestReproveVerifiesCosignV3Bundles(t *testing.T) {
+	v3 := cosignV3(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	runCosign(t, v3, dir, true, "generate-key-pair", "--output-key-prefix", "auditor")
+	runCosign(t, v3, dir, true, "generate-key-pair", "--output-key-prefix", "builder")
+	runCosign(t, v3, dir, true, "signing-config", "create", "--out", "signing-config.json")
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	predicateOf := func(stmt []byte) []byte {
+		var m map[string]json.RawMessage
+		json.Unmarshal(stmt, &m)
+		return m["predicate"]
+	}
+	attest := func(key, typ string, stmt []byte, blob, out string) *envelope.Envelope {
+		write(out+".pred.json", predicateOf(stmt))
+		runCosign(t, v3, dir, true, "attest-blob", "--key", key+".key", "--type", typ, "--predicate", out+".pred.json",
+			"--signing-config", "signing-config.json", "--bundle", out, blob)
+		docs := SplitDocuments(out, mustRead(t, filepath.Join(dir, out)))
+		if len(docs) != 1 || docs[0].Err != nil {
+			t.Fatalf("reprove cannot read cosign v3's bundle %s: %v", out, docs[0].Err)
+		}
+		return docs[0].Envelope
+	}
+	archive := write("hello-1.0.tar", []byte("the reviewed source\n"))
+	rp := testReview("auditor")
+	rp.Source = Source{URI: "https://example.com/hello-1.0.tar", Archive: digest.FromBytes([]byte("the reviewed source\n"))}
+	rst, _ := ReviewStatement(rp)
+	review := attest("auditor", ReviewPredicateType, rst, archive, "review.sigstore.json")
+	shipped := write("hello", shippedBytes)
+	rb := testRebuild("builder", shippedBytes)
+	rb.Source = rp.Source
+	bst, _ := RebuildStatement(rb)
+	rebuild := attest("builder", ProvenancePredicateType, bst, shipped, "rebuild.sigstore.json")
+	sum, err := Summarize(SummaryInput{
+		Shipped: Output{Name: "hello", Digest: digest.FromBytes(shippedBytes)}, Verdict: compare.Identical, Rebuilt: digest.FromBytes(shippedBytes),
+		Rebuild: rebuild, Reviews: []*envelope.Envelope{review}, Time: rebuildStart.Add(time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	comparison := attest("builder", ComparisonPredicateType, sum.Comparison, shipped, "comparison.sigstore.json")
+	// The VSA cites the payload cosign signed, not the statement we built.
+	vsaStmt := strings.Replace(string(sum.VSA), digest.FromBytes(sum.Comparison).Encoded(), comparison.PayloadDigest().Encoded(), 1)
+	attest("builder", VSAPredicateType, []byte(vsaStmt), shipped, "vsa.sigstore.json")
+
+	pol := mustPolicy(t, "version: 1\nreviewers:\n  threshold: 1\n  keys:\n    - name: Auditor\n      key: "+filepath.Join(dir, "auditor.pub")+
+		"\nrebuilders:\n  threshold: 1\n  keys:\n    - name: Builder\n      key: "+filepath.Join(dir, "builder.pub")+"\n")
+	var atts []string
+	for _, n := range []string{"review", "rebuild", "comparison", "vsa"} {
+		atts = append(atts, filepath.Join(dir, n+".sigstore.json"))
+	}
+	res, err := Verify(ctx, shipped, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }})
+	if err != nil || !res.Verified {
+		t.Fatalf("cosign v3 bundles not verified: %v\n%s", err, res.Text())
+	}
+	t.Log(res.Sentence())
+	other := write("other", []byte("other\n"))
+	if res, _ := Verify(ctx, other, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }}); res.Verified {
+		t.Fatal("cosign v3 bundles verified another file")
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -8,13 +8,20 @@
 //     verdict on source identified by digest. REVIEW.md documents it.
 //   - rebuild (RebuildStatement): SLSA Provenance v1 with reprove's BuildType:
 //     recipe, resolved inputs, builder, outputs.
-//   - verification summary (SummaryStatement, SummaryPredicateType): the
-//     shipped artifact's digest, the compare verdict with its normalizers,
-//     and the payload digests of the rebuild and review statements it rests
-//     on. FORMATS.md documents the rebuild and summary formats.
+//   - verification summary (Summarize, SignSummary): a SLSA VSA v1
+//     (VSAPredicateType) about the shipped artifact citing, by payload
+//     digest, the rebuild, the reviews and a companion comparison
+//     (ComparisonPredicateType) that holds the verdict, its normalizers and
+//     the compare report's digest. reprove's earlier summary
+//     (SummaryPredicateType) is still read. FORMATS.md documents them.
+//
+// Attestations are read as DSSE envelopes, JSON Lines, Sigstore bundles
+// (attest/sigbundle) and log bundles (attest/logproof); WriteSigned writes
+// an envelope or a Sigstore bundle.
 //
 // Verify (the customer's side) checks a file against attestations under a
-// policy (attest/policy) and returns a Result: a failed verification is a
+// policy (attest/policy), in the phases of the evaluator (evaluate.go), and
+// returns a Result: a failed verification is a
 // result with reasons, never an error. It fails closed: no attestation, an
 // unreadable one, unknown fields, an expired policy or key, weak digests or a
 // chain that does not close all give "not verified".

@@ -122,6 +122,26 @@ type fixture struct {
 	order []string
 }
 
+// fixtureVSA makes newFixture write summaries as a SLSA VSA with its
+// comparison (what reprove writes now) rather than reprove's v1 summary
+// (what it wrote before, and still reads). forFormats runs a test in both.
+var fixtureVSA bool
+
+func forFormats(t *testing.T, run func(t *testing.T)) {
+	for _, vsa := range []bool{false, true} {
+		name := "v1-summary"
+		if vsa {
+			name = "vsa"
+		}
+		t.Run(name, func(t *testing.T) {
+			saved := fixtureVSA
+			fixtureVSA = vsa
+			defer func() { fixtureVSA = saved }()
+			run(t)
+		})
+	}
+}
+
 // rebuilderSay describes what one rebuilder found.
 type rebuilderSay struct {
 	key         string // rebuilderA...
@@ -176,6 +196,26 @@ func newFixture(t testing.TB, says ...rebuilderSay) *fixture {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if fixtureVSA {
+			e, _ := envelope.Parse(env)
+			var reviews []*envelope.Envelope
+			for _, r := range []string{"review-reviewer1", "review-reviewer2"} {
+				re, _ := envelope.Parse(f.envs[r])
+				reviews = append(reviews, re)
+			}
+			cenv, venv, err := SignSummary(ctx, SummaryInput{
+				Shipped: Output{Name: "hello", Digest: digest.FromBytes(shippedBytes)}, ShippedURI: "https://example.com/releases/hello",
+				Verdict: s.verdict, Normalizers: s.normalizers, Rebuilt: digest.FromBytes(out),
+				CompareReport: digest.FromString("report of " + s.key), CompareReportURI: "compare/hello.json",
+				Rebuild: e, Reviews: reviews, Verifier: Party{ID: "https://" + s.key + ".example/reprove"}, Time: rebuildStart.Add(time.Hour),
+			}, k.signers[s.key])
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.add("comparison-"+s.key, cenv)
+			f.add("summary-"+s.key, venv)
+			continue
+		}
 		sp := &SummaryPredicate{
 			Verifier:     Party{ID: "https://" + s.key + ".example/reprove", Name: s.key},
 			TimeVerified: rebuildStart.Add(time.Hour),
@@ -227,6 +267,10 @@ func (f *fixture) policyYAML(reviewThreshold, rebuildThreshold int, extra string
 	}
 	b.WriteString(extra)
 	return b.String()
+}
+
+func policyParse(y string) (*policy.Policy, error) {
+	return policy.Parse([]byte(y), "policy.yaml", os.ReadFile)
 }
 
 func mustPolicy(t testing.TB, y string) *policy.Policy {

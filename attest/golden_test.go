@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	vsapb "github.com/in-toto/attestation/go/predicates/vsa/v1"
 	"github.com/opencontainers/go-digest"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/compare"
@@ -73,6 +75,33 @@ func TestGoldenStatements(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkGolden(t, "summary.json", summary)
+
+	// What reprove writes now: a SLSA VSA and its comparison.
+	f := newFixture(t)
+	review1, _ := envelope.Parse(f.envs["review-reviewer1"])
+	rbEnv, err := envelope.Sign(context.Background(), rebuild, f.k.signers["rebuilderA"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := envelope.Parse(rbEnv)
+	sum, err := Summarize(SummaryInput{
+		Shipped: Output{Name: "hello", Digest: digest.FromBytes(shippedBytes)}, ShippedURI: "https://example.com/releases/hello",
+		Verdict: compare.Identical, Rebuilt: digest.FromBytes(shippedBytes),
+		CompareReport: digest.FromString("report"), CompareReportURI: "compare/hello.json",
+		Rebuild: rb, RebuildURI: "rebuild.intoto.json", ComparisonURI: "hello.comparison.intoto.json",
+		Reviews: []*envelope.Envelope{review1}, Time: rebuildStart.Add(time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkGolden(t, "vsa.json", sum.VSA)
+	checkGolden(t, "comparison.json", sum.Comparison)
+	// The VSA decodes with the in-toto VSA bindings, unknown fields refused.
+	vst, _ := ParseStatement(sum.VSA)
+	var pb vsapb.VerificationSummary
+	if err := protojson.Unmarshal(vst.Predicate, &pb); err != nil || pb.GetVerificationResult() != ResultPassed {
+		t.Errorf("VSA bindings: %v (%s)", err, pb.GetVerificationResult())
+	}
 
 	// The same inputs give the same bytes, every time.
 	for i := 0; i < 20; i++ {
@@ -239,6 +268,7 @@ func TestParseGoldenPredicates(t *testing.T) {
 		Source:    src,
 		BuilderID: "https://rebuilderA.example/reprove",
 		Outputs:   []Subject{{Name: "hello", Digest: DigestSet{"sha256": digest.FromBytes(shippedBytes).Encoded()}}},
+		StartedOn: rebuildStart, FinishedOn: rebuildStart.Add(42 * time.Second),
 	}
 	if diff := cmp.Diff(want, info); diff != "" {
 		t.Errorf("provenance (-want +got):\n%s", diff)
@@ -291,17 +321,40 @@ func TestSummarize(t *testing.T) {
 			Rebuild: parse("rebuild-rebuilderA"), Reviews: []*envelope.Envelope{parse("review-reviewer1")}, Time: testNow,
 		}
 	}
-	st, err := Summarize(ok())
+	sum, err := Summarize(ok())
 	if err != nil {
 		t.Fatal(err)
 	}
-	parsed, _ := ParseStatement(st)
-	sp, err := parseSummary(parsed)
+	vst, err := ParseStatement(sum.VSA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sp.Verifier.ID != "https://rebuilderA.example/reprove" || sp.Rebuilt.Name != "hello" || len(sp.Reviews) != 1 {
-		t.Errorf("summary predicate %+v", sp)
+	v, err := parseVSA(vst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantInputs := []digest.Digest{parse("rebuild-rebuilderA").PayloadDigest(), digest.FromBytes(sum.Comparison), parse("review-reviewer1").PayloadDigest()}
+	if v.verifier != "https://rebuilderA.example/reprove" || !cmp.Equal(v.inputs, wantInputs) || v.result != ResultPassed ||
+		!cmp.Equal(v.levels, []string{PropBitIdentical, PropReproduced, PropSourceReviewed}) {
+		t.Errorf("VSA %+v", v)
+	}
+	cst, _ := ParseStatement(sum.Comparison)
+	cp, err := parseComparison(cst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.Rebuilt.Name != "hello" || cp.Verdict != compare.Identical {
+		t.Errorf("comparison %+v", cp)
+	}
+	// Without reviews (a rebuilder publishing first): no reviewed property.
+	in := ok()
+	in.Reviews = nil
+	if sum, err = Summarize(in); err != nil {
+		t.Fatal(err)
+	}
+	vst, _ = ParseStatement(sum.VSA)
+	if v, err = parseVSA(vst); err != nil || len(v.inputs) != 2 || !cmp.Equal(v.levels, []string{PropBitIdentical, PropReproduced}) {
+		t.Errorf("VSA without reviews: %+v, %v", v, err)
 	}
 	other := testReview("reviewer1")
 	other.Source.Tree = digest.FromString("another tree")
@@ -317,7 +370,9 @@ func TestSummarize(t *testing.T) {
 		{"rebuild is a review", func(in *SummaryInput) { in.Rebuild = parse("review-reviewer1") }, "predicate type is"},
 		{"review is a rebuild", func(in *SummaryInput) { in.Reviews = []*envelope.Envelope{parse("rebuild-rebuilderA")} }, "not a review"},
 		{"review of another source", func(in *SummaryInput) { in.Reviews = []*envelope.Envelope{otherReview} }, "not of the rebuilt source"},
-		{"no review", func(in *SummaryInput) { in.Reviews = nil }, "rests on no review"},
+		{"time before the bound", func(in *SummaryInput) { in.Time = time.Unix(0, 0) }, "is before 2023-01-01"},
+		{"verifier not a URI", func(in *SummaryInput) { in.Verifier.ID = "me" }, "verifier"},
+		{"identical with other digests", func(in *SummaryInput) { in.Shipped.Digest = digest.FromString("other") }, "does not fit the digests"},
 		{"no rebuild", func(in *SummaryInput) { in.Rebuild = nil }, "no rebuild attestation"},
 	}
 	for _, tt := range tests {

@@ -3,16 +3,26 @@ package attest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/internal/strictjson"
+	"github.com/reprove/reprove/attest/logproof"
+	"github.com/reprove/reprove/attest/sigbundle"
+	"github.com/reprove/reprove/internal/ctxio"
 )
 
 // Document is one attestation as read from disk: an envelope, or the reason
@@ -23,61 +33,208 @@ type Document struct {
 	Source   string
 	Envelope *envelope.Envelope
 	Err      error
+	// Log is set for an envelope that came in a log bundle: where the
+	// bundle says the log holds it.
+	Log *LogEntry
 }
 
-// MaxDocuments bounds how many attestations one verification reads.
-const MaxDocuments = 4096
+// LogEntry is an envelope's place in a transparency log, as a log bundle
+// (attest/logproof) states it: checked by verify only under a policy that
+// names the log.
+type LogEntry struct {
+	// Bundle is the bundle the entry came in (shared by its entries), and
+	// BundleSource where it was read.
+	Bundle       *logproof.Bundle
+	BundleSource string
+	Entry        *logproof.BundleEntry
+}
+
+// Limits of what one verification reads, so that hostile input can neither
+// hang `reprove verify` nor make it balloon.
+const (
+	// MaxDocuments bounds how many attestations one verification reads.
+	MaxDocuments = 4096
+	// MaxFileSize bounds one attestation file (a JSON Lines file or a
+	// bundle of many envelopes).
+	MaxFileSize = 64 << 20
+	// MaxInputSize bounds all attestation files of one verification
+	// together.
+	MaxInputSize = 256 << 20
+)
+
+// ErrNotRegular is returned for a path that names something other than a
+// regular file or directory (a FIFO, a device, a socket): reading one could
+// block forever.
+var ErrNotRegular = errors.New("not a regular file")
 
 // attestationExts are the file names read from a directory.
 var attestationExts = []string{".json", ".jsonl", ".dsse", ".sig", ".bundle"}
 
-// ReadDocuments reads attestations from paths: files holding one DSSE
-// envelope (as reprove and `cosign attest-blob` write them), JSON Lines files
-// with one envelope per line (*.intoto.jsonl bundles), cosign's old bundle
-// format ({"base64Signature": ...}), or directories of such files (not
-// recursive; only names ending in .json, .jsonl, .dsse, .sig or .bundle).
+// ReadDocuments reads every attestation WalkDocuments finds into memory.
 func ReadDocuments(ctx context.Context, paths []string) ([]Document, error) {
 	var docs []Document
+	err := WalkDocuments(ctx, paths, func(d Document) error {
+		docs = append(docs, d)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return docs, nil
+}
+
+// WalkDocuments reads attestations from paths and hands them to fn one at a
+// time, so a caller that keeps only what it needs of each holds one file in
+// memory at once. A path is a file holding one DSSE envelope (as reprove and
+// `cosign attest-blob` write them), a JSON Lines file with one envelope per
+// line (*.intoto.jsonl), a log bundle from a transparency centre (by its
+// mediaType, see attest/logproof), a Sigstore bundle (v0.1 to v0.3, as cosign v3
+// writes them; *.sigstore.json), cosign's old bundle format
+// ({"base64Signature": ...}), or a directory of such files (not recursive; only names ending in
+// .json, .jsonl, .dsse, .sig or .bundle, and only regular files).
+//
+// It refuses paths that are neither regular files nor directories (a FIFO
+// would block), files larger than MaxFileSize, more than MaxInputSize bytes
+// in all and more than MaxDocuments documents, and stops when ctx is done.
+func WalkDocuments(ctx context.Context, paths []string, fn func(Document) error) error {
+	var total int64
+	n := 0
 	for _, p := range paths {
-		fi, err := os.Stat(p)
+		files, err := attestationFiles(p)
 		if err != nil {
-			return nil, fmt.Errorf("read attestations: %w", err)
-		}
-		files := []string{p}
-		if fi.IsDir() {
-			entries, err := os.ReadDir(p)
-			if err != nil {
-				return nil, fmt.Errorf("read attestations: %w", err)
-			}
-			files = files[:0]
-			for _, e := range entries {
-				if !e.Type().IsRegular() {
-					continue
-				}
-				for _, ext := range attestationExts {
-					if strings.HasSuffix(e.Name(), ext) {
-						files = append(files, filepath.Join(p, e.Name()))
-						break
-					}
-				}
-			}
-			sort.Strings(files)
+			return fmt.Errorf("read attestations: %w", err)
 		}
 		for _, f := range files {
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return err
 			}
-			b, err := readFileLimited(f, envelope.MaxSize*4)
+			b, err := readRegular(ctx, f, min(MaxFileSize, MaxInputSize-total))
 			if err != nil {
-				return nil, fmt.Errorf("read attestations: %w", err)
+				if errors.Is(err, errTooLarge) && total > 0 {
+					return fmt.Errorf("read attestations: more than %d bytes of attestations in all (at %s)", MaxInputSize, f)
+				}
+				return fmt.Errorf("read attestations: %w", err)
 			}
-			docs = append(docs, SplitDocuments(f, b)...)
-			if len(docs) > MaxDocuments {
-				return nil, fmt.Errorf("read attestations: more than %d attestations", MaxDocuments)
+			total += int64(len(b))
+			for _, d := range SplitDocuments(f, b) {
+				if n++; n > MaxDocuments {
+					return fmt.Errorf("read attestations: more than %d attestations", MaxDocuments)
+				}
+				if err := fn(d); err != nil {
+					return err
+				}
 			}
 		}
 	}
-	return docs, nil
+	return nil
+}
+
+// attestationFiles lists the files path stands for: itself, or the
+// attestation files of a directory, sorted.
+func attestationFiles(path string) ([]string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return []string{path}, nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		for _, ext := range attestationExts {
+			if strings.HasSuffix(e.Name(), ext) {
+				files = append(files, filepath.Join(path, e.Name()))
+				break
+			}
+		}
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+var errTooLarge = errors.New("too large")
+
+// openRegular opens path for reading only if it is a regular file. The open
+// is non-blocking, so a FIFO with no writer cannot hang it, and the check is
+// on the opened file, so nothing can be swapped in between.
+func openRegular(path string) (*os.File, os.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		what := "a " + fi.Mode().Type().String()
+		switch m := fi.Mode(); {
+		case m.IsDir():
+			what = "a directory"
+		case m&os.ModeNamedPipe != 0:
+			what = "a FIFO"
+		case m&os.ModeSocket != 0:
+			what = "a socket"
+		case m&os.ModeDevice != 0:
+			what = "a device"
+		}
+		return nil, nil, fmt.Errorf("%s: %w (it is %s)", path, ErrNotRegular, what)
+	}
+	return f, fi, nil
+}
+
+// readRegular reads a whole regular file of at most max bytes, honouring ctx.
+func readRegular(ctx context.Context, path string, max int64) ([]byte, error) {
+	f, fi, err := openRegular(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi.Size() > max {
+		return nil, fmt.Errorf("%s: %w: %d bytes, more than %d", path, errTooLarge, fi.Size(), max)
+	}
+	b, err := io.ReadAll(io.LimitReader(ctxio.NewReader(ctx, f), max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: %w: more than %d bytes", path, errTooLarge, max)
+	}
+	return b, nil
+}
+
+// HashFile computes the sha256, sha384 and sha512 digests of a regular file
+// in one pass, as an in-toto digest set.
+func HashFile(ctx context.Context, path string) (DigestSet, error) {
+	return hashFile(ctx, path, nil)
+}
+
+// hashFile is HashFile reporting the bytes hashed as it goes.
+func hashFile(ctx context.Context, path string, progress func(int64)) (DigestSet, error) {
+	f, _, err := openRegular(path)
+	if err != nil {
+		return nil, fmt.Errorf("hash file: %w", err)
+	}
+	defer f.Close()
+	names := []string{"sha256", "sha384", "sha512"}
+	hs := []hash.Hash{sha256.New(), sha512.New384(), sha512.New()}
+	if _, err := ctxio.HashReaderAll(ctx, f, progress, hs...); err != nil {
+		return nil, fmt.Errorf("hash file %s: %w", path, err)
+	}
+	ds := DigestSet{}
+	for i, h := range hs {
+		ds[names[i]] = hex.EncodeToString(h.Sum(nil))
+	}
+	return ds, nil
 }
 
 // SplitDocuments parses the bytes of one attestation file into documents.
@@ -88,7 +245,7 @@ func SplitDocuments(name string, b []byte) []Document {
 	}
 	// One JSON value (possibly pretty-printed) or JSON Lines?
 	if strictjson.Check(trimmed) == nil {
-		return []Document{parseDocument(name, trimmed)}
+		return parseDocument(name, trimmed)
 	}
 	lines := bytes.Split(trimmed, []byte("\n"))
 	jsonLines := len(lines) > 1
@@ -98,7 +255,7 @@ func SplitDocuments(name string, b []byte) []Document {
 		}
 	}
 	if !jsonLines {
-		return []Document{parseDocument(name, trimmed)}
+		return parseDocument(name, trimmed)
 	}
 	var docs []Document
 	for i, line := range lines {
@@ -106,7 +263,7 @@ func SplitDocuments(name string, b []byte) []Document {
 		if len(line) == 0 {
 			continue
 		}
-		docs = append(docs, parseDocument(fmt.Sprintf("%s:%d", name, i+1), line))
+		docs = append(docs, parseDocument(fmt.Sprintf("%s:%d", name, i+1), line)...)
 	}
 	return docs
 }
@@ -121,34 +278,84 @@ type cosignBundle struct {
 	RekorBundle     map[string]any `json:"rekorBundle"`
 }
 
-func parseDocument(src string, b []byte) Document {
+// parseDocument reads one JSON value: an envelope or a bundle of them.
+func parseDocument(src string, b []byte) []Document {
+	one := func(e *envelope.Envelope, err error) []Document {
+		return []Document{{Source: src, Envelope: e, Err: err}}
+	}
+	if bytes.Contains(b, []byte(`"mediaType"`)) {
+		var head struct {
+			MediaType string `json:"mediaType"`
+		}
+		if err := json.Unmarshal(b, &head); err == nil {
+			switch {
+			case sigbundle.IsBundle(head.MediaType):
+				return one(sigbundle.Parse(b))
+			case head.MediaType == logproof.BundleMediaType:
+				return logDocuments(src, b)
+			}
+		}
+	}
 	if bytes.Contains(b, []byte(`"base64Signature"`)) {
 		var cb cosignBundle
 		if err := strictjson.Unmarshal(b, &cb); err != nil {
-			return Document{Source: src, Err: fmt.Errorf("parse cosign bundle: %w", err)}
+			return one(nil, fmt.Errorf("parse cosign bundle: %w", err))
 		}
 		raw, err := base64.StdEncoding.Strict().DecodeString(cb.Base64Signature)
 		if err != nil {
-			return Document{Source: src, Err: fmt.Errorf("parse cosign bundle: base64Signature: %w", err)}
+			return one(nil, fmt.Errorf("parse cosign bundle: base64Signature: %w", err))
 		}
 		b = raw
 	}
-	e, err := envelope.Parse(b)
-	return Document{Source: src, Envelope: e, Err: err}
+	return one(envelope.Parse(b))
 }
 
-func readFileLimited(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
+// logDocuments reads a log bundle: one document per entry, each carrying
+// the bundle and its entry for verify's log checks.
+func logDocuments(src string, b []byte) []Document {
+	bu, err := logproof.ParseBundle(b)
 	if err != nil {
-		return nil, err
+		return []Document{{Source: src, Err: err}}
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	docs := make([]Document, 0, len(bu.Entries))
+	for i := range bu.Entries {
+		en := &bu.Entries[i]
+		e, err := envelope.Parse(en.Envelope)
+		docs = append(docs, Document{
+			Source: fmt.Sprintf("%s#%d", src, en.Index), Envelope: e, Err: err,
+			Log: &LogEntry{Bundle: bu, BundleSource: src, Entry: en},
+		})
+	}
+	return docs
+}
+
+// ReadAttestation reads one signed attestation file (an envelope or a
+// bundle holding exactly one) and checks that it is of the wanted predicate
+// type (any type when predicateType is empty). Its signatures are not
+// checked: signers record digests of what they cite, and reprove verify
+// checks every signature against the customer's policy.
+func ReadAttestation(ctx context.Context, path, predicateType string) (*envelope.Envelope, *Statement, error) {
+	fail := func(err error) (*envelope.Envelope, *Statement, error) {
+		return nil, nil, fmt.Errorf("read attestation %s: %w", path, err)
+	}
+	b, err := readRegular(ctx, path, MaxFileSize)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, nil, fmt.Errorf("read attestation: %w", err)
 	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("read %s: larger than %d bytes", path, max)
+	docs := SplitDocuments(path, b)
+	if len(docs) != 1 {
+		return fail(fmt.Errorf("it holds %d attestations, want one", len(docs)))
 	}
-	return b, nil
+	if docs[0].Err != nil {
+		return fail(docs[0].Err)
+	}
+	e := docs[0].Envelope
+	st, err := ParseStatement(e.Payload)
+	if err != nil {
+		return fail(err)
+	}
+	if predicateType != "" && st.PredicateType != predicateType {
+		return fail(fmt.Errorf("predicate type is %s, want %s", st.PredicateType, predicateType))
+	}
+	return e, st, nil
 }

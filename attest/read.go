@@ -2,8 +2,10 @@ package attest
 
 import (
 	"fmt"
+	"time"
 
 	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
+	"github.com/opencontainers/go-digest"
 )
 
 // ReadReview reads a review statement's predicate strictly (as Verify does)
@@ -54,4 +56,40 @@ func ReadProvenanceInputs(st *Statement) ([]Input, error) {
 		})
 	}
 	return out, nil
+}
+
+// VSA is what a SLSA Verification Summary Attestation v1 says, read as
+// verify reads it (the in-toto VSA bindings, strictly, with reprove's
+// policy).
+type VSA struct {
+	Verifier string
+	Time     time.Time
+	// Result is ResultPassed or ResultFailed; Levels the verifiedLevels.
+	Result string
+	Levels []string
+	// Inputs are the payload digests of the attestations the VSA rests on:
+	// the rebuild, the comparison and the reviews.
+	Inputs []digest.Digest
+}
+
+// ReadVSA reads a VSA statement's predicate strictly.
+func ReadVSA(st *Statement) (*VSA, error) {
+	if st.PredicateType != VSAPredicateType {
+		return nil, fmt.Errorf("parse verification summary: predicate type is %q, want %q", st.PredicateType, VSAPredicateType)
+	}
+	v, err := parseVSA(st)
+	if err != nil {
+		return nil, err
+	}
+	return &VSA{Verifier: v.verifier, Time: v.time, Result: v.result, Levels: v.levels, Inputs: v.inputs}, nil
+}
+
+// ReadComparison reads a comparison statement's predicate strictly: the
+// verdict, the normalizers, the rebuilt output, the rebuild it came from
+// and the compare report.
+func ReadComparison(st *Statement) (*ComparisonPredicate, error) {
+	if st.PredicateType != ComparisonPredicateType {
+		return nil, fmt.Errorf("parse comparison: predicate type is %q, want %q", st.PredicateType, ComparisonPredicateType)
+	}
+	return parseComparison(st)
 }

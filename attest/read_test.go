@@ -49,3 +49,31 @@ func TestReadPredicates(t *testing.T) {
 		t.Error("a review read as provenance")
 	}
 }
+
+func TestReadVSAAndComparison(t *testing.T) {
+	fixtureVSA = true
+	defer func() { fixtureVSA = false }()
+	f := newFixture(t, rebuilderSay{key: "rebuilderA", verdict: compare.Different})
+	st := func(name string) *Statement {
+		e, _ := envelope.Parse(f.envs[name])
+		s, err := ParseStatement(e.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	v, err := ReadVSA(st("summary-rebuilderA"))
+	if err != nil || v.Result != ResultFailed || len(v.Inputs) != 4 {
+		t.Errorf("VSA: %+v %v", v, err)
+	}
+	c, err := ReadComparison(st("comparison-rebuilderA"))
+	if err != nil || c.Verdict != compare.Different || c.CompareReport == nil {
+		t.Errorf("comparison: %+v %v", c, err)
+	}
+	if _, err := ReadVSA(st("comparison-rebuilderA")); err == nil {
+		t.Error("a comparison read as a VSA")
+	}
+	if _, err := ReadComparison(st("summary-rebuilderA")); err == nil {
+		t.Error("a VSA read as a comparison")
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/reprove/reprove/attest/internal/strictjson"
+	"github.com/reprove/reprove/recipes"
 )
 
 // ProvenancePredicateType is SLSA Provenance v1.
@@ -68,12 +69,7 @@ type Rebuild struct {
 }
 
 // RecipeRef names the recipe that drove a rebuild.
-type RecipeRef struct {
-	Name    string        `json:"name"`
-	Version string        `json:"version"`
-	URI     string        `json:"uri,omitempty"`
-	Digest  digest.Digest `json:"digest"`
-}
+type RecipeRef = recipes.Ref
 
 // Dependency is one resolved input of a build.
 type Dependency struct {
@@ -320,6 +316,9 @@ type ProvenanceInfo struct {
 	Source    Source
 	BuilderID string
 	Outputs   []Subject
+	// StartedOn and FinishedOn are when the rebuild ran (zero if the
+	// provenance does not say).
+	StartedOn, FinishedOn time.Time
 }
 
 // parseProvenance decodes a SLSA Provenance v1 predicate strictly with the
@@ -353,6 +352,14 @@ func parseProvenance(st *Statement) (*ProvenanceInfo, error) {
 		Recipe:    RecipeRef{Name: ext.Recipe.Name, Version: ext.Recipe.Version, URI: ext.Recipe.URI, Digest: rd},
 		BuilderID: prov.GetRunDetails().GetBuilder().GetId(),
 		Outputs:   st.Subject,
+	}
+	if md := prov.GetRunDetails().GetMetadata(); md != nil {
+		if md.GetStartedOn() != nil {
+			info.StartedOn = md.GetStartedOn().AsTime()
+		}
+		if md.GetFinishedOn() != nil {
+			info.FinishedOn = md.GetFinishedOn().AsTime()
+		}
 	}
 	if info.Recipe.Name == "" || info.Recipe.Version == "" {
 		return nil, errors.New("parse provenance: recipe name or version is missing")

@@ -63,6 +63,9 @@ func (r *Result) Sentence() string {
 			if !rv.Scope.All {
 				r += " (only " + strings.Join(rv.Scope.Paths, ", ") + ")"
 			}
+			if rv.AlsoRebuilder != "" {
+				r += " (with the key of rebuilder " + rv.AlsoRebuilder + ": one key played both roles)"
+			}
 			reviewed = append(reviewed, r)
 		}
 	}
@@ -70,8 +73,12 @@ func (r *Result) Sentence() string {
 	if r.Source != nil {
 		src = r.Source.Name()
 	}
-	return fmt.Sprintf("verified: %s is %s %s, %s by %d of %d trusted %s (%s), from source %s reviewed by %s",
-		r.Digest, r.Name, r.Version, how, len(agree), r.TrustedRebuilders, noun, who, src, strings.Join(reviewed, " and "))
+	review := "reviewed by " + strings.Join(reviewed, " and ")
+	if len(reviewed) == 0 {
+		review = "not reviewed (the policy does not require reviews)"
+	}
+	return fmt.Sprintf("verified: %s is %s %s, %s by %d of %d trusted %s (%s), from source %s %s",
+		r.Digest, r.Name, r.Version, how, len(agree), r.TrustedRebuilders, noun, who, src, review)
 }
 
 // Text is the sentence followed by the reasons (when not verified) and the

@@ -2,13 +2,14 @@ package attest
 
 import (
 	"context"
-	"fmt"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/attest/sigbundle"
 	"github.com/reprove/reprove/compare/verdict"
 )
 
@@ -33,81 +34,72 @@ func WriteAttestation(ctx context.Context, path string, env []byte) error {
 	return WriteFile(ctx, path, env)
 }
 
+// BundleExt is the file name ending that makes WriteSigned write a Sigstore
+// bundle rather than a bare DSSE envelope.
+const BundleExt = ".sigstore.json"
+
+// WriteSigned writes a signed envelope to path atomically: as a Sigstore
+// bundle (v0.3, with the hint of signer's key) when path ends in
+// BundleExt, else as the bare DSSE envelope (WriteAttestation). Both forms
+// verify with cosign (v3 reads bundles; v2 both) and with reprove.
+func WriteSigned(ctx context.Context, path string, env []byte, signer *keys.Signer) error {
+	if !strings.HasSuffix(path, BundleExt) {
+		return WriteAttestation(ctx, path, env)
+	}
+	e, err := envelope.Parse(env)
+	if err != nil {
+		return err
+	}
+	b, err := sigbundle.Marshal(e, signer.Fingerprint)
+	if err != nil {
+		return err
+	}
+	return WriteAttestation(ctx, path, b)
+}
+
 // SummaryInput is what a verification summary is made from: the shipped
 // file, the comparison's outcome, and the signed rebuild and review
 // attestations it rests on.
 type SummaryInput struct {
 	Shipped Output
+	// ShippedURI is where the shipped file is published (the VSA's
+	// resourceUri); empty means its name.
+	ShippedURI string
 	// Verdict and Normalizers are the comparison's (compare.Report).
 	Verdict     verdict.Verdict
 	Normalizers []string
+	// CompareReport is the digest of the compare report (reprove compare
+	// --json) when there is one, and CompareReportURI where it is.
+	CompareReport    digest.Digest
+	CompareReportURI string
 	// Rebuilt is the digest of the rebuilt output compared with Shipped; it
 	// must be one of the rebuild attestation's subjects.
 	Rebuilt digest.Digest
 	Rebuild *envelope.Envelope
+	// Reviews may be empty: a rebuilder can publish before any review,
+	// and a later summary can cite the reviews.
 	Reviews []*envelope.Envelope
+	// RebuildURI and ComparisonURI, when set, say where the VSA's input
+	// attestations are published (informational).
+	RebuildURI, ComparisonURI string
 	// Verifier is who compared; empty means the rebuild's builder.
 	Verifier Party
 	Time     time.Time
 }
 
-// Summarize builds the verification summary statement for in, checking that
-// the rebuild and reviews are what they claim to be and that the rebuilt
-// output is one the rebuild produced. Sign the result with Sign.
-func Summarize(in SummaryInput) ([]byte, error) {
-	fail := func(format string, a ...any) ([]byte, error) {
-		return nil, fmt.Errorf("build summary statement: "+format, a...)
-	}
-	if in.Rebuild == nil {
-		return fail("no rebuild attestation")
-	}
-	rst, err := ParseStatement(in.Rebuild.Payload)
+// SignSummary builds the summary for in (see Summarize) and signs both of
+// its statements with s: the comparison envelope and the VSA envelope, each
+// to be published as an attestation of its own.
+func SignSummary(ctx context.Context, in SummaryInput, s *keys.Signer) (comparison, vsa []byte, err error) {
+	sum, err := Summarize(in)
 	if err != nil {
-		return fail("rebuild attestation: %w", err)
+		return nil, nil, err
 	}
-	info, err := ReadProvenance(rst)
-	if err != nil {
-		return fail("rebuild attestation: %w", err)
+	if comparison, err = envelope.Sign(ctx, sum.Comparison, s); err != nil {
+		return nil, nil, err
 	}
-	var name string
-	found := false
-	for _, s := range info.Outputs {
-		if d, ok := s.Digest.Digest(digest.SHA256); ok && d == in.Rebuilt {
-			name, found = s.Name, true
-			break
-		}
+	if vsa, err = envelope.Sign(ctx, sum.VSA, s); err != nil {
+		return nil, nil, err
 	}
-	if !found {
-		return fail("the rebuilt artifact %s is none of the rebuild's outputs", in.Rebuilt)
-	}
-	p := &SummaryPredicate{
-		Verifier:     in.Verifier,
-		TimeVerified: in.Time,
-		Verdict:      in.Verdict,
-		Normalizers:  in.Normalizers,
-		Rebuilt:      Artifact{Name: name, Digest: setOf(in.Rebuilt)},
-		Rebuild:      AttestationRef{PredicateType: ProvenancePredicateType, Digest: setOf(in.Rebuild.PayloadDigest())},
-	}
-	if p.Verifier.ID == "" {
-		p.Verifier.ID = info.BuilderID
-	}
-	for i, e := range in.Reviews {
-		ref, err := RefOf(e, "")
-		if err != nil {
-			return fail("review %d: %w", i+1, err)
-		}
-		if ref.PredicateType != ReviewPredicateType {
-			return fail("review %d is a %s attestation, not a review", i+1, ref.PredicateType)
-		}
-		st, _ := ParseStatement(e.Payload)
-		rp, err := parseReview(st)
-		if err != nil {
-			return fail("review %d: %w", i+1, err)
-		}
-		if ok, why := matchSets(rp.Source.DigestSet(), info.Source.DigestSet()); !ok {
-			return fail("review %d is of %s, not of the rebuilt source %s: %s", i+1, rp.Source.Name(), info.Source.Name(), why)
-		}
-		p.Reviews = append(p.Reviews, ref)
-	}
-	return SummaryStatement(in.Shipped, p)
+	return comparison, vsa, nil
 }

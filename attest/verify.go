@@ -2,21 +2,15 @@ package attest
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/hex"
+	"errors"
 	"fmt"
-	"hash"
-	"io"
-	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/attest/policy"
 	"github.com/reprove/reprove/compare/verdict"
 )
@@ -27,6 +21,24 @@ const ResultSchemaVersion = 1
 // clockSkew is how far in the future a statement's own time may be before it
 // is refused as post-dated.
 const clockSkew = 5 * time.Minute
+
+// Earliest is the earliest time an attestation may carry: in-toto Statement
+// v1 and SLSA Provenance v1, the formats reprove reads, appeared in 2023,
+// so an earlier date (year 1, the Unix epoch) is a forgery or a broken
+// clock, and is refused as a date in the future is.
+var Earliest = time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// checkTime refuses a time before Earliest or after now (with clock skew);
+// what names the attestation in the detail.
+func checkTime(what string, t, now time.Time) string {
+	switch {
+	case t.After(now.Add(clockSkew)):
+		return fmt.Sprintf("%s: dated in the future (%s)", what, t.Format(time.RFC3339))
+	case t.Before(Earliest):
+		return fmt.Sprintf("%s: dated before %s (%s), earlier than any attestation in these formats", what, Earliest.Format("2006-01-02"), t.Format(time.RFC3339))
+	}
+	return ""
+}
 
 // Outcome is what one trusted rebuilder's attestations say about the file.
 type Outcome int
@@ -79,6 +91,13 @@ type Result struct {
 	Reviewers          []ReviewerResult  `json:"reviewers"`
 	ReviewerThreshold  int               `json:"reviewerThreshold"`
 	TrustedReviewers   int               `json:"trustedReviewers"`
+	// ReviewsRequired is false under a policy that makes reviews optional
+	// (reviewers: {required: false}).
+	ReviewsRequired bool `json:"reviewsRequired"`
+	// Log is the origin of the transparency log the policy names; when
+	// set, only attestations with a valid inclusion proof to a checkpoint
+	// it signed were counted.
+	Log string `json:"log,omitempty"`
 
 	Policy       digest.Digest `json:"policy"`
 	Attestations int           `json:"attestations"`
@@ -108,6 +127,9 @@ type ReviewerResult struct {
 	Verdict    ReviewVerdict `json:"verdict"`
 	Scope      Scope         `json:"scope"`
 	ReviewedAt time.Time     `json:"reviewedAt"`
+	// AlsoRebuilder names the trusted rebuilder whose key is this
+	// reviewer's, when one key played both roles (selfReview: allow).
+	AlsoRebuilder string `json:"alsoRebuilder,omitempty"`
 }
 
 // VerifyOptions carries the clock and a progress callback.
@@ -136,20 +158,28 @@ func Verify(ctx context.Context, file string, attestations []string, pol *policy
 	if err != nil {
 		return nil, err
 	}
-	progress("reading attestations")
-	docs, err := ReadDocuments(ctx, attestations)
-	if err != nil {
-		return nil, err
-	}
-	progress(fmt.Sprintf("checking %d attestations", len(docs)))
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	res, err := Evaluate(ctx, file, digests, docs, pol, now())
+	e, err := newEvaluator(ctx, file, digests, pol, now())
 	if err != nil {
 		return nil, err
 	}
+	progress("reading and checking attestations")
+	// Each document is checked as it is read and only what verification
+	// needs of it is kept, so memory follows the trusted statements, not
+	// the size of the input.
+	ndocs := 0
+	err = WalkDocuments(ctx, attestations, func(d Document) error {
+		ndocs++
+		return e.index(d)
+	})
+	if err != nil {
+		return nil, err
+	}
+	progress(fmt.Sprintf("checked %d attestations", ndocs))
+	res := e.finish(ndocs)
 	res.Expect(opts.ExpectName, opts.ExpectVersion)
 	return res, nil
 }
@@ -168,339 +198,7 @@ func (r *Result) Expect(name, version string) {
 	}
 }
 
-// HashFile computes the sha256, sha384 and sha512 digests of a file in one
-// pass, as an in-toto digest set.
-func HashFile(ctx context.Context, path string) (DigestSet, error) {
-	return hashFile(ctx, path, nil)
-}
-
-// hashFile is HashFile reporting the bytes hashed every 256 MiB.
-func hashFile(ctx context.Context, path string, hashed func(int64)) (DigestSet, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("hash file: %w", err)
-	}
-	defer f.Close()
-	hs := map[string]hash.Hash{"sha256": sha256.New(), "sha384": sha512.New384(), "sha512": sha512.New()}
-	w := io.MultiWriter(hs["sha256"], hs["sha384"], hs["sha512"])
-	buf := make([]byte, 1<<20)
-	var total int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		n, rerr := f.Read(buf)
-		w.Write(buf[:n])
-		if hashed != nil && (total+int64(n))>>28 != total>>28 {
-			hashed(total + int64(n))
-		}
-		total += int64(n)
-		if rerr == io.EOF {
-			break
-		}
-		if rerr != nil {
-			return nil, fmt.Errorf("hash file %s: %w", path, rerr)
-		}
-	}
-	ds := DigestSet{}
-	for alg, h := range hs {
-		ds[alg] = hex.EncodeToString(h.Sum(nil))
-	}
-	return ds, nil
-}
-
-// node is one distinct statement (by payload digest) with everyone who
-// validly signed it, merged over all envelopes that carry it.
-type node struct {
-	src        string
-	stmt       *Statement
-	digest     digest.Digest
-	reviewers  map[digest.Digest]bool // trusted, unexpired reviewer keys
-	rebuilders map[digest.Digest]bool // trusted, unexpired rebuilder keys
-}
-
-// Evaluate is Verify without I/O: it checks already-read documents against
-// the file's digests under pol at time now. Signature checks are the only
-// work it does beyond pure logic.
-func Evaluate(ctx context.Context, file string, fileDigests DigestSet, docs []Document, pol *policy.Policy, now time.Time) (*Result, error) {
-	fileSHA, ok := fileDigests.Digest(digest.SHA256)
-	if !ok {
-		return nil, fmt.Errorf("verify: file digests lack sha256")
-	}
-	// policy.Parse guarantees these; a Policy built another way must too.
-	if pol == nil || pol.Rebuilders.Threshold < 1 || pol.Reviewers.Threshold < 1 ||
-		pol.Rebuilders.Threshold > len(pol.Rebuilders.Keys) || pol.Reviewers.Threshold > len(pol.Reviewers.Keys) {
-		return nil, fmt.Errorf("verify: the policy needs thresholds of at least 1 and at most its number of keys")
-	}
-	res := &Result{
-		SchemaVersion:      ResultSchemaVersion,
-		File:               file,
-		Digest:             fileSHA,
-		RebuilderThreshold: pol.Rebuilders.Threshold,
-		TrustedRebuilders:  len(pol.Rebuilders.Keys),
-		ReviewerThreshold:  pol.Reviewers.Threshold,
-		TrustedReviewers:   len(pol.Reviewers.Keys),
-		Policy:             pol.Digest,
-		Attestations:       len(docs),
-		CheckedAt:          now.UTC(),
-		Rebuilders:         []RebuilderResult{},
-		Reviewers:          []ReviewerResult{},
-	}
-	reason := func(format string, a ...any) { res.Reasons = append(res.Reasons, fmt.Sprintf(format, a...)) }
-	note := func(format string, a ...any) { res.Notes = append(res.Notes, fmt.Sprintf(format, a...)) }
-
-	if !pol.Expires.IsZero() && now.After(pol.Expires) {
-		reason("the policy expired on %s", pol.Expires.Format(time.RFC3339))
-	}
-	if len(docs) == 0 {
-		reason("no attestations were given")
-	}
-
-	// Every key the policy trusts, once each.
-	var verifiers []*keys.Verifier
-	seenKey := map[digest.Digest]bool{}
-	for _, k := range append(append([]policy.Key(nil), pol.Reviewers.Keys...), pol.Rebuilders.Keys...) {
-		if !seenKey[k.Fingerprint] {
-			seenKey[k.Fingerprint] = true
-			verifiers = append(verifiers, k.Verifier)
-		}
-	}
-
-	nodes := map[digest.Digest]*node{}
-	var order []digest.Digest
-	for _, d := range docs {
-		if d.Err != nil {
-			reason("attestation %s: %v", d.Source, d.Err)
-			continue
-		}
-		signers, err := envelope.SignedBy(ctx, d.Envelope, verifiers)
-		if err != nil {
-			return nil, err
-		}
-		st, err := ParseStatement(d.Envelope.Payload)
-		if err != nil {
-			reason("attestation %s: %v", d.Source, err)
-			continue
-		}
-		pd := d.Envelope.PayloadDigest()
-		n := nodes[pd]
-		if n == nil {
-			n = &node{src: d.Source, stmt: st, digest: pd, reviewers: map[digest.Digest]bool{}, rebuilders: map[digest.Digest]bool{}}
-			nodes[pd] = n
-			order = append(order, pd)
-		}
-		trusted := false
-		for _, fp := range signers {
-			for _, role := range []struct {
-				r   policy.Role
-				set map[digest.Digest]bool
-			}{{pol.Reviewers, n.reviewers}, {pol.Rebuilders, n.rebuilders}} {
-				k, ok := role.r.Lookup(fp)
-				if !ok {
-					continue
-				}
-				trusted = true
-				if !k.Expires.IsZero() && now.After(k.Expires) {
-					reason("attestation %s: the signature by %s has expired (the policy trusts that key until %s)", d.Source, k.Name, k.Expires.Format(time.RFC3339))
-					continue
-				}
-				role.set[fp] = true
-			}
-		}
-		if !trusted {
-			note("attestation %s (%s) is signed by no key the policy trusts; ignored", d.Source, shortType(st.PredicateType))
-		}
-	}
-
-	// Summaries about this file, signed by trusted rebuilders.
-	type say struct {
-		outcome RebuilderResult
-		prov    *ProvenanceInfo
-		reviews []*node
-	}
-	perKey := map[digest.Digest][]say{}
-	for _, pd := range order {
-		n := nodes[pd]
-		if n.stmt.PredicateType != SummaryPredicateType || len(n.rebuilders) == 0 {
-			continue
-		}
-		if !subjectsMatchFile(n.stmt.Subject, fileDigests) {
-			note("attestation %s is a verification summary for another file (%s); not counted", n.src, subjectNames(n.stmt.Subject))
-			continue
-		}
-		sum, err := parseSummary(n.stmt)
-		for fp := range n.rebuilders {
-			k, _ := pol.Rebuilders.Lookup(fp)
-			rr := RebuilderResult{Name: k.Name, Key: fp}
-			if err != nil {
-				rr.Outcome, rr.Detail = Broken, fmt.Sprintf("%s: %v", n.src, err)
-				perKey[fp] = append(perKey[fp], say{outcome: rr})
-				continue
-			}
-			rr.Verdict, rr.Normalizers = sum.Verdict, sum.Normalizers
-			prov, reviews, detail := checkChain(n, sum, fp, nodes, fileSHA, now)
-			switch {
-			case detail != "":
-				rr.Outcome, rr.Detail = Broken, detail
-			case sum.Verdict == verdict.Different:
-				rr.Outcome = Disagrees
-			case sum.Verdict == verdict.Equivalent:
-				if ok, bad := pol.Allows(sum.Normalizers); !ok {
-					rr.Outcome, rr.Detail = NotAccepted, "equivalent only under normalizers the policy does not allow: "+strings.Join(bad, ", ")
-				} else {
-					rr.Outcome = Agrees
-				}
-			default:
-				rr.Outcome = Agrees
-			}
-			if prov != nil {
-				rr.BuilderID = prov.BuilderID
-			}
-			perKey[fp] = append(perKey[fp], say{outcome: rr, prov: prov, reviews: reviews})
-		}
-	}
-
-	// One result per trusted rebuilder key: the worst of what it said.
-	var agreeing []say
-	fps := make([]digest.Digest, 0, len(perKey))
-	for fp := range perKey {
-		fps = append(fps, fp)
-	}
-	sort.Slice(fps, func(i, j int) bool { return fps[i] < fps[j] })
-	for _, fp := range fps {
-		says := perKey[fp]
-		worst := says[0]
-		for _, s := range says[1:] {
-			if rank(s.outcome.Outcome) > rank(worst.outcome.Outcome) {
-				worst = s
-			}
-		}
-		if worst.outcome.Outcome != Agrees {
-			for _, s := range says {
-				if s.outcome.Outcome == Agrees && worst.outcome.Outcome == Disagrees {
-					worst.outcome.Detail = "it also signed an agreeing summary: it contradicts itself"
-				}
-			}
-		}
-		res.Rebuilders = append(res.Rebuilders, worst.outcome)
-		switch worst.outcome.Outcome {
-		case Agrees:
-			agreeing = append(agreeing, worst)
-		case Broken:
-			reason("trusted rebuilder %s: the chain of attestations does not close: %s", worst.outcome.Name, worst.outcome.Detail)
-		case Disagrees:
-			if pol.Dissent == policy.DissentFail {
-				reason("trusted rebuilder %s disagrees: %s", worst.outcome.Name, worst.outcome.Verdict)
-			}
-		case NotAccepted:
-			note("trusted rebuilder %s is not counted: %s", worst.outcome.Name, worst.outcome.Detail)
-		}
-	}
-	sort.SliceStable(res.Rebuilders, func(i, j int) bool {
-		if rank(res.Rebuilders[i].Outcome) != rank(res.Rebuilders[j].Outcome) {
-			return rank(res.Rebuilders[i].Outcome) < rank(res.Rebuilders[j].Outcome)
-		}
-		return res.Rebuilders[i].Name < res.Rebuilders[j].Name
-	})
-
-	if len(res.Rebuilders) == 0 && len(docs) > 0 {
-		reason("no verification summary for %s signed by a trusted rebuilder", fileSHA)
-	}
-	if len(agreeing) < pol.Rebuilders.Threshold {
-		reason("reproduced by %d of %d trusted rebuilders; the policy needs %d", len(agreeing), len(pol.Rebuilders.Keys), pol.Rebuilders.Threshold)
-	}
-
-	// What the file is, and from which source: all agreeing rebuilds must
-	// say the same.
-	if len(agreeing) > 0 {
-		first := agreeing[0].prov
-		res.Name, res.Version = first.Recipe.Name, first.Recipe.Version
-		src := first.Source
-		res.Source = &src
-		for _, a := range agreeing[1:] {
-			if a.prov.Recipe.Name != first.Recipe.Name || a.prov.Recipe.Version != first.Recipe.Version {
-				reason("trusted rebuilders disagree on what the file is: %s %s and %s %s", first.Recipe.Name, first.Recipe.Version, a.prov.Recipe.Name, a.prov.Recipe.Version)
-			}
-			if ok, why := matchSets(first.Source.DigestSet(), a.prov.Source.DigestSet()); !ok {
-				reason("trusted rebuilders built from different sources (%s and %s): %s", first.Source.Name(), a.prov.Source.Name(), why)
-			}
-		}
-	}
-
-	// Reviews the agreeing summaries rest on: count distinct trusted
-	// reviewer keys that approved the source.
-	approvers := map[digest.Digest]bool{}
-	seenReview := map[digest.Digest]bool{}
-	for _, a := range agreeing {
-		for _, rn := range a.reviews {
-			if seenReview[rn.digest] {
-				continue
-			}
-			seenReview[rn.digest] = true
-			rp, err := parseReview(rn.stmt)
-			if err != nil {
-				continue // checkChain already refused it
-			}
-			for _, fp := range sortedKeys(rn.reviewers) {
-				k, _ := pol.Reviewers.Lookup(fp)
-				res.Reviewers = append(res.Reviewers, ReviewerResult{
-					Name: k.Name, Key: fp, Reviewer: rp.Reviewer, Verdict: rp.Verdict, Scope: rp.Scope, ReviewedAt: rp.ReviewedAt,
-				})
-				if rp.Verdict == Approved {
-					approvers[fp] = true
-				} else {
-					reason("trusted reviewer %s (%s) reported findings in %s", k.Name, rp.Reviewer.Display(), rp.Source.Name())
-				}
-			}
-		}
-	}
-	// Reviews of the rebuilt source that no agreeing summary rests on: a
-	// trusted reviewer's findings are never ignored; an approval only counts
-	// through a summary (the chain), so it is noted.
-	if res.Source != nil {
-		for _, pd := range order {
-			n := nodes[pd]
-			if seenReview[pd] || n.stmt.PredicateType != ReviewPredicateType || len(n.reviewers) == 0 {
-				continue
-			}
-			rp, err := parseReview(n.stmt)
-			if err != nil {
-				reason("attestation %s: %v", n.src, err)
-				continue
-			}
-			if ok, _ := matchSets(rp.Source.DigestSet(), res.Source.DigestSet()); !ok {
-				continue
-			}
-			for _, fp := range sortedKeys(n.reviewers) {
-				k, _ := pol.Reviewers.Lookup(fp)
-				if rp.Verdict == Findings {
-					reason("trusted reviewer %s (%s) reported findings in %s (%s)", k.Name, rp.Reviewer.Display(), rp.Source.Name(), n.src)
-				} else {
-					note("review %s by %s is not referenced by any verification summary; not counted", n.src, k.Name)
-				}
-			}
-		}
-	}
-	sort.SliceStable(res.Reviewers, func(i, j int) bool {
-		if !res.Reviewers[i].ReviewedAt.Equal(res.Reviewers[j].ReviewedAt) {
-			return res.Reviewers[i].ReviewedAt.Before(res.Reviewers[j].ReviewedAt)
-		}
-		return res.Reviewers[i].Name < res.Reviewers[j].Name
-	})
-	if len(agreeing) > 0 && len(approvers) < pol.Reviewers.Threshold {
-		reason("the source was approved by %d of %d trusted reviewers; the policy needs %d", len(approvers), len(pol.Reviewers.Keys), pol.Reviewers.Threshold)
-	}
-
-	res.Verified = len(res.Reasons) == 0 && len(agreeing) >= 1 && len(approvers) >= 1 &&
-		len(agreeing) >= pol.Rebuilders.Threshold && len(approvers) >= pol.Reviewers.Threshold
-	if !res.Verified && len(res.Reasons) == 0 {
-		// Unreachable by construction; fail closed all the same.
-		reason("not every check passed")
-	}
-	return res, nil
-}
-
-func sortedKeys(m map[digest.Digest]bool) []digest.Digest {
+func sortedKeys[V any](m map[digest.Digest]V) []digest.Digest {
 	out := make([]digest.Digest, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -521,21 +219,113 @@ func rank(o Outcome) int {
 	return 3 // Broken
 }
 
-// checkChain follows one summary, for the rebuilder key fp, to the rebuild
-// and reviews it names. It returns a non-empty detail when the chain does
-// not close.
-func checkChain(n *node, sum *SummaryPredicate, fp digest.Digest, nodes map[digest.Digest]*node, fileSHA digest.Digest, now time.Time) (*ProvenanceInfo, []*node, string) {
-	if sum.TimeVerified.After(now.Add(clockSkew)) {
-		return nil, nil, fmt.Sprintf("%s: dated in the future (%s)", n.src, sum.TimeVerified.Format(time.RFC3339))
+// claim is what one summary says, whichever its format: a reprove v1
+// summary, or a SLSA VSA with the comparison it cites.
+type claim struct {
+	time        time.Time
+	verdict     verdict.Verdict
+	normalizers []string
+	rebuilt     digest.Digest
+	rebuild     digest.Digest
+	reviews     []digest.Digest
+	// comparison is the VSA's companion, which must be signed by the same
+	// key as the VSA; nil for a reprove v1 summary.
+	comparison *node
+}
+
+// claimOfSummary reads a reprove v1 verification summary.
+func claimOfSummary(st *Statement) (*claim, error) {
+	sum, err := parseSummary(st)
+	if err != nil {
+		return nil, err
 	}
-	rebuilt, _ := sum.Rebuilt.Digest.Digest(digest.SHA256)
-	if sum.Verdict == verdict.Identical && rebuilt != fileSHA {
+	c := &claim{time: sum.TimeVerified, verdict: sum.Verdict, normalizers: sum.Normalizers}
+	c.rebuilt, _ = sum.Rebuilt.Digest.Digest(digest.SHA256)
+	c.rebuild, _ = sum.Rebuild.payloadDigest()
+	for _, r := range sum.Reviews {
+		d, _ := r.payloadDigest()
+		c.reviews = append(c.reviews, d)
+	}
+	return c, nil
+}
+
+// claimOfVSA reads a VSA and the comparison among its inputs, and checks
+// that the two agree: the comparison is about the same file, names the
+// rebuild the VSA cites, and its verdict gives exactly the VSA's result and
+// levels.
+func claimOfVSA(n *node, nodes map[digest.Digest]*node, file DigestSet) (*claim, error) {
+	v, err := parseVSA(n.stmt)
+	if err != nil {
+		return nil, err
+	}
+	c := &claim{time: v.time}
+	var rebuilds []digest.Digest
+	for _, d := range v.inputs {
+		in := nodes[d]
+		if in == nil {
+			return nil, fmt.Errorf("its input attestation %s is not among the attestations given", d)
+		}
+		switch in.stmt.PredicateType {
+		case ProvenancePredicateType:
+			rebuilds = append(rebuilds, d)
+		case ComparisonPredicateType:
+			if c.comparison != nil {
+				return nil, fmt.Errorf("it cites two comparisons (%s and %s)", c.comparison.digest, d)
+			}
+			c.comparison = in
+		case ReviewPredicateType:
+			c.reviews = append(c.reviews, d)
+		default:
+			return nil, fmt.Errorf("its input attestation %s is a %s attestation, not a rebuild, comparison or review", d, in.stmt.PredicateType)
+		}
+	}
+	if len(rebuilds) != 1 {
+		return nil, fmt.Errorf("it cites %d rebuild attestations, want 1", len(rebuilds))
+	}
+	c.rebuild = rebuilds[0]
+	if c.comparison == nil {
+		return nil, errors.New("it cites no comparison")
+	}
+	if len(c.comparison.rebuilders) == 0 {
+		return nil, fmt.Errorf("its comparison %s is signed by no trusted rebuilder", c.comparison.src)
+	}
+	if !subjectsMatchFile(c.comparison.stmt.Subject, file) {
+		return nil, fmt.Errorf("its comparison %s is about another file (%s)", c.comparison.src, subjectNames(c.comparison.stmt.Subject))
+	}
+	cp, err := parseComparison(c.comparison.stmt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.comparison.src, err)
+	}
+	if rd, _ := cp.Rebuild.payloadDigest(); rd != c.rebuild {
+		return nil, fmt.Errorf("its comparison %s is of rebuild %s, but it cites rebuild %s", c.comparison.src, rd, c.rebuild)
+	}
+	c.verdict, c.normalizers = cp.Verdict, cp.Normalizers
+	c.rebuilt, _ = cp.Rebuilt.Digest.Digest(digest.SHA256)
+	result, levels := levelsFor(cp.Verdict, len(c.reviews) > 0)
+	if v.result != result || !slices.Equal(v.levels, levels) {
+		return nil, fmt.Errorf("its result %s %v does not follow from the comparison's verdict %s (want %s %v)", v.result, v.levels, cp.Verdict, result, levels)
+	}
+	return c, nil
+}
+
+// checkChain follows one summary's claim, for the rebuilder key fp, to the
+// rebuild and reviews it names. It returns a non-empty detail when the
+// chain does not close.
+func checkChain(n *node, c *claim, fp digest.Digest, nodes map[digest.Digest]*node, fileSHA digest.Digest, now time.Time) (*ProvenanceInfo, []*node, string) {
+	if d := checkTime(n.src, c.time, now); d != "" {
+		return nil, nil, d
+	}
+	if c.comparison != nil && !c.comparison.rebuilders[fp] {
+		return nil, nil, fmt.Sprintf("%s: its comparison %s is not signed by the same rebuilder key", n.src, c.comparison.src)
+	}
+	rebuilt := c.rebuilt
+	if c.verdict == verdict.Identical && rebuilt != fileSHA {
 		return nil, nil, fmt.Sprintf("%s: says identical, but the rebuilt digest %s is not the file's %s", n.src, rebuilt, fileSHA)
 	}
-	if sum.Verdict != verdict.Identical && rebuilt == fileSHA {
-		return nil, nil, fmt.Sprintf("%s: says %s, but the rebuilt digest equals the file's", n.src, sum.Verdict)
+	if c.verdict != verdict.Identical && rebuilt == fileSHA {
+		return nil, nil, fmt.Sprintf("%s: says %s, but the rebuilt digest equals the file's", n.src, c.verdict)
 	}
-	rd, _ := sum.Rebuild.payloadDigest()
+	rd := c.rebuild
 	rn := nodes[rd]
 	if rn == nil {
 		return nil, nil, fmt.Sprintf("%s: its rebuild attestation %s is not among the attestations given", n.src, rd)
@@ -550,6 +340,11 @@ func checkChain(n *node, sum *SummaryPredicate, fp digest.Digest, nodes map[dige
 	if err != nil {
 		return nil, nil, fmt.Sprintf("%s: %v", rn.src, err)
 	}
+	for _, t := range []time.Time{prov.StartedOn, prov.FinishedOn} {
+		if d := checkTime(rn.src, t, now); d != "" {
+			return nil, nil, d
+		}
+	}
 	found := false
 	for _, o := range prov.Outputs {
 		if d, ok := o.Digest.Digest(digest.SHA256); ok && d == rebuilt {
@@ -560,8 +355,7 @@ func checkChain(n *node, sum *SummaryPredicate, fp digest.Digest, nodes map[dige
 		return nil, nil, fmt.Sprintf("%s: the rebuilt artifact %s is not an output of its rebuild attestation %s", n.src, rebuilt, rn.src)
 	}
 	var reviews []*node
-	for _, ref := range sum.Reviews {
-		d, _ := ref.payloadDigest()
+	for _, d := range c.reviews {
 		vn := nodes[d]
 		if vn == nil {
 			return nil, nil, fmt.Sprintf("%s: its review attestation %s is not among the attestations given", n.src, d)
@@ -576,8 +370,8 @@ func checkChain(n *node, sum *SummaryPredicate, fp digest.Digest, nodes map[dige
 		if err != nil {
 			return nil, nil, fmt.Sprintf("%s: %v", vn.src, err)
 		}
-		if rp.ReviewedAt.After(now.Add(clockSkew)) {
-			return nil, nil, fmt.Sprintf("%s: dated in the future (%s)", vn.src, rp.ReviewedAt.Format(time.RFC3339))
+		if d := checkTime(vn.src, rp.ReviewedAt, now); d != "" {
+			return nil, nil, d
 		}
 		if ok, why := matchSets(rp.Source.DigestSet(), prov.Source.DigestSet()); !ok {
 			return nil, nil, fmt.Sprintf("%s: reviewed source %s is not the source that was rebuilt (%s): %s", vn.src, rp.Source.Name(), prov.Source.Name(), why)
@@ -634,8 +428,10 @@ func shortType(t string) string {
 		return "review"
 	case ProvenancePredicateType:
 		return "rebuild provenance"
-	case SummaryPredicateType:
+	case SummaryPredicateType, VSAPredicateType:
 		return "verification summary"
+	case ComparisonPredicateType:
+		return "comparison"
 	}
 	return t
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/schemas"
 )
 
 var (
@@ -65,6 +66,18 @@ func TestVerifyAccepts(t *testing.T) {
 			wantSentence: "verified: sha256:%s is hello 1.0, reproduced by 2 of 3 trusted rebuilders (A, B: equivalent under archive-mtime), from source https://example.com/hello.git@0123456789abcdef0123456789abcdef01234567 reviewed by reviewer1 on 2026-11-01 and reviewer2 on 2026-11-01",
 		},
 	}
+	forFormats(t, func(t *testing.T) { testVerifyAccepts(t, tests) })
+}
+
+func testVerifyAccepts(t *testing.T, tests []struct {
+	name         string
+	says         []rebuilderSay
+	policyExtra  string
+	reviewThresh int
+	rebuildThr   int
+	wantOutcomes []string
+	wantSentence string
+}) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, tt.says...)
@@ -234,6 +247,14 @@ func TestVerifyRefuses(t *testing.T) {
 				m["predicate"].(map[string]any)["timeVerified"] = "2030-01-01T00:00:00Z"
 			})
 		}, want: "dated in the future"},
+		{name: "summary dated year 1", mutate: func(t *testing.T, f *fixture) {
+			resign(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				m["predicate"].(map[string]any)["timeVerified"] = "0001-06-01T00:00:00Z"
+			})
+		}, want: "dated before 2023-01-01 (0001-06-01T00:00:00Z)"},
+		{name: "review dated 1970", mutate: func(t *testing.T, f *fixture) {
+			f.replaceReview(t, "reviewer1", func(p *ReviewPredicate) { p.ReviewedAt = time.Unix(0, 0) })
+		}, want: "dated before 2023-01-01 (1970-01-01T00:00:00Z)"},
 		{name: "parse error in one attestation", mutate: func(t *testing.T, f *fixture) {
 			f.add("garbage", []byte(`{"payloadType": "application/vnd.in-toto+json", "payload": "e30=", "signatures": [`))
 		}, want: "attestation garbage"},
@@ -305,7 +326,9 @@ func TestVerifyRefuses(t *testing.T) {
 // statement (keeping the original signatures), every signature, and the
 // payload type; each alteration must be refused. Key ids are unsigned hints:
 // altering one must change nothing.
-func TestTamperEveryField(t *testing.T) {
+func TestTamperEveryField(t *testing.T) { forFormats(t, testTamperEveryField) }
+
+func testTamperEveryField(t *testing.T) {
 	f := newFixture(t, identicalA, identicalB)
 	pol := mustPolicy(t, f.policyYAML(2, 2, ""))
 	if res := f.evaluate(t, pol, shippedBytes, f.docs()); !res.Verified {
@@ -620,4 +643,242 @@ func TestExpect(t *testing.T) {
 			t.Errorf("Expect(%q, %q): verified %v, want %v (%v)", tt.name, tt.version, res.Verified, tt.want, res.Reasons)
 		}
 	}
+}
+
+// TestRebuildDatedBeforeBound: a rebuild whose provenance says it ran before
+// any attestation in these formats existed breaks the chain.
+func TestRebuildDatedBeforeBound(t *testing.T) {
+	saved := rebuildStart
+	rebuildStart = time.Date(2022, 12, 31, 0, 0, 0, 0, time.UTC)
+	f := newFixture(t, identicalA)
+	rebuildStart = saved
+	res := f.evaluate(t, mustPolicy(t, f.policyYAML(1, 1, "")), shippedBytes, f.docs())
+	refused(t, res, "dated before 2023-01-01 (2022-12-31T")
+}
+
+// TestSelfReview: one key as reviewer and rebuilder is refused unless the
+// policy allows it, and then the verdict says so.
+func TestSelfReview(t *testing.T) {
+	f := newFixture(t, identicalA)
+	// rebuilderA co-signs reviewer1's review.
+	e, _ := envelope.Parse(f.envs["review-reviewer1"])
+	env, err := envelope.AddSignature(context.Background(), e, f.k.signers["rebuilderA"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.envs["review-reviewer1"] = env
+	f.drop("review-reviewer2")
+	f.resummarize(t)
+	y := func(extra string) string {
+		return extra + "version: 1\nreviewers:\n  threshold: 2\n  keys:\n    - name: reviewer1\n      key: " + f.k.pubPaths["reviewer1"] +
+			"\n    - name: A as reviewer\n      key: " + f.k.pubPaths["rebuilderA"] +
+			"\nrebuilders:\n  threshold: 1\n  keys:\n    - name: A\n      key: " + f.k.pubPaths["rebuilderA"] + "\n"
+	}
+	if _, err := policyParse(y("")); err == nil || !strings.Contains(err.Error(), "not independent checks") {
+		t.Fatalf("policy with one key in both roles: %v", err)
+	}
+	pol := mustPolicy(t, y("selfReview: allow\n"))
+	res := f.evaluate(t, pol, shippedBytes, f.docs())
+	if !res.Verified {
+		t.Fatalf("not verified:\n%s", res.Text())
+	}
+	want := "verified: " + res.Digest.String() + " is hello 1.0, reproduced bit for bit by 1 of 1 trusted rebuilder (A), from source " +
+		"https://example.com/hello.git@0123456789abcdef0123456789abcdef01234567 reviewed by " +
+		"A as reviewer on 2026-11-01 (with the key of rebuilder A: one key played both roles) and reviewer1 on 2026-11-01"
+	if diff := cmp.Diff(want, res.Sentence()); diff != "" {
+		t.Errorf("sentence (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"one key played both roles: reviewer A as reviewer is rebuilder A"}, res.Notes); diff != "" {
+		t.Errorf("notes (-want +got):\n%s", diff)
+	}
+	// A Policy built in code with one key in both roles, without the
+	// permission, is refused by the evaluator itself.
+	pol.AllowSelfReview = false
+	ds := DigestSet{"sha256": digest.FromBytes(shippedBytes).Encoded()}
+	if _, err := Evaluate(context.Background(), "hello", ds, f.docs(), pol, testNow); err == nil {
+		t.Error("a self-review policy without selfReview: allow was used")
+	}
+}
+
+// TestVerifyRefusesVSA: tampering specific to the VSA and its comparison,
+// each statement re-signed by a trusted key so that only the chain's logic
+// can refuse it.
+func TestVerifyRefusesVSA(t *testing.T) {
+	fixtureVSA = true
+	defer func() { fixtureVSA = false }()
+	ctx := context.Background()
+	edit := func(t *testing.T, f *fixture, name, key string, change func(m map[string]any)) digest.Digest {
+		t.Helper()
+		e, err := envelope.Parse(f.envs[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		json.Unmarshal(e.Payload, &m)
+		change(m)
+		p, _ := json.Marshal(m)
+		env, err := envelope.Sign(ctx, p, f.k.signers[key])
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.envs[name] = env
+		return digest.FromBytes(p)
+	}
+	pred := func(m map[string]any) map[string]any { return m["predicate"].(map[string]any) }
+	// recite points A's VSA at a new comparison digest.
+	recite := func(t *testing.T, f *fixture, old, new digest.Digest, change func(m map[string]any)) {
+		edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+			for _, in := range pred(m)["inputAttestations"].([]any) {
+				d := in.(map[string]any)["digest"].(map[string]any)
+				if d["sha256"] == old.Encoded() {
+					d["sha256"] = new.Encoded()
+				}
+			}
+			if change != nil {
+				change(m)
+			}
+		})
+	}
+	payloadOf := func(f *fixture, name string) digest.Digest {
+		e, _ := envelope.Parse(f.envs[name])
+		return e.PayloadDigest()
+	}
+	tests := []struct {
+		name   string
+		mutate func(t *testing.T, f *fixture)
+		want   string
+	}{
+		{"comparison missing", func(t *testing.T, f *fixture) { f.drop("comparison-rebuilderA") }, "its input attestation sha256:"},
+		{"comparison signed by another rebuilder", func(t *testing.T, f *fixture) {
+			f.envs["comparison-rebuilderA"] = f.signedBy(t, "comparison-rebuilderA", "rebuilderB")
+		}, "is not signed by the same rebuilder key"},
+		{"comparison signed by a stranger", func(t *testing.T, f *fixture) {
+			f.envs["comparison-rebuilderA"] = f.signedBy(t, "comparison-rebuilderA", "stranger")
+		}, "is signed by no trusted rebuilder"},
+		{"result FAILED over an identical comparison", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				pred(m)["verificationResult"] = "FAILED"
+				pred(m)["verifiedLevels"] = []any{"FAILED"}
+			})
+		}, "does not follow from the comparison's verdict identical"},
+		{"a reviewed claim without reviews", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				pred(m)["inputAttestations"] = pred(m)["inputAttestations"].([]any)[:2]
+			})
+		}, "does not follow from the comparison's verdict"},
+		{"another policy", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) { pred(m)["policy"] = map[string]any{"uri": "https://example.com/lenient"} })
+		}, `policy.uri is "https://example.com/lenient"`},
+		{"unknown VSA field", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) { pred(m)["comment"] = "x" })
+		}, `unknown field "comment"`},
+		{"proto spelling in the VSA", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				pred(m)["time_verified"] = pred(m)["timeVerified"]
+				delete(pred(m), "timeVerified")
+			})
+		}, `unknown field "time_verified"`},
+		{"input listed twice", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				ins := pred(m)["inputAttestations"].([]any)
+				pred(m)["inputAttestations"] = append(ins, ins[0])
+			})
+		}, "is listed twice"},
+		{"a summary cited as an input", func(t *testing.T, f *fixture) {
+			b := payloadOf(f, "summary-rebuilderB")
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				ins := pred(m)["inputAttestations"].([]any)
+				pred(m)["inputAttestations"] = append(ins, map[string]any{"digest": map[string]any{"sha256": b.Encoded()}})
+			})
+		}, "not a rebuild, comparison or review"},
+		{"two rebuilds cited", func(t *testing.T, f *fixture) {
+			b := payloadOf(f, "rebuild-rebuilderB")
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				ins := pred(m)["inputAttestations"].([]any)
+				pred(m)["inputAttestations"] = append(ins, map[string]any{"digest": map[string]any{"sha256": b.Encoded()}})
+			})
+		}, "cites 2 rebuild attestations"},
+		{"comparison about another file", func(t *testing.T, f *fixture) {
+			old := payloadOf(f, "comparison-rebuilderA")
+			d := edit(t, f, "comparison-rebuilderA", "rebuilderA", func(m map[string]any) {
+				m["subject"] = []any{map[string]any{"name": "x", "digest": map[string]any{"sha256": strings.Repeat("c", 64)}}}
+			})
+			recite(t, f, old, d, nil)
+		}, "is about another file"},
+		{"comparison of another rebuild", func(t *testing.T, f *fixture) {
+			old := payloadOf(f, "comparison-rebuilderA")
+			b := payloadOf(f, "rebuild-rebuilderB")
+			d := edit(t, f, "comparison-rebuilderA", "rebuilderA", func(m map[string]any) {
+				pred(m)["rebuild"].(map[string]any)["digest"] = map[string]any{"sha256": b.Encoded()}
+			})
+			recite(t, f, old, d, nil)
+		}, "is of rebuild sha256:"},
+		{"comparison says identical over another digest", func(t *testing.T, f *fixture) {
+			old := payloadOf(f, "comparison-rebuilderA")
+			d := edit(t, f, "comparison-rebuilderA", "rebuilderA", func(m map[string]any) {
+				pred(m)["rebuilt"].(map[string]any)["digest"] = map[string]any{"sha256": strings.Repeat("b", 64)}
+			})
+			recite(t, f, old, d, nil)
+		}, "says identical, but the rebuilt digest"},
+		{"comparison with an unknown field", func(t *testing.T, f *fixture) {
+			old := payloadOf(f, "comparison-rebuilderA")
+			d := edit(t, f, "comparison-rebuilderA", "rebuilderA", func(m map[string]any) { pred(m)["extra"] = 1 })
+			recite(t, f, old, d, nil)
+		}, `unknown field "extra"`},
+		{"VSA dated year 1", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) { pred(m)["timeVerified"] = "0001-06-01T00:00:00Z" })
+		}, "dated before 2023-01-01"},
+		{"VSA post-dated", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) { pred(m)["timeVerified"] = "2030-01-01T00:00:00Z" })
+		}, "dated in the future"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, identicalA, identicalB)
+			tt.mutate(t, f)
+			refused(t, f.evaluate(t, mustPolicy(t, f.policyYAML(1, 2, "")), shippedBytes, f.docs()), tt.want)
+		})
+	}
+}
+
+// TestVerifyMixedFormats: one rebuilder publishes the old summary, another
+// a VSA; both count.
+func TestVerifyMixedFormats(t *testing.T) {
+	f := newFixture(t, identicalA)
+	fixtureVSA = true
+	g := newFixture(t, identicalB)
+	fixtureVSA = false
+	for _, n := range g.order {
+		if !strings.HasPrefix(n, "review-") {
+			f.add(n, g.envs[n])
+		}
+	}
+	res := f.evaluate(t, mustPolicy(t, f.policyYAML(2, 2, "")), shippedBytes, f.docs())
+	if !res.Verified {
+		t.Fatalf("not verified:\n%s", res.Text())
+	}
+}
+
+// TestResultSchema: real results, verified and not, with and without every
+// optional part, match schemas/verify-result.schema.json.
+func TestResultSchema(t *testing.T) {
+	forFormats(t, func(t *testing.T) {
+		f := newFixture(t, identicalA, rebuilderSay{key: "rebuilderB", verdict: compare.Equivalent, normalizers: []string{"archive-mtime"}}, differentC)
+		for _, y := range []string{
+			f.policyYAML(1, 2, "normalizers: [archive-mtime]\ndissent: report\n"),
+			f.policyYAML(2, 3, ""),
+			"version: 1\nreviewers:\n  required: false\nrebuilders:\n  threshold: 1\n  keys:\n    - name: A\n      key: " + f.k.pubPaths["rebuilderA"] + "\n",
+		} {
+			for _, file := range [][]byte{shippedBytes, []byte("other")} {
+				res := f.evaluate(t, mustPolicy(t, y), file, f.docs())
+				b, err := json.Marshal(res)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := schemas.Validate("verify-result", b); err != nil {
+					t.Errorf("%v\n%s", err, b)
+				}
+			}
+		}
+	})
 }

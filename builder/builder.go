@@ -150,12 +150,7 @@ type Result struct {
 }
 
 // RecipeRef identifies the recipe built.
-type RecipeRef struct {
-	Name    string        `json:"name"`
-	Version string        `json:"version"`
-	Digest  digest.Digest `json:"digest"`
-	File    string        `json:"file,omitempty"`
-}
+type RecipeRef = recipes.Ref
 
 // ImageRef is the base image used.
 type ImageRef struct {
@@ -227,7 +222,7 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 	}
 	res := &Result{
 		Schema:         ResultSchema,
-		Recipe:         RecipeRef{Name: r.Name, Version: r.Version, Digest: rd, File: r.File()},
+		Recipe:         RecipeRef{Name: r.Name, Version: r.Version, Digest: rd, URI: r.File()},
 		ReproveVersion: b.opts.ReproveVersion,
 		HostKernel:     kernel(),
 		Started:        b.opts.Now().UTC(),

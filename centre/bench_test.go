@@ -111,7 +111,7 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 // bigLog is a log of about 100,000 entries: releases of one review, an
-// agreeing rebuild and summary and a dissenting rebuild and summary.
+// agreeing rebuild, comparison and summary, and a dissenting one.
 type bigLog struct {
 	c        *Centre
 	srv      *httptest.Server
@@ -170,7 +170,7 @@ func fillLog(b *testing.B, backend string) *bigLog {
 		}
 		logs[be] = &bigLog{c: c, srv: httptest.NewServer(c.Handler())}
 	}
-	per := 2*len(says) + 1
+	per := 3*len(says) + 1
 	n := benchEntries() / per
 	start := time.Now()
 	type batch struct {
@@ -285,7 +285,7 @@ func BenchmarkLookup(b *testing.B) {
 				}
 				t1 := time.Now()
 				es, err := l.c.st.Lookup(ctx, d, cp.Size, false)
-				if err != nil || len(es) != 5 {
+				if err != nil || len(es) != 7 {
 					b.Fatalf("store lookup: %d entries, %v", len(es), err)
 				}
 				peer = append(peer, time.Since(t1))
@@ -301,7 +301,7 @@ func BenchmarkLookup(b *testing.B) {
 }
 
 // BenchmarkVerifyBundle is what checking a log bundle costs a customer
-// offline: a 5-entry bundle from the log of 100,000 entries, checkpoint
+// offline: a 7-entry bundle from the log of 100,000 entries, checkpoint
 // signature, every inclusion proof, the artifact index (client.CheckBundle).
 // The peer is what verify does anyway without a log: checking each
 // envelope's signatures under the policy's keys (envelope.SignedBy).

@@ -140,7 +140,7 @@ func TestPagesInBrowser(t *testing.T) {
 	size := b.get(chromedp.Text(`#tree-size`))
 	b.do(chromedp.Click(`main table a`), chromedp.WaitVisible(`#leaf`))
 	entry := b.get(chromedp.Text(`main`))
-	if size != "7" || !strings.Contains(entry, "Entry #6") || !strings.Contains(entry, "compare report") {
+	if size != "9" || !strings.Contains(entry, "Entry #8") || !strings.Contains(entry, "compare report") {
 		t.Errorf("log page: size %q; entry page:\n%s", size, entry)
 	}
 }

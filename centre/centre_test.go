@@ -182,7 +182,7 @@ func TestPublishAndLookup(t *testing.T) {
 			for _, e := range rep.Entries {
 				kinds = append(kinds, e.Kind)
 			}
-			if diff := cmp.Diff([]string{"review", "rebuild", "summary", "rebuild", "summary"}, kinds); diff != "" {
+			if diff := cmp.Diff([]string{"review", "rebuild", "comparison", "summary", "rebuild", "comparison", "summary"}, kinds); diff != "" {
 				t.Errorf("kinds (-want +got):\n%s", diff)
 			}
 			// Resubmitting is idempotent, pretty-printed or not.
@@ -230,7 +230,8 @@ func TestPublishAndLookup(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Both reviews, both rebuilds (B's is cited by its summary),
-			// both summaries: every attestation of the release.
+			// both comparisons and summaries: every attestation of the
+			// release.
 			if len(bu.Entries) != len(envs) {
 				t.Errorf("bundle has %d entries, want %d", len(bu.Entries), len(envs))
 			}

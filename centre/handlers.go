@@ -137,12 +137,14 @@ type docError struct {
 func (e *docError) Error() string { return e.doc + ": " + e.err.Error() }
 func (e *docError) Unwrap() error { return e.err }
 
-func docOf(err error) string {
+// docOf splits an error into the document it is about and the error
+// itself, so a reply names the document once.
+func docOf(err error) (string, error) {
 	var de *docError
 	if errors.As(err, &de) {
-		return de.doc
+		return de.doc, de.err
 	}
-	return ""
+	return "", err
 }
 
 // Check decodes and checks a submission as POST /v1/attestations does,
@@ -186,7 +188,8 @@ func (c *Centre) postAttestations(w http.ResponseWriter, r *http.Request) {
 	}
 	items, err := c.Check(r.Context(), body)
 	if err != nil {
-		c.failItem(w, docOf(err), err)
+		doc, err := docOf(err)
+		c.failItem(w, doc, err)
 		return
 	}
 	c.appendAndReply(w, r, items, nil)

@@ -186,3 +186,22 @@ var ReservedEnv = []string{
 	"GOPROXY", "GOSUMDB", "GONOSUMDB", "GONOSUMCHECK", "GOPRIVATE", "GONOPROXY", "GOINSECURE",
 	"GOTOOLCHAIN", "GOMODCACHE", "GOCACHE", "GOPATH", "GOENV", "GOTMPDIR", "GOROOT_FINAL",
 }
+
+// Ref names a recipe wherever a build is recorded (results, provenance,
+// check reports): one type, so every record names a recipe the same way.
+type Ref struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// URI is where the recipe was read from (its file), when known.
+	URI    string        `json:"uri,omitempty"`
+	Digest digest.Digest `json:"digest"`
+}
+
+// Ref returns the recipe's reference, with its canonical digest.
+func (r *Recipe) Ref() (Ref, error) {
+	d, err := r.Digest()
+	if err != nil {
+		return Ref{}, err
+	}
+	return Ref{Name: r.Name, Version: r.Version, URI: r.File(), Digest: d}, nil
+}

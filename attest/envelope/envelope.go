@@ -4,10 +4,10 @@
 //
 // Parsing is strict (see attest/internal/strictjson): duplicate or
 // case-variant keys, unknown fields, bad base64 and an unexpected payload type
-// are all refused. Signature checks go through cosign's own offline
-// verification, once per trusted key, so that the result is the set of
-// distinct public keys that signed: key ids in the envelope are unsigned hints
-// and are ignored.
+// are all refused. Signature checks are cosign's DSSE check (sigstore's
+// verifier over the DSSE pre-authentication encoding), once per trusted key,
+// so that the result is the set of distinct public keys that signed: key ids
+// in the envelope are unsigned hints and are ignored.
 package envelope
 
 import (
@@ -18,12 +18,10 @@ import (
 	"errors"
 	"fmt"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/opencontainers/go-digest"
 	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
-	"github.com/sigstore/cosign/v2/pkg/cosign"
-	"github.com/sigstore/cosign/v2/pkg/oci/static"
 	"github.com/sigstore/cosign/v2/pkg/types"
+	"github.com/sigstore/sigstore/pkg/signature/options"
 
 	"github.com/reprove/reprove/attest/internal/strictjson"
 	"github.com/reprove/reprove/attest/keys"
@@ -110,6 +108,21 @@ func Parse(b []byte) (*Envelope, error) {
 	return e, nil
 }
 
+// FromParts makes an envelope from its decoded parts (as a Sigstore bundle
+// holds them), checked as Parse checks an envelope read from JSON; Raw is
+// its JSON form.
+func FromParts(payloadType string, payload []byte, sigs []Signature) (*Envelope, error) {
+	w := wireEnvelope{PayloadType: payloadType, Payload: base64.StdEncoding.EncodeToString(payload)}
+	for _, s := range sigs {
+		w.Signatures = append(w.Signatures, wireSignature{KeyID: s.KeyID, Sig: base64.StdEncoding.EncodeToString(s.Sig)})
+	}
+	b, err := marshal(w)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(b)
+}
+
 // Sign makes a DSSE envelope over payload (an in-toto statement) signed by
 // each signer in turn. The signature is over DSSE's pre-authentication
 // encoding (the library's PAE), exactly as cosign's DSSE wrapper computes it;
@@ -168,40 +181,33 @@ func marshal(w wireEnvelope) ([]byte, error) {
 }
 
 // SignedBy reports which of the given keys produced a valid signature on the
-// envelope, by their fingerprints (each at most once). It runs cosign's
-// offline attestation verification once per key (no transparency log, no
-// certificate): a key counts when any signature on the envelope verifies
-// under it.
+// envelope, by their fingerprints (each at most once): a key counts when any
+// signature on the envelope verifies under it, over DSSE's pre-authentication
+// encoding (the library's PAE) of the payload type and payload.
+//
+// This is the check cosign's offline attestation verification makes (its
+// DSSE verifier wraps the same sigstore verifier over the same PAE), done
+// once per envelope rather than once per key: cosign's path re-decodes the
+// whole envelope for every key, which for large hostile envelopes cost more
+// than the signatures. Key ids are unsigned hints and are not consulted.
 func SignedBy(ctx context.Context, e *Envelope, verifiers []*keys.Verifier) ([]digest.Digest, error) {
 	var out []digest.Digest
 	seen := map[digest.Digest]bool{}
+	pae := ssldsse.PAE(e.PayloadType, e.Payload)
 	for _, v := range verifiers {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
 		if seen[v.Fingerprint] {
 			continue
 		}
-		att, err := static.NewAttestation(e.Raw)
-		if err != nil {
-			return nil, fmt.Errorf("check signatures: %w", err)
-		}
-		co := &cosign.CheckOpts{
-			SigVerifier: v.Verifier,
-			IgnoreTlog:  true,
-			IgnoreSCT:   true,
-			Offline:     true,
-		}
-		if _, err := cosign.VerifyBlobAttestation(ctx, att, v1.Hash{}, co); err != nil {
-			// Any failure means this key did not sign; the caller reports
-			// which keys did.
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+		for _, s := range e.Signatures {
+			if err := ctx.Err(); err != nil {
+				return nil, err
 			}
-			continue
+			if v.VerifySignature(bytes.NewReader(s.Sig), bytes.NewReader(pae), options.WithContext(ctx)) == nil {
+				seen[v.Fingerprint] = true
+				out = append(out, v.Fingerprint)
+				break
+			}
 		}
-		seen[v.Fingerprint] = true
-		out = append(out, v.Fingerprint)
 	}
 	return out, nil
 }

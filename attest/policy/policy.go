@@ -3,9 +3,12 @@
 // which normalizers may turn "different" into "equivalent", what happens when
 // a trusted rebuilder disagrees, and when the policy itself expires.
 //
-// The file is YAML (JSON is YAML too), decoded strictly: unknown keys,
-// duplicate keys and a missing or unknown version are errors. The format is
-// documented in the README ("Attest and verify").
+// The file is YAML (JSON is YAML too), decoded strictly by
+// internal/strictyaml, as recipes are: unknown keys (the known ones are
+// listed), duplicate keys, a value of the wrong type (an integer written
+// 1.5, 1e0 or 0x1), a missing or unknown version are errors, each located
+// (file:line:col: field). The format is documented in the README ("The
+// trust policy").
 //
 //	version: 1
 //	expires: 2027-06-30T00:00:00Z      # optional
@@ -24,31 +27,32 @@
 //	      expires: 2027-01-01T00:00:00Z # optional, per key
 //	normalizers: []                     # allowed normalizers; none by default
 //	dissent: fail                       # fail (default) or report
+//	selfReview: refuse                  # refuse (default) or allow one key in both roles
+//	log:                                # optional: count only logged attestations
+//	  key: transparency.example+1a2b3c4d+AbCd…  # the log's note key, or a file
+//
+// A rebuilder-only policy says reviewers: {required: false}; listed
+// reviewers' findings then still fail a verification.
 package policy
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	"go.yaml.in/yaml/v3"
 
 	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/attest/logproof"
 	"github.com/reprove/reprove/compare/verdict"
+	"github.com/reprove/reprove/internal/strictyaml"
 )
-
-// goTypeSuffix matches the Go type yaml.v3 names in its errors.
-var goTypeSuffix = regexp.MustCompile(` in type [\w.\[\]*]+`)
 
 // Version is the policy format version this package reads.
 const Version = 1
@@ -84,6 +88,18 @@ type Policy struct {
 	Rebuilders  Role
 	Normalizers []string
 	Dissent     Dissent
+	// ReviewsOptional is set by reviewers.required: false. The zero value
+	// (reviews required) is the safe one.
+	ReviewsOptional bool
+	// AllowSelfReview is set by selfReview: allow: one key may be both a
+	// trusted reviewer and a trusted rebuilder. The zero value refuses
+	// such a policy.
+	AllowSelfReview bool
+	// Log, when set, is the transparency log every counted attestation
+	// must be in (with an inclusion proof to a checkpoint it signed);
+	// LogKey is its note verifier key as written.
+	Log    *logproof.Verifier
+	LogKey string
 	// Digest is the sha256 of the policy file as read.
 	Digest digest.Digest
 	// Source says where the policy came from, for messages.
@@ -104,6 +120,7 @@ type Key struct {
 	Name    string
 	Expires time.Time
 	*keys.Verifier
+	entry int // index of its (first) entry in the file, for errors
 }
 
 // Lookup returns the role's key with fingerprint fp.
@@ -126,16 +143,20 @@ func (r Role) Verifiers() []*keys.Verifier {
 }
 
 type file struct {
-	Version     int       `yaml:"version"`
+	Version     *int      `yaml:"version"`
 	Expires     string    `yaml:"expires"`
 	Reviewers   *roleFile `yaml:"reviewers"`
 	Rebuilders  *roleFile `yaml:"rebuilders"`
 	Normalizers []string  `yaml:"normalizers"`
 	Dissent     string    `yaml:"dissent"`
+	SelfReview  string    `yaml:"selfReview"`
+	Log         *logFile  `yaml:"log"`
 }
 
 type roleFile struct {
-	Threshold int       `yaml:"threshold"`
+	// Required is read for reviewers only: false makes reviews optional.
+	Required  *bool     `yaml:"required"`
+	Threshold *int      `yaml:"threshold"`
 	Keys      []keyFile `yaml:"keys"`
 }
 
@@ -143,6 +164,12 @@ type keyFile struct {
 	Name    string `yaml:"name"`
 	Key     string `yaml:"key"`
 	Expires string `yaml:"expires"`
+}
+
+type logFile struct {
+	// Key is the log's note verifier key ("origin+hash+base64") or a file
+	// holding it, relative to the policy.
+	Key string `yaml:"key"`
 }
 
 // Load reads and validates the policy file at path. Key files it names are
@@ -156,129 +183,202 @@ func Load(ctx context.Context, path string) (*Policy, error) {
 		return nil, fmt.Errorf("load policy: %w", err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("load policy: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("load policy: %s is not a regular file", path)
+	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("load policy %s: %w", path, err)
-	}
-	if len(b) > MaxSize {
-		return nil, fmt.Errorf("load policy %s: larger than %d bytes", path, MaxSize)
 	}
 	dir := filepath.Dir(path)
 	return Parse(b, path, func(name string) ([]byte, error) {
 		if !filepath.IsAbs(name) {
 			name = filepath.Join(dir, name)
 		}
-		return os.ReadFile(name)
+		return readSmall(name)
 	})
 }
 
+// readSmall reads a key file named by a policy: a regular file of at most
+// keys.MaxKeyFileSize bytes.
+func readSmall(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, keys.MaxKeyFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > keys.MaxKeyFileSize {
+		return nil, fmt.Errorf("%s: larger than %d bytes; not a key file", path, keys.MaxKeyFileSize)
+	}
+	return b, nil
+}
+
 // Parse decodes and validates a policy. readKey reads a key file named in
-// the policy; source names the policy in errors.
+// the policy; source names the policy in errors, which are located
+// (source:line:col: field: problem), all of them at once.
 func Parse(b []byte, source string, readKey func(string) ([]byte, error)) (*Policy, error) {
-	fail := func(format string, a ...any) (*Policy, error) {
-		return nil, fmt.Errorf("load policy %s: "+format, append([]any{source}, a...)...)
-	}
 	var pf file
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&pf); err != nil {
-		if errors.Is(err, io.EOF) {
-			return fail("empty file")
-		}
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			// One line per problem, without Go type names.
-			msgs := make([]string, len(te.Errors))
-			for i, m := range te.Errors {
-				msgs[i] = goTypeSuffix.ReplaceAllString(m, "")
-			}
-			return fail("%s", strings.Join(msgs, "; "))
-		}
-		return fail("%w", err)
+	doc, errs := strictyaml.Decode(source, b, MaxSize, &pf)
+	if doc == nil {
+		return nil, errs.Err()
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return fail("more than one YAML document")
-	}
-	if pf.Version != Version {
-		return fail("version is %d, want %d", pf.Version, Version)
+	ps := &parser{doc: doc, errs: errs, readKey: readKey}
+	p := ps.policy(&pf)
+	if err := ps.errs.Err(); err != nil {
+		return nil, err
 	}
 	sum := sha256.Sum256(b)
-	p := &Policy{Digest: digest.NewDigestFromBytes(digest.SHA256, sum[:]), Source: source}
-	var err error
-	if p.Expires, err = parseTime(pf.Expires, "expires"); err != nil {
-		return fail("%w", err)
+	p.Digest = digest.NewDigestFromBytes(digest.SHA256, sum[:])
+	p.Source = source
+	return p, nil
+}
+
+type parser struct {
+	doc     *strictyaml.Doc
+	errs    strictyaml.Errors
+	readKey func(string) ([]byte, error)
+}
+
+func (ps *parser) fail(field string, format string, a ...any) {
+	ps.errs = append(ps.errs, ps.doc.Locate(field, fmt.Errorf(format, a...)))
+}
+
+func (ps *parser) policy(pf *file) *Policy {
+	p := &Policy{}
+	switch {
+	case pf.Version == nil:
+		if !ps.doc.Has("version") {
+			ps.errs = append(ps.errs, ps.doc.Locate("version", strictyaml.ErrRequired))
+		}
+	case *pf.Version != Version:
+		ps.fail("version", "unsupported version %d (this reprove reads version %d)", *pf.Version, Version)
 	}
+	p.Expires = ps.time(pf.Expires, "expires")
 	switch pf.Dissent {
 	case "", "fail":
 		p.Dissent = DissentFail
 	case "report":
 		p.Dissent = DissentReport
 	default:
-		return fail("dissent is %q, want fail or report", pf.Dissent)
+		ps.fail("dissent", "%q is not fail or report", pf.Dissent)
+	}
+	switch pf.SelfReview {
+	case "", "refuse":
+	case "allow":
+		p.AllowSelfReview = true
+	default:
+		ps.fail("selfReview", "%q is not refuse or allow", pf.SelfReview)
 	}
 	seen := map[string]bool{}
-	for _, n := range pf.Normalizers {
-		if n == "" || strings.TrimSpace(n) != n {
-			return fail("normalizer name %q is empty or has spaces", n)
+	for i, n := range pf.Normalizers {
+		field := fmt.Sprintf("normalizers[%d]", i)
+		switch _, known := verdict.Lookup(n); {
+		case n == "" || strings.TrimSpace(n) != n:
+			ps.fail(field, "normalizer name %q is empty or has spaces", n)
+		case seen[n]:
+			ps.fail(field, "normalizer %q is listed twice", n)
+		case !known:
+			ps.errs = append(ps.errs, ps.doc.Locate(field, &verdict.UnknownNormalizerError{Name: n}))
+		default:
+			seen[n] = true
+			p.Normalizers = append(p.Normalizers, n)
 		}
-		if seen[n] {
-			return fail("normalizer %q is listed twice", n)
-		}
-		if _, ok := verdict.Lookup(n); !ok {
-			return fail("normalizers: %w", &verdict.UnknownNormalizerError{Name: n})
-		}
-		seen[n] = true
-		p.Normalizers = append(p.Normalizers, n)
 	}
 	sort.Strings(p.Normalizers)
-	if p.Reviewers, err = parseRole(pf.Reviewers, "reviewers", readKey); err != nil {
-		return fail("%w", err)
+	p.Reviewers, p.ReviewsOptional = ps.role(pf.Reviewers, "reviewers", true)
+	p.Rebuilders, _ = ps.role(pf.Rebuilders, "rebuilders", false)
+	if !p.AllowSelfReview {
+		for _, k := range p.Rebuilders.Keys {
+			if r, ok := p.Reviewers.Lookup(k.Fingerprint); ok {
+				ps.fail(fmt.Sprintf("rebuilders.keys[%d].key", k.entry),
+					"the key of rebuilder %q is also the key of reviewer %q: a review and a rebuild signed by one key are not independent checks (write selfReview: allow to accept it; verify then says so)", k.Name, r.Name)
+			}
+		}
 	}
-	if p.Rebuilders, err = parseRole(pf.Rebuilders, "rebuilders", readKey); err != nil {
-		return fail("%w", err)
+	if pf.Log != nil {
+		p.Log, p.LogKey = ps.log(pf.Log)
 	}
-	return p, nil
+	return p
 }
 
-func parseRole(rf *roleFile, role string, readKey func(string) ([]byte, error)) (Role, error) {
+func (ps *parser) log(lf *logFile) (*logproof.Verifier, string) {
+	if lf.Key == "" {
+		ps.fail("log.key", "%w: the log's note verifier key (origin+hash+base64) or a file holding it", strictyaml.ErrRequired)
+		return nil, ""
+	}
+	vkey := strings.TrimSpace(lf.Key)
+	v, err := logproof.NewVerifier(vkey)
+	if err != nil {
+		b, rerr := ps.readKey(lf.Key)
+		if rerr != nil {
+			ps.fail("log.key", "neither a note verifier key (%v) nor a readable file (%v)", err, rerr)
+			return nil, ""
+		}
+		vkey = strings.TrimSpace(string(b))
+		if v, err = logproof.NewVerifier(vkey); err != nil {
+			ps.fail("log.key", "%s: %v", lf.Key, err)
+			return nil, ""
+		}
+	}
+	return v, vkey
+}
+
+func (ps *parser) role(rf *roleFile, role string, reviewers bool) (r Role, optional bool) {
 	if rf == nil {
-		return Role{}, fmt.Errorf("%s: missing (a policy must name trusted %s)", role, role)
+		ps.fail(role, "%w: a policy must name trusted %s", strictyaml.ErrRequired, role)
+		return Role{}, false
 	}
-	if len(rf.Keys) == 0 {
-		return Role{}, fmt.Errorf("%s: no keys", role)
+	if rf.Required != nil {
+		if !reviewers {
+			ps.fail(role+".required", "only reviews can be made optional")
+		} else {
+			optional = !*rf.Required
+		}
 	}
-	var r Role
 	names := map[string]bool{}
 	for i, kf := range rf.Keys {
-		where := fmt.Sprintf("%s key %d", role, i+1)
+		field := fmt.Sprintf("%s.keys[%d]", role, i)
 		if kf.Name == "" {
-			return Role{}, fmt.Errorf("%s: no name", where)
+			ps.fail(field+".name", "%w", strictyaml.ErrRequired)
+			continue
 		}
-		where = fmt.Sprintf("%s key %q", role, kf.Name)
 		if names[kf.Name] {
-			return Role{}, fmt.Errorf("%s: name used twice", where)
+			ps.fail(field+".name", "%q is used twice", kf.Name)
+			continue
 		}
 		names[kf.Name] = true
 		if kf.Key == "" {
-			return Role{}, fmt.Errorf("%s: no key", where)
+			ps.fail(field+".key", "%w", strictyaml.ErrRequired)
+			continue
 		}
-		pemBytes := []byte(kf.Key)
+		pemBytes, keyName := []byte(kf.Key), "(inline PEM)"
 		if !strings.HasPrefix(strings.TrimSpace(kf.Key), "-----BEGIN") {
-			b, err := readKey(kf.Key)
+			keyName = kf.Key
+			b, err := ps.readKey(kf.Key)
 			if err != nil {
-				return Role{}, fmt.Errorf("%s: %w", where, err)
+				ps.fail(field+".key", "%v", err)
+				continue
 			}
 			pemBytes = b
 		}
-		v, err := keys.ParseVerifier(pemBytes, kf.Key)
+		v, err := keys.ParseVerifier(pemBytes, keyName)
 		if err != nil {
-			return Role{}, fmt.Errorf("%s: %w", where, err)
+			ps.fail(field+".key", "%v", err)
+			continue
 		}
-		k := Key{Name: kf.Name, Verifier: v}
-		if k.Expires, err = parseTime(kf.Expires, where+": expires"); err != nil {
-			return Role{}, err
-		}
+		k := Key{Name: kf.Name, Verifier: v, entry: i}
+		k.Expires = ps.time(kf.Expires, field+".expires")
 		merged := false
 		for j := range r.Keys {
 			if r.Keys[j].Fingerprint == v.Fingerprint {
@@ -294,14 +394,27 @@ func parseRole(rf *roleFile, role string, readKey func(string) ([]byte, error)) 
 			r.Keys = append(r.Keys, k)
 		}
 	}
-	r.Threshold = rf.Threshold
-	if r.Threshold < 1 {
-		return Role{}, fmt.Errorf("%s: threshold is %d, want at least 1", role, r.Threshold)
+	if optional {
+		if rf.Threshold != nil {
+			ps.fail(role+".threshold", "a threshold applies only when reviews are required (required: true)")
+		}
+		return r, true
 	}
-	if r.Threshold > len(r.Keys) {
-		return Role{}, fmt.Errorf("%s: threshold %d is more than the %d distinct keys listed (entries naming the same key count once)", role, r.Threshold, len(r.Keys))
+	switch {
+	case len(rf.Keys) == 0:
+		ps.fail(role+".keys", "%w: at least one trusted key", strictyaml.ErrRequired)
+	case rf.Threshold == nil:
+		if !ps.doc.Has(role + ".threshold") { // else already reported
+			ps.fail(role+".threshold", "%w: how many distinct keys must agree", strictyaml.ErrRequired)
+		}
+	case *rf.Threshold < 1:
+		ps.fail(role+".threshold", "%d; want at least 1", *rf.Threshold)
+	case len(r.Keys) > 0 && *rf.Threshold > len(r.Keys):
+		ps.fail(role+".threshold", "%d is more than the %d distinct keys listed (entries naming the same key count once)", *rf.Threshold, len(r.Keys))
+	default:
+		r.Threshold = *rf.Threshold
 	}
-	return r, nil
+	return r, false
 }
 
 // Allows reports whether every normalizer in names is allowed.
@@ -316,15 +429,16 @@ func (p *Policy) Allows(names []string) (bool, []string) {
 	return len(bad) == 0, bad
 }
 
-// parseTime reads an optional RFC 3339 time (YAML timestamps are decoded as
+// time reads an optional RFC 3339 time (YAML timestamps are decoded as
 // strings first so that a bad one is reported with its field name).
-func parseTime(s, field string) (time.Time, error) {
+func (ps *parser) time(s, field string) time.Time {
 	if s == "" {
-		return time.Time{}, nil
+		return time.Time{}
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%s: %q is not an RFC 3339 time such as 2027-06-30T00:00:00Z", field, s)
+		ps.fail(field, "%q is not an RFC 3339 time such as 2027-06-30T00:00:00Z", s)
+		return time.Time{}
 	}
-	return t.UTC(), nil
+	return t.UTC()
 }

@@ -26,8 +26,8 @@ import (
 	"github.com/reprove/reprove/recipes"
 )
 
-// Schema is the version of Report's JSON form.
-const Schema = 1
+// Schema is the version of Report's JSON form (2: lowerCamelCase keys).
+const Schema = 2
 
 // Variation is one condition check changes.
 type Variation struct {
@@ -74,8 +74,8 @@ type Options struct {
 
 // Report is check's result.
 type Report struct {
-	Schema int               `json:"schema"`
-	Recipe builder.RecipeRef `json:"recipe"`
+	SchemaVersion int               `json:"schemaVersion"`
+	Recipe        builder.RecipeRef `json:"recipe"`
 	// Reproducible is true when the normal and the varied builds gave the
 	// same outputs.
 	Reproducible bool        `json:"reproducible"`
@@ -92,8 +92,8 @@ type Report struct {
 	// Builds lists every build made, with its outputs.
 	Builds []Build `json:"builds"`
 	// NormalDir and VariedDir hold the outputs of the two main builds.
-	NormalDir string `json:"normal_dir"`
-	VariedDir string `json:"varied_dir"`
+	NormalDir string `json:"normalDir"`
+	VariedDir string `json:"variedDir"`
 }
 
 // Output is one output of the normal and the varied build.
@@ -126,7 +126,7 @@ func Run(ctx context.Context, b *builder.Builder, r *recipes.Recipe, work string
 		return nil, err
 	}
 	vars := Variations()
-	rep := &Report{Schema: Schema, Recipe: builder.RecipeRef{Name: r.Name, Version: r.Version, Digest: rd, File: r.File()}, Variations: vars}
+	rep := &Report{SchemaVersion: Schema, Recipe: builder.RecipeRef{Name: r.Name, Version: r.Version, Digest: rd, URI: r.File()}, Variations: vars}
 
 	var lastStart time.Time
 	build := func(label string, v builder.Variation) (*Build, error) {

@@ -284,7 +284,13 @@ func (p *paths) launch(ctx context.Context, timeout time.Duration) (*client.Clie
 
 	// The daemon is not tied to ctx: it must outlive this process when
 	// others still use it, and it is stopped explicitly.
-	cmd := exec.Command(bin, "--config", p.config)
+	//
+	// It runs under umask 022 whatever the caller's: snapshot and state
+	// directories it creates under a caller's `umask 077` are closed to
+	// the build user, and every build then fails with "go: executable file
+	// not found". Go cannot set a child's umask alone (syscall.Umask is
+	// process-wide and racy), so a shell sets it and execs containerd.
+	cmd := exec.Command("/bin/sh", "-c", `umask 022 && exec "$0" "$@"`, bin, "--config", p.config)
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.Dir = p.dir

@@ -129,12 +129,15 @@ func (c *Client) Publish(ctx context.Context, envelopes [][]byte) (*api.SubmitRe
 	if len(envelopes) > api.MaxEnvelopes {
 		return nil, fmt.Errorf("publish: %d envelopes, more than one submission holds (%d)", len(envelopes), api.MaxEnvelopes)
 	}
-	var body []byte
-	for _, e := range envelopes {
-		body = append(body, bytes.TrimSpace(e)...)
-		body = append(body, '\n')
+	// JSON Lines: each envelope compacted onto its line.
+	var body bytes.Buffer
+	for i, e := range envelopes {
+		if err := json.Compact(&body, e); err != nil {
+			return nil, fmt.Errorf("publish: envelope %d: %w", i+1, err)
+		}
+		body.WriteByte('\n')
 	}
-	b, err := c.do(ctx, http.MethodPost, api.PathAttestations, "application/jsonl", body, MaxReply)
+	b, err := c.do(ctx, http.MethodPost, api.PathAttestations, "application/jsonl", body.Bytes(), MaxReply)
 	if err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
 	}

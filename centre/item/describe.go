@@ -16,7 +16,8 @@ import (
 )
 
 // Described is a logged leaf read back for people: what the pages show.
-// Exactly one of Review, Rebuild, Summary, VSA and CompareReport is set.
+// Exactly one of Review, Rebuild, Summary, VSA, Comparison and
+// CompareReport is set.
 type Described struct {
 	Kind          Kind
 	PredicateType string
@@ -25,7 +26,8 @@ type Described struct {
 	Review        *attest.ReviewPredicate
 	Rebuild       *Provenance
 	Summary       *attest.SummaryPredicate
-	VSA           *VSA
+	VSA           *attest.VSA
+	Comparison    *attest.ComparisonPredicate
 	// CompareReport is the digest a compare-report leaf holds.
 	CompareReport digest.Digest
 }
@@ -88,8 +90,10 @@ func Describe(leaf []byte) (*Described, error) {
 		d.Rebuild = p
 	case attest.SummaryPredicateType:
 		d.Summary, err = attest.ReadSummary(st)
-	case VSAPredicateType:
-		d.VSA, err = readVSA(st)
+	case attest.VSAPredicateType:
+		d.VSA, err = attest.ReadVSA(st)
+	case attest.ComparisonPredicateType:
+		d.Comparison, err = attest.ReadComparison(st)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("describe leaf: %w", err)
@@ -155,7 +159,13 @@ func (d *Described) Line() string {
 		}
 		return s
 	case d.VSA != nil:
-		return fmt.Sprintf("verification summary by %s: %s", d.VSA.VerifierID, d.VSA.Result)
+		return fmt.Sprintf("verification summary by %s: %s", d.VSA.Verifier, d.VSA.Result)
+	case d.Comparison != nil:
+		s := "comparison: " + d.Comparison.Verdict.String()
+		if len(d.Comparison.Normalizers) > 0 {
+			s += " (" + strings.Join(d.Comparison.Normalizers, ", ") + ")"
+		}
+		return s
 	case d.Kind == CompareReport:
 		return "compare report " + d.CompareReport.String()
 	}

@@ -7,8 +7,11 @@
 //   - a review (attest.ReviewPredicateType), signed by a reviewer key;
 //   - a rebuild (SLSA Provenance v1 with reprove's build type), signed by a
 //     rebuilder key;
-//   - a verification summary (attest.SummaryPredicateType, or SLSA's
-//     Verification Summary Attestation v1), signed by a rebuilder key;
+//   - a verification summary: SLSA's Verification Summary Attestation v1
+//     (attest.VSAPredicateType) or reprove's earlier summary
+//     (attest.SummaryPredicateType), signed by a rebuilder key;
+//   - a comparison (attest.ComparisonPredicateType), the VSA's companion
+//     with the verdict word and normalizers, signed by a rebuilder key;
 //   - a compare report (compare --json), logged by digest
 //     (logproof.CompareReportLeaf) and kept beside the log.
 //
@@ -23,6 +26,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
@@ -42,10 +46,11 @@ const (
 	Review Kind = iota + 1
 	Rebuild
 	Summary
+	Comparison
 	CompareReport
 )
 
-var kindNames = map[Kind]string{Review: "review", Rebuild: "rebuild", Summary: "summary", CompareReport: "compare-report"}
+var kindNames = map[Kind]string{Review: "review", Rebuild: "rebuild", Summary: "summary", Comparison: "comparison", CompareReport: "compare-report"}
 
 func (k Kind) String() string {
 	if s, ok := kindNames[k]; ok {
@@ -155,7 +160,8 @@ type Item struct {
 	PayloadDigest digest.Digest
 	PredicateType string
 	Subjects      []Subject
-	// Cites are the payload digests of the attestations a summary rests on.
+	// Cites are the payload digests of the attestations a summary or a
+	// comparison rests on.
 	Cites []digest.Digest
 	Names []Name
 	// Signers are the names of the registered keys that signed, sorted.
@@ -190,6 +196,10 @@ func (e *Error) Unwrap() error { return e.Err }
 func refuse(code Code, format string, a ...any) *Error {
 	return &Error{Code: code, Err: fmt.Errorf(format, a...)}
 }
+
+// PredicateTypes are the statements the centre logs.
+var PredicateTypes = []string{attest.ReviewPredicateType, attest.ProvenancePredicateType, attest.VSAPredicateType,
+	attest.ComparisonPredicateType, attest.SummaryPredicateType}
 
 // roleFor is the role whose keys may sign an item of kind k.
 func roleFor(k Kind) Role {
@@ -329,21 +339,29 @@ func index(st *attest.Statement, it *Item) error {
 				it.Names = append(it.Names, Name{Name: s.Name})
 			}
 		}
-	case VSAPredicateType:
+	case attest.VSAPredicateType:
 		it.Kind = Summary
-		v, err := readVSA(st)
+		v, err := attest.ReadVSA(st)
 		if err != nil {
 			return bad(err)
 		}
-		it.Cites = v.cites
+		it.Cites = append(it.Cites, v.Inputs...)
 		for _, s := range it.Subjects {
 			if s.Name != "" {
 				it.Names = append(it.Names, Name{Name: s.Name})
 			}
 		}
+	case attest.ComparisonPredicateType:
+		it.Kind = Comparison
+		c, err := attest.ReadComparison(st)
+		if err != nil {
+			return bad(err)
+		}
+		if d, ok := c.Rebuild.Digest.Digest(digest.SHA256); ok {
+			it.Cites = append(it.Cites, d)
+		}
 	default:
-		return refuse(CodeUnknownPredicate, "predicate type %q is none the centre logs (%s, %s, %s, %s)", st.PredicateType,
-			attest.ReviewPredicateType, attest.ProvenancePredicateType, attest.SummaryPredicateType, VSAPredicateType)
+		return refuse(CodeUnknownPredicate, "predicate type %q is none the centre logs (%s)", st.PredicateType, strings.Join(PredicateTypes, ", "))
 	}
 	if len(it.Subjects) == 0 {
 		return refuse(CodeBadStatement, "the statement has no subject with a sha256 digest")

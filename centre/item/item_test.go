@@ -3,8 +3,10 @@ package item
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/opencontainers/go-digest"
@@ -12,6 +14,7 @@ import (
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/centre/internal/fixture"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 var (
@@ -47,26 +50,37 @@ func TestCheckIndexes(t *testing.T) {
 	if diff := cmp.Diff([]Name{{Name: "hello", Version: "1.0"}}, rb.Names); rb.Kind != Rebuild || diff != "" {
 		t.Errorf("rebuild: %v %s", rb.Kind, diff)
 	}
+	// The VSA cites the rebuild, the comparison and the review; the
+	// comparison cites the rebuild.
 	sum, err := CheckEnvelope(ctx, rel.Summaries["rebuilder-b"], known)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantCites := []digest.Digest{payload(rel.Rebuilds["rebuilder-b"]), payload(rel.Reviews[0])}
-	if wantCites[0] > wantCites[1] {
-		wantCites[0], wantCites[1] = wantCites[1], wantCites[0]
-	}
-	if diff := cmp.Diff(wantCites, sum.Cites); diff != "" {
-		t.Errorf("summary cites (-want +got):\n%s", diff)
+	want := []digest.Digest{payload(rel.Rebuilds["rebuilder-b"]), payload(rel.Comparisons["rebuilder-b"]), payload(rel.Reviews[0])}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, sum.Cites); sum.Kind != Summary || diff != "" {
+		t.Errorf("summary %v cites (-want +got):\n%s", sum.Kind, diff)
 	}
 	if sum.Subjects[0].Digest != rel.Digest || sum.Signers[0] != "rebuilder-b" || sum.PayloadDigest != payload(rel.Summaries["rebuilder-b"]) {
 		t.Errorf("summary: %+v", sum)
+	}
+	comp, err := CheckEnvelope(ctx, rel.Comparisons["rebuilder-b"], known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]digest.Digest{payload(rel.Rebuilds["rebuilder-b"])}, comp.Cites); comp.Kind != Comparison || diff != "" {
+		t.Errorf("comparison %v cites (-want +got):\n%s", comp.Kind, diff)
 	}
 	d, err := Describe(sum.Leaf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Summary == nil || d.Summary.Verdict.String() != "different" || !strings.Contains(d.Line(), "summary by rebuilder-b: different") {
+	if d.VSA == nil || d.VSA.Result != attest.ResultFailed || !strings.Contains(d.Line(), "verification summary by https://rebuilder-b.example/reprove: FAILED") {
 		t.Errorf("described: %+v %q", d, d.Line())
+	}
+	d, err = Describe(comp.Leaf)
+	if err != nil || d.Comparison == nil || d.Comparison.Verdict.String() != "different" || d.Comparison.CompareReport == nil || d.Line() != "comparison: different" {
+		t.Errorf("described comparison: %+v %v", d, err)
 	}
 	d, _ = Describe(rb.Leaf)
 	if in := d.Rebuild.Input(attest.RoleToolchain); in == nil || in.Name != "golang.org/toolchain@v0.0.1-go1.26.8.linux-amd64" {
@@ -74,16 +88,27 @@ func TestCheckIndexes(t *testing.T) {
 	}
 }
 
-// TestVSA: SLSA's Verification Summary Attestation is accepted as a
-// summary; what it cites is its input attestations.
-func TestVSA(t *testing.T) {
+// TestV1Summary: reprove's earlier summary is still accepted; what it
+// cites is its rebuild and reviews.
+func TestV1Summary(t *testing.T) {
 	ctx := context.Background()
-	in := digest.FromString("a rebuild's payload")
-	st := `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"hello","digest":{"sha256":"` + digest.FromString("hello").Encoded() + `"}}],` +
-		`"predicateType":"https://slsa.dev/verification_summary/v1","predicate":{"verifier":{"id":"https://rebuilder-a.example"},` +
-		`"timeVerified":"2026-11-10T09:00:00Z","resourceUri":"https://example.com/hello","policy":{"uri":"https://example.com/policy"},` +
-		`"inputAttestations":[{"uri":"x","digest":{"sha256":"` + in.Encoded() + `"}}],"verificationResult":"FAILED","verifiedLevels":["REPROVE_DIFFERENT"]}}`
-	env, err := envelope.Sign(ctx, []byte(st), rebA.Signer)
+	rel, err := fixture.MakeRelease(ctx, "hello", "1.0", []*fixture.Party{alice}, says[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	re, _ := envelope.Parse(rel.Rebuilds["rebuilder-a"])
+	rref, _ := attest.RefOf(re, "")
+	ve, _ := envelope.Parse(rel.Reviews[0])
+	vref, _ := attest.RefOf(ve, "")
+	st, err := attest.SummaryStatement(attest.Output{Name: "hello-1.0.tar", Digest: rel.Digest}, &attest.SummaryPredicate{
+		Verifier: attest.Party{ID: "https://rebuilder-a.example/reprove"}, TimeVerified: fixture.Time.Add(48 * time.Hour),
+		Verdict: verdict.Identical, Rebuilt: attest.Artifact{Digest: attest.DigestSet{"sha256": rel.Digest.Encoded()}},
+		Rebuild: rref, Reviews: []attest.AttestationRef{vref},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := envelope.Sign(ctx, st, rebA.Signer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,18 +116,20 @@ func TestVSA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if it.Kind != Summary || len(it.Cites) != 1 || it.Cites[0] != in {
-		t.Errorf("VSA: %+v", it)
+	want := []digest.Digest{re.PayloadDigest(), ve.PayloadDigest()}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, it.Cites); it.Kind != Summary || diff != "" {
+		t.Errorf("v1 summary %v cites (-want +got):\n%s", it.Kind, diff)
 	}
-	d, err := Describe(it.Leaf)
-	if err != nil || d.VSA == nil || d.VSA.Result != "FAILED" {
-		t.Errorf("described: %+v %v", d, err)
-	}
-	bad := strings.Replace(st, `"FAILED"`, `"MAYBE"`, 1)
-	env, _ = envelope.Sign(ctx, []byte(bad), rebA.Signer)
+	// A VSA that does not read as reprove's is refused.
+	vsa := `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"hello","digest":{"sha256":"` + rel.Digest.Encoded() + `"}}],` +
+		`"predicateType":"https://slsa.dev/verification_summary/v1","predicate":{"verifier":{"id":"https://rebuilder-a.example"},` +
+		`"timeVerified":"2026-11-10T09:00:00Z","resourceUri":"https://example.com/hello","policy":{"uri":"https://example.com/policy"},` +
+		`"inputAttestations":[{"digest":{"sha256":"` + re.PayloadDigest().Encoded() + `"}}],"verificationResult":"MAYBE"}}`
+	env, _ = envelope.Sign(ctx, []byte(vsa), rebA.Signer)
 	var ie *Error
 	if _, err := CheckEnvelope(ctx, env, known); !errors.As(err, &ie) || ie.Code != CodeBadPredicate {
-		t.Errorf("a VSA with result MAYBE: %v", err)
+		t.Errorf("a foreign VSA: %v", err)
 	}
 }
 

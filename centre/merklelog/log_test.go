@@ -263,10 +263,10 @@ func TestBundle(t *testing.T) {
 	if err := got.CheckComplete(l.Verifier(), c, rel.Digest); err != nil {
 		t.Fatal(err)
 	}
-	// review, rebuild A (its output is the shipped file), summary A,
-	// rebuild B (cited by summary B), summary B.
-	if len(got.Entries) != 5 {
-		t.Errorf("%d entries, want 5", len(got.Entries))
+	// The review, rebuild A (its output is the shipped file), comparison
+	// and summary A, rebuild B (cited by B's), comparison and summary B.
+	if len(got.Entries) != 7 {
+		t.Errorf("%d entries, want 7", len(got.Entries))
 	}
 	for _, e := range got.Entries {
 		it, err := item.CheckEnvelope(ctx, e.Envelope, known)

@@ -35,16 +35,20 @@ type releaseView struct {
 }
 
 type rebuilderView struct {
-	Name        string
-	Index       int64
-	Signers     []string
-	Verdict     string
-	Normalizers []string
-	Rebuilt     digest.Digest
-	Time        time.Time
-	Levels      []string
-	Rebuild     *rebuildView
-	Report      *reportView
+	Name     string
+	Verifier string
+	// Index is the summary's entry; ComparisonIndex its comparison's.
+	Index           int64
+	ComparisonIndex int64
+	HasComparison   bool
+	Signers         []string
+	Verdict         string
+	Normalizers     []string
+	Rebuilt         digest.Digest
+	Time            time.Time
+	Levels          []string
+	Rebuild         *rebuildView
+	Report          *reportView
 }
 
 type rebuildView struct {
@@ -174,6 +178,23 @@ func (h *Handler) releaseOf(ctx context.Context, d digest.Digest) (*releaseView,
 		v.Missing = append(v.Missing, "rebuild "+ref.String())
 		return nil
 	}
+	usedComparison := map[int64]bool{}
+	reportFor := func(c *attest.ComparisonPredicate) *reportView {
+		if c.CompareReport == nil {
+			return nil
+		}
+		rd, ok := c.CompareReport.Digest.Digest(digest.SHA256)
+		if !ok {
+			return nil
+		}
+		for idx, rep := range reports {
+			if rep.Digest == rd {
+				usedReport[idx] = true
+				return rep
+			}
+		}
+		return nil
+	}
 	matchReport := func(rebuilt digest.Digest) *reportView {
 		for idx, rep := range reports {
 			if !usedReport[idx] && rep.Rebuilt.Digest == rebuilt && rep.Shipped.Digest == d {
@@ -192,7 +213,7 @@ func (h *Handler) releaseOf(ctx context.Context, d digest.Digest) (*releaseView,
 		case ds.Summary != nil:
 			s := ds.Summary
 			rb, _ := s.Rebuilt.Digest.Digest(digest.SHA256)
-			rv := &rebuilderView{Name: s.Verifier.Display(), Index: e.Index, Signers: e.Signers, Verdict: s.Verdict.String(),
+			rv := &rebuilderView{Name: s.Verifier.Display(), Verifier: s.Verifier.ID, Index: e.Index, Signers: e.Signers, Verdict: s.Verdict.String(),
 				Normalizers: s.Normalizers, Rebuilt: rb, Time: s.TimeVerified}
 			if ref, ok := s.Rebuild.Digest.Digest(digest.SHA256); ok {
 				rv.Rebuild = findRebuild(ref)
@@ -210,22 +231,65 @@ func (h *Handler) releaseOf(ctx context.Context, d digest.Digest) (*releaseView,
 			}
 		case ds.VSA != nil:
 			s := ds.VSA
-			rv := &rebuilderView{Name: s.VerifierID, Index: e.Index, Signers: e.Signers, Verdict: strings.ToLower(s.Result),
-				Time: s.TimeVerified, Levels: s.VerifiedLevels}
+			rv := &rebuilderView{Name: signerName(e, s.Verifier), Verifier: s.Verifier, Index: e.Index, Signers: e.Signers,
+				Verdict: strings.ToLower(s.Result), Time: s.Time, Levels: s.Levels}
+			var comp *item.Described
 			for _, in := range s.Inputs {
-				ref, _ := in.Digest.Digest(digest.SHA256)
-				for _, ce := range byPayload[ref] {
-					if rb := rebuildOf(ce); rb != nil {
+				found := false
+				for _, ce := range byPayload[in] {
+					cd := described[ce.Index]
+					switch {
+					case cd == nil:
+					case cd.Comparison != nil && comp == nil:
+						comp, found = cd, true
+						usedComparison[ce.Index] = true
+						rv.ComparisonIndex, rv.HasComparison = ce.Index, true
+					case cd.Rebuild != nil && rv.Rebuild == nil:
+						rv.Rebuild, found = rebuildOf(ce), true
 						cited[ce.Index] = true
-						rv.Rebuild = rb
+					case cd.Review != nil:
+						found = true
 					}
 				}
+				if !found {
+					v.Missing = append(v.Missing, "input attestation "+in.String())
+				}
 			}
-			if s.Result == "PASSED" {
-				v.Agree = append(v.Agree, rv)
-			} else {
+			dissent := s.Result != attest.ResultPassed
+			if comp != nil {
+				c := comp.Comparison
+				rv.Verdict, rv.Normalizers = c.Verdict.String(), c.Normalizers
+				rv.Rebuilt, _ = c.Rebuilt.Digest.Digest(digest.SHA256)
+				rv.Report = reportFor(c)
+				dissent = dissent || c.Verdict == compare.Different
+			}
+			if rv.Report == nil && rv.Rebuilt != "" {
+				rv.Report = matchReport(rv.Rebuilt)
+			}
+			if dissent {
 				v.Dissent = append(v.Dissent, rv)
+			} else {
+				v.Agree = append(v.Agree, rv)
 			}
+		}
+	}
+	// Comparisons no VSA here cites speak for themselves.
+	for _, e := range entries {
+		ds := described[e.Index]
+		if ds == nil || ds.Comparison == nil || usedComparison[e.Index] || !isSubject(ds, d) {
+			continue
+		}
+		c := ds.Comparison
+		rv := &rebuilderView{Name: signerName(e, ""), Index: e.Index, Signers: e.Signers, Verdict: c.Verdict.String(), Normalizers: c.Normalizers}
+		rv.Rebuilt, _ = c.Rebuilt.Digest.Digest(digest.SHA256)
+		if ref, ok := c.Rebuild.Digest.Digest(digest.SHA256); ok {
+			rv.Rebuild = findRebuild(ref)
+		}
+		rv.Report = reportFor(c)
+		if c.Verdict == compare.Different {
+			v.Dissent = append(v.Dissent, rv)
+		} else {
+			v.Agree = append(v.Agree, rv)
 		}
 	}
 	for _, e := range entries {
@@ -260,6 +324,15 @@ func (h *Handler) releaseOf(ctx context.Context, d digest.Digest) (*releaseView,
 	}
 	sort.Strings(v.Names)
 	return v, nil
+}
+
+// signerName is how a rebuilder is shown: the name its key was registered
+// under, else the verifier it names.
+func signerName(e *store.Entry, verifier string) string {
+	if len(e.Signers) > 0 {
+		return strings.Join(e.Signers, ", ")
+	}
+	return verifier
 }
 
 func isSubject(ds *item.Described, d digest.Digest) bool {

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
@@ -11,6 +14,7 @@ import (
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/internal/ctxio"
 )
 
 func newAttestCmd(env *Env) *cobra.Command {
@@ -82,19 +86,27 @@ commands, times and outputs. A failed rebuild is refused.`,
 
 func newAttestSummaryCmd(env *Env) *cobra.Command {
 	var (
-		keyPath, shipped, rebuildPath, comparePath, rebuilt, out string
-		verifierID, verifierName                                 string
-		reviews, normalize                                       []string
-		force                                                    bool
+		keyPath, shipped, shippedURI, rebuildPath, comparePath, rebuilt, out, compOut string
+		verifierID                                                                    string
+		reviews, normalize                                                            []string
+		force                                                                         bool
 	)
 	cmd := &cobra.Command{
-		Use:   "summary --shipped FILE --rebuild REBUILD.intoto.json --review REVIEW.intoto.json --key KEY -o OUT",
+		Use:   "summary --shipped FILE --rebuild REBUILD.intoto.json [--review REVIEW.intoto.json]... --key KEY -o OUT",
 		Short: "Sign the verification summary linking review, rebuild and shipped file",
-		Long: `Sign a verification summary (predicate ` + attest.SummaryPredicateType + `)
-whose subject is the shipped file. It records the compare verdict and the
-payload digests of the rebuild attestation (--rebuild) and of the review
-attestations (--review, repeatable) it rests on: the link review → rebuild →
-shipped file that reprove verify follows.
+		Long: `Sign a verification summary about the shipped file: a SLSA Verification
+Summary Attestation (predicate ` + attest.VSAPredicateType + `, written to -o)
+and its companion comparison (predicate ` + attest.ComparisonPredicateType + `,
+written to --comparison-output, by default OUT with .json replaced by
+.comparison.json). With -o X.sigstore.json both are Sigstore bundles (v0.3). The VSA cites, by payload digest, the rebuild attestation
+(--rebuild), the comparison and the review attestations (--review,
+repeatable): the link review → rebuild → shipped file that reprove verify
+follows. The comparison records the verdict, its normalizers and the compare
+report's digest.
+
+--review may be left out: a rebuilder can publish before any review (a
+policy with reviewers: {required: false} accepts that), and sign a new
+summary citing the reviews when they come.
 
 The verdict comes from, in order:
   --compare REPORT.json  a report from reprove compare --json
@@ -109,47 +121,54 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			if shipped == "" || rebuildPath == "" || out == "" {
 				return usageErrorf("--shipped, --rebuild and -o/--output are required")
 			}
-			if len(reviews) == 0 {
-				return usageErrorf("--review is required: a summary rests on at least one review attestation")
-			}
 			if comparePath != "" && rebuilt != "" {
 				return usageErrorf("give --compare or --rebuilt, not both")
 			}
 			if len(normalize) > 0 && rebuilt == "" {
 				return usageErrorf("--normalize applies to --rebuilt")
 			}
-			if err := refuseExisting(out, force); err != nil {
-				return err
+			if compOut == "" {
+				compOut = comparisonPath(out)
 			}
-			rbEnv, rbStmt, err := readAttestation(rebuildPath, attest.ProvenancePredicateType)
+			if compOut == out {
+				return usageErrorf("--comparison-output must differ from -o")
+			}
+			for _, o := range []string{out, compOut} {
+				if err := refuseExisting(o, force); err != nil {
+					return err
+				}
+			}
+			rbEnv, rbStmt, err := readAttestation(ctx, rebuildPath, attest.ProvenancePredicateType)
 			if err != nil {
 				return err
 			}
 			in := attest.SummaryInput{
-				Rebuild:  rbEnv,
-				Verifier: attest.Party{ID: verifierID, Name: verifierName},
-				Time:     env.Now(),
+				Rebuild:       rbEnv,
+				RebuildURI:    filepath.Base(rebuildPath),
+				ComparisonURI: filepath.Base(compOut),
+				ShippedURI:    shippedURI,
+				Verifier:      attest.Party{ID: verifierID},
+				Time:          env.Now(),
 			}
 			for _, r := range reviews {
-				e, _, err := readAttestation(r, attest.ReviewPredicateType)
+				e, _, err := readAttestation(ctx, r, attest.ReviewPredicateType)
 				if err != nil {
 					return err
 				}
 				in.Reviews = append(in.Reviews, e)
 			}
-			shippedDigest, err := fileDigest(shipped)
+			shippedDigest, err := ctxio.HashFile(ctx, shipped, nil)
 			if err != nil {
 				return err
 			}
 			in.Shipped = attest.Output{Name: filepath.Base(shipped), Digest: shippedDigest}
 			switch {
 			case comparePath != "":
-				f, err := os.Open(comparePath)
+				b, err := os.ReadFile(comparePath)
 				if err != nil {
 					return fmt.Errorf("read compare report: %w", err)
 				}
-				rep, err := compare.ReadReport(f)
-				f.Close()
+				rep, err := compare.ReadReport(bytes.NewReader(b))
 				if err != nil {
 					return fmt.Errorf("%s: %w", comparePath, err)
 				}
@@ -157,6 +176,7 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 					return fmt.Errorf("compare report %s is about shipped %s, not %s (%s)", comparePath, rep.Shipped.Digest, shipped, shippedDigest)
 				}
 				in.Verdict, in.Normalizers, in.Rebuilt = rep.Verdict, rep.Normalizers, rep.Rebuilt.Digest
+				in.CompareReport, in.CompareReportURI = digest.FromBytes(b), filepath.Base(comparePath)
 			case rebuilt != "":
 				if _, err := compare.CheckNormalizers(normalize); err != nil {
 					return usageErrorf("--normalize: %v", err)
@@ -178,58 +198,64 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 				}
 				in.Verdict, in.Rebuilt = compare.Identical, shippedDigest
 			}
-			st, err := attest.Summarize(in)
+			s, err := loadSigner(cmd, env, keyPath)
 			if err != nil {
 				return err
 			}
-			s, err := signTo(cmd, env, keyPath, out, st)
+			comparison, summary, err := attest.SignSummary(ctx, in, s)
 			if err != nil {
+				return err
+			}
+			if err := attest.WriteSigned(ctx, compOut, comparison, s); err != nil {
+				return err
+			}
+			if err := attest.WriteSigned(ctx, out, summary, s); err != nil {
+				os.Remove(compOut)
 				return err
 			}
 			prep := "to"
 			if in.Verdict == compare.Different {
 				prep = "from"
 			}
-			fmt.Fprintf(env.Stdout, "wrote %s: %s is %s %s rebuilt output %s, signed by key %s (statement %s)\n",
-				out, shippedDigest, in.Verdict, prep, in.Rebuilt, s.Fingerprint, digest.FromBytes(st))
+			reviewed := fmt.Sprintf("citing %d reviews", len(in.Reviews))
+			if len(in.Reviews) == 0 {
+				reviewed = "citing no review"
+			}
+			fmt.Fprintf(env.Stdout, "wrote %s and %s: %s is %s %s rebuilt output %s, %s, signed by key %s\n",
+				out, compOut, shippedDigest, in.Verdict, prep, in.Rebuilt, reviewed, s.Fingerprint)
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&keyPath, "key", "", "private key to sign with (cosign format)")
 	f.StringVar(&shipped, "shipped", "", "the shipped `FILE` the summary is about")
+	f.StringVar(&shippedURI, "resource-uri", "", "where the shipped file is published (the VSA's resourceUri; default its name)")
 	f.StringVar(&rebuildPath, "rebuild", "", "the signed rebuild attestation")
-	f.StringArrayVar(&reviews, "review", nil, "a signed review attestation of the rebuilt source (repeatable)")
+	f.StringArrayVar(&reviews, "review", nil, "a signed review attestation of the rebuilt source (repeatable; optional)")
 	f.StringVar(&comparePath, "compare", "", "a compare report (reprove compare --json) for the shipped file")
 	f.StringVar(&rebuilt, "rebuilt", "", "a rebuilt output `FILE` to compare with the shipped file now")
 	f.StringSliceVar(&normalize, "normalize", nil, "allow this normalizer when comparing --rebuilt (repeatable)")
 	f.StringVar(&verifierID, "verifier", "", "who compared, as a URI (default: the rebuild's builder id)")
-	f.StringVar(&verifierName, "verifier-name", "", "display name of who compared")
-	f.StringVarP(&out, "output", "o", "", "write the signed attestation to `FILE` (atomically)")
-	f.BoolVar(&force, "force", false, "replace the output file if it exists")
+	f.StringVarP(&out, "output", "o", "", "write the signed VSA to `FILE` (atomically)")
+	f.StringVar(&compOut, "comparison-output", "", "write the signed comparison to `FILE` (default: OUT with .json replaced by .comparison.json)")
+	f.BoolVar(&force, "force", false, "replace the output files if they exist")
 	return cmd
 }
 
-// readAttestation reads one signed attestation of the wanted predicate type.
-// Its signature is not checked here: the summary only records its digest,
-// and reprove verify checks every signature against the customer's policy.
-func readAttestation(path, predicateType string) (*envelope.Envelope, *attest.Statement, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read attestation: %w", err)
+// comparisonPath is where the comparison goes beside the VSA at out:
+// summary.json → summary.comparison.json, x.sigstore.json →
+// x.comparison.sigstore.json (so a bundle stays a bundle).
+func comparisonPath(out string) string {
+	if stem, ok := strings.CutSuffix(out, attest.BundleExt); ok {
+		return stem + ".comparison" + attest.BundleExt
 	}
-	e, err := envelope.Parse(b)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read attestation %s: %w", path, err)
-	}
-	st, err := attest.ParseStatement(e.Payload)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read attestation %s: %w", path, err)
-	}
-	if st.PredicateType != predicateType {
-		return nil, nil, fmt.Errorf("read attestation %s: predicate type is %s, want %s", path, st.PredicateType, predicateType)
-	}
-	return e, st, nil
+	return strings.TrimSuffix(out, ".json") + ".comparison.json"
+}
+
+// readAttestation reads one signed attestation of the wanted predicate type
+// (see attest.ReadAttestation).
+func readAttestation(ctx context.Context, path, predicateType string) (*envelope.Envelope, *attest.Statement, error) {
+	return attest.ReadAttestation(ctx, path, predicateType)
 }
 
 func refuseExisting(out string, force bool) error {

@@ -1,21 +1,17 @@
 package cli
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/reprove/reprove/builder/check"
-	"github.com/reprove/reprove/compare"
-	"github.com/reprove/reprove/compare/render"
+	"github.com/reprove/reprove/pipeline"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -58,92 +54,19 @@ Exit status: 0 reproducible, 3 not reproducible, 1 error, 2 usage.`)
 			if err != nil {
 				return err
 			}
-			if out == "" {
-				out = defaultOutDir(r) + "-check"
-			}
-			if _, err := os.Lstat(out); err == nil && !force {
-				return usageErrorf("%s already exists (use --force to replace it, or -o to choose another directory)", out)
-			}
-			abs, err := filepath.Abs(out)
-			if err != nil {
-				return err
-			}
-			if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-				return err
-			}
-			var rnd [4]byte
-			rand.Read(rnd[:])
-			staging := abs + ".partial-" + hex.EncodeToString(rnd[:])
-			if err := os.Mkdir(staging, 0o755); err != nil {
-				return err
-			}
-			done := false
-			defer func() {
-				if !done {
-					os.RemoveAll(staging)
-				}
-			}()
-
-			pr := &progress{w: env.Stderr, quiet: rf.json}
-			sess, err := openSession(ctx, env, &rf, pr, nil)
+			sess, err := openSession(ctx, env, &rf)
 			if err != nil {
 				return err
 			}
 			defer sess.Close()
-			rep, err := check.Run(ctx, sess.builder, r, staging, check.Options{
-				Bisect:   !noBisect,
-				Progress: func(s string) { pr.printf("check", "%s", s) },
-			})
+			rep, err := sess.Check(ctx, pipeline.CheckRequest{Recipe: r, OutDir: out, Replace: force, NoBisect: noBisect})
+			var ee *pipeline.ExistsError
+			if errors.As(err, &ee) {
+				return usageErrorf("%s already exists (use --force to replace it, or -o to choose another directory)", ee.Dir)
+			}
 			if err != nil {
 				return err
 			}
-			// Explain each output that differs.
-			reports := map[string]string{}
-			for _, o := range rep.Outputs {
-				if o.Same {
-					continue
-				}
-				cr, err := compare.Files(ctx, filepath.Join(rep.NormalDir, filepath.FromSlash(o.Path)), filepath.Join(rep.VariedDir, filepath.FromSlash(o.Path)), compare.Options{TempDir: sess.cache})
-				if err != nil {
-					return fmt.Errorf("compare %s: %w", o.Path, err)
-				}
-				cr.Rebuilt.Path = filepath.Join(abs, "normal", filepath.FromSlash(o.Path))
-				cr.Shipped.Path = filepath.Join(abs, "varied", filepath.FromSlash(o.Path))
-				base := filepath.Join(staging, "compare", filepath.FromSlash(o.Path))
-				if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
-					return err
-				}
-				for ext, write := range map[string]func(io.Writer) error{
-					".json": cr.WriteJSON,
-					".txt":  func(w io.Writer) error { return render.Text(w, cr) },
-					".html": func(w io.Writer) error { return render.HTML(w, cr) },
-				} {
-					if err := writeWith(base+ext, write); err != nil {
-						return err
-					}
-				}
-				reports[o.Path] = filepath.Join(abs, "compare", filepath.FromSlash(o.Path)+".txt")
-			}
-			rep.NormalDir = filepath.Join(abs, "normal")
-			rep.VariedDir = filepath.Join(abs, "varied")
-			for i := range rep.Builds {
-				if rep.Builds[i].Dir != "" {
-					rep.Builds[i].Dir = filepath.Join(abs, filepath.Base(rep.Builds[i].Dir))
-				}
-			}
-			if err := writeJSONFile(filepath.Join(staging, "check.json"), rep); err != nil {
-				return err
-			}
-			if force {
-				if err := os.RemoveAll(abs); err != nil {
-					return err
-				}
-			}
-			if err := os.Rename(staging, abs); err != nil {
-				return err
-			}
-			done = true
-
 			if rf.json {
 				enc := json.NewEncoder(env.Stdout)
 				enc.SetIndent("", "  ")
@@ -151,7 +74,7 @@ Exit status: 0 reproducible, 3 not reproducible, 1 error, 2 usage.`)
 					return err
 				}
 			} else {
-				printCheck(env.Stdout, rep, reports, abs)
+				printCheck(env.Stdout, stdoutStyle(env), rep)
 			}
 			if !rep.Reproducible {
 				return withCode(ExitNotReproduced)
@@ -167,10 +90,10 @@ Exit status: 0 reproducible, 3 not reproducible, 1 error, 2 usage.`)
 	return cmd
 }
 
-func printCheck(w io.Writer, rep *check.Report, reports map[string]string, dir string) {
-	verdict := "reproducible"
+func printCheck(w io.Writer, st style, rep *pipeline.CheckResult) {
+	verdict := st.good("reproducible")
 	if !rep.Reproducible {
-		verdict = "not reproducible"
+		verdict = st.bad("not reproducible")
 	}
 	fmt.Fprintf(w, "%s %s: %s\n", rep.Recipe.Name, rep.Recipe.Version, verdict)
 	var varied []string
@@ -185,7 +108,7 @@ func printCheck(w io.Writer, rep *check.Report, reports map[string]string, dir s
 		if !o.Same {
 			same = "differs"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", o.Path, o.Normal, o.Varied, same)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", o.Path, st.digest(o.Normal), st.digest(o.Varied), same)
 	}
 	tw.Flush()
 	if rep.Bisected {
@@ -204,9 +127,9 @@ func printCheck(w io.Writer, rep *check.Report, reports map[string]string, dir s
 		}
 	}
 	for _, o := range rep.Outputs {
-		if p, ok := reports[o.Path]; ok {
+		if p, ok := rep.Reports[o.Path]; ok {
 			fmt.Fprintf(w, "  why %s differs: %s\n", o.Path, p)
 		}
 	}
-	fmt.Fprintf(w, "results in %s\n", dir)
+	fmt.Fprintf(w, "results in %s\n", rep.Dir)
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,17 +43,21 @@ type Env struct {
 	Now func() time.Time
 	// IsTerminal reports whether Stderr is a terminal (progress display).
 	IsTerminal bool
+	// StdoutIsTerminal reports whether Stdout is a terminal (colour, short
+	// digests in tables).
+	StdoutIsTerminal bool
 }
 
 // OSEnv is the environment of the running process.
 func OSEnv() Env {
 	return Env{
-		Stdin:      os.Stdin,
-		Stdout:     os.Stdout,
-		Stderr:     os.Stderr,
-		Getenv:     os.Getenv,
-		Now:        time.Now,
-		IsTerminal: isTerminal(os.Stderr),
+		Stdin:            os.Stdin,
+		Stdout:           os.Stdout,
+		Stderr:           os.Stderr,
+		Getenv:           os.Getenv,
+		Now:              time.Now,
+		IsTerminal:       isTerminal(os.Stderr),
+		StdoutIsTerminal: isTerminal(os.Stdout),
 	}
 }
 
@@ -99,6 +104,10 @@ func Main(ctx context.Context, args []string, env Env) int {
 		env.Stdin = eofReader{}
 	}
 	root := newRoot(&env)
+	if err := unknownCommand(root, args); err != nil {
+		fmt.Fprintf(env.Stderr, "reprove: %v\n", err)
+		return ExitUsage
+	}
 	root.SetArgs(args)
 	root.SetIn(env.Stdin)
 	root.SetOut(env.Stdout)
@@ -120,6 +129,20 @@ func Main(ctx context.Context, args []string, env Env) int {
 	}
 	fmt.Fprintf(env.Stderr, "reprove: %v\n", err)
 	return ExitFailure
+}
+
+// unknownCommand refuses a first argument that names no command before
+// cobra sees it: with --help among the arguments cobra would print the root
+// help and succeed, so `reprove serve --help` on a reprove without serve
+// looked like it worked.
+func unknownCommand(root *cobra.Command, args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") || args[0] == "help" {
+		return nil
+	}
+	if c, _, err := root.Find(args); err == nil && c != root {
+		return nil
+	}
+	return fmt.Errorf("unknown command %q (see reprove --help)", args[0])
 }
 
 type eofReader struct{}

@@ -19,5 +19,6 @@ func commands(env *Env) []*cobra.Command {
 		newServeCmd(env),
 		newPublishCmd(env),
 		newLogCmd(env),
+		newCompletionCmd(env),
 	}
 }

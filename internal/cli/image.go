@@ -54,13 +54,16 @@ Images are cached by the digest of what goes into them; rebuilds reuse them.
 			} else if len(packages) > 0 {
 				return usageErrorf("--package needs --debian SUITE (the minimal image has no package manager)")
 			}
-			pr := &progress{w: env.Stderr, quiet: rf.json}
-			sess, err := openSession(ctx, env, &rf, pr, nil)
+			sess, err := openSession(ctx, env, &rf)
 			if err != nil {
 				return err
 			}
 			defer sess.Close()
-			ib := sess.builder.Images()
+			b, err := sess.Builder(nil)
+			if err != nil {
+				return err
+			}
+			ib := b.Images()
 			var img *image.Image
 			if force {
 				img, err = ib.Build(ctx, spec)

@@ -15,6 +15,8 @@ import (
 	"github.com/reprove/reprove/builder/plan"
 	"github.com/reprove/reprove/internal/atomicfile"
 	"github.com/reprove/reprove/internal/cachedir"
+	"github.com/reprove/reprove/internal/ctxio"
+	"github.com/reprove/reprove/pipeline"
 	"github.com/reprove/reprove/recipes"
 	"github.com/reprove/reprove/recipes/infer"
 )
@@ -118,7 +120,7 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 		if _, err := infer.ExtractMember(ctx, binary, fl.member, exe, lim); err != nil {
 			return err
 		}
-		if archiveDigest, err = fileDigest(binary); err != nil {
+		if archiveDigest, err = ctxio.HashFile(ctx, binary, nil); err != nil {
 			return err
 		}
 	}
@@ -227,8 +229,8 @@ type rebuildTry struct {
 	Candidate int    `json:"candidate"`
 	Ldflags   string `json:"ldflags"`
 	// Verdict is reprove rebuild's: "reproduced" or "not reproduced".
-	Verdict string `json:"verdict"`
-	Dir     string `json:"dir"`
+	Verdict pipeline.Verdict `json:"verdict"`
+	Dir     string           `json:"dir"`
 	// Report is the comparison report of the (first) output.
 	Report string `json:"report,omitempty"`
 }
@@ -261,7 +263,7 @@ func rebuildCandidates(cmd *cobra.Command, env *Env, res *infer.Result, binary s
 			fmt.Fprintf(env.Stderr, "reprove: infer   candidate %d of %d: -ldflags=%q\n", i+1, len(res.Candidates), c.Ldflags)
 		}
 		out := filepath.Join(dir, fmt.Sprintf("candidate-%d", i+1))
-		rep, err := rebuild(cmd.Context(), env, &rf, &r, out, false, rebuildSigning{}, nil)
+		rep, err := rebuild(cmd.Context(), env, &rf, pipeline.RebuildRequest{Recipe: &r, OutDir: out})
 		if err != nil {
 			return tries, -1, fmt.Errorf("rebuild candidate %d (-ldflags=%q): %w", i+1, c.Ldflags, err)
 		}
@@ -270,7 +272,7 @@ func rebuildCandidates(cmd *cobra.Command, env *Env, res *infer.Result, binary s
 			t.Report = rep.Outputs[0].Report
 		}
 		tries = append(tries, t)
-		if rep.Verdict == "reproduced" {
+		if rep.Verdict == pipeline.Reproduced {
 			return tries, i, nil
 		}
 	}

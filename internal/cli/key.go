@@ -117,7 +117,8 @@ func loadSigner(cmd *cobra.Command, env *Env, path string) (*keys.Signer, error)
 }
 
 // signTo signs a statement with the key at keyPath and writes the envelope
-// to out atomically; it returns the signer for reporting.
+// to out atomically (a Sigstore bundle when out ends in .sigstore.json); it
+// returns the signer for reporting.
 func signTo(cmd *cobra.Command, env *Env, keyPath, out string, statement []byte) (*keys.Signer, error) {
 	s, err := loadSigner(cmd, env, keyPath)
 	if err != nil {
@@ -127,7 +128,7 @@ func signTo(cmd *cobra.Command, env *Env, keyPath, out string, statement []byte)
 	if err != nil {
 		return nil, err
 	}
-	if err := attest.WriteAttestation(cmd.Context(), out, signed); err != nil {
+	if err := attest.WriteSigned(cmd.Context(), out, signed, s); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -48,10 +48,9 @@ type writtenBundle struct {
 	TreeSize int64         `json:"treeSize"`
 }
 
-// BundleSuffix ends the name of a log bundle file that publish writes. It
-// is not one of the attestation file extensions, so a directory of
-// attestations with bundles beside them still reads as attestations.
-const BundleSuffix = ".log-bundle"
+// BundleSuffix ends the name of a log bundle file that publish writes;
+// reprove verify reads it (by its mediaType) from -a, or from a directory.
+const BundleSuffix = ".log-bundle.json"
 
 func newPublishCmd(env *Env) *cobra.Command {
 	var (
@@ -72,8 +71,8 @@ Then, for each artifact the attestations are about (the shipped files of the
 verification summaries; the outputs of rebuilds when there is no summary), it
 fetches the log bundle (every attestation the log holds for the file, with
 inclusion proofs and the log's signed artifact index), checks it, and writes
-it beside the first FILE (or in --out) as NAME.log-bundle, for reprove verify
-to check offline.
+it beside the first FILE (or in --out) as NAME.log-bundle.json, for reprove
+verify to check offline (a policy naming the log counts only what it proves).
 
 --key is the log's verifier key (as reprove serve prints it, or a file
 holding it). Without it the key the centre names is used, and said so:
@@ -256,7 +255,7 @@ func artifactsOf(docs []attest.Document) []artifact {
 		}
 		target := byRebuild
 		switch st.PredicateType {
-		case attest.SummaryPredicateType, item.VSAPredicateType:
+		case attest.SummaryPredicateType, attest.VSAPredicateType, attest.ComparisonPredicateType:
 			target = bySummary
 		case attest.ProvenancePredicateType:
 		default:

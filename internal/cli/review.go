@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -12,6 +11,7 @@ import (
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/internal/treehash"
 )
 
@@ -53,20 +53,9 @@ second reviewer co-signing the same statement).`,
 				return err
 			}
 			if cosignPath != "" {
-				b, err := os.ReadFile(cosignPath)
+				e, _, err := readAttestation(ctx, cosignPath, attest.ReviewPredicateType)
 				if err != nil {
-					return fmt.Errorf("read review: %w", err)
-				}
-				e, err := envelope.Parse(b)
-				if err != nil {
-					return fmt.Errorf("read review %s: %w", cosignPath, err)
-				}
-				st, err := attest.ParseStatement(e.Payload)
-				if err != nil {
-					return fmt.Errorf("read review %s: %w", cosignPath, err)
-				}
-				if st.PredicateType != attest.ReviewPredicateType {
-					return fmt.Errorf("read review %s: it is a %s attestation, not a review", cosignPath, st.PredicateType)
+					return err
 				}
 				s, err := loadSigner(cmd, env, keyPath)
 				if err != nil {
@@ -91,7 +80,7 @@ second reviewer co-signing the same statement).`,
 				if err != nil {
 					return err
 				}
-				if err := attest.WriteAttestation(ctx, out, signed); err != nil {
+				if err := attest.WriteSigned(ctx, out, signed, s); err != nil {
 					return err
 				}
 				fmt.Fprintf(env.Stdout, "wrote %s: review %s co-signed by key %s (%d signatures)\n", out, e.PayloadDigest(), s.Fingerprint, len(e.Signatures)+1)
@@ -123,7 +112,7 @@ second reviewer co-signing the same statement).`,
 				src.Tree = d
 			}
 			if archiveFile != "" {
-				d, err := fileDigest(archiveFile)
+				d, err := ctxio.HashFile(ctx, archiveFile, nil)
 				if err != nil {
 					return err
 				}
@@ -150,7 +139,7 @@ second reviewer co-signing the same statement).`,
 			if reportFile != "" || reportURI != "" {
 				p.Report = &attest.Report{URI: reportURI}
 				if reportFile != "" {
-					d, err := fileDigest(reportFile)
+					d, err := ctxio.HashFile(ctx, reportFile, nil)
 					if err != nil {
 						return err
 					}
@@ -204,18 +193,4 @@ second reviewer co-signing the same statement).`,
 	f.StringVar(&notes, "notes", "", "a short free-text note")
 	f.StringVar(&when, "time", "", "review time (RFC 3339; default now)")
 	return cmd
-}
-
-// fileDigest is the sha256 of a file's contents.
-func fileDigest(path string) (digest.Digest, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("hash file: %w", err)
-	}
-	defer f.Close()
-	d, err := digest.SHA256.FromReader(f)
-	if err != nil {
-		return "", fmt.Errorf("hash file %s: %w", path, err)
-	}
-	return d, nil
 }

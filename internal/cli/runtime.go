@@ -4,17 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/reprove/reprove/builder"
-	"github.com/reprove/reprove/builder/daemon"
 	"github.com/reprove/reprove/builder/plan"
 	"github.com/reprove/reprove/internal/cachedir"
+	"github.com/reprove/reprove/pipeline"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -64,16 +61,16 @@ type progress struct {
 	mu    sync.Mutex
 	w     io.Writer
 	quiet bool
-	last  builder.Phase
+	last  pipeline.Phase
 }
 
-func (p *progress) event(e builder.Event) {
+func (p *progress) event(e pipeline.Event) {
 	if p.quiet {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if e.Phase == builder.PhaseBuild && e.Message == "" {
+	if e.Phase == pipeline.PhaseBuild && e.Message == "" {
 		fmt.Fprintf(p.w, "  | %s\n", e.Line)
 		return
 	}
@@ -81,32 +78,10 @@ func (p *progress) event(e builder.Event) {
 	p.last = e.Phase
 }
 
-func (p *progress) printf(phase, format string, args ...any) {
-	if p.quiet {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "reprove: %-7s %s\n", phase, fmt.Sprintf(format, args...))
-}
-
-// session is a connection to containerd and a builder on it.
-type session struct {
-	daemon  *daemon.Daemon
-	builder *builder.Builder
-	cache   string
-}
-
-func (s *session) Close() error {
-	if s == nil || s.daemon == nil {
-		return nil
-	}
-	return s.daemon.Close()
-}
-
 // openSession connects to containerd (starting reprove's private daemon
-// unless --containerd-address names one) and makes a builder.
-func openSession(ctx context.Context, env *Env, rf *runtimeFlags, pr *progress, buildLog io.Writer) (*session, error) {
+// unless --containerd-address names one), with progress shown on stderr
+// unless --json.
+func openSession(ctx context.Context, env *Env, rf *runtimeFlags) (*pipeline.Session, error) {
 	limits, err := rf.limits()
 	if err != nil {
 		return nil, err
@@ -115,30 +90,17 @@ func openSession(ctx context.Context, env *Env, rf *runtimeFlags, pr *progress, 
 	if err != nil {
 		return nil, err
 	}
-	d, err := daemon.Start(ctx, daemon.Options{
-		Address: rf.address,
-		Dir:     filepath.Join(cache, "containerd"),
-		Logf:    func(format string, args ...any) { pr.printf("runtime", format, args...) },
+	pr := &progress{w: env.Stderr, quiet: rf.json}
+	return pipeline.Open(ctx, pipeline.Runtime{
+		ContainerdAddress: rf.address,
+		CacheDir:          cache,
+		DebianMirror:      rf.mirror,
+		GoProxy:           rf.proxy,
+		Limits:            limits,
+		ReproveVersion:    Version(),
+		Now:               env.Now,
+		Progress:          pr.event,
 	})
-	if err != nil {
-		return nil, err
-	}
-	b, err := builder.New(builder.Options{
-		Client:         d.Client,
-		CacheDir:       cache,
-		Limits:         limits,
-		Mirror:         rf.mirror,
-		Proxy:          rf.proxy,
-		ReproveVersion: Version(),
-		Progress:       pr.event,
-		BuildLog:       buildLog,
-		Now:            env.Now,
-	})
-	if err != nil {
-		d.Close()
-		return nil, err
-	}
-	return &session{daemon: d, builder: b, cache: cache}, nil
 }
 
 // humanSize prints a byte count for people.
@@ -155,13 +117,4 @@ func humanSize(n int64) string {
 }
 
 // defaultOutDir is where a recipe's results go when -o is not given.
-func defaultOutDir(r *recipes.Recipe) string {
-	name := strings.Map(func(c rune) rune {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '-', c == '_':
-			return c
-		}
-		return '_'
-	}, r.Name+"-"+r.Version)
-	return filepath.Join("reprove-out", name)
-}
+func defaultOutDir(r *recipes.Recipe) string { return pipeline.DefaultOutDir(r.Name, r.Version) }

@@ -1,4 +1,4 @@
-package cli
+package pipeline
 
 import (
 	"fmt"
@@ -12,15 +12,15 @@ import (
 // DefaultBuilderID names a rebuilder that gave no --builder-id.
 const DefaultBuilderID = "https://reprove.dev/builders/local"
 
-// rebuildProvenance maps the builder's result into attest's rebuild input
+// Provenance maps the builder's result into attest's rebuild input
 // (attest does not import builder).
-func rebuildProvenance(res *builder.Result, builderID string) (*attest.Rebuild, error) {
+func Provenance(res *builder.Result, builderID string) (*attest.Rebuild, error) {
 	if builderID == "" {
 		builderID = DefaultBuilderID
 	}
 	rb := &attest.Rebuild{
 		SchemaVersion:  attest.RebuildSchemaVersion,
-		Recipe:         attest.RecipeRef{Name: res.Recipe.Name, Version: res.Recipe.Version, URI: res.Recipe.File, Digest: res.Recipe.Digest},
+		Recipe:         res.Recipe,
 		BuilderID:      builderID,
 		ReproveVersion: res.ReproveVersion,
 		HostKernel:     res.HostKernel,

@@ -1,0 +1,573 @@
+package attest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/reprove/reprove/attest/envelope"
+	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/attest/logproof"
+	"github.com/reprove/reprove/attest/policy"
+	"github.com/reprove/reprove/compare/verdict"
+)
+
+// node is one distinct statement (by payload digest) with everyone who
+// validly signed it, merged over all envelopes that carry it.
+type node struct {
+	src        string
+	stmt       *Statement
+	digest     digest.Digest
+	reviewers  map[digest.Digest]bool // trusted, unexpired reviewer keys
+	rebuilders map[digest.Digest]bool // trusted, unexpired rebuilder keys
+}
+
+// say is what one trusted rebuilder key said in one summary, with the
+// chain behind it when the chain closed.
+type say struct {
+	outcome RebuilderResult
+	prov    *ProvenanceInfo
+	reviews []*node
+}
+
+// evaluator holds one verification while it runs through its phases:
+//
+//  1. indexSigners: every document parsed and its trusted signers found;
+//  2. gatherSummaries: each summary about the file, per rebuilder key that
+//     signed it, followed along its chain;
+//  3. reduce: each rebuilder key reduced to one outcome;
+//  4. checkIdentities: the agreeing rebuilds say the same program, version
+//     and source;
+//  5. countReviews: the reviews the agreeing summaries rest on (and
+//     findings anywhere) counted per reviewer key;
+//  6. decide: verified only when every phase passed, failing closed.
+//
+// Each phase adds reasons (which fail the verification) or notes to res.
+type evaluator struct {
+	ctx         context.Context
+	pol         *policy.Policy
+	now         time.Time
+	fileDigests DigestSet
+	fileSHA     digest.Digest
+	res         *Result
+
+	verifierList []*keys.Verifier
+	// bundles caches each log bundle's checks: its checkpoint, or nil when
+	// the bundle failed them (and the reason was given).
+	bundles map[*logproof.Bundle]*logproof.Checkpoint
+
+	// nodes are the statements by payload digest (the contents only of
+	// those with a trusted, unexpired signer); order is the order first
+	// seen.
+	nodes map[digest.Digest]*node
+	order []digest.Digest
+}
+
+// Evaluate is Verify without I/O: it checks already-read documents against
+// the file's digests under pol at time now. Signature checks are the only
+// work it does beyond pure logic.
+func Evaluate(ctx context.Context, file string, fileDigests DigestSet, docs []Document, pol *policy.Policy, now time.Time) (*Result, error) {
+	e, err := newEvaluator(ctx, file, fileDigests, pol, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		if err := e.index(d); err != nil {
+			return nil, err
+		}
+	}
+	return e.finish(len(docs)), nil
+}
+
+// finish runs the phases after indexing, for ndocs documents read.
+func (e *evaluator) finish(ndocs int) *Result {
+	e.res.Attestations = ndocs
+	e.checkPolicy(ndocs)
+	perKey := e.gatherSummaries()
+	agreeing := e.reduce(perKey)
+	e.checkIdentities(agreeing)
+	approvers := e.countReviews(agreeing)
+	e.decide(agreeing, approvers)
+	return e.res
+}
+
+func newEvaluator(ctx context.Context, file string, fileDigests DigestSet, pol *policy.Policy, now time.Time) (*evaluator, error) {
+	fileSHA, ok := fileDigests.Digest(digest.SHA256)
+	if !ok {
+		return nil, fmt.Errorf("verify: file digests lack sha256")
+	}
+	// policy.Parse guarantees these; a Policy built another way must too.
+	if pol == nil || pol.Rebuilders.Threshold < 1 || pol.Rebuilders.Threshold > len(pol.Rebuilders.Keys) ||
+		!pol.ReviewsOptional && (pol.Reviewers.Threshold < 1 || pol.Reviewers.Threshold > len(pol.Reviewers.Keys)) {
+		return nil, fmt.Errorf("verify: the policy needs thresholds of at least 1 and at most its number of keys")
+	}
+	if !pol.AllowSelfReview {
+		for _, k := range pol.Rebuilders.Keys {
+			if _, ok := pol.Reviewers.Lookup(k.Fingerprint); ok {
+				return nil, fmt.Errorf("verify: the policy trusts key %s both as a reviewer and as a rebuilder without selfReview: allow", k.Fingerprint)
+			}
+		}
+	}
+	return &evaluator{
+		ctx: ctx, pol: pol, now: now, fileDigests: fileDigests, fileSHA: fileSHA,
+		nodes:   map[digest.Digest]*node{},
+		bundles: map[*logproof.Bundle]*logproof.Checkpoint{},
+		res: &Result{
+			SchemaVersion:      ResultSchemaVersion,
+			File:               file,
+			Digest:             fileSHA,
+			RebuilderThreshold: pol.Rebuilders.Threshold,
+			TrustedRebuilders:  len(pol.Rebuilders.Keys),
+			ReviewerThreshold:  pol.Reviewers.Threshold,
+			TrustedReviewers:   len(pol.Reviewers.Keys),
+			ReviewsRequired:    !pol.ReviewsOptional,
+			Log:                logName(pol),
+			Policy:             pol.Digest,
+			CheckedAt:          now.UTC(),
+			Rebuilders:         []RebuilderResult{},
+			Reviewers:          []ReviewerResult{},
+		},
+	}, nil
+}
+
+func (e *evaluator) reason(format string, a ...any) {
+	e.res.Reasons = append(e.res.Reasons, fmt.Sprintf(format, a...))
+}
+
+func (e *evaluator) note(format string, a ...any) {
+	e.res.Notes = append(e.res.Notes, fmt.Sprintf(format, a...))
+}
+
+// checkPolicy refuses an expired policy and an empty set of attestations.
+func (e *evaluator) checkPolicy(ndocs int) {
+	if !e.pol.Expires.IsZero() && e.now.After(e.pol.Expires) {
+		e.reason("the policy expired on %s", e.pol.Expires.Format(time.RFC3339))
+	}
+	if ndocs == 0 {
+		e.reason("no attestations were given")
+	}
+}
+
+// verifiers is every key the policy trusts, once each.
+func (e *evaluator) verifiers() []*keys.Verifier {
+	var out []*keys.Verifier
+	seen := map[digest.Digest]bool{}
+	for _, k := range append(append([]policy.Key(nil), e.pol.Reviewers.Keys...), e.pol.Rebuilders.Keys...) {
+		if !seen[k.Fingerprint] {
+			seen[k.Fingerprint] = true
+			out = append(out, k.Verifier)
+		}
+	}
+	return out
+}
+
+// indexSigners is phase 1 for a list of documents.
+func (e *evaluator) indexSigners(docs []Document) error {
+	for _, d := range docs {
+		if err := e.index(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// index is phase 1 for one document: it parses it, checks its signatures
+// against every trusted key, and merges envelopes of the same statement
+// into one node. A document that does not parse is a reason; one signed by
+// no trusted key is a note. Only the parsed statement of a trusted document
+// is kept.
+func (e *evaluator) index(d Document) error {
+	if d.Err != nil {
+		e.reason("attestation %s: %v", d.Source, d.Err)
+		return nil
+	}
+	if e.pol.Log != nil && !e.logged(d) {
+		return nil
+	}
+	if e.verifierList == nil {
+		e.verifierList = e.verifiers()
+	}
+	signers, err := envelope.SignedBy(e.ctx, d.Envelope, e.verifierList)
+	if err != nil {
+		return err
+	}
+	if len(signers) == 0 {
+		// Ignored: read only its type, for the note, and not strictly.
+		var t struct {
+			PredicateType string `json:"predicateType"`
+		}
+		json.Unmarshal(d.Envelope.Payload, &t)
+		e.note("attestation %s (%s) is signed by no key the policy trusts; ignored", d.Source, shortType(t.PredicateType))
+		if pd := d.Envelope.PayloadDigest(); e.nodes[pd] == nil {
+			e.nodes[pd] = &node{src: d.Source, digest: pd, stmt: &Statement{PredicateType: t.PredicateType},
+				reviewers: map[digest.Digest]bool{}, rebuilders: map[digest.Digest]bool{}}
+			e.order = append(e.order, pd)
+		}
+		return nil
+	}
+	st, err := ParseStatement(d.Envelope.Payload)
+	if err != nil {
+		e.reason("attestation %s: %v", d.Source, err)
+		return nil
+	}
+	pd := d.Envelope.PayloadDigest()
+	n := e.nodes[pd]
+	if n == nil {
+		n = &node{src: d.Source, digest: pd, reviewers: map[digest.Digest]bool{}, rebuilders: map[digest.Digest]bool{}}
+		e.nodes[pd] = n
+		e.order = append(e.order, pd)
+	}
+	if !e.addSigners(n, d.Source, signers) {
+		e.note("attestation %s (%s) is signed by no key the policy trusts; ignored", d.Source, shortType(st.PredicateType))
+	}
+	switch {
+	case len(n.reviewers) > 0 || len(n.rebuilders) > 0:
+		if n.stmt == nil || n.stmt.Predicate == nil {
+			n.stmt = st
+		}
+	case n.stmt == nil:
+		// Untrusted so far: keep only its type, for the messages of a
+		// chain that cites it, and not its contents.
+		n.stmt = &Statement{Type: st.Type, PredicateType: st.PredicateType}
+	}
+	return nil
+}
+
+// logged decides, under a policy that names a log, whether document d
+// counts: it must come in a log bundle whose checkpoint the log signed,
+// whose signed artifact index shows that it holds every entry the log has
+// for the file, and with an inclusion proof of its own envelope to that
+// checkpoint. A bundle or proof that fails is a reason (someone tampered
+// with what the log said, or hides an entry); an envelope outside any
+// bundle is only not counted, with a note.
+func (e *evaluator) logged(d Document) bool {
+	if d.Log == nil {
+		e.note("attestation %s comes with no inclusion proof in the log %s; not counted", d.Source, e.pol.Log.Name())
+		return false
+	}
+	cp, checked := e.bundles[d.Log.Bundle]
+	if !checked {
+		cp = e.checkBundle(d.Log)
+		e.bundles[d.Log.Bundle] = cp
+	}
+	if cp == nil {
+		return false
+	}
+	if d.Err != nil {
+		return true // reported by index
+	}
+	sigs := make([]logproof.Signature, len(d.Envelope.Signatures))
+	for i, s := range d.Envelope.Signatures {
+		sigs[i] = logproof.Signature{KeyID: s.KeyID, Sig: s.Sig}
+	}
+	leaf, err := logproof.EnvelopeLeaf(d.Envelope.PayloadType, d.Envelope.Payload, sigs)
+	if err == nil {
+		err = d.Log.Entry.VerifyEntry(leaf, *cp)
+	}
+	if err != nil {
+		e.reason("attestation %s: not in the log %s as its bundle claims: %v", d.Source, e.pol.Log.Name(), err)
+		return false
+	}
+	return true
+}
+
+// checkBundle checks a log bundle once: its checkpoint's signature by the
+// policy's log and its completeness for the file.
+func (e *evaluator) checkBundle(l *LogEntry) *logproof.Checkpoint {
+	cp, err := l.Bundle.OpenCheckpoint(e.pol.Log)
+	if err != nil {
+		e.reason("log bundle %s: its checkpoint is not signed by the log %s: %v", l.BundleSource, e.pol.Log.Name(), err)
+		return nil
+	}
+	if err := l.Bundle.CheckComplete(e.pol.Log, cp, e.fileSHA); err != nil {
+		e.reason("%s: %v", l.BundleSource, err)
+		return nil
+	}
+	return &cp
+}
+
+// addSigners records on n each signer that the policy trusts in a role and
+// whose key has not expired; it reports whether any signer was trusted.
+func (e *evaluator) addSigners(n *node, src string, signers []digest.Digest) bool {
+	trusted := false
+	for _, fp := range signers {
+		for _, role := range []struct {
+			r   policy.Role
+			set map[digest.Digest]bool
+		}{{e.pol.Reviewers, n.reviewers}, {e.pol.Rebuilders, n.rebuilders}} {
+			k, ok := role.r.Lookup(fp)
+			if !ok {
+				continue
+			}
+			trusted = true
+			if !k.Expires.IsZero() && e.now.After(k.Expires) {
+				e.reason("attestation %s: the signature by %s has expired (the policy trusts that key until %s)", src, k.Name, k.Expires.Format(time.RFC3339))
+				continue
+			}
+			role.set[fp] = true
+		}
+	}
+	return trusted
+}
+
+// gatherSummaries is phase 2: for each summary about the file signed by a
+// trusted rebuilder, what each signing rebuilder key says, with the chain
+// checked for that key.
+func (e *evaluator) gatherSummaries() map[digest.Digest][]say {
+	perKey := map[digest.Digest][]say{}
+	for _, pd := range e.order {
+		n := e.nodes[pd]
+		isSummary := n.stmt.PredicateType == SummaryPredicateType || n.stmt.PredicateType == VSAPredicateType
+		if !isSummary || len(n.rebuilders) == 0 {
+			continue
+		}
+		if !subjectsMatchFile(n.stmt.Subject, e.fileDigests) {
+			e.note("attestation %s is a verification summary for another file (%s); not counted", n.src, subjectNames(n.stmt.Subject))
+			continue
+		}
+		var c *claim
+		var err error
+		if n.stmt.PredicateType == VSAPredicateType {
+			c, err = claimOfVSA(n, e.nodes, e.fileDigests)
+		} else {
+			c, err = claimOfSummary(n.stmt)
+		}
+		for _, fp := range sortedKeys(n.rebuilders) {
+			k, _ := e.pol.Rebuilders.Lookup(fp)
+			rr := RebuilderResult{Name: k.Name, Key: fp}
+			if err != nil {
+				rr.Outcome, rr.Detail = Broken, fmt.Sprintf("%s: %v", n.src, err)
+				perKey[fp] = append(perKey[fp], say{outcome: rr})
+				continue
+			}
+			perKey[fp] = append(perKey[fp], e.judge(n, c, rr))
+		}
+	}
+	return perKey
+}
+
+// judge follows one summary's claim for the key in rr and decides its
+// outcome.
+func (e *evaluator) judge(n *node, c *claim, rr RebuilderResult) say {
+	rr.Verdict, rr.Normalizers = c.verdict, c.normalizers
+	prov, reviews, detail := checkChain(n, c, rr.Key, e.nodes, e.fileSHA, e.now)
+	switch {
+	case detail != "":
+		rr.Outcome, rr.Detail = Broken, detail
+	case c.verdict == verdict.Different:
+		rr.Outcome = Disagrees
+	case c.verdict == verdict.Equivalent:
+		if ok, bad := e.pol.Allows(c.normalizers); !ok {
+			rr.Outcome, rr.Detail = NotAccepted, "equivalent only under normalizers the policy does not allow: "+strings.Join(bad, ", ")
+		} else {
+			rr.Outcome = Agrees
+		}
+	default:
+		rr.Outcome = Agrees
+	}
+	if prov != nil {
+		rr.BuilderID = prov.BuilderID
+	}
+	return say{outcome: rr, prov: prov, reviews: reviews}
+}
+
+// reduce is phase 3: one result per trusted rebuilder key, the worst of
+// what it said, recorded in res.Rebuilders; it returns the agreeing ones.
+func (e *evaluator) reduce(perKey map[digest.Digest][]say) []say {
+	var agreeing []say
+	for _, fp := range sortedKeys(perKey) {
+		worst := worstSay(perKey[fp])
+		e.res.Rebuilders = append(e.res.Rebuilders, worst.outcome)
+		switch worst.outcome.Outcome {
+		case Agrees:
+			agreeing = append(agreeing, worst)
+		case Broken:
+			e.reason("trusted rebuilder %s: the chain of attestations does not close: %s", worst.outcome.Name, worst.outcome.Detail)
+		case Disagrees:
+			if e.pol.Dissent == policy.DissentFail {
+				e.reason("trusted rebuilder %s disagrees: %s", worst.outcome.Name, worst.outcome.Verdict)
+			}
+		case NotAccepted:
+			e.note("trusted rebuilder %s is not counted: %s", worst.outcome.Name, worst.outcome.Detail)
+		}
+	}
+	sort.SliceStable(e.res.Rebuilders, func(i, j int) bool {
+		a, b := e.res.Rebuilders[i], e.res.Rebuilders[j]
+		if rank(a.Outcome) != rank(b.Outcome) {
+			return rank(a.Outcome) < rank(b.Outcome)
+		}
+		return a.Name < b.Name
+	})
+	if len(e.res.Rebuilders) == 0 && e.res.Attestations > 0 {
+		e.reason("no verification summary for %s signed by a trusted rebuilder", e.fileSHA)
+	}
+	if len(agreeing) < e.pol.Rebuilders.Threshold {
+		e.reason("reproduced by %d of %d trusted rebuilders; the policy needs %d", len(agreeing), len(e.pol.Rebuilders.Keys), e.pol.Rebuilders.Threshold)
+	}
+	return agreeing
+}
+
+// worstSay is the worst of one key's says (Broken > Disagrees >
+// NotAccepted > Agrees); a key that both agreed and disagreed contradicts
+// itself, and the detail says so.
+func worstSay(says []say) say {
+	worst := says[0]
+	for _, s := range says[1:] {
+		if rank(s.outcome.Outcome) > rank(worst.outcome.Outcome) {
+			worst = s
+		}
+	}
+	if worst.outcome.Outcome == Agrees {
+		// Every summary agrees: the reviews any of them cites count (a
+		// rebuilder may sign a first summary before any review, and a
+		// later one citing the reviews).
+		var all []*node
+		seen := map[digest.Digest]bool{}
+		for _, s := range says {
+			for _, r := range s.reviews {
+				if !seen[r.digest] {
+					seen[r.digest] = true
+					all = append(all, r)
+				}
+			}
+		}
+		worst.reviews = all
+	}
+	if worst.outcome.Outcome == Disagrees {
+		for _, s := range says {
+			if s.outcome.Outcome == Agrees {
+				worst.outcome.Detail = "it also signed an agreeing summary: it contradicts itself"
+			}
+		}
+	}
+	return worst
+}
+
+// checkIdentities is phase 4: what the file is, and from which source. All
+// agreeing rebuilds must say the same.
+func (e *evaluator) checkIdentities(agreeing []say) {
+	if len(agreeing) == 0 {
+		return
+	}
+	first := agreeing[0].prov
+	e.res.Name, e.res.Version = first.Recipe.Name, first.Recipe.Version
+	src := first.Source
+	e.res.Source = &src
+	for _, a := range agreeing[1:] {
+		if a.prov.Recipe.Name != first.Recipe.Name || a.prov.Recipe.Version != first.Recipe.Version {
+			e.reason("trusted rebuilders disagree on what the file is: %s %s and %s %s", first.Recipe.Name, first.Recipe.Version, a.prov.Recipe.Name, a.prov.Recipe.Version)
+		}
+		if ok, why := matchSets(first.Source.DigestSet(), a.prov.Source.DigestSet()); !ok {
+			e.reason("trusted rebuilders built from different sources (%s and %s): %s", first.Source.Name(), a.prov.Source.Name(), why)
+		}
+	}
+}
+
+// countReviews is phase 5: the distinct trusted reviewer keys that approved
+// the source in reviews the agreeing summaries rest on. A trusted reviewer's
+// findings fail the verification, referenced or not; an unreferenced
+// approval is only noted (approvals count through a summary, the chain).
+func (e *evaluator) countReviews(agreeing []say) map[digest.Digest]bool {
+	approvers := map[digest.Digest]bool{}
+	seen := map[digest.Digest]bool{}
+	agreeingKeys := map[digest.Digest]bool{}
+	for _, a := range agreeing {
+		agreeingKeys[a.outcome.Key] = true
+	}
+	for _, a := range agreeing {
+		for _, rn := range a.reviews {
+			if seen[rn.digest] {
+				continue
+			}
+			seen[rn.digest] = true
+			rp, err := parseReview(rn.stmt)
+			if err != nil {
+				continue // checkChain already refused it
+			}
+			for _, fp := range sortedKeys(rn.reviewers) {
+				k, _ := e.pol.Reviewers.Lookup(fp)
+				rr := ReviewerResult{
+					Name: k.Name, Key: fp, Reviewer: rp.Reviewer, Verdict: rp.Verdict, Scope: rp.Scope, ReviewedAt: rp.ReviewedAt,
+				}
+				if rb, ok := e.pol.Rebuilders.Lookup(fp); ok && agreeingKeys[fp] {
+					// Only under selfReview: allow (newEvaluator refuses
+					// it otherwise): counted, and said.
+					rr.AlsoRebuilder = rb.Name
+					e.note("one key played both roles: reviewer %s is rebuilder %s", k.Name, rb.Name)
+				}
+				e.res.Reviewers = append(e.res.Reviewers, rr)
+				if rp.Verdict == Approved {
+					approvers[fp] = true
+				} else {
+					e.reason("trusted reviewer %s (%s) reported findings in %s", k.Name, rp.Reviewer.Display(), rp.Source.Name())
+				}
+			}
+		}
+	}
+	e.unreferencedReviews(seen)
+	sort.SliceStable(e.res.Reviewers, func(i, j int) bool {
+		a, b := e.res.Reviewers[i], e.res.Reviewers[j]
+		if !a.ReviewedAt.Equal(b.ReviewedAt) {
+			return a.ReviewedAt.Before(b.ReviewedAt)
+		}
+		return a.Name < b.Name
+	})
+	if len(agreeing) > 0 && !e.pol.ReviewsOptional && len(approvers) < e.pol.Reviewers.Threshold {
+		e.reason("the source was approved by %d of %d trusted reviewers; the policy needs %d", len(approvers), len(e.pol.Reviewers.Keys), e.pol.Reviewers.Threshold)
+	}
+	return approvers
+}
+
+// unreferencedReviews looks at trusted reviews of the rebuilt source that no
+// agreeing summary rests on (seen holds those that one does).
+func (e *evaluator) unreferencedReviews(seen map[digest.Digest]bool) {
+	if e.res.Source == nil {
+		return
+	}
+	for _, pd := range e.order {
+		n := e.nodes[pd]
+		if seen[pd] || n.stmt.PredicateType != ReviewPredicateType || len(n.reviewers) == 0 {
+			continue
+		}
+		rp, err := parseReview(n.stmt)
+		if err != nil {
+			e.reason("attestation %s: %v", n.src, err)
+			continue
+		}
+		if ok, _ := matchSets(rp.Source.DigestSet(), e.res.Source.DigestSet()); !ok {
+			continue
+		}
+		for _, fp := range sortedKeys(n.reviewers) {
+			k, _ := e.pol.Reviewers.Lookup(fp)
+			if rp.Verdict == Findings {
+				e.reason("trusted reviewer %s (%s) reported findings in %s (%s)", k.Name, rp.Reviewer.Display(), rp.Source.Name(), n.src)
+			} else {
+				e.note("review %s by %s is not referenced by any verification summary; not counted", n.src, k.Name)
+			}
+		}
+	}
+}
+
+// decide is phase 6: verified only with no reason against it and every
+// threshold met, checked again here so that a phase that forgot to give a
+// reason still cannot let a file through.
+func (e *evaluator) decide(agreeing []say, approvers map[digest.Digest]bool) {
+	r := e.res
+	reviewed := e.pol.ReviewsOptional || len(approvers) >= 1 && len(approvers) >= e.pol.Reviewers.Threshold
+	r.Verified = len(r.Reasons) == 0 && len(agreeing) >= 1 && len(agreeing) >= e.pol.Rebuilders.Threshold && reviewed
+	if !r.Verified && len(r.Reasons) == 0 {
+		e.reason("not every check passed")
+	}
+}
+
+func logName(pol *policy.Policy) string {
+	if pol.Log == nil {
+		return ""
+	}
+	return pol.Log.Name()
+}

@@ -1,0 +1,388 @@
+// Package strictyaml decodes the YAML files users write (trust policies
+// today; the approach is recipes/decode.go's, so that every user-written
+// file is held to one strictness) onto Go structs by their yaml tags.
+//
+// Strict means: unknown keys (listed with the keys known there), duplicate
+// keys, values of the wrong YAML type, integers written as anything but
+// plain decimal (1.9999, 1.5, 0x1, 1e0 and "1" are refused where an integer
+// is wanted), anchors, aliases, merge keys, custom tags and a second
+// document are all errors. Every problem found is returned, each naming the
+// file, line, column and field path ("rebuilders.keys[1].name").
+//
+// Written by hand on yaml.v3's node tree rather than with its Decode
+// because that stops at the first problem, names no field path, and
+// accepts 0x1 for an int. Errors point at the key of the offending field.
+package strictyaml
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Causes, for callers that branch on the kind of problem.
+var (
+	ErrUnknownField = errors.New("unknown field")
+	ErrDuplicateKey = errors.New("duplicate key")
+	ErrWrongType    = errors.New("wrong type")
+	ErrRequired     = errors.New("required")
+	ErrSyntax       = errors.New("syntax error")
+)
+
+// Error is one located problem.
+type Error struct {
+	File   string
+	Line   int
+	Column int
+	Field  string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+			if e.Column > 0 {
+				fmt.Fprintf(&b, ":%d", e.Column)
+			}
+		}
+		b.WriteString(": ")
+	}
+	if e.Field != "" {
+		b.WriteString(e.Field + ": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errors is every problem found in one file, in file order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "\n")
+}
+
+// Unwrap lets errors.Is and errors.As look at each problem.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// Err returns nil, the one problem, or all of them sorted by position.
+func (es Errors) Err() error {
+	switch len(es) {
+	case 0:
+		return nil
+	case 1:
+		return es[0]
+	}
+	sort.SliceStable(es, func(i, j int) bool {
+		if es[i].Line != es[j].Line {
+			return es[i].Line < es[j].Line
+		}
+		return es[i].Column < es[j].Column
+	})
+	return es
+}
+
+// Pos is a 1-based line and column.
+type Pos struct{ Line, Column int }
+
+// Doc is a decoded file: where each field was written, for errors found
+// after decoding (a missing key, a bad value).
+type Doc struct {
+	File string
+	pos  map[string]Pos
+}
+
+// Locate makes an *Error for the field at path, placed where the field was
+// written or, when absent, where its nearest enclosing field was.
+func (d *Doc) Locate(path string, err error) *Error {
+	p := d.lookup(path)
+	return &Error{File: d.File, Line: p.Line, Column: p.Column, Field: path, Err: err}
+}
+
+// Has reports whether the field at path was written in the file.
+func (d *Doc) Has(path string) bool {
+	_, ok := d.pos[path]
+	return ok
+}
+
+func (d *Doc) lookup(path string) Pos {
+	for path != "" {
+		if p, ok := d.pos[path]; ok {
+			return p
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i < 0 {
+			break
+		}
+		path = path[:i]
+	}
+	return d.pos[""]
+}
+
+// yamlLine picks the line out of yaml's syntax errors, which are plain
+// strings ("yaml: line 3: did not find expected key").
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// decimal is the only spelling of an integer accepted.
+var decimal = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+
+// Decode decodes data (at most max bytes) onto v, a pointer to a struct.
+// It returns the document's positions (nil when the text is not one YAML
+// document) and every problem found.
+func Decode(name string, data []byte, max int, v any) (*Doc, Errors) {
+	doc := &Doc{File: name, pos: map[string]Pos{}}
+	d := &decoder{doc: doc}
+	if len(data) > max {
+		d.at("", fmt.Errorf("larger than %d bytes", max))
+		return nil, d.errs
+	}
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			d.at("", fmt.Errorf("%w: the file is empty", ErrRequired))
+		} else {
+			d.errs = append(d.errs, syntaxError(name, err))
+		}
+		return nil, d.errs
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		d.errs = append(d.errs, syntaxError(name, err))
+		return nil, d.errs
+	default:
+		d.errs = append(d.errs, &Error{File: name, Line: extra.Line, Column: extra.Column,
+			Err: errors.New("the file holds one YAML document; a second one starts here")})
+		return nil, d.errs
+	}
+	n := &root
+	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+		n = n.Content[0]
+	}
+	doc.pos[""] = Pos{n.Line, n.Column}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		panic("strictyaml: Decode needs a pointer to a struct")
+	}
+	d.value(n, rv.Elem(), "")
+	return doc, d.errs
+}
+
+func syntaxError(name string, err error) *Error {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: name, Line: line, Err: fmt.Errorf("%w: %s", ErrSyntax, m[2])}
+	}
+	return &Error{File: name, Err: fmt.Errorf("%w: %s", ErrSyntax, strings.TrimPrefix(msg, "yaml: "))}
+}
+
+type decoder struct {
+	doc  *Doc
+	errs Errors
+}
+
+func (d *decoder) at(path string, err error) { d.errs = append(d.errs, d.doc.Locate(path, err)) }
+
+func (d *decoder) atPos(path string, p Pos, err error) {
+	d.errs = append(d.errs, &Error{File: d.doc.File, Line: p.Line, Column: p.Column, Field: path, Err: err})
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return "null"
+		case "!!bool":
+			return "a boolean (" + n.Value + ")"
+		case "!!int", "!!float":
+			return "a number (" + n.Value + ")"
+		case "!!str":
+			return strconv.Quote(n.Value)
+		}
+		return n.ShortTag() + " " + strconv.Quote(n.Value)
+	}
+	return "nothing"
+}
+
+func (d *decoder) wrong(n *yaml.Node, path, want string) {
+	d.at(path, fmt.Errorf("%w: want %s, got %s", ErrWrongType, want, kindName(n)))
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
+
+func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
+	if _, ok := d.doc.pos[path]; !ok {
+		d.doc.pos[path] = Pos{n.Line, n.Column}
+	}
+	switch {
+	case n.Kind == yaml.AliasNode:
+		d.at(path, fmt.Errorf("aliases (*%s) are not allowed: write the value out", n.Value))
+		return
+	case n.Anchor != "":
+		d.at(path, fmt.Errorf("anchors (&%s) are not allowed", n.Anchor))
+		return
+	case strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!"):
+		d.at(path, fmt.Errorf("custom tag %s is not allowed", n.Tag))
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if isNull(n) {
+			return
+		}
+		e := reflect.New(v.Type().Elem())
+		before := len(d.errs)
+		d.value(n, e.Elem(), path)
+		if len(d.errs) == before || v.Type().Elem().Kind() == reflect.Struct {
+			// A scalar is set only when it decoded cleanly, so a value of
+			// the wrong type reads as absent rather than as a zero that
+			// later checks would report a second time.
+			v.Set(e)
+		}
+	case reflect.Struct:
+		d.structure(n, v, path)
+	case reflect.Slice:
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.SequenceNode {
+			d.wrong(n, path, "a list")
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			d.doc.pos[p] = Pos{c.Line, c.Column}
+			d.value(c, s.Index(i), p)
+		}
+		v.Set(s)
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode || n.ShortTag() == "!!binary" {
+			d.wrong(n, path, "a string")
+			return
+		}
+		if isNull(n) {
+			return
+		}
+		// A timestamp or a number keeps its text, as the user wrote it.
+		v.SetString(n.Value)
+	case reflect.Bool:
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || (n.Value != "true" && n.Value != "false") {
+			d.wrong(n, path, "true or false")
+			return
+		}
+		v.SetBool(n.Value == "true")
+	case reflect.Int, reflect.Int64:
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || !decimal.MatchString(n.Value) {
+			d.wrong(n, path, "an integer written in decimal")
+			return
+		}
+		i, err := strconv.ParseInt(n.Value, 10, 64)
+		if err != nil || v.OverflowInt(i) {
+			d.wrong(n, path, "an integer in range")
+			return
+		}
+		v.SetInt(i)
+	default:
+		// Only reached if a field of a new type is added without teaching
+		// the decoder about it.
+		panic(fmt.Sprintf("strictyaml: decoder does not handle %s", v.Type()))
+	}
+}
+
+func fieldsOf(t reflect.Type) (names []string, index map[string]int) {
+	index = map[string]int{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		if !f.IsExported() || tag == "-" || tag == "" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		names = append(names, name)
+		index[name] = i
+	}
+	return names, index
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		d.wrong(n, path, "a mapping")
+		return
+	}
+	names, index := fieldsOf(v.Type())
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		at := Pos{k.Line, k.Column}
+		if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!null" {
+			d.atPos(path, at, fmt.Errorf("%w: want a string key, got %s", ErrWrongType, kindName(k)))
+			continue
+		}
+		if k.ShortTag() == "!!merge" {
+			d.atPos(join(path, "<<"), at, errors.New("merge keys (<<) are not allowed"))
+			continue
+		}
+		p := join(path, k.Value)
+		if first, dup := seen[k.Value]; dup {
+			d.atPos(p, at, fmt.Errorf("%w %q (first at line %d)", ErrDuplicateKey, k.Value, first))
+			continue
+		}
+		seen[k.Value] = k.Line
+		fi, ok := index[k.Value]
+		if !ok {
+			d.atPos(p, at, fmt.Errorf("%w %q (known here: %s)", ErrUnknownField, k.Value, strings.Join(names, ", ")))
+			continue
+		}
+		d.doc.pos[p] = at
+		d.value(val, v.Field(fi), p)
+	}
+}

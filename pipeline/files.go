@@ -1,0 +1,129 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/render"
+)
+
+func writeJSON(v any) func(io.Writer) error {
+	return func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(v)
+	}
+}
+
+// writeReports writes a comparison report as JSON (the source of truth),
+// text and HTML, under name (without extension) in the stage.
+func writeReports(st *stage, name string, cr *compare.Report) error {
+	for _, f := range []struct {
+		ext   string
+		write func(io.Writer) error
+	}{
+		{".json", cr.WriteJSON},
+		{".txt", func(w io.Writer) error { return render.Text(w, cr) }},
+		{".html", func(w io.Writer) error { return render.HTML(w, cr) }},
+	} {
+		if err := st.writeFile(name+f.ext, f.write); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MaxBuildLog caps build.log. A build that prints more is not stopped; the
+// rest of its output is dropped from the file and the cut is said at its
+// end.
+const MaxBuildLog = 64 << 20
+
+// cappedLog is the build log file: at most MaxBuildLog bytes of the
+// build's output, then one line saying how much was dropped.
+type cappedLog struct {
+	mu      sync.Mutex
+	f       *os.File
+	n       int64
+	dropped int64
+}
+
+func (l *cappedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	room := MaxBuildLog - l.n
+	if room <= 0 {
+		l.dropped += int64(len(p))
+		return len(p), nil
+	}
+	q := p
+	if int64(len(q)) > room {
+		q = q[:room]
+		l.dropped += int64(len(p) - len(q))
+	}
+	n, err := l.f.Write(q)
+	l.n += int64(n)
+	if err != nil {
+		return n, err
+	}
+	return len(p), nil
+}
+
+// Close writes the note of what was cut, if anything, and closes the file.
+func (l *cappedLog) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dropped > 0 {
+		fmt.Fprintf(l.f, "\n[reprove: build log cut at %d bytes; %d more bytes of output were dropped]\n", MaxBuildLog, l.dropped)
+		l.dropped = 0
+	}
+	return l.f.Close()
+}
+
+// keepLog moves a failed build's log under the cache, where it outlives
+// the aborted output directory, and names it in the error. Names carry the
+// time to the nanosecond and a random part, so two failures in one second
+// never share a file.
+func keepLog(cache, name, version, log string, now time.Time, err error) error {
+	dir := filepath.Join(cache, "logs")
+	if os.MkdirAll(dir, 0o755) != nil {
+		return err
+	}
+	clean := safeName(name + "-" + version)
+	f, cerr := os.CreateTemp(dir, clean+"-"+now.UTC().Format("20060102T150405.000000000Z")+"-*.log")
+	if cerr != nil {
+		return err
+	}
+	dest := f.Name()
+	f.Close()
+	if os.Rename(log, dest) != nil {
+		os.Remove(dest)
+		return err
+	}
+	return fmt.Errorf("%w (build log: %s)", err, dest)
+}
+
+// safeName keeps letters, digits and . - _ of s, replacing anything else
+// with _, for file names made of recipe names.
+func safeName(s string) string {
+	return strings.Map(func(c rune) rune {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '-', c == '_':
+			return c
+		}
+		return '_'
+	}, s)
+}
+
+// DefaultOutDir is where a recipe's results go when the caller names no
+// directory: reprove-out/NAME-VERSION.
+func DefaultOutDir(name, version string) string {
+	return filepath.Join("reprove-out", safeName(name+"-"+version))
+}

@@ -1,0 +1,366 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/reprove/reprove/attest"
+	"github.com/reprove/reprove/attest/envelope"
+	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/builder"
+	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/verdict"
+	"github.com/reprove/reprove/internal/ctxio"
+	"github.com/reprove/reprove/recipes"
+)
+
+// RebuildSchemaVersion is the version of RebuildResult's JSON (result.json,
+// `reprove rebuild --json`). Version 2 took lowerCamelCase keys and
+// replaced the builder's own record of the build with the provenance
+// record (rebuild.json) and a few facts provenance does not hold.
+const RebuildSchemaVersion = 2
+
+// RebuildRequest is one rebuild to run.
+type RebuildRequest struct {
+	Recipe *recipes.Recipe
+	// OutDir receives the results; it must not exist unless Replace.
+	OutDir  string
+	Replace bool
+	// Normalizers are allowed beside the recipe's own.
+	Normalizers []string
+	// Signing, when set, signs the provenance and a verification summary
+	// for each shipped artifact.
+	Signing *Signing
+}
+
+// Signing is who signs a rebuild's attestations and what they rest on.
+type Signing struct {
+	Signer *keys.Signer
+	// BuilderID is the URI naming this rebuilder (DefaultBuilderID when
+	// empty).
+	BuilderID string
+	// Reviews are the review attestations the summaries cite.
+	Reviews []*envelope.Envelope
+}
+
+// RebuildResult is a finished rebuild: the verdict, each output and its
+// comparison, the attestations written, and the record of the build.
+type RebuildResult struct {
+	SchemaVersion int            `json:"schemaVersion"`
+	Recipe        recipes.Ref    `json:"recipe"`
+	Verdict       Verdict        `json:"verdict"`
+	Outputs       []OutputResult `json:"outputs"`
+	// Attestations are the signed files written (absolute paths).
+	Attestations []string `json:"attestations,omitempty"`
+	// Reviews are copies of the review attestations the summaries cite,
+	// kept beside them so that attestations/ holds the whole chain.
+	Reviews []string `json:"reviews,omitempty"`
+	// Dir is the output directory (absolute).
+	Dir string `json:"dir"`
+	// Rebuild is the record of the build: what was built from what, how
+	// and by whom. It is rebuild.json, which `reprove attest rebuild`
+	// signs, and the provenance statement's content.
+	Rebuild *attest.Rebuild `json:"rebuild"`
+	// Build holds what the provenance does not: how the build ran here.
+	Build BuildFacts `json:"build"`
+}
+
+// BuildFacts are facts of this run that provenance does not record.
+type BuildFacts struct {
+	// Image describes the base image (its digest is in the provenance).
+	Image  string      `json:"image"`
+	Limits LimitFacts  `json:"limits"`
+	Steps  []StepFacts `json:"steps"`
+}
+
+// LimitFacts are the limits the build ran under.
+type LimitFacts struct {
+	MemoryBytes int64   `json:"memoryBytes"`
+	Pids        int64   `json:"pids"`
+	CPUs        float64 `json:"cpus,omitempty"`
+	Timeout     string  `json:"timeout"`
+}
+
+// StepFacts is one build step as it ran.
+type StepFacts struct {
+	Args     []string `json:"args"`
+	Dir      string   `json:"dir"`
+	ExitCode int      `json:"exitCode"`
+	Duration string   `json:"duration"`
+}
+
+// OutputResult is one rebuilt output and, if the recipe names what shipped,
+// its comparison.
+type OutputResult struct {
+	Path    string        `json:"path"`
+	Rebuilt digest.Digest `json:"rebuilt"`
+	Size    int64         `json:"size"`
+	Shipped *ShippedRef   `json:"shipped,omitempty"`
+	// Verdict and Normalizers are the comparison's.
+	Verdict     *verdict.Verdict `json:"verdict,omitempty"`
+	Normalizers []string         `json:"normalizers,omitempty"`
+	// Differences counts what compare found.
+	Differences int `json:"differences,omitempty"`
+	// Report is the comparison report (JSON; .txt and .html beside it).
+	Report string `json:"report,omitempty"`
+}
+
+// ShippedRef locates the shipped artifact compared with.
+type ShippedRef struct {
+	// Location is the recipe's URL or path of the shipped file.
+	Location string `json:"location"`
+	// Member is the archive member compared, when the recipe names one.
+	Member string        `json:"member,omitempty"`
+	Digest digest.Digest `json:"digest"`
+}
+
+// Rebuild runs the whole flow: the shipped artifacts first (a wrong pin
+// stops the run before the long build), the build, the provenance, each
+// output's comparison (reports as JSON, text and HTML), the signatures,
+// result.json; then the output directory appears at once. On error nothing
+// is left in OutDir's place; a failed build's log is kept under the cache
+// and named in the error.
+func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (res *RebuildResult, err error) {
+	r := req.Recipe
+	if r == nil {
+		return nil, fmt.Errorf("rebuild: no recipe")
+	}
+	allowed := append(append([]string(nil), r.Normalizers...), req.Normalizers...)
+	if _, err := compare.CheckNormalizers(allowed); err != nil {
+		return nil, fmt.Errorf("rebuild %s: normalizers: %w", r.Name, err)
+	}
+	if req.Signing != nil && req.Signing.Signer == nil {
+		return nil, fmt.Errorf("rebuild %s: signing asked for without a key", r.Name)
+	}
+	out := req.OutDir
+	if out == "" {
+		out = DefaultOutDir(r.Name, r.Version)
+	}
+	st, err := newStage(out, req.Replace)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			st.abort()
+		}
+	}()
+	ref, err := r.Ref()
+	if err != nil {
+		return nil, err
+	}
+	res = &RebuildResult{
+		SchemaVersion: RebuildSchemaVersion,
+		Recipe:        ref,
+		Dir:           st.final,
+	}
+
+	f, err := os.Create(st.path("build.log"))
+	if err != nil {
+		return nil, err
+	}
+	log := &cappedLog{f: f}
+	defer log.Close()
+	b, err := s.Builder(log)
+	if err != nil {
+		return nil, err
+	}
+
+	for _, o := range r.Outputs {
+		if o.Shipped == nil {
+			continue
+		}
+		s.sayf(PhaseFetch, "shipped artifact for %s", o.Path)
+		dest := st.path(path.Join("shipped", o.Path))
+		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+			return nil, err
+		}
+		if err := b.Fetcher().Shipped(ctx, r, o.Shipped, dest); err != nil {
+			return nil, err
+		}
+	}
+
+	built, err := b.Build(ctx, r, st.path("outputs"))
+	if err != nil {
+		log.Close()
+		return nil, keepLog(s.rt.CacheDir, r.Name, r.Version, st.path("build.log"), s.rt.Now(), err)
+	}
+	builderID := ""
+	if req.Signing != nil {
+		builderID = req.Signing.BuilderID
+	}
+	rb, err := Provenance(built, builderID)
+	if err != nil {
+		return nil, err
+	}
+	res.Rebuild = rb
+	res.Build = buildFacts(built)
+	if err := st.writeFile("rebuild.json", writeJSON(rb)); err != nil {
+		return nil, err
+	}
+
+	// The rebuild is signed first: the summaries cite it.
+	var rebuildEnv *envelope.Envelope
+	if req.Signing != nil {
+		for _, rv := range req.Signing.Reviews {
+			name := "attestations/review-" + rv.PayloadDigest().Encoded()[:12] + ".intoto.json"
+			if err := st.writeFile(name, func(w io.Writer) error { _, err := w.Write(rv.Raw); return err }); err != nil {
+				return nil, err
+			}
+			res.Reviews = append(res.Reviews, st.finalPath(name))
+		}
+		s.sayf(PhaseAttest, "rebuild provenance")
+		stmt, err := attest.RebuildStatement(rb)
+		if err != nil {
+			return nil, err
+		}
+		if rebuildEnv, err = s.sign(ctx, st, res, "attestations/rebuild.intoto.json", stmt, req.Signing.Signer); err != nil {
+			return nil, err
+		}
+	}
+
+	anyShipped, allGood := false, true
+	for _, o := range built.Outputs {
+		or := OutputResult{Path: o.Path, Rebuilt: o.Digest, Size: o.Size}
+		ro := recipeOutput(r, o.Path)
+		if ro == nil || ro.Shipped == nil {
+			res.Outputs = append(res.Outputs, or)
+			continue
+		}
+		anyShipped = true
+		loc := ro.Shipped.URL
+		if loc == "" {
+			loc = ro.Shipped.Path
+		}
+		or.Shipped = &ShippedRef{Location: loc, Member: ro.Shipped.Member, Digest: ro.Shipped.ArtifactDigest()}
+		s.sayf(PhaseCompare, "%s with the shipped artifact", o.Path)
+		cr, err := compare.Files(ctx, st.path(path.Join("outputs", o.Path)), st.path(path.Join("shipped", o.Path)),
+			compare.Options{Normalizers: allowed, TempDir: s.rt.CacheDir})
+		if err != nil {
+			return nil, fmt.Errorf("compare %s: %w", o.Path, err)
+		}
+		// The report names the files where they end up.
+		cr.Rebuilt.Path = st.finalPath(path.Join("outputs", o.Path))
+		cr.Shipped.Path = st.finalPath(path.Join("shipped", o.Path))
+		v := cr.Verdict
+		or.Verdict = &v
+		or.Normalizers = cr.Normalizers
+		or.Differences = cr.Counts.Differences
+		if v == verdict.Different {
+			allGood = false
+		}
+		if err := writeReports(st, path.Join("compare", o.Path), cr); err != nil {
+			return nil, err
+		}
+		or.Report = st.finalPath(path.Join("compare", o.Path) + ".json")
+
+		if req.Signing != nil {
+			s.sayf(PhaseAttest, "verification summary for %s", o.Path)
+			reportDigest, err := ctxio.HashFile(ctx, st.path(path.Join("compare", o.Path)+".json"), nil)
+			if err != nil {
+				return nil, err
+			}
+			stem := "attestations/" + strings.ReplaceAll(o.Path, "/", "_")
+			sum, err := attest.Summarize(attest.SummaryInput{
+				Shipped:          attest.Output{Name: path.Base(o.Path), Digest: cr.Shipped.Digest},
+				ShippedURI:       ro.Shipped.URL,
+				Verdict:          v,
+				Normalizers:      cr.Normalizers,
+				CompareReport:    reportDigest,
+				CompareReportURI: path.Join("compare", o.Path) + ".json",
+				Rebuilt:          o.Digest,
+				Rebuild:          rebuildEnv,
+				RebuildURI:       "rebuild.intoto.json",
+				ComparisonURI:    path.Base(stem) + ".comparison.intoto.json",
+				Reviews:          req.Signing.Reviews,
+				Verifier:         attest.Party{ID: rb.BuilderID},
+				Time:             s.rt.Now().UTC(),
+			})
+			if err != nil {
+				return nil, err
+			}
+			// The VSA cites the comparison: both are published.
+			if _, err := s.sign(ctx, st, res, stem+".comparison.intoto.json", sum.Comparison, req.Signing.Signer); err != nil {
+				return nil, err
+			}
+			if _, err := s.sign(ctx, st, res, stem+".summary.intoto.json", sum.VSA, req.Signing.Signer); err != nil {
+				return nil, err
+			}
+		}
+		res.Outputs = append(res.Outputs, or)
+	}
+	switch {
+	case !anyShipped:
+		res.Verdict = Rebuilt
+	case allGood:
+		res.Verdict = Reproduced
+	default:
+		res.Verdict = NotReproduced
+	}
+	if err := st.writeFile("result.json", writeJSON(res)); err != nil {
+		return nil, err
+	}
+	if err := log.Close(); err != nil {
+		return nil, fmt.Errorf("write build log: %w", err)
+	}
+	if err := st.commit(req.Replace); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// sign signs a statement, writes the envelope into the stage and records
+// it in the result.
+func (s *Session) sign(ctx context.Context, st *stage, res *RebuildResult, name string, stmt []byte, signer *keys.Signer) (*envelope.Envelope, error) {
+	signed, err := attest.Sign(ctx, stmt, signer)
+	if err != nil {
+		return nil, err
+	}
+	e, err := envelope.Parse(signed)
+	if err != nil {
+		return nil, err
+	}
+	p := st.path(name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, err
+	}
+	if err := attest.WriteAttestation(ctx, p, signed); err != nil {
+		return nil, err
+	}
+	res.Attestations = append(res.Attestations, st.finalPath(name))
+	return e, nil
+}
+
+func recipeOutput(r *recipes.Recipe, p string) *recipes.Output {
+	for i := range r.Outputs {
+		if r.Outputs[i].Path == p {
+			return &r.Outputs[i]
+		}
+	}
+	return nil
+}
+
+func buildFacts(b *builder.Result) BuildFacts {
+	f := BuildFacts{
+		Image: b.Image.Description,
+		Limits: LimitFacts{
+			MemoryBytes: b.Limits.MemoryBytes,
+			Pids:        b.Limits.Pids,
+			CPUs:        b.Limits.CPUs,
+			Timeout:     b.Limits.Timeout,
+		},
+		Steps: []StepFacts{},
+	}
+	for _, s := range b.Steps {
+		f.Steps = append(f.Steps, StepFacts{Args: s.Args, Dir: s.Dir, ExitCode: int(s.ExitCode), Duration: s.Finished.Sub(s.Started).Round(time.Millisecond).String()})
+	}
+	return f
+}

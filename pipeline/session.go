@@ -1,0 +1,131 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/reprove/reprove/builder"
+	"github.com/reprove/reprove/builder/daemon"
+	"github.com/reprove/reprove/builder/plan"
+)
+
+// Phase names a stage of the work, for progress.
+type Phase string
+
+// The phases. The builder's own (fetch, image, build, collect) pass
+// through unchanged.
+const (
+	PhaseRuntime Phase = "runtime"
+	PhaseFetch   Phase = Phase(builder.PhaseFetch)
+	PhaseImage   Phase = Phase(builder.PhaseImage)
+	PhaseBuild   Phase = Phase(builder.PhaseBuild)
+	PhaseCollect Phase = Phase(builder.PhaseCollect)
+	PhaseCompare Phase = "compare"
+	PhaseAttest  Phase = "attest"
+	PhaseCheck   Phase = "check"
+)
+
+// Event is progress: a phase message, or in PhaseBuild a line of the
+// build's own output (Line set, Message empty).
+type Event struct {
+	Phase   Phase
+	Message string
+	Line    string
+}
+
+// Runtime is how a Session reaches containerd and the network, and where it
+// caches.
+type Runtime struct {
+	// ContainerdAddress names a running containerd to use (and never stop);
+	// empty starts reprove's private daemon under CacheDir.
+	ContainerdAddress string
+	// CacheDir holds the daemon, images, downloads and module cache.
+	CacheDir string
+	// DebianMirror and GoProxy override the defaults for base images and
+	// Go toolchains and modules.
+	DebianMirror, GoProxy string
+	// Limits apply to every build; zero fields fall back to the recipe's,
+	// then to plan.Defaults.
+	Limits plan.Limits
+	// ReproveVersion is recorded in provenance.
+	ReproveVersion string
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Progress receives events; nil drops them.
+	Progress func(Event)
+}
+
+// Session is a connection to containerd on which builds run. It is safe
+// for sequential use; open one per worker.
+type Session struct {
+	rt     Runtime
+	daemon *daemon.Daemon
+}
+
+// Open connects to containerd, starting reprove's private daemon unless
+// rt.ContainerdAddress names one.
+func Open(ctx context.Context, rt Runtime) (*Session, error) {
+	if rt.CacheDir == "" {
+		return nil, errors.New("open pipeline: no cache directory")
+	}
+	if rt.Now == nil {
+		rt.Now = time.Now
+	}
+	s := &Session{rt: rt}
+	d, err := daemon.Start(ctx, daemon.Options{
+		Address: rt.ContainerdAddress,
+		Dir:     filepath.Join(rt.CacheDir, "containerd"),
+		Logf: func(format string, args ...any) {
+			s.emit(Event{Phase: PhaseRuntime, Message: fmt.Sprintf(format, args...)})
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.daemon = d
+	return s, nil
+}
+
+// Close releases the daemon (stopping reprove's own when no other process
+// uses it).
+func (s *Session) Close() error {
+	if s == nil || s.daemon == nil {
+		return nil
+	}
+	return s.daemon.Close()
+}
+
+// CacheDir is the session's cache.
+func (s *Session) CacheDir() string { return s.rt.CacheDir }
+
+func (s *Session) emit(e Event) {
+	if s.rt.Progress != nil {
+		s.rt.Progress(e)
+	}
+}
+
+func (s *Session) sayf(p Phase, format string, args ...any) {
+	s.emit(Event{Phase: p, Message: fmt.Sprintf(format, args...)})
+}
+
+// Builder returns a builder on the session whose build output also goes to
+// buildLog (nil for none).
+func (s *Session) Builder(buildLog io.Writer) (*builder.Builder, error) {
+	return builder.New(builder.Options{
+		Client:         s.daemon.Client,
+		CacheDir:       s.rt.CacheDir,
+		Limits:         s.rt.Limits,
+		Mirror:         s.rt.DebianMirror,
+		Proxy:          s.rt.GoProxy,
+		ReproveVersion: s.rt.ReproveVersion,
+		Progress: func(e builder.Event) {
+			s.emit(Event{Phase: Phase(e.Phase), Message: e.Message, Line: e.Line})
+		},
+		BuildLog: buildLog,
+		Now:      s.rt.Now,
+	})
+}
