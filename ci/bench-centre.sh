@@ -50,10 +50,10 @@ for db in sqlite postgres; do
 	n=$(metric "BenchmarkLookup/$db" entries)
 	verdict=ok
 	is "$p99 <= 20" || { verdict="MISSED (target p99 <= 20 ms)"; status=1; }
-	printf 'lookup  %-8s p50 %.2f ms, p99 %.2f ms in %d entries; the store query alone (peer) p50 %.2f ms, p99 %.2f ms: %s\n' "$db" "$p50" "$p99" "$n" "$q50" "$q99" "$verdict"
+	printf 'lookup  %-8s p50 %.2f ms, p99 %.2f ms in %.0f entries; the store query alone (peer) p50 %.2f ms, p99 %.2f ms: %s\n' "$db" "$p50" "$p99" "$n" "$q50" "$q99" "$verdict"
 done
 pr=$(metric BenchmarkVerifyBundle proofs-µs/bundle)
 sg=$(metric BenchmarkVerifyBundle signatures-µs/bundle)
 ne=$(metric BenchmarkVerifyBundle entries/bundle)
-printf 'verify  a %d-entry bundle'"'"'s checkpoint, proofs and index: %.0f µs; its envelopes'"'"' signatures (peer): %.0f µs; proofs add %.0f%%\n' "$ne" "$pr" "$sg" "$(awk "BEGIN { print 100 * $pr / $sg }")"
+printf 'verify  a %.0f-entry bundle'"'"'s checkpoint, proofs and index: %.0f µs; its envelopes'"'"' signatures (peer): %.0f µs; proofs add %.0f%%\n' "$ne" "$pr" "$sg" "$(awk "BEGIN { print 100 * $pr / $sg }")"
 exit $status

@@ -399,18 +399,47 @@ func (s *sqlStore) Recent(ctx context.Context, n int) ([]*Entry, error) {
 
 func (s *sqlStore) Lookup(ctx context.Context, d digest.Digest, size int64, withReports bool) ([]*Entry, error) {
 	fail := func(err error) ([]*Entry, error) { return nil, fmt.Errorf("look up %s: %w", d, err) }
-	report := string(mustText(item.CompareReport))
-	// The entries whose subject is d, and those whose payload digest one of
-	// them cites (a summary's rebuild and reviews).
-	query := `SELECT ` + entryColumns + ` FROM entries WHERE idx < ? AND (
-		idx IN (SELECT idx FROM subjects WHERE digest = ?)
-		OR payload_digest IN (SELECT c.payload_digest FROM cites c JOIN subjects s ON s.idx = c.idx WHERE s.digest = ? AND s.idx < ?))`
-	args := []any{size, d.String(), d.String(), size}
+	// Step by step, each a lookup in a primary key or index with the values
+	// of the step before: the entries whose subject is d; what they cite;
+	// the entries with those payload digests; then the entries themselves.
+	// One query joining them lets PostgreSQL, whose statistics lag behind a
+	// growing log, choose to scan whole tables.
+	idx, err := s.column(ctx, `SELECT idx FROM subjects WHERE digest = ? AND idx < ?`, d.String(), size)
+	if err != nil {
+		return fail(err)
+	}
+	if len(idx) == 0 {
+		return nil, nil
+	}
+	cited, err := s.column(ctx, `SELECT DISTINCT payload_digest FROM cites WHERE idx IN (`+placeholders(len(idx))+`)`, idx...)
+	if err != nil {
+		return fail(err)
+	}
+	if len(cited) > 0 {
+		more, err := s.column(ctx, `SELECT idx FROM entries WHERE payload_digest IN (`+placeholders(len(cited))+`) AND idx < ?`, append(cited, size)...)
+		if err != nil {
+			return fail(err)
+		}
+		seen := map[any]bool{}
+		for _, i := range idx {
+			seen[i] = true
+		}
+		for _, i := range more {
+			if !seen[i] {
+				seen[i] = true
+				idx = append(idx, i)
+			}
+		}
+	}
+	if len(idx) > s.d.maxArgs-1 {
+		return fail(fmt.Errorf("%d entries", len(idx)))
+	}
+	query := `SELECT ` + entryColumns + ` FROM entries WHERE idx IN (` + placeholders(len(idx)) + `)`
 	if !withReports {
 		query += ` AND kind <> ?`
-		args = append(args, report)
+		idx = append(idx, string(mustText(item.CompareReport)))
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY idx`), args...)
+	rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY idx`), idx...)
 	if err != nil {
 		return fail(err)
 	}
@@ -419,6 +448,31 @@ func (s *sqlStore) Lookup(ctx context.Context, d digest.Digest, size int64, with
 		return fail(err)
 	}
 	return es, nil
+}
+
+// column runs a query of one column and returns its values (int64 or
+// string), at most maxArgs of them.
+func (s *sqlStore) column(ctx context.Context, query string, args ...any) ([]any, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []any
+	for rows.Next() {
+		var v any
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		if b, ok := v.([]byte); ok {
+			v = string(b)
+		}
+		out = append(out, v)
+		if len(out) > s.d.maxArgs/2 {
+			return nil, fmt.Errorf("more than %d rows", s.d.maxArgs/2)
+		}
+	}
+	return out, rows.Err()
 }
 
 func mustText(k item.Kind) []byte {
