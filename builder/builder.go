@@ -8,18 +8,18 @@ package builder
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
@@ -31,8 +31,9 @@ import (
 	"github.com/reprove/reprove/recipes"
 )
 
-// ResultSchema is the version of Result's JSON form.
-const ResultSchema = 1
+// ResultSchema is the version of Result's JSON form (2: lowerCamelCase
+// keys, schemaVersion, the source's fetch record, disk and output limits).
+const ResultSchema = 2
 
 // Phase is a stage of a rebuild.
 type Phase string
@@ -50,7 +51,11 @@ const (
 type Event struct {
 	Phase   Phase
 	Message string
-	// Line is set for build output lines.
+	// Line is set for build output lines. It is safe to print on a
+	// terminal: control characters (escape sequences, carriage returns,
+	// backspaces) and invalid UTF-8 are shown escaped (see Printable), so
+	// a build cannot erase or fake the lines around its own. The raw bytes
+	// go to Options.BuildLog.
 	Line string
 }
 
@@ -72,8 +77,14 @@ type Options struct {
 	ReproveVersion string
 	// Progress receives events; it may be nil.
 	Progress func(Event)
-	// BuildLog, if set, receives the build's output.
+	// BuildLog, if set, receives the build's output as the build wrote
+	// it (up to LogLimit).
 	BuildLog io.Writer
+	// LogLimit caps the build output kept (runner.DefaultLogLimit when 0).
+	LogLimit int64
+	// Refetch contacts every URL and repository again even when the cache
+	// holds the pinned bytes (see fetch.Fetcher.Refetch).
+	Refetch bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -94,6 +105,9 @@ func New(opts Options) (*Builder, error) {
 	if opts.CacheDir == "" {
 		return nil, errors.New("new builder: no cache directory")
 	}
+	if err := NeedRoot(); err != nil {
+		return nil, err
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -106,8 +120,9 @@ func New(opts Options) (*Builder, error) {
 	}
 	b.fetcher = &fetch.Fetcher{CacheDir: opts.CacheDir, Proxy: b.proxy, Log: func(s string) { b.event(PhaseFetch, s) },
 		// Source trees belong to the build user, who may write to them.
-		Prepare: func(dir string) error { return chownTree(dir, plan.UID, plan.GID) }}
-	b.emptyTrash()
+		Prepare: func(dir string) error { return chownTree(dir, plan.UID, plan.GID) },
+		Refetch: opts.Refetch, Now: opts.Now}
+	b.sweep()
 	b.images = &image.Builder{Client: opts.Client, Dir: filepath.Join(opts.CacheDir, "images"), Proxy: b.proxy, Mirror: opts.Mirror,
 		Log: func(s string) { b.event(PhaseImage, s) }}
 	return b, nil
@@ -127,12 +142,14 @@ func (b *Builder) Fetcher() *fetch.Fetcher { return b.fetcher }
 
 // Result describes a finished rebuild: everything its provenance needs.
 type Result struct {
-	Schema int       `json:"schema"`
-	Recipe RecipeRef `json:"recipe"`
-	// Source is the fetched, verified source.
+	SchemaVersion int       `json:"schemaVersion"`
+	Recipe        RecipeRef `json:"recipe"`
+	// Source is the fetched, verified source; Source.Fetched says whether
+	// this run read it from its location or from the cache.
 	Source fetch.Resolved `json:"source"`
 	Image  ImageRef       `json:"image"`
-	// Dependencies are the Go modules fetched from go.sum, verified.
+	// Dependencies are the Go modules fetched from go.sum, verified: the
+	// only modules the build could see.
 	Dependencies []goproxy.Module `json:"dependencies"`
 	// Env is the build's whole environment.
 	Env      []string            `json:"env"`
@@ -141,12 +158,12 @@ type Result struct {
 	Started  time.Time           `json:"started"`
 	Finished time.Time           `json:"finished"`
 	// ExitCode is the last step's exit status.
-	ExitCode int      `json:"exit_code"`
+	ExitCode int      `json:"exitCode"`
 	Outputs  []Output `json:"outputs"`
 	// OutputDir holds the outputs (by their recipe paths).
-	OutputDir      string `json:"output_dir"`
-	ReproveVersion string `json:"reprove_version"`
-	HostKernel     string `json:"host_kernel"`
+	OutputDir      string `json:"outputDir"`
+	ReproveVersion string `json:"reproveVersion"`
+	HostKernel     string `json:"hostKernel"`
 }
 
 // RecipeRef identifies the recipe built.
@@ -164,7 +181,9 @@ type ImageRef struct {
 
 // LimitsRecord are the limits the build ran under.
 type LimitsRecord struct {
-	MemoryBytes int64   `json:"memory_bytes"`
+	MemoryBytes int64   `json:"memoryBytes"`
+	DiskBytes   int64   `json:"diskBytes"`
+	OutputBytes int64   `json:"outputBytes"`
 	Pids        int64   `json:"pids"`
 	CPUs        float64 `json:"cpus,omitempty"`
 	Timeout     string  `json:"timeout"`
@@ -175,17 +194,6 @@ type Output struct {
 	Path   string        `json:"path"`
 	Digest digest.Digest `json:"digest"`
 	Size   int64         `json:"size"`
-}
-
-// OutputError is a declared output the build did not leave as a regular
-// file.
-type OutputError struct {
-	Path   string
-	Reason string
-}
-
-func (e *OutputError) Error() string {
-	return fmt.Sprintf("collect output %s: %s", e.Path, e.Reason)
 }
 
 // Variation changes the conditions of a build (reprove check).
@@ -205,7 +213,7 @@ func (b *Builder) Build(ctx context.Context, r *recipes.Recipe, outDir string) (
 }
 
 // BuildVaried is Build under changed conditions.
-func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir string, vary Variation) (*Result, error) {
+func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir string, vary Variation) (res *Result, err error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
@@ -220,13 +228,38 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 	if _, err := os.Lstat(outDir); err == nil {
 		return nil, fmt.Errorf("build %s: output directory %s already exists", r.Name, outDir)
 	}
-	res := &Result{
-		Schema:         ResultSchema,
+	flags := b.opts.Limits
+	limits, err := plan.LimitsFor(flags, r.Limits)
+	if err != nil {
+		return nil, err
+	}
+	// The default disk limit is lowered to what the host has free (a CI
+	// runner may have less than it); a limit someone set is kept, and
+	// refused below when it does not fit.
+	if flags.DiskBytes == 0 && r.Limits.Disk == "" {
+		if free := freeBytes(b.opts.CacheDir); free > 0 && free < limits.DiskBytes {
+			lowered := (free * 9 / 10) &^ (1<<20 - 1)
+			if lowered < plan.MinSize {
+				return nil, fmt.Errorf("build %s: %s has only %s free, too little for a build", r.Name, b.opts.CacheDir, humanBytes(free))
+			}
+			b.event(PhaseFetch, fmt.Sprintf("disk limit lowered from %s to %s: %s has only %s free",
+				recipes.FormatSize(limits.DiskBytes), recipes.FormatSize(lowered), b.opts.CacheDir, humanBytes(free)))
+			flags.DiskBytes, limits.DiskBytes = lowered, lowered
+		}
+	}
+	res = &Result{
+		SchemaVersion:  ResultSchema,
 		Recipe:         RecipeRef{Name: r.Name, Version: r.Version, Digest: rd, URI: r.File()},
 		ReproveVersion: b.opts.ReproveVersion,
 		HostKernel:     kernel(),
 		Started:        b.opts.Now().UTC(),
 	}
+	ok := false
+	defer func() {
+		if !ok && res != nil && res.Finished.IsZero() && len(res.Steps) > 0 {
+			res.Finished = b.opts.Now().UTC()
+		}
+	}()
 
 	// Leftovers of a reprove process that was killed mid-build.
 	if n, err := runner.Sweep(ctx, b.opts.Client); err != nil {
@@ -235,38 +268,44 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 		b.event(PhaseFetch, fmt.Sprintf("removed %d leftover containers and snapshots of killed runs", n))
 	}
 
-	work, err := b.workDir()
+	w, err := b.newWork(ctx, limits.DiskBytes)
 	if err != nil {
 		return nil, err
 	}
-	defer b.discard(work)
+	defer func() {
+		if cerr := w.close(); cerr != nil {
+			b.event(PhaseCollect, fmt.Sprintf("warning: removing the build's work directory: %v", cerr))
+		}
+	}()
+	disk := w.disk()
 
-	// Fetch: everything, verified, before anything runs.
+	// Fetch: everything, verified, before anything runs. A directory
+	// source is copied onto the build's disk.
 	b.event(PhaseFetch, "fetching source")
-	src, shared, err := b.fetcher.Prepared(ctx, r, work)
+	src, shared, err := b.fetcher.Prepared(ctx, r, disk)
 	if err != nil {
 		return nil, err
 	}
 	res.Source = src.Resolved
 	goSums, vendored, err := goSumFiles(src.Dir, r)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("fetch dependencies: %w", err)
 	}
 	for _, gs := range goSums {
-		data, err := os.ReadFile(gs)
-		if err != nil {
-			return nil, err
-		}
-		rel, _ := filepath.Rel(src.Dir, gs)
-		mods, err := goproxy.ParseGoSum(rel, data)
+		mods, err := goproxy.ParseGoSum(gs.Rel, gs.Data)
 		if err != nil {
 			return nil, fmt.Errorf("fetch dependencies: %w", err)
 		}
-		b.event(PhaseFetch, fmt.Sprintf("fetching %d modules listed in %s", len(mods), rel))
+		b.event(PhaseFetch, fmt.Sprintf("fetching %d modules listed in %s", len(mods), gs.Rel))
 		if err := b.proxy.FetchAll(ctx, mods); err != nil {
-			return nil, fmt.Errorf("fetch dependencies listed in %s: %w", rel, err)
+			return nil, fmt.Errorf("fetch dependencies listed in %s: %w", gs.Rel, err)
 		}
 		res.Dependencies = append(res.Dependencies, mods...)
+	}
+	// The build sees exactly these modules, not the whole shared cache.
+	modView, err := b.proxy.View(ctx, res.Dependencies, filepath.Join(b.opts.CacheDir, "gomodcache-views"))
+	if err != nil {
+		return nil, fmt.Errorf("fetch dependencies: %w", err)
 	}
 
 	// Image.
@@ -278,77 +317,71 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 
 	// The build sees a writable source tree. A shared (cached, verified)
 	// tree is the lower layer of an overlay, so the build's writes land in
-	// a throw-away upper layer and the cached tree stays as verified.
+	// a throw-away upper layer on the build's disk and the cached tree
+	// stays as verified.
 	hostSource := src.Dir
-	if shared && !vary.ReverseFileOrder {
-		merged, err := overlay(work, src.Dir)
-		if err != nil {
-			return nil, err
-		}
-		defer unix.Unmount(merged, unix.MNT_DETACH)
-		hostSource = merged
-	}
-	if vary.ReverseFileOrder {
-		hostSource = filepath.Join(work, "src-tmpfs")
-		if err := os.Mkdir(hostSource, 0o755); err != nil {
-			return nil, err
-		}
-		if err := unix.Mount("tmpfs", hostSource, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+	var sourceFS string // a tmpfs holding the source, when not on the disk
+	switch {
+	case vary.ReverseFileOrder:
+		sourceFS = filepath.Join(w.dir, "src-tmpfs")
+		tm := mount.Mount{Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=0755", "size=" + strconv.FormatInt(limits.DiskBytes, 10)}}
+		if err := w.mount(tm, sourceFS); err != nil {
 			return nil, fmt.Errorf("vary file order: mount tmpfs: %w", err)
 		}
-		defer unix.Unmount(hostSource, unix.MNT_DETACH)
-		tree := filepath.Join(hostSource, "src")
-		if err := fetch.CopyTree(ctx, src.Dir, tree); err != nil {
+		hostSource = filepath.Join(sourceFS, "src")
+		if err := fetch.CopyTree(ctx, src.Dir, hostSource); err != nil {
 			return nil, fmt.Errorf("vary file order: %w", err)
 		}
-		hostSource = tree
+		if err := chownTree(hostSource, plan.UID, plan.GID); err != nil {
+			return nil, fmt.Errorf("prepare build: %w", err)
+		}
+	case shared:
+		if hostSource, err = w.overlay(src.Dir); err != nil {
+			return nil, err
+		}
 	}
 
 	// Plan.
-	for _, d := range []string{"out", "home"} {
-		if err := os.Mkdir(filepath.Join(work, d), 0o755); err != nil {
+	hostOut, hostHome := filepath.Join(disk, "out"), filepath.Join(disk, "home")
+	for _, d := range []string{hostOut, hostHome} {
+		if err := os.Mkdir(d, 0o755); err != nil {
 			return nil, err
+		}
+		if err := os.Chown(d, plan.UID, plan.GID); err != nil {
+			return nil, fmt.Errorf("prepare build: %w", err)
 		}
 	}
 	p, err := plan.Make(plan.Inputs{
 		Recipe:          r,
 		Image:           img.Digest,
 		HostSource:      hostSource,
-		HostOut:         filepath.Join(work, "out"),
-		HostHome:        filepath.Join(work, "home"),
-		HostModCache:    b.proxy.ModCache,
+		HostOut:         hostOut,
+		HostHome:        hostHome,
+		HostModCache:    modView,
 		SourceDateEpoch: src.Epoch,
 		Vendored:        vendored,
-		Limits:          b.opts.Limits,
+		Limits:          flags,
 		Vary:            vary.Variation,
 	})
 	if err != nil {
 		return nil, err
 	}
 	res.Env = p.Env
-	res.Limits = LimitsRecord{MemoryBytes: p.Limits.MemoryBytes, Pids: p.Limits.Pids, CPUs: p.Limits.CPUs, Timeout: p.Limits.Timeout.String()}
-	if err := os.MkdirAll(b.proxy.ModCache, 0o755); err != nil {
-		return nil, err
-	}
-	owned := []string{filepath.Join(work, "out"), filepath.Join(work, "home")}
-	if vary.ReverseFileOrder {
-		owned = append(owned, hostSource)
-	}
-	for _, d := range owned {
-		if err := chownTree(d, plan.UID, plan.GID); err != nil {
-			return nil, fmt.Errorf("prepare build: %w", err)
-		}
-	}
+	res.Limits = LimitsRecord{MemoryBytes: p.Limits.MemoryBytes, DiskBytes: p.Limits.DiskBytes, OutputBytes: p.Limits.OutputBytes,
+		Pids: p.Limits.Pids, CPUs: p.Limits.CPUs, Timeout: p.Limits.Timeout.String()}
 
-	// Build, without network.
+	// Build, without network. The time limit covers the steps and the
+	// collection of their outputs.
+	deadline := time.Now().Add(p.Limits.Timeout)
 	b.event(PhaseBuild, fmt.Sprintf("running %d steps in %s (no network)", len(p.Steps), img.Describe()))
 	run := &runner.Runner{
 		Client:   b.opts.Client,
 		StateDir: filepath.Join(b.opts.CacheDir, "state"),
 		LogFile:  b.opts.BuildLog,
+		LogLimit: b.opts.LogLimit,
 		Log: func(line string) {
 			if b.opts.Progress != nil {
-				b.opts.Progress(Event{Phase: PhaseBuild, Line: line})
+				b.opts.Progress(Event{Phase: PhaseBuild, Line: Printable(line)})
 			}
 		},
 	}
@@ -358,72 +391,51 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 		res.ExitCode = int(steps[len(steps)-1].ExitCode)
 	}
 	if err != nil {
-		res.Finished = b.opts.Now().UTC()
+		var se *runner.StepError
+		switch {
+		case !errors.As(err, &se):
+		case full(disk) || (sourceFS != "" && full(sourceFS)):
+			err = &runner.LimitError{Step: se.Step, Limit: runner.LimitDisk, Value: recipes.FormatSize(p.Limits.DiskBytes)}
+		case full(w.dir):
+			err = fmt.Errorf("%w: the disk holding reprove's cache (%s) is full", err, b.opts.CacheDir)
+		}
 		return res, err
 	}
 
-	// Collect: hash on the host, move into place atomically.
+	// Collect: check, bound and hash on the host, move into place
+	// atomically.
 	b.event(PhaseCollect, fmt.Sprintf("hashing %d outputs", len(p.Outputs)))
-	staging := outDir + ".partial-" + filepath.Base(work)
+	cctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	staging := outDir + ".partial-" + filepath.Base(w.dir)
 	if err := os.MkdirAll(staging, 0o755); err != nil {
 		return res, err
 	}
 	defer os.RemoveAll(staging)
-	for _, o := range p.Outputs {
-		out, err := collect(filepath.Join(work, "out"), o, staging)
-		if err != nil {
-			res.Finished = b.opts.Now().UTC()
-			return res, err
-		}
-		res.Outputs = append(res.Outputs, out)
+	outs, err := collect(cctx, hostOut, p.Outputs, staging, p.Limits.OutputBytes, p.Limits.Timeout.String())
+	if err != nil {
+		return res, err
 	}
+	res.Outputs = outs
 	if err := os.Rename(staging, outDir); err != nil {
 		return res, fmt.Errorf("collect outputs: %w", err)
 	}
 	res.OutputDir = outDir
 	res.Finished = b.opts.Now().UTC()
+	ok = true
 	return res, nil
 }
 
-// discard removes a finished build's work directory (source overlay, build
-// cache) off the critical path: it is renamed into the cache's trash and
-// deleted in the background; whatever a process leaves there when it exits
-// is deleted by the next one.
-func (b *Builder) discard(work string) {
-	trash := filepath.Join(b.opts.CacheDir, "trash")
-	if err := os.MkdirAll(trash, 0o700); err != nil {
-		os.RemoveAll(work)
-		return
+// sweep removes what killed reprove processes left: their work
+// directories (with the mounts in them), and the trash directory older
+// versions of reprove deleted in the background.
+func (b *Builder) sweep() {
+	if n, err := sweepWork(filepath.Join(b.opts.CacheDir, "work")); err != nil {
+		b.event(PhaseFetch, fmt.Sprintf("warning: removing the work of killed runs: %v", err))
+	} else if n > 0 {
+		b.event(PhaseFetch, fmt.Sprintf("removed the work directories of %d killed runs", n))
 	}
-	dest := filepath.Join(trash, filepath.Base(work))
-	if err := os.Rename(work, dest); err != nil {
-		os.RemoveAll(work)
-		return
-	}
-	go os.RemoveAll(dest)
-}
-
-// emptyTrash deletes what earlier processes left in the trash.
-func (b *Builder) emptyTrash() {
-	trash := filepath.Join(b.opts.CacheDir, "trash")
-	entries, err := os.ReadDir(trash)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		go os.RemoveAll(filepath.Join(trash, e.Name()))
-	}
-}
-
-func (b *Builder) workDir() (string, error) {
-	base := filepath.Join(b.opts.CacheDir, "work")
-	if err := os.MkdirAll(base, 0o755); err != nil {
-		return "", err
-	}
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	dir := filepath.Join(base, hex.EncodeToString(rnd[:]))
-	return dir, os.Mkdir(dir, 0o755)
+	os.RemoveAll(filepath.Join(b.opts.CacheDir, "trash"))
 }
 
 // image returns the recipe's base image, built on first use.
@@ -440,105 +452,14 @@ func (b *Builder) image(ctx context.Context, r *recipes.Recipe) (*image.Image, e
 	return b.images.Ensure(ctx, spec)
 }
 
-// goSumFiles finds the go.sum of the module each step builds in (the
-// nearest go.mod at or above the step's directory, within the source), and
-// whether the first step's module is vendored (then its go.sum is not
-// needed: vendor/ holds the code).
-func goSumFiles(srcDir string, r *recipes.Recipe) ([]string, bool, error) {
-	seen := map[string]bool{}
-	var sums []string
-	vendored := false
-	for i, s := range r.Steps {
-		dir := path.Clean(s.Dir)
-		if dir == "." {
-			dir = ""
-		}
-		for {
-			modRoot := filepath.Join(srcDir, filepath.FromSlash(dir))
-			if _, err := os.Stat(filepath.Join(modRoot, "go.mod")); err == nil {
-				if seen[modRoot] {
-					break
-				}
-				seen[modRoot] = true
-				_, verr := os.Stat(filepath.Join(modRoot, "vendor", "modules.txt"))
-				if verr == nil {
-					if i == 0 {
-						vendored = true
-					}
-					break
-				}
-				if _, err := os.Stat(filepath.Join(modRoot, "go.sum")); err == nil {
-					sums = append(sums, filepath.Join(modRoot, "go.sum"))
-				}
-				break
-			}
-			if dir == "" {
-				break
-			}
-			dir = path.Dir(dir)
-			if dir == "." {
-				dir = ""
-			}
-		}
-	}
-	return sums, vendored, nil
-}
-
-// collect checks that the build left rel as a regular file, hashes it and
-// moves it into staging.
-func collect(outDir, rel, staging string) (Output, error) {
-	src := filepath.Join(outDir, filepath.FromSlash(rel))
-	// No symlink may lead outside /out on the host: check every component.
-	parts := strings.Split(rel, "/")
-	cur := outDir
-	for i, part := range parts {
-		cur = filepath.Join(cur, part)
-		fi, err := os.Lstat(cur)
-		if err != nil {
-			if os.IsNotExist(err) {
-				return Output{}, &OutputError{Path: rel, Reason: "the build did not write it"}
-			}
-			return Output{}, &OutputError{Path: rel, Reason: err.Error()}
-		}
-		if fi.Mode()&os.ModeSymlink != 0 {
-			return Output{}, &OutputError{Path: rel, Reason: "is a symlink, not a file"}
-		}
-		if i < len(parts)-1 && !fi.IsDir() {
-			return Output{}, &OutputError{Path: rel, Reason: cur + " is not a directory"}
-		}
-		if i == len(parts)-1 && !fi.Mode().IsRegular() {
-			return Output{}, &OutputError{Path: rel, Reason: "is not a regular file"}
-		}
-	}
-	dst := filepath.Join(staging, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return Output{}, err
-	}
-	if err := os.Rename(src, dst); err != nil {
-		return Output{}, fmt.Errorf("collect output %s: %w", rel, err)
-	}
-	if err := os.Chown(dst, 0, 0); err != nil && !errors.Is(err, os.ErrPermission) {
-		return Output{}, err
-	}
-	d, err := fetch.FileDigest(dst, digest.SHA256)
-	if err != nil {
-		return Output{}, err
-	}
-	fi, err := os.Stat(dst)
-	if err != nil {
-		return Output{}, err
-	}
-	return Output{Path: rel, Digest: d, Size: fi.Size()}, nil
-}
-
 // overlay mounts lower (read-only to the overlay) under a fresh upper
-// layer in work and returns the merged directory.
-func overlay(work, lower string) (string, error) {
-	if strings.ContainsAny(lower+work, ",:\\") {
+// layer on the build's disk and returns the merged directory.
+func (w *work) overlay(lower string) (string, error) {
+	upper, wd := filepath.Join(w.disk(), "src-upper"), filepath.Join(w.disk(), "src-work")
+	if strings.ContainsAny(lower+upper, ",:\\") {
 		return "", fmt.Errorf("mount source overlay: path %q has a character overlayfs options cannot carry", lower)
 	}
-	merged, upper, wd := filepath.Join(work, "src"), filepath.Join(work, "src-upper"), filepath.Join(work, "src-work")
-	for _, d := range []string{merged, upper, wd} {
+	for _, d := range []string{upper, wd} {
 		if err := os.Mkdir(d, 0o755); err != nil {
 			return "", err
 		}
@@ -546,19 +467,27 @@ func overlay(work, lower string) (string, error) {
 	if err := os.Chown(upper, plan.UID, plan.GID); err != nil {
 		return "", err
 	}
-	opts := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + wd
-	if err := unix.Mount("overlay", merged, "overlay", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
+	merged := filepath.Join(w.dir, "src")
+	m := mount.Mount{Type: "overlay", Source: "overlay", Options: []string{"lowerdir=" + lower, "upperdir=" + upper, "workdir=" + wd, "nosuid", "nodev"}}
+	if err := w.mount(m, merged); err != nil {
 		return "", fmt.Errorf("mount source overlay: %w", err)
 	}
 	return merged, nil
 }
 
-func chownTree(root string, uid, gid int) error {
-	return filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+// chownTree gives every file of a tree to uid:gid without following a
+// link: the tree is walked and changed through an os.Root.
+func chownTree(dir string, uid, gid int) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	return fs.WalkDir(root.FS(), ".", func(p string, _ fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		return os.Lchown(p, uid, gid)
+		return root.Lchown(p, uid, gid)
 	})
 }
 

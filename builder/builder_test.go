@@ -16,6 +16,7 @@ import (
 	"github.com/reprove/reprove/builder/fetch"
 	"github.com/reprove/reprove/builder/goproxy"
 	"github.com/reprove/reprove/builder/runner"
+	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/internal/testenv"
 	"github.com/reprove/reprove/internal/treehash"
 	"github.com/reprove/reprove/recipes"
@@ -100,7 +101,7 @@ func newBuilder(t *testing.T, events *[]builder.Event) *builder.Builder {
 
 func fileSum(t *testing.T, p string) digest.Digest {
 	t.Helper()
-	d, err := fetch.FileDigest(p, digest.SHA256)
+	d, err := ctxio.HashFile(context.Background(), p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

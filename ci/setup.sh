@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what reprove needs on a Debian machine, idempotently: the
 # container runtime (containerd + runc, started privately by reprove itself),
-# mmdebstrap for reproducible Debian base images, git for git sources, and the
-# tools the tests use as peers. Safe to run again: it installs only what is
+# mmdebstrap for reproducible Debian base images, git for git sources,
+# e2fsprogs (mkfs.ext4) for each build's size-limited disk, and the tools the
+# tests use as peers. Safe to run again: it installs only what is
 # missing. Needs root (or sudo) for apt-get.
 set -euo pipefail
 
-packages=(containerd runc mmdebstrap git ca-certificates osslsigncode bzip2)
+packages=(containerd runc mmdebstrap git e2fsprogs ca-certificates osslsigncode bzip2)
 if [ "${1:-}" = "--test" ]; then
 	# Real parts for tests: PostgreSQL (the centre's tests start a private
 	# cluster with initdb + pg_ctl as a non-root user) and Chromium (page

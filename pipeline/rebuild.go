@@ -83,7 +83,11 @@ type BuildFacts struct {
 
 // LimitFacts are the limits the build ran under.
 type LimitFacts struct {
-	MemoryBytes int64   `json:"memoryBytes"`
+	MemoryBytes int64 `json:"memoryBytes"`
+	// DiskBytes bounds what the build wrote to /src, /out and
+	// /home/build; OutputBytes its declared outputs together.
+	DiskBytes   int64   `json:"diskBytes,omitempty"`
+	OutputBytes int64   `json:"outputBytes,omitempty"`
 	Pids        int64   `json:"pids"`
 	CPUs        float64 `json:"cpus,omitempty"`
 	Timeout     string  `json:"timeout"`
@@ -183,7 +187,7 @@ func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (res *Rebuild
 		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 			return nil, err
 		}
-		if err := b.Fetcher().Shipped(ctx, r, o.Shipped, dest); err != nil {
+		if _, err := b.Fetcher().Shipped(ctx, r, o.Shipped, dest); err != nil {
 			return nil, err
 		}
 	}
@@ -353,6 +357,8 @@ func buildFacts(b *builder.Result) BuildFacts {
 		Image: b.Image.Description,
 		Limits: LimitFacts{
 			MemoryBytes: b.Limits.MemoryBytes,
+			DiskBytes:   b.Limits.DiskBytes,
+			OutputBytes: b.Limits.OutputBytes,
 			Pids:        b.Limits.Pids,
 			CPUs:        b.Limits.CPUs,
 			Timeout:     b.Limits.Timeout,

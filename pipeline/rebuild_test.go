@@ -137,8 +137,8 @@ func TestRebuild(t *testing.T) {
 	if good.Verdict != pipeline.Reproduced || *good.Outputs[0].Verdict != verdict.Identical {
 		t.Fatalf("verdict %v / %v, want reproduced / identical", good.Verdict, good.Outputs[0].Verdict)
 	}
-	if len(good.Attestations) != 2 {
-		t.Fatalf("attestations %v, want the provenance and one summary", good.Attestations)
+	if len(good.Attestations) != 3 {
+		t.Fatalf("attestations %v, want the provenance, one comparison and one summary (VSA)", good.Attestations)
 	}
 	if len(good.Reviews) != 1 || filepath.Dir(good.Reviews[0]) != filepath.Join(good.Dir, "attestations") {
 		t.Fatalf("reviews %v, want the one cited, kept in attestations/", good.Reviews)

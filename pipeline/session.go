@@ -53,6 +53,9 @@ type Runtime struct {
 	Limits plan.Limits
 	// ReproveVersion is recorded in provenance.
 	ReproveVersion string
+	// Refetch contacts every URL and repository again even when the cache
+	// holds the pinned bytes (builder.Options.Refetch).
+	Refetch bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Progress receives events; nil drops them.
@@ -122,6 +125,7 @@ func (s *Session) Builder(buildLog io.Writer) (*builder.Builder, error) {
 		Mirror:         s.rt.DebianMirror,
 		Proxy:          s.rt.GoProxy,
 		ReproveVersion: s.rt.ReproveVersion,
+		Refetch:        s.rt.Refetch,
 		Progress: func(e builder.Event) {
 			s.emit(Event{Phase: Phase(e.Phase), Message: e.Message, Line: e.Line})
 		},

@@ -59,3 +59,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseSize: sizes come from flags and recipes. ParseSize never
+// panics, accepts only positive sizes, and what it accepts FormatSize
+// writes back to the same number.
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"4GiB", "1.5 gib", "65536", "0.5KiB", "4GB", "1..5MiB", "9223372036854775807", "99999999999999999999TiB"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseSize(s)
+		if err != nil {
+			return
+		}
+		if n <= 0 {
+			t.Fatalf("ParseSize(%q) = %d", s, n)
+		}
+		back, err := ParseSize(FormatSize(n))
+		if err != nil || back != n {
+			t.Fatalf("ParseSize(FormatSize(%d)) = %d, %v", n, back, err)
+		}
+	})
+}

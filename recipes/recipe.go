@@ -169,13 +169,21 @@ func (s *Shipped) ArtifactDigest() digest.Digest {
 	return s.Digest
 }
 
-// Limits bound a build. Sizes are written with units ("4GiB"), the timeout
-// as a Go duration ("30m").
+// Limits bound a build. Sizes are written as ParseSize reads them
+// ("4GiB"), the timeout as a Go duration ("30m").
 type Limits struct {
-	Memory  string  `json:"memory,omitempty" yaml:"memory,omitempty"`
-	Pids    int64   `json:"pids,omitempty" yaml:"pids,omitempty"`
-	CPUs    float64 `json:"cpus,omitempty" yaml:"cpus,omitempty"`
-	Timeout string  `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	// Memory bounds the build's memory (no swap).
+	Memory string `json:"memory,omitempty" yaml:"memory,omitempty"`
+	// Disk bounds what the build may write to /src, /out and /home/build
+	// together.
+	Disk string  `json:"disk,omitempty" yaml:"disk,omitempty"`
+	Pids int64   `json:"pids,omitempty" yaml:"pids,omitempty"`
+	CPUs float64 `json:"cpus,omitempty" yaml:"cpus,omitempty"`
+	// Timeout bounds the whole build: every step and the collection of
+	// the outputs.
+	Timeout string `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	// OutputSize bounds the declared outputs' total size.
+	OutputSize string `json:"output_size,omitempty" yaml:"output_size,omitempty"`
 }
 
 // ReservedEnv lists the variables the builder sets itself; a recipe may not

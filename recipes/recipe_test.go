@@ -173,26 +173,56 @@ func TestParseSize(t *testing.T) {
 	tests := []struct {
 		in      string
 		want    int64
-		wantErr bool
+		wantErr string
 	}{
-		{"1B", 1, false},
-		{"512MiB", 512 << 20, false},
-		{"4GiB", 4 << 30, false},
-		{"2TiB", 2 << 40, false},
-		{"8KiB", 8 << 10, false},
-		{"4GB", 0, true},
-		{"4G", 0, true},
-		{"4", 0, true},
-		{"0MiB", 0, true},
-		{"-1MiB", 0, true},
-		{"1.5GiB", 0, true},
-		{"99999999999999TiB", 0, true},
-		{"", 0, true},
+		{in: "1B", want: 1},
+		{in: "512MiB", want: 512 << 20},
+		{in: "4GiB", want: 4 << 30},
+		{in: "4 GiB", want: 4 << 30},
+		{in: "32 GiB", want: 32 << 30},
+		{in: "4gib", want: 4 << 30},
+		{in: "2TiB", want: 2 << 40},
+		{in: "8KiB", want: 8 << 10},
+		{in: "1.5GiB", want: 3 << 29},
+		{in: "0.5KiB", want: 512},
+		{in: "65536", want: 65536},
+		{in: " 7 ", want: 7},
+		{in: "4GB", wantErr: `"4GB": the unit GB is ambiguous (decimal or binary?); write GiB`},
+		{in: "4G", wantErr: `"4G": the unit G is ambiguous (decimal or binary?); write GiB`},
+		{in: "4 mb", wantErr: `"4 mb": the unit mb is ambiguous (decimal or binary?); write MiB`},
+		{in: "0MiB", wantErr: `"0MiB": a size must be positive`},
+		{in: "0", wantErr: `"0": a size must be positive`},
+		{in: "-1MiB", wantErr: `"-1MiB" is not a size: write a number of bytes, or a number and one of B, KiB, MiB, GiB, TiB (for example 4GiB)`},
+		{in: "1.1B", wantErr: `"1.1B" is not a whole number of bytes`},
+		{in: "1.GiB", wantErr: `"1.GiB" is not a size: write a number of bytes, or a number and one of B, KiB, MiB, GiB, TiB (for example 4GiB)`},
+		{in: "1..5GiB", wantErr: `"1..5GiB" is not a size: write a number of bytes, or a number and one of B, KiB, MiB, GiB, TiB (for example 4GiB)`},
+		{in: "1e9", wantErr: `"1e9" is not a size: write a number of bytes, or a number and one of B, KiB, MiB, GiB, TiB (for example 4GiB)`},
+		{in: "0x10", wantErr: `"0x10" is not a size: write a number of bytes, or a number and one of B, KiB, MiB, GiB, TiB (for example 4GiB)`},
+		{in: "4 GiB extra", wantErr: `"4 GiB extra" is not a size: write a number of bytes, or a number and one of B, KiB, MiB, GiB, TiB (for example 4GiB)`},
+		{in: "99999999999999TiB", wantErr: `size "99999999999999TiB" is too large`},
+		{in: "9223372036854775808", wantErr: `size "9223372036854775808" is too large`},
+		{in: "", wantErr: `"" is not a size: write a number of bytes, or a number and one of B, KiB, MiB, GiB, TiB (for example 4GiB)`},
 	}
 	for _, tt := range tests {
 		got, err := ParseSize(tt.in)
-		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		gotErr := ""
+		if err != nil {
+			gotErr = err.Error()
+		}
+		if got != tt.want || gotErr != tt.wantErr {
+			t.Errorf("ParseSize(%q) = %d, %q; want %d, %q", tt.in, got, gotErr, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestFormatSize(t *testing.T) {
+	for n, want := range map[int64]string{0: "0B", 1: "1B", 1000: "1000B", 1024: "1KiB", 1536 << 20: "1536MiB", 4 << 30: "4GiB", 3 << 40: "3TiB"} {
+		got := FormatSize(n)
+		if got != want {
+			t.Errorf("FormatSize(%d) = %q, want %q", n, got, want)
+		}
+		if back, err := ParseSize(got); n > 0 && (err != nil || back != n) {
+			t.Errorf("ParseSize(FormatSize(%d)) = %d, %v", n, back, err)
 		}
 	}
 }
@@ -224,10 +254,16 @@ func TestCheckGoVersion(t *testing.T) {
 }
 
 func TestLimitsAccessors(t *testing.T) {
-	l := Limits{Memory: "2GiB", Timeout: "1h30m"}
+	l := Limits{Memory: "2GiB", Disk: "10GiB", OutputSize: "1GiB", Timeout: "1h30m"}
 	m, err := l.MemoryBytes()
 	if err != nil || m != 2<<30 {
 		t.Errorf("MemoryBytes = %d, %v", m, err)
+	}
+	if d, err := l.DiskBytes(); err != nil || d != 10<<30 {
+		t.Errorf("DiskBytes = %d, %v", d, err)
+	}
+	if o, err := l.OutputBytes(); err != nil || o != 1<<30 {
+		t.Errorf("OutputBytes = %d, %v", o, err)
 	}
 	d, err := l.TimeoutDuration()
 	if err != nil || d.Minutes() != 90 {

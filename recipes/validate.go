@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -170,6 +171,8 @@ func (v *validator) relPath(path, p string) {
 		v.required(path)
 	case !fs.ValidPath(p) || p == "." || strings.Contains(p, `\`):
 		v.atf(path, "%q is not a clean relative path (no leading /, no . or .. elements, no empty elements, no backslashes)", p)
+	case strings.IndexFunc(p, unicode.IsControl) >= 0:
+		v.atf(path, "%q contains a NUL byte or another control character", p)
 	}
 }
 
@@ -466,9 +469,13 @@ func (v *validator) normalizers(ns []string) {
 }
 
 func (v *validator) limits(l Limits) {
-	if l.Memory != "" {
-		if _, err := ParseSize(l.Memory); err != nil {
-			v.at("limits.memory", err)
+	for _, f := range []struct{ path, value string }{
+		{"limits.memory", l.Memory}, {"limits.disk", l.Disk}, {"limits.output_size", l.OutputSize},
+	} {
+		if f.value != "" {
+			if _, err := ParseSize(f.value); err != nil {
+				v.at(f.path, err)
+			}
 		}
 	}
 	if l.Pids < 0 {

@@ -40,6 +40,11 @@ import (
 // Namespace is the containerd namespace all of reprove's objects live in.
 const Namespace = "reprove"
 
+// ErrNotRoot is returned when a private daemon is asked for without root
+// privileges: containerd and runc need them for mounts, cgroups and
+// namespaces.
+var ErrNotRoot = errors.New("start containerd: reprove's private containerd needs root (containerd and runc manage mounts, cgroups and namespaces); run reprove as root, for example with sudo")
+
 // Options configures Start.
 type Options struct {
 	// Address of an existing containerd socket. When empty, a private daemon
@@ -85,6 +90,9 @@ func Start(ctx context.Context, opts Options) (*Daemon, error) {
 	}
 	if opts.Dir == "" {
 		return nil, errors.New("start containerd: no address and no directory for a private daemon")
+	}
+	if os.Geteuid() != 0 {
+		return nil, ErrNotRoot
 	}
 	timeout := opts.StartTimeout
 	if timeout == 0 {

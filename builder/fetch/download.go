@@ -2,12 +2,19 @@
 // while there is network, and checks each input against the digest the
 // recipe pins: the source (git checkout, archive, Go module, directory) and
 // the shipped artifacts to compare with.
+//
+// Every input it hands out comes with a Fetched record saying whether this
+// run read it from where the recipe says, or served it from reprove's cache
+// (and then from which location and when it was fetched and checked), so
+// that a result never names a URL this run did not contact as the place its
+// bytes came from.
 package fetch
 
 import (
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -17,10 +24,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/builder/goproxy"
+	"github.com/reprove/reprove/internal/atomicfile"
+	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/internal/verified"
 )
 
@@ -38,12 +49,66 @@ type Fetcher struct {
 	// tree before Prepared hands it out (the builder gives it to the
 	// build user).
 	Prepare func(dir string) error
+	// Refetch makes every URL (and git repository) be contacted again and
+	// its bytes checked, even when the cache holds the pinned bytes
+	// already: the Fetched records then all say Cached false.
+	Refetch bool
+	// Now is the clock for Fetched records (time.Now when nil).
+	Now func() time.Time
+}
+
+// Fetched says where the bytes of one input came from in this run.
+type Fetched struct {
+	// Location is where the recipe says the input is: a URL, a local path
+	// or a git repository URL.
+	Location string `json:"location"`
+	// Cached is true when this run did not read Location: the bytes came
+	// from reprove's cache, checked against the same pin when they were
+	// fetched from FetchedFrom at FetchedAt (and again now where a
+	// checksum is cheap: the cache's verification stamp, a checkout's
+	// tree digest).
+	Cached bool `json:"cached"`
+	// FetchedFrom is where the bytes were read from: Location itself when
+	// Cached is false; for cached bytes, the location they were first
+	// fetched from, which differs from Location when another recipe named
+	// the same bytes elsewhere ("" when an older reprove cached them
+	// without saying).
+	FetchedFrom string `json:"fetchedFrom,omitempty"`
+	// FetchedAt is when the bytes were read from FetchedFrom and checked:
+	// this run's time when Cached is false (zero when unknown).
+	FetchedAt time.Time `json:"fetchedAt,omitzero"`
+}
+
+// Describe says in words where the bytes came from, for logs.
+func (f *Fetched) Describe() string {
+	if f == nil {
+		return ""
+	}
+	if !f.Cached {
+		return "fetched " + f.Location
+	}
+	from := f.FetchedFrom
+	if from == "" {
+		from = "an unrecorded location"
+	}
+	when := "at an unrecorded time"
+	if !f.FetchedAt.IsZero() {
+		when = f.FetchedAt.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("from the cache (%s was not contacted; the bytes were fetched from %s %s)", f.Location, from, when)
 }
 
 func (f *Fetcher) log(format string, args ...any) {
 	if f.Log != nil {
 		f.Log(fmt.Sprintf(format, args...))
 	}
+}
+
+func (f *Fetcher) now() time.Time {
+	if f.Now == nil {
+		return time.Now().UTC()
+	}
+	return f.Now().UTC()
 }
 
 func (f *Fetcher) http() *http.Client {
@@ -82,71 +147,117 @@ func newHash(d digest.Digest) (hash.Hash, error) {
 	return nil, fmt.Errorf("digest %s: algorithm %s is not accepted (sha256 or stronger)", d, d.Algorithm())
 }
 
-// FileDigest computes the digest of a file with d's algorithm.
-func FileDigest(path string, alg digest.Algorithm) (digest.Digest, error) {
+// fileDigest computes the digest of a file with alg, honouring ctx.
+func fileDigest(ctx context.Context, path string, alg digest.Algorithm) (digest.Digest, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	v := alg.Digester()
-	if _, err := io.Copy(v.Hash(), f); err != nil {
-		return "", err
+	h := alg.Hash()
+	if _, err := ctxio.HashReaderAll(ctx, f, nil, h); err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
 	}
-	return v.Digest(), nil
+	return digest.NewDigest(alg, h), nil
+}
+
+// origin is what the download cache remembers of where its bytes came from.
+type origin struct {
+	Location  string    `json:"location"`
+	FetchedAt time.Time `json:"fetchedAt"`
+}
+
+func originPath(cached string) string { return cached + ".origin.json" }
+
+func readOrigin(cached string) origin {
+	var o origin
+	if b, err := os.ReadFile(originPath(cached)); err == nil {
+		json.Unmarshal(b, &o)
+	}
+	return o
+}
+
+// isURL reports whether location is fetched over the network.
+func isURL(location string) bool {
+	u, err := url.Parse(location)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https")
 }
 
 // Get returns a local file holding the bytes at location (an http(s) URL,
-// or a path) after checking them against want. URL downloads are cached by
-// digest; a local path is copied into the cache so that the bytes checked
-// are the bytes used.
-func (f *Fetcher) Get(ctx context.Context, what, location string, want digest.Digest) (string, error) {
+// or a path) after checking them against want, and says where they came
+// from. URL downloads are cached by digest and, unless Refetch is set, a
+// cached download is used without contacting the URL (the record then says
+// so). A local path is read and checked on every call, since the file may
+// have changed; it is copied into the cache so that the bytes checked are
+// the bytes used.
+func (f *Fetcher) Get(ctx context.Context, what, location string, want digest.Digest) (string, *Fetched, error) {
 	if _, err := newHash(want); err != nil {
-		return "", fmt.Errorf("%s: %w", what, err)
+		return "", nil, fmt.Errorf("%s: %w", what, err)
 	}
 	if u, err := url.Parse(location); err == nil && len(u.Scheme) > 1 {
 		switch u.Scheme {
 		case "http", "https", "file":
 		default:
-			return "", fmt.Errorf("%s: %s: unsupported URL scheme %q (use http, https or a local path)", what, location, u.Scheme)
+			return "", nil, fmt.Errorf("%s: %s: unsupported URL scheme %q (use http, https or a local path)", what, location, u.Scheme)
 		}
 	}
 	dest := filepath.Join(f.CacheDir, "downloads", string(want.Algorithm()), want.Encoded())
-	if verified.Check(dest, want.String()) {
-		return dest, nil
-	}
-	if got, err := FileDigest(dest, want.Algorithm()); err == nil && got == want {
-		return dest, verified.Stamp(dest, want.String())
+	if isURL(location) && !f.Refetch {
+		cached := verified.Check(dest, want.String())
+		if !cached {
+			if got, err := fileDigest(ctx, dest, want.Algorithm()); err == nil && got == want {
+				if err := verified.Stamp(dest, want.String()); err != nil {
+					return "", nil, err
+				}
+				cached = true
+			}
+		}
+		if cached {
+			o := readOrigin(dest)
+			rec := &Fetched{Location: location, Cached: true, FetchedFrom: o.Location, FetchedAt: o.FetchedAt}
+			f.log("%s: %s", what, rec.Describe())
+			return dest, rec, nil
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(dest), ".tmp-*")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	defer os.Remove(tmp.Name())
-	v := want.Algorithm().Digester()
-	w := io.MultiWriter(tmp, v.Hash())
+	h := want.Algorithm().Hash()
+	w := io.MultiWriter(tmp, h)
+	fetchedAt := f.now()
 	if err := f.copyFrom(ctx, location, w); err != nil {
 		tmp.Close()
-		return "", fmt.Errorf("%s: fetch %s: %w", what, location, err)
+		return "", nil, fmt.Errorf("%s: fetch %s: %w", what, location, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	if got := v.Digest(); got != want {
-		return "", &DigestError{What: what + " " + location, Want: want, Got: got}
+	if got := digest.NewDigest(want.Algorithm(), h); got != want {
+		return "", nil, &DigestError{What: what + " " + location, Want: want, Got: got}
 	}
 	if err := os.Rename(tmp.Name(), dest); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return dest, verified.Stamp(dest, want.String())
+	if err := verified.Stamp(dest, want.String()); err != nil {
+		return "", nil, err
+	}
+	raw, err := json.Marshal(origin{Location: location, FetchedAt: fetchedAt})
+	if err != nil {
+		return "", nil, err
+	}
+	if err := atomicfile.Write(originPath(dest), raw, 0o644); err != nil {
+		return "", nil, err
+	}
+	return dest, &Fetched{Location: location, FetchedFrom: location, FetchedAt: fetchedAt}, nil
 }
 
 func (f *Fetcher) copyFrom(ctx context.Context, location string, w io.Writer) error {
-	u, err := url.Parse(location)
-	if err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+	if isURL(location) {
 		f.log("downloading %s", location)
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, location, nil)
 		if err != nil {
@@ -160,11 +271,13 @@ func (f *Fetcher) copyFrom(ctx context.Context, location string, w io.Writer) er
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("GET: %s", resp.Status)
 		}
-		_, err = io.Copy(w, &ctxReader{ctx, resp.Body})
+		_, err = io.Copy(w, ctxio.NewReader(ctx, resp.Body))
 		return err
 	}
 	path := strings.TrimPrefix(location, "file://")
-	src, err := os.Open(path)
+	// Non-blocking, so that a FIFO named as an input cannot hang the
+	// open; it is refused below.
+	src, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}
@@ -176,19 +289,6 @@ func (f *Fetcher) copyFrom(ctx context.Context, location string, w io.Writer) er
 	if !fi.Mode().IsRegular() {
 		return errors.New("not a regular file")
 	}
-	_, err = io.Copy(w, &ctxReader{ctx, src})
+	_, err = io.Copy(w, ctxio.NewReader(ctx, src))
 	return err
-}
-
-// ctxReader stops a long copy when ctx is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -12,9 +12,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/builder/goproxy"
@@ -79,7 +81,7 @@ func TestGet(t *testing.T) {
 	f := &Fetcher{CacheDir: t.TempDir()}
 	ctx := context.Background()
 
-	p, err := f.Get(ctx, "artifact", srv.URL+"/file", good)
+	p, _, err := f.Get(ctx, "artifact", srv.URL+"/file", good)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,26 +89,119 @@ func TestGet(t *testing.T) {
 		t.Errorf("cached bytes %q", b)
 	}
 	local := writeTemp(t, body)
-	if _, err := f.Get(ctx, "artifact", local, good); err != nil {
+	if _, _, err := f.Get(ctx, "artifact", local, good); err != nil {
 		t.Errorf("local path: %v", err)
 	}
 
 	var de *DigestError
 	wrong := digest.FromString("other")
-	if _, err := f.Get(ctx, "artifact", srv.URL+"/file", wrong); !errors.As(err, &de) || de.Got != good {
+	if _, _, err := f.Get(ctx, "artifact", srv.URL+"/file", wrong); !errors.As(err, &de) || de.Got != good {
 		t.Errorf("wrong digest: err = %v", err)
 	}
-	if _, err := f.Get(ctx, "artifact", srv.URL+"/missing", good+"0"); err == nil {
+	if _, _, err := f.Get(ctx, "artifact", srv.URL+"/missing", good+"0"); err == nil {
 		t.Error("a malformed digest was accepted")
 	}
-	if _, err := f.Get(ctx, "artifact", srv.URL+"/missing", digest.FromString("x")); err == nil || !strings.Contains(err.Error(), "404") {
+	if _, _, err := f.Get(ctx, "artifact", srv.URL+"/missing", digest.FromString("x")); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("missing URL: err = %v", err)
 	}
-	if _, err := f.Get(ctx, "artifact", local, digest.Digest("md5:"+strings.Repeat("0", 32))); err == nil {
+	if _, _, err := f.Get(ctx, "artifact", local, digest.Digest("md5:"+strings.Repeat("0", 32))); err == nil {
 		t.Error("an md5 pin was accepted")
 	}
-	if _, err := f.Get(ctx, "artifact", "ftp://example.org/x", good); err == nil {
+	if _, _, err := f.Get(ctx, "artifact", "ftp://example.org/x", good); err == nil {
 		t.Error("an ftp URL was accepted")
+	}
+}
+
+// A URL served from the cache is recorded as such, with where and when its
+// bytes were fetched; the result never claims this run read a URL it did
+// not contact. With Refetch the URL is contacted, and a dead one fails.
+func TestGetRecordsWhereBytesCameFrom(t *testing.T) {
+	body := []byte("release bytes")
+	want := digest.FromBytes(body)
+	alive := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !alive {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(body)
+	}))
+	defer srv.Close()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := t0
+	f := &Fetcher{CacheDir: t.TempDir(), Now: func() time.Time { return now }}
+	ctx := context.Background()
+
+	first := srv.URL + "/a/release.tgz"
+	_, rec, err := f.Get(ctx, "shipped artifact", first, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&Fetched{Location: first, FetchedFrom: first, FetchedAt: t0}, rec); diff != "" {
+		t.Errorf("first fetch (-want +got):\n%s", diff)
+	}
+
+	// The URL dies; a recipe naming it (or another URL) with the same
+	// digest is served from the cache, and says so.
+	alive = false
+	now = t0.Add(time.Hour)
+	dead := srv.URL + "/b/moved.tgz"
+	_, rec, err = f.Get(ctx, "shipped artifact", dead, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&Fetched{Location: dead, Cached: true, FetchedFrom: first, FetchedAt: t0}, rec); diff != "" {
+		t.Errorf("cached (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(rec.Describe(), "was not contacted") {
+		t.Errorf("Describe = %q", rec.Describe())
+	}
+
+	f.Refetch = true
+	if _, _, err := f.Get(ctx, "shipped artifact", dead, want); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("Refetch of a dead URL: err = %v, want the 404", err)
+	}
+	alive = true
+	_, rec, err = f.Get(ctx, "shipped artifact", dead, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&Fetched{Location: dead, FetchedFrom: dead, FetchedAt: now}, rec); diff != "" {
+		t.Errorf("refetched (-want +got):\n%s", diff)
+	}
+}
+
+// A local file is read and checked on every use: a changed file is caught
+// even though the cache holds the bytes it had, and a FIFO is refused
+// without hanging.
+func TestGetLocalPathEveryTime(t *testing.T) {
+	body := []byte("release bytes")
+	want := digest.FromBytes(body)
+	f := &Fetcher{CacheDir: t.TempDir()}
+	ctx := context.Background()
+	local := writeTemp(t, body)
+	_, rec, err := f.Get(ctx, "shipped artifact", local, want)
+	if err != nil || rec.Cached || rec.FetchedFrom != local {
+		t.Fatalf("Get = %+v, %v", rec, err)
+	}
+	os.WriteFile(local, []byte("changed"), 0o644)
+	var de *DigestError
+	if _, _, err := f.Get(ctx, "shipped artifact", local, want); !errors.As(err, &de) {
+		t.Fatalf("changed local file: err = %v, want a digest mismatch", err)
+	}
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, _, err := f.Get(ctx, "shipped artifact", fifo, want); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("FIFO: err = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Get hangs on a FIFO")
 	}
 }
 
@@ -244,12 +339,16 @@ func TestShipped(t *testing.T) {
 	r := &recipes.Recipe{}
 	s := &recipes.Shipped{Path: p, Digest: digest.FromBytes(arch), Member: "package/bin/tool", MemberDigest: digest.FromBytes(tool)}
 	dest := filepath.Join(t.TempDir(), "tool")
-	if err := f.Shipped(context.Background(), r, s, dest); err != nil {
+	rec, err := f.Shipped(context.Background(), r, s, dest)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if rec == nil || rec.Location != p || rec.Cached {
+		t.Errorf("record = %+v", rec)
 	}
 	s.MemberDigest = digest.FromString("other")
 	var de *DigestError
-	if err := f.Shipped(context.Background(), r, s, filepath.Join(t.TempDir(), "t")); !errors.As(err, &de) {
+	if _, err := f.Shipped(context.Background(), r, s, filepath.Join(t.TempDir(), "t")); !errors.As(err, &de) {
 		t.Fatalf("wrong member digest: err = %v", err)
 	}
 }

@@ -13,6 +13,8 @@ import (
 )
 
 // preparedFormat changes when the way prepared trees are made changes.
+// (Format 1 trees are the same; their source.json only lacks the Fetched
+// record, which is then left out.)
 const preparedFormat = 1
 
 // Prepared returns r's source as a verified tree that the caller must not
@@ -51,6 +53,15 @@ func (f *Fetcher) Prepared(ctx context.Context, r *recipes.Recipe, scratch strin
 	}
 	dir := filepath.Join(base, key)
 	if src, err := readPrepared(dir); err == nil {
+		if f.Refetch {
+			// The tree is as it was verified; what is checked again is
+			// that its location still serves the pinned bytes.
+			rec, err := f.recontact(ctx, r)
+			if err != nil {
+				return nil, false, err
+			}
+			src.Resolved.Fetched = rec
+		}
 		f.log("source: using the verified copy in the cache")
 		return src, true, nil
 	}
@@ -104,7 +115,45 @@ func readPrepared(dir string) (*Source, error) {
 	if m.Format != preparedFormat {
 		return nil, fmt.Errorf("prepared source %s: format %d", dir, m.Format)
 	}
-	return &Source{Dir: filepath.Join(dir, "tree"), Epoch: m.Epoch, Resolved: m.Resolved}, nil
+	res := m.Resolved
+	if res.Fetched != nil {
+		// The tree was fetched by an earlier run: this one did not
+		// contact its location.
+		rec := *res.Fetched
+		rec.Cached = true
+		res.Fetched = &rec
+	}
+	return &Source{Dir: filepath.Join(dir, "tree"), Epoch: m.Epoch, Resolved: res}, nil
+}
+
+// recontact fetches a content-pinned source's bytes from its location
+// again and checks them against the pin, without preparing a tree: for
+// Refetch, when a verified tree of those bytes is cached. A Go module has
+// no location of its own (any proxy serves the bytes its sum pins) and
+// gets no record.
+func (f *Fetcher) recontact(ctx context.Context, r *recipes.Recipe) (*Fetched, error) {
+	s := r.Source
+	switch {
+	case s.Archive != nil:
+		loc := s.Archive.URL
+		if loc == "" {
+			loc = r.ResolvePath(s.Archive.Path)
+		}
+		_, rec, err := f.Get(ctx, "source archive", loc, s.Archive.Digest)
+		return rec, err
+	case s.Git != nil:
+		tmp, err := os.MkdirTemp(f.CacheDir, ".recontact-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		src, err := f.git(ctx, s.Git, filepath.Join(tmp, "checkout"))
+		if err != nil {
+			return nil, err
+		}
+		return src.Resolved.Fetched, nil
+	}
+	return nil, nil
 }
 
 // sourceKey names a content-pinned source: its pins and where it comes

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,13 +16,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
 
-	"github.com/reprove/reprove/builder/image"
 	"github.com/reprove/reprove/internal/atomicfile"
+	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/internal/treehash"
 	"github.com/reprove/reprove/internal/unpack"
 	"github.com/reprove/reprove/recipes"
@@ -52,6 +54,10 @@ type Resolved struct {
 	Digest digest.Digest `json:"digest,omitempty"`
 	// Sum is a Go module's h1: hash.
 	Sum string `json:"sum,omitempty"`
+	// Fetched says whether this run read the source from URI or served it
+	// from the cache (set for git, archive and dir sources; a Go module is
+	// identified by its sum, whichever proxy served it).
+	Fetched *Fetched `json:"fetched,omitempty"`
 }
 
 // TreeError is a checkout or directory whose tree digest is not the one the
@@ -78,7 +84,7 @@ func (f *Fetcher) Source(ctx context.Context, r *recipes.Recipe, dest string) (*
 		if loc == "" {
 			loc = r.ResolvePath(s.Archive.Path)
 		}
-		p, err := f.Get(ctx, "source archive", loc, s.Archive.Digest)
+		p, rec, err := f.Get(ctx, "source archive", loc, s.Archive.Digest)
 		if err != nil {
 			return nil, err
 		}
@@ -90,7 +96,7 @@ func (f *Fetcher) Source(ctx context.Context, r *recipes.Recipe, dest string) (*
 		if !newest.IsZero() && newest.Unix() > 0 {
 			epoch = newest.Unix()
 		}
-		return &Source{Dir: dest, Epoch: epoch, Resolved: Resolved{Kind: "archive", URI: loc, Digest: s.Archive.Digest}}, nil
+		return &Source{Dir: dest, Epoch: epoch, Resolved: Resolved{Kind: "archive", URI: loc, Digest: s.Archive.Digest, Fetched: rec}}, nil
 	case s.GoModule != nil:
 		return f.goModule(ctx, s.GoModule, dest)
 	case s.Dir != nil:
@@ -117,21 +123,25 @@ func (f *Fetcher) goModule(ctx context.Context, m *recipes.GoModuleSource, dest 
 		os.RemoveAll(dest)
 		return nil, fmt.Errorf("fetch source: unpack %s@%s: %w", m.Path, m.Version, err)
 	}
-	if m.Path == image.ToolchainModule {
+	if m.Path == recipes.ToolchainModule {
 		// A Go distribution as source: its programs need their exec bits,
 		// which module zips do not carry.
-		err := filepath.WalkDir(dest, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
+		root, err := os.OpenRoot(dest)
+		if err != nil {
+			return nil, err
+		}
+		defer root.Close()
+		err = fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
 				return err
 			}
-			rel, _ := filepath.Rel(dest, p)
-			if image.IsToolchainExecutable(filepath.ToSlash(rel)) {
-				return os.Chmod(p, 0o755)
+			if recipes.IsToolchainExecutable(p) {
+				return root.Chmod(p, 0o755)
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("fetch source: %s@%s: %w", m.Path, m.Version, err)
 		}
 	}
 	return &Source{Dir: dest, Epoch: info.Time.Unix(), Resolved: Resolved{Kind: "gomod", URI: m.Path, Version: m.Version, Sum: sum}}, nil
@@ -140,6 +150,7 @@ func (f *Fetcher) goModule(ctx context.Context, m *recipes.GoModuleSource, dest 
 // dir copies a local directory (regular files, directories, symlinks) and
 // verifies the copy, so that the bytes checked are the bytes built.
 func (f *Fetcher) dir(ctx context.Context, src string, want digest.Digest, dest string) (*Source, error) {
+	at := f.now()
 	if err := CopyTree(ctx, src, dest); err != nil {
 		os.RemoveAll(dest)
 		return nil, fmt.Errorf("fetch source directory %s: %w", src, err)
@@ -151,63 +162,86 @@ func (f *Fetcher) dir(ctx context.Context, src string, want digest.Digest, dest 
 	if got != want {
 		return nil, &TreeError{What: "source directory " + src, Want: want, Got: got}
 	}
-	return &Source{Dir: dest, Resolved: Resolved{Kind: "dir", URI: src, Digest: got}}, nil
+	return &Source{Dir: dest, Resolved: Resolved{Kind: "dir", URI: src, Digest: got, Fetched: &Fetched{Location: src, FetchedFrom: src, FetchedAt: at}}}, nil
 }
 
 // CopyTree copies regular files (with their exec bit and times),
-// directories and symlinks from src to dest, in lexical order; anything
-// else is refused.
+// directories and symlinks from src to dest (created, must not exist), in
+// lexical order; anything else is refused. Both trees are opened as
+// os.Roots, so nothing in src (a symlink, a chain of them, a link to ..,
+// a directory swapped for a link while the copy runs) makes it read or
+// write outside them; symlinks are copied as links, never followed.
 func CopyTree(ctx context.Context, src, dest string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+	from, err := os.OpenRoot(src)
+	if err != nil {
+		return err
+	}
+	defer from.Close()
+	if err := os.Mkdir(dest, 0o755); err != nil {
+		return err
+	}
+	to, err := os.OpenRoot(dest)
+	if err != nil {
+		return err
+	}
+	defer to.Close()
+	return fs.WalkDir(from.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil {
-			return err
+		if rel == "." {
+			return nil
 		}
-		target := filepath.Join(dest, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case info.Mode()&fs.ModeSymlink != 0:
-			t, err := os.Readlink(p)
+		switch typ := d.Type(); {
+		case typ.IsDir():
+			return to.Mkdir(rel, 0o755)
+		case typ&fs.ModeSymlink != 0:
+			t, err := from.Readlink(rel)
 			if err != nil {
 				return err
 			}
-			return os.Symlink(t, target)
-		case info.Mode().IsRegular():
-			in, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer in.Close()
-			mode := os.FileMode(0o644)
-			if info.Mode().Perm()&0o111 != 0 {
-				mode = 0o755
-			}
-			out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(out, in); err != nil {
-				out.Close()
-				return err
-			}
-			if err := out.Close(); err != nil {
-				return err
-			}
-			return os.Chtimes(target, info.ModTime(), info.ModTime())
+			return to.Symlink(t, rel)
+		case typ.IsRegular():
+			return copyFileIn(ctx, from, to, rel)
+		default:
+			return fmt.Errorf("%s is a %s; only files, directories and symlinks are copied", rel, typ)
 		}
-		return fmt.Errorf("%s is a %s; only files, directories and symlinks are copied", rel, info.Mode().Type())
 	})
+}
+
+// copyFileIn copies the regular file rel from one root to the other.
+func copyFileIn(ctx context.Context, from, to *os.Root, rel string) error {
+	in, err := from.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	info, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("%s changed into a %s while it was copied", rel, info.Mode().Type())
+	}
+	mode := os.FileMode(0o644)
+	if info.Mode().Perm()&0o111 != 0 {
+		mode = 0o755
+	}
+	out, err := to.OpenFile(rel, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, ctxio.NewReader(ctx, in)); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return to.Chtimes(rel, info.ModTime(), info.ModTime())
 }
 
 var hexCommit = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
@@ -224,6 +258,8 @@ func (f *Fetcher) git(ctx context.Context, g *recipes.GitSource, dest string) (*
 	}
 	h := sha256.Sum256([]byte(g.URL))
 	mirror := filepath.Join(f.CacheDir, "git", hex.EncodeToString(h[:16])+".git")
+	rec := &Fetched{Location: g.URL, FetchedFrom: g.URL, FetchedAt: f.now()}
+	contacted := false
 	if _, err := os.Stat(mirror); err != nil {
 		f.log("cloning %s", g.URL)
 		tmp := mirror + ".tmp"
@@ -238,8 +274,9 @@ func (f *Fetcher) git(ctx context.Context, g *recipes.GitSource, dest string) (*
 		if err := os.Rename(tmp, mirror); err != nil {
 			return nil, err
 		}
+		contacted = true
 	}
-	if _, err := runGit(ctx, mirror, "cat-file", "-e", g.Commit+"^{commit}"); err != nil {
+	if _, err := runGit(ctx, mirror, "cat-file", "-e", g.Commit+"^{commit}"); err != nil || (f.Refetch && !contacted) {
 		f.log("updating %s", g.URL)
 		if _, err := runGit(ctx, mirror, "fetch", "--quiet", "--prune", "--", g.URL, "+refs/*:refs/*"); err != nil {
 			return nil, fmt.Errorf("fetch git source %s: %w", g.URL, err)
@@ -247,6 +284,26 @@ func (f *Fetcher) git(ctx context.Context, g *recipes.GitSource, dest string) (*
 		if _, err := runGit(ctx, mirror, "cat-file", "-e", g.Commit+"^{commit}"); err != nil {
 			return nil, fmt.Errorf("fetch git source %s: commit %s not found in the repository", g.URL, g.Commit)
 		}
+		contacted = true
+	}
+	originFile := filepath.Join(mirror, "reprove-origin.json")
+	if contacted {
+		raw, err := json.Marshal(origin{Location: g.URL, FetchedAt: rec.FetchedAt})
+		if err != nil {
+			return nil, err
+		}
+		if err := atomicfile.Write(originFile, raw, 0o644); err != nil {
+			return nil, err
+		}
+	} else {
+		// The commit was in the mirror already: the repository was not
+		// contacted.
+		var o origin
+		if b, err := os.ReadFile(originFile); err == nil {
+			json.Unmarshal(b, &o)
+		}
+		rec = &Fetched{Location: g.URL, Cached: true, FetchedFrom: o.Location, FetchedAt: o.FetchedAt}
+		f.log("git source: %s", rec.Describe())
 	}
 	if _, err := runGit(ctx, "", "clone", "--quiet", "--no-checkout", "--", mirror, dest); err != nil {
 		return nil, fmt.Errorf("fetch git source: %w", err)
@@ -278,7 +335,7 @@ func (f *Fetcher) git(ctx context.Context, g *recipes.GitSource, dest string) (*
 	if got != g.Tree {
 		return nil, &TreeError{What: fmt.Sprintf("git source %s@%s", g.URL, g.Commit), Want: g.Tree, Got: got}
 	}
-	return &Source{Dir: dest, Epoch: epoch, Resolved: Resolved{Kind: "git", URI: g.URL, Commit: g.Commit, Digest: got}}, nil
+	return &Source{Dir: dest, Epoch: epoch, Resolved: Resolved{Kind: "git", URI: g.URL, Commit: g.Commit, Digest: got, Fetched: rec}}, nil
 }
 
 // runGit runs git with none of the caller's configuration.
@@ -309,34 +366,36 @@ func runGit(ctx context.Context, dir string, args ...string) (string, error) {
 }
 
 // Shipped fetches a shipped artifact into dest: the file itself, or the
-// member inside it, each checked against its pinned digest.
-func (f *Fetcher) Shipped(ctx context.Context, r *recipes.Recipe, s *recipes.Shipped, dest string) error {
+// member inside it, each checked against its pinned digest. The record
+// says whether the file was read from its URL or path in this run, or
+// served from the cache (see Fetched).
+func (f *Fetcher) Shipped(ctx context.Context, r *recipes.Recipe, s *recipes.Shipped, dest string) (*Fetched, error) {
 	loc := s.URL
 	if loc == "" {
 		loc = r.ResolvePath(s.Path)
 	}
-	p, err := f.Get(ctx, "shipped artifact", loc, s.Digest)
+	p, rec, err := f.Get(ctx, "shipped artifact", loc, s.Digest)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if s.Member == "" {
-		return copyFile(p, dest)
-	}
-	if err := memberFile(ctx, p, s.Member, dest); err != nil {
-		return fmt.Errorf("shipped artifact %s: %w", loc, err)
+		return rec, copyFile(p, dest)
 	}
 	if _, err := newHash(s.MemberDigest); err != nil {
-		return fmt.Errorf("shipped artifact %s member %s: %w", loc, s.Member, err)
+		return nil, fmt.Errorf("shipped artifact %s member %s: %w", loc, s.Member, err)
 	}
-	got, err := FileDigest(dest, s.MemberDigest.Algorithm())
+	if err := memberFile(ctx, p, s.Member, dest); err != nil {
+		return nil, fmt.Errorf("shipped artifact %s: %w", loc, err)
+	}
+	got, err := fileDigest(ctx, dest, s.MemberDigest.Algorithm())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if got != s.MemberDigest {
 		os.Remove(dest)
-		return &DigestError{What: fmt.Sprintf("shipped artifact %s member %s", loc, s.Member), Want: s.MemberDigest, Got: got}
+		return nil, &DigestError{What: fmt.Sprintf("shipped artifact %s member %s", loc, s.Member), Want: s.MemberDigest, Got: got}
 	}
-	return nil
+	return rec, nil
 }
 
 // memberFile copies an archive member into dest atomically.

@@ -3,6 +3,7 @@ package image_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/reprove/reprove/builder/goproxy"
@@ -78,5 +79,51 @@ func TestDebianImageIsReproducible(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("git not among the recorded packages: %v", first.Packages)
+	}
+}
+
+// Layers are cached by what they depend on: an image for a second Go
+// release reuses the rootfs layer of the first (no mmdebstrap run), and
+// the image it gives is the one a build from scratch gives.
+func TestLayersReusedAcrossGoVersions(t *testing.T) {
+	b := newBuilder(t)
+	var logs []string
+	b.Log = func(s string) { logs = append(logs, s); t.Log(s) }
+	ctx := context.Background()
+	first, err := b.Ensure(ctx, image.Spec{Go: "1.26.8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs = nil
+	spec := image.Spec{Go: "1.25.5"}
+	second, err := b.Ensure(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(logs, "\n")
+	if !strings.Contains(joined, "reusing the Debian bookworm rootfs layer") || strings.Contains(joined, "building Debian") {
+		t.Errorf("the second Go release did not reuse the rootfs layer:\n%s", joined)
+	}
+	if first.Layers[0] != second.Layers[0] {
+		t.Errorf("rootfs layers differ: %v and %v", first.Layers[0], second.Layers[0])
+	}
+	if second.Toolchain == nil || second.Toolchain.GoVersion != "1.25.5" || second.Toolchain.Sum == "" || len(second.Packages) == 0 {
+		t.Errorf("image record of the reused layers incomplete: %+v", second)
+	}
+	scratch, err := b.Build(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scratch.Digest != second.Digest {
+		t.Errorf("from scratch %s, with reused layers %s", scratch.Digest, second.Digest)
+	}
+	// A third image of the same Go release on another rootfs reuses the
+	// toolchain layer.
+	logs = nil
+	if _, err := b.Ensure(ctx, image.Spec{Go: "1.25.5", Debian: &recipes.DebianImage{Suite: "bookworm"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(logs, "\n"), "reusing the Go 1.25.5 toolchain layer") {
+		t.Errorf("the toolchain layer was made again:\n%s", strings.Join(logs, "\n"))
 	}
 }

@@ -6,6 +6,11 @@
 // uncompressed, normalised tarballs, so building the same Spec twice gives
 // the same image digest; images are imported into containerd as OCI images
 // and cached by the digest of their Spec.
+//
+// Layers are cached by what they depend on: the rootfs by suite, package
+// set, architecture and mirror; the toolchain by Go release and
+// architecture. An image for a new Go release on a known rootfs makes only
+// its toolchain layer and reprove's own small one.
 package image
 
 import (
@@ -48,9 +53,10 @@ const (
 	DefaultMirror = "http://deb.debian.org/debian"
 	// Snapshotter is the containerd snapshotter images are unpacked into.
 	Snapshotter = "overlayfs"
-	// formatVersion changes whenever the way layers are made changes, so
-	// that a new reprove does not reuse an image an old one made.
-	formatVersion = 2
+	// formatVersion changes whenever the way layers are made (or their
+	// records are written) changes, so that a new reprove does not reuse
+	// an image or layer an old one made.
+	formatVersion = 3
 	// PATH inside every image.
 	Path = GoRoot + "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
@@ -152,7 +158,7 @@ func (i *Image) Describe() string {
 
 // Toolchain is the Go distribution in an image.
 type Toolchain struct {
-	GoVersion string `json:"go_version"`
+	GoVersion string `json:"goVersion"`
 	Module    string `json:"module"`
 	Version   string `json:"version"`
 	// Sum is the module zip's h1: hash, as in the checksum database.
@@ -197,12 +203,13 @@ func (b *Builder) metaPath(key string) string {
 }
 
 // Ensure returns the image for spec, building it only when the cache does
-// not hold it (or containerd lost it).
+// not hold it (or containerd lost it), and then reusing every layer the
+// cache holds already.
 func (b *Builder) Ensure(ctx context.Context, spec Spec) (*Image, error) {
 	if img, err := b.cached(ctx, spec); err == nil {
 		return img, nil
 	}
-	return b.Build(ctx, spec)
+	return b.build(ctx, spec, true)
 }
 
 func (b *Builder) cached(ctx context.Context, spec Spec) (*Image, error) {
@@ -235,12 +242,25 @@ func (b *Builder) cached(ctx context.Context, spec Spec) (*Image, error) {
 	return &img, nil
 }
 
-// Build makes the image for spec from scratch, imports it into containerd
-// (replacing an image of the same name) and records it in the cache.
+// Build makes the image for spec from scratch, every layer included,
+// imports it into containerd (replacing an image of the same name) and
+// records it and its layers in the cache. Building from scratch is how
+// `reprove image build --force` shows that the digest holds.
 func (b *Builder) Build(ctx context.Context, spec Spec) (*Image, error) {
+	return b.build(ctx, spec, false)
+}
+
+func (b *Builder) build(ctx context.Context, spec Spec, reuse bool) (*Image, error) {
 	spec = spec.normal()
 	key := spec.Key(b.mirror())
 	name := "reprove.local/base/" + spec.Describe() + ":" + key[:16]
+	// A lease keeps the blobs, reused or new, from being collected before
+	// the image record refers to them.
+	ctx, done, err := b.Client.WithLease(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("build image: %w", err)
+	}
+	defer done(context.WithoutCancel(ctx))
 	tmp := filepath.Join(b.Dir, "tmp")
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
 		return nil, err
@@ -253,64 +273,51 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (*Image, error) {
 
 	img := &Image{Name: name, Spec: spec, Mirror: b.mirror()}
 	var layers []layer
+	var records []func() error
 
-	b.log("image %s: building Debian %s rootfs", spec.Describe(), spec.suite())
-	rootTar := filepath.Join(work, "rootfs.tar")
-	if err := debianRootfs(ctx, spec, b.mirror(), rootTar, b.Log); err != nil {
-		return nil, err
-	}
-	lw, err := newLayerWriter(work, Epoch)
+	rootKey := spec.rootfsKey(b.mirror())
+	root, info, err := b.reusedRootfs(ctx, reuse, rootKey)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(rootTar)
-	if err != nil {
-		lw.abort()
-		return nil, err
+	if root != nil {
+		b.log("image %s: reusing the Debian %s rootfs layer", spec.Describe(), spec.suite())
+	} else {
+		if root, info, err = b.makeRootfs(ctx, spec, work); err != nil {
+			return nil, err
+		}
+		l, inf := *root, *info
+		records = append(records, func() error {
+			return b.writeLayerRecord("rootfs", rootKey, layerRecord{Digest: l.digest, Size: l.size, Packages: inf.packages, Passwd: inf.passwd, Group: inf.group})
+		})
 	}
-	info, err := convertRootfs(f, lw)
-	f.Close()
-	if err != nil {
-		lw.abort()
-		return nil, err
-	}
-	os.Remove(rootTar)
-	l, err := lw.finish()
-	if err != nil {
-		return nil, err
-	}
-	layers = append(layers, l)
+	layers = append(layers, *root)
 	img.Packages = info.packages
-	img.Layers = append(img.Layers, Layer{Role: "rootfs", Digest: l.digest, Size: l.size})
+	img.Layers = append(img.Layers, Layer{Role: "rootfs", Digest: root.digest, Size: root.size})
 
 	if spec.Go != "" {
-		if b.Proxy == nil || b.Proxy.SumDB == nil {
-			return nil, errors.New("build image: a Go toolchain needs the module proxy with its checksum database")
-		}
-		version := ToolchainVersion(spec.Go, spec.arch())
-		b.log("image %s: fetching %s@%s", spec.Describe(), ToolchainModule, version)
-		zipPath, sum, err := b.Proxy.Zip(ctx, ToolchainModule, version, "")
-		if err != nil {
-			return nil, fmt.Errorf("build image: fetch Go %s: %w", spec.Go, err)
-		}
-		lw, err := newLayerWriter(work, Epoch)
+		tcKey := spec.toolchainKey()
+		tl, tc, err := b.reusedToolchain(ctx, reuse, tcKey)
 		if err != nil {
 			return nil, err
 		}
-		if err := toolchainLayer(zipPath, spec.Go, spec.arch(), lw); err != nil {
-			lw.abort()
-			return nil, err
+		if tl != nil {
+			b.log("image %s: reusing the Go %s toolchain layer", spec.Describe(), spec.Go)
+		} else {
+			if tl, tc, err = b.makeToolchain(ctx, spec, work); err != nil {
+				return nil, err
+			}
+			l, t := *tl, *tc
+			records = append(records, func() error {
+				return b.writeLayerRecord("toolchain", tcKey, layerRecord{Digest: l.digest, Size: l.size, Toolchain: &t})
+			})
 		}
-		l, err := lw.finish()
-		if err != nil {
-			return nil, err
-		}
-		layers = append(layers, l)
-		img.Toolchain = &Toolchain{GoVersion: spec.Go, Module: ToolchainModule, Version: version, Sum: sum}
-		img.Layers = append(img.Layers, Layer{Role: "go-toolchain", Digest: l.digest, Size: l.size})
+		layers = append(layers, *tl)
+		img.Toolchain = tc
+		img.Layers = append(img.Layers, Layer{Role: "go-toolchain", Digest: tl.digest, Size: tl.size})
 	}
 
-	lw, err = newLayerWriter(work, Epoch)
+	lw, err := newLayerWriter(work, Epoch)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +325,8 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (*Image, error) {
 		lw.abort()
 		return nil, err
 	}
-	if l, err = lw.finish(); err != nil {
+	l, err := lw.finish()
+	if err != nil {
 		return nil, err
 	}
 	layers = append(layers, l)
@@ -330,22 +338,82 @@ func (b *Builder) Build(ctx context.Context, spec Spec) (*Image, error) {
 		return nil, err
 	}
 	img.Digest = manifest
+	// The layers' records are written once their blobs are in the
+	// content store, referred to by the image.
+	for _, write := range records {
+		if err := write(); err != nil {
+			return nil, err
+		}
+	}
 	if err := writeJSONAtomic(b.metaPath(key), img); err != nil {
 		return nil, err
 	}
 	return img, nil
 }
 
+// makeRootfs builds the Debian rootfs with mmdebstrap and normalises it
+// into a layer.
+func (b *Builder) makeRootfs(ctx context.Context, spec Spec, work string) (*layer, *rootfsInfo, error) {
+	b.log("image %s: building Debian %s rootfs", spec.Describe(), spec.suite())
+	rootTar := filepath.Join(work, "rootfs.tar")
+	if err := debianRootfs(ctx, spec, b.mirror(), rootTar, b.Log); err != nil {
+		return nil, nil, err
+	}
+	defer os.Remove(rootTar)
+	lw, err := newLayerWriter(work, Epoch)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := os.Open(rootTar)
+	if err != nil {
+		lw.abort()
+		return nil, nil, err
+	}
+	info, err := convertRootfs(f, lw)
+	f.Close()
+	if err != nil {
+		lw.abort()
+		return nil, nil, err
+	}
+	l, err := lw.finish()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &l, info, nil
+}
+
+// makeToolchain fetches the Go distribution (verified by the checksum
+// database) and writes its layer.
+func (b *Builder) makeToolchain(ctx context.Context, spec Spec, work string) (*layer, *Toolchain, error) {
+	if b.Proxy == nil || b.Proxy.SumDB == nil {
+		return nil, nil, errors.New("build image: a Go toolchain needs the module proxy with its checksum database")
+	}
+	version := recipes.ToolchainVersion(spec.Go, spec.arch())
+	b.log("image %s: fetching %s@%s", spec.Describe(), recipes.ToolchainModule, version)
+	zipPath, sum, err := b.Proxy.Zip(ctx, recipes.ToolchainModule, version, "")
+	if err != nil {
+		return nil, nil, fmt.Errorf("build image: fetch Go %s: %w", spec.Go, err)
+	}
+	lw, err := newLayerWriter(work, Epoch)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := toolchainLayer(zipPath, spec.Go, spec.arch(), lw); err != nil {
+		lw.abort()
+		return nil, nil, err
+	}
+	l, err := lw.finish()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &l, &Toolchain{GoVersion: spec.Go, Module: recipes.ToolchainModule, Version: version, Sum: sum}, nil
+}
+
 // importImage writes the layers, config and manifest into containerd's
 // content store, points the image name at the manifest and unpacks it.
+// The caller holds a lease on ctx. Layers already in the store (reused
+// from the cache) are not written again.
 func (b *Builder) importImage(ctx context.Context, name, key string, spec Spec, layers []layer) (digest.Digest, error) {
-	// A lease keeps the blobs from being collected before the image
-	// record refers to them.
-	ctx, done, err := b.Client.WithLease(ctx)
-	if err != nil {
-		return "", fmt.Errorf("import image: %w", err)
-	}
-	defer done(context.WithoutCancel(ctx))
 	cs := b.Client.ContentStore()
 
 	var diffIDs []digest.Digest
@@ -354,14 +422,16 @@ func (b *Builder) importImage(ctx context.Context, name, key string, spec Spec, 
 	created := Epoch
 	for i, l := range layers {
 		desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: l.digest, Size: l.size}
-		f, err := os.Open(l.path)
-		if err != nil {
-			return "", err
-		}
-		err = content.WriteBlob(ctx, cs, "reprove-layer-"+l.digest.Encoded(), f, desc)
-		f.Close()
-		if err != nil {
-			return "", fmt.Errorf("import image: write layer %d: %w", i, err)
+		if l.path != "" {
+			f, err := os.Open(l.path)
+			if err != nil {
+				return "", err
+			}
+			err = content.WriteBlob(ctx, cs, "reprove-layer-"+l.digest.Encoded(), f, desc)
+			f.Close()
+			if err != nil {
+				return "", fmt.Errorf("import image: write layer %d: %w", i, err)
+			}
 		}
 		diffIDs = append(diffIDs, l.digest)
 		layerDescs = append(layerDescs, desc)

@@ -12,22 +12,6 @@ import (
 	"github.com/reprove/reprove/recipes"
 )
 
-func TestIsToolchainExecutable(t *testing.T) {
-	for rel, want := range map[string]bool{
-		"bin/go":                       true,
-		"bin/gofmt":                    true,
-		"pkg/tool/linux_amd64/compile": true,
-		"pkg/tool/linux_amd64/x/y":     false,
-		"src/make.bash":                false,
-		"go.mod":                       false,
-		"pkg/include/asm_ppc64x.h":     false,
-	} {
-		if got := IsToolchainExecutable(rel); got != want {
-			t.Errorf("IsToolchainExecutable(%q) = %v, want %v", rel, got, want)
-		}
-	}
-}
-
 func TestSpecKey(t *testing.T) {
 	a := Spec{Debian: &recipes.DebianImage{Suite: "bookworm", Packages: []string{"make", "git", "git"}}, Go: "1.23.5", Arch: "amd64"}
 	b := Spec{Debian: &recipes.DebianImage{Packages: []string{"git", "make"}}, Go: "1.23.5", Arch: "amd64"}

@@ -104,7 +104,8 @@ func (lw *layerWriter) addParents(name string) error {
 	return nil
 }
 
-// layer is a finished layer file.
+// layer is a finished layer: a file to import, or (path "") a blob the
+// content store holds already.
 type layer struct {
 	path   string
 	digest digest.Digest

@@ -4,31 +4,14 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
+
+	"github.com/reprove/reprove/recipes"
 )
 
 // GoRoot is where the toolchain layer puts the Go distribution.
 const GoRoot = "/usr/local/go"
-
-// ToolchainModule is the module path of Go distributions on the proxy.
-const ToolchainModule = "golang.org/toolchain"
-
-// ToolchainVersion is the golang.org/toolchain module version holding Go
-// release goVersion ("1.23.5") for linux/arch.
-func ToolchainVersion(goVersion, arch string) string {
-	return "v0.0.1-go" + goVersion + ".linux-" + arch
-}
-
-// IsToolchainExecutable reports whether a file of a golang.org/toolchain
-// module (path relative to the module root) is a program. Module zips carry
-// no permission bits, so, as the go command does when it installs a
-// toolchain, the programs in bin/ and pkg/tool/ are made executable.
-func IsToolchainExecutable(rel string) bool {
-	dir := path.Dir(rel)
-	return dir == "bin" || (strings.HasPrefix(dir, "pkg/tool/") && strings.Count(dir, "/") == 2)
-}
 
 // toolchainLayer writes the files of a verified golang.org/toolchain zip
 // under GoRoot, sorted by name.
@@ -38,7 +21,7 @@ func toolchainLayer(zipPath, goVersion, arch string, lw *layerWriter) error {
 		return fmt.Errorf("open toolchain zip: %w", err)
 	}
 	defer zr.Close()
-	prefix := ToolchainModule + "@" + ToolchainVersion(goVersion, arch) + "/"
+	prefix := recipes.ToolchainModule + "@" + recipes.ToolchainVersion(goVersion, arch) + "/"
 	files := make([]*zip.File, 0, len(zr.File))
 	for _, f := range zr.File {
 		if !strings.HasPrefix(f.Name, prefix) {
@@ -58,7 +41,7 @@ func toolchainLayer(zipPath, goVersion, arch string, lw *layerWriter) error {
 			return err
 		}
 		mode := int64(0o644)
-		if IsToolchainExecutable(rel) {
+		if recipes.IsToolchainExecutable(rel) {
 			mode = 0o755
 		}
 		rc, err := f.Open()

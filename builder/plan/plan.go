@@ -36,21 +36,33 @@ const (
 // Defaults for limits a recipe and the flags leave unset.
 var Defaults = Limits{
 	MemoryBytes: 4 << 30,
+	DiskBytes:   16 << 30,
 	Pids:        4096,
 	CPUs:        0, // all of the host's
 	Timeout:     60 * time.Minute,
 	TmpfsBytes:  1 << 30,
+	OutputBytes: 4 << 30,
 }
+
+// MinSize is the smallest memory or disk limit a build may have.
+const MinSize = 16 << 20
 
 // Limits bound a build's resources.
 type Limits struct {
 	MemoryBytes int64
-	Pids        int64
+	// DiskBytes bounds what the build writes to SourceDir, OutDir and
+	// HomeDir together (the builder puts them on one file system of this
+	// size).
+	DiskBytes int64
+	Pids      int64
 	// CPUs is a CPU quota in cores; 0 leaves CPU unlimited.
 	CPUs    float64
 	Timeout time.Duration
 	// TmpfsBytes is the size of /tmp (counted against memory).
 	TmpfsBytes int64
+	// OutputBytes bounds the declared outputs' total size, checked before
+	// they are hashed.
+	OutputBytes int64
 	// CPUSet pins the build to CPUs ("" for all).
 	CPUSet string
 }
@@ -238,7 +250,7 @@ func Make(in Inputs) (*Plan, error) {
 		outputs = append(outputs, p)
 	}
 
-	limits, err := limitsFor(in.Limits, r.Limits)
+	limits, err := LimitsFor(in.Limits, r.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -276,8 +288,8 @@ func Make(in Inputs) (*Plan, error) {
 	}, nil
 }
 
-// limitsFor merges limits: flags first, then the recipe, then Defaults.
-func limitsFor(flags Limits, r recipes.Limits) (Limits, error) {
+// LimitsFor merges limits: flags first, then the recipe, then Defaults.
+func LimitsFor(flags Limits, r recipes.Limits) (Limits, error) {
 	out := Defaults
 	mem, err := r.MemoryBytes()
 	if err != nil {
@@ -286,6 +298,14 @@ func limitsFor(flags Limits, r recipes.Limits) (Limits, error) {
 	timeout, err := r.TimeoutDuration()
 	if err != nil {
 		return Limits{}, fmt.Errorf("plan build: limits.timeout: %w", err)
+	}
+	disk, err := r.DiskBytes()
+	if err != nil {
+		return Limits{}, fmt.Errorf("plan build: limits.disk: %w", err)
+	}
+	outputs, err := r.OutputBytes()
+	if err != nil {
+		return Limits{}, fmt.Errorf("plan build: limits.output_size: %w", err)
 	}
 	pick := func(vals ...int64) int64 {
 		for _, v := range vals {
@@ -296,6 +316,8 @@ func limitsFor(flags Limits, r recipes.Limits) (Limits, error) {
 		return 0
 	}
 	out.MemoryBytes = pick(flags.MemoryBytes, mem, Defaults.MemoryBytes)
+	out.DiskBytes = pick(flags.DiskBytes, disk, Defaults.DiskBytes)
+	out.OutputBytes = pick(flags.OutputBytes, outputs, Defaults.OutputBytes)
 	out.Pids = pick(flags.Pids, r.Pids, Defaults.Pids)
 	out.Timeout = time.Duration(pick(int64(flags.Timeout), int64(timeout), int64(Defaults.Timeout)))
 	out.TmpfsBytes = pick(flags.TmpfsBytes, Defaults.TmpfsBytes)
@@ -305,8 +327,11 @@ func limitsFor(flags Limits, r recipes.Limits) (Limits, error) {
 	case r.CPUs > 0:
 		out.CPUs = r.CPUs
 	}
-	if out.MemoryBytes < 16<<20 {
-		return Limits{}, fmt.Errorf("plan build: memory limit %d bytes is below 16MiB", out.MemoryBytes)
+	if out.MemoryBytes < MinSize {
+		return Limits{}, fmt.Errorf("plan build: memory limit %s is below %s", recipes.FormatSize(out.MemoryBytes), recipes.FormatSize(MinSize))
+	}
+	if out.DiskBytes < MinSize {
+		return Limits{}, fmt.Errorf("plan build: disk limit %s is below %s", recipes.FormatSize(out.DiskBytes), recipes.FormatSize(MinSize))
 	}
 	if out.TmpfsBytes > out.MemoryBytes {
 		out.TmpfsBytes = out.MemoryBytes

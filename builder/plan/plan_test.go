@@ -155,24 +155,39 @@ func TestMakeRefuses(t *testing.T) {
 
 func TestLimitsPrecedence(t *testing.T) {
 	r := recipe()
-	r.Limits = recipes.Limits{Memory: "2GiB", Pids: 100, CPUs: 1.5, Timeout: "5m"}
+	r.Limits = recipes.Limits{Memory: "2GiB", Disk: "3GiB", OutputSize: "100MiB", Pids: 100, CPUs: 1.5, Timeout: "5m"}
 	in := inputs(r)
 	p, err := Make(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Limits{MemoryBytes: 2 << 30, Pids: 100, CPUs: 1.5, Timeout: 5 * time.Minute, TmpfsBytes: 1 << 30}
+	want := Limits{MemoryBytes: 2 << 30, DiskBytes: 3 << 30, OutputBytes: 100 << 20, Pids: 100, CPUs: 1.5, Timeout: 5 * time.Minute, TmpfsBytes: 1 << 30}
 	if diff := cmp.Diff(want, p.Limits); diff != "" {
 		t.Errorf("recipe limits (-want +got):\n%s", diff)
 	}
-	in.Limits = Limits{MemoryBytes: 512 << 20, Timeout: time.Minute, CPUs: 1}
+	in.Limits = Limits{MemoryBytes: 512 << 20, DiskBytes: 1 << 30, OutputBytes: 1 << 20, Timeout: time.Minute, CPUs: 1}
 	p, err = Make(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = Limits{MemoryBytes: 512 << 20, Pids: 100, CPUs: 1, Timeout: time.Minute, TmpfsBytes: 512 << 20}
+	want = Limits{MemoryBytes: 512 << 20, DiskBytes: 1 << 30, OutputBytes: 1 << 20, Pids: 100, CPUs: 1, Timeout: time.Minute, TmpfsBytes: 512 << 20}
 	if diff := cmp.Diff(want, p.Limits); diff != "" {
 		t.Errorf("flag limits (-want +got):\n%s", diff)
+	}
+	// Nothing set: the defaults.
+	p, err = Make(inputs(recipe()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(Defaults, p.Limits); diff != "" {
+		t.Errorf("default limits (-want +got):\n%s", diff)
+	}
+	for _, l := range []recipes.Limits{{Disk: "1MiB"}, {Memory: "1MiB"}} {
+		r := recipe()
+		r.Limits = l
+		if _, err := Make(inputs(r)); err == nil || !strings.Contains(err.Error(), "is below 16MiB") {
+			t.Errorf("limits %+v: err = %v, want a minimum named", l, err)
+		}
 	}
 }
 

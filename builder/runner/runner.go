@@ -33,8 +33,10 @@ import (
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/reprove/reprove/builder/plan"
+	"github.com/reprove/reprove/recipes"
 )
 
 // Snapshotter is the snapshotter base images are unpacked into.
@@ -52,9 +54,17 @@ type Runner struct {
 	StateDir string
 	// Log receives the build's output, line by line; it may be nil.
 	Log func(line string)
-	// LogFile, if set, receives the build's output too.
+	// LogFile, if set, receives the build's output too, as the build
+	// wrote it.
 	LogFile io.Writer
+	// LogLimit caps the output kept (DefaultLogLimit when 0): past it, a
+	// last line says the log was cut and the rest of the build's output
+	// is dropped; the build goes on.
+	LogLimit int64
 }
+
+// DefaultLogLimit is how much of a build's output is kept.
+const DefaultLogLimit = 64 << 20
 
 // StepResult is what one step did.
 type StepResult struct {
@@ -76,24 +86,62 @@ func (e *StepError) Error() string {
 	return fmt.Sprintf("build step %d (%s) exited with status %d", e.Step, strings.Join(e.Args, " "), e.ExitCode)
 }
 
+// The limits a LimitError names.
+const (
+	LimitMemory     = "memory"
+	LimitPids       = "pids"
+	LimitTime       = "time"
+	LimitDisk       = "disk"
+	LimitOutputSize = "output size"
+)
+
+// limitKnobs are the flag and recipe field that set each limit.
+var limitKnobs = map[string]string{
+	LimitMemory:     "--memory or limits.memory",
+	LimitPids:       "--pids or limits.pids",
+	LimitTime:       "--timeout or limits.timeout",
+	LimitDisk:       "--disk or limits.disk",
+	LimitOutputSize: "--output-size or limits.output_size",
+}
+
 // LimitError is a build stopped because it hit a limit.
 type LimitError struct {
+	// Step is the step that was stopped (from 1), or 0 when the limit
+	// stopped the collection of the outputs after the steps.
 	Step int
-	// Limit is "memory", "pids" or "time".
+	// Limit is one of the Limit constants.
 	Limit string
 	// Value is the limit as the user set it ("512MiB", "100", "10m0s").
 	Value string
+	// Detail says more, when there is more to say (which output).
+	Detail string
 }
 
 func (e *LimitError) Error() string {
-	switch e.Limit {
-	case "time":
-		return fmt.Sprintf("build step %d stopped: time limit of %s exceeded", e.Step, e.Value)
-	case "memory":
-		return fmt.Sprintf("build step %d stopped: memory limit of %s exceeded (out of memory)", e.Step, e.Value)
-	default:
-		return fmt.Sprintf("build step %d stopped: %s limit of %s reached", e.Step, e.Limit, e.Value)
+	where := fmt.Sprintf("build step %d", e.Step)
+	if e.Step == 0 {
+		where = "collecting the outputs"
 	}
+	var msg string
+	switch e.Limit {
+	case LimitTime:
+		msg = fmt.Sprintf("%s stopped: time limit of %s exceeded", where, e.Value)
+	case LimitMemory:
+		msg = fmt.Sprintf("%s stopped: memory limit of %s exceeded (out of memory)", where, e.Value)
+	case LimitOutputSize:
+		msg = fmt.Sprintf("%s stopped: output size limit of %s exceeded", where, e.Value)
+	case LimitDisk:
+		msg = fmt.Sprintf("%s stopped: disk limit of %s reached (/src, /out and /home/build share it)", where, e.Value)
+	default:
+		msg = fmt.Sprintf("%s stopped: %s limit of %s reached", where, e.Limit, e.Value)
+	}
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	if k := limitKnobs[e.Limit]; k != "" {
+		msg += "; raise it with " + k
+	}
+	return msg
 }
 
 // Run executes every step of p on the image imageName (whose manifest
@@ -113,7 +161,11 @@ func (r *Runner) Run(ctx context.Context, p *plan.Plan, imageName string) ([]Ste
 	}
 	deadline := time.Now().Add(p.Limits.Timeout)
 	id := "reprove-" + randomHex(6)
-	lines := &lineWriter{log: r.Log, file: r.LogFile}
+	limit := r.LogLimit
+	if limit <= 0 {
+		limit = DefaultLogLimit
+	}
+	lines := &lineWriter{log: r.Log, file: r.LogFile, limit: limit}
 	defer lines.Flush()
 
 	var results []StepResult
@@ -167,11 +219,19 @@ func (r *Runner) step(ctx context.Context, p *plan.Plan, img client.Image, owner
 	if err != nil {
 		return nil, fmt.Errorf("run build step %d: %w", n, err)
 	}
+	// The task's cgroups are found now, while its first process waits
+	// to be started: a build that hits a limit at once may be gone before
+	// Start returns, and with it /proc/PID/cgroup. The cgroups themselves
+	// stay until the task is deleted, so their counters are read after
+	// it exits.
+	cg, err := taskCgroups(task.Pid())
+	if err != nil {
+		return nil, fmt.Errorf("run build step %d: %w", n, err)
+	}
 	res = &StepResult{Args: step.Args, Dir: step.Dir, Started: time.Now().UTC()}
 	if err := task.Start(ctx); err != nil {
 		return nil, fmt.Errorf("run build step %d: start %s: %w", n, strings.Join(step.Args, " "), err)
 	}
-	cg := taskCgroups(task.Pid())
 
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
@@ -180,7 +240,7 @@ func (r *Runner) step(ctx context.Context, p *plan.Plan, img client.Image, owner
 	select {
 	case status = <-statusC:
 	case <-timer.C:
-		stopped = &LimitError{Step: n, Limit: "time", Value: p.Limits.Timeout.String()}
+		stopped = &LimitError{Step: n, Limit: LimitTime, Value: p.Limits.Timeout.String()}
 	case <-ctx.Done():
 		stopped = fmt.Errorf("run build step %d: %w", n, ctx.Err())
 	}
@@ -201,10 +261,10 @@ func (r *Runner) step(ctx context.Context, p *plan.Plan, img client.Image, owner
 	}
 	if code != 0 {
 		if cg.oomKilled() {
-			return res, &LimitError{Step: n, Limit: "memory", Value: sizeString(p.Limits.MemoryBytes)}
+			return res, &LimitError{Step: n, Limit: LimitMemory, Value: recipes.FormatSize(p.Limits.MemoryBytes)}
 		}
 		if cg.pidsMaxed() {
-			return res, &LimitError{Step: n, Limit: "pids", Value: strconv.FormatInt(p.Limits.Pids, 10)}
+			return res, &LimitError{Step: n, Limit: LimitPids, Value: strconv.FormatInt(p.Limits.Pids, 10)}
 		}
 		return res, &StepError{Step: n, Args: step.Args, ExitCode: code}
 	}
@@ -292,17 +352,30 @@ func withoutCapabilities(_ context.Context, _ oci.Client, _ *containers.Containe
 	return nil
 }
 
-// cgroups are a task's cgroup directories, read while it runs.
+// cgroups are a task's cgroup directories, found before it starts.
 type cgroups struct {
 	memory, pids string
 	unified      string
 }
 
-func taskCgroups(pid uint32) cgroups {
+// unifiedMount is where the cgroup v2 hierarchy is mounted: /sys/fs/cgroup
+// on a v2 host, /sys/fs/cgroup/unified on a hybrid one, "" on a v1 host
+// without it.
+func unifiedMount() string {
+	for _, dir := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		var st unix.Statfs_t
+		if unix.Statfs(dir, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+			return dir
+		}
+	}
+	return ""
+}
+
+func taskCgroups(pid uint32) (cgroups, error) {
 	var cg cgroups
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
-		return cg // the task already exited: no limit can have stopped it
+		return cg, fmt.Errorf("find the build's cgroups: %w", err)
 	}
 	for _, line := range strings.Split(string(b), "\n") {
 		parts := strings.SplitN(line, ":", 3)
@@ -316,13 +389,13 @@ func taskCgroups(pid uint32) cgroups {
 			case "pids":
 				cg.pids = filepath.Join("/sys/fs/cgroup/pids", parts[2])
 			case "":
-				if parts[0] == "0" {
-					cg.unified = filepath.Join("/sys/fs/cgroup", parts[2])
+				if m := unifiedMount(); parts[0] == "0" && m != "" {
+					cg.unified = filepath.Join(m, parts[2])
 				}
 			}
 		}
 	}
-	return cg
+	return cg, nil
 }
 
 // counter reads "key N" from a cgroup file of such lines.
@@ -349,22 +422,13 @@ func (cg cgroups) oomKilled() bool {
 	return cg.unified != "" && counter(filepath.Join(cg.unified, "memory.events"), "oom_kill") > 0
 }
 
+// pidsMaxed reports whether a fork in the task's cgroup failed because of
+// its pids limit ("max" in pids.events counts exactly those failures).
 func (cg cgroups) pidsMaxed() bool {
 	if cg.pids != "" && counter(filepath.Join(cg.pids, "pids.events"), "max") > 0 {
 		return true
 	}
 	return cg.unified != "" && counter(filepath.Join(cg.unified, "pids.events"), "max") > 0
-}
-
-func sizeString(n int64) string {
-	switch {
-	case n%(1<<30) == 0:
-		return fmt.Sprintf("%dGiB", n>>30)
-	case n%(1<<20) == 0:
-		return fmt.Sprintf("%dMiB", n>>20)
-	default:
-		return fmt.Sprintf("%dB", n)
-	}
 }
 
 func randomHex(n int) string {
@@ -400,9 +464,9 @@ func startTime(pid int) (string, error) {
 	return f[19], nil
 }
 
-// ownerAlive reports whether the process named by an OwnerLabel value
+// OwnerAlive reports whether the process named by an OwnerLabel value
 // still runs.
-func ownerAlive(owner string) bool {
+func OwnerAlive(owner string) bool {
 	pidStr, st, ok := strings.Cut(owner, ":")
 	if !ok {
 		return false
@@ -427,7 +491,7 @@ func Sweep(ctx context.Context, c *client.Client) (int, error) {
 	var errs []error
 	for _, ctr := range list {
 		labels, err := ctr.Labels(ctx)
-		if err != nil || ownerAlive(labels[OwnerLabel]) {
+		if err != nil || OwnerAlive(labels[OwnerLabel]) {
 			continue
 		}
 		if err := removeContainer(ctx, ctr); err != nil {
@@ -439,7 +503,7 @@ func Sweep(ctx context.Context, c *client.Client) (int, error) {
 	sn := c.SnapshotService(Snapshotter)
 	var stale []string
 	err = sn.Walk(ctx, func(_ context.Context, info snapshots.Info) error {
-		if owner, ok := info.Labels[OwnerLabel]; ok && !ownerAlive(owner) {
+		if owner, ok := info.Labels[OwnerLabel]; ok && !OwnerAlive(owner) {
 			stale = append(stale, info.Name)
 		}
 		return nil
@@ -458,45 +522,73 @@ func Sweep(ctx context.Context, c *client.Client) (int, error) {
 }
 
 // lineWriter splits the build's output into lines for the progress log,
-// and copies it whole to a log file. containerd copies stdout and stderr
-// from two goroutines, hence the lock.
+// and copies it whole to a log file, up to limit bytes. containerd copies
+// stdout and stderr from two goroutines, hence the lock.
 type lineWriter struct {
-	mu   sync.Mutex
-	log  func(string)
-	file io.Writer
-	buf  []byte
+	mu      sync.Mutex
+	log     func(string)
+	file    io.Writer
+	buf     []byte
+	limit   int64
+	written int64
+	cut     bool
 }
+
+// maxLine is the longest line passed to log; a build printing without
+// newlines must not grow memory forever.
+const maxLine = 64 << 10
 
 func (w *lineWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	n := len(p)
+	if w.cut {
+		return n, nil
+	}
+	if left := w.limit - w.written; int64(len(p)) > left {
+		p = p[:left]
+		w.cut = true
+	}
+	w.written += int64(len(p))
 	if w.file != nil {
 		w.file.Write(p)
 	}
-	if w.log == nil {
-		return len(p), nil
-	}
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
+	if w.log != nil {
+		w.buf = append(w.buf, p...)
+		for {
+			i := bytes.IndexByte(w.buf, '\n')
+			if i < 0 {
+				break
+			}
+			w.log(string(w.buf[:i]))
+			w.buf = w.buf[i+1:]
 		}
-		w.log(string(w.buf[:i]))
-		w.buf = w.buf[i+1:]
+		if len(w.buf) > maxLine {
+			w.log(string(w.buf))
+			w.buf = w.buf[:0]
+		}
 	}
-	// A build printing without newlines must not grow memory forever.
-	if len(w.buf) > 64<<10 {
-		w.log(string(w.buf))
-		w.buf = w.buf[:0]
+	if w.cut {
+		w.flushLocked()
+		note := fmt.Sprintf("reprove: the build's output passed %s; the rest is not kept", recipes.FormatSize(w.limit))
+		if w.file != nil {
+			fmt.Fprintf(w.file, "\n[%s]\n", note)
+		}
+		if w.log != nil {
+			w.log("[" + note + "]")
+		}
 	}
-	return len(p), nil
+	return n, nil
 }
 
 // Flush emits a last line without a newline.
 func (w *lineWriter) Flush() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.flushLocked()
+}
+
+func (w *lineWriter) flushLocked() {
 	if w.log != nil && len(w.buf) > 0 {
 		w.log(string(w.buf))
 		w.buf = nil

@@ -16,6 +16,7 @@ import (
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/reprove/reprove/builder/daemon"
 	"github.com/reprove/reprove/builder/image"
@@ -238,6 +239,23 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// A build that hits the pids limit at once (its first fork fails, and the
+// shell exits 2 a moment after it starts) is still reported as the pids
+// limit: the cgroup is located before the task starts, not after, when it
+// may be gone. Ten runs, since the failure this guards against was a race.
+func TestPidsLimitNamedEveryTime(t *testing.T) {
+	e := setup(t)
+	for i := range 10 {
+		p := testPlan(e.img, t.TempDir(), "sleep 1 & sleep 1 & wait")
+		p.Limits.Pids = 1
+		_, out, err := e.run(t, p)
+		var le *LimitError
+		if !errors.As(err, &le) || le.Limit != "pids" || le.Value != "1" {
+			t.Fatalf("run %d: err = %v, want the pids limit of 1 named\n%s", i+1, err, out)
+		}
+	}
+}
+
 // Killing reprove mid-build leaves a running task behind in containerd;
 // the next run's Sweep removes the task, the container and the snapshot.
 func TestSweepAfterKill(t *testing.T) {
@@ -313,14 +331,14 @@ func TestSweepLeavesLiveOwners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ownerAlive(owner) {
+	if !OwnerAlive(owner) {
 		t.Fatalf("this process (%s) is not seen as alive", owner)
 	}
 	pid, _, _ := strings.Cut(owner, ":")
-	if ownerAlive(pid + ":1") {
+	if OwnerAlive(pid + ":1") {
 		t.Error("a reused pid with another start time is seen as the owner")
 	}
-	if ownerAlive("999999999:1") || ownerAlive("garbage") {
+	if OwnerAlive("999999999:1") || OwnerAlive("garbage") {
 		t.Error("a missing process is seen as alive")
 	}
 }
@@ -328,12 +346,33 @@ func TestSweepLeavesLiveOwners(t *testing.T) {
 func TestLineWriter(t *testing.T) {
 	var got []string
 	var file bytes.Buffer
-	w := &lineWriter{log: func(l string) { got = append(got, l) }, file: &file}
+	w := &lineWriter{log: func(l string) { got = append(got, l) }, file: &file, limit: DefaultLogLimit}
 	w.Write([]byte("a\nb"))
 	w.Write([]byte("c\n\nd"))
 	w.Flush()
 	if strings.Join(got, "|") != "a|bc||d" || file.String() != "a\nbc\n\nd" {
 		t.Errorf("lines %q, file %q", got, file.String())
+	}
+}
+
+// The log stops at its limit, says so once, and the writer keeps accepting
+// what the build prints.
+func TestLineWriterLimit(t *testing.T) {
+	var got []string
+	var file bytes.Buffer
+	w := &lineWriter{log: func(l string) { got = append(got, l) }, file: &file, limit: 10}
+	for range 3 {
+		if n, err := w.Write([]byte("12345\n")); n != 6 || err != nil {
+			t.Fatalf("Write = %d, %v", n, err)
+		}
+	}
+	w.Flush()
+	note := "[reprove: the build's output passed 10B; the rest is not kept]"
+	if diff := cmp.Diff([]string{"12345", "1234", note}, got); diff != "" {
+		t.Errorf("lines (-want +got):\n%s", diff)
+	}
+	if want := "12345\n1234\n" + note + "\n"; file.String() != want {
+		t.Errorf("file %q, want %q", file.String(), want)
 	}
 }
 

@@ -29,8 +29,8 @@ import (
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
 
-	"github.com/reprove/reprove/builder/image"
 	"github.com/reprove/reprove/internal/cachedir"
+	"github.com/reprove/reprove/recipes"
 )
 
 const (
@@ -78,7 +78,7 @@ func main() {
 	filepath.WalkDir(goroot, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			rel, _ := filepath.Rel(goroot, p)
-			if image.IsToolchainExecutable(filepath.ToSlash(rel)) {
+			if recipes.IsToolchainExecutable(filepath.ToSlash(rel)) {
 				os.Chmod(p, 0o755)
 			}
 		}

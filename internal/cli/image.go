@@ -11,6 +11,10 @@ import (
 	"github.com/reprove/reprove/recipes"
 )
 
+// imageSchemaVersion versions the --json output of image build (2:
+// schemaVersion, lowerCamelCase).
+const imageSchemaVersion = 2
+
 func newImageCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "image",
@@ -76,7 +80,10 @@ Images are cached by the digest of what goes into them; rebuilds reuse them.
 			if rf.json {
 				enc := json.NewEncoder(env.Stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(img)
+				return enc.Encode(struct {
+					SchemaVersion int `json:"schemaVersion"`
+					*image.Image
+				}{imageSchemaVersion, img})
 			}
 			fmt.Fprintf(env.Stdout, "%s\n  name    %s\n  digest  %s\n", spec.Describe(), img.Name, img.Digest)
 			if img.Toolchain != nil {

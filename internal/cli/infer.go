@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -21,8 +22,15 @@ import (
 	"github.com/reprove/reprove/recipes/infer"
 )
 
-// inferSchemaVersion versions the --json output of infer.
-const inferSchemaVersion = 1
+// inferSchemaVersion versions the --json output of infer (2: lowerCamelCase
+// keys, schemaVersion, complete, member and archiveDigest).
+const inferSchemaVersion = 2
+
+// ExitIncomplete is infer's exit status when it wrote a recipe that lacks
+// something it could not find out (a tree digest, a go.sum hash): the
+// recipe is written, marked INCOMPLETE, and does not validate until filled
+// in.
+const ExitIncomplete = 4
 
 type inferFlags struct {
 	source, commit, sourceURL string
@@ -58,10 +66,18 @@ the module path and its tree digest is left for you to fill in.
 The recipe goes to stdout (or --output FILE, written atomically); the
 findings go to stderr (or into --json).
 
+For a program inside an npm package (--member), the version the package's
+package.json states names the recipe when the binary records no module
+version.
+
 --rebuild goes on to rebuild each candidate recipe hermetically (as reprove
 rebuild does, into --rebuild-dir/candidate-N) and compare it with the binary,
-in turn, until one reproduces it; the recipe written is that one. Exit 0 when
-a candidate reproduced the binary, 3 when none did, 1 on error, 2 on usage.`,
+in turn, until one reproduces it; the recipe written is that one.
+
+Exit status: 0 a complete recipe was written (with --rebuild: a candidate
+reproduced the binary), 4 the recipe was written but is incomplete (it says
+what to fill in), 3 with --rebuild: no candidate reproduced the binary, 1 an
+error, 2 bad usage.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			return runInfer(cmd, env, a[0], fl)
@@ -84,7 +100,8 @@ a candidate reproduced the binary, 3 when none did, 1 on error, 2 on usage.`,
 	f.StringVar(&fl.rf.address, "containerd-address", "", "with --rebuild: use the containerd at this socket instead of starting reprove's own")
 	f.StringVar(&fl.rf.mirror, "debian-mirror", "", "with --rebuild: Debian mirror for base images")
 	f.StringVar(&fl.rf.proxy, "goproxy", "", "with --rebuild: Go module proxy for toolchains and modules")
-	f.StringVar(&fl.rf.memory, "memory", "", "with --rebuild: memory limit of each build, e.g. 4GiB")
+	f.Var(&fl.rf.memory, "memory", "with --rebuild: memory limit of each build, e.g. 4GiB")
+	f.Var(&fl.rf.disk, "disk", "with --rebuild: disk limit of each build, e.g. 20GiB")
 	f.DurationVar(&fl.rf.timeout, "timeout", 0, "with --rebuild: wall-clock limit of each build")
 	return cmd
 }
@@ -97,7 +114,7 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 	if fl.sourceURL != "" && fl.source == "" {
 		return usageErrorf("--source-url needs --source")
 	}
-	if !fl.rebuild && (fl.rebuildDir != "" || fl.rf.address != "" || fl.rf.mirror != "" || fl.rf.proxy != "" || fl.rf.memory != "" || fl.rf.timeout != 0) {
+	if !fl.rebuild && (fl.rebuildDir != "" || fl.rf.address != "" || fl.rf.mirror != "" || fl.rf.proxy != "" || fl.rf.memory.bytes != 0 || fl.rf.disk.bytes != 0 || fl.rf.timeout != 0) {
 		return usageErrorf("--rebuild-dir and the build settings need --rebuild")
 	}
 	if fl.rebuildDir != "" {
@@ -106,27 +123,31 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 		}
 	}
 	lim := infer.DefaultLimits()
-	exe := binary
 	var archiveDigest digest.Digest
+	var facts *infer.Facts
+	var pkgVersion, pkgManifest string
 	if fl.member != "" {
 		// BINARY is an archive (an npm .tgz, a release .zip): read the
 		// program out of it, and pin both.
-		tmp, err := os.MkdirTemp("", "reprove-infer-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		exe = filepath.Join(tmp, filepath.Base(fl.member))
-		if _, err := infer.ExtractMember(ctx, binary, fl.member, exe, lim); err != nil {
+		var err error
+		if facts, err = memberFacts(ctx, binary, fl.member, lim); err != nil {
 			return err
 		}
 		if archiveDigest, err = ctxio.HashFile(ctx, binary, nil); err != nil {
 			return err
 		}
-	}
-	facts, err := infer.ReadFacts(ctx, exe, lim)
-	if err != nil {
-		return err
+		v, manifest, found, err := infer.PackageVersion(ctx, binary, fl.member, lim)
+		if err != nil {
+			return err
+		}
+		if found {
+			pkgVersion, pkgManifest = v, manifest+" in "+filepath.Base(binary)
+		}
+	} else {
+		var err error
+		if facts, err = infer.ReadFacts(ctx, binary, lim); err != nil {
+			return err
+		}
 	}
 	opts := infer.Options{
 		Output:      fl.name,
@@ -135,6 +156,9 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 		Writable:    []string{plan.TmpDir, plan.HomeDir},
 		Suite:       fl.suite,
 		BuildArch:   runtime.GOARCH,
+
+		PackageVersion:  pkgVersion,
+		PackageManifest: pkgManifest,
 	}
 	shipped := &recipes.Shipped{Digest: facts.Digest}
 	if fl.member != "" {
@@ -143,8 +167,8 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 	if fl.shippedURL != "" {
 		shipped.URL = fl.shippedURL
 	} else {
-		shipped.Path, err = shippedPath(binary, fl.output)
-		if err != nil {
+		var err error
+		if shipped.Path, err = shippedPath(binary, fl.output); err != nil {
 			return err
 		}
 	}
@@ -203,7 +227,7 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 		}
 	}
 	if fl.jsonOut {
-		if err := writeInferJSON(env, binary, facts, res, tries); err != nil {
+		if err := writeInferJSON(env, binary, fl.member, archiveDigest, facts, res, tries); err != nil {
 			return err
 		}
 	} else {
@@ -221,7 +245,41 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 	if fl.rebuild && reproduced < 0 {
 		return withCode(ExitNotReproduced)
 	}
+	if len(res.Incomplete) > 0 {
+		return withCode(ExitIncomplete)
+	}
 	return nil
+}
+
+// memberFacts reads the program member of an archive. It is copied out to
+// a private temporary file (infer reads executables from files); errors
+// name the member and the archive, never that file.
+func memberFacts(ctx context.Context, archive, member string, lim infer.Limits) (*infer.Facts, error) {
+	tmp, err := os.MkdirTemp("", "reprove-infer-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	exe := filepath.Join(tmp, "member")
+	d, err := infer.ExtractMember(ctx, archive, member, exe, lim)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	facts, err := infer.Read(f, st.Size(), lim)
+	if err != nil {
+		return nil, fmt.Errorf("read executable %s in %s: %w", member, archive, err)
+	}
+	facts.Digest = d
+	return facts, nil
 }
 
 // rebuildTry is one candidate's rebuild, for the report.
@@ -334,10 +392,10 @@ func printFindings(env *Env, res *infer.Result) {
 	}
 }
 
-func writeInferJSON(env *Env, binary string, facts *infer.Facts, res *infer.Result, tries []rebuildTry) error {
+func writeInferJSON(env *Env, binary, member string, archiveDigest digest.Digest, facts *infer.Facts, res *infer.Result, tries []rebuildTry) error {
 	type candidate struct {
 		Ldflags string        `json:"ldflags"`
-		Digest  digest.Digest `json:"recipe_digest,omitempty"`
+		Digest  digest.Digest `json:"recipeDigest,omitempty"`
 	}
 	var cands []candidate
 	for _, c := range res.Candidates {
@@ -347,16 +405,21 @@ func writeInferJSON(env *Env, binary string, facts *infer.Facts, res *infer.Resu
 	enc := json.NewEncoder(env.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(struct {
-		SchemaVersion int             `json:"schema_version"`
-		Binary        string          `json:"binary"`
-		Digest        digest.Digest   `json:"digest"`
-		Format        infer.Format    `json:"format"`
-		Recipe        *recipes.Recipe `json:"recipe"`
-		Findings      []infer.Finding `json:"findings"`
-		Candidates    []candidate     `json:"candidates"`
-		Incomplete    []string        `json:"incomplete,omitempty"`
-		Rebuilds      []rebuildTry    `json:"rebuilds,omitempty"`
-	}{inferSchemaVersion, binary, facts.Digest, facts.Format, res.Recipe, res.Findings, cands, res.Incomplete, tries})
+		SchemaVersion int    `json:"schemaVersion"`
+		Binary        string `json:"binary"`
+		// Member and ArchiveDigest are set when BINARY is an archive.
+		Member        string        `json:"member,omitempty"`
+		ArchiveDigest digest.Digest `json:"archiveDigest,omitempty"`
+		// Digest is the program's (the member's).
+		Digest     digest.Digest   `json:"digest"`
+		Format     infer.Format    `json:"format"`
+		Complete   bool            `json:"complete"`
+		Recipe     *recipes.Recipe `json:"recipe"`
+		Findings   []infer.Finding `json:"findings"`
+		Candidates []candidate     `json:"candidates"`
+		Incomplete []string        `json:"incomplete,omitempty"`
+		Rebuilds   []rebuildTry    `json:"rebuilds,omitempty"`
+	}{inferSchemaVersion, binary, member, archiveDigest, facts.Digest, facts.Format, len(res.Incomplete) == 0, res.Recipe, res.Findings, cands, res.Incomplete, tries})
 }
 
 // lookupToolchainSum finds the go.sum hash of the Go distribution a
@@ -364,16 +427,16 @@ func writeInferJSON(env *Env, binary string, facts *infer.Facts, res *infer.Resu
 // database; "" (and a note) when it cannot be reached.
 func lookupToolchainSum(cmd *cobra.Command, env *Env, facts *infer.Facts) string {
 	goVersion := strings.TrimPrefix(strings.Fields(facts.BuildInfo.GoVersion)[0], "go")
-	version := infer.ToolchainVersion(goVersion, runtime.GOARCH)
+	version := recipes.ToolchainVersion(goVersion, runtime.GOARCH)
 	cache, err := cachedir.Dir(env.Getenv)
 	if err == nil {
 		var sum string
 		db := goproxy.NewSumDB(goproxy.DefaultProxy, goproxy.SumGolangOrgKey, filepath.Join(cache, "sumdb"), nil)
-		sum, err = db.Lookup(cmd.Context(), infer.ToolchainModule, version)
+		sum, err = db.Lookup(cmd.Context(), recipes.ToolchainModule, version)
 		if err == nil {
 			return sum
 		}
 	}
-	fmt.Fprintf(env.Stderr, "reprove: look up %s@%s in the checksum database: %v\n", infer.ToolchainModule, version, err)
+	fmt.Fprintf(env.Stderr, "reprove: look up %s@%s in the checksum database: %v\n", recipes.ToolchainModule, version, err)
 	return ""
 }

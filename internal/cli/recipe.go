@@ -44,8 +44,9 @@ type lintError struct {
 	Message string `json:"message"`
 }
 
-// lintSchemaVersion versions the --json output of recipe lint.
-const lintSchemaVersion = 1
+// lintSchemaVersion versions the --json output of recipe lint (2:
+// schemaVersion, lowerCamelCase).
+const lintSchemaVersion = 2
 
 func newRecipeLintCmd(env *Env) *cobra.Command {
 	var jsonOut bool
@@ -74,7 +75,7 @@ Exit 0 when every recipe is valid, 1 when any is not, 2 for bad usage.`,
 				enc := json.NewEncoder(env.Stdout)
 				enc.SetIndent("", "  ")
 				if err := enc.Encode(struct {
-					SchemaVersion int          `json:"schema_version"`
+					SchemaVersion int          `json:"schemaVersion"`
 					Recipes       []lintResult `json:"recipes"`
 				}{lintSchemaVersion, results}); err != nil {
 					return err

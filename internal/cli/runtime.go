@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/reprove/reprove/builder"
 	"github.com/reprove/reprove/builder/plan"
 	"github.com/reprove/reprove/internal/cachedir"
 	"github.com/reprove/reprove/pipeline"
@@ -17,40 +18,86 @@ import (
 
 // runtimeFlags are the flags of every command that builds.
 type runtimeFlags struct {
-	address string
-	mirror  string
-	proxy   string
-	memory  string
-	pids    int64
-	cpus    float64
-	timeout time.Duration
-	json    bool
+	address    string
+	mirror     string
+	proxy      string
+	memory     sizeFlag
+	disk       sizeFlag
+	outputSize sizeFlag
+	pids       int64
+	cpus       float64
+	timeout    time.Duration
+	refetch    bool
+	json       bool
 }
 
+// sizeFlag is a flag holding a size written as recipes.ParseSize reads it
+// ("4GiB", "512 MiB", "1.5GiB", "65536"). A bad value is a usage error
+// that names the flag (pflag adds `invalid argument "4GB" for "--memory"
+// flag:`).
+type sizeFlag struct {
+	bytes int64
+}
+
+func (s *sizeFlag) String() string {
+	if s.bytes == 0 {
+		return ""
+	}
+	return recipes.FormatSize(s.bytes)
+}
+
+func (s *sizeFlag) Set(v string) error {
+	n, err := recipes.ParseSize(v)
+	if err != nil {
+		return err
+	}
+	s.bytes = n
+	return nil
+}
+
+func (s *sizeFlag) Type() string { return "size" }
+
 func (rf *runtimeFlags) register(cmd *cobra.Command) {
+	// Bad limits are usage errors before anything is read or started.
+	prev := cmd.PreRunE
+	cmd.PreRunE = func(c *cobra.Command, a []string) error {
+		if _, err := rf.limits(); err != nil {
+			return err
+		}
+		if prev != nil {
+			return prev(c, a)
+		}
+		return nil
+	}
 	f := cmd.Flags()
 	f.StringVar(&rf.address, "containerd-address", "", "use the containerd at this socket instead of starting reprove's own")
 	f.StringVar(&rf.mirror, "debian-mirror", "", "Debian mirror for base images (default "+"http://deb.debian.org/debian"+")")
 	f.StringVar(&rf.proxy, "goproxy", "", "Go module proxy for toolchains and modules (default https://proxy.golang.org)")
-	f.StringVar(&rf.memory, "memory", "", "memory limit of the build, e.g. 4GiB (default: the recipe's, else 4GiB)")
+	f.Var(&rf.memory, "memory", "memory limit of the build, e.g. 4GiB (default: the recipe's, else 4GiB)")
+	f.Var(&rf.disk, "disk", "disk limit of the build: what it writes to /src, /out and /home/build together, e.g. 20GiB (default: the recipe's, else 16GiB)")
+	f.Var(&rf.outputSize, "output-size", "limit on the declared outputs' total size, e.g. 1GiB (default: the recipe's, else 4GiB)")
 	f.Int64Var(&rf.pids, "pids", 0, "process limit of the build (default: the recipe's, else 4096)")
 	f.Float64Var(&rf.cpus, "cpus", 0, "CPU limit of the build in cores (default: the recipe's, else unlimited)")
-	f.DurationVar(&rf.timeout, "timeout", 0, "wall-clock limit of the build (default: the recipe's, else 60m)")
+	f.DurationVar(&rf.timeout, "timeout", 0, "wall-clock limit of the build, collecting its outputs included (default: the recipe's, else 60m)")
+	f.BoolVar(&rf.refetch, "refetch", false, "fetch every URL and repository again and check it, even when the cache holds its pinned bytes")
 	f.BoolVar(&rf.json, "json", false, "print only the machine-readable result (JSON) on stdout; no progress")
 }
 
 func (rf *runtimeFlags) limits() (plan.Limits, error) {
 	var l plan.Limits
-	if rf.memory != "" {
-		n, err := recipes.ParseSize(rf.memory)
-		if err != nil {
-			return l, usageErrorf("--memory: %v", err)
-		}
-		l.MemoryBytes = n
+	switch {
+	case rf.pids < 0:
+		return l, usageErrorf("--pids must not be negative")
+	case rf.cpus < 0:
+		return l, usageErrorf("--cpus must not be negative")
+	case rf.timeout < 0:
+		return l, usageErrorf("--timeout must not be negative")
+	case rf.memory.bytes != 0 && rf.memory.bytes < plan.MinSize:
+		return l, usageErrorf("--memory %s is below %s", rf.memory.String(), recipes.FormatSize(plan.MinSize))
+	case rf.disk.bytes != 0 && rf.disk.bytes < plan.MinSize:
+		return l, usageErrorf("--disk %s is below %s", rf.disk.String(), recipes.FormatSize(plan.MinSize))
 	}
-	if rf.pids < 0 || rf.cpus < 0 || rf.timeout < 0 {
-		return l, usageErrorf("--pids, --cpus and --timeout must not be negative")
-	}
+	l.MemoryBytes, l.DiskBytes, l.OutputBytes = rf.memory.bytes, rf.disk.bytes, rf.outputSize.bytes
 	l.Pids, l.CPUs, l.Timeout = rf.pids, rf.cpus, rf.timeout
 	return l, nil
 }
@@ -71,10 +118,12 @@ func (p *progress) event(e pipeline.Event) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e.Phase == pipeline.PhaseBuild && e.Message == "" {
+		// Line is escaped already: a build cannot move the cursor,
+		// erase this prefix or print a line that looks like ours.
 		fmt.Fprintf(p.w, "  | %s\n", e.Line)
 		return
 	}
-	fmt.Fprintf(p.w, "reprove: %-7s %s\n", e.Phase, e.Message)
+	fmt.Fprintf(p.w, "reprove: %-7s %s\n", e.Phase, builder.Printable(e.Message))
 	p.last = e.Phase
 }
 
@@ -84,6 +133,11 @@ func (p *progress) event(e pipeline.Event) {
 func openSession(ctx context.Context, env *Env, rf *runtimeFlags) (*pipeline.Session, error) {
 	limits, err := rf.limits()
 	if err != nil {
+		return nil, err
+	}
+	// Say plainly what building needs, before containerd would fail on
+	// it with its own words.
+	if err := builder.NeedRoot(); err != nil {
 		return nil, err
 	}
 	cache, err := cachedir.Dir(env.Getenv)
@@ -98,6 +152,7 @@ func openSession(ctx context.Context, env *Env, rf *runtimeFlags) (*pipeline.Ses
 		GoProxy:           rf.proxy,
 		Limits:            limits,
 		ReproveVersion:    Version(),
+		Refetch:           rf.refetch,
 		Now:               env.Now,
 		Progress:          pr.event,
 	})

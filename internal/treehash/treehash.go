@@ -22,14 +22,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/reprove/reprove/internal/ctxio"
 )
 
 // Dir returns the tree digest of the directory root.
@@ -51,56 +52,55 @@ type entry struct {
 	line string
 }
 
+// listing walks root through an os.Root: symlinks are hashed as links and
+// never followed, so no link in the tree (absolute, relative, a chain, one
+// to ..) makes the walk read a file outside it.
 func listing(ctx context.Context, root string) ([]byte, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("hash tree: %w", err)
+	}
+	defer r.Close()
 	var entries []entry
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(r.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
 		if rel == "." {
 			return nil
 		}
 		if d.IsDir() {
 			if rel == ".git" {
-				return filepath.SkipDir
+				return fs.SkipDir
 			}
 			return nil
 		}
 		if strings.ContainsAny(rel, "\n\r") {
 			return fmt.Errorf("hash tree %s: path %q contains a newline", root, rel)
 		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case info.Mode().IsRegular():
-			sum, err := fileSum(p)
+		switch typ := d.Type(); {
+		case typ.IsRegular():
+			sum, exec, err := fileSum(ctx, r, rel)
 			if err != nil {
 				return err
 			}
 			mode := "644"
-			if info.Mode().Perm()&0o111 != 0 {
+			if exec {
 				mode = "755"
 			}
 			entries = append(entries, entry{rel, fmt.Sprintf("file %s %s %s\n", sum, mode, rel)})
-		case info.Mode()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
+		case typ&fs.ModeSymlink != 0:
+			target, err := r.Readlink(rel)
 			if err != nil {
 				return err
 			}
 			s := sha256.Sum256([]byte(target))
 			entries = append(entries, entry{rel, fmt.Sprintf("link %s %s\n", hex.EncodeToString(s[:]), rel)})
 		default:
-			return fmt.Errorf("hash tree %s: %s is a %s, not a file, symlink or directory", root, rel, info.Mode().Type())
+			return fmt.Errorf("hash tree %s: %s is a %s, not a file, symlink or directory", root, rel, typ)
 		}
 		return nil
 	})
@@ -115,15 +115,24 @@ func listing(ctx context.Context, root string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-func fileSum(p string) (string, error) {
-	f, err := os.Open(p)
+// fileSum hashes the regular file rel inside r and says whether it is
+// executable, from the file it opened (not from a second look at the path).
+func fileSum(ctx context.Context, r *os.Root, rel string) (string, bool, error) {
+	f, err := r.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
+	info, err := f.Stat()
+	if err != nil {
+		return "", false, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	if !info.Mode().IsRegular() {
+		return "", false, fmt.Errorf("%s changed into a %s while the tree was hashed", rel, info.Mode().Type())
+	}
+	d, err := ctxio.HashReader(ctx, f, nil)
+	if err != nil {
+		return "", false, fmt.Errorf("hash %s: %w", rel, err)
+	}
+	return d.Encoded(), info.Mode().Perm()&0o111 != 0, nil
 }

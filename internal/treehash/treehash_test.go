@@ -4,7 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func write(t *testing.T, dir, name, body string, mode os.FileMode) {
@@ -91,5 +94,57 @@ func TestDirRefusesSpecialFiles(t *testing.T) {
 func TestDirMissing(t *testing.T) {
 	if _, err := Dir(context.Background(), filepath.Join(t.TempDir(), "nope")); err == nil {
 		t.Fatal("Dir of a missing directory succeeded")
+	}
+}
+
+// hostileTree is a tree whose symlinks point out of it in every way: an
+// absolute link, a relative one to .., a chain ending outside, and a link
+// to a directory outside holding a file the walk must not read.
+func hostileTree(t *testing.T, outside string) string {
+	t.Helper()
+	d := t.TempDir()
+	write(t, d, "main.go", "package main\n", 0o644)
+	for name, target := range map[string]string{
+		"ext":        outside,
+		"up":         "..",
+		"sub/upup":   "../..",
+		"chain1":     "chain2",
+		"chain2":     "sub/chain3",
+		"sub/chain3": "../../" + filepath.Base(outside),
+		"inside":     "sub",
+	} {
+		if err := os.MkdirAll(filepath.Join(d, filepath.Dir(name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, filepath.Join(d, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+func TestDirDoesNotFollowLinksOut(t *testing.T) {
+	ctx := context.Background()
+	outside := t.TempDir()
+	write(t, outside, "go.sum", "secret\n", 0o644)
+	tree := hostileTree(t, outside)
+	list, err := Listing(ctx, tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimSpace(string(list)), "\n")
+	var kinds []string
+	for _, l := range got {
+		f := strings.Fields(l)
+		kinds = append(kinds, f[0]+" "+f[len(f)-1])
+	}
+	want := []string{"link chain1", "link chain2", "link ext", "link inside", "file main.go", "link sub/chain3", "link sub/upup", "link up"}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Errorf("listing (-want +got):\n%s\n%s", diff, list)
+	}
+	before, _ := Dir(ctx, tree)
+	write(t, outside, "go.sum", "changed\n", 0o644)
+	if after, _ := Dir(ctx, tree); after != before {
+		t.Error("the digest changed with a file outside the tree: a link was followed")
 	}
 }

@@ -22,11 +22,12 @@ import (
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/ulikunitz/xz"
+
+	"github.com/reprove/reprove/internal/ctxio"
 )
 
 // Limits bound what reading an untrusted archive may do.
@@ -197,11 +198,9 @@ func walkReader(ctx context.Context, ra io.ReaderAt, size int64, p string, maxBy
 			}
 			return &ArchiveError{Archive: p, Reason: "truncated or corrupt: " + err.Error()}
 		}
-		switch h.Typeflag {
-		case tar.TypeXGlobalHeader:
+		// (archive/tar itself turns the old TypeRegA into TypeReg.)
+		if h.Typeflag == tar.TypeXGlobalHeader {
 			continue
-		case tar.TypeRegA:
-			h.Typeflag = tar.TypeReg
 		}
 		e := &entry{name: h.Name, typ: h.Typeflag, mode: h.FileInfo().Mode(), size: h.Size, linkname: h.Linkname, modTime: h.ModTime}
 		e.open = func() (io.Reader, error) { return tr, nil }
@@ -238,13 +237,31 @@ func cleanName(name string, strip int) (string, error) {
 
 // Extract unpacks the archive at p into dir (created, must not exist),
 // dropping strip leading path components. Hostile members are refused:
-// absolute paths, "..", symlinks pointing outside dir, device files, and
-// archives beyond the limits. Symlinks are created last, so nothing is ever
-// written through one. It returns the newest member modification time.
+// absolute paths, "..", symlinks pointing outside dir, symlinks placed
+// inside a symlinked directory, device files, and archives beyond the
+// limits. Every write goes through an os.Root on dir, so no member (a
+// link, a chain of links, a link to ..) makes it write outside dir, and
+// symlinks are created last, so nothing is written through one. It returns
+// the newest member modification time.
 func Extract(ctx context.Context, p, dir string, strip int, lim Limits) (time.Time, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return time.Time{}, err
 	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		os.Remove(dir)
+		return time.Time{}, err
+	}
+	newest, err := extract(ctx, p, root, strip, lim)
+	root.Close()
+	if err != nil {
+		os.RemoveAll(dir)
+		return time.Time{}, err
+	}
+	return newest, nil
+}
+
+func extract(ctx context.Context, p string, root *os.Root, strip int, lim Limits) (time.Time, error) {
 	var newest time.Time
 	var entries, total int64
 	type link struct{ name, target string }
@@ -264,17 +281,17 @@ func Extract(ctx context.Context, p, dir string, strip int, lim Limits) (time.Ti
 		if e.modTime.After(newest) {
 			newest = e.modTime
 		}
-		target := filepath.Join(dir, filepath.FromSlash(name))
+		parent := path.Dir(name)
 		switch e.typ {
 		case tar.TypeDir:
-			return os.MkdirAll(target, 0o755)
+			return root.MkdirAll(name, 0o755)
 		case tar.TypeReg:
 			total += e.size
 			if total > lim.Bytes {
 				return &ArchiveError{Archive: p, Reason: fmt.Sprintf("expands beyond %d bytes", lim.Bytes)}
 			}
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
+			if err := root.MkdirAll(parent, 0o755); err != nil {
+				return &ArchiveError{Archive: p, Member: e.name, Reason: err.Error()}
 			}
 			r, err := e.open()
 			if err != nil {
@@ -284,11 +301,11 @@ func Extract(ctx context.Context, p, dir string, strip int, lim Limits) (time.Ti
 			if e.mode&0o111 != 0 {
 				mode = 0o755
 			}
-			out, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
+			out, err := root.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
 			if err != nil {
 				return &ArchiveError{Archive: p, Member: e.name, Reason: "duplicate or conflicting member: " + err.Error()}
 			}
-			n, err := io.Copy(out, io.LimitReader(r, e.size+1))
+			n, err := io.Copy(out, ctxio.NewReader(ctx, io.LimitReader(r, e.size+1)))
 			out.Close()
 			if err != nil {
 				return &ArchiveError{Archive: p, Member: e.name, Reason: "truncated or corrupt: " + err.Error()}
@@ -296,13 +313,13 @@ func Extract(ctx context.Context, p, dir string, strip int, lim Limits) (time.Ti
 			if n != e.size {
 				return &ArchiveError{Archive: p, Member: e.name, Reason: fmt.Sprintf("size %d, header says %d", n, e.size)}
 			}
-			return os.Chtimes(target, e.modTime, e.modTime)
+			return root.Chtimes(name, e.modTime, e.modTime)
 		case tar.TypeSymlink:
 			t := e.linkname
 			if path.IsAbs(t) {
 				return &ArchiveError{Archive: p, Member: e.name, Reason: "symlink to an absolute path " + t}
 			}
-			resolved := path.Join(path.Dir(name), t)
+			resolved := path.Join(parent, t)
 			if resolved == ".." || strings.HasPrefix(resolved, "../") {
 				return &ArchiveError{Archive: p, Member: e.name, Reason: "symlink leaves the archive: " + t}
 			}
@@ -313,35 +330,56 @@ func Extract(ctx context.Context, p, dir string, strip int, lim Limits) (time.Ti
 			if err != nil || src == "" {
 				return &ArchiveError{Archive: p, Member: e.name, Reason: "hard link to " + e.linkname + " outside the tree"}
 			}
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
+			if err := root.MkdirAll(parent, 0o755); err != nil {
+				return &ArchiveError{Archive: p, Member: e.name, Reason: err.Error()}
 			}
-			srcPath := filepath.Join(dir, filepath.FromSlash(src))
-			if fi, err := os.Lstat(srcPath); err != nil || !fi.Mode().IsRegular() {
+			if fi, err := root.Lstat(src); err != nil || !fi.Mode().IsRegular() {
 				return &ArchiveError{Archive: p, Member: e.name, Reason: "hard link to " + e.linkname + ", which is not an earlier regular file"}
 			}
-			return os.Link(srcPath, target)
+			if err := root.Link(src, name); err != nil {
+				return &ArchiveError{Archive: p, Member: e.name, Reason: "duplicate or conflicting member: " + err.Error()}
+			}
+			return nil
 		default:
 			return &ArchiveError{Archive: p, Member: e.name, Reason: fmt.Sprintf("member type %q is not allowed (devices, fifos)", e.typ)}
 		}
 	})
-	if err == nil {
-		for _, l := range symlinks {
-			target := filepath.Join(dir, filepath.FromSlash(l.name))
-			if err = os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				break
-			}
-			if err = os.Symlink(l.target, target); err != nil {
-				err = &ArchiveError{Archive: p, Member: l.name, Reason: "duplicate or conflicting member: " + err.Error()}
-				break
-			}
-		}
-	}
 	if err != nil {
-		os.RemoveAll(dir)
 		return time.Time{}, err
 	}
+	for _, l := range symlinks {
+		parent := path.Dir(l.name)
+		if err := root.MkdirAll(parent, 0o755); err != nil {
+			return time.Time{}, &ArchiveError{Archive: p, Member: l.name, Reason: err.Error()}
+		}
+		// The lexical check above holds only if no directory on the way
+		// is itself a link (a/up -> .. then a/up/x -> .. would land x at
+		// the top, pointing out).
+		if linked(root, parent) {
+			return time.Time{}, &ArchiveError{Archive: p, Member: l.name, Reason: "symlink inside a symlinked directory"}
+		}
+		if err := root.Symlink(l.target, l.name); err != nil {
+			return time.Time{}, &ArchiveError{Archive: p, Member: l.name, Reason: "duplicate or conflicting member: " + err.Error()}
+		}
+	}
 	return newest, nil
+}
+
+// linked reports whether any component of dir (a clean relative path) is a
+// symlink in root.
+func linked(root *os.Root, dir string) bool {
+	if dir == "." {
+		return false
+	}
+	cur := ""
+	for _, part := range strings.Split(dir, "/") {
+		cur = path.Join(cur, part)
+		fi, err := root.Lstat(cur)
+		if err != nil || fi.Mode()&os.ModeSymlink != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // Member copies the regular file named member (a clean relative path; a
@@ -393,7 +431,7 @@ func MemberFrom(ctx context.Context, ra io.ReaderAt, size int64, name, member st
 		if err != nil {
 			return &ArchiveError{Archive: name, Member: member, Reason: err.Error()}
 		}
-		n, err := io.Copy(w, &ctxReader{ctx, io.LimitReader(r, e.size+1)})
+		n, err := io.Copy(w, ctxio.NewReader(ctx, io.LimitReader(r, e.size+1)))
 		if err != nil {
 			var ce *capError
 			if errors.As(err, &ce) {
@@ -438,17 +476,4 @@ func (c *capReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.left -= int64(n)
 	return n, err
-}
-
-// ctxReader stops a long copy when ctx is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -18,6 +18,8 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/reprove/reprove/internal/ctxio"
 )
 
 // Format is an executable format.
@@ -124,28 +126,16 @@ func ReadFacts(ctx context.Context, file string, lim Limits) (*Facts, error) {
 	if st.Size() > lim.MaxSize {
 		return nil, fmt.Errorf("read executable %s: %d bytes is over the %d-byte limit", file, st.Size(), lim.MaxSize)
 	}
-	d := digest.Canonical.Digester()
-	if _, err := io.Copy(d.Hash(), &ctxReader{ctx, f}); err != nil {
+	d, err := ctxio.HashReader(ctx, f, nil)
+	if err != nil {
 		return nil, fmt.Errorf("hash %s: %w", file, err)
 	}
 	facts, err := Read(f, st.Size(), lim)
 	if err != nil {
 		return nil, fmt.Errorf("read executable %s: %w", file, err)
 	}
-	facts.Digest = d.Digest()
+	facts.Digest = d
 	return facts, nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // budget is an io.ReaderAt that fails once its reads add up to more than

@@ -121,22 +121,19 @@ type Options struct {
 	// ToolchainSum is the go.sum hash of that distribution's
 	// golang.org/toolchain module, when the caller looked it up.
 	ToolchainSum string
+	// PackageVersion is the release version a package manifest states
+	// (an npm package's package.json, see PackageVersion), and
+	// PackageManifest names that manifest for the finding. It is used
+	// when the binary records no module version, before the VCS revision.
+	PackageVersion  string
+	PackageManifest string
 }
-
-// ToolchainModule is the module path of Go distributions on the proxy.
-const ToolchainModule = "golang.org/toolchain"
 
 // DistCommand reports whether the binary is a command of the Go
 // distribution itself (cmd/gofmt, cmd/go): such binaries have no main
 // module.
 func DistCommand(f *Facts) bool {
 	return f != nil && f.BuildInfo != nil && f.BuildInfo.Main.Path == "" && strings.HasPrefix(f.BuildInfo.Path, "cmd/")
-}
-
-// ToolchainVersion is the golang.org/toolchain version holding Go release
-// goVersion ("1.23.5") for linux/arch.
-func ToolchainVersion(goVersion, arch string) string {
-	return "v0.0.1-go" + goVersion + ".linux-" + arch
 }
 
 // Candidate is one complete recipe worth rebuilding; they differ only in
@@ -427,6 +424,10 @@ func (in *inferrer) version() string {
 		in.note(Certain, "version", v, "build info: main module version")
 		return v
 	}
+	if v := in.opts.PackageVersion; v != "" {
+		in.note(Certain, "version", v, "%s states it (the binary records no module version)", in.opts.PackageManifest)
+		return v
+	}
 	if rev := in.set["vcs.revision"]; rev != "" {
 		in.note(Guess, "version", short(rev), "no module version recorded; named after the %s revision", in.set["vcs"])
 		return short(rev)
@@ -504,13 +505,13 @@ func (in *inferrer) source(r *recipes.Recipe) (recipes.Source, string) {
 		}
 	}
 	if DistCommand(in.f) {
-		v := ToolchainVersion(strings.TrimPrefix(strings.Fields(in.bi.GoVersion)[0], "go"), in.opts.BuildArch)
+		v := recipes.ToolchainVersion(strings.TrimPrefix(strings.Fields(in.bi.GoVersion)[0], "go"), in.opts.BuildArch)
 		if in.opts.ToolchainSum != "" {
-			in.note(Certain, "source.gomod", ToolchainModule+"@"+v, "the Go distribution for linux/%s, its hash from the checksum database", in.opts.BuildArch)
+			in.note(Certain, "source.gomod", recipes.ToolchainModule+"@"+v, "the Go distribution for linux/%s, its hash from the checksum database", in.opts.BuildArch)
 		} else {
-			in.note(Unknown, "source.gomod.sum", "", "the go.sum hash of %s@%s was not looked up: copy it from the checksum database", ToolchainModule, v)
+			in.note(Unknown, "source.gomod.sum", "", "the go.sum hash of %s@%s was not looked up: copy it from the checksum database", recipes.ToolchainModule, v)
 		}
-		return recipes.Source{GoModule: &recipes.GoModuleSource{Path: ToolchainModule, Version: v, Sum: in.opts.ToolchainSum}}, ""
+		return recipes.Source{GoModule: &recipes.GoModuleSource{Path: recipes.ToolchainModule, Version: v, Sum: in.opts.ToolchainSum}}, ""
 	}
 	m := in.bi.Main
 	if m.Sum != "" {
@@ -662,10 +663,6 @@ func (in *inferrer) stepsFor(moduleDir string, src recipes.Source) func(argv []s
 			shellQuote(srcRoot), shellQuote(srcRoot), shellQuote(modRoot), shellJoin(argv))
 		return []recipes.Step{{Shell: script}}
 	}
-}
-
-func (in *inferrer) hasTopic(t string) bool {
-	return slices.ContainsFunc(in.findings, func(f Finding) bool { return f.Topic == t })
 }
 
 // shellQuote quotes s for /bin/sh when it holds anything but safe

@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"golang.org/x/mod/modfile"
 
@@ -181,36 +184,41 @@ func checkout(ctx context.Context, spec SourceSpec, from, recordURL, commit, mod
 // moduleDir finds the directory, relative to root, whose go.mod declares
 // modulePath: the root itself first, then subdirectories (not vendor,
 // testdata or hidden ones) to a depth of 4. "" when modulePath is empty or
-// is the root's module.
+// is the root's module. The tree is read through an os.Root, so a go.mod
+// that is a link out of it is not read.
 func moduleDir(root, modulePath string) (string, error) {
 	if modulePath == "" {
 		return "", nil
 	}
-	if data, err := os.ReadFile(filepath.Join(root, "go.mod")); err == nil && modfile.ModulePath(data) == modulePath {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return "", fmt.Errorf("find go.mod of %s: %w", modulePath, err)
+	}
+	defer r.Close()
+	if data, err := readGoMod(r, "go.mod"); err == nil && modfile.ModulePath(data) == modulePath {
 		return "", nil
 	}
 	found := ""
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(r.FS(), ".", func(rel string, d fs.DirEntry, err error) error {
 		if err != nil || found != "" {
 			return err
 		}
-		rel, _ := filepath.Rel(root, p)
 		if d.IsDir() {
 			name := d.Name()
-			if rel != "." && (strings.HasPrefix(name, ".") || name == "vendor" || name == "testdata" || name == "node_modules" || strings.Count(rel, string(filepath.Separator)) >= 4) {
-				return filepath.SkipDir
+			if rel != "." && (strings.HasPrefix(name, ".") || name == "vendor" || name == "testdata" || name == "node_modules" || strings.Count(rel, "/") >= 4) {
+				return fs.SkipDir
 			}
 			return nil
 		}
-		if d.Name() != "go.mod" {
+		if d.Name() != "go.mod" || !d.Type().IsRegular() {
 			return nil
 		}
-		data, err := os.ReadFile(p)
+		data, err := readGoMod(r, rel)
 		if err != nil {
 			return err
 		}
 		if modfile.ModulePath(data) == modulePath {
-			found = filepath.ToSlash(filepath.Dir(rel))
+			found = path.Dir(rel)
 		}
 		return nil
 	})
@@ -224,4 +232,17 @@ func moduleDir(root, modulePath string) (string, error) {
 		return "", nil
 	}
 	return found, nil
+}
+
+// readGoMod reads a go.mod inside r, at most 16 MiB of it.
+func readGoMod(r *os.Root, name string) ([]byte, error) {
+	f, err := r.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	return io.ReadAll(io.LimitReader(f, 16<<20))
 }
