@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/reprove/reprove/compare"
@@ -39,52 +38,6 @@ func writeReports(st *stage, name string, cr *compare.Report) error {
 		}
 	}
 	return nil
-}
-
-// MaxBuildLog caps build.log. A build that prints more is not stopped; the
-// rest of its output is dropped from the file and the cut is said at its
-// end.
-const MaxBuildLog = 64 << 20
-
-// cappedLog is the build log file: at most MaxBuildLog bytes of the
-// build's output, then one line saying how much was dropped.
-type cappedLog struct {
-	mu      sync.Mutex
-	f       *os.File
-	n       int64
-	dropped int64
-}
-
-func (l *cappedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	room := MaxBuildLog - l.n
-	if room <= 0 {
-		l.dropped += int64(len(p))
-		return len(p), nil
-	}
-	q := p
-	if int64(len(q)) > room {
-		q = q[:room]
-		l.dropped += int64(len(p) - len(q))
-	}
-	n, err := l.f.Write(q)
-	l.n += int64(n)
-	if err != nil {
-		return n, err
-	}
-	return len(p), nil
-}
-
-// Close writes the note of what was cut, if anything, and closes the file.
-func (l *cappedLog) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.dropped > 0 {
-		fmt.Fprintf(l.f, "\n[reprove: build log cut at %d bytes; %d more bytes of output were dropped]\n", MaxBuildLog, l.dropped)
-		l.dropped = 0
-	}
-	return l.f.Close()
 }
 
 // keepLog moves a failed build's log under the cache, where it outlives

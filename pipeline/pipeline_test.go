@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -84,29 +83,6 @@ func TestStage(t *testing.T) {
 	st.abort()
 	if _, err := os.Stat(filepath.Join(root, "reprove-out")); err != nil {
 		t.Error("abort removed a parent it did not make")
-	}
-}
-
-func TestCappedLog(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "build.log")
-	f, _ := os.Create(p)
-	l := &cappedLog{f: f}
-	chunk := bytes.Repeat([]byte("y"), 1<<20)
-	for range MaxBuildLog>>20 + 3 {
-		if n, err := l.Write(chunk); n != len(chunk) || err != nil {
-			t.Fatalf("write: %d, %v", n, err)
-		}
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	fi, _ := os.Stat(p)
-	if fi.Size() < MaxBuildLog || fi.Size() > MaxBuildLog+200 {
-		t.Errorf("log is %d bytes, want the cap %d and one line", fi.Size(), MaxBuildLog)
-	}
-	b, _ := os.ReadFile(p)
-	if !strings.Contains(string(b[MaxBuildLog:]), "3145728 more bytes of output were dropped") {
-		t.Errorf("the cut is not said: %q", b[MaxBuildLog:])
 	}
 }
 

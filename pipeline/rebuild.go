@@ -16,6 +16,7 @@ import (
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/builder"
+	"github.com/reprove/reprove/builder/fetch"
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/ctxio"
@@ -76,9 +77,12 @@ type RebuildResult struct {
 // BuildFacts are facts of this run that provenance does not record.
 type BuildFacts struct {
 	// Image describes the base image (its digest is in the provenance).
-	Image  string      `json:"image"`
-	Limits LimitFacts  `json:"limits"`
-	Steps  []StepFacts `json:"steps"`
+	Image string `json:"image"`
+	// Source says whether this run read the source from its location or
+	// from reprove's cache (and then from where and when it was fetched).
+	Source *fetch.Fetched `json:"source,omitempty"`
+	Limits LimitFacts     `json:"limits"`
+	Steps  []StepFacts    `json:"steps"`
 }
 
 // LimitFacts are the limits the build ran under.
@@ -124,6 +128,9 @@ type ShippedRef struct {
 	// Member is the archive member compared, when the recipe names one.
 	Member string        `json:"member,omitempty"`
 	Digest digest.Digest `json:"digest"`
+	// Fetched says whether this run read Location or took the bytes from
+	// reprove's cache, and then from where and when they were fetched.
+	Fetched *fetch.Fetched `json:"fetched,omitempty"`
 }
 
 // Rebuild runs the whole flow: the shipped artifacts first (a wrong pin
@@ -167,17 +174,19 @@ func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (res *Rebuild
 		Dir:           st.final,
 	}
 
-	f, err := os.Create(st.path("build.log"))
+	// The runner caps what it writes here (runner.DefaultLogLimit) and
+	// says so at the cut.
+	log, err := os.Create(st.path("build.log"))
 	if err != nil {
 		return nil, err
 	}
-	log := &cappedLog{f: f}
 	defer log.Close()
 	b, err := s.Builder(log)
 	if err != nil {
 		return nil, err
 	}
 
+	fetched := map[string]*fetch.Fetched{}
 	for _, o := range r.Outputs {
 		if o.Shipped == nil {
 			continue
@@ -187,8 +196,13 @@ func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (res *Rebuild
 		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 			return nil, err
 		}
-		if _, err := b.Fetcher().Shipped(ctx, r, o.Shipped, dest); err != nil {
+		rec, err := b.Fetcher().Shipped(ctx, r, o.Shipped, dest)
+		if err != nil {
 			return nil, err
+		}
+		fetched[o.Path] = rec
+		if rec != nil && rec.Cached {
+			s.sayf(PhaseFetch, "shipped artifact for %s %s", o.Path, rec.Describe())
 		}
 	}
 
@@ -244,7 +258,7 @@ func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (res *Rebuild
 		if loc == "" {
 			loc = ro.Shipped.Path
 		}
-		or.Shipped = &ShippedRef{Location: loc, Member: ro.Shipped.Member, Digest: ro.Shipped.ArtifactDigest()}
+		or.Shipped = &ShippedRef{Location: loc, Member: ro.Shipped.Member, Digest: ro.Shipped.ArtifactDigest(), Fetched: fetched[o.Path]}
 		s.sayf(PhaseCompare, "%s with the shipped artifact", o.Path)
 		cr, err := compare.Files(ctx, st.path(path.Join("outputs", o.Path)), st.path(path.Join("shipped", o.Path)),
 			compare.Options{Normalizers: allowed, TempDir: s.rt.CacheDir})
@@ -354,7 +368,8 @@ func recipeOutput(r *recipes.Recipe, p string) *recipes.Output {
 
 func buildFacts(b *builder.Result) BuildFacts {
 	f := BuildFacts{
-		Image: b.Image.Description,
+		Image:  b.Image.Description,
+		Source: b.Source.Fetched,
 		Limits: LimitFacts{
 			MemoryBytes: b.Limits.MemoryBytes,
 			DiskBytes:   b.Limits.DiskBytes,

@@ -8,6 +8,7 @@
 //	1  failure (an error stopped the work)
 //	2  usage (bad flags or arguments)
 //	3  not reproduced / not verified / different
+//	4  reprove infer wrote a recipe that is incomplete (it says what is missing)
 package cli
 
 import (

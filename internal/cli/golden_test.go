@@ -116,6 +116,8 @@ func newFixups() *fixups {
 			// Whether this run starts reprove's containerd or joins one
 			// that another test started is not the command's output.
 			regexp.MustCompile(`^reprove: runtime `),
+			// Housekeeping of a shared cache after other runs were killed.
+			regexp.MustCompile(`^reprove: \w+ +removed the work directories of `),
 		},
 		rules: []rule{
 			{regexp.MustCompile(`\b\d+(\.\d+)?(ns|µs|ms|s|m)\b( \d+(\.\d+)?s)?`), "<duration>"},

@@ -173,6 +173,11 @@ func printRebuild(w io.Writer, st style, rep *pipeline.RebuildResult) {
 		fmt.Fprintf(w, "built in %s from %s on image %s\n", rb.FinishedOn.Sub(rb.StartedOn).Round(time.Millisecond), describeSource(rb.Source), img)
 	}
 	for _, o := range rep.Outputs {
+		if o.Shipped != nil && o.Shipped.Fetched != nil && o.Shipped.Fetched.Cached {
+			fmt.Fprintf(w, "shipped %s: %s\n", o.Path, o.Shipped.Fetched.Describe())
+		}
+	}
+	for _, o := range rep.Outputs {
 		if o.Verdict != nil && *o.Verdict == compare.Different {
 			fmt.Fprintf(w, "why %s differs: %s\n", o.Path, strings.TrimSuffix(o.Report, ".json")+".txt")
 		}
