@@ -16,6 +16,9 @@ func commands(env *Env) []*cobra.Command {
 		newReviewCmd(env),
 		newAttestCmd(env),
 		newVerifyCmd(env),
+		newServeCmd(env),
+		newPublishCmd(env),
+		newLogCmd(env),
 		newCompletionCmd(env),
 	}
 }

@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -11,10 +13,16 @@ import (
 	"github.com/reprove/reprove/internal/testenv"
 )
 
-// TestMain lets testscript run reprove in-process as the "reprove" command.
+// TestMain lets testscript run reprove in-process as the "reprove" command,
+// with the signal handling of cmd/reprove (scripts stop servers with kill).
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"reprove": func() { os.Exit(Main(context.Background(), os.Args[1:], OSEnv())) },
+		"reprove": func() {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			code := Main(ctx, os.Args[1:], OSEnv())
+			stop()
+			os.Exit(code)
+		},
 	})
 }
 

@@ -1,0 +1,248 @@
+// Package centre is reprove's transparency centre: an HTTP server that keeps
+// one append-only Merkle log of every review, rebuild, verification summary
+// and compare report published to it, and serves the log to customers,
+// monitors and people.
+//
+//   - Publishing (POST /v1/attestations, /v1/compare-reports): each DSSE
+//     envelope is checked on arrival (a strict in-toto statement of a known
+//     predicate type, signed by a key an operator registered in the right
+//     role; see centre/item), logged, and answered with its leaf index, an
+//     inclusion proof and the signed checkpoint. Resubmitting is idempotent.
+//   - Lookup (GET /v1/artifacts/sha256:…): everything the log holds for a
+//     file, with proofs and a signed artifact index (attest/logproof), so a
+//     customer checks offline that nothing was left out.
+//   - The log itself: GET /checkpoint and C2SP tlog-tiles (/tile/…), a
+//     consistency-proof endpoint for monitors.
+//   - Web pages (centre/web): search, release pages, the log.
+//
+// The pieces: centre/store (SQLite or PostgreSQL), centre/merklelog (the
+// batched log on a store), centre/api (the wire format), centre/client.
+// centre/API.md documents the HTTP interface.
+package centre
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/centre/item"
+	"github.com/reprove/reprove/centre/merklelog"
+	"github.com/reprove/reprove/centre/store"
+	"github.com/reprove/reprove/centre/web"
+)
+
+// Config configures a centre.
+type Config struct {
+	// DataDir holds the SQLite database (unless DatabaseURL is set) and
+	// the log's key pair (unless LogKey is set).
+	DataDir string
+	// DatabaseURL, when set, is a postgres:// URL: the centre keeps its
+	// log in PostgreSQL, which replicas may share.
+	DatabaseURL string
+	// LogKey, when set, is the path of the log's note signer key; every
+	// replica of one log needs the same key.
+	LogKey string
+	// Origin names the log in a key made at first start (its checkpoints'
+	// first line); empty means "<hostname>/reprove".
+	Origin string
+	// Logf, when set, receives the server's own errors.
+	Logf func(format string, args ...any)
+	// Clock, when set, replaces time.Now.
+	Clock func() time.Time
+	// MaxBatch, when positive, bounds the leaves one commit takes
+	// (merklelog.MaxBatch by default; 1 commits every submission alone).
+	MaxBatch int
+}
+
+// Centre is an open transparency centre.
+type Centre struct {
+	cfg   Config
+	st    store.Store
+	log   *merklelog.Log
+	keys  *keyRing
+	web   http.Handler
+	logf  func(string, ...any)
+	clock func() time.Time
+	// KeyCreated is set when this start made the log's key pair.
+	KeyCreated bool
+}
+
+// Open opens the store (applying migrations), loads or makes the log key
+// and starts the sequencer.
+func Open(ctx context.Context, cfg Config) (*Centre, error) {
+	c := &Centre{cfg: cfg, logf: cfg.Logf, clock: cfg.Clock}
+	if c.logf == nil {
+		c.logf = func(string, ...any) {}
+	}
+	if c.clock == nil {
+		c.clock = time.Now
+	}
+	if cfg.DataDir == "" && (cfg.DatabaseURL == "" || cfg.LogKey == "") {
+		return nil, errors.New("open centre: no data directory")
+	}
+	skey, created, err := loadKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.KeyCreated = created
+	c.st, err = OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.log, err = merklelog.Open(ctx, c.st, skey, merklelog.Options{Clock: c.clock, MaxBatch: cfg.MaxBatch})
+	if err != nil {
+		c.st.Close()
+		return nil, err
+	}
+	c.keys = &keyRing{st: c.st}
+	c.web = web.New(c.log, c.clock)
+	return c, nil
+}
+
+// OpenStore opens the store a configuration names, as Open does.
+func OpenStore(ctx context.Context, cfg Config) (store.Store, error) {
+	return store.Open(ctx, cfg.DataDir, cfg.DatabaseURL)
+}
+
+func loadKey(cfg Config) (string, bool, error) {
+	if cfg.LogKey != "" {
+		k, err := merklelog.LoadKey(cfg.LogKey)
+		return k, false, err
+	}
+	origin := cfg.Origin
+	if origin == "" {
+		origin = DefaultOrigin()
+	}
+	return merklelog.LoadOrCreateKey(cfg.DataDir, origin)
+}
+
+// DefaultOrigin is "<hostname>/reprove", with anything a note key name may
+// not hold dropped.
+func DefaultOrigin() string {
+	h, _ := os.Hostname()
+	h = strings.Map(func(r rune) rune {
+		if r <= ' ' || r == '+' || r > '~' {
+			return -1
+		}
+		return r
+	}, h)
+	if h == "" {
+		h = "localhost"
+	}
+	return h + "/reprove"
+}
+
+// VerifierKeyPath is where the log's verifier key is written under dir.
+func VerifierKeyPath(dir string) string { return filepath.Join(dir, merklelog.VerifierKeyFile) }
+
+// Log is the centre's log.
+func (c *Centre) Log() *merklelog.Log { return c.log }
+
+// Close stops the sequencer and closes the store.
+func (c *Centre) Close() error {
+	c.log.Close()
+	return c.st.Close()
+}
+
+// Handler serves the API, the log and the pages.
+func (c *Centre) Handler() http.Handler {
+	mux := http.NewServeMux()
+	c.routes(mux)
+	mux.Handle("/", c.web)
+	return mux
+}
+
+// Serve serves HTTP on ln until ctx ends, then shuts down gracefully:
+// it stops accepting, lets requests in flight finish (up to grace),
+// and returns. The caller closes the centre afterwards.
+func (c *Centre) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	srv := &http.Server{
+		Handler:           c.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          nil,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// keyRing caches the registered keys, reloading them when the store's key
+// version moves (checked at most once a second, and at once when a
+// submission names no known key, so a key added a moment ago counts).
+type keyRing struct {
+	st      store.Store
+	mu      sync.Mutex
+	keys    []item.Key
+	version int64
+	checked time.Time
+	loaded  bool
+}
+
+func (r *keyRing) get(ctx context.Context, force bool) ([]item.Key, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.loaded && !force && time.Since(r.checked) < time.Second {
+		return r.keys, nil
+	}
+	v, err := r.st.KeysVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.checked = time.Now()
+	if r.loaded && v == r.version {
+		return r.keys, nil
+	}
+	recs, err := r.st.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ks []item.Key
+	for _, k := range recs {
+		ver, err := keys.ParseVerifier(k.PEM, "registered key "+k.Name)
+		if err != nil {
+			return nil, err
+		}
+		ks = append(ks, item.Key{Name: k.Name, Role: k.Role, Verifier: ver})
+	}
+	r.keys, r.version, r.loaded = ks, v, true
+	return ks, nil
+}
+
+// AddKey registers a public key (PEM) under name with a role.
+func AddKey(ctx context.Context, st store.Store, name string, role item.Role, pem []byte, now time.Time) (store.KeyRecord, error) {
+	if name == "" || strings.ContainsAny(name, "\n\r\t") {
+		return store.KeyRecord{}, fmt.Errorf("add key: bad name %q", name)
+	}
+	v, err := keys.ParseVerifier(pem, name)
+	if err != nil {
+		return store.KeyRecord{}, fmt.Errorf("add key: %w", err)
+	}
+	rec := store.KeyRecord{Name: name, Role: role, Fingerprint: v.Fingerprint, PEM: v.PEM, AddedAt: now.UTC()}
+	if err := st.AddKey(ctx, rec); err != nil {
+		return store.KeyRecord{}, err
+	}
+	return rec, nil
+}

@@ -1,0 +1,58 @@
+package merklelog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/reprove/reprove/attest/logproof"
+	"github.com/reprove/reprove/centre/store"
+)
+
+// ErrNoEntries is returned by Bundle for an artifact the log holds nothing
+// for.
+var ErrNoEntries = errors.New("the log holds no attestation for this artifact")
+
+// Bundle is everything the log holds for artifact d at its latest tree:
+// each attestation whose subject is d, and the reviews and rebuilds those
+// summaries cite, each with an inclusion proof to the latest checkpoint,
+// and the signed artifact index listing exactly those entries, so that a
+// bundle with an entry left out fails logproof's CheckComplete offline.
+// It also returns the entries it found, for callers that render them.
+func (l *Log) Bundle(ctx context.Context, d digest.Digest) (*logproof.Bundle, []*store.Entry, error) {
+	if err := d.Validate(); err != nil || d.Algorithm() != digest.SHA256 {
+		return nil, nil, fmt.Errorf("bundle: %q is not a sha256 digest", d)
+	}
+	cp, _, err := l.Latest(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err := l.st.Lookup(ctx, d, cp.Size, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(entries) == 0 {
+		return nil, nil, ErrNoEntries
+	}
+	if len(entries) > logproof.MaxBundleEntries {
+		return nil, nil, fmt.Errorf("bundle: %d entries for %s, more than a bundle holds (%d)", len(entries), d, logproof.MaxBundleEntries)
+	}
+	bu := &logproof.Bundle{Checkpoint: string(cp.Note)}
+	x := logproof.Index{Origin: l.origin, Size: cp.Size, Subject: d}
+	for _, e := range entries {
+		p, err := l.ProveInclusion(ctx, cp.Size, e.Index)
+		if err != nil {
+			return nil, nil, err
+		}
+		bu.Entries = append(bu.Entries, logproof.BundleEntry{Index: e.Index, Envelope: e.Leaf, InclusionProof: logproof.EncodeHashes(p)})
+		x.Entries = append(x.Entries, e.Index)
+	}
+	idx, err := logproof.SignIndex(x, l.skey)
+	if err != nil {
+		return nil, nil, err
+	}
+	bu.ArtifactIndex = string(idx)
+	return bu, entries, nil
+}

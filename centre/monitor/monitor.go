@@ -1,0 +1,290 @@
+// Package monitor watches a transparency centre's log the way the go
+// command watches the checksum database: it remembers the last checkpoint
+// it verified, and checks that each new one extends it (a consistency proof
+// from the centre), so a log that was forked, rewritten or shrunk (one view
+// for some customers, another for the rest) is caught. It then reads the
+// new entries from the log's C2SP tiles, checking every tile against the
+// new checkpoint's root hash, and lists them.
+//
+// The state is a directory: the log's verifier key (pinned at the first
+// run, unless given) and the last verified checkpoint. It advances only
+// after a check passed, so an inconsistency is reported again on every run
+// until someone looks.
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/reprove/reprove/attest/logproof"
+	"github.com/reprove/reprove/centre/client"
+	"github.com/reprove/reprove/centre/item"
+	"github.com/reprove/reprove/centre/merklelog"
+	"github.com/reprove/reprove/internal/atomicfile"
+)
+
+// State file names.
+const (
+	KeyFile        = "log.pub"
+	CheckpointFile = "checkpoint"
+)
+
+// MaxEntries bounds the new entries one run reads and lists.
+const MaxEntries = 1 << 20
+
+// Options configure a run.
+type Options struct {
+	// Key, when set, is the log's verifier key. It must match the state's.
+	Key string
+	// Progress, when set, is told what is being checked.
+	Progress func(string)
+	// Now stamps evidence files; nil means time.Now.
+	Now func() time.Time
+}
+
+// Result is what one run found.
+type Result struct {
+	// KeyPinned is set when this run pinned the key the centre named.
+	KeyPinned   bool
+	VerifierKey string
+	// Old is the checkpoint of the previous run (Size 0 at the first).
+	Old, New logproof.Checkpoint
+	Entries  []Entry
+}
+
+// Entry is one new entry of the log.
+type Entry struct {
+	Index    int64    `json:"index"`
+	Kind     string   `json:"kind"`
+	What     string   `json:"what"`
+	Subjects []string `json:"subjects"`
+}
+
+// InconsistentError reports a log that does not extend what the monitor
+// saw before: the evidence is both signed checkpoints.
+type InconsistentError struct {
+	Old, New []byte
+	Err      error
+	// Evidence is the file the two checkpoints were saved to.
+	Evidence string
+}
+
+func (e *InconsistentError) Error() string {
+	s := "the log is inconsistent with the checkpoint seen before: " + e.Err.Error()
+	if e.Evidence != "" {
+		s += " (both checkpoints are in " + e.Evidence + ")"
+	}
+	return s
+}
+
+func (e *InconsistentError) Unwrap() error { return e.Err }
+
+// Run checks the centre's newest checkpoint against the state in dir and,
+// when it is consistent, records it there.
+func Run(ctx context.Context, c *client.Client, dir string, opts Options) (*Result, error) {
+	progress := opts.Progress
+	if progress == nil {
+		progress = func(string) {}
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	res := &Result{}
+	vkey, pinned, err := loadKey(ctx, c, dir, opts.Key)
+	if err != nil {
+		return nil, err
+	}
+	res.VerifierKey, res.KeyPinned = vkey, pinned
+	v, err := logproof.NewVerifier(vkey)
+	if err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	var oldNote []byte
+	if b, err := os.ReadFile(filepath.Join(dir, CheckpointFile)); err == nil {
+		oldNote = b
+		if res.Old, err = v.Open(b); err != nil {
+			return nil, fmt.Errorf("monitor: the saved checkpoint %s: %w", filepath.Join(dir, CheckpointFile), err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	progress("reading the checkpoint of " + c.Server())
+	newNote, err := c.Checkpoint(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	res.New, err = v.Open(newNote)
+	if err != nil {
+		return nil, fmt.Errorf("monitor: the centre's checkpoint: %w", err)
+	}
+	inconsistent := func(err error) (*Result, error) {
+		ie := &InconsistentError{Old: oldNote, New: newNote, Err: err}
+		path := filepath.Join(dir, "evidence-"+now().UTC().Format("20060102T150405Z")+".txt")
+		text := "The log's checkpoint seen before:\n\n" + string(oldNote) + "\nThe checkpoint the centre serves now:\n\n" + string(newNote) +
+			"\nThey are inconsistent: " + err.Error() + "\n"
+		if atomicfile.Write(path, []byte(text), 0o644) == nil {
+			ie.Evidence = path
+		}
+		return res, ie
+	}
+	if res.New.Size < res.Old.Size {
+		return inconsistent(fmt.Errorf("the log shrank from %d to %d entries", res.Old.Size, res.New.Size))
+	}
+	if res.Old.Size > 0 {
+		progress(fmt.Sprintf("checking that the tree of size %d extends the one of size %d", res.New.Size, res.Old.Size))
+		var proof []tlog.Hash
+		if res.New.Size > res.Old.Size {
+			proof, err = c.Consistency(ctx, res.Old.Size, res.New.Size)
+			if err != nil {
+				var se *client.StatusError
+				if errors.As(err, &se) && se.Status < 500 {
+					return inconsistent(err)
+				}
+				return nil, fmt.Errorf("monitor: %w", err)
+			}
+		}
+		if err := logproof.VerifyConsistency(res.Old, res.New, proof); err != nil {
+			return inconsistent(err)
+		}
+	}
+	res.Entries, err = readEntries(ctx, c, res.Old.Size, res.New, progress)
+	if err != nil {
+		var te *tileError
+		if errors.As(err, &te) {
+			return inconsistent(err)
+		}
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
+	if err := atomicfile.Write(filepath.Join(dir, CheckpointFile), newNote, 0o644); err != nil {
+		return nil, fmt.Errorf("monitor: save checkpoint: %w", err)
+	}
+	return res, nil
+}
+
+// loadKey returns the pinned key, pinning key (or the one the centre
+// names) at the first run.
+func loadKey(ctx context.Context, c *client.Client, dir, key string) (string, bool, error) {
+	path := filepath.Join(dir, KeyFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		saved := strings.TrimSpace(string(b))
+		if key != "" && key != saved {
+			return "", false, fmt.Errorf("monitor: the state in %s watches the log %q, not %q", dir, saved, key)
+		}
+		return saved, false, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return "", false, fmt.Errorf("monitor: %w", err)
+	}
+	pinned := false
+	if key == "" {
+		info, err := c.Log(ctx)
+		if err != nil {
+			return "", false, fmt.Errorf("monitor: %w", err)
+		}
+		key, pinned = info.VerifierKey, true
+	}
+	if _, err := logproof.NewVerifier(key); err != nil {
+		return "", false, fmt.Errorf("monitor: %w", err)
+	}
+	if err := atomicfile.Write(path, []byte(key+"\n"), 0o644); err != nil {
+		return "", false, fmt.Errorf("monitor: %w", err)
+	}
+	return key, pinned, nil
+}
+
+// tileError is a tile that does not hash to the checkpoint: the centre
+// serves one tree's head and another's tiles.
+type tileError struct{ err error }
+
+func (e *tileError) Error() string { return e.err.Error() }
+func (e *tileError) Unwrap() error { return e.err }
+
+// tiles reads C2SP tiles through the client for tlog.TileHashReader,
+// which checks each against the tree's root hash.
+type tiles struct {
+	ctx context.Context
+	c   *client.Client
+}
+
+func (t tiles) Height() int { return merklelog.TileHeight }
+
+func (t tiles) ReadTiles(ts []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(ts))
+	for i, tile := range ts {
+		b, err := t.c.Tile(t.ctx, tile)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+func (tiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// readEntries reads the entries [from, tree.Size) from the entry bundles
+// and checks each leaf's hash against the level-0 tiles, which
+// TileHashReader proves part of the tree.
+func readEntries(ctx context.Context, c *client.Client, from int64, tree logproof.Checkpoint, progress func(string)) ([]Entry, error) {
+	if tree.Size-from > MaxEntries {
+		from = tree.Size - MaxEntries
+	}
+	if from >= tree.Size {
+		return nil, nil
+	}
+	progress(fmt.Sprintf("reading entries %d to %d", from, tree.Size-1))
+	hr := tlog.TileHashReader(tlog.Tree{N: tree.Size, Hash: tree.Hash}, tiles{ctx: ctx, c: c})
+	var out []Entry
+	for start := from &^ 255; start < tree.Size; start += 256 {
+		w := min(256, tree.Size-start)
+		tile := tlog.Tile{H: merklelog.TileHeight, L: -1, N: start >> 8, W: int(w)}
+		b, err := c.Tile(ctx, tile)
+		if err != nil {
+			return nil, err
+		}
+		leaves, err := merklelog.SplitEntryBundle(b, int(w))
+		if err != nil {
+			return nil, &tileError{err}
+		}
+		var ids []int64
+		for i := range leaves {
+			ids = append(ids, tlog.StoredHashIndex(0, start+int64(i)))
+		}
+		hs, err := hr.ReadHashes(ids)
+		if err != nil {
+			return nil, &tileError{fmt.Errorf("the log's tiles do not match its checkpoint: %w", err)}
+		}
+		for i, leaf := range leaves {
+			n := start + int64(i)
+			if logproof.LeafHash(leaf) != hs[i] {
+				return nil, &tileError{fmt.Errorf("entry %d: the entry bundle's leaf is not the one in the tree", n)}
+			}
+			if n < from {
+				continue
+			}
+			e := Entry{Index: n, Subjects: []string{}}
+			if d, err := item.Describe(leaf); err != nil {
+				e.Kind, e.What = "unknown", err.Error()
+			} else {
+				e.Kind, e.What = d.Kind.String(), d.Line()
+				for _, s := range d.Subjects {
+					e.Subjects = append(e.Subjects, s.Digest.String())
+				}
+			}
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,180 @@
+package monitor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/reprove/reprove/centre/client"
+	"github.com/reprove/reprove/centre/internal/centretest"
+	"github.com/reprove/reprove/centre/internal/fixture"
+	"github.com/reprove/reprove/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func publishReviews(t *testing.T, url string, n int, tag string) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := client.New(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var envs [][]byte
+	for i := range n {
+		e, err := fixture.Review(ctx, centretest.Alice, "tool", "1.0", fmt.Sprintf("%s %d", tag, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, e)
+	}
+	if _, err := c.Publish(ctx, envs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func run(t *testing.T, url, dir, key string) (*Result, error) {
+	t.Helper()
+	c, err := client.New(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Run(context.Background(), c, dir, Options{Key: key})
+}
+
+func TestMonitor(t *testing.T) {
+	a := centretest.Start(t, centretest.Options{})
+	state := t.TempDir()
+	publishReviews(t, a.URL, 3, "first")
+	res, err := run(t, a.URL, state, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.KeyPinned || res.VerifierKey != a.Log().VerifierKey() || res.New.Size != 3 || len(res.Entries) != 3 {
+		t.Fatalf("first run: %+v", res)
+	}
+	if res.Entries[0].Kind != "review" || !strings.Contains(res.Entries[0].What, "review of") {
+		t.Errorf("entry: %+v", res.Entries[0])
+	}
+	// Enough entries to need a second tile, then a second run: only the
+	// new ones, checked consistent with the first.
+	publishReviews(t, a.URL, 300, "second")
+	res, err = run(t, a.URL, state, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.KeyPinned || res.Old.Size != 3 || res.New.Size != 303 || len(res.Entries) != 300 || res.Entries[0].Index != 3 {
+		t.Fatalf("second run: old %d new %d, %d entries", res.Old.Size, res.New.Size, len(res.Entries))
+	}
+	// Nothing new: consistent, nothing listed.
+	if res, err = run(t, a.URL, state, ""); err != nil || len(res.Entries) != 0 {
+		t.Fatalf("third run: %v %+v", err, res)
+	}
+	// A key that is not the pinned one.
+	b := centretest.Start(t, centretest.Options{})
+	if _, err := run(t, a.URL, state, b.Log().VerifierKey()); err == nil {
+		t.Error("a state pinned to one log accepted another log's key")
+	}
+}
+
+// TestMonitorCatchesFork shows the monitor forks of the log it watches,
+// made by a centre holding the log's own key: each is refused, the state
+// stays at the last good checkpoint, and the evidence is saved.
+func TestMonitorCatchesFork(t *testing.T) {
+	a := centretest.Start(t, centretest.Options{})
+	state := t.TempDir()
+	publishReviews(t, a.URL, 10, "shared")
+	if _, err := run(t, a.URL, state, ""); err != nil {
+		t.Fatal(err)
+	}
+	saved, _ := os.ReadFile(filepath.Join(state, CheckpointFile))
+
+	// The fork: the same key, the first 5 entries, then another history.
+	fork := centretest.Start(t, centretest.Options{LogKey: a.KeyPath()})
+	publishReviews(t, fork.URL, 5, "shared")
+	publishReviews(t, fork.URL, 20, "rewritten")
+	// A shrunken log: the same key, fewer entries.
+	short := centretest.Start(t, centretest.Options{LogKey: a.KeyPath()})
+	publishReviews(t, short.URL, 4, "shared")
+	// The same size, another tree.
+	same := centretest.Start(t, centretest.Options{LogKey: a.KeyPath()})
+	publishReviews(t, same.URL, 10, "other")
+
+	for name, url := range map[string]string{"fork": fork.URL, "shrunk": short.URL, "same size": same.URL} {
+		_, err := run(t, url, state, "")
+		var ie *InconsistentError
+		if !errors.As(err, &ie) {
+			t.Errorf("%s: %v, want an inconsistency", name, err)
+			continue
+		}
+		if ev, err := os.ReadFile(ie.Evidence); err != nil || !bytes.Contains(ev, saved) {
+			t.Errorf("%s: evidence %s: %v", name, ie.Evidence, err)
+		}
+		if now, _ := os.ReadFile(filepath.Join(state, CheckpointFile)); !bytes.Equal(now, saved) {
+			t.Errorf("%s: the state moved to the forked checkpoint", name)
+		}
+	}
+
+	// A checkpoint with a bad signature; a log whose tiles are not its
+	// checkpoint's: a proxy tampers with what a centre serves.
+	publishReviews(t, a.URL, 5, "more")
+	for name, tamper := range map[string]func(path string, b []byte) []byte{
+		"bad signature": func(path string, b []byte) []byte {
+			if path == "/checkpoint" {
+				i := bytes.LastIndexByte(b, ' ')
+				b[i+3] ^= 1
+			}
+			return b
+		},
+		"forged entry": func(path string, b []byte) []byte {
+			if strings.HasPrefix(path, "/tile/entries/") {
+				b = bytes.Replace(b, []byte("reviewed by alice"), []byte("reviewed by mallory"), 1)
+				b = bytes.Replace(b, []byte("payload"), []byte("payloaD"), 1)
+			}
+			return b
+		},
+	} {
+		proxy := tamperingProxy(t, a.URL, tamper)
+		_, err := run(t, proxy, state, "")
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+		if now, _ := os.ReadFile(filepath.Join(state, CheckpointFile)); !bytes.Equal(now, saved) {
+			t.Errorf("%s: the state moved", name)
+		}
+	}
+	// And the real log, grown, is still fine.
+	if res, err := run(t, a.URL, state, ""); err != nil || res.New.Size != 15 || len(res.Entries) != 5 {
+		t.Errorf("after the forks: %v %+v", err, res)
+	}
+}
+
+func tamperingProxy(t *testing.T, upstream string, tamper func(path string, b []byte) []byte) string {
+	t.Helper()
+	u, _ := url.Parse(upstream)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get(u.String() + r.URL.RequestURI())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.StatusCode)
+		w.Write(tamper(r.URL.Path, b))
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}

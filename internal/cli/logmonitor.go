@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reprove/reprove/centre/client"
+	"github.com/reprove/reprove/centre/monitor"
+)
+
+func newLogCmd(env *Env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "log",
+		Short: "Watch a transparency centre's log",
+		Args:  args(cobra.NoArgs),
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(newLogMonitorCmd(env))
+	return cmd
+}
+
+// monitorReport is `reprove log monitor --json` (schemas/centre-monitor.schema.json).
+type monitorReport struct {
+	SchemaVersion int             `json:"schemaVersion"`
+	Server        string          `json:"server"`
+	VerifierKey   string          `json:"verifierKey"`
+	KeyPinned     bool            `json:"keyPinned"`
+	Consistent    bool            `json:"consistent"`
+	OldSize       int64           `json:"oldSize"`
+	NewSize       int64           `json:"newSize"`
+	Entries       []monitor.Entry `json:"entries"`
+	Problem       string          `json:"problem,omitempty"`
+	Evidence      string          `json:"evidence,omitempty"`
+}
+
+func newLogMonitorCmd(env *Env) *cobra.Command {
+	var (
+		server, state, key string
+		jsonOut            bool
+	)
+	cmd := &cobra.Command{
+		Use:   "monitor --server URL --state DIR",
+		Short: "Check that a centre's log only grows, and list its new entries",
+		Long: `Check a transparency centre's log against the last checkpoint this monitor
+saw (kept in --state): the new checkpoint must be signed by the log's key and
+the centre must prove it extends the old one, so a log that was forked,
+rewritten or shrunk is caught. The new entries are read from the log's tiles,
+each checked against the new checkpoint, and listed. Run it regularly (cron).
+
+The first run pins the log's verifier key: --key (the key, or a file holding
+it), else the key the centre names. The state advances only when the check
+passes; on an inconsistency both checkpoints are saved in the state directory
+as evidence.
+
+Exit 0 when the log is consistent; 3 when it is not; 1 when the check could
+not run (the centre unreachable, say).`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if server == "" || state == "" {
+				return usageErrorf("--server and --state are required")
+			}
+			c, err := client.New(server)
+			if err != nil {
+				return usageErrorf("--server: %v", err)
+			}
+			vkey, err := readLogKey(key)
+			if err != nil {
+				return err
+			}
+			opts := monitor.Options{Key: vkey, Now: env.Now}
+			if env.IsTerminal && !jsonOut {
+				opts.Progress = func(s string) { fmt.Fprintf(env.Stderr, "reprove: %s\n", s) }
+			}
+			res, err := monitor.Run(ctx, c, state, opts)
+			var ie *monitor.InconsistentError
+			if err != nil && !errors.As(err, &ie) {
+				return err
+			}
+			rep := monitorReport{SchemaVersion: 1, Server: c.Server(), VerifierKey: res.VerifierKey, KeyPinned: res.KeyPinned,
+				Consistent: ie == nil, OldSize: res.Old.Size, NewSize: res.New.Size, Entries: res.Entries}
+			if rep.Entries == nil {
+				rep.Entries = []monitor.Entry{}
+			}
+			if ie != nil {
+				rep.Problem, rep.Evidence, rep.Entries = ie.Err.Error(), ie.Evidence, []monitor.Entry{}
+			}
+			if jsonOut {
+				if err := writeJSONOut(env, rep); err != nil {
+					return err
+				}
+			} else {
+				printMonitor(env, rep)
+			}
+			if ie != nil {
+				return withCode(ExitNotReproduced)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&server, "server", "", "the centre's `URL`")
+	f.StringVar(&state, "state", "", "the monitor's state `DIR` (the pinned key, the last checkpoint)")
+	f.StringVar(&key, "key", "", "the log's verifier `KEY` (or a file holding it); pinned at the first run")
+	f.BoolVar(&jsonOut, "json", false, "print the result as JSON (schemaVersion 1)")
+	return cmd
+}
+
+func printMonitor(env *Env, r monitorReport) {
+	if r.KeyPinned {
+		fmt.Fprintf(env.Stdout, "pinned the log's key the centre names: %s\n", r.VerifierKey)
+	}
+	if !r.Consistent {
+		fmt.Fprintf(env.Stdout, "INCONSISTENT: %s at tree size %d (seen before: %d): %s\n", r.Server, r.NewSize, r.OldSize, r.Problem)
+		if r.Evidence != "" {
+			fmt.Fprintf(env.Stdout, "evidence: %s\n", r.Evidence)
+		}
+		return
+	}
+	switch {
+	case r.OldSize == 0:
+		fmt.Fprintf(env.Stdout, "log %s: tree size %d\n", r.Server, r.NewSize)
+	case r.NewSize == r.OldSize:
+		fmt.Fprintf(env.Stdout, "log %s: tree size %d, unchanged\n", r.Server, r.NewSize)
+	default:
+		fmt.Fprintf(env.Stdout, "log %s: tree size %d → %d, consistent\n", r.Server, r.OldSize, r.NewSize)
+	}
+	for _, e := range r.Entries {
+		about := ""
+		if len(e.Subjects) > 0 {
+			about = " [" + strings.Join(e.Subjects, ", ") + "]"
+		}
+		fmt.Fprintf(env.Stdout, "#%d %s: %s%s\n", e.Index, e.Kind, e.What, about)
+	}
+}

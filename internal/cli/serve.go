@@ -1,0 +1,252 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/reprove/reprove/centre"
+	"github.com/reprove/reprove/centre/item"
+	"github.com/reprove/reprove/centre/store"
+	"github.com/reprove/reprove/internal/atomicfile"
+)
+
+// centreFlags are the flags that name a centre's storage, shared by serve
+// and its key commands.
+type centreFlags struct {
+	data     string
+	database string
+}
+
+func (f *centreFlags) add(cmd *cobra.Command) {
+	p := cmd.PersistentFlags()
+	p.StringVar(&f.data, "data", "", "the centre's `DIR`: the SQLite database and the log's key pair (default $XDG_DATA_HOME/reprove/centre)")
+	p.StringVar(&f.database, "database", "", "keep the log in PostgreSQL at this postgres:// `URL` instead of SQLite (replicas share one; $REPROVE_DATABASE)")
+}
+
+// config resolves the flags (and the environment) into a centre config.
+func (f *centreFlags) config(env *Env) (centre.Config, error) {
+	cfg := centre.Config{DataDir: f.data, DatabaseURL: f.database}
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = env.Getenv("REPROVE_DATABASE")
+	}
+	if cfg.DatabaseURL != "" && !strings.HasPrefix(cfg.DatabaseURL, "postgres://") && !strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
+		return cfg, usageErrorf("--database: want a postgres:// URL")
+	}
+	if cfg.DataDir == "" {
+		if d := env.Getenv("XDG_DATA_HOME"); d != "" {
+			cfg.DataDir = filepath.Join(d, "reprove", "centre")
+		} else {
+			home := env.Getenv("HOME")
+			if home == "" {
+				return cfg, usageErrorf("--data is required (no HOME to put the centre's data under)")
+			}
+			cfg.DataDir = filepath.Join(home, ".local", "share", "reprove", "centre")
+		}
+	}
+	abs, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.DataDir = abs
+	return cfg, nil
+}
+
+// describeStore names where the log is kept, without a password.
+func describeStore(cfg centre.Config) string {
+	if cfg.DatabaseURL == "" {
+		return "SQLite " + filepath.Join(cfg.DataDir, store.SQLiteFile)
+	}
+	u, err := url.Parse(cfg.DatabaseURL)
+	if err != nil {
+		return "PostgreSQL"
+	}
+	u.User = nil
+	return "PostgreSQL " + u.Redacted()
+}
+
+func newServeCmd(env *Env) *cobra.Command {
+	var (
+		cf       centreFlags
+		addr     string
+		addrFile string
+		logKey   string
+		origin   string
+		grace    time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "serve [--addr HOST:PORT] [--data DIR | --database postgres://…]",
+		Short: "Run a transparency centre: an append-only public log of reviews and rebuilds",
+		Long: `Serve a transparency centre over HTTP: one append-only Merkle log of every
+review, rebuild, verification summary and compare report published to it,
+with signed checkpoints (C2SP tlog-checkpoint), tiles (C2SP tlog-tiles), a
+lookup by artifact digest that returns a log bundle with proofs, and web
+pages (search, release pages, the log). centre/API.md documents the API.
+
+Only attestations signed by keys an operator registered are accepted:
+  reprove serve keys add NAME KEY.pub --role reviewer|rebuilder
+
+The log is kept in SQLite under --data (the default), or in PostgreSQL
+(--database postgres://…), which several serve replicas may share: give each
+the same --log-key. The log's signer key is made under --data at the first
+start unless --log-key names one; its verifier key, which customers pin in
+their policies, is printed at start and served at /v1/log.
+
+SIGTERM or SIGINT shuts the server down gracefully: it stops accepting, lets
+requests in flight finish (up to --grace), and commits nothing half-done.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := cf.config(env)
+			if err != nil {
+				return err
+			}
+			cfg.LogKey, cfg.Origin, cfg.Clock = logKey, origin, env.Now
+			cfg.Logf = func(format string, a ...any) { fmt.Fprintf(env.Stderr, "reprove: "+format+"\n", a...) }
+			c, err := centre.Open(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("serve: %w", err)
+			}
+			url := "http://" + ln.Addr().String()
+			if addrFile != "" {
+				if err := atomicfile.Write(addrFile, []byte(url+"\n"), 0o644); err != nil {
+					ln.Close()
+					return err
+				}
+			}
+			if c.KeyCreated {
+				fmt.Fprintf(env.Stdout, "made the log's key pair: %s (keep it secret) and %s\n",
+					filepath.Join(cfg.DataDir, "log.key"), centre.VerifierKeyPath(cfg.DataDir))
+			}
+			fmt.Fprintf(env.Stdout, "serving the transparency centre at %s\nlog:          %s\nverifier key: %s\nstore:        %s\n",
+				url, c.Log().Origin(), c.Log().VerifierKey(), describeStore(cfg))
+			if err := c.Serve(ctx, ln, grace); err != nil {
+				return err
+			}
+			fmt.Fprintln(env.Stderr, "reprove: the centre shut down")
+			return nil
+		},
+	}
+	cf.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", "127.0.0.1:8080", "listen on `HOST:PORT` (port 0 picks a free one)")
+	f.StringVar(&addrFile, "addr-file", "", "write the server's URL to `FILE` once it listens")
+	f.StringVar(&logKey, "log-key", "", "the log's note signer key `FILE` (default: DIR/log.key, made at the first start)")
+	f.StringVar(&origin, "origin", "", "the log's name in a key made at the first start (default: HOSTNAME/reprove)")
+	f.DurationVar(&grace, "grace", 30*time.Second, "how long shutdown waits for requests in flight")
+	cmd.AddCommand(newServeKeysCmd(env, &cf))
+	return cmd
+}
+
+func newServeKeysCmd(env *Env, cf *centreFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "keys",
+		Short: "Register the keys whose attestations the centre accepts",
+		Args:  args(cobra.NoArgs),
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	var role string
+	add := &cobra.Command{
+		Use:   "add NAME KEY.pub --role reviewer|rebuilder",
+		Short: "Register a public key (cosign's PEM format) under a name and a role",
+		Long: `Register a public key: from now on the centre accepts attestations it signs.
+Reviews need a reviewer key; rebuild provenance and verification summaries
+need a rebuilder key. A running centre sees the key at once. Keys are never
+removed from the register: what they signed stays in the log.`,
+		Args: args(cobra.ExactArgs(2)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			ctx := cmd.Context()
+			r, err := item.ParseRole(role)
+			if err != nil {
+				return usageErrorf("--role: %v", err)
+			}
+			pem, err := os.ReadFile(a[1])
+			if err != nil {
+				return fmt.Errorf("add key: %w", err)
+			}
+			cfg, err := cf.config(env)
+			if err != nil {
+				return err
+			}
+			st, err := centre.OpenStore(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			rec, err := centre.AddKey(ctx, st, a[0], r, pem, env.Now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "registered %s key %s: %s\n", rec.Role, rec.Name, rec.Fingerprint)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&role, "role", "", "reviewer or rebuilder")
+	var jsonOut bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the registered keys",
+		Args:  args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			cfg, err := cf.config(env)
+			if err != nil {
+				return err
+			}
+			st, err := centre.OpenStore(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ks, err := st.Keys(ctx)
+			if err != nil {
+				return err
+			}
+			if jsonOut {
+				type key struct {
+					Name        string    `json:"name"`
+					Role        item.Role `json:"role"`
+					Fingerprint string    `json:"fingerprint"`
+					AddedAt     time.Time `json:"addedAt"`
+				}
+				out := struct {
+					SchemaVersion int   `json:"schemaVersion"`
+					Keys          []key `json:"keys"`
+				}{SchemaVersion: 1, Keys: []key{}}
+				for _, k := range ks {
+					out.Keys = append(out.Keys, key{k.Name, k.Role, k.Fingerprint.String(), k.AddedAt})
+				}
+				return writeJSONOut(env, out)
+			}
+			for _, k := range ks {
+				fmt.Fprintf(env.Stdout, "%-20s %-9s %s\n", k.Name, k.Role, k.Fingerprint)
+			}
+			return nil
+		},
+	}
+	list.Flags().BoolVar(&jsonOut, "json", false, "print the keys as JSON (schemaVersion 1)")
+	cmd.AddCommand(add, list)
+	return cmd
+}
+
+// writeJSONOut prints v as indented JSON on stdout.
+func writeJSONOut(env *Env, v any) error {
+	enc := json.NewEncoder(env.Stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write result: %w", err)
+	}
+	return nil
+}
