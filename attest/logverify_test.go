@@ -1,6 +1,8 @@
 package attest
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -8,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/mod/sumdb/note"
@@ -15,6 +18,7 @@ import (
 
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/logproof"
+	"github.com/reprove/reprove/attest/policy"
 )
 
 // testLog is a transparency log kept in memory as tlog stores it, signing
@@ -248,5 +252,46 @@ func TestVerifyLogBundleFile(t *testing.T) {
 	}
 	if res := f.evaluate(t, pol, shippedBytes, docs); !res.Verified {
 		t.Fatalf("not verified:\n%s", res.Text())
+	}
+}
+
+// BenchmarkVerifyLogProofs measures what checking the log's proofs adds to
+// `reprove verify`: the same attestations of one release, read from disk
+// and verified end to end, once as loose envelopes (JSON Lines, a policy
+// without a log) and once as a log bundle under a policy that names the log
+// (checkpoint signature, artifact index, one inclusion proof per entry).
+// The target is at most 5 ms more per verification.
+func BenchmarkVerifyLogProofs(b *testing.B) {
+	f := newFixture(b, identicalA, identicalB)
+	l := newTestLog(b, "log.example.org")
+	file := filepath.Join(b.TempDir(), "hello")
+	os.WriteFile(file, shippedBytes, 0o644)
+	jsonl := filepath.Join(f.dir, "hello.intoto.jsonl")
+	os.WriteFile(jsonl, bytes.Join(f.envList(), []byte("\n")), 0o644)
+	bundle, err := l.bundle(b, digest.FromBytes(shippedBytes), f.envList()).Marshal()
+	if err != nil {
+		b.Fatal(err)
+	}
+	bundlePath := filepath.Join(f.dir, "hello.log-bundle.json")
+	os.WriteFile(bundlePath, bundle, 0o644)
+	for _, bc := range []struct {
+		name string
+		atts string
+		pol  *policy.Policy
+	}{
+		{"envelopes", jsonl, mustPolicy(b, f.policyYAML(1, 2, ""))},
+		{"log-bundle", bundlePath, mustPolicy(b, f.policyYAML(1, 2, "log:\n  key: "+l.vkey+"\n"))},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				res, err := Verify(context.Background(), file, []string{bc.atts}, bc.pol, VerifyOptions{Now: func() time.Time { return testNow }})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if !res.Verified {
+					b.Fatalf("not verified:\n%s", res.Text())
+				}
+			}
+		})
 	}
 }
