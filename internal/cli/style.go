@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"strings"
+
 	"github.com/opencontainers/go-digest"
 )
 
@@ -47,4 +49,18 @@ func (s style) paint(sgr, w string) string {
 		return w
 	}
 	return sgr + w + sgrReset
+}
+
+// verdictLine colours the verdict word that opens a verify result
+// ("verified:" or "not verified:"), leaving the rest as it is.
+func (s style) verdictLine(text string) string {
+	for _, w := range []struct {
+		word  string
+		paint func(string) string
+	}{{"not verified:", s.bad}, {"verified:", s.good}} {
+		if rest, ok := strings.CutPrefix(text, w.word); ok {
+			return w.paint(w.word) + rest
+		}
+	}
+	return text
 }

@@ -95,3 +95,16 @@ func TestVersionJSON(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestVerdictLineColour(t *testing.T) {
+	on, off := style{terminal: true, colour: true}, style{}
+	if got := on.verdictLine("not verified: x\nreasons:\n"); got != sgrRed+"not verified:"+sgrReset+" x\nreasons:\n" {
+		t.Errorf("not verified: %q", got)
+	}
+	if got := on.verdictLine("verified: x\n"); got != sgrGreen+"verified:"+sgrReset+" x\n" {
+		t.Errorf("verified: %q", got)
+	}
+	if got := off.verdictLine("verified: x\n"); got != "verified: x\n" {
+		t.Errorf("colour off: %q", got)
+	}
+}

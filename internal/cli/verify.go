@@ -94,7 +94,7 @@ usage errors.`,
 					return fmt.Errorf("write result: %w", err)
 				}
 			} else {
-				fmt.Fprint(env.Stdout, res.Text())
+				fmt.Fprint(env.Stdout, stdoutStyle(env).verdictLine(res.Text()))
 			}
 			if !res.Verified {
 				return withCode(ExitNotReproduced)
