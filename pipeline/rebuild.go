@@ -164,9 +164,11 @@ type ShippedRef struct {
 // Rebuild runs the whole flow: the shipped artifacts first (a wrong pin
 // stops the run before the long build), the build, the provenance, each
 // output's comparison (reports as JSON, text and HTML), the signatures,
-// result.json; then the output directory appears at once. On error nothing
-// is left in OutDir's place; a failed build's log is kept under the cache
-// and named in the error.
+// result.json; then the output directory appears at once, and with Publish
+// its attestations go to a transparency centre. On error nothing is left in
+// OutDir's place; a failed build's log is kept under the cache and named in
+// the error. A failed publication leaves the results in place and returns
+// them with a *PublishError.
 func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (res *RebuildResult, err error) {
 	r := req.Recipe
 	if r == nil {
@@ -199,11 +201,8 @@ func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (res *Rebuild
 	if err != nil {
 		return nil, err
 	}
-	res = &RebuildResult{
-		SchemaVersion: RebuildSchemaVersion,
-		Recipe:        ref,
-		Dir:           st.final,
-	}
+	run := &rebuildRun{s: s, req: req, r: r, st: st, allowed: allowed,
+		res: &RebuildResult{SchemaVersion: RebuildSchemaVersion, Recipe: ref, Dir: st.final}}
 
 	// The runner caps what it writes here (runner.DefaultLogLimit) and
 	// says so at the cut.
@@ -216,136 +215,31 @@ func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (res *Rebuild
 	if err != nil {
 		return nil, err
 	}
-
-	fetched := map[string]*fetch.Fetched{}
-	for _, o := range r.Outputs {
-		if o.Shipped == nil {
-			continue
-		}
-		s.sayf(PhaseFetch, "shipped artifact for %s", o.Path)
-		dest := st.path(path.Join("shipped", o.Path))
-		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-			return nil, err
-		}
-		rec, err := b.Fetcher().Shipped(ctx, r, o.Shipped, dest)
-		if err != nil {
-			return nil, err
-		}
-		fetched[o.Path] = rec
-		if rec != nil && rec.Cached {
-			s.sayf(PhaseFetch, "shipped artifact for %s %s", o.Path, rec.Describe())
-		}
+	fetched, err := run.fetchShipped(ctx, b)
+	if err != nil {
+		return nil, err
 	}
-
 	built, err := b.Build(ctx, r, st.path("outputs"))
 	if err != nil {
 		log.Close()
 		return nil, keepLog(s.rt.CacheDir, r.Name, r.Version, st.path("build.log"), s.rt.Now(), err)
 	}
-	builderID := ""
-	if req.Signing != nil {
-		builderID = req.Signing.BuilderID
-	}
-	rb, err := Provenance(built, builderID)
-	if err != nil {
+	if err := run.record(ctx, built); err != nil {
 		return nil, err
 	}
-	res.Rebuild = rb
-	res.Build = buildFacts(built)
-	if err := st.writeFile("rebuild.json", writeJSON(rb)); err != nil {
-		return nil, err
-	}
-
-	// The rebuild is signed first: the summaries cite it.
-	var rebuildEnv *envelope.Envelope
-	if req.Signing != nil {
-		for _, rv := range req.Signing.Reviews {
-			name := "attestations/review-" + rv.PayloadDigest().Encoded()[:12] + ".intoto.json"
-			if err := st.writeFile(name, func(w io.Writer) error { _, err := w.Write(rv.Raw); return err }); err != nil {
-				return nil, err
-			}
-			res.Reviews = append(res.Reviews, st.finalPath(name))
-		}
-		s.sayf(PhaseAttest, "rebuild provenance")
-		stmt, err := attest.RebuildStatement(rb)
-		if err != nil {
-			return nil, err
-		}
-		if rebuildEnv, err = s.sign(ctx, st, res, "attestations/rebuild.intoto.json", stmt, req.Signing.Signer); err != nil {
-			return nil, err
-		}
-	}
-
 	anyShipped, allGood := false, true
 	for _, o := range built.Outputs {
-		or := OutputResult{Path: o.Path, Rebuilt: o.Digest, Size: o.Size}
-		ro := recipeOutput(r, o.Path)
-		if ro == nil || ro.Shipped == nil {
-			res.Outputs = append(res.Outputs, or)
-			continue
-		}
-		anyShipped = true
-		loc := ro.Shipped.URL
-		if loc == "" {
-			loc = ro.Shipped.Path
-		}
-		or.Shipped = &ShippedRef{Location: loc, Member: ro.Shipped.Member, Digest: ro.Shipped.ArtifactDigest(), Fetched: fetched[o.Path]}
-		s.sayf(PhaseCompare, "%s with the shipped artifact", o.Path)
-		cr, err := compare.Files(ctx, st.path(path.Join("outputs", o.Path)), st.path(path.Join("shipped", o.Path)),
-			compare.Options{Normalizers: allowed, TempDir: s.rt.CacheDir})
+		or, err := run.compareOutput(ctx, o, fetched[o.Path])
 		if err != nil {
-			return nil, fmt.Errorf("compare %s: %w", o.Path, err)
-		}
-		// The report names the files where they end up.
-		cr.Rebuilt.Path = st.finalPath(path.Join("outputs", o.Path))
-		cr.Shipped.Path = st.finalPath(path.Join("shipped", o.Path))
-		v := cr.Verdict
-		or.Verdict = &v
-		or.Normalizers = cr.Normalizers
-		or.Differences = cr.Counts.Differences
-		if v == verdict.Different {
-			allGood = false
-		}
-		if err := writeReports(st, path.Join("compare", o.Path), cr); err != nil {
 			return nil, err
 		}
-		or.Report = st.finalPath(path.Join("compare", o.Path) + ".json")
-
-		if req.Signing != nil {
-			s.sayf(PhaseAttest, "verification summary for %s", o.Path)
-			reportDigest, err := ctxio.HashFile(ctx, st.path(path.Join("compare", o.Path)+".json"), nil)
-			if err != nil {
-				return nil, err
-			}
-			stem := "attestations/" + strings.ReplaceAll(o.Path, "/", "_")
-			sum, err := attest.Summarize(attest.SummaryInput{
-				Shipped:          attest.Output{Name: path.Base(o.Path), Digest: cr.Shipped.Digest},
-				ShippedURI:       ro.Shipped.URL,
-				Verdict:          v,
-				Normalizers:      cr.Normalizers,
-				CompareReport:    reportDigest,
-				CompareReportURI: path.Join("compare", o.Path) + ".json",
-				Rebuilt:          o.Digest,
-				Rebuild:          rebuildEnv,
-				RebuildURI:       "rebuild.intoto.json",
-				ComparisonURI:    path.Base(stem) + ".comparison.intoto.json",
-				Reviews:          req.Signing.Reviews,
-				Verifier:         attest.Party{ID: rb.BuilderID},
-				Time:             s.rt.Now().UTC(),
-			})
-			if err != nil {
-				return nil, err
-			}
-			// The VSA cites the comparison: both are published.
-			if _, err := s.sign(ctx, st, res, stem+".comparison.intoto.json", sum.Comparison, req.Signing.Signer); err != nil {
-				return nil, err
-			}
-			if _, err := s.sign(ctx, st, res, stem+".summary.intoto.json", sum.VSA, req.Signing.Signer); err != nil {
-				return nil, err
-			}
+		if or.Verdict != nil {
+			anyShipped = true
+			allGood = allGood && *or.Verdict != verdict.Different
 		}
-		res.Outputs = append(res.Outputs, or)
+		run.res.Outputs = append(run.res.Outputs, or)
 	}
+	res = run.res
 	switch {
 	case !anyShipped:
 		res.Verdict = Rebuilt
@@ -371,6 +265,170 @@ func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (res *Rebuild
 	return res, nil
 }
 
+// rebuildRun is one Rebuild in progress: its phases share the stage, the
+// result being filled in and the signed rebuild the summaries cite.
+type rebuildRun struct {
+	s          *Session
+	req        RebuildRequest
+	r          *recipes.Recipe
+	st         *stage
+	allowed    []string
+	res        *RebuildResult
+	rebuildEnv *envelope.Envelope
+}
+
+// fetchShipped fetches and checks every shipped artifact into shipped/,
+// and returns where each one's bytes came from.
+func (run *rebuildRun) fetchShipped(ctx context.Context, b *builder.Builder) (map[string]*fetch.Fetched, error) {
+	fetched := map[string]*fetch.Fetched{}
+	for _, o := range run.r.Outputs {
+		if o.Shipped == nil {
+			continue
+		}
+		run.s.sayf(PhaseFetch, "shipped artifact for %s", o.Path)
+		dest := run.st.path(path.Join("shipped", o.Path))
+		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+			return nil, err
+		}
+		rec, err := b.Fetcher().Shipped(ctx, run.r, o.Shipped, dest)
+		if err != nil {
+			return nil, err
+		}
+		fetched[o.Path] = rec
+		if rec != nil && rec.Cached {
+			run.s.sayf(PhaseFetch, "shipped artifact for %s %s", o.Path, rec.Describe())
+		}
+	}
+	return fetched, nil
+}
+
+// record writes the record of the build (rebuild.json) and, when signing,
+// keeps the reviews and signs the provenance, which the summaries cite.
+func (run *rebuildRun) record(ctx context.Context, built *builder.Result) error {
+	builderID := ""
+	if run.req.Signing != nil {
+		builderID = run.req.Signing.BuilderID
+	}
+	rb, err := Provenance(built, builderID)
+	if err != nil {
+		return err
+	}
+	run.res.Rebuild = rb
+	run.res.Build = buildFacts(built)
+	if err := run.st.writeFile("rebuild.json", writeJSON(rb)); err != nil {
+		return err
+	}
+	if run.req.Signing == nil {
+		return nil
+	}
+	for _, rv := range run.req.Signing.Reviews {
+		name := "attestations/review-" + rv.PayloadDigest().Encoded()[:12] + ".intoto.json"
+		if err := run.st.writeFile(name, func(w io.Writer) error { _, err := w.Write(rv.Raw); return err }); err != nil {
+			return err
+		}
+		run.res.Reviews = append(run.res.Reviews, run.st.finalPath(name))
+	}
+	run.s.sayf(PhaseAttest, "rebuild provenance")
+	stmt, err := attest.RebuildStatement(rb)
+	if err != nil {
+		return err
+	}
+	run.rebuildEnv, err = run.sign(ctx, "attestations/rebuild.intoto.json", stmt)
+	return err
+}
+
+// compareOutput compares one rebuilt output with its shipped artifact (if
+// the recipe names one), writes the reports and, when signing, the
+// comparison and the verification summary.
+func (run *rebuildRun) compareOutput(ctx context.Context, o builder.Output, fetched *fetch.Fetched) (OutputResult, error) {
+	or := OutputResult{Path: o.Path, Rebuilt: o.Digest, Size: o.Size}
+	ro := recipeOutput(run.r, o.Path)
+	if ro == nil || ro.Shipped == nil {
+		return or, nil
+	}
+	loc := ro.Shipped.URL
+	if loc == "" {
+		loc = ro.Shipped.Path
+	}
+	or.Shipped = &ShippedRef{Location: loc, Member: ro.Shipped.Member, Digest: ro.Shipped.ArtifactDigest(), Fetched: fetched}
+	run.s.sayf(PhaseCompare, "%s with the shipped artifact", o.Path)
+	st := run.st
+	cr, err := compare.Files(ctx, st.path(path.Join("outputs", o.Path)), st.path(path.Join("shipped", o.Path)),
+		compare.Options{Normalizers: run.allowed, TempDir: run.s.rt.CacheDir})
+	if err != nil {
+		return or, fmt.Errorf("compare %s: %w", o.Path, err)
+	}
+	// The report names the files where they end up.
+	cr.Rebuilt.Path = st.finalPath(path.Join("outputs", o.Path))
+	cr.Shipped.Path = st.finalPath(path.Join("shipped", o.Path))
+	v := cr.Verdict
+	or.Verdict = &v
+	or.Normalizers = cr.Normalizers
+	or.Differences = cr.Counts.Differences
+	report := path.Join("compare", o.Path)
+	if err := writeReports(st, report, cr); err != nil {
+		return or, err
+	}
+	or.Report = st.finalPath(report + ".json")
+	if run.req.Signing == nil {
+		return or, nil
+	}
+	run.s.sayf(PhaseAttest, "verification summary for %s", o.Path)
+	reportDigest, err := ctxio.HashFile(ctx, st.path(report+".json"), nil)
+	if err != nil {
+		return or, err
+	}
+	stem := "attestations/" + strings.ReplaceAll(o.Path, "/", "_")
+	sum, err := attest.Summarize(attest.SummaryInput{
+		Shipped:          attest.Output{Name: path.Base(o.Path), Digest: cr.Shipped.Digest},
+		ShippedURI:       ro.Shipped.URL,
+		Verdict:          v,
+		Normalizers:      cr.Normalizers,
+		CompareReport:    reportDigest,
+		CompareReportURI: report + ".json",
+		Rebuilt:          o.Digest,
+		Rebuild:          run.rebuildEnv,
+		RebuildURI:       "rebuild.intoto.json",
+		ComparisonURI:    path.Base(stem) + ".comparison.intoto.json",
+		Reviews:          run.req.Signing.Reviews,
+		Verifier:         attest.Party{ID: run.res.Rebuild.BuilderID},
+		Time:             run.s.rt.Now().UTC(),
+	})
+	if err != nil {
+		return or, err
+	}
+	// The VSA cites the comparison: both are published.
+	if _, err := run.sign(ctx, stem+".comparison.intoto.json", sum.Comparison); err != nil {
+		return or, err
+	}
+	if _, err := run.sign(ctx, stem+".summary.intoto.json", sum.VSA); err != nil {
+		return or, err
+	}
+	return or, nil
+}
+
+// sign signs a statement, writes the envelope into the stage and records
+// it in the result.
+func (run *rebuildRun) sign(ctx context.Context, name string, stmt []byte) (*envelope.Envelope, error) {
+	signed, err := attest.Sign(ctx, stmt, run.req.Signing.Signer)
+	if err != nil {
+		return nil, err
+	}
+	e, err := envelope.Parse(signed)
+	if err != nil {
+		return nil, err
+	}
+	p := run.st.path(name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, err
+	}
+	if err := attest.WriteAttestation(ctx, p, signed); err != nil {
+		return nil, err
+	}
+	run.res.Attestations = append(run.res.Attestations, run.st.finalPath(name))
+	return e, nil
+}
+
 // publish sends a committed rebuild's attestations and compare reports to
 // a centre, writes the log bundles into the results and records what was
 // logged in result.json.
@@ -393,28 +451,6 @@ func (s *Session) publish(ctx context.Context, res *RebuildResult, to *PublishTa
 	}
 	res.Published = pub
 	return atomicfile.WriteFunc(filepath.Join(res.Dir, "result.json"), 0o644, writeJSON(res))
-}
-
-// sign signs a statement, writes the envelope into the stage and records
-// it in the result.
-func (s *Session) sign(ctx context.Context, st *stage, res *RebuildResult, name string, stmt []byte, signer *keys.Signer) (*envelope.Envelope, error) {
-	signed, err := attest.Sign(ctx, stmt, signer)
-	if err != nil {
-		return nil, err
-	}
-	e, err := envelope.Parse(signed)
-	if err != nil {
-		return nil, err
-	}
-	p := st.path(name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return nil, err
-	}
-	if err := attest.WriteAttestation(ctx, p, signed); err != nil {
-		return nil, err
-	}
-	res.Attestations = append(res.Attestations, st.finalPath(name))
-	return e, nil
 }
 
 func recipeOutput(r *recipes.Recipe, p string) *recipes.Output {
