@@ -143,8 +143,10 @@ type OutputResult struct {
 	// Verdict and Normalizers are the comparison's.
 	Verdict     *verdict.Verdict `json:"verdict,omitempty"`
 	Normalizers []string         `json:"normalizers,omitempty"`
-	// Differences counts what compare found.
+	// Differences counts what compare found; Causes how many of them are
+	// not effects of others (the ones to read first).
 	Differences int `json:"differences,omitempty"`
+	Causes      int `json:"causes,omitempty"`
 	// Report is the comparison report (JSON; .txt and .html beside it).
 	Report string `json:"report,omitempty"`
 }
@@ -364,7 +366,7 @@ func (run *rebuildRun) compareOutput(ctx context.Context, o builder.Output, fetc
 	v := cr.Verdict
 	or.Verdict = &v
 	or.Normalizers = cr.Normalizers
-	or.Differences = cr.Counts.Differences
+	or.Differences, or.Causes = cr.Counts.Differences, cr.Counts.Causes
 	report := path.Join("compare", o.Path)
 	if err := writeReports(st, report, cr); err != nil {
 		return or, err

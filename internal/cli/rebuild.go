@@ -180,7 +180,7 @@ func printRebuild(w io.Writer, st style, rep *pipeline.RebuildResult) {
 				verdict += " (" + strings.Join(o.Normalizers, ", ") + ")"
 			}
 			if *o.Verdict == compare.Different {
-				verdict += fmt.Sprintf(" (%d differences)", o.Differences)
+				verdict += fmt.Sprintf(" (%d causes)", o.Causes)
 			}
 			shipped = st.digest(o.Shipped.Digest)
 		}
@@ -201,7 +201,7 @@ func printRebuild(w io.Writer, st style, rep *pipeline.RebuildResult) {
 	}
 	for _, o := range rep.Outputs {
 		if o.Verdict != nil && *o.Verdict == compare.Different {
-			fmt.Fprintf(w, "why %s differs: %s\n", o.Path, strings.TrimSuffix(o.Report, ".json")+".txt")
+			fmt.Fprintf(w, "why %s differs (%d causes, %d differences in all): %s\n", o.Path, o.Causes, o.Differences, strings.TrimSuffix(o.Report, ".json")+".txt")
 		}
 	}
 	for _, a := range rep.Attestations {

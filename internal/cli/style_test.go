@@ -24,7 +24,7 @@ func sampleRebuild() *pipeline.RebuildResult {
 		Recipe:        attest.RecipeRef{Name: "hello", Version: "1.0.0", Digest: digest.FromString("recipe")},
 		Verdict:       pipeline.NotReproduced,
 		Outputs: []pipeline.OutputResult{
-			{Path: "bin/hello-linux-amd64", Rebuilt: digest.FromString("a"), Size: 10, Verdict: &v, Differences: 12,
+			{Path: "bin/hello-linux-amd64", Rebuilt: digest.FromString("a"), Size: 10, Verdict: &v, Differences: 12, Causes: 3,
 				Shipped: &pipeline.ShippedRef{Location: "https://example.com/hello", Digest: digest.FromString("b")},
 				Report:  "/tmp/out/compare/bin/hello-linux-amd64.json"},
 			{Path: "bin/hello-linux-arm64", Rebuilt: digest.FromString("c"), Size: 10, Verdict: &i, Normalizers: nil,
