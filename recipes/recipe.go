@@ -10,6 +10,8 @@ package recipes
 
 import (
 	"github.com/opencontainers/go-digest"
+
+	"github.com/reprove/reprove/internal/strictyaml"
 )
 
 // SchemaVersion is the recipe format version this package reads and writes.
@@ -49,7 +51,7 @@ type Recipe struct {
 	// relative paths; not part of the recipe or its digest.
 	file    string
 	baseDir string
-	pos     positions
+	doc     *strictyaml.Doc
 }
 
 // Source is the code that is rebuilt. Exactly one field is set.
