@@ -40,8 +40,9 @@ type Recipe struct {
 	Steps []Step `json:"steps" yaml:"steps"`
 	// Outputs are the files the build must leave in /out.
 	Outputs []Output `json:"outputs" yaml:"outputs"`
-	// Normalizers the recipe allows when comparing (names from the compare
-	// package). Empty by default: only identical counts.
+	// Normalizers the recipe allows when comparing (names from compare's
+	// registry, compare/verdict; Validate refuses others). Empty by
+	// default: only identical counts.
 	Normalizers []string `json:"normalizers,omitempty" yaml:"normalizers,omitempty"`
 	// Limits bound the build's resources; zero fields take the builder's
 	// defaults.

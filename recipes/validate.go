@@ -22,6 +22,7 @@ import (
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
 
+	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/strictyaml"
 )
 
@@ -461,6 +462,14 @@ func (v *validator) normalizers(ns []string) {
 			v.atf(path, "%q is not a normalizer name (lower-case words joined by -)", n)
 		case seen[n]:
 			v.atf(path, "%q is listed twice", n)
+		default:
+			// The registry is compare/verdict's, a leaf without compare's
+			// parsers, so every recipe loaded is checked against it and
+			// lint reports an unknown name with the recipe's other
+			// problems.
+			if _, ok := verdict.Lookup(n); !ok {
+				v.at(path, &verdict.UnknownNormalizerError{Name: n})
+			}
 		}
 		seen[n] = true
 	}
