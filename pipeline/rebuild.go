@@ -19,6 +19,7 @@ import (
 	"github.com/reprove/reprove/builder/fetch"
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/verdict"
+	"github.com/reprove/reprove/internal/atomicfile"
 	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/recipes"
 )
@@ -40,7 +41,32 @@ type RebuildRequest struct {
 	// Signing, when set, signs the provenance and a verification summary
 	// for each shipped artifact.
 	Signing *Signing
+	// Publish, when set (it needs Signing), publishes the signed
+	// attestations and the compare reports to a transparency centre once
+	// the results are in place, and keeps the log bundles beside them.
+	Publish *PublishTarget
 }
+
+// PublishTarget names a transparency centre and its log's key.
+type PublishTarget struct {
+	Server string
+	// LogKey is the log's verifier key or a file holding it; empty trusts
+	// the key the centre names (the result says so).
+	LogKey string
+}
+
+// PublishError is a rebuild whose results are complete and in place but
+// whose publication failed; Rebuild returns it with the result.
+type PublishError struct {
+	Server string
+	Err    error
+}
+
+func (e *PublishError) Error() string {
+	return fmt.Sprintf("the results are in place, but publishing them to %s failed: %v", e.Server, e.Err)
+}
+
+func (e *PublishError) Unwrap() error { return e.Err }
 
 // Signing is who signs a rebuild's attestations and what they rest on.
 type Signing struct {
@@ -72,6 +98,8 @@ type RebuildResult struct {
 	Rebuild *attest.Rebuild `json:"rebuild"`
 	// Build holds what the provenance does not: how the build ran here.
 	Build BuildFacts `json:"build"`
+	// Published is what the transparency centre logged (with Publish).
+	Published *PublishResult `json:"published,omitempty"`
 }
 
 // BuildFacts are facts of this run that provenance does not record.
@@ -150,6 +178,9 @@ func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (res *Rebuild
 	}
 	if req.Signing != nil && req.Signing.Signer == nil {
 		return nil, fmt.Errorf("rebuild %s: signing asked for without a key", r.Name)
+	}
+	if req.Publish != nil && req.Signing == nil {
+		return nil, fmt.Errorf("rebuild %s: publishing needs signed attestations (a signing key)", r.Name)
 	}
 	out := req.OutDir
 	if out == "" {
@@ -332,7 +363,36 @@ func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (res *Rebuild
 	if err := st.commit(req.Replace); err != nil {
 		return nil, err
 	}
+	if req.Publish != nil {
+		if err := s.publish(ctx, res, req.Publish); err != nil {
+			return res, &PublishError{Server: req.Publish.Server, Err: err}
+		}
+	}
 	return res, nil
+}
+
+// publish sends a committed rebuild's attestations and compare reports to
+// a centre, writes the log bundles into the results and records what was
+// logged in result.json.
+func (s *Session) publish(ctx context.Context, res *RebuildResult, to *PublishTarget) error {
+	s.sayf(PhasePublish, "to %s", to.Server)
+	var reports []string
+	for _, o := range res.Outputs {
+		if o.Report != "" {
+			reports = append(reports, o.Report)
+		}
+	}
+	pub, err := Publish(ctx, PublishRequest{
+		Server: to.Server, LogKey: to.LogKey,
+		Files:          []string{filepath.Join(res.Dir, "attestations")},
+		CompareReports: reports,
+		BundleDir:      res.Dir,
+	})
+	if err != nil {
+		return err
+	}
+	res.Published = pub
+	return atomicfile.WriteFunc(filepath.Join(res.Dir, "result.json"), 0o644, writeJSON(res))
 }
 
 // sign signs a statement, writes the envelope into the stage and records

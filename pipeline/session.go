@@ -27,6 +27,7 @@ const (
 	PhaseCompare Phase = "compare"
 	PhaseAttest  Phase = "attest"
 	PhaseCheck   Phase = "check"
+	PhasePublish Phase = "publish"
 )
 
 // Event is progress: a phase message, or in PhaseBuild a line of the

@@ -24,6 +24,9 @@ package item
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -307,6 +310,13 @@ func index(st *attest.Statement, it *Item) error {
 		if d, ok := s.Digest.Digest(digest.SHA256); ok {
 			it.Subjects = append(it.Subjects, Subject{Name: s.Name, Digest: d})
 		}
+		// A review of a git checkout or a Go module names its source by
+		// reprove's tree digest or the module's h1: hash, both SHA-256
+		// digests (of a tree listing, of the module's hash listing), so
+		// the review is found by them.
+		if d := sourceDigest(s.Digest); d != "" {
+			it.Subjects = append(it.Subjects, Subject{Name: s.Name, Digest: d})
+		}
 	}
 	bad := func(err error) error { return &Error{Code: CodeBadPredicate, Err: err} }
 	switch st.PredicateType {
@@ -368,6 +378,25 @@ func index(st *attest.Statement, it *Item) error {
 	}
 	it.Cites = uniqueDigests(it.Cites)
 	return nil
+}
+
+// sourceDigest is the sha256 digest a source subject carries when it has
+// no plain sha256 entry: reprove's tree digest, else a Go module's h1: hash.
+func sourceDigest(ds attest.DigestSet) digest.Digest {
+	if _, ok := ds[string(digest.SHA256)]; ok {
+		return ""
+	}
+	if v, ok := ds[attest.KeyReproveTree]; ok {
+		if d := digest.NewDigestFromEncoded(digest.SHA256, v); d.Validate() == nil {
+			return d
+		}
+	}
+	if v, ok := ds[attest.KeyGoModuleH1]; ok {
+		if b, err := base64.StdEncoding.Strict().DecodeString(strings.TrimPrefix(v, "h1:")); err == nil && len(b) == sha256.Size && strings.HasPrefix(v, "h1:") {
+			return digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(b))
+		}
+	}
+	return ""
 }
 
 func uniqueDigests(ds []digest.Digest) []digest.Digest {

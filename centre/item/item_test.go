@@ -2,6 +2,8 @@ package item
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"slices"
 	"strings"
@@ -222,4 +224,39 @@ func FuzzCheckCompareReport(f *testing.F) {
 			t.Fatalf("accepted a report without its digest or subjects: %+v", it)
 		}
 	})
+}
+
+// Reviews of git checkouts and Go modules carry no plain sha256 subject;
+// the centre indexes them by the tree digest or the module's h1: hash.
+func TestSourceDigest(t *testing.T) {
+	tree := digest.FromString("tree listing")
+	h1 := digest.FromString("hash listing")
+	h1b64 := "h1:" + base64.StdEncoding.EncodeToString(mustHex(t, h1.Encoded()))
+	tests := []struct {
+		name string
+		set  attest.DigestSet
+		want digest.Digest
+	}{
+		{"git checkout", attest.DigestSet{"gitCommit": strings.Repeat("ab", 20), attest.KeyReproveTree: tree.Encoded()}, tree},
+		{"go module", attest.DigestSet{attest.KeyGoModuleH1: h1b64}, h1},
+		{"archive: the sha256 entry is the subject already", attest.DigestSet{"sha256": tree.Encoded(), attest.KeyReproveTree: tree.Encoded()}, ""},
+		{"sha1 commit alone", attest.DigestSet{"gitCommit": strings.Repeat("ab", 20)}, ""},
+		{"bad tree", attest.DigestSet{attest.KeyReproveTree: "xyz"}, ""},
+		{"h1 of the wrong size", attest.DigestSet{attest.KeyGoModuleH1: "h1:AAAA"}, ""},
+		{"h1 without its prefix", attest.DigestSet{attest.KeyGoModuleH1: strings.TrimPrefix(h1b64, "h1:")}, ""},
+	}
+	for _, tc := range tests {
+		if got := sourceDigest(tc.set); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/reprove/reprove/centre/client"
 	"github.com/reprove/reprove/centre/monitor"
+	"github.com/reprove/reprove/pipeline"
 )
 
 func newLogCmd(env *Env) *cobra.Command {
@@ -67,7 +68,7 @@ not run (the centre unreachable, say).`,
 			if err != nil {
 				return usageErrorf("--server: %v", err)
 			}
-			vkey, err := readLogKey(key)
+			vkey, err := pipeline.ReadLogKey(key)
 			if err != nil {
 				return err
 			}

@@ -29,6 +29,8 @@ func newRebuildCmd(env *Env) *cobra.Command {
 		builderID string
 		reviews   []string
 		normalize []string
+		publish   string
+		logKey    string
 	)
 	cmd := &cobra.Command{
 		Use:   "rebuild RECIPE",
@@ -90,7 +92,25 @@ reproduced, 1 error, 2 usage.`,
 			if signer != nil {
 				signing = &pipeline.Signing{Signer: signer, BuilderID: builderID, Reviews: reviewEnvs}
 			}
-			rep, err := rebuild(ctx, env, &rf, pipeline.RebuildRequest{Recipe: r, OutDir: out, Replace: force, Normalizers: normalize, Signing: signing})
+			req := pipeline.RebuildRequest{Recipe: r, OutDir: out, Replace: force, Normalizers: normalize, Signing: signing}
+			if publish != "" {
+				if signer == nil {
+					return usageErrorf("--publish needs --key: a centre logs only signed attestations")
+				}
+				if _, err := pipeline.ReadLogKey(logKey); err != nil {
+					return usageErrorf("--log-key: %v", err)
+				}
+				req.Publish = &pipeline.PublishTarget{Server: publish, LogKey: logKey}
+			} else if logKey != "" {
+				return usageErrorf("--log-key needs --publish")
+			}
+			rep, err := rebuild(ctx, env, &rf, req)
+			var pe *pipeline.PublishError
+			if errors.As(err, &pe) {
+				// The rebuild itself is complete: show it, then fail.
+				printRebuild(env.Stdout, stdoutStyle(env), rep)
+				return err
+			}
 			if err != nil {
 				return err
 			}
@@ -117,6 +137,8 @@ reproduced, 1 error, 2 usage.`,
 	f.StringVar(&builderID, "builder-id", "", "URI naming this rebuilder in attestations (default "+pipeline.DefaultBuilderID+")")
 	f.StringSliceVar(&reviews, "review", nil, "review attestation the verification summaries rest on (repeatable)")
 	f.StringSliceVar(&normalize, "normalize", nil, "also allow this normalizer when comparing (repeatable)")
+	f.StringVar(&publish, "publish", "", "publish the signed attestations and compare reports to the transparency centre at `URL` and keep its log bundles in the results (needs --key)")
+	f.StringVar(&logKey, "log-key", "", "with --publish: the log's verifier `KEY` (or a file holding it); without it the key the centre names is trusted, and said so")
 	return cmd
 }
 
@@ -187,6 +209,15 @@ func printRebuild(w io.Writer, st style, rep *pipeline.RebuildResult) {
 	}
 	for _, a := range rep.Reviews {
 		fmt.Fprintf(w, "with the review %s\n", a)
+	}
+	if p := rep.Published; p != nil {
+		fmt.Fprintf(w, "published %d attestations and %d compare reports to %s (tree size %d)\n", len(p.Documents), len(p.CompareReports), p.Server, p.TreeSize)
+		if p.KeyPinned {
+			fmt.Fprintf(w, "  the log's key was not given (--log-key): trusted the key the centre names, %s\n", p.VerifierKey)
+		}
+		for _, b := range p.Bundles {
+			fmt.Fprintf(w, "  log bundle %s: %d entries for %s\n", b.Path, b.Entries, b.Subject)
+		}
 	}
 	fmt.Fprintf(w, "results in %s\n", rep.Dir)
 }

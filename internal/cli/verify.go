@@ -1,14 +1,20 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/policy"
+	"github.com/reprove/reprove/centre/client"
+	"github.com/reprove/reprove/internal/ctxio"
+	"github.com/reprove/reprove/pipeline"
 )
 
 func newVerifyCmd(env *Env) *cobra.Command {
@@ -16,6 +22,7 @@ func newVerifyCmd(env *Env) *cobra.Command {
 		policyPath string
 		atts       []string
 		jsonOut    bool
+		server     string
 
 		expectName, expectVersion string
 	)
@@ -32,6 +39,12 @@ write them), JSON Lines bundles (*.intoto.jsonl, one envelope per line) or
 directories of them (*.json, *.jsonl, *.dsse, *.sig, *.bundle). Without it,
 FILE.intoto.jsonl is read if it exists.
 
+--server fetches from a transparency centre the log bundle of FILE's digest
+(every attestation the log holds for it, with inclusion proofs and the log's
+signed artifact index) and reads it with the rest. With a policy that names
+the log (log: key:), only what the bundle proves counts; the centre is not
+trusted for anything its log's key does not sign.
+
 The policy (YAML, documented in the README) names the trusted reviewer and
 rebuilder keys with k-of-n thresholds, the normalizers allowed to make
 "equivalent" count, whether a disagreeing trusted rebuilder fails the check
@@ -47,12 +60,20 @@ usage errors.`,
 			if policyPath == "" {
 				return usageErrorf("--policy is required")
 			}
-			if len(atts) == 0 {
+			if len(atts) == 0 && server == "" {
 				def := file + ".intoto.jsonl"
 				if _, err := os.Stat(def); err != nil {
-					return usageErrorf("--attestations is required (no %s next to the file)", def)
+					return usageErrorf("--attestations or --server is required (no %s next to the file)", def)
 				}
 				atts = []string{def}
+			}
+			if server != "" {
+				p, cleanup, err := fetchLogBundle(ctx, server, file)
+				if err != nil {
+					return err
+				}
+				defer cleanup()
+				atts = append(atts, p)
 			}
 			pol, err := policy.Load(ctx, policyPath)
 			if err != nil {
@@ -84,8 +105,44 @@ usage errors.`,
 	f := cmd.Flags()
 	f.StringVar(&policyPath, "policy", "", "the trust policy (YAML)")
 	f.StringArrayVarP(&atts, "attestations", "a", nil, "attestation file, bundle or directory (repeatable)")
+	f.StringVar(&server, "server", "", "also read the log bundle of FILE's digest from the transparency centre at `URL`")
 	f.BoolVar(&jsonOut, "json", false, "print the result as JSON (schemaVersion 1)")
 	f.StringVar(&expectName, "name", "", "fail unless the attestations say the file is this program")
 	f.StringVar(&expectVersion, "version", "", "fail unless the attestations say the file is this version")
 	return cmd
+}
+
+// fetchLogBundle fetches FILE's log bundle from a centre into a temporary
+// file for the verifier to read, as it reads one that publish wrote. The
+// bundle is parsed here; its signatures and proofs are the verifier's to
+// check against the policy's log key.
+func fetchLogBundle(ctx context.Context, server, file string) (path string, cleanup func(), err error) {
+	if _, err := client.New(server); err != nil {
+		return "", nil, usageErrorf("--server: %v", err)
+	}
+	d, err := ctxio.HashFile(ctx, file, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	bu, err := client.FetchBundle(ctx, server, d)
+	if errors.Is(err, client.ErrNotLogged) {
+		return "", nil, fmt.Errorf("verify: %s: %w", server, err)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("verify: fetch the log bundle of %s from %s: %w", d, server, err)
+	}
+	b, err := bu.Marshal()
+	if err != nil {
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp("", "reprove-verify-")
+	if err != nil {
+		return "", nil, err
+	}
+	path = filepath.Join(dir, filepath.Base(file)+pipeline.LogBundleSuffix)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return path, func() { os.RemoveAll(dir) }, nil
 }
