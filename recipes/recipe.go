@@ -10,6 +10,8 @@ package recipes
 
 import (
 	"github.com/opencontainers/go-digest"
+
+	"github.com/reprove/reprove/internal/strictyaml"
 )
 
 // SchemaVersion is the recipe format version this package reads and writes.
@@ -38,8 +40,9 @@ type Recipe struct {
 	Steps []Step `json:"steps" yaml:"steps"`
 	// Outputs are the files the build must leave in /out.
 	Outputs []Output `json:"outputs" yaml:"outputs"`
-	// Normalizers the recipe allows when comparing (names from the compare
-	// package). Empty by default: only identical counts.
+	// Normalizers the recipe allows when comparing (names from compare's
+	// registry, compare/verdict; Validate refuses others). Empty by
+	// default: only identical counts.
 	Normalizers []string `json:"normalizers,omitempty" yaml:"normalizers,omitempty"`
 	// Limits bound the build's resources; zero fields take the builder's
 	// defaults.
@@ -49,7 +52,7 @@ type Recipe struct {
 	// relative paths; not part of the recipe or its digest.
 	file    string
 	baseDir string
-	pos     positions
+	doc     *strictyaml.Doc
 }
 
 // Source is the code that is rebuilt. Exactly one field is set.

@@ -21,19 +21,18 @@ import (
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/mod/module"
 	"golang.org/x/mod/semver"
+
+	"github.com/reprove/reprove/compare/verdict"
+	"github.com/reprove/reprove/internal/strictyaml"
 )
 
 // Validate checks every rule of the format and returns all problems found
 // (an *Error, or Errors when there are several), located when the recipe
 // was parsed from text. A recipe built in code is validated the same way.
 func (r *Recipe) Validate() error {
-	pos := r.pos
-	if pos == nil {
-		pos = positions{}
-	}
-	v := &validator{errorList{file: r.file, pos: pos}}
+	v := &validator{errorList{doc: r.doc}}
 	v.recipe(r)
-	return v.err()
+	return v.errs.Err()
 }
 
 type validator struct{ errorList }
@@ -78,9 +77,9 @@ func (v *validator) utf8(val reflect.Value, path string) {
 			v.utf8(val.Elem(), path)
 		}
 	case reflect.Struct:
-		names, index := fieldsOf(val.Type())
+		names, index := strictyaml.Fields(val.Type())
 		for _, n := range names {
-			v.utf8(val.Field(index[n]), join(path, n))
+			v.utf8(val.Field(index[n]), strictyaml.Join(path, n))
 		}
 	case reflect.Slice:
 		for i := 0; i < val.Len(); i++ {
@@ -88,7 +87,7 @@ func (v *validator) utf8(val reflect.Value, path string) {
 		}
 	case reflect.Map:
 		for _, k := range val.MapKeys() {
-			p := join(path, k.String())
+			p := strictyaml.Join(path, k.String())
 			if !utf8.ValidString(k.String()) {
 				v.atf(path, "a key is not valid UTF-8")
 			}
@@ -463,6 +462,14 @@ func (v *validator) normalizers(ns []string) {
 			v.atf(path, "%q is not a normalizer name (lower-case words joined by -)", n)
 		case seen[n]:
 			v.atf(path, "%q is listed twice", n)
+		default:
+			// The registry is compare/verdict's, a leaf without compare's
+			// parsers, so every recipe loaded is checked against it and
+			// lint reports an unknown name with the recipe's other
+			// problems.
+			if _, ok := verdict.Lookup(n); !ok {
+				v.at(path, &verdict.UnknownNormalizerError{Name: n})
+			}
 		}
 		seen[n] = true
 	}

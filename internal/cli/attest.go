@@ -71,8 +71,8 @@ commands, times and outputs. A failed rebuild is refused.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "wrote %s: rebuild of %s %s (%d outputs), signed by key %s (statement %s)\n",
-				out, r.Recipe.Name, r.Recipe.Version, len(r.Outputs), s.Fingerprint, digest.FromBytes(st))
+			fmt.Fprintf(env.Stdout, "wrote %s: rebuild of %s %s (%s), signed by key %s (statement %s)\n",
+				out, r.Recipe.Name, r.Recipe.Version, count(len(r.Outputs), "output"), s.Fingerprint, digest.FromBytes(st))
 			return nil
 		},
 	}
@@ -217,7 +217,7 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			if in.Verdict == compare.Different {
 				prep = "from"
 			}
-			reviewed := fmt.Sprintf("citing %d reviews", len(in.Reviews))
+			reviewed := "citing " + count(len(in.Reviews), "review")
 			if len(in.Reviews) == 0 {
 				reviewed = "citing no review"
 			}
@@ -256,6 +256,15 @@ func comparisonPath(out string) string {
 // (see attest.ReadAttestation).
 func readAttestation(ctx context.Context, path, predicateType string) (*envelope.Envelope, *attest.Statement, error) {
 	return attest.ReadAttestation(ctx, path, predicateType)
+}
+
+// count is n and the noun, in the plural unless n is 1 ("1 output", "2
+// outputs").
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func refuseExisting(out string, force bool) error {

@@ -102,7 +102,8 @@ func printCheck(w io.Writer, st style, rep *pipeline.CheckResult) {
 	}
 	fmt.Fprintf(w, "  varied: %s, time\n", strings.Join(varied, ", "))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  OUTPUT\tNORMAL\tVARIED\t")
+	// Every column has a header, so no line ends in padding.
+	fmt.Fprintln(tw, "  OUTPUT\tNORMAL\tVARIED\tRESULT")
 	for _, o := range rep.Outputs {
 		same := "same"
 		if !o.Same {

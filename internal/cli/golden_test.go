@@ -107,7 +107,10 @@ type rule struct {
 	repl string
 }
 
-var digestRe = regexp.MustCompile(`sha256:[0-9a-f]{64}`)
+// digestRe matches a digest and the column gap after it: in a table
+// (two spaces or more follow) the name is padded to the digest's width, so
+// that the columns after it stay aligned as the user sees them.
+var digestRe = regexp.MustCompile(`sha256:[0-9a-f]{64}(  +)?`)
 
 func newFixups() *fixups {
 	return &fixups{
@@ -134,11 +137,15 @@ func (f *fixups) apply(s string) string {
 	for _, p := range f.paths {
 		s = strings.ReplaceAll(s, p[0], p[1])
 	}
-	s = digestRe.ReplaceAllStringFunc(s, func(d string) string {
+	s = digestRe.ReplaceAllStringFunc(s, func(m string) string {
+		d := m[:len("sha256:")+64]
 		n, ok := f.digests[d]
 		if !ok {
 			n = fmt.Sprintf("sha256:<%d>", len(f.digests)+1)
 			f.digests[d] = n
+		}
+		if len(m) > len(d) {
+			return n + strings.Repeat(" ", max(len(m)-len(n), 2))
 		}
 		return n
 	})
@@ -175,8 +182,10 @@ func TestFixups(t *testing.T) {
 	f := newFixups()
 	f.path("/tmp/x", "$WORK")
 	a, b := strings.Repeat("a", 64), strings.Repeat("b", 64)
-	got := f.apply("sha256:" + a + " /tmp/x/out sha256:" + b + " sha256:" + a + "\nreprove: runtime starting\nbuilt in 1.234s\n")
-	want := "sha256:<1> $WORK/out sha256:<2> sha256:<1>\nbuilt in <duration>\n"
+	got := f.apply("sha256:" + a + " /tmp/x/out sha256:" + b + " sha256:" + a + "\nreprove: runtime starting\nbuilt in 1.234s\n" +
+		"  A  sha256:" + a + "  sha256:" + b + "  same\n")
+	want := "sha256:<1> $WORK/out sha256:<2> sha256:<1>\nbuilt in <duration>\n" +
+		"  A  sha256:<1>" + strings.Repeat(" ", 63) + "sha256:<2>" + strings.Repeat(" ", 63) + "same\n"
 	if got != want {
 		t.Errorf("fixups:\n got %q\nwant %q", got, want)
 	}

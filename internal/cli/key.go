@@ -42,6 +42,14 @@ The password comes from REPROVE_PASSWORD, else COSIGN_PASSWORD, else a prompt
 on the terminal. Existing files are not replaced unless --force is given.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// An existing key is a usage error (exit 2), as an existing
+			// output is for every other command, and is found before a
+			// password is asked for.
+			for _, f := range []string{prefix + ".key", prefix + ".pub"} {
+				if err := refuseExisting(f, force); err != nil {
+					return err
+				}
+			}
 			pw, err := password(env, true)
 			if err != nil {
 				return err

@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+	"io/fs"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
-	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -121,20 +120,6 @@ func lintFile(cmd *cobra.Command, env *Env, file string) lintResult {
 	} else {
 		r, err = recipes.Load(cmd.Context(), file)
 	}
-	if err == nil {
-		// The recipe package is a leaf and does not know compare's
-		// registry; the names are checked against it here.
-		var es recipes.Errors
-		for i, n := range r.Normalizers {
-			if _, ok := compare.Lookup(n); !ok {
-				es = append(es, r.Locate(fmt.Sprintf("normalizers[%d]", i),
-					fmt.Errorf("unknown normalizer %q (known: %s)", n, strings.Join(compare.NormalizerNames(), ", "))))
-			}
-		}
-		if len(es) > 0 {
-			err = es
-		}
-	}
 	if err != nil {
 		res.Errors = lintErrors(res.File, err)
 		return res
@@ -160,6 +145,12 @@ func lintErrors(file string, err error) []lintError {
 	case errors.As(err, &e):
 		es = recipes.Errors{e}
 	default:
+		// A file that cannot be read is named once: "x.yaml: no such
+		// file or directory", not "x.yaml: load recipe: open x.yaml: …".
+		var pe *fs.PathError
+		if errors.As(err, &pe) && pe.Path == file {
+			return []lintError{{File: file, Message: pe.Err.Error()}}
+		}
 		return []lintError{{File: file, Message: err.Error()}}
 	}
 	out := make([]lintError, len(es))

@@ -1,17 +1,24 @@
-// Package strictyaml decodes the YAML files users write (trust policies
-// today; the approach is recipes/decode.go's, so that every user-written
-// file is held to one strictness) onto Go structs by their yaml tags.
+// Package strictyaml decodes the YAML files users write (recipes and trust
+// policies) onto Go structs by their yaml tags, so that every user-written
+// file is held to one strictness.
 //
 // Strict means: unknown keys (listed with the keys known there), duplicate
 // keys, values of the wrong YAML type, integers written as anything but
-// plain decimal (1.9999, 1.5, 0x1, 1e0 and "1" are refused where an integer
-// is wanted), anchors, aliases, merge keys, custom tags and a second
-// document are all errors. Every problem found is returned, each naming the
-// file, line, column and field path ("rebuilders.keys[1].name").
+// plain decimal (1.9999, 1.5, 0x1, 0o1, 017, 1_000, +1, 1e0 and "1" are
+// refused where an integer is wanted), numbers written as anything but
+// plain decimal (1e3, .5, .inf, .nan), anchors, aliases, merge keys, custom
+// tags and a second document are all errors. Every problem found is
+// returned, each naming the file, line, column and field path
+// ("rebuilders.keys[1].name").
+//
+// Fields may be strings (and named string types), booleans, int, int64,
+// float64, structs, pointers, slices and maps with string keys.
 //
 // Written by hand on yaml.v3's node tree rather than with its Decode
-// because that stops at the first problem, names no field path, and
-// accepts 0x1 for an int. Errors point at the key of the offending field.
+// because that stops at the first problem, names no field path, does not
+// see duplicate keys when decoding into structs of pointers, and accepts
+// 0x1 (and, as YAML 1.1 did, 017 as octal 15) for an int. Errors point at
+// the key of the offending field.
 package strictyaml
 
 import (
@@ -57,6 +64,8 @@ func (e *Error) Error() string {
 			}
 		}
 		b.WriteString(": ")
+	} else if e.Line > 0 {
+		fmt.Fprintf(&b, "line %d: ", e.Line)
 	}
 	if e.Field != "" {
 		b.WriteString(e.Field + ": ")
@@ -115,14 +124,21 @@ type Doc struct {
 }
 
 // Locate makes an *Error for the field at path, placed where the field was
-// written or, when absent, where its nearest enclosing field was.
+// written or, when absent, where its nearest enclosing field was. A nil Doc
+// (a value built in code rather than decoded) gives the field path alone.
 func (d *Doc) Locate(path string, err error) *Error {
+	if d == nil {
+		return &Error{Field: path, Err: err}
+	}
 	p := d.lookup(path)
 	return &Error{File: d.File, Line: p.Line, Column: p.Column, Field: path, Err: err}
 }
 
 // Has reports whether the field at path was written in the file.
 func (d *Doc) Has(path string) bool {
+	if d == nil {
+		return false
+	}
 	_, ok := d.pos[path]
 	return ok
 }
@@ -145,8 +161,13 @@ func (d *Doc) lookup(path string) Pos {
 // strings ("yaml: line 3: did not find expected key").
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// decimal is the only spelling of an integer accepted.
-var decimal = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+// decimal is the only spelling of an integer accepted, and decimalNumber
+// of a number (a float64 field): digits, then optionally a point and more
+// digits; no sign but minus, no leading zeros, no exponent, no .inf or .nan.
+var (
+	decimal       = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+	decimalNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?$`)
+)
 
 // Decode decodes data (at most max bytes) onto v, a pointer to a struct.
 // It returns the document's positions (nil when the text is not one YAML
@@ -311,7 +332,8 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		if isNull(n) {
 			return
 		}
-		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || !decimal.MatchString(n.Value) {
+		// A decimal integer too large for int64 resolves as !!float.
+		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || !decimal.MatchString(n.Value) {
 			d.wrong(n, path, "an integer written in decimal")
 			return
 		}
@@ -321,6 +343,25 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetInt(i)
+	case reflect.Float64:
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || !decimalNumber.MatchString(n.Value) {
+			d.wrong(n, path, "a number written in decimal")
+			return
+		}
+		f, err := strconv.ParseFloat(n.Value, 64)
+		if err != nil {
+			d.wrong(n, path, "a number in range")
+			return
+		}
+		v.SetFloat(f)
+	case reflect.Map:
+		if v.Type().Key().Kind() != reflect.String {
+			panic(fmt.Sprintf("strictyaml: decoder does not handle %s (keys must be strings)", v.Type()))
+		}
+		d.mapping(n, v, path)
 	default:
 		// Only reached if a field of a new type is added without teaching
 		// the decoder about it.
@@ -328,7 +369,10 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
-func fieldsOf(t reflect.Type) (names []string, index map[string]int) {
+// Fields lists the fields of struct type t that the decoder knows, by yaml
+// name in declaration order, with each one's index; a caller walking a
+// decoded value (to check it further) names fields as errors do.
+func Fields(t reflect.Type) (names []string, index map[string]int) {
 	index = map[string]int{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -343,11 +387,40 @@ func fieldsOf(t reflect.Type) (names []string, index map[string]int) {
 	return names, index
 }
 
-func join(path, key string) string {
+// Join appends a key to a field path as errors name it ("source" + "git" is
+// "source.git").
+func Join(path, key string) string {
 	if path == "" {
 		return key
 	}
 	return path + "." + key
+}
+
+// keys walks the entries of a mapping node, refusing keys that are not
+// scalars, merge keys and duplicates, and records where each key was
+// written before each is called with it.
+func (d *decoder) keys(n *yaml.Node, path string, each func(key string, at Pos, val *yaml.Node)) {
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		at := Pos{k.Line, k.Column}
+		if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!null" {
+			d.atPos(path, at, fmt.Errorf("%w: want a string key, got %s", ErrWrongType, kindName(k)))
+			continue
+		}
+		if k.ShortTag() == "!!merge" {
+			d.atPos(Join(path, "<<"), at, errors.New("merge keys (<<) are not allowed"))
+			continue
+		}
+		p := Join(path, k.Value)
+		if first, dup := seen[k.Value]; dup {
+			d.atPos(p, at, fmt.Errorf("%w %q (first at line %d)", ErrDuplicateKey, k.Value, first))
+			continue
+		}
+		seen[k.Value] = k.Line
+		d.doc.pos[p] = at
+		each(k.Value, at, val)
+	}
 }
 
 func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
@@ -358,31 +431,32 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		d.wrong(n, path, "a mapping")
 		return
 	}
-	names, index := fieldsOf(v.Type())
-	seen := map[string]int{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		at := Pos{k.Line, k.Column}
-		if k.Kind != yaml.ScalarNode || k.ShortTag() == "!!null" {
-			d.atPos(path, at, fmt.Errorf("%w: want a string key, got %s", ErrWrongType, kindName(k)))
-			continue
-		}
-		if k.ShortTag() == "!!merge" {
-			d.atPos(join(path, "<<"), at, errors.New("merge keys (<<) are not allowed"))
-			continue
-		}
-		p := join(path, k.Value)
-		if first, dup := seen[k.Value]; dup {
-			d.atPos(p, at, fmt.Errorf("%w %q (first at line %d)", ErrDuplicateKey, k.Value, first))
-			continue
-		}
-		seen[k.Value] = k.Line
-		fi, ok := index[k.Value]
+	names, index := Fields(v.Type())
+	d.keys(n, path, func(key string, at Pos, val *yaml.Node) {
+		fi, ok := index[key]
 		if !ok {
-			d.atPos(p, at, fmt.Errorf("%w %q (known here: %s)", ErrUnknownField, k.Value, strings.Join(names, ", ")))
-			continue
+			d.atPos(Join(path, key), at, fmt.Errorf("%w %q (known here: %s)", ErrUnknownField, key, strings.Join(names, ", ")))
+			return
 		}
-		d.doc.pos[p] = at
-		d.value(val, v.Field(fi), p)
+		d.value(val, v.Field(fi), Join(path, key))
+	})
+}
+
+// mapping decodes a mapping with keys of the user's choosing (a recipe's
+// env) onto a map with string keys; a key keeps its text as written.
+func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string) {
+	if isNull(n) {
+		return
 	}
+	if n.Kind != yaml.MappingNode {
+		d.wrong(n, path, "a mapping")
+		return
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	d.keys(n, path, func(key string, _ Pos, val *yaml.Node) {
+		e := reflect.New(v.Type().Elem()).Elem()
+		d.value(val, e, Join(path, key))
+		m.SetMapIndex(reflect.ValueOf(key).Convert(v.Type().Key()), e)
+	})
+	v.Set(m)
 }
