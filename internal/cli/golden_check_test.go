@@ -2,11 +2,14 @@ package cli
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/reprove/reprove/internal/testenv"
 	"github.com/reprove/reprove/internal/treehash"
+	"github.com/reprove/reprove/schemas"
 )
 
 // check's whole output on real containerd, for a recipe that does not
@@ -45,4 +48,28 @@ outputs:
 	tr.run("check", "recipe.yaml", "-o", "out")
 	tr.run("check", "recipe.yaml", "-o", "out")
 	tr.check("check")
+
+	// What the run left: both outputs, check.json matching its schema,
+	// and a report that points at what records paths (line tables, DWARF).
+	for _, f := range []string{"normal/hello", "varied/hello"} {
+		if _, err := os.Stat(filepath.Join(tr.dir, "out", f)); err != nil {
+			t.Error(err)
+		}
+	}
+	js, err := os.ReadFile(filepath.Join(tr.dir, "out", "check.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schemas.Validate("check-result", js); err != nil {
+		t.Error(err)
+	}
+	txt, err := os.ReadFile(filepath.Join(tr.dir, "out", "compare", "hello.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{".gopclntab", ".debug_line"} {
+		if !strings.Contains(string(txt), want) {
+			t.Errorf("the report does not name %s:\n%s", want, txt)
+		}
+	}
 }
