@@ -218,16 +218,16 @@ func HashFile(ctx context.Context, path string) (DigestSet, error) {
 	return hashFile(ctx, path, nil)
 }
 
-// hashFile is HashFile reporting the bytes hashed as it goes.
-func hashFile(ctx context.Context, path string, progress func(int64)) (DigestSet, error) {
-	f, _, err := openRegular(path)
+// hashFile is HashFile telling m (when set) how it goes.
+func hashFile(ctx context.Context, path string, m ctxio.Meter) (DigestSet, error) {
+	f, fi, err := openRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("hash file: %w", err)
 	}
 	defer f.Close()
 	names := []string{"sha256", "sha384", "sha512"}
 	hs := []hash.Hash{sha256.New(), sha512.New384(), sha512.New()}
-	if _, err := ctxio.HashReaderAll(ctx, f, progress, hs...); err != nil {
+	if _, err := ctxio.HashReaderAll(ctx, m.Reader(ctx, f, "hashing "+path, fi.Size()), nil, hs...); err != nil {
 		return nil, fmt.Errorf("hash file %s: %w", path, err)
 	}
 	ds := DigestSet{}

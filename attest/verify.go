@@ -13,6 +13,7 @@ import (
 
 	"github.com/reprove/reprove/attest/policy"
 	"github.com/reprove/reprove/compare/verdict"
+	"github.com/reprove/reprove/internal/ctxio"
 )
 
 // ResultSchemaVersion is the version of Result's JSON form.
@@ -138,6 +139,9 @@ type VerifyOptions struct {
 	Now func() time.Time
 	// Progress, when set, receives one line per step.
 	Progress func(string)
+	// Bytes, when set, hears how hashing the file goes (byte progress on
+	// a terminal); without it Progress gets a line every 64 MiB.
+	Bytes ctxio.Meter
 	// ExpectName and ExpectVersion, when set, are what the customer believes
 	// the file is: verification fails unless the attestations say the same
 	// (so an older, also reproducible release cannot stand in for this one).
@@ -154,7 +158,15 @@ func Verify(ctx context.Context, file string, attestations []string, pol *policy
 		progress = func(string) {}
 	}
 	progress("hashing " + file)
-	digests, err := hashFile(ctx, file, func(n int64) { progress(fmt.Sprintf("hashed %d MiB of %s", n>>20, file)) })
+	meter := opts.Bytes
+	if meter == nil && opts.Progress != nil {
+		meter = func(_ string, done, _ int64) {
+			if done%ctxio.ProgressEvery == 0 {
+				progress(fmt.Sprintf("hashed %d MiB of %s", done>>20, file))
+			}
+		}
+	}
+	digests, err := hashFile(ctx, file, meter)
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/reprove/reprove/builder/image"
 	"github.com/reprove/reprove/builder/plan"
 	"github.com/reprove/reprove/builder/runner"
+	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -57,6 +58,12 @@ type Event struct {
 	// a build cannot erase or fake the lines around its own. The raw bytes
 	// go to Options.BuildLog.
 	Line string
+	// Bytes is set (above zero) on byte progress: Message names the
+	// transfer ("downloading https://…"), Bytes have passed, of Total
+	// (0 when unknown). Such events repeat for one transfer, often; a
+	// consumer that draws no progress bar drops them, since a phase
+	// message has said what is being fetched.
+	Bytes, Total int64
 }
 
 // Options configures a Builder.
@@ -117,11 +124,12 @@ func New(opts Options) (*Builder, error) {
 		ModCache: filepath.Join(opts.CacheDir, "gomodcache"),
 		SumDB:    goproxy.NewSumDB(opts.Proxy, goproxy.SumGolangOrgKey, filepath.Join(opts.CacheDir, "sumdb"), nil),
 		Progress: func(s string) { b.event(PhaseFetch, s) },
+		Bytes:    b.meter(PhaseFetch),
 	}
 	b.fetcher = &fetch.Fetcher{CacheDir: opts.CacheDir, Proxy: b.proxy, Log: func(s string) { b.event(PhaseFetch, s) },
 		// Source trees belong to the build user, who may write to them.
 		Prepare: func(dir string) error { return chownTree(dir, plan.UID, plan.GID) },
-		Refetch: opts.Refetch, Now: opts.Now}
+		Refetch: opts.Refetch, Now: opts.Now, Bytes: b.meter(PhaseFetch)}
 	b.sweep()
 	b.images = &image.Builder{Client: opts.Client, Dir: filepath.Join(opts.CacheDir, "images"), Proxy: b.proxy, Mirror: opts.Mirror,
 		Log: func(s string) { b.event(PhaseImage, s) }}
@@ -131,6 +139,17 @@ func New(opts Options) (*Builder, error) {
 func (b *Builder) event(p Phase, msg string) {
 	if b.opts.Progress != nil {
 		b.opts.Progress(Event{Phase: p, Message: msg})
+	}
+}
+
+// meter turns byte progress into events of phase p (nil when nobody
+// listens, so readers skip the counting).
+func (b *Builder) meter(p Phase) ctxio.Meter {
+	if b.opts.Progress == nil {
+		return nil
+	}
+	return func(label string, done, total int64) {
+		b.opts.Progress(Event{Phase: p, Message: label, Bytes: max(done, 1), Total: total})
 	}
 }
 
@@ -412,7 +431,7 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 		return res, err
 	}
 	defer os.RemoveAll(staging)
-	outs, err := collect(cctx, hostOut, p.Outputs, staging, p.Limits.OutputBytes, p.Limits.Timeout.String())
+	outs, err := collect(cctx, hostOut, p.Outputs, staging, p.Limits.OutputBytes, p.Limits.Timeout.String(), b.meter(PhaseCollect))
 	if err != nil {
 		return res, err
 	}

@@ -192,8 +192,18 @@ func TestRebuildIsReproducible(t *testing.T) {
 		t.Errorf("steps/times/kernel not recorded: %+v", res)
 	}
 	phases := map[builder.Phase]bool{}
+	var collected int64
 	for _, e := range events {
 		phases[e.Phase] = true
+		if e.Phase == builder.PhaseCollect && e.Message == "collecting hello" && e.Bytes > 0 {
+			if e.Total != res.Outputs[0].Size || e.Bytes > e.Total {
+				t.Errorf("byte progress %d of %d, want of %d", e.Bytes, e.Total, res.Outputs[0].Size)
+			}
+			collected = e.Bytes
+		}
+	}
+	if collected != res.Outputs[0].Size {
+		t.Errorf("byte progress of collecting hello ended at %d, want %d", collected, res.Outputs[0].Size)
 	}
 	for _, p := range []builder.Phase{builder.PhaseFetch, builder.PhaseImage, builder.PhaseBuild, builder.PhaseCollect} {
 		if !phases[p] {

@@ -36,7 +36,7 @@ func (e *OutputError) Error() string {
 // through an os.Root, and sizes are checked before a byte is read, so a
 // sparse file claiming terabytes is refused at once. ctx carries the
 // build's deadline: collecting counts against the time limit.
-func collect(ctx context.Context, outDir string, rels []string, staging string, limit int64, timeout string) ([]Output, error) {
+func collect(ctx context.Context, outDir string, rels []string, staging string, limit int64, timeout string, m ctxio.Meter) ([]Output, error) {
 	root, err := os.OpenRoot(outDir)
 	if err != nil {
 		return nil, fmt.Errorf("collect outputs: %w", err)
@@ -61,7 +61,7 @@ func collect(ctx context.Context, outDir string, rels []string, staging string, 
 	}
 	var outs []Output
 	for i, rel := range rels {
-		d, err := copyOutput(ctx, root, rel, sizes[i], filepath.Join(staging, filepath.FromSlash(rel)))
+		d, err := copyOutput(ctx, root, rel, sizes[i], filepath.Join(staging, filepath.FromSlash(rel)), m)
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
 				return nil, &runner.LimitError{Limit: runner.LimitTime, Value: timeout, Detail: "while hashing " + rel}
@@ -103,8 +103,8 @@ func checkOutput(root *os.Root, rel string) (os.FileInfo, error) {
 }
 
 // copyOutput copies the output rel (size bytes) from root to dst, hashing
-// it on the way.
-func copyOutput(ctx context.Context, root *os.Root, rel string, size int64, dst string) (digest.Digest, error) {
+// it on the way and telling m how it goes.
+func copyOutput(ctx context.Context, root *os.Root, rel string, size int64, dst string, m ctxio.Meter) (digest.Digest, error) {
 	in, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", &OutputError{Path: rel, Reason: err.Error()}
@@ -127,7 +127,7 @@ func copyOutput(ctx context.Context, root *os.Root, rel string, size int64, dst 
 		return "", fmt.Errorf("collect output %s: %w", rel, err)
 	}
 	h := digest.SHA256.Hash()
-	n, err := io.Copy(io.MultiWriter(out, h), ctxio.NewReader(ctx, io.LimitReader(in, size+1)))
+	n, err := io.Copy(io.MultiWriter(out, h), m.Reader(ctx, io.LimitReader(in, size+1), "collecting "+rel, size))
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}

@@ -30,12 +30,17 @@ const (
 	PhasePublish Phase = "publish"
 )
 
-// Event is progress: a phase message, or in PhaseBuild a line of the
-// build's own output (Line set, Message empty).
+// Event is progress: a phase message, in PhaseBuild a line of the
+// build's own output (Line set, Message empty), or byte progress of a
+// download or of hashing (Bytes above zero; see builder.Event).
 type Event struct {
 	Phase   Phase
 	Message string
 	Line    string
+	// Bytes have passed of Total (0 when unknown) in the transfer that
+	// Message names. Byte events repeat; drop them unless drawing a
+	// status line.
+	Bytes, Total int64
 }
 
 // Runtime is how a Session reaches containerd and the network, and where it
@@ -128,7 +133,7 @@ func (s *Session) Builder(buildLog io.Writer) (*builder.Builder, error) {
 		ReproveVersion: s.rt.ReproveVersion,
 		Refetch:        s.rt.Refetch,
 		Progress: func(e builder.Event) {
-			s.emit(Event{Phase: Phase(e.Phase), Message: e.Message, Line: e.Line})
+			s.emit(Event{Phase: Phase(e.Phase), Message: e.Message, Line: e.Line, Bytes: e.Bytes, Total: e.Total})
 		},
 		BuildLog: buildLog,
 		Now:      s.rt.Now,

@@ -45,6 +45,9 @@ type Fetcher struct {
 	HTTP *http.Client
 	// Log reports progress; it may be nil.
 	Log func(string)
+	// Bytes, if set, hears how downloads and the hashing of cached files
+	// go, for byte progress on a terminal.
+	Bytes ctxio.Meter
 	// Prepare, if set, is applied to a freshly fetched and verified source
 	// tree before Prepared hands it out (the builder gives it to the
 	// build user).
@@ -147,15 +150,20 @@ func newHash(d digest.Digest) (hash.Hash, error) {
 	return nil, fmt.Errorf("digest %s: algorithm %s is not accepted (sha256 or stronger)", d, d.Algorithm())
 }
 
-// fileDigest computes the digest of a file with alg, honouring ctx.
-func fileDigest(ctx context.Context, path string, alg digest.Algorithm) (digest.Digest, error) {
+// fileDigest computes the digest of a file with alg, honouring ctx and
+// telling m (when set) how it goes.
+func fileDigest(ctx context.Context, path string, alg digest.Algorithm, m ctxio.Meter, label string) (digest.Digest, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
 	h := alg.Hash()
-	if _, err := ctxio.HashReaderAll(ctx, f, nil, h); err != nil {
+	if _, err := ctxio.HashReaderAll(ctx, m.Reader(ctx, f, label, size), nil, h); err != nil {
 		return "", fmt.Errorf("hash %s: %w", path, err)
 	}
 	return digest.NewDigest(alg, h), nil
@@ -205,7 +213,7 @@ func (f *Fetcher) Get(ctx context.Context, what, location string, want digest.Di
 	if isURL(location) && !f.Refetch {
 		cached := verified.Check(dest, want.String())
 		if !cached {
-			if got, err := fileDigest(ctx, dest, want.Algorithm()); err == nil && got == want {
+			if got, err := fileDigest(ctx, dest, want.Algorithm(), f.Bytes, "checking the cached copy of "+location); err == nil && got == want {
 				if err := verified.Stamp(dest, want.String()); err != nil {
 					return "", nil, err
 				}
@@ -271,7 +279,8 @@ func (f *Fetcher) copyFrom(ctx context.Context, location string, w io.Writer) er
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("GET: %s", resp.Status)
 		}
-		_, err = io.Copy(w, ctxio.NewReader(ctx, resp.Body))
+		total := max(resp.ContentLength, 0)
+		_, err = io.Copy(w, f.Bytes.Reader(ctx, resp.Body, "downloading "+location, total))
 		return err
 	}
 	path := strings.TrimPrefix(location, "file://")
@@ -289,6 +298,6 @@ func (f *Fetcher) copyFrom(ctx context.Context, location string, w io.Writer) er
 	if !fi.Mode().IsRegular() {
 		return errors.New("not a regular file")
 	}
-	_, err = io.Copy(w, ctxio.NewReader(ctx, src))
+	_, err = io.Copy(w, f.Bytes.Reader(ctx, src, "reading "+path, fi.Size()))
 	return err
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -109,6 +110,50 @@ func TestGet(t *testing.T) {
 	}
 	if _, _, err := f.Get(ctx, "artifact", "ftp://example.org/x", good); err == nil {
 		t.Error("an ftp URL was accepted")
+	}
+}
+
+// A download tells Bytes how it goes: the running count, the size the
+// server announced, and a last report at the whole size.
+func TestGetByteProgress(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 100_000) // 1.6 MB
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/sized" {
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		} // else chunked: the size is unknown
+		w.Write(body)
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		path  string
+		total int64
+	}{{"/sized", int64(len(body))}, {"/chunked", 0}} {
+		t.Run(tc.path, func(t *testing.T) {
+			type report struct {
+				label       string
+				done, total int64
+			}
+			var got []report
+			f := &Fetcher{CacheDir: t.TempDir(), Bytes: func(label string, done, total int64) {
+				got = append(got, report{label, done, total})
+			}}
+			if _, _, err := f.Get(context.Background(), "artifact", srv.URL+tc.path, digest.FromBytes(body)); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) < 2 {
+				t.Fatalf("reports %v, want several for %d bytes", got, len(body))
+			}
+			last := got[len(got)-1]
+			for i, r := range got[:len(got)-1] {
+				if r.label != "downloading "+srv.URL+tc.path || r.total != tc.total || (i > 0 && r.done <= got[i-1].done) {
+					t.Errorf("report %d: %+v, want a rising count of the download, total %d", i, r, tc.total)
+				}
+			}
+			// The last says the transfer ended: all of it, of itself.
+			if last.done != int64(len(body)) || last.total != last.done {
+				t.Errorf("last report %+v, want %d of %d", last, len(body), len(body))
+			}
+		})
 	}
 }
 

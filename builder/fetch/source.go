@@ -387,7 +387,7 @@ func (f *Fetcher) Shipped(ctx context.Context, r *recipes.Recipe, s *recipes.Shi
 	if err := memberFile(ctx, p, s.Member, dest); err != nil {
 		return nil, fmt.Errorf("shipped artifact %s: %w", loc, err)
 	}
-	got, err := fileDigest(ctx, dest, s.MemberDigest.Algorithm())
+	got, err := fileDigest(ctx, dest, s.MemberDigest.Algorithm(), f.Bytes, "hashing "+s.Member)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,7 @@ import (
 	modzip "golang.org/x/mod/zip"
 
 	"github.com/reprove/reprove/internal/atomicfile"
+	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/internal/verified"
 )
 
@@ -43,6 +44,9 @@ type Client struct {
 	SumDB *SumDB
 	// Progress, when set, is told about downloads.
 	Progress func(msg string)
+	// Bytes, when set, hears how each download goes (a toolchain zip is
+	// tens of MiB), for byte progress on a terminal.
+	Bytes ctxio.Meter
 }
 
 // Module is a module version with its go.sum hashes.
@@ -142,7 +146,7 @@ func (c *Client) get(ctx context.Context, url, dest string) error {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(msg)))
 	}
-	return writeAtomic(dest, resp.Body)
+	return writeAtomic(dest, c.Bytes.Reader(ctx, resp.Body, "downloading "+url, max(resp.ContentLength, 0)))
 }
 
 func writeAtomic(dest string, r io.Reader) error {

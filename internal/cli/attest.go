@@ -14,7 +14,6 @@ import (
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/compare"
-	"github.com/reprove/reprove/internal/ctxio"
 )
 
 func newAttestCmd(env *Env) *cobra.Command {
@@ -157,7 +156,7 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 				}
 				in.Reviews = append(in.Reviews, e)
 			}
-			shippedDigest, err := ctxio.HashFile(ctx, shipped, nil)
+			shippedDigest, err := env.status.hashFile(ctx, shipped)
 			if err != nil {
 				return err
 			}

@@ -47,6 +47,10 @@ type Env struct {
 	// StdoutIsTerminal reports whether Stdout is a terminal (colour, short
 	// digests in tables).
 	StdoutIsTerminal bool
+
+	// status is the progress line on a terminal's stderr (nil otherwise);
+	// Main sets it up.
+	status *statusLine
 }
 
 // OSEnv is the environment of the running process.
@@ -103,6 +107,16 @@ func Main(ctx context.Context, args []string, env Env) int {
 	}
 	if env.Stdin == nil {
 		env.Stdin = eofReader{}
+	}
+	if env.IsTerminal {
+		// Byte progress and compare's steps share one line on stderr,
+		// cleared before anything else is written to either stream.
+		env.status = newStatusLine(env.Stderr, env.Now)
+		env.Stderr = env.status.clearing(env.Stderr)
+		if env.StdoutIsTerminal {
+			env.Stdout = env.status.clearing(env.Stdout)
+		}
+		defer env.status.clear()
 	}
 	root := newRoot(&env)
 	if err := unknownCommand(root, args); err != nil {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -56,24 +55,15 @@ Normalizers (allow with --normalize NAME, repeatable or comma-separated):
 				}
 			}
 			opts := compare.Options{Normalizers: normalize, Limits: lim}
-			if env.IsTerminal && !jsonOut {
-				// One status line, rewritten at most ten times a second and
-				// cleared at the end.
-				var last time.Time
+			if !jsonOut && env.status != nil {
 				opts.Progress = func(p compare.Progress) {
-					if now := env.Now(); now.Sub(last) >= 100*time.Millisecond {
-						last = now
-						line := fmt.Sprintf("reprove: %s %s", p.Step, p.Path)
-						if p.Bytes > 0 {
-							line += fmt.Sprintf(" (%d MiB)", p.Bytes>>20)
-						}
-						if r := []rune(line); len(r) > 120 {
-							line = string(r[:60]) + "…" + string(r[len(r)-59:])
-						}
-						fmt.Fprintf(env.Stderr, "\r\033[K%s", line)
+					line := fmt.Sprintf("reprove: %s %s", p.Step, p.Path)
+					if p.Bytes > 0 {
+						line += " (" + humanSize(p.Bytes) + ")"
 					}
+					env.status.show("compare", line)
 				}
-				defer fmt.Fprint(env.Stderr, "\r\033[K")
+				defer env.status.clear()
 			}
 			r, err := compare.Files(cmd.Context(), a[0], a[1], opts)
 			if err != nil {

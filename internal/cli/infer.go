@@ -16,7 +16,6 @@ import (
 	"github.com/reprove/reprove/builder/plan"
 	"github.com/reprove/reprove/internal/atomicfile"
 	"github.com/reprove/reprove/internal/cachedir"
-	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/pipeline"
 	"github.com/reprove/reprove/recipes"
 	"github.com/reprove/reprove/recipes/infer"
@@ -133,7 +132,7 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 		if facts, err = memberFacts(ctx, binary, fl.member, lim); err != nil {
 			return err
 		}
-		if archiveDigest, err = ctxio.HashFile(ctx, binary, nil); err != nil {
+		if archiveDigest, err = env.status.hashFile(ctx, binary); err != nil {
 			return err
 		}
 		v, manifest, found, err := infer.PackageVersion(ctx, binary, fl.member, lim)

@@ -112,7 +112,7 @@ second reviewer co-signing the same statement).`,
 				src.Tree = d
 			}
 			if archiveFile != "" {
-				d, err := ctxio.HashFile(ctx, archiveFile, nil)
+				d, err := env.status.hashFile(ctx, archiveFile)
 				if err != nil {
 					return err
 				}

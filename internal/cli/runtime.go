@@ -105,14 +105,21 @@ func (rf *runtimeFlags) limits() (plan.Limits, error) {
 // progress prints build progress on stderr: phase lines and the build's
 // output. It is silent with --json.
 type progress struct {
-	mu    sync.Mutex
-	w     io.Writer
-	quiet bool
-	last  pipeline.Phase
+	mu     sync.Mutex
+	w      io.Writer
+	quiet  bool
+	last   pipeline.Phase
+	status *statusLine // byte progress, on a terminal
 }
 
 func (p *progress) event(e pipeline.Event) {
 	if p.quiet {
+		return
+	}
+	if e.Bytes > 0 {
+		// A phase message has said what is fetched or hashed; the
+		// count is for a terminal only.
+		p.status.bytes(fmt.Sprintf("reprove: %-7s %s", e.Phase, builder.Printable(e.Message)), e.Bytes, e.Total)
 		return
 	}
 	p.mu.Lock()
@@ -144,7 +151,7 @@ func openSession(ctx context.Context, env *Env, rf *runtimeFlags) (*pipeline.Ses
 	if err != nil {
 		return nil, err
 	}
-	pr := &progress{w: env.Stderr, quiet: rf.json}
+	pr := &progress{w: env.Stderr, quiet: rf.json, status: env.status}
 	return pipeline.Open(ctx, pipeline.Runtime{
 		ContainerdAddress: rf.address,
 		CacheDir:          cache,

@@ -82,6 +82,7 @@ usage errors.`,
 			opts := attest.VerifyOptions{Now: env.Now, ExpectName: expectName, ExpectVersion: expectVersion}
 			if env.IsTerminal && !jsonOut {
 				opts.Progress = func(s string) { fmt.Fprintf(env.Stderr, "reprove: %s\n", s) }
+				opts.Bytes = env.status.meter()
 			}
 			res, err := attest.Verify(ctx, file, atts, pol, opts)
 			if err != nil {

@@ -18,13 +18,19 @@ import (
 const ProgressEvery = 64 << 20
 
 // Reader is an io.Reader that fails with ctx's error once ctx is done, and
-// calls Progress (when set) with the running total every ProgressEvery bytes
-// and once at EOF.
+// calls Progress (when set) with the running total every Every bytes and
+// once at EOF.
 type Reader struct {
 	ctx      context.Context
 	r        io.Reader
 	n, tick  int64
 	Progress func(total int64)
+	// Every is the bytes between two progress reports (ProgressEvery
+	// when 0): downloads report finer than hashing, which runs at
+	// memory speed.
+	Every int64
+	// atEOF, if set, is called once when the reader reaches EOF.
+	atEOF func(total int64)
 }
 
 // NewReader wraps r.
@@ -39,9 +45,18 @@ func (c *Reader) Read(p []byte) (int, error) {
 	}
 	n, err := c.r.Read(p)
 	c.n += int64(n)
-	if c.Progress != nil && (c.n-c.tick >= ProgressEvery || (err == io.EOF && c.n != c.tick)) {
+	every := c.Every
+	if every <= 0 {
+		every = ProgressEvery
+	}
+	if c.Progress != nil && (c.n-c.tick >= every || (err == io.EOF && c.n != c.tick)) {
 		c.tick = c.n
 		c.Progress(c.n)
+	}
+	if err == io.EOF && c.atEOF != nil {
+		f := c.atEOF
+		c.atEOF = nil
+		f(c.n)
 	}
 	return n, err
 }
@@ -90,4 +105,40 @@ func copyTo(ctx context.Context, w io.Writer, r io.Reader, progress func(int64))
 	cr.Progress = progress
 	buf := make([]byte, 1<<20)
 	return io.CopyBuffer(w, cr, buf)
+}
+
+// Meter is told how a long transfer goes, for byte progress: label names
+// it ("downloading https://…"), done bytes have passed, of total (0 when
+// the size is not known). Calls come from the goroutine reading.
+type Meter func(label string, done, total int64)
+
+// MeterEvery is how often a Meter hears of a transfer: fine enough that a
+// status line moves on a slow download.
+const MeterEvery = 256 << 10
+
+// Reader returns r with ctx and, when m is set, reports to m every
+// MeterEvery bytes. At EOF the last report has done equal to total (the
+// size is known then, whatever was announced), so a listener knows the
+// transfer ended.
+func (m Meter) Reader(ctx context.Context, r io.Reader, label string, total int64) *Reader {
+	cr := NewReader(ctx, r)
+	if m != nil {
+		cr.Every = MeterEvery
+		cr.Progress = func(n int64) {
+			if n != total {
+				m(label, n, total)
+			}
+		}
+		cr.atEOF = func(n int64) { m(label, n, n) }
+	}
+	return cr
+}
+
+// Func returns a plain progress callback for a transfer (nil when m is
+// nil), for HashFile and the like.
+func (m Meter) Func(label string, total int64) func(int64) {
+	if m == nil {
+		return nil
+	}
+	return func(n int64) { m(label, n, total) }
 }

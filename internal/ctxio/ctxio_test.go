@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -47,6 +48,20 @@ func TestProgress(t *testing.T) {
 	}
 }
 
+func TestProgressEvery(t *testing.T) {
+	var got []int64
+	r := NewReader(context.Background(), bytes.NewReader(make([]byte, 2500)))
+	r.Every = 1000
+	r.Progress = func(n int64) { got = append(got, n) }
+	// Reads of 100 bytes: a report once 1000 have passed since the last.
+	if _, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, r, make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{1000, 2000, 2500}; !slices.Equal(got, want) {
+		t.Errorf("progress %v, want %v", got, want)
+	}
+}
+
 func TestHashFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(p, []byte("hello\n"), 0o644)
@@ -73,3 +88,34 @@ func TestHashFile(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// A Meter hears a rising count and, at EOF, one report of the whole size
+// against itself, whether or not the size was announced (or announced
+// wrong).
+func TestMeterReader(t *testing.T) {
+	size := int64(3*MeterEvery + 10)
+	for _, announced := range []int64{size, 0, size + 1} {
+		var got [][2]int64
+		m := Meter(func(label string, done, total int64) {
+			if label != "downloading x" {
+				t.Errorf("label %q", label)
+			}
+			got = append(got, [2]int64{done, total})
+		})
+		if _, err := io.Copy(io.Discard, m.Reader(context.Background(), io.LimitReader(zeros{}, size), "downloading x", announced)); err != nil {
+			t.Fatal(err)
+		}
+		want := [][2]int64{{MeterEvery, announced}, {2 * MeterEvery, announced}, {3 * MeterEvery, announced}}
+		if announced != size {
+			want = append(want, [2]int64{size, announced})
+		}
+		want = append(want, [2]int64{size, size})
+		if !slices.Equal(got, want) {
+			t.Errorf("announced %d: reports %v, want %v", announced, got, want)
+		}
+	}
+	var nilMeter Meter
+	if nilMeter.Func("x", 1) != nil {
+		t.Error("a nil Meter gives a callback")
+	}
+}
