@@ -55,7 +55,7 @@ func (v *ReviewVerdict) UnmarshalText(b []byte) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("unmarshal review verdict: unknown verdict %q (want approved or findings)", b)
+	return fmt.Errorf("unknown review verdict %q (want approved or findings)", b)
 }
 
 // ParseReviewVerdict parses "approved" or "findings".

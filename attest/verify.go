@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/reprove/reprove/internal/english"
 	"slices"
 	"sort"
 	"strings"
@@ -190,7 +191,7 @@ func Verify(ctx context.Context, file string, attestations []string, pol *policy
 	if err != nil {
 		return nil, err
 	}
-	progress(fmt.Sprintf("checked %d attestations", ndocs))
+	progress("checked " + english.Count(ndocs, "attestation"))
 	res := e.finish(ndocs)
 	res.Expect(opts.ExpectName, opts.ExpectVersion)
 	return res, nil

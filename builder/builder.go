@@ -29,6 +29,7 @@ import (
 	"github.com/reprove/reprove/builder/plan"
 	"github.com/reprove/reprove/builder/runner"
 	"github.com/reprove/reprove/internal/ctxio"
+	"github.com/reprove/reprove/internal/english"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -392,7 +393,7 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 	// Build, without network. The time limit covers the steps and the
 	// collection of their outputs.
 	deadline := time.Now().Add(p.Limits.Timeout)
-	b.event(PhaseBuild, fmt.Sprintf("running %d steps in %s (no network)", len(p.Steps), img.Describe()))
+	b.event(PhaseBuild, fmt.Sprintf("running %s in %s (no network)", english.Count(len(p.Steps), "step"), img.Describe()))
 	run := &runner.Runner{
 		Client:   b.opts.Client,
 		StateDir: filepath.Join(b.opts.CacheDir, "state"),
@@ -423,7 +424,7 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 
 	// Collect: check, bound and hash on the host, move into place
 	// atomically.
-	b.event(PhaseCollect, fmt.Sprintf("hashing %d outputs", len(p.Outputs)))
+	b.event(PhaseCollect, "hashing "+english.Count(len(p.Outputs), "output"))
 	cctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	staging := outDir + ".partial-" + filepath.Base(w.dir)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/reprove/reprove/internal/english"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -58,7 +59,7 @@ func (e *engine) compareText(parent *Node, a, b *blob) error {
 		// Same lines, different bytes (for example a missing final newline).
 		return e.compareBytes(parent, a, b)
 	}
-	e.add(parent, &Node{Name: "text", Kind: KindText, Summary: fmt.Sprintf("%s only in rebuilt, %d only in shipped", plural(del, "line"), add), Lines: body})
+	e.add(parent, &Node{Name: "text", Kind: KindText, Summary: fmt.Sprintf("%s only in rebuilt, %d only in shipped", english.Count(del, "line"), add), Lines: body})
 	return nil
 }
 
@@ -133,11 +134,11 @@ func (e *engine) diffBytes(parent *Node, name string, ra, rb io.Reader, na, nb i
 		}
 		off += int64(n)
 	}
-	summary := fmt.Sprintf("%s differ in %s", plural64(differing, "byte"), plural(ranges, "range"))
+	summary := fmt.Sprintf("%s differ in %s", english.Count(differing, "byte"), english.Count(ranges, "range"))
 	if na != nb {
 		tail := max(na, nb) - common
 		summary = fmt.Sprintf("sizes differ (%d vs %d bytes); %d of the first %s differ in %s, and %s only in the longer one",
-			na, nb, differing, plural64(common, "byte"), plural(ranges, "range"), plural64(tail, "byte is", "bytes are"))
+			na, nb, differing, english.Count(common, "byte"), english.Count(ranges, "range"), english.Count(tail, "byte is", "bytes are"))
 	} else if firstMismatch >= 0 {
 		summary += fmt.Sprintf(" (first at offset %#x)", firstMismatch)
 	}
@@ -146,17 +147,4 @@ func (e *engine) diffBytes(parent *Node, name string, ra, rb io.Reader, na, nb i
 	}
 	e.add(parent, &Node{Name: name, Kind: KindBytes, Summary: summary, Lines: lines, LinesOmitted: linesExtra})
 	return nil
-}
-
-// plural writes "1 line", "2 lines"; an explicit plural form may follow.
-func plural(n int, one string, many ...string) string { return plural64(int64(n), one, many...) }
-
-func plural64(n int64, one string, many ...string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, one)
-	}
-	if len(many) > 0 {
-		return fmt.Sprintf("%d %s", n, many[0])
-	}
-	return fmt.Sprintf("%d %ss", n, one)
 }

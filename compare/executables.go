@@ -2,6 +2,7 @@ package compare
 
 import (
 	"fmt"
+	"github.com/reprove/reprove/internal/english"
 	"io"
 	"runtime/debug"
 	"sort"
@@ -244,7 +245,7 @@ func (e *engine) compareExe(parent *Node, a, b *blob, skipHeader map[string]bool
 			group.Effect = group.Effect && c.Effect
 		}
 		ns := group.Children
-		group.Summary = plural(len(ns), "section") + map[bool]string{true: " differs", false: " differ"}[len(ns) == 1] + " as bytes"
+		group.Summary = english.Count(len(ns), "section") + map[bool]string{true: " differs", false: " differ"}[len(ns) == 1] + " as bytes"
 		if group.Effect {
 			group.Summary += ", as the functions, strings and data above account for"
 		}

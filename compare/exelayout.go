@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/reprove/reprove/internal/english"
 
 	"github.com/reprove/reprove/compare/exe"
 	"github.com/reprove/reprove/compare/exediff"
@@ -72,9 +73,9 @@ func (e *engine) compareLayout(parent *Node, a, b *blob, xa, xb *exe.File) (map[
 		g.Effect = effect
 		c := res.ObjectCounts
 		g.Summary = fmt.Sprintf("%d named objects changed, %d added, %d removed, %d moved, %d identical; %s of data without a name changed",
-			c[exediff.Changed], c[exediff.Added], c[exediff.Removed], c[exediff.Moved], c[exediff.Identical], plural(len(res.Data), "section"))
+			c[exediff.Changed], c[exediff.Added], c[exediff.Removed], c[exediff.Moved], c[exediff.Identical], english.Count(len(res.Data), "section"))
 		if c.Total() == 0 {
-			g.Summary = fmt.Sprintf("%s of data without a name changed (the files have no data symbols)", plural(len(res.Data), "section"))
+			g.Summary = fmt.Sprintf("%s of data without a name changed (the files have no data symbols)", english.Count(len(res.Data), "section"))
 		}
 		e.attach(parent, g)
 	}

@@ -244,7 +244,11 @@ func readEntries(ctx context.Context, c *client.Client, from int64, tree logproo
 	if from >= tree.Size {
 		return nil, nil
 	}
-	progress(fmt.Sprintf("reading entries %d to %d", from, tree.Size-1))
+	if from == tree.Size-1 {
+		progress(fmt.Sprintf("reading entry %d", from))
+	} else {
+		progress(fmt.Sprintf("reading entries %d to %d", from, tree.Size-1))
+	}
 	hr := tlog.TileHashReader(tlog.Tree{N: tree.Size, Hash: tree.Hash}, tiles{ctx: ctx, c: c})
 	var out []Entry
 	for start := from &^ 255; start < tree.Size; start += 256 {

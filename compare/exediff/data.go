@@ -3,6 +3,7 @@ package exediff
 import (
 	"bytes"
 	"fmt"
+	"github.com/reprove/reprove/internal/english"
 	"slices"
 	"sort"
 
@@ -432,7 +433,7 @@ func unnamedData(a, b *layout, w *words) []Item {
 		}
 		out = append(out, Item{Name: s.Name, Section: s.Name, Class: Changed, AddrA: s.Addr, AddrB: t.Addr, SizeA: s.Size, SizeB: t.Size,
 			Summary: fmt.Sprintf("%s in %s outside named objects and strings %s once addresses are mapped (first at +%#x)",
-				plural(len(offs), "word"), plural(ranges, "range"), map[bool]string{true: "differs", false: "differ"}[len(offs) == 1], first), Lines: lines, words: addrs})
+				english.Count(len(offs), "word"), english.Count(ranges, "range"), map[bool]string{true: "differs", false: "differ"}[len(offs) == 1], first), Lines: lines, words: addrs})
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/reprove/reprove/internal/english"
 	"slices"
 	"sort"
 	"sync"
@@ -449,13 +450,6 @@ func sortedUnique(xs []int) []int {
 	return out
 }
 
-func plural(n int, one string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %ss", n, one)
-}
-
 // findUsers finds the functions whose code did not change at all but
 // refers to data no object names that changed (a string header whose
 // string was edited in place): they were never decoded. A scan of the
@@ -605,7 +599,7 @@ func (fc *funcCmp) gaps() []Item {
 				where = "first after " + first
 			}
 			items = append(items, Item{Name: sec + " (outside functions)", Section: sec, Class: Changed,
-				Summary: fmt.Sprintf("code no function covers differs: %s, %d bytes (%s)", plural(n, "stretch"), bytesDiff, where)})
+				Summary: fmt.Sprintf("code no function covers differs: %s, %d bytes (%s)", english.Count(n, "stretch", "stretches"), bytesDiff, where)})
 		}
 	}
 	return items

@@ -3,6 +3,7 @@ package render
 import (
 	"bufio"
 	"fmt"
+	"github.com/reprove/reprove/internal/english"
 	"html/template"
 	"io"
 	"strings"
@@ -130,7 +131,7 @@ func explain(r *compare.Report) string {
 
 var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"join":   func(s []string) string { return strings.Join(s, ", ") },
-	"plural": plural,
+	"plural": func(n int, one string) string { return english.Count(n, one) },
 	"lineClass": func(l string) string {
 		switch {
 		case strings.HasPrefix(l, "+"):

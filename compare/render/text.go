@@ -8,6 +8,7 @@ package render
 import (
 	"bufio"
 	"fmt"
+	"github.com/reprove/reprove/internal/english"
 	"io"
 	"strings"
 
@@ -51,19 +52,12 @@ type cut struct{ Diffs, Lines int }
 func (c cut) String() string {
 	var parts []string
 	if c.Diffs > 0 {
-		parts = append(parts, plural(c.Diffs, "difference"))
+		parts = append(parts, english.Count(c.Diffs, "difference"))
 	}
 	if c.Lines > 0 {
-		parts = append(parts, plural(c.Lines, "diff line"))
+		parts = append(parts, english.Count(c.Lines, "diff line"))
 	}
 	return strings.Join(parts, " and ")
-}
-
-func plural(n int, one string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %ss", n, one)
 }
 
 // Text writes r for a terminal: the verdict first, then the tree of
@@ -83,9 +77,9 @@ func (o Options) Text(w io.Writer, r *compare.Report) error {
 		p("  allowed normalizers: %s\n", strings.Join(r.Allowed, ", "))
 	}
 	if r.Verdict != compare.Identical {
-		p("  %s, %d accepted by allowed normalizers", plural(r.Counts.Differences, "difference"), r.Counts.Accepted)
+		p("  %s, %d accepted by allowed normalizers", english.Count(r.Counts.Differences, "difference"), r.Counts.Accepted)
 		if e := r.Counts.Differences - r.Counts.Causes; e > 0 && r.Counts.Causes > 0 {
-			p("; %s to read first, %d following from them", plural(r.Counts.Causes, "cause"), e)
+			p("; %s to read first, %d following from them", english.Count(r.Counts.Causes, "cause"), e)
 		}
 		p("\n")
 	}
@@ -168,10 +162,10 @@ func (o Options) textNode(w *bufio.Writer, n *compare.Node, depth int, c *cut) {
 	}
 	if cutLines := len(n.Lines) - len(lines); cutLines > 0 {
 		c.Lines += cutLines
-		fmt.Fprintf(w, "%s    │ … %s not shown\n", ind, plural(cutLines, "more line"))
+		fmt.Fprintf(w, "%s    │ … %s not shown\n", ind, english.Count(cutLines, "more line"))
 	}
 	if n.LinesOmitted > 0 {
-		fmt.Fprintf(w, "%s    │ … %s not recorded\n", ind, plural(n.LinesOmitted, "more line"))
+		fmt.Fprintf(w, "%s    │ … %s not recorded\n", ind, english.Count(n.LinesOmitted, "more line"))
 	}
 	kids := n.Children
 	hidden := 0
@@ -186,7 +180,7 @@ func (o Options) textNode(w *bufio.Writer, n *compare.Node, depth int, c *cut) {
 	}
 	if hidden > 0 {
 		c.Diffs += hidden
-		fmt.Fprintf(w, "%s  … %s not shown\n", ind, plural(hidden, "more difference"))
+		fmt.Fprintf(w, "%s  … %s not shown\n", ind, english.Count(hidden, "more difference"))
 	}
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"github.com/reprove/reprove/internal/english"
 
 	"github.com/spf13/cobra"
 
@@ -76,8 +77,8 @@ func printPublish(env *Env, rep *pipeline.PublishResult) {
 			news++
 		}
 	}
-	fmt.Fprintf(env.Stdout, "published %d attestations to %s: %d new, %d already logged; tree size %d\n",
-		len(rep.Documents), rep.Server, news, len(rep.Documents)-news, rep.TreeSize)
+	fmt.Fprintf(env.Stdout, "published %s to %s: %d new, %d already logged; tree size %d\n",
+		english.Count(len(rep.Documents), "attestation"), rep.Server, news, len(rep.Documents)-news, rep.TreeSize)
 	for _, list := range [][]pipeline.PublishedDoc{rep.Documents, rep.CompareReports} {
 		for _, d := range list {
 			state := "new"
@@ -88,7 +89,7 @@ func printPublish(env *Env, rep *pipeline.PublishResult) {
 		}
 	}
 	for _, b := range rep.Bundles {
-		fmt.Fprintf(env.Stdout, "wrote %s: %d entries for %s at tree size %d\n", b.Path, b.Entries, b.Subject, b.TreeSize)
+		fmt.Fprintf(env.Stdout, "wrote %s: %s for %s at tree size %d\n", b.Path, english.Count(b.Entries, "entry", "entries"), b.Subject, b.TreeSize)
 	}
 	if len(rep.Bundles) == 0 {
 		fmt.Fprintln(env.Stdout, "no log bundle written: no summary or rebuild names an artifact")

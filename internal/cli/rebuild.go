@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/reprove/reprove/internal/english"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -180,7 +181,7 @@ func printRebuild(w io.Writer, st style, rep *pipeline.RebuildResult) {
 				verdict += " (" + strings.Join(o.Normalizers, ", ") + ")"
 			}
 			if *o.Verdict == compare.Different {
-				verdict += fmt.Sprintf(" (%d causes)", o.Causes)
+				verdict += " (" + english.Count(o.Causes, "cause") + ")"
 			}
 			shipped = st.digest(o.Shipped.Digest)
 		}
@@ -201,7 +202,7 @@ func printRebuild(w io.Writer, st style, rep *pipeline.RebuildResult) {
 	}
 	for _, o := range rep.Outputs {
 		if o.Verdict != nil && *o.Verdict == compare.Different {
-			fmt.Fprintf(w, "why %s differs (%d causes, %d differences in all): %s\n", o.Path, o.Causes, o.Differences, strings.TrimSuffix(o.Report, ".json")+".txt")
+			fmt.Fprintf(w, "why %s differs (%s, %s in all): %s\n", o.Path, english.Count(o.Causes, "cause"), english.Count(o.Differences, "difference"), strings.TrimSuffix(o.Report, ".json")+".txt")
 		}
 	}
 	for _, a := range rep.Attestations {
@@ -211,12 +212,12 @@ func printRebuild(w io.Writer, st style, rep *pipeline.RebuildResult) {
 		fmt.Fprintf(w, "with the review %s\n", a)
 	}
 	if p := rep.Published; p != nil {
-		fmt.Fprintf(w, "published %d attestations and %d compare reports to %s (tree size %d)\n", len(p.Documents), len(p.CompareReports), p.Server, p.TreeSize)
+		fmt.Fprintf(w, "published %s and %s to %s (tree size %d)\n", english.Count(len(p.Documents), "attestation"), english.Count(len(p.CompareReports), "compare report"), p.Server, p.TreeSize)
 		if p.KeyPinned {
 			fmt.Fprintf(w, "  the log's key was not given (--log-key): trusted the key the centre names, %s\n", p.VerifierKey)
 		}
 		for _, b := range p.Bundles {
-			fmt.Fprintf(w, "  log bundle %s: %d entries for %s\n", b.Path, b.Entries, b.Subject)
+			fmt.Fprintf(w, "  log bundle %s: %s for %s\n", b.Path, english.Count(b.Entries, "entry", "entries"), b.Subject)
 		}
 	}
 	fmt.Fprintf(w, "results in %s\n", rep.Dir)

@@ -154,6 +154,10 @@ second reviewer co-signing the same statement).`,
 				}
 				p.ReviewedAt = t
 			}
+			if src.Tree == "" && src.Archive == "" && src.GoSum == "" && (src.GitCommit != "" || src.GitTree != "") {
+				// The most common first try: a commit id only.
+				return usageErrorf("a git commit or tree id is SHA-1, too weak to pin what was reviewed: name the source by sha256 as well, with --tree-dir DIR (or --tree sha256:…), --archive FILE (or --archive-digest) or --go-module with --go-sum")
+			}
 			if err := p.Validate(); err != nil {
 				return usageErrorf("%v", err)
 			}
