@@ -380,8 +380,14 @@ func (e *evaluator) judge(n *node, c *claim, rr RebuilderResult) say {
 // what it said, recorded in res.Rebuilders; it returns the agreeing ones.
 func (e *evaluator) reduce(perKey map[digest.Digest][]say) []say {
 	var agreeing []say
+	// Reasons and notes go by the rebuilders' names, as the policy gives
+	// them, not by key fingerprint (the key breaks a tie).
+	worsts := make([]say, 0, len(perKey))
 	for _, fp := range sortedKeys(perKey) {
-		worst := worstSay(perKey[fp])
+		worsts = append(worsts, worstSay(perKey[fp]))
+	}
+	sort.SliceStable(worsts, func(i, j int) bool { return worsts[i].outcome.Name < worsts[j].outcome.Name })
+	for _, worst := range worsts {
 		e.res.Rebuilders = append(e.res.Rebuilders, worst.outcome)
 		switch worst.outcome.Outcome {
 		case Agrees:
@@ -489,7 +495,7 @@ func (e *evaluator) countReviews(agreeing []say) map[digest.Digest]bool {
 			if err != nil {
 				continue // checkChain already refused it
 			}
-			for _, fp := range sortedKeys(rn.reviewers) {
+			for _, fp := range e.reviewersByName(rn.reviewers) {
 				k, _ := e.pol.Reviewers.Lookup(fp)
 				rr := ReviewerResult{
 					Name: k.Name, Key: fp, Reviewer: rp.Reviewer, Verdict: rp.Verdict, Scope: rp.Scope, ReviewedAt: rp.ReviewedAt,
@@ -542,7 +548,7 @@ func (e *evaluator) unreferencedReviews(seen map[digest.Digest]bool) {
 		if ok, _ := matchSets(rp.Source.DigestSet(), e.res.Source.DigestSet()); !ok {
 			continue
 		}
-		for _, fp := range sortedKeys(n.reviewers) {
+		for _, fp := range e.reviewersByName(n.reviewers) {
 			k, _ := e.pol.Reviewers.Lookup(fp)
 			if rp.Verdict == Findings {
 				e.reason("trusted reviewer %s (%s) reported findings in %s (%s)", k.Name, rp.Reviewer.Display(), rp.Source.Name(), n.src)
@@ -551,6 +557,16 @@ func (e *evaluator) unreferencedReviews(seen map[digest.Digest]bool) {
 			}
 		}
 	}
+}
+
+// reviewersByName orders reviewer keys by the names the policy gives
+// them (the fingerprint breaks a tie), so that reasons read in an order a
+// person can follow.
+func (e *evaluator) reviewersByName(m map[digest.Digest]bool) []digest.Digest {
+	fps := sortedKeys(m)
+	name := func(fp digest.Digest) string { k, _ := e.pol.Reviewers.Lookup(fp); return k.Name }
+	sort.SliceStable(fps, func(i, j int) bool { return name(fps[i]) < name(fps[j]) })
+	return fps
 }
 
 // decide is phase 6: verified only with no reason against it and every

@@ -234,6 +234,10 @@ func TestPhaseReduce(t *testing.T) {
 		{"dissent fails", "", 1, map[digest.Digest][]say{fp("A"): {agree("A")}, fp("C"): {disagree("C")}}, 1,
 			[]string{"trusted rebuilder C disagrees: different"}},
 		{"dissent reported", "dissent: report\n", 1, map[digest.Digest][]say{fp("A"): {agree("A")}, fp("C"): {disagree("C")}}, 1, nil},
+		// C's key fingerprint sorts before B's: reasons go by name.
+		{"reasons by rebuilder name", "", 1, map[digest.Digest][]say{fp("C"): {disagree("C")}, fp("B"): {disagree("B")}}, 0,
+			[]string{"trusted rebuilder B disagrees: different", "trusted rebuilder C disagrees: different",
+				"reproduced by 0 of 3 trusted rebuilders; the policy needs 1"}},
 		{"one key counts once", "", 2, map[digest.Digest][]say{fp("A"): {agree("A"), agree("A")}}, 1,
 			[]string{"reproduced by 1 of 3 trusted rebuilders; the policy needs 2"}},
 	}
