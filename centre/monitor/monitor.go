@@ -4,7 +4,12 @@
 // from the centre), so a log that was forked, rewritten or shrunk (one view
 // for some customers, another for the rest) is caught. It then reads the
 // new entries from the log's C2SP tiles, checking every tile against the
-// new checkpoint's root hash, and lists them.
+// new checkpoint's root hash, and lists them. Last it replays the new
+// entries against the centre's lookups: for each artifact they name, the
+// signed artifact index the centre hands customers must list every one of
+// them, so a centre that shows an artifact's customers less than its log
+// holds (a dissenting rebuilder's summary left out, say) is caught with
+// its own signature as evidence.
 //
 // The state is a directory: the log's verifier key (pinned at the first
 // run, unless given) and the last verified checkpoint. It advances only
@@ -18,9 +23,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/reprove/reprove/attest/logproof"
@@ -38,6 +45,11 @@ const (
 
 // MaxEntries bounds the new entries one run reads and lists.
 const MaxEntries = 1 << 20
+
+// MaxIndexChecks bounds the artifacts whose index one run checks (one
+// lookup each); the rest are counted as skipped and checked by no later
+// run, so a monitor run often enough never skips.
+const MaxIndexChecks = 10_000
 
 // Options configure a run.
 type Options struct {
@@ -57,6 +69,9 @@ type Result struct {
 	// Old is the checkpoint of the previous run (Size 0 at the first).
 	Old, New logproof.Checkpoint
 	Entries  []Entry
+	// IndexesChecked counts the artifacts whose signed index was checked
+	// against the new entries; IndexesSkipped those past MaxIndexChecks.
+	IndexesChecked, IndexesSkipped int
 }
 
 // Entry is one new entry of the log.
@@ -85,6 +100,43 @@ func (e *InconsistentError) Error() string {
 }
 
 func (e *InconsistentError) Unwrap() error { return e.Err }
+
+// IndexError reports a signed artifact index that leaves out entries the
+// log holds for that artifact: the centre's lookup hides them from the
+// artifact's customers. The evidence is the signed index (and the
+// checkpoint the entries were read under).
+type IndexError struct {
+	Subject digest.Digest
+	// Missing are the log entries whose subject is Subject that the index
+	// does not list, though its tree size covers them.
+	Missing []int64
+	// Index is the signed index; Err says what is wrong when it is not a
+	// valid index for Subject at all.
+	Index []byte
+	Err   error
+	// Evidence is the file the index and checkpoint were saved to.
+	Evidence string
+}
+
+func (e *IndexError) Error() string {
+	var s string
+	if e.Err != nil {
+		s = fmt.Sprintf("the centre's lookup of %s: %v", e.Subject, e.Err)
+	} else {
+		ns := make([]string, len(e.Missing))
+		for i, n := range e.Missing {
+			ns[i] = strconv.FormatInt(n, 10)
+		}
+		s = fmt.Sprintf("the centre's signed index of %s leaves out log %s %s: its customers are not shown them",
+			e.Subject, map[bool]string{true: "entry", false: "entries"}[len(ns) == 1], strings.Join(ns, ", "))
+	}
+	if e.Evidence != "" {
+		s += " (the evidence is in " + e.Evidence + ")"
+	}
+	return s
+}
+
+func (e *IndexError) Unwrap() error { return e.Err }
 
 // Run checks the centre's newest checkpoint against the state in dir and,
 // when it is consistent, records it there.
@@ -166,10 +218,91 @@ func Run(ctx context.Context, c *client.Client, dir string, opts Options) (*Resu
 		}
 		return nil, fmt.Errorf("monitor: %w", err)
 	}
+	if err := checkIndexes(ctx, c, v, res, progress); err != nil {
+		var xe *IndexError
+		if errors.As(err, &xe) {
+			path := filepath.Join(dir, "evidence-index-"+now().UTC().Format("20060102T150405Z")+".txt")
+			text := "The artifact index the centre signed for " + xe.Subject.String() + ":\n\n" + string(xe.Index) +
+				"\nThe checkpoint the log's entries were read under:\n\n" + string(newNote) + "\nWhat is wrong: " + xe.Error() + "\n"
+			if atomicfile.Write(path, []byte(text), 0o644) == nil {
+				xe.Evidence = path
+			}
+			return res, xe
+		}
+		return nil, fmt.Errorf("monitor: %w", err)
+	}
 	if err := atomicfile.Write(filepath.Join(dir, CheckpointFile), newNote, 0o644); err != nil {
 		return nil, fmt.Errorf("monitor: save checkpoint: %w", err)
 	}
 	return res, nil
+}
+
+// checkIndexes replays the new entries against the centre's lookups: for
+// each artifact they name (in order of first mention, up to
+// MaxIndexChecks), the signed artifact index in the centre's bundle must
+// list every new entry naming it that its tree size covers. An index the
+// log's key did not sign, or that is for another artifact, is an
+// IndexError too; a centre that cannot be reached is a plain error.
+func checkIndexes(ctx context.Context, c *client.Client, v *logproof.Verifier, res *Result, progress func(string)) error {
+	bySubject := map[digest.Digest][]int64{}
+	var order []digest.Digest
+	for _, e := range res.Entries {
+		for _, s := range e.Subjects {
+			d := digest.Digest(s)
+			if d.Validate() != nil || d.Algorithm() != digest.SHA256 {
+				continue
+			}
+			if _, ok := bySubject[d]; !ok {
+				order = append(order, d)
+			}
+			if l := bySubject[d]; len(l) == 0 || l[len(l)-1] != e.Index {
+				bySubject[d] = append(l, e.Index)
+			}
+		}
+	}
+	if len(order) > MaxIndexChecks {
+		res.IndexesSkipped = len(order) - MaxIndexChecks
+		order = order[:MaxIndexChecks]
+	}
+	if len(order) > 0 {
+		progress(fmt.Sprintf("checking the centre's signed index of each of %d artifacts", len(order)))
+	}
+	for _, d := range order {
+		bu, err := c.FetchBundle(ctx, d)
+		if errors.Is(err, client.ErrNotLogged) {
+			return &IndexError{Subject: d, Missing: bySubject[d], Err: errors.New("the centre says it holds nothing for it, but the log does")}
+		}
+		if err != nil {
+			return err
+		}
+		if bu.ArtifactIndex == "" {
+			return &IndexError{Subject: d, Err: errors.New("the bundle carries no signed artifact index")}
+		}
+		x, err := v.OpenIndex([]byte(bu.ArtifactIndex))
+		if err != nil {
+			return &IndexError{Subject: d, Index: []byte(bu.ArtifactIndex), Err: err}
+		}
+		if x.Subject != d {
+			return &IndexError{Subject: d, Index: []byte(bu.ArtifactIndex), Err: fmt.Errorf("the index is for %s", x.Subject)}
+		}
+		listed := map[int64]bool{}
+		for _, n := range x.Entries {
+			listed[n] = true
+		}
+		var missing []int64
+		for _, n := range bySubject[d] {
+			// An index signed at a smaller tree (a centre's cache) says
+			// nothing of later entries.
+			if n < x.Size && !listed[n] {
+				missing = append(missing, n)
+			}
+		}
+		if len(missing) > 0 {
+			return &IndexError{Subject: d, Missing: missing, Index: []byte(bu.ArtifactIndex)}
+		}
+		res.IndexesChecked++
+	}
+	return nil
 }
 
 // loadKey returns the pinned key, pinning key (or the one the centre

@@ -11,9 +11,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/reprove/reprove/attest/logproof"
 	"github.com/reprove/reprove/centre/client"
 	"github.com/reprove/reprove/centre/internal/centretest"
 	"github.com/reprove/reprove/centre/internal/fixture"
@@ -177,4 +179,80 @@ func tamperingProxy(t *testing.T, upstream string, tamper func(path string, b []
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// TestMonitorCatchesHiddenEntry: a centre (holding the log's key) whose
+// lookup leaves one of an artifact's entries out of the bundle and out of
+// the signed index, so that a customer checking completeness offline would
+// not notice. Replaying the log's new entries catches it; the state stays,
+// and the signed index is saved as evidence.
+func TestMonitorCatchesHiddenEntry(t *testing.T) {
+	a := centretest.Start(t, centretest.Options{})
+	state := t.TempDir()
+	publishReviews(t, a.URL, 2, "first")
+	res, err := run(t, a.URL, state, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.IndexesChecked != 1 || res.IndexesSkipped != 0 {
+		t.Fatalf("first run checked %d indexes (skipped %d), want the one artifact", res.IndexesChecked, res.IndexesSkipped)
+	}
+	saved, _ := os.ReadFile(filepath.Join(state, CheckpointFile))
+	publishReviews(t, a.URL, 3, "second")
+
+	skey, err := os.ReadFile(a.KeyPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := logproof.NewVerifier(a.Log().VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hide := int64(3) // one of the new entries
+	lying := tamperingProxy(t, a.URL, func(path string, b []byte) []byte {
+		if !strings.HasPrefix(path, "/v1/artifacts/") {
+			return b
+		}
+		bu, err := logproof.ParseBundle(b)
+		if err != nil {
+			t.Errorf("proxy: %v", err)
+			return b
+		}
+		x, err := v.OpenIndex([]byte(bu.ArtifactIndex))
+		if err != nil {
+			t.Errorf("proxy: %v", err)
+			return b
+		}
+		x.Entries = slices.DeleteFunc(x.Entries, func(n int64) bool { return n == hide })
+		bu.Entries = slices.DeleteFunc(bu.Entries, func(e logproof.BundleEntry) bool { return e.Index == hide })
+		signed, err := logproof.SignIndex(x, strings.TrimSpace(string(skey)))
+		if err != nil {
+			t.Errorf("proxy: %v", err)
+			return b
+		}
+		bu.ArtifactIndex = string(signed)
+		out, _ := bu.Marshal()
+		return out
+	})
+	_, err = run(t, lying, state, "")
+	var xe *IndexError
+	if !errors.As(err, &xe) || !slices.Equal(xe.Missing, []int64{hide}) {
+		t.Fatalf("err = %v, want entry %d named as hidden", err, hide)
+	}
+	if !strings.Contains(err.Error(), "leaves out log entry 3") {
+		t.Errorf("message: %v", err)
+	}
+	if ev, err := os.ReadFile(xe.Evidence); err != nil || !bytes.Contains(ev, xe.Index) {
+		t.Errorf("evidence %s: %v", xe.Evidence, err)
+	}
+	if now, _ := os.ReadFile(filepath.Join(state, CheckpointFile)); !bytes.Equal(now, saved) {
+		t.Error("the state moved past a lying index")
+	}
+	// The honest centre passes, and the next run has nothing to check.
+	if res, err := run(t, a.URL, state, ""); err != nil || res.IndexesChecked != 1 || len(res.Entries) != 3 {
+		t.Fatalf("honest centre: %v %+v", err, res)
+	}
+	if res, err := run(t, a.URL, state, ""); err != nil || res.IndexesChecked != 0 {
+		t.Fatalf("nothing new: %v %+v", err, res)
+	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/reprove/reprove/centre/client"
 	"github.com/reprove/reprove/centre/monitor"
+	"github.com/reprove/reprove/internal/english"
 	"github.com/reprove/reprove/pipeline"
 )
 
@@ -33,8 +34,12 @@ type monitorReport struct {
 	OldSize       int64           `json:"oldSize"`
 	NewSize       int64           `json:"newSize"`
 	Entries       []monitor.Entry `json:"entries"`
-	Problem       string          `json:"problem,omitempty"`
-	Evidence      string          `json:"evidence,omitempty"`
+	// IndexesChecked counts the artifacts whose signed index the centre
+	// hands customers was checked to list every new entry naming them.
+	IndexesChecked int    `json:"indexesChecked"`
+	IndexesSkipped int    `json:"indexesSkipped"`
+	Problem        string `json:"problem,omitempty"`
+	Evidence       string `json:"evidence,omitempty"`
 }
 
 func newLogMonitorCmd(env *Env) *cobra.Command {
@@ -49,12 +54,15 @@ func newLogMonitorCmd(env *Env) *cobra.Command {
 saw (kept in --state): the new checkpoint must be signed by the log's key and
 the centre must prove it extends the old one, so a log that was forked,
 rewritten or shrunk is caught. The new entries are read from the log's tiles,
-each checked against the new checkpoint, and listed. Run it regularly (cron).
+each checked against the new checkpoint, and listed. Then, for each artifact
+the new entries name, the signed index in the centre's lookup must list every
+one of them: a centre hiding an entry from an artifact's customers (a
+dissenting rebuilder's summary, say) is caught. Run it regularly (cron).
 
 The first run pins the log's verifier key: --key (the key, or a file holding
 it), else the key the centre names. The state advances only when the check
 passes; on an inconsistency both checkpoints are saved in the state directory
-as evidence.
+as evidence, and on a lying index the signed index and the checkpoint.
 
 Exit 0 when the log is consistent; 3 when it is not; 1 when the check could
 not run (the centre unreachable, say).`,
@@ -78,16 +86,24 @@ not run (the centre unreachable, say).`,
 			}
 			res, err := monitor.Run(ctx, c, state, opts)
 			var ie *monitor.InconsistentError
-			if err != nil && !errors.As(err, &ie) {
+			var xe *monitor.IndexError
+			if err != nil && !errors.As(err, &ie) && !errors.As(err, &xe) {
 				return err
 			}
 			rep := monitorReport{SchemaVersion: 1, Server: c.Server(), VerifierKey: res.VerifierKey, KeyPinned: res.KeyPinned,
-				Consistent: ie == nil, OldSize: res.Old.Size, NewSize: res.New.Size, Entries: res.Entries}
+				Consistent: ie == nil && xe == nil, OldSize: res.Old.Size, NewSize: res.New.Size, Entries: res.Entries,
+				IndexesChecked: res.IndexesChecked, IndexesSkipped: res.IndexesSkipped}
 			if rep.Entries == nil {
 				rep.Entries = []monitor.Entry{}
 			}
-			if ie != nil {
+			switch {
+			case ie != nil:
 				rep.Problem, rep.Evidence, rep.Entries = ie.Err.Error(), ie.Evidence, []monitor.Entry{}
+			case xe != nil:
+				// The entries were read and proved; the lookup lied.
+				ev := xe.Evidence
+				xe.Evidence = ""
+				rep.Problem, rep.Evidence = xe.Error(), ev
 			}
 			if jsonOut {
 				if err := writeJSONOut(env, rep); err != nil {
@@ -96,7 +112,7 @@ not run (the centre unreachable, say).`,
 			} else {
 				printMonitor(env, rep)
 			}
-			if ie != nil {
+			if !rep.Consistent {
 				return withCode(ExitNotReproduced)
 			}
 			return nil
@@ -128,6 +144,13 @@ func printMonitor(env *Env, r monitorReport) {
 		fmt.Fprintf(env.Stdout, "log %s: tree size %d, unchanged\n", r.Server, r.NewSize)
 	default:
 		fmt.Fprintf(env.Stdout, "log %s: tree size %d → %d, consistent\n", r.Server, r.OldSize, r.NewSize)
+	}
+	if r.IndexesChecked > 0 || r.IndexesSkipped > 0 {
+		line := fmt.Sprintf("the centre's signed index of %s lists every new entry naming it", english.Count(r.IndexesChecked, "artifact"))
+		if r.IndexesSkipped > 0 {
+			line += fmt.Sprintf(" (%d more not checked: more than %d in one run)", r.IndexesSkipped, monitor.MaxIndexChecks)
+		}
+		fmt.Fprintln(env.Stdout, line)
 	}
 	for _, e := range r.Entries {
 		about := ""
