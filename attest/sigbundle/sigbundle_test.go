@@ -2,6 +2,7 @@ package sigbundle
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 
@@ -77,6 +78,17 @@ func FuzzParse(f *testing.F) {
 	b, _ := Marshal(testEnvelope(f), digest.FromString("key"))
 	f.Add(b)
 	f.Add([]byte(`{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}`))
+	// A bundle the real cosign v3.1.3 wrote (attest-blob --bundle, key
+	// based, a signing config without a log): its field order and
+	// spacing are not ours.
+	real, err := os.ReadFile("testdata/cosign-v3.1.3.sigstore.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := Parse(real); err != nil {
+		f.Fatalf("cosign v3's bundle: %v", err)
+	}
+	f.Add(real)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		e, err := Parse(in)
 		if err != nil {
