@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/reprove/reprove/internal/english"
 	"slices"
 	"sort"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/reprove/reprove/attest/policy"
 	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/ctxio"
+	"github.com/reprove/reprove/internal/english"
 )
 
 // ResultSchemaVersion is the version of Result's JSON form.
@@ -161,8 +161,10 @@ func Verify(ctx context.Context, file string, attestations []string, pol *policy
 	progress("hashing " + file)
 	meter := opts.Bytes
 	if meter == nil && opts.Progress != nil {
+		next := int64(ctxio.ProgressEvery)
 		meter = func(_ string, done, _ int64) {
-			if done%ctxio.ProgressEvery == 0 {
+			if done >= next {
+				next = done + ctxio.ProgressEvery
 				progress(fmt.Sprintf("hashed %d MiB of %s", done>>20, file))
 			}
 		}

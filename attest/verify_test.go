@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/schemas"
 )
 
@@ -881,4 +883,45 @@ func TestResultSchema(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Hashing a large file reports progress: through Bytes when set (a
+// terminal's status line), else a Progress line every 64 MiB.
+func TestVerifyHashProgress(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 130 MiB")
+	}
+	f := newFixture(t)
+	pol := mustPolicy(t, f.policyYAML(1, 1, ""))
+	big := filepath.Join(t.TempDir(), "big")
+	size := int64(2*ctxio.ProgressEvery + 1<<20)
+	if err := os.WriteFile(big, make([]byte, size), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	if _, err := Verify(context.Background(), big, nil, pol, VerifyOptions{Progress: func(s string) {
+		if strings.HasPrefix(s, "hashed ") {
+			lines = append(lines, s)
+		}
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"hashed 64 MiB of " + big, "hashed 128 MiB of " + big}
+	if !slices.Equal(lines, want) {
+		t.Errorf("progress %q, want %q", lines, want)
+	}
+	var last, total int64
+	if _, err := Verify(context.Background(), big, nil, pol, VerifyOptions{
+		Progress: func(s string) {
+			if strings.HasPrefix(s, "hashed ") {
+				t.Errorf("a Progress line %q though Bytes is set", s)
+			}
+		},
+		Bytes: func(label string, done, of int64) { last, total = done, of },
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if last != size || total != size {
+		t.Errorf("Bytes ended at %d of %d, want %d of %d", last, total, size, size)
+	}
 }
