@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"github.com/reprove/reprove/internal/english"
 	"io"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/aymanbagabas/go-udiff"
+
+	"github.com/reprove/reprove/internal/english"
 )
 
 // compareText gives a unified line diff of two text files small enough to

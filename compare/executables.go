@@ -2,7 +2,6 @@ package compare
 
 import (
 	"fmt"
-	"github.com/reprove/reprove/internal/english"
 	"io"
 	"runtime/debug"
 	"sort"
@@ -11,6 +10,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/reprove/reprove/compare/exe"
 	"github.com/reprove/reprove/compare/pe"
+	"github.com/reprove/reprove/internal/english"
 )
 
 // comparePE explains the differences a signature, a timestamp or a

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/reprove/reprove/internal/english"
 
 	"github.com/reprove/reprove/compare/exe"
 	"github.com/reprove/reprove/compare/exediff"
+	"github.com/reprove/reprove/internal/english"
 )
 
 // compareLayout explains two parsed executables by their functions, data

@@ -3,11 +3,11 @@ package exediff
 import (
 	"bytes"
 	"fmt"
-	"github.com/reprove/reprove/internal/english"
 	"slices"
 	"sort"
 
 	"github.com/reprove/reprove/compare/exe"
+	"github.com/reprove/reprove/internal/english"
 )
 
 // words compares pointer-sized words: equal, or one a pointer that maps

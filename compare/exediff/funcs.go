@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/reprove/reprove/internal/english"
 	"slices"
 	"sort"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"github.com/aymanbagabas/go-udiff/lcs"
 
 	"github.com/reprove/reprove/compare/disasm"
+	"github.com/reprove/reprove/internal/english"
 )
 
 // refPair is a reference of aligned instructions i (both sides) still to

@@ -3,12 +3,12 @@ package render
 import (
 	"bufio"
 	"fmt"
-	"github.com/reprove/reprove/internal/english"
 	"html/template"
 	"io"
 	"strings"
 
 	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/internal/english"
 )
 
 // view is a node as the page shows it.

@@ -8,11 +8,11 @@ package render
 import (
 	"bufio"
 	"fmt"
-	"github.com/reprove/reprove/internal/english"
 	"io"
 	"strings"
 
 	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/internal/english"
 )
 
 // Options bound a rendering.

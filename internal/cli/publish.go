@@ -2,11 +2,11 @@ package cli
 
 import (
 	"fmt"
-	"github.com/reprove/reprove/internal/english"
 
 	"github.com/spf13/cobra"
 
 	"github.com/reprove/reprove/centre/client"
+	"github.com/reprove/reprove/internal/english"
 	"github.com/reprove/reprove/pipeline"
 )
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/reprove/reprove/internal/english"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -17,6 +16,7 @@ import (
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/internal/english"
 	"github.com/reprove/reprove/pipeline"
 	"github.com/reprove/reprove/recipes"
 )
