@@ -13,11 +13,11 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/builder"
+	"github.com/reprove/reprove/builder/buildertest"
 	"github.com/reprove/reprove/builder/fetch"
 	"github.com/reprove/reprove/builder/goproxy"
 	"github.com/reprove/reprove/builder/runner"
 	"github.com/reprove/reprove/internal/ctxio"
-	"github.com/reprove/reprove/internal/testenv"
 	"github.com/reprove/reprove/internal/treehash"
 	"github.com/reprove/reprove/recipes"
 )
@@ -82,10 +82,10 @@ func helloRecipe(src digest.Digest, dir string) *recipes.Recipe {
 
 func newBuilder(t *testing.T, events *[]builder.Event) *builder.Builder {
 	t.Helper()
-	d := testenv.Daemon(t)
+	d := buildertest.Daemon(t)
 	b, err := builder.New(builder.Options{
 		Client:         d.Client,
-		CacheDir:       testenv.CacheDir(t),
+		CacheDir:       buildertest.CacheDir(t),
 		ReproveVersion: "test",
 		Progress: func(e builder.Event) {
 			if events != nil {
@@ -136,7 +136,7 @@ func hostBuild(t *testing.T, src string) digest.Digest {
 		"GOFLAGS=",
 		"GOTOOLCHAIN=go" + goVersion,
 		"GOPROXY=https://proxy.golang.org",
-		"GOMODCACHE=" + filepath.Join(testenv.CacheDir(t), "host-gomodcache"),
+		"GOMODCACHE=" + filepath.Join(buildertest.CacheDir(t), "host-gomodcache"),
 		"GOCACHE=" + filepath.Join(home, "gocache"),
 		"CGO_ENABLED=0",
 	}

@@ -14,8 +14,8 @@ import (
 	"github.com/moby/sys/mountinfo"
 
 	"github.com/reprove/reprove/builder"
+	"github.com/reprove/reprove/builder/buildertest"
 	"github.com/reprove/reprove/builder/runner"
-	"github.com/reprove/reprove/internal/testenv"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -26,7 +26,7 @@ import (
 // of this process is left.
 func assertNoWork(t *testing.T) {
 	t.Helper()
-	work := filepath.Join(testenv.CacheDir(t), "work")
+	work := filepath.Join(buildertest.CacheDir(t), "work")
 	entries, _ := os.ReadDir(work)
 	self := fmt.Sprintf("%d:", os.Getpid())
 	for _, e := range entries {
@@ -126,7 +126,7 @@ func TestWorkTreeDoesNotOutliveBuild(t *testing.T) {
 // A killed reprove's work tree (mounted disk and all) is removed by the
 // next Builder.
 func TestKilledWorkIsSwept(t *testing.T) {
-	cache := testenv.CacheDir(t)
+	cache := buildertest.CacheDir(t)
 	dir := filepath.Join(cache, "work", "killed-run")
 	os.MkdirAll(filepath.Join(dir, "disk"), 0o755)
 	// A process that is gone.

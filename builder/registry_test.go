@@ -22,8 +22,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/reprove/reprove/builder/buildertest"
 	"github.com/reprove/reprove/builder/image"
-	"github.com/reprove/reprove/internal/testenv"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -31,9 +31,9 @@ import (
 // registry (go-containerregistry's, on localhost) serves an image made from
 // reprove's minimal image; the build pulls it by digest and runs on it.
 func TestRegistryImage(t *testing.T) {
-	d := testenv.Daemon(t)
+	d := buildertest.Daemon(t)
 	ctx := context.Background()
-	base := testenv.Image(t, d, image.Spec{})
+	base := buildertest.Image(t, d, image.Spec{})
 
 	// Re-pack the minimal image's layers as a registry image.
 	cs := d.Client.ContentStore()

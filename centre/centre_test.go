@@ -22,7 +22,7 @@ import (
 	"github.com/reprove/reprove/centre/api"
 	"github.com/reprove/reprove/centre/internal/fixture"
 	"github.com/reprove/reprove/centre/item"
-	"github.com/reprove/reprove/internal/pgtest"
+	"github.com/reprove/reprove/centre/store/pgtest"
 	"github.com/reprove/reprove/schemas"
 )
 

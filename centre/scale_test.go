@@ -21,8 +21,8 @@ import (
 	"github.com/reprove/reprove/centre/client"
 	"github.com/reprove/reprove/centre/internal/fixture"
 	"github.com/reprove/reprove/centre/item"
+	"github.com/reprove/reprove/centre/store/pgtest"
 	"github.com/reprove/reprove/internal/atomicfile"
-	"github.com/reprove/reprove/internal/pgtest"
 )
 
 // The test binary doubles as a centre server for the crash test: with

@@ -16,9 +16,9 @@ import (
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/builder/buildertest"
 	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/ctxio"
-	"github.com/reprove/reprove/internal/testenv"
 	"github.com/reprove/reprove/internal/treehash"
 	"github.com/reprove/reprove/pipeline"
 	"github.com/reprove/reprove/recipes"
@@ -29,10 +29,10 @@ const goVersion = "1.26.8"
 
 func session(t *testing.T, events *[]pipeline.Event) *pipeline.Session {
 	t.Helper()
-	testenv.NeedContainerd(t)
+	buildertest.NeedContainerd(t)
 	var mu sync.Mutex
 	s, err := pipeline.Open(context.Background(), pipeline.Runtime{
-		CacheDir:       testenv.CacheDir(t),
+		CacheDir:       buildertest.CacheDir(t),
 		ReproveVersion: "test",
 		Now:            func() time.Time { return time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC) },
 		Progress: func(e pipeline.Event) {

@@ -11,15 +11,15 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/builder"
+	"github.com/reprove/reprove/builder/buildertest"
 	"github.com/reprove/reprove/builder/check"
-	"github.com/reprove/reprove/internal/testenv"
 	"github.com/reprove/reprove/internal/treehash"
 	"github.com/reprove/reprove/recipes"
 )
 
 func newBuilder(t *testing.T) *builder.Builder {
-	d := testenv.Daemon(t)
-	b, err := builder.New(builder.Options{Client: d.Client, CacheDir: testenv.CacheDir(t)})
+	d := buildertest.Daemon(t)
+	b, err := builder.New(builder.Options{Client: d.Client, CacheDir: buildertest.CacheDir(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,15 +6,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reprove/reprove/builder/buildertest"
 	"github.com/reprove/reprove/builder/goproxy"
 	"github.com/reprove/reprove/builder/image"
-	"github.com/reprove/reprove/internal/testenv"
 	"github.com/reprove/reprove/recipes"
 )
 
 func newBuilder(t *testing.T) *image.Builder {
-	d := testenv.Daemon(t)
-	cache := testenv.CacheDir(t)
+	d := buildertest.Daemon(t)
+	cache := buildertest.CacheDir(t)
 	return &image.Builder{
 		Client: d.Client,
 		Dir:    t.TempDir(),

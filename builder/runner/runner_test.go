@@ -18,10 +18,10 @@ import (
 	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/reprove/reprove/builder/buildertest"
 	"github.com/reprove/reprove/builder/daemon"
 	"github.com/reprove/reprove/builder/image"
 	"github.com/reprove/reprove/builder/plan"
-	"github.com/reprove/reprove/internal/testenv"
 )
 
 // TestMain doubles as a helper process: with REPROVE_RUNNER_HELPER set it
@@ -61,8 +61,8 @@ type env struct {
 }
 
 func setup(t *testing.T) env {
-	d := testenv.Daemon(t)
-	return env{d: d, img: testenv.Image(t, d, image.Spec{})}
+	d := buildertest.Daemon(t)
+	return env{d: d, img: buildertest.Image(t, d, image.Spec{})}
 }
 
 // testPlan is a plan with one shell step on the minimal image.
@@ -260,7 +260,7 @@ func TestPidsLimitNamedEveryTime(t *testing.T) {
 // the next run's Sweep removes the task, the container and the snapshot.
 func TestSweepAfterKill(t *testing.T) {
 	e := setup(t)
-	cache := testenv.CacheDir(t)
+	cache := buildertest.CacheDir(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "REPROVE_RUNNER_HELPER="+cache, "REPROVE_RUNNER_WORK="+t.TempDir())
 	stdout, _ := cmd.StdoutPipe()

@@ -14,7 +14,7 @@ import (
 	"github.com/reprove/reprove/centre/api"
 	"github.com/reprove/reprove/centre/internal/centretest"
 	"github.com/reprove/reprove/centre/internal/fixture"
-	"github.com/reprove/reprove/internal/pgtest"
+	"github.com/reprove/reprove/centre/store/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -17,7 +17,7 @@ import (
 	"github.com/reprove/reprove/centre/internal/fixture"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/store"
-	"github.com/reprove/reprove/internal/pgtest"
+	"github.com/reprove/reprove/centre/store/pgtest"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }

@@ -15,7 +15,7 @@ import (
 	"github.com/reprove/reprove/centre/internal/fixture"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/store"
-	"github.com/reprove/reprove/internal/pgtest"
+	"github.com/reprove/reprove/centre/store/pgtest"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"

@@ -2,7 +2,7 @@
 // rebuilds audited source in a hermetic container, compares the result with
 // the shipped release bit for bit, and publishes signed in-toto attestations.
 //
-// All behaviour lives in internal/cli; this file only wires the process to it.
+// All behaviour lives in cmd/reprove/internal/cli; this file only wires the process to it.
 package main
 
 import (
@@ -11,7 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/reprove/reprove/internal/cli"
+	"github.com/reprove/reprove/cmd/reprove/internal/cli"
 )
 
 func main() {

@@ -8,8 +8,8 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/builder"
+	"github.com/reprove/reprove/builder/buildertest"
 	"github.com/reprove/reprove/builder/plan"
-	"github.com/reprove/reprove/internal/testenv"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -19,8 +19,8 @@ import (
 // subdirectory), the recipe infer writes rebuilds each bit for bit in the
 // hermetic container, with the candidate the host test expects.
 func TestInferRebuildsInContainer(t *testing.T) {
-	d := testenv.Daemon(t)
-	b, err := builder.New(builder.Options{Client: d.Client, CacheDir: testenv.CacheDir(t), ReproveVersion: "test",
+	d := buildertest.Daemon(t)
+	b, err := builder.New(builder.Options{Client: d.Client, CacheDir: buildertest.CacheDir(t), ReproveVersion: "test",
 		Progress: func(e builder.Event) {
 			if e.Message != "" {
 				t.Log(e.Phase, e.Message)

@@ -13,7 +13,7 @@ import (
 	"github.com/reprove/reprove/centre"
 	"github.com/reprove/reprove/centre/internal/fixture"
 	"github.com/reprove/reprove/centre/item"
-	"github.com/reprove/reprove/internal/pgtest"
+	"github.com/reprove/reprove/centre/store/pgtest"
 )
 
 // Registered are the parties whose keys every test centre knows.

@@ -17,7 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/reprove/reprove/internal/testenv"
+	"github.com/reprove/reprove/builder/buildertest"
 )
 
 // TestCITemplates runs the release-engineer templates under ci/ the way
@@ -48,7 +48,7 @@ import (
 // (REPROVE_REVIEW_URL), and without one. The uploads are then verified the
 // way a customer would.
 func TestCITemplates(t *testing.T) {
-	testenv.NeedContainerd(t)
+	buildertest.NeedContainerd(t)
 	for _, bin := range []string{"git", "make", "curl", "bash"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			t.Fatalf("%s is needed: %v", bin, err)
@@ -69,9 +69,9 @@ func TestCITemplates(t *testing.T) {
 			run := h.newRun(t, tc.review)
 			switch tc.platform {
 			case "github":
-				run.github(t, "../../ci/github/reprove.yml")
+				run.github(t, "../../../../ci/github/reprove.yml")
 			case "gitlab":
-				run.gitlab(t, "../../ci/gitlab/reprove.gitlab-ci.yml")
+				run.gitlab(t, "../../../../ci/gitlab/reprove.gitlab-ci.yml")
 			}
 			run.verifyUploads(t, tc.platform)
 		})
@@ -101,7 +101,7 @@ func newTemplateHarness(t *testing.T) *templateHarness {
 	if h.realGo, err = exec.LookPath("go"); err != nil {
 		h.realGo = "/usr/local/go/bin/go"
 	}
-	h.cache = testenv.CacheDir(t)
+	h.cache = buildertest.CacheDir(t)
 	out, err := exec.Command(h.realGo, "env", "GOCACHE").Output()
 	if err != nil {
 		t.Fatal(err)

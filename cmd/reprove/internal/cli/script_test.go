@@ -10,7 +10,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/reprove/reprove/internal/testenv"
+	"github.com/reprove/reprove/builder/buildertest"
 )
 
 // TestMain lets testscript run reprove in-process as the "reprove" command,
@@ -42,9 +42,9 @@ func TestScripts(t *testing.T) {
 			e.Setenv("XDG_CACHE_HOME", e.WorkDir+"/cache")
 			// Scripts that build share the tests' cache (base images,
 			// toolchains, modules) and so their private containerd.
-			e.Setenv("REPROVE_CACHE", testenv.CacheDir(t))
+			e.Setenv("REPROVE_CACHE", buildertest.CacheDir(t))
 			// The repository, for scripts that use its catalogue.
-			root, err := filepath.Abs("../..")
+			root, err := filepath.Abs("../../../..")
 			if err != nil {
 				return err
 			}

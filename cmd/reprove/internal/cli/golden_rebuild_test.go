@@ -9,7 +9,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/reprove/reprove/internal/testenv"
+	"github.com/reprove/reprove/builder/buildertest"
 	"github.com/reprove/reprove/internal/treehash"
 )
 
@@ -47,9 +47,9 @@ outputs:
 // reproduced, exit 3), each with the verdict table, the build line, where
 // the results are, and the progress on stderr.
 func TestGoldenRebuild(t *testing.T) {
-	testenv.NeedContainerd(t)
+	buildertest.NeedContainerd(t)
 	tr := newTranscript(t)
-	tr.env["REPROVE_CACHE"] = testenv.CacheDir(t)
+	tr.env["REPROVE_CACHE"] = buildertest.CacheDir(t)
 	src := func(dir, text string) digest.Digest {
 		writeFiles(t, filepath.Join(tr.dir, dir), map[string]string{
 			"go.mod":  "module example.com/hello\n\ngo 1.22\n",

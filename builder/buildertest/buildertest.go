@@ -1,10 +1,10 @@
-// Package testenv gives tests that need containerd a real daemon: reprove's
+// Package buildertest gives tests that need containerd a real daemon: reprove's
 // private one, in a cache shared by every test package of one machine so
 // that base images and toolchains are built and fetched once.
 //
 // These tests skip only under -short. Without -short a missing containerd
 // is a failure: CI must run them.
-package testenv
+package buildertest
 
 import (
 	"context"

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/reprove/reprove/internal/testenv"
+	"github.com/reprove/reprove/builder/buildertest"
 	"github.com/reprove/reprove/internal/treehash"
 	"github.com/reprove/reprove/schemas"
 )
@@ -17,9 +17,9 @@ import (
 // directory, so the outputs differ and bisection names build-path, and only
 // it. (Slow: two builds, one more normal one, then one per variation.)
 func TestGoldenCheck(t *testing.T) {
-	testenv.NeedContainerd(t)
+	buildertest.NeedContainerd(t)
 	tr := newTranscript(t)
-	tr.env["REPROVE_CACHE"] = testenv.CacheDir(t)
+	tr.env["REPROVE_CACHE"] = buildertest.CacheDir(t)
 	helloSource(t, filepath.Join(tr.dir, "hello"), "example.com/hello", "hello")
 	tree, err := treehash.Dir(context.Background(), filepath.Join(tr.dir, "hello"))
 	if err != nil {
