@@ -15,7 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/reprove/reprove/centre/api"
-	"github.com/reprove/reprove/centre/internal/fixture"
+	"github.com/reprove/reprove/centre/centretest/fixture"
 )
 
 // chromium is the browser the page tests drive (ci/setup.sh --test installs

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/reprove/reprove/centre/api"
-	"github.com/reprove/reprove/centre/internal/fixture"
+	"github.com/reprove/reprove/centre/centretest/fixture"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/schemas"
 )

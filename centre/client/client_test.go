@@ -12,8 +12,8 @@ import (
 
 	"github.com/reprove/reprove/attest/logproof"
 	"github.com/reprove/reprove/centre/api"
-	"github.com/reprove/reprove/centre/internal/centretest"
-	"github.com/reprove/reprove/centre/internal/fixture"
+	"github.com/reprove/reprove/centre/centretest"
+	"github.com/reprove/reprove/centre/centretest/fixture"
 	"github.com/reprove/reprove/centre/store/pgtest"
 )
 

@@ -15,7 +15,7 @@ import (
 
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/centre/internal/fixture"
+	"github.com/reprove/reprove/centre/centretest/fixture"
 	"github.com/reprove/reprove/compare/verdict"
 )
 

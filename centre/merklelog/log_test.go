@@ -14,7 +14,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/reprove/reprove/attest/logproof"
-	"github.com/reprove/reprove/centre/internal/fixture"
+	"github.com/reprove/reprove/centre/centretest/fixture"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/store"
 	"github.com/reprove/reprove/centre/store/pgtest"

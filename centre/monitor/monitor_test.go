@@ -17,8 +17,8 @@ import (
 
 	"github.com/reprove/reprove/attest/logproof"
 	"github.com/reprove/reprove/centre/client"
-	"github.com/reprove/reprove/centre/internal/centretest"
-	"github.com/reprove/reprove/centre/internal/fixture"
+	"github.com/reprove/reprove/centre/centretest"
+	"github.com/reprove/reprove/centre/centretest/fixture"
 	"github.com/reprove/reprove/centre/store/pgtest"
 )
 

@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/reprove/reprove/centre/internal/fixture"
+	"github.com/reprove/reprove/centre/centretest/fixture"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/store"
 	"github.com/reprove/reprove/centre/store/pgtest"

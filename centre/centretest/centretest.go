@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/reprove/reprove/centre"
-	"github.com/reprove/reprove/centre/internal/fixture"
+	"github.com/reprove/reprove/centre/centretest/fixture"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/store/pgtest"
 )
