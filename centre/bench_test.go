@@ -19,8 +19,8 @@ import (
 	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/attest/logproof"
 	"github.com/reprove/reprove/centre/api"
-	"github.com/reprove/reprove/centre/client"
 	"github.com/reprove/reprove/centre/centretest/fixture"
+	"github.com/reprove/reprove/centre/client"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/store/pgtest"
 )

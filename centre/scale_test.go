@@ -18,8 +18,8 @@ import (
 	"time"
 
 	"github.com/reprove/reprove/attest/logproof"
-	"github.com/reprove/reprove/centre/client"
 	"github.com/reprove/reprove/centre/centretest/fixture"
+	"github.com/reprove/reprove/centre/client"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/store/pgtest"
 	"github.com/reprove/reprove/internal/atomicfile"

@@ -16,9 +16,9 @@ import (
 	"testing"
 
 	"github.com/reprove/reprove/attest/logproof"
-	"github.com/reprove/reprove/centre/client"
 	"github.com/reprove/reprove/centre/centretest"
 	"github.com/reprove/reprove/centre/centretest/fixture"
+	"github.com/reprove/reprove/centre/client"
 	"github.com/reprove/reprove/centre/store/pgtest"
 )
 
