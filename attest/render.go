@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/reprove/reprove/compare/verdict"
+	"github.com/reprove/reprove/internal/escape"
 )
 
 // Sentence is the result in one plain sentence, for example:
@@ -82,14 +83,16 @@ func (r *Result) Sentence() string {
 }
 
 // Text is the sentence followed by the reasons (when not verified) and the
-// notes, one per line.
+// notes, one per line. Each line is escaped (internal/escape): names,
+// types and paths in it come from attestations, and even an attestation
+// no trusted key signed must not be able to redraw the result.
 func (r *Result) Text() string {
 	var b strings.Builder
-	b.WriteString(r.Sentence() + "\n")
+	b.WriteString(escape.Line(r.Sentence()) + "\n")
 	if !r.Verified && len(r.Reasons) > 0 {
 		b.WriteString("reasons:\n")
 		for _, x := range r.Reasons {
-			b.WriteString("  - " + x + "\n")
+			b.WriteString("  - " + escape.Line(x) + "\n")
 		}
 	}
 	if !r.Verified && len(r.Rebuilders) > 0 {
@@ -103,13 +106,13 @@ func (r *Result) Text() string {
 				}
 				line += ")"
 			}
-			b.WriteString(line + "\n")
+			b.WriteString(escape.Line(line) + "\n")
 		}
 	}
 	if len(r.Notes) > 0 {
 		b.WriteString("notes:\n")
 		for _, x := range r.Notes {
-			b.WriteString("  - " + x + "\n")
+			b.WriteString("  - " + escape.Line(x) + "\n")
 		}
 	}
 	return b.String()

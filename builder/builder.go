@@ -30,6 +30,7 @@ import (
 	"github.com/reprove/reprove/builder/runner"
 	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/internal/english"
+	"github.com/reprove/reprove/internal/escape"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -55,7 +56,7 @@ type Event struct {
 	Message string
 	// Line is set for build output lines. It is safe to print on a
 	// terminal: control characters (escape sequences, carriage returns,
-	// backspaces) and invalid UTF-8 are shown escaped (see Printable), so
+	// backspaces) and invalid UTF-8 are shown escaped (see internal/escape), so
 	// a build cannot erase or fake the lines around its own. The raw bytes
 	// go to Options.BuildLog.
 	Line string
@@ -401,7 +402,7 @@ func (b *Builder) BuildVaried(ctx context.Context, r *recipes.Recipe, outDir str
 		LogLimit: b.opts.LogLimit,
 		Log: func(line string) {
 			if b.opts.Progress != nil {
-				b.opts.Progress(Event{Phase: PhaseBuild, Line: Printable(line)})
+				b.opts.Progress(Event{Phase: PhaseBuild, Line: escape.Line(line)})
 			}
 		},
 	}

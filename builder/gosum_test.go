@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -66,39 +64,4 @@ func TestGoSumFilesStayInTheSource(t *testing.T) {
 	if diff := cmp.Diff([]goSum{{Rel: "inside/go.sum", Data: []byte("good line\n")}}, sums); diff != "" || vendored {
 		t.Errorf("sums (-want +got):\n%s (vendored %v)", diff, vendored)
 	}
-}
-
-func TestPrintable(t *testing.T) {
-	for in, want := range map[string]string{
-		"plain text\twith tab":                    "plain text\twith tab",
-		"\x1b[2K\rreprove: fetch   fake":          `\x1b[2K\rreprove: fetch   fake`,
-		"back\bspace and bell\a":                  `back\bspace and bell\a`,
-		"C1 \u009b31m and bidi \u202egnp.exe":     `C1 \u009b31m and bidi \u202egnp.exe`,
-		"bad utf-8 \xff\xfe":                      `bad utf-8 \xff\xfe`,
-		"ünïcode ✓ stays":                         "ünïcode ✓ stays",
-		"DEL \x7f and NUL \x00 and LS \u2028 end": `DEL \x7f and NUL \x00 and LS \u2028 end`,
-	} {
-		if got := Printable(in); got != want {
-			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-// FuzzPrintable: whatever a build prints, the line shown has no control
-// character but tabs, and is valid UTF-8.
-func FuzzPrintable(f *testing.F) {
-	for _, s := range []string{"plain", "\x1b[2K\rfake", "\u202e\u0085\xff", "a\tb\\x1b"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got := Printable(s)
-		if !utf8.ValidString(got) {
-			t.Fatalf("Printable(%q) = %q: not UTF-8", s, got)
-		}
-		for _, r := range got {
-			if (r < 0x20 && r != '\t') || r == 0x7f || (r >= 0x80 && r < 0xa0) || unicode.Is(unicode.Cf, r) {
-				t.Fatalf("Printable(%q) = %q keeps %U", s, got, r)
-			}
-		}
-	})
 }

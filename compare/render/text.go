@@ -13,6 +13,7 @@ import (
 
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/internal/english"
+	"github.com/reprove/reprove/internal/escape"
 )
 
 // Options bound a rendering.
@@ -66,15 +67,15 @@ func (c cut) String() string {
 func (o Options) Text(w io.Writer, r *compare.Report) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
-	p("%s\n", headline(r))
+	p("%s\n", escape.Line(headline(r)))
 	for _, s := range []struct {
 		side string
 		a    compare.Artifact
 	}{{"rebuilt", r.Rebuilt}, {"shipped", r.Shipped}} {
-		p("  %s  %s  %d bytes  %s  %s\n", s.side, s.a.Digest, s.a.Size, s.a.Format, s.a.Path)
+		p("  %s  %s  %d bytes  %s  %s\n", s.side, s.a.Digest, s.a.Size, s.a.Format, escape.Line(s.a.Path))
 	}
 	if len(r.Allowed) > 0 {
-		p("  allowed normalizers: %s\n", strings.Join(r.Allowed, ", "))
+		p("  allowed normalizers: %s\n", escape.Line(strings.Join(r.Allowed, ", ")))
 	}
 	if r.Verdict != compare.Identical {
 		p("  %s, %d accepted by allowed normalizers", english.Count(r.Counts.Differences, "difference"), r.Counts.Accepted)
@@ -84,10 +85,10 @@ func (o Options) Text(w io.Writer, r *compare.Report) error {
 		p("\n")
 	}
 	if len(r.Suggested) > 0 {
-		p("  every difference is covered by a known normalizer: allowing %s would make this equivalent\n", strings.Join(r.Suggested, ", "))
+		p("  every difference is covered by a known normalizer: allowing %s would make this equivalent\n", escape.Line(strings.Join(r.Suggested, ", ")))
 	}
 	for _, n := range r.Notes {
-		p("  note: %s\n", n)
+		p("  note: %s\n", escape.Line(n))
 	}
 	var c cut
 	if r.Differences != nil {
@@ -142,13 +143,14 @@ func label(n *compare.Node) string {
 
 func (o Options) textNode(w *bufio.Writer, n *compare.Node, depth int, c *cut) {
 	ind := strings.Repeat("  ", depth)
-	line := ind + label(n)
+	// Names, values and lines come from the files compared: escaped.
+	line := ind + escape.Line(label(n))
 	if t := Tag(n); t != "" {
-		line += "  [" + t + "]"
+		line += "  [" + escape.Line(t) + "]"
 	}
 	if n.Effect && !n.Leaf() {
 		// Folded: one line, with the first few names.
-		line += foldedNames(n, 4)
+		line += escape.Line(foldedNames(n, 4))
 		fmt.Fprintln(w, line)
 		return
 	}
@@ -158,7 +160,7 @@ func (o Options) textNode(w *bufio.Writer, n *compare.Node, depth int, c *cut) {
 		lines = lines[:o.MaxLines]
 	}
 	for _, l := range lines {
-		fmt.Fprintf(w, "%s    │ %s\n", ind, l)
+		fmt.Fprintf(w, "%s    │ %s\n", ind, escape.Line(l))
 	}
 	if cutLines := len(n.Lines) - len(lines); cutLines > 0 {
 		c.Lines += cutLines

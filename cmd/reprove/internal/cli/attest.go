@@ -70,7 +70,7 @@ commands, times and outputs. A failed rebuild is refused.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "wrote %s: rebuild of %s %s (%s), signed by key %s (statement %s)\n",
+			printf(env.Stdout, "wrote %s: rebuild of %s %s (%s), signed by key %s (statement %s)\n",
 				out, r.Recipe.Name, r.Recipe.Version, count(len(r.Outputs), "output"), s.Fingerprint, digest.FromBytes(st))
 			return nil
 		},
@@ -220,7 +220,7 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			if len(in.Reviews) == 0 {
 				reviewed = "citing no review"
 			}
-			fmt.Fprintf(env.Stdout, "wrote %s and %s: %s is %s %s rebuilt output %s, %s, signed by key %s\n",
+			printf(env.Stdout, "wrote %s and %s: %s is %s %s rebuilt output %s, %s, signed by key %s\n",
 				out, compOut, shippedDigest, in.Verdict, prep, in.Rebuilt, reviewed, s.Fingerprint)
 			return nil
 		},

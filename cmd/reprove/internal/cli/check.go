@@ -3,7 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -29,7 +28,7 @@ these conditions changed, and compare the outputs bit for bit:
 
 `)
 	for _, v := range check.Variations() {
-		fmt.Fprintf(&long, "  %-11s %s → %s\n", v.Name, v.Normal, v.Varied)
+		printf(&long, "  %-11s %s → %s\n", v.Name, v.Normal, v.Varied)
 	}
 	long.WriteString(`  time        the clock differs between any two builds (SOURCE_DATE_EPOCH does not)
 
@@ -95,42 +94,42 @@ func printCheck(w io.Writer, st style, rep *pipeline.CheckResult) {
 	if !rep.Reproducible {
 		verdict = st.bad("not reproducible")
 	}
-	fmt.Fprintf(w, "%s %s: %s\n", rep.Recipe.Name, rep.Recipe.Version, verdict)
+	printf(w, "%s %s: %s\n", rep.Recipe.Name, rep.Recipe.Version, verdict)
 	var varied []string
 	for _, v := range rep.Variations {
 		varied = append(varied, v.Name)
 	}
-	fmt.Fprintf(w, "  varied: %s, time\n", strings.Join(varied, ", "))
+	printf(w, "  varied: %s, time\n", strings.Join(varied, ", "))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	// Every column has a header, so no line ends in padding.
-	fmt.Fprintln(tw, "  OUTPUT\tNORMAL\tVARIED\tRESULT")
+	printLine(tw, "  OUTPUT\tNORMAL\tVARIED\tRESULT")
 	for _, o := range rep.Outputs {
 		same := "same"
 		if !o.Same {
 			same = "differs"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", o.Path, st.digest(o.Normal), st.digest(o.Varied), same)
+		printf(tw, "  %s\t%s\t%s\t%s\n", o.Path, st.digest(o.Normal), st.digest(o.Varied), same)
 	}
 	tw.Flush()
 	if rep.Bisected {
 		if len(rep.Causes) > 0 {
-			fmt.Fprintf(w, "  caused by: %s\n", strings.Join(rep.Causes, ", "))
+			printf(w, "  caused by: %s\n", strings.Join(rep.Causes, ", "))
 			for _, c := range rep.Causes {
 				for _, v := range rep.Variations {
 					if v.Name == c {
-						fmt.Fprintf(w, "    %s: the outputs change when %s becomes %s\n", c, v.Normal, v.Varied)
+						printf(w, "    %s: the outputs change when %s becomes %s\n", c, v.Normal, v.Varied)
 					}
 				}
 			}
 		}
 		if rep.Note != "" {
-			fmt.Fprintf(w, "  %s\n", rep.Note)
+			printf(w, "  %s\n", rep.Note)
 		}
 	}
 	for _, o := range rep.Outputs {
 		if p, ok := rep.Reports[o.Path]; ok {
-			fmt.Fprintf(w, "  why %s differs: %s\n", o.Path, p)
+			printf(w, "  why %s differs: %s\n", o.Path, p)
 		}
 	}
-	fmt.Fprintf(w, "results in %s\n", rep.Dir)
+	printf(w, "results in %s\n", rep.Dir)
 }

@@ -118,9 +118,22 @@ func Main(ctx context.Context, args []string, env Env) int {
 		}
 		defer env.status.clear()
 	}
+	// On a terminal, a guard behind every write lets through only the
+	// escape sequences reprove paints with: a string from outside that
+	// missed printf's escaping still cannot drive the screen.
+	if env.IsTerminal {
+		g := terminalGuard(env.Stderr)
+		env.Stderr = g
+		defer g.Flush()
+	}
+	if env.StdoutIsTerminal {
+		g := terminalGuard(env.Stdout)
+		env.Stdout = g
+		defer g.Flush()
+	}
 	root := newRoot(&env)
 	if err := unknownCommand(root, args); err != nil {
-		fmt.Fprintf(env.Stderr, "reprove: %v\n", err)
+		printError(env.Stderr, err)
 		return ExitUsage
 	}
 	root.SetArgs(args)
@@ -134,15 +147,15 @@ func Main(ctx context.Context, args []string, env Env) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintf(env.Stderr, "reprove: %v\n", ee.err)
+			printError(env.Stderr, ee.err)
 		}
 		return ee.code
 	}
 	if isFlagError(err) {
-		fmt.Fprintf(env.Stderr, "reprove: %v\n", err)
+		printError(env.Stderr, err)
 		return ExitUsage
 	}
-	fmt.Fprintf(env.Stderr, "reprove: %v\n", err)
+	printError(env.Stderr, err)
 	return ExitFailure
 }
 

@@ -38,7 +38,7 @@ An error (unreadable or corrupt input, a limit crossed) exits 1 and is never a m
 Normalizers (allow with --normalize NAME, repeatable or comma-separated):
 `)
 	for _, n := range compare.Normalizers() {
-		fmt.Fprintf(&long, "  %-14s %s\n", n.Name, n.Description)
+		printf(&long, "  %-14s %s\n", n.Name, n.Description)
 	}
 	cmd := &cobra.Command{
 		Use:   "compare REBUILT SHIPPED",

@@ -87,6 +87,9 @@ type verifyFixture struct {
 	signers map[string]*keys.Signer
 	review  []byte
 	envs    map[string][]byte // by file name under atts/
+	// program is the recipe's name the rebuilds attest ("hello" when
+	// empty).
+	program string
 }
 
 func newVerifyFixture(t *testing.T, dir string) *verifyFixture {
@@ -115,9 +118,13 @@ func (f *verifyFixture) rebuilder(name string, output []byte, v verdict.Verdict)
 	f.t.Helper()
 	ctx := context.Background()
 	s := f.signers[name]
+	program := f.program
+	if program == "" {
+		program = "hello"
+	}
 	rb := &attest.Rebuild{
 		SchemaVersion:  attest.RebuildSchemaVersion,
-		Recipe:         attest.RecipeRef{Name: "hello", Version: "1.0", URI: "recipes/hello.yaml", Digest: digest.FromString("the recipe")},
+		Recipe:         attest.RecipeRef{Name: program, Version: "1.0", URI: "recipes/hello.yaml", Digest: digest.FromString("the recipe")},
 		Source:         goldenSource(),
 		Toolchain:      &attest.Dependency{Name: "golang.org/toolchain", Version: "v0.0.1-go1.26.8.linux-amd64", GoSum: goldenH1("the toolchain zip")},
 		BaseImage:      &attest.Dependency{Name: "reprove.local/minimal-go1.26.8", Digest: digest.FromString("the image")},

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -85,14 +84,14 @@ Images are cached by the digest of what goes into them; rebuilds reuse them.
 					*image.Image
 				}{imageSchemaVersion, img})
 			}
-			fmt.Fprintf(env.Stdout, "%s\n  name    %s\n  digest  %s\n", spec.Describe(), img.Name, img.Digest)
+			printf(env.Stdout, "%s\n  name    %s\n  digest  %s\n", spec.Describe(), img.Name, img.Digest)
 			if img.Toolchain != nil {
-				fmt.Fprintf(env.Stdout, "  go      %s@%s %s\n", img.Toolchain.Module, img.Toolchain.Version, img.Toolchain.Sum)
+				printf(env.Stdout, "  go      %s@%s %s\n", img.Toolchain.Module, img.Toolchain.Version, img.Toolchain.Sum)
 			}
 			for _, l := range img.Layers {
-				fmt.Fprintf(env.Stdout, "  layer   %-12s %s %s\n", l.Role, l.Digest, humanSize(l.Size))
+				printf(env.Stdout, "  layer   %-12s %s %s\n", l.Role, l.Digest, humanSize(l.Size))
 			}
-			fmt.Fprintf(env.Stdout, "  %d Debian packages from %s\n", len(img.Packages), img.Mirror)
+			printf(env.Stdout, "  %d Debian packages from %s\n", len(img.Packages), img.Mirror)
 			return nil
 		},
 	}

@@ -179,7 +179,7 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 		src, err := infer.ResolveSource(ctx, infer.SourceSpec{Location: fl.source, Commit: fl.commit, URL: fl.sourceURL,
 			Progress: func(msg string) {
 				if !fl.jsonOut {
-					fmt.Fprintf(env.Stderr, "reprove: source  %s\n", msg)
+					printf(env.Stderr, "reprove: source  %s\n", msg)
 				}
 			}}, facts)
 		if err != nil {
@@ -238,7 +238,7 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 		printFindings(env, res)
 		printTries(env, tries, reproduced)
 		if fl.output != "" {
-			fmt.Fprintf(env.Stderr, "reprove: wrote %s\n", fl.output)
+			printf(env.Stderr, "reprove: wrote %s\n", fl.output)
 		}
 	}
 	if fl.rebuild && reproduced < 0 {
@@ -317,7 +317,7 @@ func rebuildCandidates(cmd *cobra.Command, env *Env, res *infer.Result, binary s
 		}
 		r.Outputs[0].Shipped = &sh
 		if !fl.jsonOut {
-			fmt.Fprintf(env.Stderr, "reprove: infer   candidate %d of %d: -ldflags=%q\n", i+1, len(res.Candidates), c.Ldflags)
+			printf(env.Stderr, "reprove: infer   candidate %d of %d: -ldflags=%q\n", i+1, len(res.Candidates), c.Ldflags)
 		}
 		out := filepath.Join(dir, fmt.Sprintf("candidate-%d", i+1))
 		rep, err := rebuild(cmd.Context(), env, &rf, pipeline.RebuildRequest{Recipe: &r, OutDir: out})
@@ -338,14 +338,14 @@ func rebuildCandidates(cmd *cobra.Command, env *Env, res *infer.Result, binary s
 
 func printTries(env *Env, tries []rebuildTry, reproduced int) {
 	for _, t := range tries {
-		fmt.Fprintf(env.Stderr, "candidate %d  -ldflags=%q  %s  (%s)\n", t.Candidate, t.Ldflags, t.Verdict, t.Dir)
+		printf(env.Stderr, "candidate %d  -ldflags=%q  %s  (%s)\n", t.Candidate, t.Ldflags, t.Verdict, t.Dir)
 	}
 	switch {
 	case len(tries) == 0:
 	case reproduced >= 0:
-		fmt.Fprintf(env.Stderr, "reprove: candidate %d reproduced the binary bit for bit\n", reproduced+1)
+		printf(env.Stderr, "reprove: candidate %d reproduced the binary bit for bit\n", reproduced+1)
 	default:
-		fmt.Fprintf(env.Stderr, "reprove: no candidate reproduced the binary; the comparison reports say where they differ\n")
+		printf(env.Stderr, "reprove: no candidate reproduced the binary; the comparison reports say where they differ\n")
 	}
 }
 
@@ -380,13 +380,13 @@ func printFindings(env *Env, res *infer.Result) {
 			if f.Value != "" {
 				v = " = " + f.Value
 			}
-			fmt.Fprintf(env.Stderr, "%-8s %s%s: %s\n", c, f.Topic, v, f.Reason)
+			printf(env.Stderr, "%-8s %s%s: %s\n", c, f.Topic, v, f.Reason)
 		}
 	}
 	if len(res.Incomplete) > 0 {
-		fmt.Fprintf(env.Stderr, "reprove: the recipe is incomplete:\n")
+		printf(env.Stderr, "reprove: the recipe is incomplete:\n")
 		for _, s := range res.Incomplete {
-			fmt.Fprintf(env.Stderr, "  %s\n", s)
+			printf(env.Stderr, "  %s\n", s)
 		}
 	}
 }
@@ -436,6 +436,6 @@ func lookupToolchainSum(cmd *cobra.Command, env *Env, facts *infer.Facts) string
 			return sum
 		}
 	}
-	fmt.Fprintf(env.Stderr, "reprove: look up %s@%s in the checksum database: %v\n", recipes.ToolchainModule, version, err)
+	printf(env.Stderr, "reprove: look up %s@%s in the checksum database: %v\n", recipes.ToolchainModule, version, err)
 	return ""
 }

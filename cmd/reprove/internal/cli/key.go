@@ -66,7 +66,7 @@ on the terminal. Existing files are not replaced unless --force is given.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "private key: %s\npublic key:  %s\nfingerprint: %s\n", keyPath, pubPath, v.Fingerprint)
+			printf(env.Stdout, "private key: %s\npublic key:  %s\nfingerprint: %s\n", keyPath, pubPath, v.Fingerprint)
 			return nil
 		},
 	}
@@ -88,9 +88,9 @@ func password(env *Env, confirm bool) ([]byte, error) {
 		return nil, fmt.Errorf("read password: set %s (or %s), or run on a terminal to be asked", passwordVars[0], passwordVars[1])
 	}
 	ask := func(prompt string) ([]byte, error) {
-		fmt.Fprint(env.Stderr, prompt)
+		printf(env.Stderr, "%s", prompt)
 		b, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(env.Stderr)
+		printLine(env.Stderr)
 		return b, err
 	}
 	pw, err := ask("Enter password for private key: ")

@@ -82,7 +82,7 @@ not run (the centre unreachable, say).`,
 			}
 			opts := monitor.Options{Key: vkey, Now: env.Now}
 			if env.IsTerminal && !jsonOut {
-				opts.Progress = func(s string) { fmt.Fprintf(env.Stderr, "reprove: %s\n", s) }
+				opts.Progress = func(s string) { printf(env.Stderr, "reprove: %s\n", s) }
 			}
 			res, err := monitor.Run(ctx, c, state, opts)
 			var ie *monitor.InconsistentError
@@ -128,35 +128,35 @@ not run (the centre unreachable, say).`,
 
 func printMonitor(env *Env, r monitorReport) {
 	if r.KeyPinned {
-		fmt.Fprintf(env.Stdout, "pinned the log's key the centre names: %s\n", r.VerifierKey)
+		printf(env.Stdout, "pinned the log's key the centre names: %s\n", r.VerifierKey)
 	}
 	if !r.Consistent {
-		fmt.Fprintf(env.Stdout, "INCONSISTENT: %s at tree size %d (seen before: %d): %s\n", r.Server, r.NewSize, r.OldSize, r.Problem)
+		printf(env.Stdout, "INCONSISTENT: %s at tree size %d (seen before: %d): %s\n", r.Server, r.NewSize, r.OldSize, r.Problem)
 		if r.Evidence != "" {
-			fmt.Fprintf(env.Stdout, "evidence: %s\n", r.Evidence)
+			printf(env.Stdout, "evidence: %s\n", r.Evidence)
 		}
 		return
 	}
 	switch {
 	case r.OldSize == 0:
-		fmt.Fprintf(env.Stdout, "log %s: tree size %d\n", r.Server, r.NewSize)
+		printf(env.Stdout, "log %s: tree size %d\n", r.Server, r.NewSize)
 	case r.NewSize == r.OldSize:
-		fmt.Fprintf(env.Stdout, "log %s: tree size %d, unchanged\n", r.Server, r.NewSize)
+		printf(env.Stdout, "log %s: tree size %d, unchanged\n", r.Server, r.NewSize)
 	default:
-		fmt.Fprintf(env.Stdout, "log %s: tree size %d → %d, consistent\n", r.Server, r.OldSize, r.NewSize)
+		printf(env.Stdout, "log %s: tree size %d → %d, consistent\n", r.Server, r.OldSize, r.NewSize)
 	}
 	if r.IndexesChecked > 0 || r.IndexesSkipped > 0 {
 		line := fmt.Sprintf("the centre's signed index of %s lists every new entry naming it", english.Count(r.IndexesChecked, "artifact"))
 		if r.IndexesSkipped > 0 {
 			line += fmt.Sprintf(" (%d more not checked: more than %d in one run)", r.IndexesSkipped, monitor.MaxIndexChecks)
 		}
-		fmt.Fprintln(env.Stdout, line)
+		printLine(env.Stdout, line)
 	}
 	for _, e := range r.Entries {
 		about := ""
 		if len(e.Subjects) > 0 {
 			about = " [" + strings.Join(e.Subjects, ", ") + "]"
 		}
-		fmt.Fprintf(env.Stdout, "#%d %s: %s%s\n", e.Index, e.Kind, e.What, about)
+		printf(env.Stdout, "#%d %s: %s%s\n", e.Index, e.Kind, e.What, about)
 	}
 }

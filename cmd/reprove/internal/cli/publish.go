@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/reprove/reprove/centre/client"
@@ -52,7 +50,7 @@ pin the key you got from the centre's operator.`,
 				return err
 			}
 			if rep.KeyPinned && !jsonOut {
-				fmt.Fprintf(env.Stderr, "reprove: no --key given: trusting the key the centre names, %s\n", rep.VerifierKey)
+				printf(env.Stderr, "reprove: no --key given: trusting the key the centre names, %s\n", rep.VerifierKey)
 			}
 			if jsonOut {
 				return writeJSONOut(env, rep)
@@ -77,7 +75,7 @@ func printPublish(env *Env, rep *pipeline.PublishResult) {
 			news++
 		}
 	}
-	fmt.Fprintf(env.Stdout, "published %s to %s: %d new, %d already logged; tree size %d\n",
+	printf(env.Stdout, "published %s to %s: %d new, %d already logged; tree size %d\n",
 		english.Count(len(rep.Documents), "attestation"), rep.Server, news, len(rep.Documents)-news, rep.TreeSize)
 	for _, list := range [][]pipeline.PublishedDoc{rep.Documents, rep.CompareReports} {
 		for _, d := range list {
@@ -85,13 +83,13 @@ func printPublish(env *Env, rep *pipeline.PublishResult) {
 			if !d.New {
 				state = "already logged"
 			}
-			fmt.Fprintf(env.Stdout, "  entry %d: %s %s (%s)\n", d.Index, d.Kind, d.Source, state)
+			printf(env.Stdout, "  entry %d: %s %s (%s)\n", d.Index, d.Kind, d.Source, state)
 		}
 	}
 	for _, b := range rep.Bundles {
-		fmt.Fprintf(env.Stdout, "wrote %s: %s for %s at tree size %d\n", b.Path, english.Count(b.Entries, "entry", "entries"), b.Subject, b.TreeSize)
+		printf(env.Stdout, "wrote %s: %s for %s at tree size %d\n", b.Path, english.Count(b.Entries, "entry", "entries"), b.Subject, b.TreeSize)
 	}
 	if len(rep.Bundles) == 0 {
-		fmt.Fprintln(env.Stdout, "no log bundle written: no summary or rebuild names an artifact")
+		printLine(env.Stdout, "no log bundle written: no summary or rebuild names an artifact")
 	}
 }

@@ -163,16 +163,16 @@ func rebuild(ctx context.Context, env *Env, rf *runtimeFlags, req pipeline.Rebui
 // digests are short so that the table fits 100 columns (result.json and
 // --json hold them in full).
 func printRebuild(w io.Writer, st style, rep *pipeline.RebuildResult) {
-	word := rep.Verdict.String()
+	word := shown(rep.Verdict.String())
 	switch rep.Verdict {
 	case pipeline.Reproduced:
-		word = st.good(word)
+		word = st.good(string(word))
 	case pipeline.NotReproduced:
-		word = st.bad(word)
+		word = st.bad(string(word))
 	}
-	fmt.Fprintf(w, "%s %s: %s\n", rep.Recipe.Name, rep.Recipe.Version, word)
+	printf(w, "%s %s: %s\n", rep.Recipe.Name, rep.Recipe.Version, word)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  OUTPUT\tVERDICT\tREBUILT\tSHIPPED")
+	printLine(tw, "  OUTPUT\tVERDICT\tREBUILT\tSHIPPED")
 	for _, o := range rep.Outputs {
 		verdict, shipped := "-", "-"
 		if o.Verdict != nil {
@@ -185,7 +185,7 @@ func printRebuild(w io.Writer, st style, rep *pipeline.RebuildResult) {
 			}
 			shipped = st.digest(o.Shipped.Digest)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", o.Path, verdict, st.digest(o.Rebuilt), shipped)
+		printf(tw, "  %s\t%s\t%s\t%s\n", o.Path, verdict, st.digest(o.Rebuilt), shipped)
 	}
 	tw.Flush()
 	if rb := rep.Rebuild; rb != nil {
@@ -193,34 +193,34 @@ func printRebuild(w io.Writer, st style, rep *pipeline.RebuildResult) {
 		if rb.BaseImage != nil {
 			img += " (" + st.digest(rb.BaseImage.Digest) + ")"
 		}
-		fmt.Fprintf(w, "built in %s from %s on image %s\n", rb.FinishedOn.Sub(rb.StartedOn).Round(time.Millisecond), describeSource(rb.Source), img)
+		printf(w, "built in %s from %s on image %s\n", rb.FinishedOn.Sub(rb.StartedOn).Round(time.Millisecond), describeSource(rb.Source), img)
 	}
 	for _, o := range rep.Outputs {
 		if o.Shipped != nil && o.Shipped.Fetched != nil && o.Shipped.Fetched.Cached {
-			fmt.Fprintf(w, "shipped %s: %s\n", o.Path, o.Shipped.Fetched.Describe())
+			printf(w, "shipped %s: %s\n", o.Path, o.Shipped.Fetched.Describe())
 		}
 	}
 	for _, o := range rep.Outputs {
 		if o.Verdict != nil && *o.Verdict == compare.Different {
-			fmt.Fprintf(w, "why %s differs (%s, %s in all): %s\n", o.Path, english.Count(o.Causes, "cause"), english.Count(o.Differences, "difference"), strings.TrimSuffix(o.Report, ".json")+".txt")
+			printf(w, "why %s differs (%s, %s in all): %s\n", o.Path, english.Count(o.Causes, "cause"), english.Count(o.Differences, "difference"), strings.TrimSuffix(o.Report, ".json")+".txt")
 		}
 	}
 	for _, a := range rep.Attestations {
-		fmt.Fprintf(w, "signed %s\n", a)
+		printf(w, "signed %s\n", a)
 	}
 	for _, a := range rep.Reviews {
-		fmt.Fprintf(w, "with the review %s\n", a)
+		printf(w, "with the review %s\n", a)
 	}
 	if p := rep.Published; p != nil {
-		fmt.Fprintf(w, "published %s and %s to %s (tree size %d)\n", english.Count(len(p.Documents), "attestation"), english.Count(len(p.CompareReports), "compare report"), p.Server, p.TreeSize)
+		printf(w, "published %s and %s to %s (tree size %d)\n", english.Count(len(p.Documents), "attestation"), english.Count(len(p.CompareReports), "compare report"), p.Server, p.TreeSize)
 		if p.KeyPinned {
-			fmt.Fprintf(w, "  the log's key was not given (--log-key): trusted the key the centre names, %s\n", p.VerifierKey)
+			printf(w, "  the log's key was not given (--log-key): trusted the key the centre names, %s\n", p.VerifierKey)
 		}
 		for _, b := range p.Bundles {
-			fmt.Fprintf(w, "  log bundle %s: %s for %s\n", b.Path, english.Count(b.Entries, "entry", "entries"), b.Subject)
+			printf(w, "  log bundle %s: %s for %s\n", b.Path, english.Count(b.Entries, "entry", "entries"), b.Subject)
 		}
 	}
-	fmt.Fprintf(w, "results in %s\n", rep.Dir)
+	printf(w, "results in %s\n", rep.Dir)
 }
 
 func describeSource(s attest.Source) string {

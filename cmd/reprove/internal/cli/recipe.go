@@ -83,11 +83,11 @@ Exit 0 when every recipe is valid, 1 when any is not, 2 for bad usage.`,
 				for _, res := range results {
 					if !res.Valid {
 						for _, e := range res.Errors {
-							fmt.Fprintf(env.Stderr, "%s\n", formatLintError(e))
+							printf(env.Stderr, "%s\n", formatLintError(e))
 						}
 						continue
 					}
-					fmt.Fprintf(env.Stdout, "%s: valid\ndigest: %s\n%s\n", res.File, res.Digest, res.Canonical)
+					printf(env.Stdout, "%s: valid\ndigest: %s\n%s\n", res.File, res.Digest, res.Canonical)
 				}
 			}
 			if invalid > 0 {

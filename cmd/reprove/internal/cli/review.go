@@ -83,7 +83,7 @@ second reviewer co-signing the same statement).`,
 				if err := attest.WriteSigned(ctx, out, signed, s); err != nil {
 					return err
 				}
-				fmt.Fprintf(env.Stdout, "wrote %s: review %s co-signed by key %s (%d signatures)\n", out, e.PayloadDigest(), s.Fingerprint, len(e.Signatures)+1)
+				printf(env.Stdout, "wrote %s: review %s co-signed by key %s (%d signatures)\n", out, e.PayloadDigest(), s.Fingerprint, len(e.Signatures)+1)
 				return nil
 			}
 
@@ -169,7 +169,7 @@ second reviewer co-signing the same statement).`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "wrote %s: review of %s, %s, signed by key %s (statement %s)\n",
+			printf(env.Stdout, "wrote %s: review of %s, %s, signed by key %s (statement %s)\n",
 				out, src.Name(), v, s.Fingerprint, digest.FromBytes(st))
 			return nil
 		},

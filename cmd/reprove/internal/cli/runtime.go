@@ -12,6 +12,7 @@ import (
 	"github.com/reprove/reprove/builder"
 	"github.com/reprove/reprove/builder/plan"
 	"github.com/reprove/reprove/internal/cachedir"
+	"github.com/reprove/reprove/internal/escape"
 	"github.com/reprove/reprove/pipeline"
 	"github.com/reprove/reprove/recipes"
 )
@@ -119,7 +120,7 @@ func (p *progress) event(e pipeline.Event) {
 	if e.Bytes > 0 {
 		// A phase message has said what is fetched or hashed; the
 		// count is for a terminal only.
-		p.status.bytes(fmt.Sprintf("reprove: %-7s %s", e.Phase, builder.Printable(e.Message)), e.Bytes, e.Total)
+		p.status.bytes(fmt.Sprintf("reprove: %-7s %s", e.Phase, escape.Line(e.Message)), e.Bytes, e.Total)
 		return
 	}
 	p.mu.Lock()
@@ -127,10 +128,10 @@ func (p *progress) event(e pipeline.Event) {
 	if e.Phase == pipeline.PhaseBuild && e.Message == "" {
 		// Line is escaped already: a build cannot move the cursor,
 		// erase this prefix or print a line that looks like ours.
-		fmt.Fprintf(p.w, "  | %s\n", e.Line)
+		printf(p.w, "  | %s\n", e.Line)
 		return
 	}
-	fmt.Fprintf(p.w, "reprove: %-7s %s\n", e.Phase, builder.Printable(e.Message))
+	printf(p.w, "reprove: %-7s %s\n", e.Phase, escape.Line(e.Message))
 	p.last = e.Phase
 }
 

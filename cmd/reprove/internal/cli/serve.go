@@ -109,7 +109,7 @@ requests in flight finish (up to --grace), and commits nothing half-done.`,
 				return err
 			}
 			cfg.LogKey, cfg.Origin, cfg.Clock = logKey, origin, env.Now
-			cfg.Logf = func(format string, a ...any) { fmt.Fprintf(env.Stderr, "reprove: "+format+"\n", a...) }
+			cfg.Logf = func(format string, a ...any) { printf(env.Stderr, "reprove: "+format+"\n", a...) }
 			c, err := centre.Open(ctx, cfg)
 			if err != nil {
 				return err
@@ -127,15 +127,15 @@ requests in flight finish (up to --grace), and commits nothing half-done.`,
 				}
 			}
 			if c.KeyCreated {
-				fmt.Fprintf(env.Stdout, "made the log's key pair: %s (keep it secret) and %s\n",
+				printf(env.Stdout, "made the log's key pair: %s (keep it secret) and %s\n",
 					filepath.Join(cfg.DataDir, "log.key"), centre.VerifierKeyPath(cfg.DataDir))
 			}
-			fmt.Fprintf(env.Stdout, "serving the transparency centre at %s\nlog:          %s\nverifier key: %s\nstore:        %s\n",
+			printf(env.Stdout, "serving the transparency centre at %s\nlog:          %s\nverifier key: %s\nstore:        %s\n",
 				url, c.Log().Origin(), c.Log().VerifierKey(), describeStore(cfg))
 			if err := c.Serve(ctx, ln, grace); err != nil {
 				return err
 			}
-			fmt.Fprintln(env.Stderr, "reprove: the centre shut down")
+			printLine(env.Stderr, "reprove: the centre shut down")
 			return nil
 		},
 	}
@@ -189,7 +189,7 @@ removed from the register: what they signed stays in the log.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(env.Stdout, "registered %s key %s: %s\n", rec.Role, rec.Name, rec.Fingerprint)
+			printf(env.Stdout, "registered %s key %s: %s\n", rec.Role, rec.Name, rec.Fingerprint)
 			return nil
 		},
 	}
@@ -231,7 +231,7 @@ removed from the register: what they signed stays in the log.`,
 				return writeJSONOut(env, out)
 			}
 			for _, k := range ks {
-				fmt.Fprintf(env.Stdout, "%-20s %-9s %s\n", k.Name, k.Role, k.Fingerprint)
+				printf(env.Stdout, "%-20s %-9s %s\n", k.Name, k.Role, k.Fingerprint)
 			}
 			return nil
 		},

@@ -12,6 +12,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/internal/ctxio"
+	"github.com/reprove/reprove/internal/escape"
 )
 
 // statusLine is the one line of progress on a terminal's stderr that is
@@ -55,7 +56,7 @@ func (s *statusLine) show(key, text string) {
 	if now.Sub(s.began) < statusDelay || (s.shown && now.Sub(s.drawn) < statusEvery) {
 		return
 	}
-	fmt.Fprintf(s.w, "\r\033[K%s", fitColumns(text, statusColumns))
+	fmt.Fprintf(s.w, "\r\033[K%s", fitColumns(escape.Line(text), statusColumns))
 	s.shown, s.drawn = true, now
 }
 

@@ -40,15 +40,16 @@ const (
 	sgrReset = "\x1b[0m"
 )
 
-// good and bad colour a word when colour is on.
-func (s style) good(w string) string { return s.paint(sgrGreen, w) }
-func (s style) bad(w string) string  { return s.paint(sgrRed, w) }
+// good and bad colour a word (reprove's own) when colour is on. The
+// result is shown: printf writes it as it is.
+func (s style) good(w string) shown { return s.paint(sgrGreen, w) }
+func (s style) bad(w string) shown  { return s.paint(sgrRed, w) }
 
-func (s style) paint(sgr, w string) string {
+func (s style) paint(sgr, w string) shown {
 	if !s.colour || w == "" {
-		return w
+		return shown(w)
 	}
-	return sgr + w + sgrReset
+	return shown(sgr + w + sgrReset)
 }
 
 // verdictLine colours the verdict word that opens a verify result
@@ -56,10 +57,10 @@ func (s style) paint(sgr, w string) string {
 func (s style) verdictLine(text string) string {
 	for _, w := range []struct {
 		word  string
-		paint func(string) string
+		paint func(string) shown
 	}{{"not verified:", s.bad}, {"verified:", s.good}} {
 		if rest, ok := strings.CutPrefix(text, w.word); ok {
-			return w.paint(w.word) + rest
+			return string(w.paint(w.word)) + rest
 		}
 	}
 	return text

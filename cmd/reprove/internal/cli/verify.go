@@ -81,7 +81,7 @@ usage errors.`,
 			}
 			opts := attest.VerifyOptions{Now: env.Now, ExpectName: expectName, ExpectVersion: expectVersion}
 			if env.IsTerminal && !jsonOut {
-				opts.Progress = func(s string) { fmt.Fprintf(env.Stderr, "reprove: %s\n", s) }
+				opts.Progress = func(s string) { printf(env.Stderr, "reprove: %s\n", s) }
 				opts.Bytes = env.status.meter()
 			}
 			res, err := attest.Verify(ctx, file, atts, pol, opts)
@@ -95,7 +95,7 @@ usage errors.`,
 					return fmt.Errorf("write result: %w", err)
 				}
 			} else {
-				fmt.Fprint(env.Stdout, stdoutStyle(env).verdictLine(res.Text()))
+				printf(env.Stdout, "%s", shown(stdoutStyle(env).verdictLine(res.Text())))
 			}
 			if !res.Verified {
 				return withCode(ExitNotReproduced)

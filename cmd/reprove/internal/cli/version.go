@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"fmt"
 	"runtime"
 	"runtime/debug"
 
@@ -77,15 +76,15 @@ func newVersionCmd(env *Env) *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(vi)
 			}
-			fmt.Fprintf(env.Stdout, "reprove %s\n", vi.Version)
+			printf(env.Stdout, "reprove %s\n", vi.Version)
 			if vi.VCSRevision != "" {
 				mod := ""
 				if vi.VCSModified {
 					mod = " (modified)"
 				}
-				fmt.Fprintf(env.Stdout, "  revision %s%s %s\n", vi.VCSRevision, mod, vi.VCSTime)
+				printf(env.Stdout, "  revision %s%s %s\n", vi.VCSRevision, mod, vi.VCSTime)
 			}
-			_, err := fmt.Fprintf(env.Stdout, "  built with %s for %s\n", vi.GoVersion, vi.Platform)
+			err := printf(env.Stdout, "  built with %s for %s\n", vi.GoVersion, vi.Platform)
 			return err
 		},
 	}
