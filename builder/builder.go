@@ -80,6 +80,9 @@ type Options struct {
 	Limits plan.Limits
 	// Mirror is the Debian mirror for base images.
 	Mirror string
+	// Snapshot is the snapshot archive locked Debian packages are fetched
+	// from once the mirror has moved on (see image.Builder.Snapshot).
+	Snapshot string
 	// Proxy is the Go module proxy URL (goproxy.DefaultProxy when empty).
 	Proxy string
 	// ReproveVersion is recorded in results.
@@ -134,6 +137,7 @@ func New(opts Options) (*Builder, error) {
 		Refetch: opts.Refetch, Now: opts.Now, Bytes: b.meter(PhaseFetch)}
 	b.sweep()
 	b.images = &image.Builder{Client: opts.Client, Dir: filepath.Join(opts.CacheDir, "images"), Proxy: b.proxy, Mirror: opts.Mirror,
+		Snapshot: opts.Snapshot, DebCache: filepath.Join(opts.CacheDir, "debian", "debs"),
 		Log: func(s string) { b.event(PhaseImage, s) }}
 	return b, nil
 }

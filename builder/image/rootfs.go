@@ -14,12 +14,30 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/reprove/reprove/recipes"
 )
 
 // Package is a Debian package installed in an image.
 type Package struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
+	// Arch, Path and SHA256 are set for a locked image: the .deb it was
+	// installed from, as the lock pins it.
+	Arch   string        `json:"arch,omitempty"`
+	Path   string        `json:"path,omitempty"`
+	SHA256 digest.Digest `json:"sha256,omitempty"`
+}
+
+// lockedPackages lists a lock's packages as an image records them.
+func lockedPackages(l *recipes.DebianLock) []Package {
+	out := make([]Package, len(l.Packages))
+	for i, p := range l.Packages {
+		out[i] = Package{Name: p.Name, Version: p.Version, Arch: p.Arch, Path: p.Path, SHA256: p.SHA256}
+	}
+	return out
 }
 
 // debianRootfs runs mmdebstrap to build a Debian rootfs tarball into
