@@ -304,7 +304,7 @@ func (b *Builder) build(ctx context.Context, spec Spec, reuse bool) (*Image, err
 		}
 		l, inf := *root, *info
 		records = append(records, func() error {
-			return b.writeLayerRecord("rootfs", rootKey, layerRecord{Digest: l.digest, Size: l.size, Packages: inf.packages, Passwd: inf.passwd, Group: inf.group})
+			return b.writeLayerRecord("rootfs", rootKey, layerRecord{Digest: l.digest, Size: l.size, Packages: inf.packages, Passwd: inf.passwd, Group: inf.group, Sources: inf.sources})
 		})
 	}
 	layers = append(layers, *root)
@@ -397,6 +397,7 @@ func (b *Builder) makeRootfs(ctx context.Context, spec Spec, work string) (*laye
 	if err == nil && spec.Debian != nil {
 		err = checkInstalled(spec.Debian.Lock, info.packages)
 		info.packages = lockedPackages(spec.Debian.Lock)
+		info.sources = []byte(fmt.Sprintf("deb %s %s main\n", b.mirror(), spec.suite()))
 	}
 	if err != nil {
 		lw.abort()

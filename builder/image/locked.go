@@ -268,19 +268,20 @@ func (b *Builder) lockedRootfs(ctx context.Context, spec Spec, work, tarPath str
 	for i, p := range l.Packages {
 		names[i] = p.Name
 	}
-	// The image's sources.list names the mirror, not the local archive's
-	// path (which differs from build to build).
-	sources := fmt.Sprintf("deb %s %s main", b.mirror(), suite)
 	args := []string{
 		"--variant=" + variant,
 		"--architectures=" + l.Architecture,
 		"--include=" + strings.Join(names, ","),
 		"--mode=root", "--format=tar", "--quiet",
 		"--aptopt=Acquire::Languages \"none\"",
-		"--customize-hook=echo " + shellQuote(sources) + " > \"$1/etc/apt/sources.list\"",
-		suite, tarPath,
-		"deb [trusted=yes] copy://" + repo + " " + suite + " main",
 	}
+	if variant == "extract" {
+		// Unpacked, not installed: the .deb names in apt's cache are
+		// the record of what the image holds (the files are left out
+		// of the layer).
+		args = append(args, "--skip=cleanup/apt/cache")
+	}
+	args = append(args, suite, tarPath, "deb [trusted=yes] copy://"+repo+" "+suite+" main")
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -297,8 +298,6 @@ func (b *Builder) lockedRootfs(ctx context.Context, spec Spec, work, tarPath str
 	}
 	return nil
 }
-
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // checkInstalled compares the packages dpkg installed with the lock: the
 // image holds exactly what the lock names.
@@ -329,5 +328,3 @@ func checkInstalled(l *recipes.DebianLock, got []Package) error {
 	}
 	return nil
 }
-
-

@@ -98,7 +98,11 @@ func lastLines(s string, n int) string {
 // rootfsInfo is what converting the rootfs learned about it.
 type rootfsInfo struct {
 	passwd, group []byte
-	packages      []Package
+	// sources is etc/apt/sources.list, which reprove's layer writes (a
+	// locked image's names the mirror, not the local archive it was
+	// installed from).
+	sources  []byte
+	packages []Package
 }
 
 // convertRootfs copies mmdebstrap's tarball into a normalised layer. It
@@ -148,6 +152,13 @@ func convertRootfs(r io.Reader, lw *layerWriter) (*rootfsInfo, error) {
 			}
 			continue
 		case name == "etc/hostname", name == "etc/resolv.conf", name == "etc/hosts":
+			continue
+		case name == "etc/apt/sources.list":
+			b, err := io.ReadAll(io.LimitReader(tr, 1<<20))
+			if err != nil {
+				return nil, fmt.Errorf("read rootfs %s: %w", name, err)
+			}
+			info.sources = b
 			continue
 		case name == "var/lib/dpkg/status":
 			b, err := io.ReadAll(io.LimitReader(tr, 64<<20))
@@ -260,6 +271,9 @@ func reproveLayer(lw *layerWriter, info *rootfsInfo, minimal bool) error {
 		{name: "sys", mode: 0o555, dir: true},
 		{name: "tmp", mode: 0o1777, dir: true},
 		{name: strings.TrimPrefix(ModCacheDir, "/"), mode: 0o755, dir: true},
+	}
+	if len(info.sources) > 0 {
+		files = append(files, file{name: "etc/apt/sources.list", mode: 0o644, body: info.sources})
 	}
 	if minimal {
 		for _, applet := range busyboxApplets {

@@ -311,7 +311,7 @@ type SourcePackage struct {
 	// Directory is the pool directory of its files (Sources only).
 	Directory string
 	// Build relationships, as written.
-	BuildDepends, BuildDependsArch, BuildDependsIndep string
+	BuildDepends, BuildDependsArch, BuildDependsIndep       string
 	BuildConflicts, BuildConflictsArch, BuildConflictsIndep string
 	// Files are its files by SHA-256 (the .dsc itself too, in Sources).
 	Files []File
