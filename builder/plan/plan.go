@@ -21,6 +21,10 @@ import (
 // Fixed paths inside the build container.
 const (
 	SourceDir   = "/src"
+	// DebianBuildDir is where a Debian source package is put and built,
+	// as Debian's buildds (sbuild) build: the tree dpkg-source unpacks is
+	// /build/reproducible-path/SOURCE-VERSION.
+	DebianBuildDir = "/build/reproducible-path"
 	OutDir      = "/out"
 	HomeDir     = "/home/build"
 	ModCacheDir = "/gomodcache"
@@ -172,6 +176,9 @@ func Make(in Inputs) (*Plan, error) {
 	}
 
 	srcDir := SourceDir
+	if r.Source.DSC != nil {
+		srcDir = DebianBuildDir
+	}
 	if v := in.Vary.SourceDir; v != "" {
 		if !path.IsAbs(v) || path.Clean(v) != v || v == "/" {
 			return nil, fmt.Errorf("plan build: varied source directory %q is not a clean absolute path", v)

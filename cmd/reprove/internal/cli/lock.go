@@ -80,12 +80,7 @@ is part of the recipe, so its digest changes.`,
 			// The lock is written even when the recipe lacks something
 			// else (a tree digest): that is said, and the recipe has no
 			// digest until it is complete.
-			digestLine := ""
-			if locked, err := recipes.Parse(path, out); err != nil {
-				digestLine = "  the recipe is still incomplete:\n" + err.Error()
-			} else if d, err := locked.Digest(); err == nil {
-				digestLine = "  recipe digest " + d.String()
-			}
+			locked, perr := recipes.Parse(path, out)
 			dest := path
 			if output != "" {
 				dest = output
@@ -101,8 +96,16 @@ is part of the recipe, so its digest changes.`,
 			for _, p := range l.Packages {
 				total += p.Size
 			}
-			printf(env.Stdout, "locked %s: %d packages (%s) from %s %s, released %s\n%s\n",
-				dest, len(l.Packages), humanSize(total), l.Release.Suite, l.Release.Codename, l.Release.Date, digestLine)
+			printf(env.Stdout, "locked %s: %d packages (%s) from %s %s, released %s\n",
+				dest, len(l.Packages), humanSize(total), l.Release.Suite, l.Release.Codename, l.Release.Date)
+			if perr != nil {
+				printf(env.Stdout, "  the recipe is still incomplete:\n")
+				printError(env.Stdout, perr)
+				return nil
+			}
+			if d, err := locked.Digest(); err == nil {
+				printf(env.Stdout, "  recipe digest %s\n", d)
+			}
 			return nil
 		},
 	}
