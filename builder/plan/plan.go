@@ -20,21 +20,21 @@ import (
 
 // Fixed paths inside the build container.
 const (
-	SourceDir   = "/src"
+	SourceDir = "/src"
 	// DebianBuildDir is where a Debian source package is put and built,
 	// as Debian's buildds (sbuild) build: the tree dpkg-source unpacks is
 	// /build/reproducible-path/SOURCE-VERSION.
 	DebianBuildDir = "/build/reproducible-path"
-	OutDir      = "/out"
-	HomeDir     = "/home/build"
-	ModCacheDir = "/gomodcache"
-	TmpDir      = "/tmp"
-	GoRoot      = "/usr/local/go"
-	Hostname    = "reprove"
-	UID         = 1000
-	GID         = 1000
-	Umask       = 0o022
-	DefaultPath = GoRoot + "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	OutDir         = "/out"
+	HomeDir        = "/home/build"
+	ModCacheDir    = "/gomodcache"
+	TmpDir         = "/tmp"
+	GoRoot         = "/usr/local/go"
+	Hostname       = "reprove"
+	UID            = 1000
+	GID            = 1000
+	Umask          = 0o022
+	DefaultPath    = GoRoot + "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
 
 // Defaults for limits a recipe and the flags leave unset.

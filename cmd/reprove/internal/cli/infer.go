@@ -97,7 +97,7 @@ error, 2 bad usage.`,
 	f.StringVar(&fl.rebuildDir, "rebuild-dir", "", "`directory` for the rebuilds (must not exist; default reprove-out/infer-NAME-VERSION)")
 	// The build settings of reprove rebuild (its --json is infer's own).
 	f.StringVar(&fl.rf.address, "containerd-address", "", "with --rebuild: use the containerd at this socket instead of starting reprove's own")
-	f.StringVar(&fl.rf.mirror, "debian-mirror", "", "with --rebuild: Debian mirror for base images")
+	f.StringVar(&fl.rf.mirror, "debian-mirror", "", "Debian mirror: for a .deb, where its suite's signed indexes are read; with --rebuild, for base images")
 	f.StringVar(&fl.rf.proxy, "goproxy", "", "with --rebuild: Go module proxy for toolchains and modules")
 	f.Var(&fl.rf.memory, "memory", "with --rebuild: memory limit of each build, e.g. 4GiB")
 	f.Var(&fl.rf.disk, "disk", "with --rebuild: disk limit of each build, e.g. 20GiB")
@@ -107,6 +107,9 @@ error, 2 bad usage.`,
 
 func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error {
 	ctx := cmd.Context()
+	if infer.IsDeb(binary) {
+		return runInferDeb(cmd, env, binary, fl)
+	}
 	if fl.commit != "" && fl.source == "" {
 		return usageErrorf("--commit needs --source")
 	}
