@@ -37,7 +37,7 @@ var rules = []rule{
 		why: "recipes is vocabulary: the format and what infers it"},
 	{from: "centre", forbidden: []string{"builder", "pipeline", "cmd"},
 		why: "the centre logs and serves attestations; it never builds"},
-	{from: "debian", forbidden: []string{"attest", "builder", "centre", "pipeline", "compare", "cmd"},
+	{from: "debian", forbidden: []string{"attest", "builder", "centre", "pipeline", "compare", "cmd"}, allowed: []string{"compare/verdict"},
 		why: "debian is an archive client (signed indexes, control files, resolving, locks); it builds nothing"},
 	{from: "pipeline", forbidden: []string{"cmd"},
 		why: "no library imports the CLI"},
