@@ -343,9 +343,9 @@ func (v *validator) image(im Image) {
 			v.atf("image.debian.suite", "%q is not a Debian suite name", d.Suite)
 		}
 		switch d.Variant {
-		case "", "minbase", "buildd":
+		case "", "minbase", "buildd", "essential":
 		default:
-			v.atf("image.debian.variant", "%q is not a variant reprove builds (minbase or buildd)", d.Variant)
+			v.atf("image.debian.variant", "%q is not a variant reprove builds (minbase, buildd, or essential for a .buildinfo's exact set)", d.Variant)
 		}
 		seen := map[string]bool{}
 		for i, p := range d.Packages {

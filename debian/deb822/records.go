@@ -440,8 +440,11 @@ func ParseDSC(what string, data []byte) (*SourcePackage, error) {
 
 // BuildInfo is a .buildinfo: what a build of a source package installed.
 type BuildInfo struct {
-	Source            string
-	Version           string
+	Source  string
+	Version string
+	// Distribution is the suite the build was for ("unstable",
+	// "bookworm-security"…).
+	Distribution      string
 	BuildArchitecture string
 	// BuildDate is as written (RFC 2822).
 	BuildDate string
@@ -505,6 +508,7 @@ func ParseBuildInfo(what string, data []byte) (*BuildInfo, error) {
 		return nil, fail("Build-Architecture", err)
 	}
 	bi.BuildDate = strings.TrimSpace(p.Value("Build-Date"))
+	bi.Distribution = strings.TrimSpace(p.Value("Distribution"))
 	bi.BuildPath = strings.TrimSpace(p.Value("Build-Path"))
 	for _, line := range strings.Split(p.Value("Environment"), "\n") {
 		line = strings.TrimSpace(line)

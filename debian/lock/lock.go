@@ -187,3 +187,38 @@ func Recipe(ctx context.Context, c *archive.Client, r *recipes.Recipe, arch stri
 	}
 	return locked.Lock, nil
 }
+
+// MissingError lists the packages of a .buildinfo that the archive's
+// signed index at that time does not hold at their recorded versions.
+type MissingError struct {
+	Where   string
+	Missing []string
+}
+
+func (e *MissingError) Error() string {
+	return fmt.Sprintf("lock the .buildinfo: %s does not hold %s", e.Where, strings.Join(e.Missing, ", "))
+}
+
+// BuildInfo locks exactly a .buildinfo's Installed-Build-Depends, each
+// found at its recorded version in the signed Packages index of the
+// archive c reads (a snapshot archive at the build's date).
+func BuildInfo(ctx context.Context, c *archive.Client, suite string, bi *deb822.BuildInfo) (*recipes.DebianLock, *Index, error) {
+	ix, err := Fetch(ctx, c, suite, bi.BuildArchitecture)
+	if err != nil {
+		return nil, nil, err
+	}
+	var pkgs []*deb822.BinaryPackage
+	var missing []string
+	for _, in := range bi.Installed {
+		p, ok := ix.Lookup(in.Name)
+		if !ok || p.Version != in.Version || (in.Arch != "" && p.Architecture != in.Arch && p.Architecture != "all") {
+			missing = append(missing, in.Name+" "+in.Version)
+			continue
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(missing) > 0 {
+		return nil, nil, &MissingError{Where: c.Base + " (" + suite + ")", Missing: missing}
+	}
+	return Of(ix.Release, suite, bi.BuildArchitecture, pkgs), ix, nil
+}

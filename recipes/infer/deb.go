@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"pault.ag/go/debian/version"
@@ -53,9 +54,23 @@ type DebFacts struct {
 	Suite     string
 }
 
+// DebOptions are what ReadDebFacts may be given beside the .deb.
+type DebOptions struct {
+	// BuildInfo is the original build's .buildinfo: its
+	// Installed-Build-Depends are locked exactly, from Snapshot.
+	BuildInfo *deb822.BuildInfo
+	// Snapshot reads the snapshot archive (its Base the snapshot
+	// archive's base URL); needed with BuildInfo.
+	Snapshot *archive.Client
+}
+
 // ReadDebFacts reads the .deb at p, finds its source package in the
 // suite's signed Sources index and locks its build environment.
-func ReadDebFacts(ctx context.Context, c *archive.Client, p, suite string) (*DebFacts, error) {
+func ReadDebFacts(ctx context.Context, c *archive.Client, p, suite string, opts ...DebOptions) (*DebFacts, error) {
+	var o DebOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("infer: %w", err)
@@ -88,8 +103,29 @@ func ReadDebFacts(ctx context.Context, c *archive.Client, p, suite string) (*Deb
 	if arch == "all" {
 		arch = "amd64"
 	}
-	ix, err := lock.Fetch(ctx, c, suite, arch)
-	if err != nil {
+	var ix *lock.Index
+	if bi := o.BuildInfo; bi != nil {
+		if bi.Source != func() string { n, _ := ctl.SourceName(); return n }() {
+			return nil, fmt.Errorf("infer: the .buildinfo is of %s, the .deb of source %s", bi.Source, ctl.Source)
+		}
+		when, err := buildDate(bi.BuildDate)
+		if err != nil {
+			return nil, fmt.Errorf("infer: .buildinfo Build-Date: %w", err)
+		}
+		sc := *o.Snapshot
+		sc.Base = archive.SnapshotURL(o.Snapshot.Base, when)
+		sc.Verify.IgnoreValidUntil = true
+		dist := bi.Distribution
+		if dist == "" {
+			dist = suite
+		}
+		facts.BuildInfo = bi
+		if facts.Lock, ix, err = lock.BuildInfo(ctx, &sc, dist, bi); err != nil {
+			return nil, fmt.Errorf("infer: %w", err)
+		}
+		facts.Mirror = strings.TrimSuffix(sc.Base, "/")
+		suite, c = dist, &sc
+	} else if ix, err = lock.Fetch(ctx, c, suite, arch); err != nil {
 		return nil, err
 	}
 	srcs, err := c.Sources(ctx, ix.Release, suite, lock.Component)
@@ -109,11 +145,28 @@ func ReadDebFacts(ctx context.Context, c *archive.Client, p, suite string) (*Deb
 	if b, ok := ix.Lookup(ctl.Package); ok && b.Version == ctl.Version && (b.Architecture == ctl.Architecture) {
 		facts.InArchive = b
 	}
-	if facts.Lock, err = ix.Resolve(lock.Request{Suite: suite, Variant: "buildd", BuildDepends: lock.BuildDepends(facts.Source), Arch: arch}); err != nil {
-		return nil, fmt.Errorf("infer: lock the build environment of %s %s: %w", name, ver, err)
+	if facts.BuildInfo == nil {
+		if facts.Lock, err = ix.Resolve(lock.Request{Suite: suite, Variant: "buildd", Packages: BuilddExtra, BuildDepends: lock.BuildDepends(facts.Source), Arch: arch}); err != nil {
+			return nil, fmt.Errorf("infer: lock the build environment of %s %s: %w", name, ver, err)
+		}
 	}
+	facts.Suite = suite
 	return facts, nil
 }
+
+func buildDate(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC1123Z, time.RFC1123, "Mon, 2 Jan 2006 15:04:05 -0700"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date", s)
+}
+
+// BuilddExtra are the packages Debian's buildds (sbuild) install beside
+// the buildd variant and the Build-Depends: fakeroot, which
+// dpkg-buildpackage runs debian/rules binary under as a user.
+var BuilddExtra = []string{"fakeroot"}
 
 // upstream is a version without its epoch and Debian revision.
 func upstream(v string) string {
@@ -157,7 +210,12 @@ func InferDeb(f *DebFacts) (*Result, error) {
 	r.Source.DSC = &recipes.DSCSource{URL: dscURL, Digest: dsc.SHA256}
 	note(Certain, "source", src.Package+" "+src.Version, "the .deb's control file names its source package (Source: %s); the suite's signed Sources index lists its .dsc with this sha256", src.Package)
 
-	r.Image.Debian = &recipes.DebianImage{Suite: f.Suite, Variant: "buildd", Lock: f.Lock}
+	r.Image.Debian = &recipes.DebianImage{Suite: f.Suite, Variant: "buildd", Packages: BuilddExtra, Lock: f.Lock}
+	if f.BuildInfo != nil {
+		// Exactly what the build had: the essential set comes from the
+		// lock like everything else, nothing is added by a variant.
+		r.Image.Debian = &recipes.DebianImage{Suite: f.Suite, Variant: "essential", Lock: f.Lock}
+	}
 	if f.BuildInfo != nil {
 		note(Certain, "image", fmt.Sprintf("%d packages", len(f.Lock.Packages)), "exactly the .buildinfo's Installed-Build-Depends, found in the snapshot archive's signed index")
 	} else {

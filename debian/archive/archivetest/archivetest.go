@@ -67,6 +67,40 @@ type Suite struct {
 	Date time.Time
 	// Packages; each gets the Filename pool/main/<first letter>/<name>/.
 	Packages []debtest.Package
+	// Sources are source packages, listed in main/source/Sources with
+	// their files in pool/main/<first letter>/<name>/.
+	Sources []Source
+}
+
+// Source is a source package: a .dsc made from its fields and files.
+type Source struct {
+	Name, Version, BuildDepends string
+	// Files are the files the .dsc lists, by name.
+	Files map[string][]byte
+}
+
+// DSC is the .dsc file of s and its name.
+func (s Source) DSC() (string, []byte) {
+	name := fmt.Sprintf("%s_%s.dsc", s.Name, s.Version)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "Format: 3.0 (quilt)\nSource: %s\nBinary: %s\nArchitecture: any\nVersion: %s\n", s.Name, s.Name, s.Version)
+	if s.BuildDepends != "" {
+		fmt.Fprintf(&b, "Build-Depends: %s\n", s.BuildDepends)
+	}
+	b.WriteString("Checksums-Sha256:\n")
+	for _, n := range sortedKeys(s.Files) {
+		fmt.Fprintf(&b, " %s %d %s\n", digest.FromBytes(s.Files[n]).Encoded(), len(s.Files[n]), n)
+	}
+	return name, b.Bytes()
+}
+
+func sortedKeys(m map[string][]byte) []string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // PoolPath is where a package lives in the archive.
@@ -86,17 +120,43 @@ func (s Suite) Files(t testing.TB, key *openpgp.Entity) map[string][]byte {
 		idx.WriteString(debtest.Control(p))
 		fmt.Fprintf(&idx, "Filename: %s\nSize: %d\nSHA256: %s\n\n", pp, len(deb), digest.FromBytes(deb).Encoded())
 	}
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(idx.Bytes())
-	zw.Close()
+	var srcIdx bytes.Buffer
+	for _, src := range s.Sources {
+		dir := fmt.Sprintf("pool/main/%s/%s", src.Name[:1], src.Name)
+		name, dsc := src.DSC()
+		all := map[string][]byte{name: dsc}
+		for n, b := range src.Files {
+			all[n] = b
+		}
+		fmt.Fprintf(&srcIdx, "Package: %s\nVersion: %s\nArchitecture: any\nDirectory: %s\n", src.Name, src.Version, dir)
+		if src.BuildDepends != "" {
+			fmt.Fprintf(&srcIdx, "Build-Depends: %s\n", src.BuildDepends)
+		}
+		srcIdx.WriteString("Checksums-Sha256:\n")
+		for _, n := range sortedKeys(all) {
+			files[dir+"/"+n] = all[n]
+			fmt.Fprintf(&srcIdx, " %s %d %s\n", digest.FromBytes(all[n]).Encoded(), len(all[n]), n)
+		}
+		srcIdx.WriteString("\n")
+	}
+	gzOf := func(b []byte) []byte {
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write(b)
+		zw.Close()
+		return gz.Bytes()
+	}
 	dir := "dists/" + s.Name + "/"
 	pk := "main/binary-" + s.Arch + "/Packages"
-	files[dir+pk+".gz"] = gz.Bytes()
-	release := fmt.Sprintf("Origin: reprove tests\nSuite: %s\nCodename: %s\nDate: %s\nArchitectures: %s\nComponents: main\nSHA256:\n %s %d %s\n %s %d %s\n",
+	sk := "main/source/Sources"
+	gz, sgz := gzOf(idx.Bytes()), gzOf(srcIdx.Bytes())
+	files[dir+pk+".gz"] = gz
+	files[dir+sk+".gz"] = sgz
+	release := fmt.Sprintf("Origin: reprove tests\nSuite: %s\nCodename: %s\nDate: %s\nArchitectures: %s\nComponents: main\nSHA256:\n %s %d %s\n %s %d %s\n %s %d %s\n",
 		s.Name, s.Name, s.Date.UTC().Format(time.RFC1123), s.Arch,
 		digest.FromBytes(idx.Bytes()).Encoded(), idx.Len(), pk,
-		digest.FromBytes(gz.Bytes()).Encoded(), gz.Len(), pk+".gz")
+		digest.FromBytes(gz).Encoded(), len(gz), pk+".gz",
+		digest.FromBytes(sgz).Encoded(), len(sgz), sk+".gz")
 	files[dir+"InRelease"] = Sign(t, key, []byte(release))
 	return files
 }

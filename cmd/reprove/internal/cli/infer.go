@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -34,6 +35,7 @@ const ExitIncomplete = 4
 type inferFlags struct {
 	source, commit, sourceURL string
 	shippedURL, member        string
+	buildinfo                 string
 	ldflags                   []string
 	output, name, suite       string
 	jsonOut                   bool
@@ -92,6 +94,8 @@ error, 2 bad usage.`,
 	f.StringVarP(&fl.output, "output", "o", "", "write the recipe to `file` instead of stdout")
 	f.StringVar(&fl.name, "name", "", "file name of the rebuilt binary in /out (default: from the main package)")
 	f.StringVar(&fl.suite, "suite", "bookworm", "Debian `suite` for images that need packages (git, gcc)")
+	f.StringVar(&fl.buildinfo, "buildinfo", "", "for a .deb: the original build's .buildinfo `file`; its Installed-Build-Depends are locked exactly, from the snapshot archive at its Build-Date")
+	f.StringVar(&fl.rf.snapshot, "snapshot", "", "snapshot archive `URL` (default https://snapshot.debian.org), for --buildinfo")
 	f.BoolVar(&fl.jsonOut, "json", false, "print the recipe, findings and candidates as JSON (schema-versioned)")
 	f.BoolVar(&fl.rebuild, "rebuild", false, "rebuild the candidates in turn until one reproduces the binary")
 	f.StringVar(&fl.rebuildDir, "rebuild-dir", "", "`directory` for the rebuilds (must not exist; default reprove-out/infer-NAME-VERSION)")
@@ -148,6 +152,9 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 	} else {
 		var err error
 		if facts, err = infer.ReadFacts(ctx, binary, lim); err != nil {
+			if errors.Is(err, infer.ErrNotGo) {
+				return runInferNative(cmd, env, binary, fl)
+			}
 			return err
 		}
 	}
