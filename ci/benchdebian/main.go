@@ -82,9 +82,9 @@ const debianRate = "about 97% (Debian's reproducible-builds tests, bookworm amd6
 
 type row struct {
 	pkg, kind, result string
-	total, build  time.Duration
-	peakDisk      int64
-	imageBuilt    bool
+	total, build      time.Duration
+	peakDisk          int64
+	imageBuilt        bool
 }
 
 func main() {
