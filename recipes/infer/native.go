@@ -218,8 +218,15 @@ func cargoAuditable(b []byte) ([]CrateDep, error) {
 func readNativePE(x *exefile.File, nf *NativeFacts) error {
 	p := x.PE
 	nf.Machine = fmt.Sprintf("0x%x", p.Machine)
-	if libs, err := p.ImportedLibraries(); err == nil {
-		nf.Needed = libs
+	// debug/pe's ImportedLibraries is a stub; the DLLs are read off the
+	// imported symbols ("Func:dll").
+	if syms, err := p.ImportedSymbols(); err == nil {
+		for _, sym := range syms {
+			if _, dll, ok := strings.Cut(sym, ":"); ok && !slices.Contains(nf.Needed, strings.ToLower(dll)) {
+				nf.Needed = append(nf.Needed, strings.ToLower(dll))
+			}
+		}
+		slices.Sort(nf.Needed)
 	}
 	nf.Stripped = p.FileHeader.NumberOfSymbols == 0
 	// mingw-w64's GCC leaves "GCC: (GNU) 12-win32" in the data of what it
