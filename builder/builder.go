@@ -134,7 +134,7 @@ func New(opts Options) (*Builder, error) {
 	b.fetcher = &fetch.Fetcher{CacheDir: opts.CacheDir, Proxy: b.proxy, Log: func(s string) { b.event(PhaseFetch, s) },
 		// Source trees belong to the build user, who may write to them.
 		Prepare: func(dir string) error { return chownTree(dir, plan.UID, plan.GID) },
-		Refetch: opts.Refetch, Now: opts.Now, Bytes: b.meter(PhaseFetch)}
+		Refetch: opts.Refetch, Now: opts.Now, Bytes: b.meter(PhaseFetch), Snapshot: opts.Snapshot}
 	b.sweep()
 	b.images = &image.Builder{Client: opts.Client, Dir: filepath.Join(opts.CacheDir, "images"), Proxy: b.proxy, Mirror: opts.Mirror,
 		Snapshot: opts.Snapshot, DebCache: filepath.Join(opts.CacheDir, "debian", "debs"),

@@ -7,7 +7,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
+	"time"
 
+	"github.com/opencontainers/go-digest"
+
+	"github.com/reprove/reprove/debian/archive"
 	"github.com/reprove/reprove/debian/deb822"
 	"github.com/reprove/reprove/recipes"
 )
@@ -17,8 +22,9 @@ import (
 // it, each checked against that list. They are put in dest as they are,
 // side by side; nothing of them is unpacked or parsed on the host but the
 // .dsc itself (the build unpacks them with dpkg-source in the container).
-func (f *Fetcher) dsc(ctx context.Context, s *recipes.DSCSource, dest string) (*Source, error) {
-	p, rec, err := f.Get(ctx, "source package", s.URL, s.Digest)
+func (f *Fetcher) dsc(ctx context.Context, r *recipes.Recipe, dest string) (*Source, error) {
+	s := r.Source.DSC
+	p, rec, err := f.getPool(ctx, r, "source package", s.URL, s.Digest)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +71,7 @@ func (f *Fetcher) dsc(ctx context.Context, s *recipes.DSCSource, dest string) (*
 	for _, file := range pkg.Files {
 		fu := *u
 		fu.Path = path.Join(path.Dir(u.Path), file.Name)
-		fp, _, err := f.Get(ctx, "file of "+name, fu.String(), file.SHA256)
+		fp, _, err := f.getPool(ctx, r, "file of "+name, fu.String(), file.SHA256)
 		if err != nil {
 			return nil, err
 		}
@@ -78,4 +84,27 @@ func (f *Fetcher) dsc(ctx context.Context, s *recipes.DSCSource, dest string) (*
 	}
 	f.log("source package %s %s: %d files, each checked against the .dsc", pkg.Package, pkg.Version, len(pkg.Files)+1)
 	return &Source{Dir: filepath.Clean(dest), Resolved: Resolved{Kind: "dsc", URI: s.URL, Version: pkg.Package + " " + pkg.Version, Digest: s.Digest, Fetched: rec}}, nil
+}
+
+// getPool is Get for a file of the Debian archive's pool/: when the
+// mirror no longer has it, it is fetched from the snapshot archive at the
+// date of the recipe's lock (as the image's .debs are), and checked
+// against the same pin.
+func (f *Fetcher) getPool(ctx context.Context, r *recipes.Recipe, what, loc string, want digest.Digest) (string, *Fetched, error) {
+	p, rec, err := f.Get(ctx, what, loc, want)
+	i := strings.Index(loc, "/pool/")
+	if err == nil || !archive.NotFound(err) || f.Snapshot == "off" || i < 0 || r.Image.Debian == nil || r.Image.Debian.Lock == nil {
+		return p, rec, err
+	}
+	date, perr := time.Parse(time.RFC3339, r.Image.Debian.Lock.Release.Date)
+	if perr != nil {
+		return p, rec, err
+	}
+	base := f.Snapshot
+	if base == "" {
+		base = archive.DefaultSnapshot
+	}
+	snap := archive.SnapshotURL(base, date.Add(archive.SnapshotDelay)) + loc[i:]
+	f.log("%s: %s is gone from the mirror; fetching it from the snapshot archive", what, loc)
+	return f.Get(ctx, what, snap, want)
 }

@@ -135,7 +135,7 @@ func (f *Fetcher) recontact(ctx context.Context, r *recipes.Recipe) (*Fetched, e
 	s := r.Source
 	switch {
 	case s.DSC != nil:
-		_, rec, err := f.Get(ctx, "source package", s.DSC.URL, s.DSC.Digest)
+		_, rec, err := f.getPool(ctx, r, "source package", s.DSC.URL, s.DSC.Digest)
 		return rec, err
 	case s.Archive != nil:
 		loc := s.Archive.URL

@@ -102,7 +102,7 @@ func (f *Fetcher) Source(ctx context.Context, r *recipes.Recipe, dest string) (*
 	case s.Dir != nil:
 		return f.dir(ctx, r.ResolvePath(s.Dir.Path), s.Dir.Tree, dest)
 	case s.DSC != nil:
-		return f.dsc(ctx, s.DSC, dest)
+		return f.dsc(ctx, r, dest)
 	}
 	return nil, errors.New("fetch source: the recipe names no source")
 }

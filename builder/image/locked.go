@@ -26,14 +26,8 @@ import (
 	"github.com/reprove/reprove/recipes"
 )
 
-// SnapshotDelay is how long after a lock's Release date the snapshot
-// archive is asked for its state. A snapshot archive serves, for a
-// timestamp, the latest state it took at or before it; the state that
-// holds a Release of date D is the first one taken after D, and Debian's
-// snapshot archive takes one at least every six hours. Files dropped from
-// the index stay in the pool for a day and a half, so the state six hours
-// on still holds every file the lock names.
-const SnapshotDelay = 6 * time.Hour
+// SnapshotDelay is archive.SnapshotDelay.
+const SnapshotDelay = archive.SnapshotDelay
 
 // DebError is a .deb that could not be had as the lock pins it.
 type DebError struct {

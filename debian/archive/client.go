@@ -30,6 +30,15 @@ const DefaultMirror = "http://deb.debian.org/debian"
 // snapshot).
 const DefaultSnapshot = "https://snapshot.debian.org"
 
+// SnapshotDelay is how long after a lock's Release date the snapshot
+// archive is asked for its state. A snapshot archive serves, for a
+// timestamp, the latest state it took at or before it; the state that
+// holds a Release of date D is the first one taken after D, and Debian's
+// snapshot archive takes one at least every six hours. Files dropped from
+// the index stay in the pool for a day and a half, so the state six hours
+// on still holds every file the lock names.
+const SnapshotDelay = 6 * time.Hour
+
 // SnapshotURL is the base URL of the archive as a snapshot archive at base
 // holds it at time t.
 func SnapshotURL(base string, t time.Time) string {
