@@ -122,7 +122,7 @@ func main() {
 	}
 	defer os.RemoveAll(tmp)
 
-	fmt.Printf("%-28s %-24s %-60s %9s %9s %10s\n", "package", "build system", "result", "time", "dpkg-bp", "peak disk")
+	fmt.Printf("%-28s %-24s %9s %9s %10s  %s\n", "package", "build system", "time", "dpkg-bp", "peak disk", "result")
 	var rows []row
 	for _, p := range packages {
 		if *only != "" && !strings.Contains(","+*only+",", ","+p.source+",") {
@@ -133,7 +133,7 @@ func main() {
 		}
 		r := run(ctx, sess, c, ix, srcs, p.source, p.kind, tmp, cache)
 		rows = append(rows, r)
-		fmt.Printf("%-28s %-24s %-60s %9s %9s %10s\n", r.pkg, r.kind, r.result, r.total.Round(time.Second), r.build.Round(time.Second), human(r.peakDisk))
+		fmt.Printf("%-28s %-24s %9s %9s %10s  %s\n", r.pkg, r.kind, r.total.Round(time.Second), r.build.Round(time.Second), human(r.peakDisk), r.result)
 	}
 	identical, ratios := 0, []float64{}
 	for _, r := range rows {
@@ -242,10 +242,7 @@ func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *loc
 	case o.Verdict != nil && *o.Verdict == verdict.Identical:
 		r.result = "identical"
 	default:
-		r.result = "different: " + firstCause(filepath.Join(out, strings.TrimSuffix(o.Report, ".json")+".txt"))
-		if len(r.result) > 60 {
-			r.result = r.result[:57] + "..."
-		}
+		r.result = "different: " + firstCause(filepath.Join(out, "compare", filepath.Base(o.Path)+".txt"))
 	}
 	os.RemoveAll(out)
 	return r
@@ -260,12 +257,19 @@ func firstCause(report string) string {
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
+	var cause []string
 	for i := 0; sc.Scan() && i < 15; i++ {
 		line := strings.TrimSpace(sc.Text())
-		if i < 4 || line == "" || strings.HasPrefix(line, "rebuilt") || strings.HasPrefix(line, "shipped") {
+		if i < 4 || line == "" || strings.HasPrefix(line, "rebuilt") || strings.HasPrefix(line, "shipped") || strings.HasPrefix(line, "note:") || strings.HasSuffix(line, ".deb") {
 			continue
 		}
-		return line
+		cause = append(cause, line)
+		if len(cause) == 3 {
+			break
+		}
+	}
+	if len(cause) > 0 {
+		return strings.Join(cause, " / ")
 	}
 	return "(cause not in the first 15 lines)"
 }
