@@ -204,6 +204,9 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 	var tries []rebuildTry
 	reproduced := -1
 	if fl.rebuild {
+		if err := lockInferred(cmd, env, res, fl); err != nil {
+			return err
+		}
 		if len(res.Incomplete) > 0 {
 			return fmt.Errorf("cannot rebuild: the recipe is incomplete (%s); give --source", strings.Join(res.Incomplete, "; "))
 		}
