@@ -7,7 +7,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/report"
+	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/english"
 )
 
@@ -16,7 +17,7 @@ type view struct {
 	ID       string
 	Path     string // for the filter: names from the top, lower case
 	Open     bool
-	N        *compare.Node
+	N        *report.Node
 	Tag      string
 	Class    string // of the tag: accepted, unallowed, fixed
 	Lines    []string
@@ -30,7 +31,7 @@ type indexEntry struct {
 }
 
 type page struct {
-	R       *compare.Report
+	R       *report.Report
 	Explain string
 	Root    *view
 	Index   []indexEntry
@@ -44,7 +45,7 @@ type page struct {
 // browser, with scripts or without. An index of the causes (changed
 // members, functions, strings) comes first; causes are open, what follows
 // from them is folded.
-func (o Options) HTML(w io.Writer, r *compare.Report) error {
+func (o Options) HTML(w io.Writer, r *report.Report) error {
 	pg := &page{R: r, Explain: explain(r)}
 	if r.Differences != nil {
 		id := 0
@@ -59,7 +60,7 @@ func (o Options) HTML(w io.Writer, r *compare.Report) error {
 
 // counts reports whether n holds a difference no allowed normalizer
 // accepts.
-func counts(n *compare.Node) bool {
+func counts(n *report.Node) bool {
 	if n.Leaf() && !n.Accepted {
 		return true
 	}
@@ -71,7 +72,7 @@ func counts(n *compare.Node) bool {
 	return false
 }
 
-func (o Options) build(n *compare.Node, depth int, path string, effect bool, id *int, pg *page) *view {
+func (o Options) build(n *report.Node, depth int, path string, effect bool, id *int, pg *page) *view {
 	*id++
 	effect = effect || n.Effect
 	p := n.Name
@@ -119,11 +120,11 @@ func (o Options) build(n *compare.Node, depth int, path string, effect bool, id 
 }
 
 // explain is the sentence under the verdict badge.
-func explain(r *compare.Report) string {
+func explain(r *report.Report) string {
 	switch r.Verdict {
-	case compare.Identical:
+	case verdict.Identical:
 		return "The two files have the same digest: they are bit for bit the same."
-	case compare.Equivalent:
+	case verdict.Equivalent:
 		return "The files differ only in ways the allowed normalizers accept (" + strings.Join(r.Normalizers, ", ") + "); every such difference is listed below."
 	}
 	return "The files differ. The causes come first; what follows from them (code and data that only moved, section bytes) is folded below them."

@@ -1,4 +1,9 @@
-package compare
+// Package report is the compare report model: the types the JSON report is
+// made of, which the engine (package compare) fills and the renderings
+// (package render, the centre's pages) read. It stands on the vocabulary
+// of package verdict and on nothing of the engine, so a reader of reports
+// does not carry the archive, compression and executable parsers.
+package report
 
 import (
 	"encoding/json"
@@ -7,7 +12,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	"github.com/reprove/reprove/compare/format"
-	"github.com/reprove/reprove/compare/pe"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 // SchemaVersion is the version of the JSON report. It changes whenever a
@@ -22,10 +27,10 @@ const SchemaVersion = 2
 // Report is the result of one comparison: the source of truth that the
 // text and HTML renderings are made from.
 type Report struct {
-	SchemaVersion int      `json:"schemaVersion"`
-	Verdict       Verdict  `json:"verdict"`
-	Rebuilt       Artifact `json:"rebuilt"`
-	Shipped       Artifact `json:"shipped"`
+	SchemaVersion int             `json:"schemaVersion"`
+	Verdict       verdict.Verdict `json:"verdict"`
+	Rebuilt       Artifact        `json:"rebuilt"`
+	Shipped       Artifact        `json:"shipped"`
 	// Allowed lists the normalizers the caller allowed.
 	Allowed []string `json:"allowedNormalizers"`
 	// Normalizers lists the allowed normalizers that were needed to reach
@@ -111,8 +116,8 @@ func (c *Change) UnmarshalText(b []byte) error {
 type Node struct {
 	// Name is the member, section or field this node is about, relative to
 	// its parent.
-	Name string `json:"name"`
-	Kind Kind   `json:"kind"`
+	Name string       `json:"name"`
+	Kind verdict.Kind `json:"kind"`
 	// Summary is one human sentence.
 	Summary string `json:"summary,omitempty"`
 	// Rebuilt and Shipped are the two values, for field differences.
@@ -133,22 +138,19 @@ type Node struct {
 	// fields. Renderings fold effects.
 	Effect bool `json:"effect,omitempty"`
 	// Signature describes an Authenticode signature (kind signature).
-	Signature *pe.Signature `json:"signature,omitempty"`
+	Signature *Signature `json:"signature,omitempty"`
 	// Lines holds a unified diff, an instruction diff or a hex view.
 	Lines []string `json:"lines,omitempty"`
 	// LinesOmitted counts lines the comparison did not record (byte ranges
 	// past Limits.MaxRanges, instructions past Limits.MaxListing).
 	LinesOmitted int     `json:"linesOmitted,omitempty"`
 	Children     []*Node `json:"children,omitempty"`
-
-	// order puts a place before its siblings of the same rank (Go build
-	// info first: it says which inputs changed; then functions, strings,
-	// data).
-	order int
 }
 
 // Leaf reports whether n is a difference rather than a place.
-func (n *Node) Leaf() bool { return n.Kind != KindFile && n.Kind != KindSection && n.Kind != KindGroup }
+func (n *Node) Leaf() bool {
+	return n.Kind != verdict.KindFile && n.Kind != verdict.KindSection && n.Kind != verdict.KindGroup
+}
 
 // WriteJSON writes r as indented JSON.
 func (r *Report) WriteJSON(w io.Writer) error {
@@ -161,8 +163,8 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return nil
 }
 
-// ReadReport decodes a JSON report, refusing other schema versions.
-func ReadReport(rd io.Reader) (*Report, error) {
+// Read decodes a JSON report, refusing other schema versions.
+func Read(rd io.Reader) (*Report, error) {
 	var r Report
 	dec := json.NewDecoder(rd)
 	if err := dec.Decode(&r); err != nil {
@@ -178,4 +180,24 @@ func ReadReport(rd io.Reader) (*Report, error) {
 		return nil, fmt.Errorf("read report: shipped digest: %w", err)
 	}
 	return &r, nil
+}
+
+// Signature describes the Authenticode signature in a certificate table.
+type Signature struct {
+	// Signer and Issuer are the distinguished names of the signing
+	// certificate.
+	Signer string `json:"signer"`
+	Issuer string `json:"issuer"`
+	Serial string `json:"serial"`
+	// DigestAlgorithm and Digest are the image hash the signature covers.
+	DigestAlgorithm string `json:"digestAlgorithm,omitempty"`
+	Digest          string `json:"digest,omitempty"`
+	// DigestMatches is true when Digest is the Authenticode hash of this
+	// very image: the signature was made for these bytes.
+	DigestMatches bool `json:"digestMatches"`
+	// SignatureValid is true when the PKCS#7 signature verifies with the
+	// embedded certificate. No trust root is consulted: whether the signer
+	// is trusted is a policy question for the verifier, not for compare.
+	SignatureValid bool   `json:"signatureValid"`
+	Problem        string `json:"problem,omitempty"` // why DigestMatches or SignatureValid is false
 }
