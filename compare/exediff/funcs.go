@@ -232,13 +232,16 @@ func (fc *funcCmp) decodePair(p *fpair, ia, ib []disasm.Inst, votes *[]vote, ra,
 		}
 	}
 	p.class = Changed
-	p.hunks, p.summary = fc.structuralDiff(ta, tb)
+	p.hunks, p.summary = fc.structuralDiff(ta, tb, !decoded)
 	return ia, ib, nil
 }
 
 // structuralDiff aligns two instruction streams that differ in more than
 // addresses and renders the differing stretches.
-func (fc *funcCmp) structuralDiff(ia, ib []disasm.Inst) ([]hunk, string) {
+//
+// whole says ia and ib are the whole functions (not only the stretch up
+// to the last byte that differs), so their lengths are worth telling.
+func (fc *funcCmp) structuralDiff(ia, ib []disasm.Inst, whole bool) ([]hunk, string) {
 	shape := func(d *disasm.Decoder, l *layout, ins []disasm.Inst) []string {
 		out := make([]string, len(ins))
 		for i := range ins {
@@ -266,7 +269,11 @@ func (fc *funcCmp) structuralDiff(ia, ib []disasm.Inst) ([]hunk, string) {
 		changedB += d.ReplEnd - d.ReplStart
 		hunks = append(hunks, hunk{d.Start, d.End, d.ReplStart, d.ReplEnd})
 	}
-	return hunks, fmt.Sprintf("%s (%d instructions in rebuilt, %d in shipped)", verb(max(changedA, changedB), "instruction", "differs", "differ"), len(ia), len(ib))
+	summary := verb(max(changedA, changedB), "instruction", "differs", "differ")
+	if whole {
+		summary += fmt.Sprintf(" (%d instructions in rebuilt, %d in shipped)", len(ia), len(ib))
+	}
+	return hunks, summary
 }
 
 type hunk struct{ a0, a1, b0, b1 int }
