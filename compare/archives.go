@@ -330,6 +330,7 @@ func (e *engine) diffTrailers(parent *report.Node, a, b archive.Trailer) {
 // compareTarMembers compares two listed tars; oa and ob reopen them to
 // keep the members whose content differs.
 func (e *engine) compareTarMembers(parent *report.Node, wa, wb string, oa, ob func() (io.ReadCloser, error), as, bs []*member, depth int) error {
+	part := e.deb.take()
 	pairs := e.diffMembers(parent, as, bs)
 	var differ []*pair
 	wantA, wantB := map[int]bool{}, map[int]bool{}
@@ -351,6 +352,23 @@ func (e *engine) compareTarMembers(parent *report.Node, wa, wb string, oa, ob fu
 		}
 		defer freeAll(kb)
 		for _, p := range differ {
+			if part == "control" {
+				handled, err := e.compareDebControl(p.node, p.a.Name, ka[p.ai], kb[p.bi])
+				if err != nil {
+					return err
+				}
+				if handled {
+					if strings.TrimPrefix(p.a.Name, "./") == "md5sums" {
+						e.deb.sumsNode = p.node
+					}
+					ka[p.ai].free()
+					kb[p.bi].free()
+					continue
+				}
+			}
+			if part == "data" && isChangelog(p.a.Name) {
+				e.order[p.node] = -1 // why this version exists: first
+			}
 			if err := e.compareBlobs(p.node, ka[p.ai], kb[p.bi], depth+1); err != nil {
 				return err
 			}
@@ -552,13 +570,28 @@ func (e *engine) compareAr(parent *report.Node, a, b *blob, depth int) error {
 		return err
 	}
 	pairs := e.diffMembers(parent, ma, mb)
+	deb := isDeb(ma) && isDeb(mb)
+	if deb {
+		prev := e.deb
+		e.deb = &debState{sums: map[string]*report.Node{}}
+		defer func() { e.deb = prev }()
+	}
 	for _, p := range pairs {
+		if deb {
+			e.deb.part = debPart(p.a.Name)
+			if e.deb.part == "data" {
+				e.deb.data = p.node
+			}
+		}
 		if p.a.dig != p.b.dig {
 			if err := e.compareBlobs(p.node, ba[p.ai], bb[p.bi], depth+1); err != nil {
 				return err
 			}
 		}
 		e.attach(parent, p.node)
+	}
+	if deb {
+		e.linkSums(e.deb.sumsNode)
 	}
 	return nil
 }

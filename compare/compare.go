@@ -198,6 +198,9 @@ type engine struct {
 	// info first: it says which inputs changed; then strings, functions,
 	// data; layout and sections last).
 	order map[*report.Node]int
+	// deb is set while the members of two Debian packages are compared.
+	deb *debState
+	ids int // node IDs given out (report.Node.ID)
 }
 
 func newEngine(ctx context.Context, opts Options, allowed []string) *engine {

@@ -24,6 +24,8 @@ type view struct {
 	LinesCut int
 	Kids     []*view
 	Cut      int // differences under children not shown
+	// SeeID is the element of the node this one refers to (report.Node.See).
+	SeeID string
 }
 
 type indexEntry struct {
@@ -38,6 +40,9 @@ type page struct {
 	// IndexCut counts causes left out of the index.
 	IndexCut int
 	Cut      cut
+	// ids maps report node IDs to the elements that show them.
+	ids map[string]string
+	refs []*view // views whose node refers to another
 }
 
 // HTML writes r as one self-contained page (inline style, a small inline
@@ -46,10 +51,13 @@ type page struct {
 // members, functions, strings) comes first; causes are open, what follows
 // from them is folded.
 func (o Options) HTML(w io.Writer, r *report.Report) error {
-	pg := &page{R: r, Explain: explain(r)}
+	pg := &page{R: r, Explain: explain(r), ids: map[string]string{}}
 	if r.Differences != nil {
 		id := 0
 		pg.Root = o.build(r.Differences, 0, "", false, &id, pg)
+	}
+	for _, v := range pg.refs {
+		v.SeeID = pg.ids[v.N.See] // "" when the target was cut: no link
 	}
 	bw := bufio.NewWriter(w)
 	if err := pageTmpl.Execute(bw, pg); err != nil {
@@ -84,6 +92,12 @@ func (o Options) build(n *report.Node, depth int, path string, effect bool, id *
 	}
 	v := &view{ID: fmt.Sprintf("d%d", *id), Path: strings.ToLower(p), N: n, Tag: Tag(n),
 		Open: depth == 0 || (!effect && counts(n))}
+	if n.ID != "" {
+		pg.ids[n.ID] = v.ID
+	}
+	if n.See != "" {
+		pg.refs = append(pg.refs, v)
+	}
 	switch {
 	case n.Accepted:
 		v.Class = "accepted"
@@ -208,7 +222,7 @@ qn.textContent=s==""?"":n+" matching";
 })();
 </script>
 </body></html>
-{{define "body"}}<span class="name">{{.N.Name}}</span>{{if .Tag}}<span class="kind {{if .N.Effect}}effect{{else}}{{.Class}}{{end}}">{{.Tag}}</span>{{end}}{{if .N.Summary}} — {{.N.Summary}}{{end}}{{if or .N.Rebuilt .N.Shipped}}<span class="vals mono"><span class="old">{{.N.Rebuilt}}</span> → <span class="new">{{.N.Shipped}}</span></span>{{end}}{{end}}
+{{define "body"}}<span class="name">{{.N.Name}}</span>{{if .Tag}}<span class="kind {{if .N.Effect}}effect{{else}}{{.Class}}{{end}}">{{.Tag}}</span>{{end}}{{if .N.Summary}} — {{.N.Summary}}{{end}}{{if .SeeID}} (<a href="#{{.SeeID}}">see its differences</a>){{end}}{{if or .N.Rebuilt .N.Shipped}}<span class="vals mono"><span class="old">{{.N.Rebuilt}}</span> → <span class="new">{{.N.Shipped}}</span></span>{{end}}{{end}}
 {{define "lines"}}{{if .Lines}}<pre>{{range .Lines}}<span class="{{lineClass .}}">{{.}}</span>{{end}}{{if .LinesCut}}<span class="hunk">… {{plural .LinesCut "more line"}} not shown</span>{{end}}{{if .N.LinesOmitted}}<span class="hunk">… {{plural .N.LinesOmitted "more line"}} not recorded</span>{{end}}</pre>{{end}}{{end}}
 {{define "node"}}{{if .Kids}}<details id="{{.ID}}" data-path="{{.Path}}"{{if .Open}} open{{end}}><summary>{{template "body" .}}</summary>
 {{template "lines" .}}{{range .Kids}}{{template "node" .}}{{end}}{{if .Cut}}<div class="cut">… {{plural .Cut "more difference"}} not shown (the JSON report holds them)</div>{{end}}</details>

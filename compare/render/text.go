@@ -94,7 +94,7 @@ func (o Options) Text(w io.Writer, r *report.Report) error {
 	var c cut
 	if r.Differences != nil {
 		p("\n")
-		o.textNode(bw, r.Differences, 0, &c)
+		o.textNode(bw, r.Differences, 0, &c, idPaths(r.Differences))
 	}
 	if c.Diffs > 0 || c.Lines > 0 {
 		p("\n%s not shown (raise --max-entries-shown or --max-lines, 0 for no limit; --json holds everything)\n", c)
@@ -142,10 +142,34 @@ func label(n *report.Node) string {
 	return line
 }
 
-func (o Options) textNode(w *bufio.Writer, n *report.Node, depth int, c *cut) {
+// idPaths maps the IDs of nodes others refer to (report.Node.See) to
+// their paths below the root, names joined by " / ".
+func idPaths(root *report.Node) map[string]string {
+	out := map[string]string{}
+	var walk func(n *report.Node, path string)
+	walk = func(n *report.Node, path string) {
+		if n.ID != "" {
+			out[n.ID] = path
+		}
+		for _, c := range n.Children {
+			p := c.Name
+			if path != "" {
+				p = path + " / " + c.Name
+			}
+			walk(c, p)
+		}
+	}
+	walk(root, "")
+	return out
+}
+
+func (o Options) textNode(w *bufio.Writer, n *report.Node, depth int, c *cut, see map[string]string) {
 	ind := strings.Repeat("  ", depth)
 	// Names, values and lines come from the files compared: escaped.
 	line := ind + escape.Line(label(n))
+	if p, ok := see[n.See]; ok && n.See != "" {
+		line += " (see " + escape.Line(p) + ")"
+	}
 	if t := Tag(n); t != "" {
 		line += "  [" + escape.Line(t) + "]"
 	}
@@ -179,7 +203,7 @@ func (o Options) textNode(w *bufio.Writer, n *report.Node, depth int, c *cut) {
 		kids = kids[:o.MaxEntries]
 	}
 	for _, k := range kids {
-		o.textNode(w, k, depth+1, c)
+		o.textNode(w, k, depth+1, c, see)
 	}
 	if hidden > 0 {
 		c.Diffs += hidden

@@ -21,7 +21,8 @@ import (
 // Version 2: the report is never cut (counts.omitted and childrenOmitted
 // are gone: renderings cut, and say so); nodes carry change and effect;
 // counts carry causes; executables are explained by function, object,
-// string and data nodes in groups instead of symbol nodes.
+// string and data nodes in groups instead of symbol nodes. Since added
+// within version 2: the field kind, and id and see.
 const SchemaVersion = 2
 
 // Report is the result of one comparison: the source of truth that the
@@ -143,8 +144,14 @@ type Node struct {
 	Lines []string `json:"lines,omitempty"`
 	// LinesOmitted counts lines the comparison did not record (byte ranges
 	// past Limits.MaxRanges, instructions past Limits.MaxListing).
-	LinesOmitted int     `json:"linesOmitted,omitempty"`
-	Children     []*Node `json:"children,omitempty"`
+	LinesOmitted int `json:"linesOmitted,omitempty"`
+	// ID names this node for others that refer to it (See); set only on
+	// nodes something refers to, unique in the report.
+	ID string `json:"id,omitempty"`
+	// See is the ID of the node that explains this difference (an entry
+	// of a package's md5sums refers to the file it names).
+	See      string  `json:"see,omitempty"`
+	Children []*Node `json:"children,omitempty"`
 }
 
 // Leaf reports whether n is a difference rather than a place.
