@@ -41,7 +41,7 @@ type page struct {
 	IndexCut int
 	Cut      cut
 	// ids maps report node IDs to the elements that show them.
-	ids map[string]string
+	ids  map[string]string
 	refs []*view // views whose node refers to another
 }
 
