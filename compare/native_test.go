@@ -57,3 +57,22 @@ func TestNativeInsertedFunction(t *testing.T) {
 		t.Errorf("want one function added and none removed:\n%s", txt.String())
 	}
 }
+
+// The same for a Windows executable built by mingw-w64 and stripped: its
+// functions come from .pdata.
+func TestNativePEYearImmediate(t *testing.T) {
+	a := testexe.BuildWindowsC(t, testexe.Year, "-O2", "-s", "-DYEAR=2025")
+	b := testexe.BuildWindowsC(t, testexe.Year, "-O2", "-s", "-DYEAR=2026")
+	r := filesReport(t, a, b)
+	var txt bytes.Buffer
+	if err := render.Text(&txt, r); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(txt.String(), "\n")
+	head := strings.Join(lines[:min(15, len(lines))], "\n")
+	for _, want := range []string{"(from the unwind table)", "1 instruction differs", "$0x7e9", "$0x7ea"} {
+		if !strings.Contains(head, want) {
+			t.Errorf("the first 15 lines do not show %q:\n%s", want, txt.String())
+		}
+	}
+}

@@ -120,13 +120,25 @@ var Shipped = []string{"-ldflags=-s -w"}
 // Builds of the same source and flags are bit-identical.
 func BuildC(t testing.TB, src string, flags ...string) string {
 	t.Helper()
-	gcc, err := exec.LookPath("gcc")
+	return buildC(t, "gcc", "prog", src, flags...)
+}
+
+// BuildWindowsC is BuildC with mingw-w64's cross compiler, returning a
+// Windows x64 executable.
+func BuildWindowsC(t testing.TB, src string, flags ...string) string {
+	t.Helper()
+	return buildC(t, "x86_64-w64-mingw32-gcc", "prog.exe", src, flags...)
+}
+
+func buildC(t testing.TB, compiler, name, src string, flags ...string) string {
+	t.Helper()
+	gcc, err := exec.LookPath(compiler)
 	if err != nil {
-		t.Fatalf("gcc is not installed (ci/setup.sh --test installs it): %v", err)
+		t.Fatalf("%s is not installed (ci/setup.sh --test installs it): %v", compiler, err)
 	}
 	dir := t.TempDir()
 	write(t, filepath.Join(dir, "main.c"), src)
-	out := filepath.Join(dir, "prog")
+	out := filepath.Join(dir, name)
 	args := append([]string{"-o", out, "main.c"}, flags...)
 	cmd := exec.Command(gcc, args...)
 	cmd.Dir = dir
