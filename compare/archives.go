@@ -30,14 +30,18 @@ type member struct {
 	key   string        // name and occurrence, for matching
 	label string        // name, with "#n" for the n-th occurrence of a repeated name
 	dup   bool          // the name occurs more than once in this archive
+	match string        // the name below a versioned prefix (see versionedPrefix), or the name
 }
 
 func keyMembers(ms []*member) {
 	seen := map[string]int{}
 	for _, m := range ms {
-		seen[m.Name]++
-		m.occ = seen[m.Name]
-		m.key = fmt.Sprintf("%s\x00%d", m.Name, m.occ) // NUL never occurs in a checked name
+		if m.match == "" {
+			m.match = m.Name
+		}
+		seen[m.match]++
+		m.occ = seen[m.match]
+		m.key = fmt.Sprintf("%s\x00%d", m.match, m.occ) // NUL never occurs in a checked name
 		m.label = m.Name
 		if m.occ > 1 {
 			m.label = fmt.Sprintf("%s#%d", m.Name, m.occ)
@@ -61,6 +65,19 @@ type pair struct {
 // repeats, order, and every metadata field of members present on both.
 // Content is left to the caller (pairs whose digests differ).
 func (e *engine) diffMembers(parent *report.Node, as, bs []*member) []*pair {
+	if pa, pb, ok := versionedPrefix(as, bs); ok {
+		// Every member sits under one directory named after the version
+		// (module@version/, name-1.2/): pair them below it, and say once
+		// that the directory differs.
+		for _, m := range as {
+			m.match = strings.TrimPrefix(m.Name, pa)
+		}
+		for _, m := range bs {
+			m.match = strings.TrimPrefix(m.Name, pb)
+		}
+		e.add(parent, &report.Node{Name: "member prefix", Kind: verdict.KindMetadata, Rebuilt: pa, Shipped: pb,
+			Summary: "every member's name starts with another directory; members are paired below it"})
+	}
 	keyMembers(as)
 	keyMembers(bs)
 	bIndex := make(map[string]int, len(bs))
@@ -116,6 +133,44 @@ func (e *engine) diffMembers(parent *report.Node, as, bs []*member) []*pair {
 		e.diffFields(p.node, p.a.Fields, p.b.Fields)
 	}
 	return pairs
+}
+
+// versionedPrefix finds the directory every member of each side sits
+// under (the longest common run of whole path elements), and reports
+// them when they differ: two releases of a Go module zip
+// (golang.org/toolchain@v0.0.1-go1.26.7.linux-amd64/…), of a source
+// tarball (hello-2.10/…), whose members would otherwise pair with nothing.
+func versionedPrefix(as, bs []*member) (string, string, bool) {
+	pa, pb := commonDir(as), commonDir(bs)
+	return pa, pb, pa != "" && pb != "" && pa != pb
+}
+
+// commonDir returns the longest "dir/" that starts every member's name
+// (a directory member's own name counts: "hello-2.10/" is under
+// "hello-2.10/"), or "".
+func commonDir(ms []*member) string {
+	if len(ms) == 0 {
+		return ""
+	}
+	prefix := ms[0].Name
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		prefix = prefix[:i+1]
+	} else {
+		return ""
+	}
+	for _, m := range ms[1:] {
+		for prefix != "" && !strings.HasPrefix(m.Name, prefix) {
+			i := strings.LastIndex(strings.TrimSuffix(prefix, "/"), "/")
+			prefix = prefix[:i+1]
+		}
+		if prefix == "" {
+			return ""
+		}
+	}
+	if prefix == "./" {
+		return ""
+	}
+	return prefix
 }
 
 // diffFields adds a leaf for each field whose value differs or that only

@@ -291,3 +291,22 @@ func TestHashInNames(t *testing.T) {
 		t.Errorf("leaves (-want +got):\n%s", diff)
 	}
 }
+
+// Two releases of a Go module zip: every name starts with module@version/,
+// so nothing would pair; below the prefix they do, and the one member that
+// changed is the only content difference.
+func TestVersionedPrefix(t *testing.T) {
+	files := func(v, body string) []M {
+		p := "example.com/mod@" + v + "/"
+		return []M{{Name: p + "go.mod", Body: []byte("module example.com/mod\n")}, {Name: p + "a.go", Body: []byte(body)}, {Name: p + "LICENSE", Body: []byte("BSD\n")}}
+	}
+	r, err := compareBytes(t, fixture.Zip(6, files("v1.0.7", "package mod // 7\n")...), fixture.Zip(6, files("v1.0.8", "package mod // 8\n")...), compare.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := leaves(r)
+	want := []string{"example.com/mod@v1.0.7/a.go/text: text", "member prefix: metadata"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("leaves (-want +got):\n%s", diff)
+	}
+}
