@@ -368,10 +368,12 @@ func (e *engine) attach(parent, n *report.Node) {
 // finish sorts the tree so that what matters comes first: causes before
 // effects; then what holds a difference no normalizer covers, then what
 // holds one a normalizer would cover but was not allowed, then what
-// allowed normalizers accept; within each, leaves before places, places in
-// their order and by name. Nothing is cut: renderings cut, and say so.
+// allowed normalizers accept; within each, places holding a headline
+// cause (see headline) first, leaves before places, places in their order
+// and by name. Nothing is cut: renderings cut, and say so.
 func (e *engine) finish(n *report.Node) {
 	rank := map[*report.Node]int{}
+	head := map[*report.Node]bool{} // holds a headline cause (see headline)
 	var mark func(*report.Node, bool) int
 	mark = func(x *report.Node, effect bool) int {
 		effect = effect || x.Effect
@@ -388,6 +390,10 @@ func (e *engine) finish(n *report.Node) {
 		}
 		for _, c := range x.Children {
 			r = max(r, mark(c, effect))
+			head[x] = head[x] || (head[c] && !c.Effect)
+		}
+		if x.Leaf() && !effect && headline(x) {
+			head[x] = true
 		}
 		rank[x] = r
 		return r
@@ -402,6 +408,8 @@ func (e *engine) finish(n *report.Node) {
 				return !a.Effect
 			case rank[a] != rank[b]:
 				return rank[a] > rank[b]
+			case !a.Leaf() && !b.Leaf() && head[a] != head[b]:
+				return head[a]
 			case a.Leaf() != b.Leaf():
 				return a.Leaf()
 			case e.order[a] != e.order[b]:
@@ -416,6 +424,21 @@ func (e *engine) finish(n *report.Node) {
 		}
 	}
 	sortTree(n)
+}
+
+// headline reports whether a difference names what a build was made from
+// or as: a toolchain, module or dependency version in Go build info, a
+// field of a package's control file (its version, its dependencies).
+// Places holding one come before their siblings, so that the cause of a
+// release-to-release difference is among a report's first lines.
+func headline(n *report.Node) bool {
+	switch n.Kind {
+	case verdict.KindField:
+		return true
+	case verdict.KindBuildInfo:
+		return n.Name != "build id"
+	}
+	return false
 }
 
 // compareBlobs explains how a and b differ, adding nodes under parent. It

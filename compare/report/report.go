@@ -6,6 +6,8 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -159,15 +161,91 @@ func (n *Node) Leaf() bool {
 	return n.Kind != verdict.KindFile && n.Kind != verdict.KindSection && n.Kind != verdict.KindGroup
 }
 
-// WriteJSON writes r as indented JSON.
+// WriteJSON writes r as indented JSON. The tree is written node by node,
+// so a report of many megabytes is never held twice in memory (once as
+// the tree, once as its encoding); the output is what json.Encoder with
+// two-space indentation would write.
 func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	top := *r
+	top.Differences = nil
+	head, err := encode(&top, "")
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if r.Differences == nil {
+		bw.Write(head)
+		bw.WriteString("\n")
+		return flush(bw)
+	}
+	// Splice "differences" in where encoding/json puts it: after counts,
+	// before notes (the field order of Report).
+	if at := bytes.Index(head, []byte("\n  \"notes\": ")); at >= 0 {
+		bw.Write(head[:at]) // ends with the comma after counts
+		bw.WriteString("\n  \"differences\": ")
+		if err := writeNode(bw, r.Differences, "  "); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		bw.WriteString(",")
+		bw.Write(head[at:])
+	} else {
+		bw.Write(head[:len(head)-len("\n}")])
+		bw.WriteString(",\n  \"differences\": ")
+		if err := writeNode(bw, r.Differences, "  "); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		bw.WriteString("\n}")
+	}
+	bw.WriteString("\n")
+	return flush(bw)
+}
+
+func flush(bw *bufio.Writer) error {
+	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
+}
+
+// encode is json.Encoder's indented encoding of v, at indentation prefix,
+// without the final newline.
+func encode(v any, prefix string) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent(prefix, "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// writeNode writes n at indentation prefix: its fields as encoding/json
+// would, then its children one by one.
+func writeNode(w *bufio.Writer, n *Node, prefix string) error {
+	leaf := *n
+	leaf.Children = nil
+	b, err := encode(&leaf, prefix)
+	if err != nil {
+		return err
+	}
+	if len(n.Children) == 0 {
+		_, err := w.Write(b)
+		return err
+	}
+	w.Write(b[:len(b)-len("\n"+prefix+"}")])
+	w.WriteString(",\n" + prefix + "  \"children\": [")
+	for i, c := range n.Children {
+		if i > 0 {
+			w.WriteString(",")
+		}
+		w.WriteString("\n" + prefix + "    ")
+		if err := writeNode(w, c, prefix+"    "); err != nil {
+			return err
+		}
+	}
+	_, err = w.WriteString("\n" + prefix + "  ]\n" + prefix + "}")
+	return err
 }
 
 // Read decodes a JSON report, refusing other schema versions.

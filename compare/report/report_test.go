@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -62,5 +63,28 @@ func TestReadRefuses(t *testing.T) {
 				t.Errorf("Read = %v, want an error containing %q\n%s", err, tc.want, bad)
 			}
 		})
+	}
+}
+
+// The streamed JSON is byte for byte what encoding/json writes.
+func TestWriteJSONAsEncodingJSON(t *testing.T) {
+	deep := sample()
+	deep.Notes = []string{"a note"}
+	deep.Differences.Children[0].Children = []*report.Node{{Name: "x", Kind: verdict.KindBytes, Lines: []string{"<&>"}}}
+	deep.Differences.ID = "n1"
+	for name, r := range map[string]*report.Report{"sample": sample(), "deep with notes": deep, "identical": {SchemaVersion: 2, Verdict: verdict.Identical, Allowed: []string{}}} {
+		var got, want bytes.Buffer
+		if err := r.WriteJSON(&got); err != nil {
+			t.Fatal(err)
+		}
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(r); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want.String(), got.String()); diff != "" {
+			t.Errorf("%s (-encoding/json +WriteJSON):\n%s", name, diff)
+		}
 	}
 }
