@@ -2,6 +2,7 @@ package exediff
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -245,6 +246,61 @@ func pairAnonymous(a, b *layout) {
 	}
 }
 
+// alignHunk pairs the functions of a stretch whose sizes differ on the
+// two sides (a patched function grew, one was added): an alignment that
+// keeps their order and pairs functions of similar size (cost: the
+// relative difference of the sizes) rather than leaving either out (cost
+// 0.6: a function that changed by more than that counts as another one).
+// Stretches of more than 64 functions are paired one to one only when both
+// sides have as many.
+func alignHunk(a, b *layout, ia, ib []int) [][2]int {
+	n, m := len(ia), len(ib)
+	if n == 0 || m == 0 {
+		return nil
+	}
+	if n > 64 || m > 64 {
+		if n != m {
+			return nil
+		}
+		out := make([][2]int, n)
+		for k := range ia {
+			out[k] = [2]int{ia[k], ib[k]}
+		}
+		return out
+	}
+	const gap = 0.6
+	match := func(i, j int) float64 {
+		x, y := float64(a.objs[ia[i]].size), float64(b.objs[ib[j]].size)
+		return math.Abs(x-y) / max(x, y, 1)
+	}
+	cost := make([][]float64, n+1)
+	for i := range cost {
+		cost[i] = make([]float64, m+1)
+		cost[i][0] = float64(i) * gap
+	}
+	for j := 0; j <= m; j++ {
+		cost[0][j] = float64(j) * gap
+	}
+	for i := 1; i <= n; i++ {
+		for j := 1; j <= m; j++ {
+			cost[i][j] = min(cost[i-1][j-1]+match(i-1, j-1), cost[i-1][j]+gap, cost[i][j-1]+gap)
+		}
+	}
+	var out [][2]int
+	for i, j := n, m; i > 0 && j > 0; {
+		switch c := cost[i][j]; {
+		case c == cost[i-1][j-1]+match(i-1, j-1) && match(i-1, j-1) < gap:
+			out = append(out, [2]int{ia[i-1], ib[j-1]})
+			i, j = i-1, j-1
+		case c == cost[i-1][j]+gap:
+			i--
+		default:
+			j--
+		}
+	}
+	return out
+}
+
 func flat(runs [][]int) []int {
 	var out []int
 	for _, r := range runs {
@@ -274,10 +330,8 @@ func alignBySize(a, b *layout, ia, ib []int) {
 		for ; pa < d.Start; pa, pb = pa+1, pb+1 {
 			link(ia[pa], ib[pb])
 		}
-		if d.End-d.Start == d.ReplEnd-d.ReplStart {
-			for k := 0; k < d.End-d.Start; k++ {
-				link(ia[d.Start+k], ib[d.ReplStart+k])
-			}
+		for _, m := range alignHunk(a, b, ia[d.Start:d.End], ib[d.ReplStart:d.ReplEnd]) {
+			link(m[0], m[1])
 		}
 		pa, pb = d.End, d.ReplEnd
 	}
