@@ -210,7 +210,6 @@ func pair(a, b *layout) {
 // is left is added or removed. A pair takes the shipped side's name on
 // both sides, so that references to it read the same.
 func pairAnonymous(a, b *layout) {
-	type stretch struct{ a, b []int }
 	cut := func(l *layout, other *layout) map[string][][]int {
 		out := map[string][][]int{}
 		for i := range l.objs {
