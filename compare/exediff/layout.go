@@ -206,11 +206,11 @@ func pair(a, b *layout) {
 // functions both sides have cut the lists into stretches; within a
 // stretch the unnamed functions are aligned by size (a longest common
 // subsequence: most functions of a patched build keep theirs), and runs
-// that differ are paired one to one where both sides have as many. What
-// is left is added or removed. A pair takes the shipped side's name on
+// that differ are aligned by similar size (alignHunk). What is left is
+// added or removed. A pair takes the shipped side's name on
 // both sides, so that references to it read the same.
 func pairAnonymous(a, b *layout) {
-	cut := func(l *layout, other *layout) map[string][][]int {
+	cut := func(l *layout) map[string][][]int {
 		out := map[string][][]int{}
 		for i := range l.objs {
 			o := &l.objs[i]
@@ -231,7 +231,7 @@ func pairAnonymous(a, b *layout) {
 		}
 		return out
 	}
-	sa, sb := cut(a, b), cut(b, a)
+	sa, sb := cut(a), cut(b)
 	for sec, ra := range sa {
 		rb := sb[sec]
 		if len(ra) != len(rb) {
