@@ -5,6 +5,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -86,6 +87,20 @@ func TestDebianPackageVersions(t *testing.T) {
 	for _, want := range []string{"Version: 1.0-1 → 1.0-2  [field]", "./md5sums (usr/bin/hello, usr/share/doc/hello/changelog.Debian.gz; folded", "+  * Build for 2026.", "$0x7ea"} {
 		if !strings.Contains(head, want) {
 			t.Errorf("the first 30 lines do not show %q:\n%s", want, txt.String())
+		}
+	}
+	// The page links each md5sums entry to the file's own differences.
+	var page bytes.Buffer
+	if err := render.HTML(&page, r); err != nil {
+		t.Fatal(err)
+	}
+	links := regexp.MustCompile(`<a href="#(d[0-9]+)">see its differences</a>`).FindAllStringSubmatch(page.String(), -1)
+	if len(links) != 2 {
+		t.Errorf("%d links from md5sums entries, want 2", len(links))
+	}
+	for _, l := range links {
+		if !strings.Contains(page.String(), `id="`+l[1]+`" data-path="data.tar.xz / ./usr/`) {
+			t.Errorf("link to #%s, which is no data member", l[1])
 		}
 	}
 	// The version and the changelog are among the first 15 lines.
