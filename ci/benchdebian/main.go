@@ -157,8 +157,8 @@ func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *loc
 	r = row{pkg: source, kind: kind}
 	fail := func(format string, args ...any) row {
 		r.result = "failed: " + fmt.Sprintf(format, args...)
-		if len(r.result) > 60 {
-			r.result = r.result[:57] + "..."
+		if len(r.result) > 160 {
+			r.result = r.result[:157] + "..."
 		}
 		return r
 	}
