@@ -13,8 +13,9 @@ if [ "${1:-}" = "--test" ]; then
 	# cluster with initdb + pg_ctl as a non-root user) and Chromium (page
 	# tests drive it headless through chromedp). attest's interop tests run
 	# the real cosign CLIs, built from the Go module proxy below; compare's
-	# benchmark adds diffoscope through --bench.
-	packages+=(postgresql chromium fonts-dejavu-core)
+	# benchmark adds diffoscope through --bench. bash-completion and fish run
+	# reprove's completion scripts as a user's shell would.
+	packages+=(postgresql chromium fonts-dejavu-core bash-completion fish)
 fi
 if [ "${1:-}" = "--bench" ]; then
 	# diffoscope, and the tools it runs on zips and ELF binaries (without

@@ -29,7 +29,7 @@ func newAttestCmd(env *Env) *cobra.Command {
 
 Each is an in-toto v1 statement in a DSSE envelope signed with a cosign-format
 key; ` + "`cosign verify-blob-attestation`" + ` verifies them too.`,
-		Args: args(cobra.NoArgs),
+		Args: groupArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newAttestRebuildCmd(env), newAttestSummaryCmd(env))
