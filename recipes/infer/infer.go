@@ -269,7 +269,9 @@ func (in *inferrer) run() (*Result, error) {
 			in.note(Certain, k, v, "build info")
 		}
 	}
-	if _, ok := set["DefaultGODEBUG"]; ok {
+	if dist && gopathDist(goVersion) {
+		in.distGOPATH(env)
+	} else if _, ok := set["DefaultGODEBUG"]; ok {
 		in.note(Certain, "DefaultGODEBUG", "", "follows from the source's go.mod and //go:debug lines; nothing to set")
 	}
 	if len(env) > 0 {
@@ -371,6 +373,31 @@ func (in *inferrer) run() (*Result, error) {
 	res.Findings = in.findings
 	res.Incomplete = incomplete(res.Recipe)
 	return res, nil
+}
+
+// gopathDist reports whether the Go distribution of goVersion ("go1.22.12")
+// built its commands in GOPATH mode: every release from 1.21 (the first
+// published as golang.org/toolchain modules) to 1.23. Rebuilding bin/gofmt
+// and bin/go of 1.21.13, 1.22.12 and 1.23.5 gives the shipped bytes with
+// GO111MODULE=off and different ones without it; from 1.24 on, a
+// module-mode build gives them (the catalogue's 1.24, 1.25 and 1.26
+// recipes).
+func gopathDist(goVersion string) bool {
+	return goversion.Compare(goVersion, "go1.24") < 0
+}
+
+// distGOPATH sets what a GOPATH-mode command of the distribution needs. Its
+// recorded DefaultGODEBUG is the evidence: GOPATH mode gives the standard
+// library's commands Go 1.20's defaults (panicnil=1, …), where a module-mode
+// build of the same source records the distribution's own (none).
+func (in *inferrer) distGOPATH(env map[string]string) {
+	env["GO111MODULE"] = "off"
+	if d := in.set["DefaultGODEBUG"]; d != "" {
+		in.note(Certain, "GO111MODULE", "off", "the Go %s distribution built its commands in GOPATH mode (as every release from 1.21 to 1.23 did): the recorded DefaultGODEBUG=%s holds Go 1.20's defaults, which only a GOPATH-mode build gives them", strings.TrimPrefix(in.bi.GoVersion, "go"), d)
+		in.note(Certain, "DefaultGODEBUG", "", "follows from GOPATH mode; nothing to set")
+		return
+	}
+	in.note(Guess, "GO111MODULE", "off", "releases 1.21 to 1.23 built their commands in GOPATH mode, but this binary records no DefaultGODEBUG (Go 1.20's defaults) to show it")
 }
 
 // incomplete lists the fields that keep r from validating.

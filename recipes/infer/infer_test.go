@@ -127,6 +127,12 @@ func TestInfer(t *testing.T) {
 			with(linux, "-gcflags=cmd/...=-dwarf=false", "-trimpath=true")...)), opts(func(o *Options) { o.ToolchainSum = "h1:ZOmGe1OnfREDMIdb1Qi4G9JSuDPBLGExZMQ4nis1RXM=" })},
 		{"dist-gofmt-no-sum", withBI(&Facts{Format: ELF, Symbols: true, BuildIDFound: true, BuildID: "x"}, bi("go1.26.8", "cmd/gofmt", "",
 			with(linux, "-gcflags=cmd/...=-dwarf=false", "-trimpath=true")...)), defaults},
+		// Go 1.21–1.23 distributions built their commands in GOPATH mode;
+		// the recorded DefaultGODEBUG (Go 1.20's defaults) shows it.
+		{"dist-gofmt-go1.21-gopath", withBI(&Facts{Format: ELF, Symbols: true, BuildIDFound: true, BuildID: "x"}, bi("go1.21.13", "cmd/gofmt", "",
+			with(linux, "-gcflags=cmd/...=-dwarf=false", "-trimpath=true", "DefaultGODEBUG=netedns0=0,panicnil=1")...)), opts(func(o *Options) { o.ToolchainSum = "h1:THKeCuuOK6mnQhbTbvvH9CKU3D4lwUERQax+yRXCVJk=" })},
+		{"dist-go-go1.23-no-godebug", withBI(&Facts{Format: ELF, Symbols: true, BuildIDFound: true, BuildID: "x"}, bi("go1.23.5", "cmd/go", "",
+			with(linux, "-gcflags=cmd/...=-dwarf=false", "-trimpath=true")...)), opts(func(o *Options) { o.ToolchainSum = "h1:Te4KCqBgVdpgo5znvhXhoZzvAIVRvPW1aM/m2o80MIM=" })},
 		{"cgo-dynamic", withBI(&Facts{Format: ELF, Symbols: true, DWARF: true, Dynamic: true, BuildIDFound: true, BuildID: "x"}, bi("go1.24.2", "example.com/x", "example.com/x",
 			"-buildmode=pie", "-compiler=gc", "-trimpath=true", "CGO_ENABLED=1", "CGO_CFLAGS=-O2", "CGO_LDFLAGS=", "GOARCH=amd64", "GOOS=linux", "GOAMD64=v2")), defaults},
 		{"cgo-static", withBI(full(), bi("go1.24.2", "example.com/x", "example.com/x",
