@@ -87,6 +87,14 @@ func TestInfer(t *testing.T) {
 			with(linux, "-trimpath=true", "-tags=netgo,osusergo")...)), opts(func(o *Options) {
 			o.Source = &Source{Git: &recipes.GitSource{URL: "https://example.com/x.git", Commit: rev, Tree: tree}, ModuleDir: "go"}
 		})},
+		// A clone whose origin is an scp-style address: the recipe is
+		// incomplete and says which flag gives the URL.
+		{"git-source-scp-origin", withBI(stripped(), bi("go1.24.0", "github.com/evilmartians/lefthook", "github.com/evilmartians/lefthook",
+			with(linux, "-trimpath=true", "vcs=git", "vcs.revision="+rev, "vcs.modified=false")...)), opts(func(o *Options) {
+			o.Source = &Source{Git: &recipes.GitSource{URL: "git@github.com:evilmartians/lefthook.git", Commit: rev, Tree: tree}}
+		})},
+		{"major-version-module", withBI(stripped(), bi("go1.24.0", "github.com/evilmartians/lefthook/v2", "github.com/evilmartians/lefthook/v2",
+			with(linux, "-trimpath=true", "vcs=git", "vcs.revision="+rev, "vcs.modified=false")...)), defaults},
 		{"dir-source-vcs", withBI(full(), bi("go1.22.4", "example.com/x", "example.com/x",
 			with(linux, "-trimpath=true", "vcs=git", "vcs.revision="+rev, "vcs.modified=false")...)), opts(func(o *Options) {
 			o.Source = &Source{Dir: &recipes.DirSource{Path: "/work/x", Tree: tree}}
@@ -243,6 +251,26 @@ func TestCertaintyText(t *testing.T) {
 		var back Format
 		if err := back.UnmarshalText(b); err != nil || back != f {
 			t.Errorf("round trip of %v: %v, %v", f, back, err)
+		}
+	}
+}
+
+// TestExecName: a /vN module's program is named after the element before,
+// as go build names it.
+func TestExecName(t *testing.T) {
+	for _, tt := range []struct{ pkg, want string }{
+		{"github.com/evilmartians/lefthook", "lefthook"},
+		{"github.com/evilmartians/lefthook/v2", "lefthook"},
+		{"example.com/tool/cmd/tool/v10", "tool"},
+		{"example.com/x/v1", "v1"},
+		{"example.com/x/v0", "v0"},
+		{"example.com/x/v02", "v02"},
+		{"example.com/x/vx", "vx"},
+		{"v2", "v2"},
+		{"cmd/gofmt", "gofmt"},
+	} {
+		if got := execName(tt.pkg); got != tt.want {
+			t.Errorf("execName(%q) = %q, want %q", tt.pkg, got, tt.want)
 		}
 	}
 }
