@@ -113,6 +113,20 @@ type BuildFacts struct {
 	Steps  []StepFacts    `json:"steps"`
 }
 
+// StepTime is how long the build steps ran, together: the build itself,
+// without fetching, the image or collecting the outputs.
+func (f BuildFacts) StepTime() time.Duration {
+	var d time.Duration
+	for _, s := range f.Steps {
+		// Duration is written by time.Duration.String, which ParseDuration
+		// reads back exactly.
+		if sd, err := time.ParseDuration(s.Duration); err == nil {
+			d += sd
+		}
+	}
+	return d
+}
+
 // LimitFacts are the limits the build ran under.
 type LimitFacts struct {
 	MemoryBytes int64 `json:"memoryBytes"`
@@ -296,10 +310,9 @@ func (run *rebuildRun) fetchShipped(ctx context.Context, b *builder.Builder) (ma
 		if err != nil {
 			return nil, err
 		}
+		// Where the bytes came from is part of the result (result.json, and
+		// the summary the CLI prints), so it is not said here a second time.
 		fetched[o.Path] = rec
-		if rec != nil && rec.Cached {
-			run.s.sayf(PhaseFetch, "shipped artifact for %s %s", o.Path, rec.Describe())
-		}
 	}
 	return fetched, nil
 }

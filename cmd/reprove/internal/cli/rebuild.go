@@ -193,7 +193,8 @@ func printRebuild(w io.Writer, st style, rep *pipeline.RebuildResult) {
 		if rb.BaseImage != nil {
 			img += " (" + st.digest(rb.BaseImage.Digest) + ")"
 		}
-		printf(w, "built in %s from %s on image %s\n", rb.FinishedOn.Sub(rb.StartedOn).Round(time.Millisecond), describeSource(rb.Source), img)
+		printf(w, "built in %s (%s with fetching and the image) from %s on image %s\n",
+			rep.Build.StepTime(), rb.FinishedOn.Sub(rb.StartedOn).Round(time.Millisecond), describeSource(rb.Source), img)
 	}
 	for _, o := range rep.Outputs {
 		if o.Shipped != nil && o.Shipped.Fetched != nil && o.Shipped.Fetched.Cached {
