@@ -14,6 +14,7 @@ import (
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/pipeline"
 )
 
 func newAttestCmd(env *Env) *cobra.Command {
@@ -43,9 +44,11 @@ func newAttestRebuildCmd(env *Env) *cobra.Command {
 		Use:   "rebuild --result REBUILD.json --key KEY -o OUT",
 		Short: "Sign SLSA provenance for a rebuild",
 		Long: `Sign SLSA Provenance v1 (build type ` + attest.BuildType + `)
-for the rebuild described by --result: the rebuild result JSON (schemaVersion
-1, documented in attest/FORMATS.md) with the recipe, resolved inputs, builder,
-commands, times and outputs. A failed rebuild is refused.`,
+for the rebuild described by --result: the record of the build that reprove
+rebuild writes as rebuild.json (schemaVersion 1, documented in
+attest/FORMATS.md: the recipe, resolved inputs, builder, commands, times and
+outputs), or the result.json beside it, which holds the same record. A failed
+rebuild is refused.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if resultPath == "" || out == "" {
@@ -58,7 +61,7 @@ commands, times and outputs. A failed rebuild is refused.`,
 			if err != nil {
 				return fmt.Errorf("read rebuild result: %w", err)
 			}
-			r, err := attest.ParseRebuild(b)
+			r, err := pipeline.ParseRebuildRecord(b)
 			if err != nil {
 				return fmt.Errorf("%s: %w", resultPath, err)
 			}
@@ -77,7 +80,7 @@ commands, times and outputs. A failed rebuild is refused.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&keyPath, "key", "", "private key to sign with (cosign format)")
-	f.StringVar(&resultPath, "result", "", "the rebuild result `JSON`")
+	f.StringVar(&resultPath, "result", "", "the record of the build: rebuild.json or result.json from reprove rebuild (`JSON`)")
 	f.StringVarP(&out, "output", "o", "", "write the signed attestation to `FILE` (atomically)")
 	f.BoolVar(&force, "force", false, "replace the output file if it exists")
 	return cmd
@@ -241,12 +244,16 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 	return cmd
 }
 
-// comparisonPath is where the comparison goes beside the VSA at out:
-// summary.json → summary.comparison.json, x.sigstore.json →
-// x.comparison.sigstore.json (so a bundle stays a bundle).
+// comparisonPath is where the comparison goes beside the VSA at out, with
+// the same two-part ending, so that a glob that picks up the VSA picks up
+// its comparison too: summary.json → summary.comparison.json,
+// x.intoto.json → x.comparison.intoto.json, x.sigstore.json →
+// x.comparison.sigstore.json (a bundle stays a bundle).
 func comparisonPath(out string) string {
-	if stem, ok := strings.CutSuffix(out, attest.BundleExt); ok {
-		return stem + ".comparison" + attest.BundleExt
+	for _, ext := range []string{attest.BundleExt, ".intoto.json"} {
+		if stem, ok := strings.CutSuffix(out, ext); ok {
+			return stem + ".comparison" + ext
+		}
 	}
 	return strings.TrimSuffix(out, ".json") + ".comparison.json"
 }
