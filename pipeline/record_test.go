@@ -65,11 +65,11 @@ func TestParseRebuildRecord(t *testing.T) {
 		doc  string
 		want string
 	}{
-		"failed build": {`{"schemaVersion": 2, "verdict": "failed", "rebuild": null}`, "the result records no build"},
-		"other result version": {`{"schemaVersion": 1, "verdict": "reproduced", "rebuild": {}}`, "schemaVersion 1"},
-		"record with a typo": {strings.Replace(string(resJSON), `"builderId"`, `"builderID"`, 1), `result.json: rebuild: `},
+		"failed build":                {`{"schemaVersion": 2, "verdict": "failed", "rebuild": null}`, "the result records no build"},
+		"other result version":        {`{"schemaVersion": 1, "verdict": "reproduced", "rebuild": {}}`, "schemaVersion 1"},
+		"record with a typo":          {strings.Replace(string(resJSON), `"builderId"`, `"builderID"`, 1), `result.json: rebuild: `},
 		"record with a stray verdict": {strings.Replace(string(recJSON), `{`, `{"verdict": "x",`, 1), `unknown field "verdict"`},
-		"not JSON": {`{"schemaVersion": 2,`, "parse rebuild result"},
+		"not JSON":                    {`{"schemaVersion": 2,`, "parse rebuild result"},
 	}
 	for name, tt := range bad {
 		_, err := ParseRebuildRecord([]byte(tt.doc))

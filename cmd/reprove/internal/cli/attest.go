@@ -100,7 +100,9 @@ func newAttestSummaryCmd(env *Env) *cobra.Command {
 Summary Attestation (predicate ` + attest.VSAPredicateType + `, written to -o)
 and its companion comparison (predicate ` + attest.ComparisonPredicateType + `,
 written to --comparison-output, by default OUT with .json replaced by
-.comparison.json). With -o X.sigstore.json both are Sigstore bundles (v0.3). The VSA cites, by payload digest, the rebuild attestation
+.comparison.json). With -o X.sigstore.json both are Sigstore bundles (v0.3),
+and the VSA is also written as a bare envelope to X.intoto.json, the form
+slsa-verifier verify-vsa reads. The VSA cites, by payload digest, the rebuild attestation
 (--rebuild), the comparison and the review attestations (--review,
 repeatable): the link review → rebuild → shipped file that reprove verify
 follows. The comparison records the verdict, its normalizers and the compare
@@ -135,7 +137,10 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			if compOut == out {
 				return usageErrorf("--comparison-output must differ from -o")
 			}
-			for _, o := range []string{out, compOut} {
+			for _, o := range []string{out, compOut, bareBeside(out)} {
+				if o == "" {
+					continue
+				}
 				if err := refuseExisting(o, force); err != nil {
 					return err
 				}
@@ -215,6 +220,17 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 				os.Remove(compOut)
 				return err
 			}
+			// slsa-verifier reads bare envelopes only: beside a VSA bundle
+			// goes the same VSA as a bare envelope.
+			written := out + " and " + compOut
+			if bare := bareBeside(out); bare != "" {
+				if err := attest.WriteAttestation(ctx, bare, summary); err != nil {
+					os.Remove(compOut)
+					os.Remove(out)
+					return err
+				}
+				written = out + ", " + bare + " (for slsa-verifier) and " + compOut
+			}
 			prep := "to"
 			if in.Verdict == compare.Different {
 				prep = "from"
@@ -223,8 +239,8 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			if len(in.Reviews) == 0 {
 				reviewed = "citing no review"
 			}
-			printf(env.Stdout, "wrote %s and %s: %s is %s %s rebuilt output %s, %s, signed by key %s\n",
-				out, compOut, shippedDigest, in.Verdict, prep, in.Rebuilt, reviewed, s.Fingerprint)
+			printf(env.Stdout, "wrote %s: %s is %s %s rebuilt output %s, %s, signed by key %s\n",
+				written, shippedDigest, in.Verdict, prep, in.Rebuilt, reviewed, s.Fingerprint)
 			return nil
 		},
 	}
@@ -256,6 +272,15 @@ func comparisonPath(out string) string {
 		}
 	}
 	return strings.TrimSuffix(out, ".json") + ".comparison.json"
+}
+
+// bareBeside is where the bare envelope of a VSA written as a Sigstore
+// bundle goes (X.sigstore.json → X.intoto.json), "" when out is no bundle.
+func bareBeside(out string) string {
+	if stem, ok := strings.CutSuffix(out, attest.BundleExt); ok {
+		return stem + ".intoto.json"
+	}
+	return ""
 }
 
 // readAttestation reads one signed attestation of the wanted predicate type
