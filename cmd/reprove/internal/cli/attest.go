@@ -39,7 +39,7 @@ key; ` + "`cosign verify-blob-attestation`" + ` verifies them too.`,
 
 func newAttestRebuildCmd(env *Env) *cobra.Command {
 	var keyPath, resultPath, out string
-	var force bool
+	var force, jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "rebuild --result REBUILD.json --key KEY -o OUT",
 		Short: "Sign SLSA provenance for a rebuild",
@@ -73,9 +73,10 @@ rebuild is refused.`,
 			if err != nil {
 				return err
 			}
-			printf(env.Stdout, "wrote %s: rebuild of %s %s (%s), signed by key %s (statement %s)\n",
+			return reportSigned(env, jsonOut, signedDoc{Command: "attest rebuild", Signer: s.Fingerprint,
+				Files: []signedFile{signedAt(out, attest.ProvenancePredicateType, digest.FromBytes(st))}},
+				"wrote %s: rebuild of %s %s (%s), signed by key %s (statement %s)\n",
 				out, r.Recipe.Name, r.Recipe.Version, count(len(r.Outputs), "output"), s.Fingerprint, digest.FromBytes(st))
-			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -83,6 +84,7 @@ rebuild is refused.`,
 	f.StringVar(&resultPath, "result", "", "the record of the build: rebuild.json or result.json from reprove rebuild (`JSON`)")
 	f.StringVarP(&out, "output", "o", "", "write the signed attestation to `FILE` (atomically)")
 	f.BoolVar(&force, "force", false, "replace the output file if it exists")
+	f.BoolVar(&jsonOut, "json", false, "print what was signed as JSON (schema signed)")
 	return cmd
 }
 
@@ -91,7 +93,7 @@ func newAttestSummaryCmd(env *Env) *cobra.Command {
 		keyPath, shipped, shippedURI, rebuildPath, comparePath, rebuilt, out, compOut string
 		verifierID                                                                    string
 		reviews, normalize                                                            []string
-		force                                                                         bool
+		force, jsonOut                                                                bool
 	)
 	cmd := &cobra.Command{
 		Use:   "summary --shipped FILE --rebuild REBUILD.intoto.json [--review REVIEW.intoto.json]... --key KEY -o OUT",
@@ -239,9 +241,23 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			if len(in.Reviews) == 0 {
 				reviewed = "citing no review"
 			}
-			printf(env.Stdout, "wrote %s: %s is %s %s rebuilt output %s, %s, signed by key %s\n",
+			doc := signedDoc{Command: "attest summary", Signer: s.Fingerprint, Shipped: shippedDigest, Verdict: in.Verdict.String(), Rebuilt: in.Rebuilt, Reviews: new(int)}
+			*doc.Reviews = len(in.Reviews)
+			for _, f := range []struct {
+				path, predicateType string
+				env                 []byte
+			}{{out, attest.VSAPredicateType, summary}, {bareBeside(out), attest.VSAPredicateType, summary}, {compOut, attest.ComparisonPredicateType, comparison}} {
+				if f.path == "" {
+					continue
+				}
+				e, err := envelope.Parse(f.env)
+				if err != nil {
+					return err
+				}
+				doc.Files = append(doc.Files, signedAt(f.path, f.predicateType, e.PayloadDigest()))
+			}
+			return reportSigned(env, jsonOut, doc, "wrote %s: %s is %s %s rebuilt output %s, %s, signed by key %s\n",
 				written, shippedDigest, in.Verdict, prep, in.Rebuilt, reviewed, s.Fingerprint)
-			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -257,6 +273,7 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 	f.StringVarP(&out, "output", "o", "", "write the signed VSA to `FILE` (atomically)")
 	f.StringVar(&compOut, "comparison-output", "", "write the signed comparison to `FILE` (default: OUT with .json replaced by .comparison.json)")
 	f.BoolVar(&force, "force", false, "replace the output files if they exist")
+	f.BoolVar(&jsonOut, "json", false, "print what was signed as JSON (schema signed)")
 	return cmd
 }
 
