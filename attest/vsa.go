@@ -55,7 +55,7 @@ const (
 //     levels under a name not starting with SLSA_.
 const (
 	// LevelBuild1 is SLSA Build level 1 (provenance exists).
-	LevelBuild1 = "SLSA_BUILD_LEVEL_1"
+	LevelBuild1  = "SLSA_BUILD_LEVEL_1"
 	ResultPassed = "PASSED"
 	ResultFailed = "FAILED"
 	// PropReproduced: the shipped file is identical, or equivalent under
