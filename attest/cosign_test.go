@@ -17,6 +17,7 @@ import (
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/attest/sigbundle"
+	"github.com/reprove/reprove/attest/signing"
 	"github.com/reprove/reprove/compare"
 )
 
@@ -194,7 +195,7 @@ func TestReproveVerifiesCosignAttestations(t *testing.T) {
 	pol := mustPolicy(t, "version: 1\nreviewers:\n  threshold: 1\n  keys:\n    - name: Auditor\n      key: "+filepath.Join(dir, "auditor.pub")+
 		"\nrebuilders:\n  threshold: 1\n  keys:\n    - name: Builder\n      key: "+filepath.Join(dir, "builder.pub")+"\n")
 	atts := []string{filepath.Join(dir, "review.json"), filepath.Join(dir, "rebuild.json"), filepath.Join(dir, "summary.json")}
-	res, err := Verify(ctx, shipped, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }})
+	res, err := verifyFiles(ctx, shipped, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +207,7 @@ func TestReproveVerifiesCosignAttestations(t *testing.T) {
 	// cosign's --bundle format (base64Signature holding the envelope) reads too.
 	runCosign(t, cosign, dir, true, "attest-blob", "--key", "builder.key", "--type", SummaryPredicateType, "--predicate", "summary.pred.json",
 		"--tlog-upload=false", "--bundle", "summary.bundle", "--output-signature", "summary2.json", shipped)
-	res, err = Verify(ctx, shipped, []string{atts[0], atts[1], filepath.Join(dir, "summary.bundle")}, pol, VerifyOptions{Now: func() time.Time { return testNow }})
+	res, err = verifyFiles(ctx, shipped, []string{atts[0], atts[1], filepath.Join(dir, "summary.bundle")}, pol, VerifyOptions{Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +217,7 @@ func TestReproveVerifiesCosignAttestations(t *testing.T) {
 
 	// And the same attestations do not verify another file.
 	other := write("other", []byte("other\n"))
-	res, err = Verify(ctx, other, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }})
+	res, err = verifyFiles(ctx, other, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,18 +226,18 @@ func TestReproveVerifiesCosignAttestations(t *testing.T) {
 	}
 
 	// cosign's keys sign with reprove too, and reprove's keys with cosign.
-	s, err := keys.LoadSigner(ctx, filepath.Join(dir, "builder.key"), []byte("test"))
+	s, err := signing.Load(ctx, filepath.Join(dir, "builder.key"), []byte("test"))
 	if err != nil {
 		t.Fatalf("reprove cannot load cosign's key: %v", err)
 	}
 	if _, err := envelope.Sign(ctx, sst, s); err != nil {
 		t.Fatal(err)
 	}
-	pair, err := keys.Generate([]byte("test"))
+	pair, err := signing.Generate([]byte("test"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := keys.WritePair(ctx, pair, filepath.Join(dir, "reprove"), false); err != nil {
+	if _, _, err := signing.WritePair(ctx, pair, filepath.Join(dir, "reprove"), false); err != nil {
 		t.Fatal(err)
 	}
 	runCosign(t, cosign, dir, true, "sign-blob", "--key", "reprove.key", "--tlog-upload=false", "--output-signature", "blob.sig", "hello")
@@ -254,7 +255,7 @@ func TestReproveVerifiesCosignAttestations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.VerifySignature(bytes.NewReader(raw), bytes.NewReader(shippedBytes)); err != nil {
+	if err := v.Verify(shippedBytes, raw); err != nil {
 		t.Errorf("reprove does not verify cosign's signature made with reprove's key: %v", err)
 	}
 }
@@ -339,7 +340,7 @@ func TestCosignVerifiesReproveBundles(t *testing.T) {
 	for _, n := range f.order {
 		atts = append(atts, filepath.Join(dir, n+".sigstore.json"))
 	}
-	res, err := Verify(context.Background(), f.file, atts, mustPolicy(t, f.policyYAML(1, 1, "")), VerifyOptions{Now: func() time.Time { return testNow }})
+	res, err := verifyFiles(context.Background(), f.file, atts, mustPolicy(t, f.policyYAML(1, 1, "")), VerifyOptions{Now: func() time.Time { return testNow }})
 	if err != nil || !res.Verified {
 		t.Fatalf("reprove on its own bundles: %v\n%s", err, res.Text())
 	}
@@ -405,13 +406,13 @@ func TestReproveVerifiesCosignV3Bundles(t *testing.T) {
 	for _, n := range []string{"review", "rebuild", "comparison", "vsa"} {
 		atts = append(atts, filepath.Join(dir, n+".sigstore.json"))
 	}
-	res, err := Verify(ctx, shipped, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }})
+	res, err := verifyFiles(ctx, shipped, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }})
 	if err != nil || !res.Verified {
 		t.Fatalf("cosign v3 bundles not verified: %v\n%s", err, res.Text())
 	}
 	t.Log(res.Sentence())
 	other := write("other", []byte("other\n"))
-	if res, _ := Verify(ctx, other, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }}); res.Verified {
+	if res, _ := verifyFiles(ctx, other, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }}); res.Verified {
 		t.Fatal("cosign v3 bundles verified another file")
 	}
 }

@@ -68,20 +68,34 @@ type evaluator struct {
 	order []digest.Digest
 }
 
-// Evaluate is Verify without I/O: it checks already-read documents against
-// the file's digests under pol at time now. Signature checks are the only
-// work it does beyond pure logic.
-func Evaluate(ctx context.Context, file string, fileDigests DigestSet, docs []Document, pol *policy.Policy, now time.Time) (*Result, error) {
-	e, err := newEvaluator(ctx, file, fileDigests, pol, now)
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range docs {
-		if err := e.index(d); err != nil {
-			return nil, err
+// subjectAlgorithms lists the digest algorithms that subjects of the
+// summaries and comparisons trusted rebuilders signed carry and the file's
+// digests lack, so that Verify can compute them before the summaries are
+// matched with the file.
+func (e *evaluator) subjectAlgorithms() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, pd := range e.order {
+		n := e.nodes[pd]
+		switch n.stmt.PredicateType {
+		case SummaryPredicateType, VSAPredicateType, ComparisonPredicateType:
+		default:
+			continue
+		}
+		if len(n.rebuilders) == 0 {
+			continue
+		}
+		for _, s := range n.stmt.Subject {
+			for alg := range s.Digest {
+				if _, ok := e.fileDigests[alg]; !ok && !seen[alg] {
+					seen[alg] = true
+					out = append(out, alg)
+				}
+			}
 		}
 	}
-	return e.finish(len(docs)), nil
+	sort.Strings(out)
+	return out
 }
 
 // finish runs the phases after indexing, for ndocs documents read.
@@ -96,8 +110,8 @@ func (e *evaluator) finish(ndocs int) *Result {
 	return e.res
 }
 
-func newEvaluator(ctx context.Context, file string, fileDigests DigestSet, pol *policy.Policy, now time.Time) (*evaluator, error) {
-	fileSHA, ok := fileDigests.Digest(digest.SHA256)
+func newEvaluator(ctx context.Context, t *Target, pol *policy.Policy, now time.Time) (*evaluator, error) {
+	fileSHA, ok := t.Digests.Digest(digest.SHA256)
 	if !ok {
 		return nil, fmt.Errorf("verify: file digests lack sha256")
 	}
@@ -114,12 +128,12 @@ func newEvaluator(ctx context.Context, file string, fileDigests DigestSet, pol *
 		}
 	}
 	return &evaluator{
-		ctx: ctx, pol: pol, now: now, fileDigests: fileDigests, fileSHA: fileSHA,
+		ctx: ctx, pol: pol, now: now, fileDigests: t.Digests, fileSHA: fileSHA,
 		nodes:   map[digest.Digest]*node{},
 		bundles: map[*logproof.Bundle]*logproof.Checkpoint{},
 		res: &Result{
 			SchemaVersion:      ResultSchemaVersion,
-			File:               file,
+			File:               t.Path,
 			Digest:             fileSHA,
 			RebuilderThreshold: pol.Rebuilders.Threshold,
 			TrustedRebuilders:  len(pol.Rebuilders.Keys),
@@ -164,16 +178,6 @@ func (e *evaluator) verifiers() []*keys.Verifier {
 		}
 	}
 	return out
-}
-
-// indexSigners is phase 1 for a list of documents.
-func (e *evaluator) indexSigners(docs []Document) error {
-	for _, d := range docs {
-		if err := e.index(d); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // index is phase 1 for one document: it parses it, checks its signatures

@@ -284,7 +284,7 @@ func BenchmarkVerifyLogProofs(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
-				res, err := Verify(context.Background(), file, []string{bc.atts}, bc.pol, VerifyOptions{Now: func() time.Time { return testNow }})
+				res, err := verifyFiles(context.Background(), file, []string{bc.atts}, bc.pol, VerifyOptions{Now: func() time.Time { return testNow }})
 				if err != nil {
 					b.Fatal(err)
 				}

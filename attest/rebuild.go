@@ -14,7 +14,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/reprove/reprove/attest/internal/strictjson"
-	"github.com/reprove/reprove/recipes"
 )
 
 // ProvenancePredicateType is SLSA Provenance v1.
@@ -68,8 +67,17 @@ type Rebuild struct {
 	Outputs []Output `json:"outputs"`
 }
 
-// RecipeRef names the recipe that drove a rebuild.
-type RecipeRef = recipes.Ref
+// RecipeRef names the recipe that drove a rebuild, as provenance records
+// it. attest keeps its own (the same fields as recipes.Ref, so one converts
+// to the other) rather than import the recipe format and its YAML decoder:
+// the customer's verifier reads provenance, never recipes.
+type RecipeRef struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// URI is where the recipe was read from (its file), when known.
+	URI    string        `json:"uri,omitempty"`
+	Digest digest.Digest `json:"digest"`
+}
 
 // Dependency is one resolved input of a build.
 type Dependency struct {

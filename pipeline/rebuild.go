@@ -14,7 +14,6 @@ import (
 
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/builder"
 	"github.com/reprove/reprove/builder/fetch"
 	"github.com/reprove/reprove/compare"
@@ -70,7 +69,7 @@ func (e *PublishError) Unwrap() error { return e.Err }
 
 // Signing is who signs a rebuild's attestations and what they rest on.
 type Signing struct {
-	Signer *keys.Signer
+	Signer attest.Signer
 	// BuilderID is the URI naming this rebuilder (DefaultBuilderID when
 	// empty).
 	BuilderID string

@@ -22,7 +22,6 @@
 package item
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -32,7 +31,6 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
-	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/reprove/reprove/attest"
@@ -281,14 +279,14 @@ func Check(ctx context.Context, e *envelope.Envelope, known []Key) (*Item, error
 // envelope verifies over DSSE's pre-authentication encoding. It is only a
 // pre-check, so that a centre with many registered keys does not run
 // cosign's whole verification once per key for every envelope (about
-// 1.5 ms each here): envelope.SignedBy, cosign's own check, still decides
+// 1.5 ms each here): envelope.SignedBy, the same DSSE check, still decides
 // on the keys that remain.
 func candidates(e *envelope.Envelope, vs []*keys.Verifier) []*keys.Verifier {
-	pae := ssldsse.PAE(e.PayloadType, e.Payload)
+	pae := envelope.PAE(e.PayloadType, e.Payload)
 	var out []*keys.Verifier
 	for _, v := range vs {
 		for _, s := range e.Signatures {
-			if v.VerifySignature(bytes.NewReader(s.Sig), bytes.NewReader(pae)) == nil {
+			if v.Verify(pae, s.Sig) == nil {
 				out = append(out, v)
 				break
 			}

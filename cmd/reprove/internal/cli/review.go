@@ -5,12 +5,9 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/spf13/cobra"
 
 	"github.com/reprove/reprove/attest"
-	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/internal/treehash"
 )
@@ -37,8 +34,12 @@ reprove's sha256 tree digest of a checkout (what rebuilds of git sources
 record), --archive the sha256 of a source archive. A git commit id alone is
 SHA-1 and is not enough.
 
-With --cosign ENVELOPE, add your signature to an existing review instead (a
-second reviewer co-signing the same statement).`,
+With --cosign REVIEW, sign an existing review's statement instead (a second
+reviewer co-signing it): -o gets your signature alone, over the same
+statement, as a bundle or an envelope of its own (a Sigstore bundle holds
+one signature). Publish it beside the first; reprove verify counts the
+signers of one statement over all the files that carry it. A key that
+signed the review already is refused.`,
 		Example: `  reprove review --key audits.key --source-uri git+https://example.com/hello.git \
     --commit 0123… --tree-dir ./hello --reviewer mailto:alice@audits.example \
     --reviewer-name "Alice (Example Audits)" --verdict approved --report report.pdf \
@@ -61,29 +62,14 @@ second reviewer co-signing the same statement).`,
 				if err != nil {
 					return err
 				}
-				pubPEM, err := cryptoutils.MarshalPublicKeyToPEM(s.Public)
+				signed, err := attest.CoSign(ctx, e, s)
 				if err != nil {
-					return err
-				}
-				v, err := keys.ParseVerifier(pubPEM, keyPath)
-				if err != nil {
-					return err
-				}
-				already, err := envelope.SignedBy(ctx, e, []*keys.Verifier{v})
-				if err != nil {
-					return err
-				}
-				if len(already) > 0 {
-					return fmt.Errorf("co-sign review %s: it already carries a signature by key %s", cosignPath, s.Fingerprint)
-				}
-				signed, err := envelope.AddSignature(ctx, e, s)
-				if err != nil {
-					return err
+					return fmt.Errorf("%s: %w", cosignPath, err)
 				}
 				if err := attest.WriteSigned(ctx, out, signed, s); err != nil {
 					return err
 				}
-				printf(env.Stdout, "wrote %s: review %s co-signed by key %s (%d signatures)\n", out, e.PayloadDigest(), s.Fingerprint, len(e.Signatures)+1)
+				printf(env.Stdout, "wrote %s: review %s co-signed by key %s (the other signatures stay in %s)\n", out, e.PayloadDigest(), s.Fingerprint, cosignPath)
 				return nil
 			}
 
@@ -178,7 +164,7 @@ second reviewer co-signing the same statement).`,
 	f.StringVar(&keyPath, "key", "", "private key to sign with (cosign format)")
 	f.StringVarP(&out, "output", "o", "", "write the signed attestation to `FILE` (atomically)")
 	f.BoolVar(&force, "force", false, "replace the output file if it exists")
-	f.StringVar(&cosignPath, "cosign", "", "add a signature to this existing review `ENVELOPE` instead of making one")
+	f.StringVar(&cosignPath, "cosign", "", "co-sign the statement of this existing `REVIEW` (bundle or envelope) instead of making one")
 	f.StringVar(&src.URI, "source-uri", "", "where the source lives (git+https://… or an archive URL)")
 	f.StringVar(&src.GitCommit, "commit", "", "git commit id of the reviewed source")
 	f.StringVar(&src.GitTree, "git-tree", "", "git tree id of the reviewed source")
