@@ -94,9 +94,7 @@ type Dependency struct {
 // DigestSet is the dependency's digests as an in-toto digest set.
 func (d Dependency) DigestSet() DigestSet {
 	ds := setOf(d.Digest)
-	if d.GoSum != "" {
-		ds[KeyGoModuleH1] = d.GoSum
-	}
+	putGoSum(ds, d.GoSum)
 	return ds
 }
 
@@ -385,8 +383,12 @@ func parseProvenance(st *Statement) (*ProvenanceInfo, error) {
 	if err := ds.Validate(); err != nil {
 		return nil, fmt.Errorf("parse provenance: source: %w", err)
 	}
+	ds, err = ds.Normalized()
+	if err != nil {
+		return nil, fmt.Errorf("parse provenance: source: %w", err)
+	}
 	info.Source = sourceFromSet(sources[0].GetUri(), ds)
-	if strings.Contains(sources[0].GetName(), "@") && ds[KeyGoModuleH1] != "" {
+	if strings.Contains(sources[0].GetName(), "@") && ds[KeyDirHash] != "" {
 		info.Source.GoModule = sources[0].GetName()
 	}
 	return info, nil

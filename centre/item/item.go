@@ -23,9 +23,6 @@ package item
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -381,6 +378,10 @@ func index(st *attest.Statement, it *Item) error {
 // sourceDigest is the sha256 digest a source subject carries when it has
 // no plain sha256 entry: reprove's tree digest, else a Go module's h1: hash.
 func sourceDigest(ds attest.DigestSet) digest.Digest {
+	ds, err := ds.Normalized() // goModuleH1, as reprove once wrote it, is dirHash
+	if err != nil {
+		return ""
+	}
 	if _, ok := ds[string(digest.SHA256)]; ok {
 		return ""
 	}
@@ -389,9 +390,9 @@ func sourceDigest(ds attest.DigestSet) digest.Digest {
 			return d
 		}
 	}
-	if v, ok := ds[attest.KeyGoModuleH1]; ok {
-		if b, err := base64.StdEncoding.Strict().DecodeString(strings.TrimPrefix(v, "h1:")); err == nil && len(b) == sha256.Size && strings.HasPrefix(v, "h1:") {
-			return digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(b))
+	if v, ok := ds[attest.KeyDirHash]; ok {
+		if d := digest.NewDigestFromEncoded(digest.SHA256, v); d.Validate() == nil {
+			return d
 		}
 	}
 	return ""
