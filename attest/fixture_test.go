@@ -55,7 +55,7 @@ func loadTestKeys(t testing.TB) *testKeys {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := keys.LoadVerifier(context.Background(), pp)
+		v, err := loadVerifier(pp)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -343,4 +343,13 @@ func docsOf(docs []Document) Documents {
 			}
 		}
 	}
+}
+
+// loadVerifier reads a public key file.
+func loadVerifier(path string) (*keys.Verifier, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return keys.ParseVerifier(b, path)
 }

@@ -94,23 +94,6 @@ func Files(ctx context.Context, paths ...string) Documents {
 
 var errStop = errors.New("stop")
 
-// Bytes reads the attestations in one file's bytes (an envelope, a
-// bundle, JSON Lines: see WalkDocuments), named name in messages: a
-// document fetched over the network is checked in memory.
-func Bytes(name string, b []byte) Documents {
-	return func(yield func(Document, error) bool) {
-		if len(b) > MaxFileSize {
-			yield(Document{}, fmt.Errorf("read attestations: %s: %w: %d bytes, more than %d", name, errTooLarge, len(b), MaxFileSize))
-			return
-		}
-		for _, d := range SplitDocuments(name, b) {
-			if !yield(d, nil) {
-				return
-			}
-		}
-	}
-}
-
 // LogBundle reads the envelopes of a log bundle already parsed (as
 // centre/client fetches one), named name in messages.
 func LogBundle(name string, bu *logproof.Bundle) Documents {

@@ -120,8 +120,3 @@ func Validate(name string, doc []byte) error {
 	}
 	return nil
 }
-
-// Schema returns the text of the schema called name.
-func Schema(name string) ([]byte, error) {
-	return files.ReadFile(name + ".schema.json")
-}

@@ -50,15 +50,6 @@ type Verifier struct {
 	hash crypto.Hash
 }
 
-// LoadVerifier reads a PEM public key file.
-func LoadVerifier(ctx context.Context, path string) (*Verifier, error) {
-	b, err := ReadKeyFile(ctx, path)
-	if err != nil {
-		return nil, fmt.Errorf("load public key: %w", err)
-	}
-	return ParseVerifier(b, path)
-}
-
 // ParseVerifier parses a PEM public key as cosign writes it; name says
 // where it came from in errors.
 func ParseVerifier(b []byte, name string) (*Verifier, error) {

@@ -17,7 +17,7 @@ import (
 func TestLoadVerifier(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join("..", "testdata", "keys")
-	v, err := LoadVerifier(ctx, filepath.Join(dir, "rebuilderA.pub"))
+	v, err := load(ctx, filepath.Join(dir, "rebuilderA.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,13 +33,13 @@ func TestLoadVerifier(t *testing.T) {
 		{"private key", filepath.Join(dir, "rebuilderA.key"), "not a public key"},
 		{"not PEM", "keys.go", "no PEM block"},
 	} {
-		if _, err := LoadVerifier(ctx, c.file); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.file) {
+		if _, err := load(ctx, c.file); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.file) {
 			t.Errorf("%s: %v, want an error naming %s and saying %q", c.name, err, c.file, c.want)
 		}
 	}
 	big := filepath.Join(t.TempDir(), "big")
 	os.WriteFile(big, make([]byte, MaxKeyFileSize+1), 0o644)
-	if _, err := LoadVerifier(ctx, big); err == nil || !strings.Contains(err.Error(), "not a key file") {
+	if _, err := load(ctx, big); err == nil || !strings.Contains(err.Error(), "not a key file") {
 		t.Errorf("huge file: %v", err)
 	}
 }
@@ -104,4 +104,12 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
+}
+
+func load(ctx context.Context, path string) (*Verifier, error) {
+	b, err := ReadKeyFile(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseVerifier(b, path)
 }
