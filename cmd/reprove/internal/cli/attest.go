@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
@@ -14,6 +12,8 @@ import (
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/verdict"
+	"github.com/reprove/reprove/pipeline"
 )
 
 func newAttestCmd(env *Env) *cobra.Command {
@@ -127,7 +127,7 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 				return usageErrorf("--normalize applies to --rebuilt")
 			}
 			if compOut == "" {
-				compOut = comparisonPath(out)
+				compOut = pipeline.ComparisonPath(out)
 			}
 			if compOut == out {
 				return usageErrorf("--comparison-output must differ from -o")
@@ -137,91 +137,38 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 					return err
 				}
 			}
-			rbEnv, rbStmt, err := readAttestation(ctx, rebuildPath, attest.ProvenancePredicateType)
-			if err != nil {
-				return err
-			}
-			in := attest.SummaryInput{
-				Rebuild:       rbEnv,
-				RebuildURI:    filepath.Base(rebuildPath),
-				ComparisonURI: filepath.Base(compOut),
-				ShippedURI:    shippedURI,
-				Verifier:      attest.Party{ID: verifierID},
-				Time:          env.Now(),
-			}
-			for _, r := range reviews {
-				e, _, err := readAttestation(ctx, r, attest.ReviewPredicateType)
-				if err != nil {
-					return err
-				}
-				in.Reviews = append(in.Reviews, e)
-			}
-			shippedDigest, err := env.status.hashFile(ctx, shipped)
-			if err != nil {
-				return err
-			}
-			in.Shipped = attest.Output{Name: filepath.Base(shipped), Digest: shippedDigest}
-			switch {
-			case comparePath != "":
-				b, err := os.ReadFile(comparePath)
-				if err != nil {
-					return fmt.Errorf("read compare report: %w", err)
-				}
-				rep, err := compare.ReadReport(bytes.NewReader(b))
-				if err != nil {
-					return fmt.Errorf("%s: %w", comparePath, err)
-				}
-				if rep.Shipped.Digest != shippedDigest {
-					return fmt.Errorf("compare report %s is about shipped %s, not %s (%s)", comparePath, rep.Shipped.Digest, shipped, shippedDigest)
-				}
-				in.Verdict, in.Normalizers, in.Rebuilt = rep.Verdict, rep.Normalizers, rep.Rebuilt.Digest
-				in.CompareReport, in.CompareReportURI = digest.FromBytes(b), filepath.Base(comparePath)
-			case rebuilt != "":
+			if rebuilt != "" {
 				if _, err := compare.CheckNormalizers(normalize); err != nil {
 					return usageErrorf("--normalize: %v", err)
 				}
-				rep, err := compare.Files(ctx, rebuilt, shipped, compare.Options{Normalizers: normalize})
-				if err != nil {
-					return err
-				}
-				in.Verdict, in.Normalizers, in.Rebuilt = rep.Verdict, rep.Normalizers, rep.Rebuilt.Digest
-			default:
-				isOutput := false
-				for _, s := range rbStmt.Subject {
-					if d, ok := s.Digest.Digest(digest.SHA256); ok && d == shippedDigest {
-						isOutput = true
-					}
-				}
-				if !isOutput {
-					return fmt.Errorf("the shipped file %s (%s) is none of the rebuild's outputs; give --compare or --rebuilt to record how they differ", shipped, shippedDigest)
-				}
-				in.Verdict, in.Rebuilt = compare.Identical, shippedDigest
 			}
 			s, err := loadSigner(cmd, env, keyPath)
 			if err != nil {
 				return err
 			}
-			comparison, summary, err := attest.SignSummary(ctx, in, s)
+			res, err := pipeline.Summarize(ctx, pipeline.SummaryRequest{
+				Shipped: shipped, ShippedURI: shippedURI, Rebuild: rebuildPath, Reviews: reviews,
+				CompareReport: comparePath, Rebuilt: rebuilt, Normalizers: normalize,
+				Verifier: attest.Party{ID: verifierID}, Signer: s,
+				Output: out, ComparisonOutput: compOut, Now: env.Now, Bytes: env.status.meter(),
+			})
+			var notOutput *pipeline.NotAnOutputError
+			if errors.As(err, &notOutput) {
+				return fmt.Errorf("%w; give --compare or --rebuilt to record how they differ", err)
+			}
 			if err != nil {
 				return err
 			}
-			if err := attest.WriteSigned(ctx, compOut, comparison, s); err != nil {
-				return err
-			}
-			if err := attest.WriteSigned(ctx, out, summary, s); err != nil {
-				os.Remove(compOut)
-				return err
-			}
 			prep := "to"
-			if in.Verdict == compare.Different {
+			if res.Verdict == verdict.Different {
 				prep = "from"
 			}
-			reviewed := "citing " + count(len(in.Reviews), "review")
-			if len(in.Reviews) == 0 {
+			reviewed := "citing " + count(res.Reviews, "review")
+			if res.Reviews == 0 {
 				reviewed = "citing no review"
 			}
 			printf(env.Stdout, "wrote %s and %s: %s is %s %s rebuilt output %s, %s, signed by key %s\n",
-				out, compOut, shippedDigest, in.Verdict, prep, in.Rebuilt, reviewed, s.Fingerprint)
+				res.Output, res.ComparisonOutput, res.Shipped, res.Verdict, prep, res.Rebuilt, reviewed, res.Key)
 			return nil
 		},
 	}
@@ -239,16 +186,6 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 	f.StringVar(&compOut, "comparison-output", "", "write the signed comparison to `FILE` (default: OUT with .json replaced by .comparison.json)")
 	f.BoolVar(&force, "force", false, "replace the output files if they exist")
 	return cmd
-}
-
-// comparisonPath is where the comparison goes beside the VSA at out:
-// summary.json → summary.comparison.json, x.sigstore.json →
-// x.comparison.sigstore.json (so a bundle stays a bundle).
-func comparisonPath(out string) string {
-	if stem, ok := strings.CutSuffix(out, attest.BundleExt); ok {
-		return stem + ".comparison" + attest.BundleExt
-	}
-	return strings.TrimSuffix(out, ".json") + ".comparison.json"
 }
 
 // readAttestation reads one signed attestation of the wanted predicate type

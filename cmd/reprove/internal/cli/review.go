@@ -1,15 +1,13 @@
 package cli
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"github.com/reprove/reprove/attest"
-	"github.com/reprove/reprove/internal/ctxio"
-	"github.com/reprove/reprove/internal/treehash"
+	"github.com/reprove/reprove/pipeline"
 )
 
 func newReviewCmd(env *Env) *cobra.Command {
@@ -54,22 +52,15 @@ signed the review already is refused.`,
 				return err
 			}
 			if cosignPath != "" {
-				e, _, err := readAttestation(ctx, cosignPath, attest.ReviewPredicateType)
-				if err != nil {
-					return err
-				}
 				s, err := loadSigner(cmd, env, keyPath)
 				if err != nil {
 					return err
 				}
-				signed, err := attest.CoSign(ctx, e, s)
+				res, err := pipeline.CoSign(ctx, pipeline.CoSignRequest{Review: cosignPath, Signer: s, Output: out})
 				if err != nil {
-					return fmt.Errorf("%s: %w", cosignPath, err)
-				}
-				if err := attest.WriteSigned(ctx, out, signed, s); err != nil {
 					return err
 				}
-				printf(env.Stdout, "wrote %s: review %s co-signed by key %s (the other signatures stay in %s)\n", out, e.PayloadDigest(), s.Fingerprint, cosignPath)
+				printf(env.Stdout, "wrote %s: review %s co-signed by key %s (the other signatures stay in %s)\n", res.Output, res.Statement, res.Key, cosignPath)
 				return nil
 			}
 
@@ -83,26 +74,12 @@ signed the review already is refused.`,
 			if archiveFile != "" && archiveDigest != "" {
 				return usageErrorf("give --archive or --archive-digest, not both")
 			}
-			if treeDir != "" {
-				d, err := treehash.Dir(ctx, treeDir)
-				if err != nil {
-					return err
-				}
-				src.Tree = d
-			}
 			if treeDig != "" {
 				d, err := digest.Parse(treeDig)
 				if err != nil {
 					return usageErrorf("--tree: %v", err)
 				}
 				src.Tree = d
-			}
-			if archiveFile != "" {
-				d, err := env.status.hashFile(ctx, archiveFile)
-				if err != nil {
-					return err
-				}
-				src.Archive = d
 			}
 			if archiveDigest != "" {
 				d, err := digest.Parse(archiveDigest)
@@ -111,52 +88,62 @@ signed the review already is refused.`,
 				}
 				src.Archive = d
 			}
-			p := &attest.ReviewPredicate{
-				Reviewer: attest.Party{ID: reviewerID, Name: reviewerName},
-				Source:   src,
-				Verdict:  v,
-				Notes:    notes,
-			}
-			if len(scope) == 0 {
-				p.Scope.All = true
-			} else {
-				p.Scope.Paths = scope
+			req := pipeline.ReviewRequest{
+				Review: attest.ReviewPredicate{
+					Reviewer: attest.Party{ID: reviewerID, Name: reviewerName},
+					Source:   src,
+					Verdict:  v,
+					Notes:    notes,
+					Scope:    attest.Scope{All: len(scope) == 0, Paths: scope},
+				},
+				TreeDir: treeDir, Archive: archiveFile, ReportFile: reportFile,
+				Output: out, Now: env.Now, Bytes: env.status.meter(),
 			}
 			if reportFile != "" || reportURI != "" {
-				p.Report = &attest.Report{URI: reportURI}
-				if reportFile != "" {
-					d, err := ctxio.HashFile(ctx, reportFile, nil)
-					if err != nil {
-						return err
-					}
-					p.Report.Digest = d
-				}
+				req.Review.Report = &attest.Report{URI: reportURI}
 			}
-			p.ReviewedAt = env.Now()
 			if when != "" {
 				t, err := time.Parse(time.RFC3339, when)
 				if err != nil {
 					return usageErrorf("--time: %v", err)
 				}
-				p.ReviewedAt = t
+				req.Review.ReviewedAt = t
 			}
-			if src.Tree == "" && src.Archive == "" && src.GoSum == "" && (src.GitCommit != "" || src.GitTree != "") {
+			if treeDir == "" && src.Tree == "" && archiveFile == "" && src.Archive == "" && src.GoSum == "" && (src.GitCommit != "" || src.GitTree != "") {
 				// The most common first try: a commit id only.
 				return usageErrorf("a git commit or tree id is SHA-1, too weak to pin what was reviewed: name the source by sha256 as well, with --tree-dir DIR (or --tree sha256:…), --archive FILE (or --archive-digest) or --go-module with --go-sum")
 			}
-			if err := p.Validate(); err != nil {
+			// Bad usage is said before a password is asked for: check the
+			// review as it will be, with the digests to come stood in for.
+			check := req.Review
+			if treeDir != "" {
+				check.Source.Tree = digest.FromString("the tree of " + treeDir)
+			}
+			if archiveFile != "" {
+				check.Source.Archive = digest.FromString("the archive " + archiveFile)
+			}
+			if check.Report != nil && reportFile != "" {
+				r := *check.Report
+				r.Digest = digest.FromString("the report " + reportFile)
+				check.Report = &r
+			}
+			if check.ReviewedAt.IsZero() {
+				check.ReviewedAt = env.Now()
+			}
+			if err := check.Validate(); err != nil {
 				return usageErrorf("%v", err)
 			}
-			st, err := attest.ReviewStatement(p)
+			s, err := loadSigner(cmd, env, keyPath)
 			if err != nil {
 				return err
 			}
-			s, err := signTo(cmd, env, keyPath, out, st)
+			req.Signer = s
+			res, err := pipeline.Review(ctx, req)
 			if err != nil {
 				return err
 			}
 			printf(env.Stdout, "wrote %s: review of %s, %s, signed by key %s (statement %s)\n",
-				out, src.Name(), v, s.Fingerprint, digest.FromBytes(st))
+				res.Output, res.Source.Name(), res.Verdict, res.Key, res.Statement)
 			return nil
 		},
 	}
