@@ -15,6 +15,7 @@ import (
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/report"
 	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/internal/treehash"
@@ -245,7 +246,7 @@ func Summarize(ctx context.Context, req SummaryRequest) (*SummaryResult, error) 
 		if err != nil {
 			return nil, fmt.Errorf("read compare report: %w", err)
 		}
-		rep, err := compare.ReadReport(bytes.NewReader(b))
+		rep, err := report.Read(bytes.NewReader(b))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", req.CompareReport, err)
 		}

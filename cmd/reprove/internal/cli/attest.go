@@ -11,7 +11,6 @@ import (
 
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/pipeline"
 )
@@ -138,7 +137,7 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 				}
 			}
 			if rebuilt != "" {
-				if _, err := compare.CheckNormalizers(normalize); err != nil {
+				if _, err := verdict.CheckNormalizers(normalize); err != nil {
 					return usageErrorf("--normalize: %v", err)
 				}
 			}
