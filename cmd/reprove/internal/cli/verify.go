@@ -1,19 +1,14 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/policy"
 	"github.com/reprove/reprove/centre/client"
-	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/pipeline"
 )
 
@@ -68,23 +63,23 @@ usage errors.`,
 				atts = []string{def}
 			}
 			if server != "" {
-				p, cleanup, err := fetchLogBundle(ctx, server, file)
-				if err != nil {
-					return err
+				if _, err := client.New(server); err != nil {
+					return usageErrorf("--server: %v", err)
 				}
-				defer cleanup()
-				atts = append(atts, p)
 			}
 			pol, err := policy.Load(ctx, policyPath)
 			if err != nil {
 				return err
 			}
-			opts := attest.VerifyOptions{Now: env.Now, ExpectName: expectName, ExpectVersion: expectVersion}
-			if env.IsTerminal && !jsonOut {
-				opts.Progress = func(s string) { printf(env.Stderr, "reprove: %s\n", s) }
-				opts.Bytes = env.status.meter()
+			req := pipeline.VerifyRequest{
+				File: file, Attestations: atts, Server: server, Policy: pol,
+				ExpectName: expectName, ExpectVersion: expectVersion, Now: env.Now,
 			}
-			res, err := attest.Verify(ctx, file, atts, pol, opts)
+			if env.IsTerminal && !jsonOut {
+				req.Progress = func(e pipeline.Event) { printf(env.Stderr, "reprove: %s\n", e.Message) }
+				req.Bytes = env.status.meter()
+			}
+			res, err := pipeline.Verify(ctx, req)
 			if err != nil {
 				return err
 			}
@@ -111,39 +106,4 @@ usage errors.`,
 	f.StringVar(&expectName, "name", "", "fail unless the attestations say the file is this program")
 	f.StringVar(&expectVersion, "version", "", "fail unless the attestations say the file is this version")
 	return cmd
-}
-
-// fetchLogBundle fetches FILE's log bundle from a centre into a temporary
-// file for the verifier to read, as it reads one that publish wrote. The
-// bundle is parsed here; its signatures and proofs are the verifier's to
-// check against the policy's log key.
-func fetchLogBundle(ctx context.Context, server, file string) (path string, cleanup func(), err error) {
-	if _, err := client.New(server); err != nil {
-		return "", nil, usageErrorf("--server: %v", err)
-	}
-	d, err := ctxio.HashFile(ctx, file, nil)
-	if err != nil {
-		return "", nil, err
-	}
-	bu, err := client.FetchBundle(ctx, server, d)
-	if errors.Is(err, client.ErrNotLogged) {
-		return "", nil, fmt.Errorf("verify: %s: %w", server, err)
-	}
-	if err != nil {
-		return "", nil, fmt.Errorf("verify: fetch the log bundle of %s from %s: %w", d, server, err)
-	}
-	b, err := bu.Marshal()
-	if err != nil {
-		return "", nil, err
-	}
-	dir, err := os.MkdirTemp("", "reprove-verify-")
-	if err != nil {
-		return "", nil, err
-	}
-	path = filepath.Join(dir, filepath.Base(file)+pipeline.LogBundleSuffix)
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	return path, func() { os.RemoveAll(dir) }, nil
 }
