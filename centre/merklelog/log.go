@@ -46,6 +46,12 @@ type Options struct {
 	// one commit gathers from the queue (one submission larger than it is
 	// still committed whole, alone).
 	MaxBatch int
+	// Quorum, when positive, is how many witnesses must have cosigned a
+	// checkpoint before lookups serve it (witnessed.go).
+	Quorum int
+	// Committed, when set, hears of each new checkpoint once committed
+	// (the cosigner's cue); it must not block.
+	Committed func(store.Checkpoint)
 }
 
 // Log is the centre's log.
@@ -58,6 +64,9 @@ type Log struct {
 	clock    func() time.Time
 	maxBatch int
 	cache    *hashCache
+	quorum   int
+	served   servedCache
+	committed func(store.Checkpoint)
 
 	queue chan *request
 	stop  chan struct{}
@@ -122,6 +131,7 @@ func Open(ctx context.Context, st store.Store, skey string, opts Options) (*Log,
 	if opts.MaxBatch > 0 {
 		l.maxBatch = opts.MaxBatch
 	}
+	l.quorum, l.committed = max(opts.Quorum, 0), opts.Committed
 	go l.sequence()
 	return l, nil
 }
@@ -234,6 +244,9 @@ func (l *Log) commitAndReply(batch []*request) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	added, cp, err := l.commit(ctx, live)
+	if err == nil && l.committed != nil {
+		l.committed(cp)
+	}
 	for i, r := range live {
 		if err != nil {
 			r.reply <- reply{err: err}

@@ -1,0 +1,126 @@
+package merklelog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/reprove/reprove/attest/logproof"
+	"github.com/reprove/reprove/centre/store"
+)
+
+// Witnessed checkpoints: when the centre has witnesses (centre/witness),
+// what it hands customers (GET /checkpoint, lookups' bundles) is not the
+// newest checkpoint the sequencer signed but the newest one that Quorum
+// witnesses have cosigned, with their cosignature lines after the log's
+// signature. Appends never wait for witnesses: a submission is answered
+// with the checkpoint of its commit, signed by the log alone, and its
+// entries reach lookups once the witnesses have cosigned a tree holding
+// them (centre/API.md states the bound).
+
+// servedTTL bounds how stale one replica's idea of the served checkpoint
+// may be when another replica's cosigner stored the newer cosignatures;
+// this replica's own cosignatures refresh it at once.
+const servedTTL = 250 * time.Millisecond
+
+type servedCache struct {
+	mu  sync.Mutex
+	cp  store.Checkpoint
+	oc  logproof.Checkpoint
+	at  time.Time
+	set bool
+}
+
+// Quorum is how many witnesses must have cosigned a checkpoint before the
+// log serves it (0: the log has no witnesses and serves its newest).
+func (l *Log) Quorum() int { return l.quorum }
+
+// Newest is the newest checkpoint the sequencer signed, as stored (Size 0
+// for an empty log), for the cosigner.
+func (l *Log) Newest(ctx context.Context) (store.Checkpoint, error) {
+	cp, _, err := l.Latest(ctx)
+	return cp, err
+}
+
+// AddCosignature stores a witness's cosignature of a checkpoint, which
+// lookups serve from then on.
+func (l *Log) AddCosignature(ctx context.Context, c store.Cosignature) error {
+	if err := l.st.AddCosignature(ctx, c); err != nil {
+		return err
+	}
+	l.served.mu.Lock()
+	l.served.set = false
+	l.served.mu.Unlock()
+	return nil
+}
+
+// Served is the checkpoint the log hands customers, with every witness
+// cosignature stored for it: without witnesses the newest; with them the
+// newest that Quorum witnesses cosigned, or, before any has been, the
+// newest with whatever cosignatures it has (none), so that a customer's
+// policy, not the centre, decides what counts.
+func (l *Log) Served(ctx context.Context) (store.Checkpoint, logproof.Checkpoint, error) {
+	if l.quorum == 0 {
+		return l.Latest(ctx)
+	}
+	c := &l.served
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.set && time.Since(c.at) < servedTTL {
+		return c.cp, c.oc, nil
+	}
+	size, err := l.st.LatestCosigned(ctx, l.quorum)
+	var cp store.Checkpoint
+	var oc logproof.Checkpoint
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if cp, oc, err = l.Latest(ctx); err != nil {
+			return cp, oc, err
+		}
+		if cp.Size > 0 {
+			cp, oc, err = l.CosignedAt(ctx, cp.Size)
+		}
+	case err != nil:
+		return cp, oc, err
+	default:
+		cp, oc, err = l.CosignedAt(ctx, size)
+	}
+	if err != nil {
+		return cp, oc, err
+	}
+	// Never go back: another replica's view read a moment ago may be
+	// newer than what this query saw under a lagging read.
+	if c.set && c.cp.Size > cp.Size {
+		cp, oc = c.cp, c.oc
+	}
+	c.cp, c.oc, c.at, c.set = cp, oc, time.Now(), true
+	return cp, oc, nil
+}
+
+// CosignedAt is the checkpoint the log signed at tree size size, with the
+// witnesses' cosignature lines stored for it.
+func (l *Log) CosignedAt(ctx context.Context, size int64) (store.Checkpoint, logproof.Checkpoint, error) {
+	cp, err := l.st.CheckpointAt(ctx, size)
+	if err != nil {
+		return cp, logproof.Checkpoint{}, err
+	}
+	oc, err := l.verifier.Open(cp.Note)
+	if err != nil {
+		return cp, oc, fmt.Errorf("checkpoint at %d: %w", size, err)
+	}
+	cs, err := l.st.Cosignatures(ctx, size)
+	if err != nil {
+		return cp, oc, err
+	}
+	if len(cs) > 0 {
+		note := bytes.Clone(cp.Note)
+		for _, c := range cs {
+			note = append(note, c.Line...)
+		}
+		cp.Note = note
+	}
+	return cp, oc, nil
+}
