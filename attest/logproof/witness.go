@@ -102,7 +102,7 @@ type WitnessError struct {
 	// Have counts the valid cosignatures by distinct witnesses of the
 	// policy; Fresh those no older than MaxAge (when the policy sets it).
 	Have, Fresh, Need, Of int
-	MaxAge           time.Duration
+	MaxAge                time.Duration
 	// Newest is the newest valid cosignature's time (zero when none).
 	Newest time.Time
 	Now    time.Time

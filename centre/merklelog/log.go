@@ -56,16 +56,16 @@ type Options struct {
 
 // Log is the centre's log.
 type Log struct {
-	st       store.Store
-	skey     string
-	origin   string
-	vkey     string
-	verifier *logproof.Verifier
-	clock    func() time.Time
-	maxBatch int
-	cache    *hashCache
-	quorum   int
-	served   servedCache
+	st        store.Store
+	skey      string
+	origin    string
+	vkey      string
+	verifier  *logproof.Verifier
+	clock     func() time.Time
+	maxBatch  int
+	cache     *hashCache
+	quorum    int
+	served    servedCache
 	committed func(store.Checkpoint)
 
 	queue chan *request
