@@ -411,12 +411,7 @@ func (l *Log) Hashes(ctx context.Context) tlog.HashReader { return hashReader{ct
 func (l *Log) Latest(ctx context.Context) (store.Checkpoint, logproof.Checkpoint, error) {
 	c, err := l.st.LatestCheckpoint(ctx)
 	if errors.Is(err, store.ErrNotFound) {
-		empty := logproof.Checkpoint{Origin: l.origin, Size: 0, Hash: emptyHash}
-		signed, err := logproof.Sign(empty, l.skey)
-		if err != nil {
-			return store.Checkpoint{}, logproof.Checkpoint{}, err
-		}
-		return store.Checkpoint{Size: 0, Note: signed, At: l.clock().UTC()}, empty, nil
+		return l.empty()
 	}
 	if err != nil {
 		return c, logproof.Checkpoint{}, err
@@ -426,6 +421,16 @@ func (l *Log) Latest(ctx context.Context) (store.Checkpoint, logproof.Checkpoint
 		return c, oc, fmt.Errorf("latest checkpoint: %w", err)
 	}
 	return c, oc, nil
+}
+
+// empty is a signed checkpoint of the empty tree, made on the spot.
+func (l *Log) empty() (store.Checkpoint, logproof.Checkpoint, error) {
+	empty := logproof.Checkpoint{Origin: l.origin, Size: 0, Hash: emptyHash}
+	signed, err := logproof.Sign(empty, l.skey)
+	if err != nil {
+		return store.Checkpoint{}, logproof.Checkpoint{}, err
+	}
+	return store.Checkpoint{Size: 0, Note: signed, At: l.clock().UTC()}, empty, nil
 }
 
 // emptyHash is the RFC 6962 root of the empty tree: the SHA-256 of nothing.

@@ -59,9 +59,8 @@ func (l *Log) AddCosignature(ctx context.Context, c store.Cosignature) error {
 
 // Served is the checkpoint the log hands customers, with every witness
 // cosignature stored for it: without witnesses the newest; with them the
-// newest that Quorum witnesses cosigned, or, before any has been, the
-// newest with whatever cosignatures it has (none), so that a customer's
-// policy, not the centre, decides what counts.
+// newest that Quorum witnesses cosigned, and the empty tree until they have
+// cosigned one.
 func (l *Log) Served(ctx context.Context) (store.Checkpoint, logproof.Checkpoint, error) {
 	if l.quorum == 0 {
 		return l.Latest(ctx)
@@ -77,12 +76,9 @@ func (l *Log) Served(ctx context.Context) (store.Checkpoint, logproof.Checkpoint
 	var oc logproof.Checkpoint
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		if cp, oc, err = l.Latest(ctx); err != nil {
-			return cp, oc, err
-		}
-		if cp.Size > 0 {
-			cp, oc, err = l.CosignedAt(ctx, cp.Size)
-		}
+		// Nothing witnessed yet: the empty tree, whatever the sequencer
+		// has committed.
+		cp, oc, err = l.empty()
 	case err != nil:
 		return cp, oc, err
 	default:

@@ -9,9 +9,12 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/reprove/reprove/attest"
+	"github.com/reprove/reprove/attest/logproof/logstate"
 	"github.com/reprove/reprove/attest/policy"
+	"github.com/reprove/reprove/centre/api"
 	"github.com/reprove/reprove/centre/client"
 	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/pipeline"
@@ -67,19 +70,45 @@ usage errors.`,
 				}
 				atts = []string{def}
 			}
+			var c *client.Client
 			if server != "" {
-				p, cleanup, err := fetchLogBundle(ctx, server, file)
-				if err != nil {
-					return err
+				var err error
+				if c, err = client.New(server); err != nil {
+					return usageErrorf("--server: %v", err)
 				}
-				defer cleanup()
-				atts = append(atts, p)
 			}
 			pol, err := policy.Load(ctx, policyPath)
 			if err != nil {
 				return err
 			}
 			opts := attest.VerifyOptions{Now: env.Now, ExpectName: expectName, ExpectVersion: expectVersion}
+			var state *logstate.State
+			if pol.Log != nil {
+				dir, err := logstate.DefaultDir(env.Getenv)
+				if err != nil {
+					return err
+				}
+				state = &logstate.State{Dir: dir}
+				opts.LogState = state
+			}
+			if c != nil {
+				if state != nil {
+					// The centre's newest checkpoint, read before the
+					// bundle: a bundle older than it is stale, and the
+					// trees are proven to be one log's.
+					if state.Head, err = c.Checkpoint(ctx); err != nil {
+						return fmt.Errorf("verify: %w", err)
+					}
+					state.HeadSource = c.Server() + api.PathCheckpoint
+					state.Consistency = consistencyFrom(c)
+				}
+				p, cleanup, err := fetchLogBundle(ctx, c, file)
+				if err != nil {
+					return err
+				}
+				defer cleanup()
+				atts = append(atts, p)
+			}
 			if env.IsTerminal && !jsonOut {
 				opts.Progress = func(s string) { printf(env.Stderr, "reprove: %s\n", s) }
 				opts.Bytes = env.status.meter()
@@ -117,20 +146,17 @@ usage errors.`,
 // file for the verifier to read, as it reads one that publish wrote. The
 // bundle is parsed here; its signatures and proofs are the verifier's to
 // check against the policy's log key.
-func fetchLogBundle(ctx context.Context, server, file string) (path string, cleanup func(), err error) {
-	if _, err := client.New(server); err != nil {
-		return "", nil, usageErrorf("--server: %v", err)
-	}
+func fetchLogBundle(ctx context.Context, c *client.Client, file string) (path string, cleanup func(), err error) {
 	d, err := ctxio.HashFile(ctx, file, nil)
 	if err != nil {
 		return "", nil, err
 	}
-	bu, err := client.FetchBundle(ctx, server, d)
+	bu, err := c.FetchBundle(ctx, d)
 	if errors.Is(err, client.ErrNotLogged) {
-		return "", nil, fmt.Errorf("verify: %s: %w", server, err)
+		return "", nil, fmt.Errorf("verify: %s: %w", c.Server(), err)
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("verify: fetch the log bundle of %s from %s: %w", d, server, err)
+		return "", nil, fmt.Errorf("verify: fetch the log bundle of %s from %s: %w", d, c.Server(), err)
 	}
 	b, err := bu.Marshal()
 	if err != nil {
@@ -146,4 +172,18 @@ func fetchLogBundle(ctx context.Context, server, file string) (path string, clea
 		return "", nil, err
 	}
 	return path, func() { os.RemoveAll(dir) }, nil
+}
+
+// consistencyFrom fetches consistency proofs from the centre for the log
+// state; a refusal (4xx: the centre has no such trees) is the centre's
+// answer, a reason to refuse, while a fault is an error.
+func consistencyFrom(c *client.Client) func(context.Context, int64, int64) ([]tlog.Hash, error) {
+	return func(ctx context.Context, from, to int64) ([]tlog.Hash, error) {
+		p, err := c.Consistency(ctx, from, to)
+		var se *client.StatusError
+		if errors.As(err, &se) && se.Status < 500 {
+			return nil, fmt.Errorf("%w: %v", logstate.ErrNoProof, err)
+		}
+		return p, err
+	}
 }
