@@ -1,60 +1,33 @@
 package logproof
 
 import (
-	"crypto/ed25519"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	fnote "github.com/transparency-dev/formats/note"
-)
 
-// testWitness signs C2SP cosignature/v1 lines at any time the test names
-// (litewitness, which the centre's tests run, signs at its own time).
-type testWitness struct {
-	name string
-	priv ed25519.PrivateKey
-	vkey string // the cosignature/v1 key (type 0x04)
-	hash uint32
-}
+	"github.com/reprove/reprove/attest/logproof/logprooftest"
+)
 
 func newTestWitness(t testing.TB, name string) *testWitness {
 	t.Helper()
-	skey, vkey := newKey(t, name)
-	cvkey, err := fnote.VKeyToCosignatureV1(vkey)
+	w, err := logprooftest.NewWitness(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := base64.StdEncoding.DecodeString(strings.SplitN(skey, "+", 5)[4])
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := fnote.NewVerifierForCosignatureV1(cvkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testWitness{name: name, priv: ed25519.NewKeyFromSeed(b[1:]), vkey: cvkey, hash: v.KeyHash()}
+	return &testWitness{w}
 }
 
-// cosign returns the witness's signature line on a signed note's text,
-// made at time at.
-func (w *testWitness) cosign(signed []byte, at time.Time) string {
-	text := signed[:strings.Index(string(signed), "\n\n")+1]
-	msg := fmt.Sprintf("cosignature/v1\ntime %d\n%s", at.Unix(), text)
-	sig := binary.BigEndian.AppendUint32(nil, w.hash)
-	sig = binary.BigEndian.AppendUint64(sig, uint64(at.Unix()))
-	sig = append(sig, ed25519.Sign(w.priv, []byte(msg))...)
-	return "— " + w.name + " " + base64.StdEncoding.EncodeToString(sig) + "\n"
-}
+type testWitness struct{ *logprooftest.Witness }
+
+func (w *testWitness) cosign(signed []byte, at time.Time) string { return string(w.Cosign(signed, at)) }
 
 func (w *testWitness) witness(t testing.TB, name string) *Witness {
 	t.Helper()
-	pw, err := NewWitness(name, w.vkey)
+	pw, err := NewWitness(name, w.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,12 +122,12 @@ func newSkey(t testing.TB, name string) string {
 func TestNewWitness(t *testing.T) {
 	w := newTestWitness(t, "witness.example")
 	_, plain := newKey(t, "witness.example")
-	for _, k := range []string{w.vkey, plain, " " + w.vkey + "\n"} {
+	for _, k := range []string{w.Key, plain, " " + w.Key + "\n"} {
 		if _, err := NewWitness("w", k); err != nil {
 			t.Errorf("%q: %v", k, err)
 		}
 	}
-	for _, k := range []string{"", "witness.example", "witness.example+00000000+AAAA", strings.Replace(w.vkey, "+B", "+C", 1)} {
+	for _, k := range []string{"", "witness.example", "witness.example+00000000+AAAA", strings.Replace(w.Key, "+B", "+C", 1)} {
 		if _, err := NewWitness("w", k); err == nil {
 			t.Errorf("%q: accepted", k)
 		}

@@ -68,8 +68,9 @@ type Log struct {
 	served    servedCache
 	committed func(store.Checkpoint)
 
-	queue chan *request
-	stop  chan struct{}
+	queue  chan *request
+	cosigs chan cosigRequest
+	stop   chan struct{}
 	done  chan struct{}
 	once  sync.Once
 }
@@ -123,7 +124,7 @@ func Open(ctx context.Context, st store.Store, skey string, opts Options) (*Log,
 	l := &Log{
 		st: st, skey: skey, origin: s.Name(), vkey: vkey, verifier: v,
 		clock: opts.Clock, maxBatch: MaxBatch, cache: newHashCache(1 << 20),
-		queue: make(chan *request, 4096), stop: make(chan struct{}), done: make(chan struct{}),
+		queue: make(chan *request, 4096), cosigs: make(chan cosigRequest), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	if l.clock == nil {
 		l.clock = time.Now
@@ -189,6 +190,12 @@ func (l *Log) sequence() {
 		var first *request
 		select {
 		case first = <-l.queue:
+		case c := <-l.cosigs:
+			// Cosignatures are written between batches, by the one
+			// writer, so they never wait on the store's lock behind a
+			// stream of appends.
+			c.done <- l.st.AddCosignature(c.ctx, c.c)
+			continue
 		case <-l.stop:
 			l.drain()
 			return

@@ -45,10 +45,24 @@ func (l *Log) Newest(ctx context.Context) (store.Checkpoint, error) {
 	return cp, err
 }
 
+type cosigRequest struct {
+	ctx  context.Context
+	c    store.Cosignature
+	done chan error
+}
+
 // AddCosignature stores a witness's cosignature of a checkpoint, which
-// lookups serve from then on.
+// lookups serve from then on. The sequencer writes it between two batches.
 func (l *Log) AddCosignature(ctx context.Context, c store.Cosignature) error {
-	if err := l.st.AddCosignature(ctx, c); err != nil {
+	r := cosigRequest{ctx: ctx, c: c, done: make(chan error, 1)}
+	select {
+	case l.cosigs <- r:
+	case <-l.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := <-r.done; err != nil {
 		return err
 	}
 	l.served.mu.Lock()

@@ -82,6 +82,8 @@ type Status struct {
 	At       time.Time
 	// Err is the last failure, cleared by a success.
 	Err error
+	// Rounds counts the cosignatures stored.
+	Rounds int
 }
 
 // Start starts a cosigner for log with witnesses.
@@ -269,6 +271,7 @@ func (w *worker) bringUp(ctx context.Context) error {
 		}
 		w.mu.Lock()
 		w.st.Known, w.st.Cosigned, w.st.At = cp.Size, cp.Size, started
+		w.st.Rounds++
 		w.mu.Unlock()
 		if opts.Cosigned != nil {
 			opts.Cosigned(c)
