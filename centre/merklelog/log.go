@@ -71,8 +71,8 @@ type Log struct {
 	queue  chan *request
 	cosigs chan cosigRequest
 	stop   chan struct{}
-	done  chan struct{}
-	once  sync.Once
+	done   chan struct{}
+	once   sync.Once
 }
 
 // Added is where one item is in the log.
