@@ -302,8 +302,13 @@ func TestForkIsNotWitnessed(t *testing.T) {
 		}
 	}
 	// A customer handed the fork's bundle: refused, with the reason.
+	// The fork serves only trees its witnesses cosigned (none); an
+	// attacker would serve its own tree, signed by the log's key alone.
+	if cp, _, err := f.c.Log().Served(ctx); err != nil || cp.Size != 0 {
+		t.Errorf("the fork serves tree %d (%v), want the empty tree", cp.Size, err)
+	}
 	c, _ := client.New(f.srv.URL)
-	bu, err := c.FetchBundle(ctx, rel.Digest)
+	bu, err := c.FetchBundleAt(ctx, rel.Digest, frep.TreeSize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,6 +374,19 @@ func TestLoadWitnessed(t *testing.T) {
 	acks := publishAll(t, w.srv.URL, w.v, envs, 8, 1, false, nil)
 	el := time.Since(start)
 	final := w.served(t, int64(len(envs)))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		last := served[len(served)-1].note
+		mu.Unlock()
+		if bytes.Equal(last, final.Note) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the watcher did not see the final served checkpoint")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	close(stop)
 	<-watched
 	if len(acks) != len(envs) {
