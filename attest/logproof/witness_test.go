@@ -169,3 +169,30 @@ func TestCheckBundleWithWitnesses(t *testing.T) {
 		t.Fatal("a bundle without the witness's cosignature passed")
 	}
 }
+
+// FuzzCheckCheckpoint: the signature lines after a checkpoint come from
+// outside (a centre, a distributor); reading them never panics, and what
+// passes a policy needing one witness carries that witness's valid
+// cosignature.
+func FuzzCheckCheckpoint(f *testing.F) {
+	skey, vkey := newKey(f, "log.example")
+	v, _ := NewVerifier(vkey)
+	var l memLog
+	l.add(leafN(f, 0))
+	signed, _ := Sign(l.checkpoint(f, "log.example"), skey)
+	w := newTestWitness(f, "witness.example")
+	pol := &Policy{Log: v, Key: vkey, Witnesses: []*Witness{w.witness(f, "W")}, Threshold: 1, MaxAge: time.Hour}
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	f.Add([]byte(w.cosign(signed, now)))
+	f.Add([]byte("— witness.example AAAAAAAAAAAA\n"))
+	f.Add([]byte("— witness.example " + strings.Repeat("A", 100) + "\n"))
+	f.Fuzz(func(t *testing.T, lines []byte) {
+		ch, err := pol.CheckCheckpoint(append(append([]byte{}, signed...), lines...), now)
+		if err != nil {
+			return
+		}
+		if len(ch.Cosigned) < 1 || now.Sub(ch.Cosigned[0].At) > time.Hour {
+			t.Fatalf("passed with %+v", ch.Cosigned)
+		}
+	})
+}

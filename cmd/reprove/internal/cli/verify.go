@@ -46,7 +46,16 @@ FILE.intoto.jsonl is read if it exists.
 (every attestation the log holds for it, with inclusion proofs and the log's
 signed artifact index) and reads it with the rest. With a policy that names
 the log (log: key:), only what the bundle proves counts; the centre is not
-trusted for anything its log's key does not sign.
+trusted for anything its log's key does not sign, and with log: witnesses:
+a checkpoint counts only when enough of the named witnesses cosigned it
+(within log: maxAge:, when set).
+
+Under a policy that names a log, verify remembers the newest tree of that
+log it has seen, in $REPROVE_STATE (default $XDG_STATE_HOME/reprove, else
+~/.local/state/reprove), and refuses a bundle older than it (it may leave out
+what was logged since) or of another history (a fork). With --server it
+first reads the centre's own checkpoint, and fetches the proofs that the
+trees it sees are one log's; offline it says what it could not check.
 
 The policy (YAML, documented in the README) names the trusted reviewer and
 rebuilder keys with k-of-n thresholds, the normalizers allowed to make
