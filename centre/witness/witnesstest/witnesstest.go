@@ -38,7 +38,7 @@ type Litewitness struct {
 	// DB is its SQLite database.
 	DB string
 
-	t      testing.TB
+	t      T
 	dir    string
 	sock   string
 	fp     string
@@ -50,14 +50,23 @@ type Litewitness struct {
 	stderr *syncBuffer
 }
 
+// T is what the kit needs of a test: a testing.TB, or a testscript
+// command's adapter.
+type T interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
 // Tools finds litewitness, witnessctl and OpenSSH's tools, skipping the
-// test under -short when one is missing and failing it otherwise.
-func Tools(t testing.TB) {
+// test under -short when one is missing (for a testing.TB) and failing it
+// otherwise.
+func Tools(t T) {
 	t.Helper()
 	for _, tool := range []string{"litewitness", "witnessctl", "ssh-keygen", "ssh-agent", "ssh-add"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			if testing.Short() {
-				t.Skipf("%s is not installed (ci/setup.sh --test installs it)", tool)
+			if tb, ok := t.(testing.TB); ok && testing.Short() {
+				tb.Skipf("%s is not installed (ci/setup.sh --test installs it)", tool)
 			}
 			t.Fatalf("%s is not installed: run ci/setup.sh --test", tool)
 		}
@@ -65,15 +74,15 @@ func Tools(t testing.TB) {
 }
 
 // Start starts a litewitness named name that knows the logs with the given
-// note verifier keys (each log's origin is its key's name). It runs until
-// the test ends.
-func Start(t testing.TB, name string, logKeys ...string) *Litewitness {
+// note verifier keys (each log's origin is its key's name; AddLog tells it
+// of more). It runs until the test ends.
+func Start(t T, name string, logKeys ...string) *Litewitness {
 	t.Helper()
 	Tools(t)
 	// A Unix socket's path must stay under 108 bytes: a short directory.
 	dir, err := os.MkdirTemp("", "lw")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	l := &Litewitness{Name: name, DB: filepath.Join(dir, "witness.db"), t: t, dir: dir, sock: filepath.Join(dir, "agent")}
 	t.Cleanup(func() {
@@ -99,13 +108,11 @@ func Start(t testing.TB, name string, logKeys ...string) *Litewitness {
 	waitFor(t, "ssh-agent's socket", func() bool { _, err := os.Stat(l.sock); return err == nil })
 	run(t, []string{"SSH_AUTH_SOCK=" + l.sock}, "ssh-add", "-q", key)
 	for _, k := range logKeys {
-		origin, _, _ := strings.Cut(k, "+")
-		run(t, nil, "witnessctl", "add-log", "-db", l.DB, "-origin", origin)
-		run(t, nil, "witnessctl", "add-key", "-db", l.DB, "-origin", origin, "-key", k)
+		l.AddLog(k)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	l.addr = ln.Addr().String()
 	ln.Close()
@@ -114,11 +121,20 @@ func Start(t testing.TB, name string, logKeys ...string) *Litewitness {
 	return l
 }
 
+// AddLog tells the witness of a log by its note verifier key, as its
+// operator does with witnessctl (a running litewitness reads its database
+// on each request).
+func (l *Litewitness) AddLog(logKey string) {
+	origin, _, _ := strings.Cut(logKey, "+")
+	run(l.t, nil, "witnessctl", "add-log", "-db", l.DB, "-origin", origin)
+	run(l.t, nil, "witnessctl", "add-key", "-db", l.DB, "-origin", origin, "-key", logKey)
+}
+
 // Witness is how the centre is told of this witness.
 func (l *Litewitness) Witness() *witness.Witness {
 	w, err := witness.New(l.Key, l.URL)
 	if err != nil {
-		l.t.Fatal(err)
+		l.t.Fatalf("%v", err)
 	}
 	return w
 }
@@ -137,7 +153,7 @@ func (l *Litewitness) Restart() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.proc != nil {
-		t.Fatal("litewitness: already running")
+		t.Fatalf("litewitness: already running")
 	}
 	l.stderr = &syncBuffer{}
 	cmd := exec.Command("litewitness", "-db", l.DB, "-name", l.Name, "-ssh-agent", l.sock, "-key", l.fp, "-listen", l.addr)
@@ -227,7 +243,7 @@ func (l *Litewitness) Log() string {
 	return l.stderr.String()
 }
 
-func run(t testing.TB, env []string, name string, args ...string) string {
+func run(t T, env []string, name string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -241,7 +257,7 @@ func run(t testing.TB, env []string, name string, args ...string) string {
 	return out.String()
 }
 
-func waitFor(t testing.TB, what string, ok func() bool) {
+func waitFor(t T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !ok() {
