@@ -121,7 +121,11 @@ func Open(ctx context.Context, cfg Config) (*Centre, error) {
 	// The cosigner starts after the log; a commit before then has nobody
 	// to tell, and the cosigner's first round reads the newest anyway.
 	var cosig atomic.Pointer[witness.Cosigner]
-	c.log, err = merklelog.Open(ctx, c.st, skey, merklelog.Options{Clock: c.clock, MaxBatch: cfg.MaxBatch, Quorum: quorum,
+	var wkeys []string
+	for _, w := range cfg.Witnesses {
+		wkeys = append(wkeys, w.Key)
+	}
+	c.log, err = merklelog.Open(ctx, c.st, skey, merklelog.Options{Clock: c.clock, MaxBatch: cfg.MaxBatch, Quorum: quorum, Witnesses: wkeys,
 		Committed: func(store.Checkpoint) {
 			if cs := cosig.Load(); cs != nil {
 				cs.Notify()

@@ -46,9 +46,11 @@ type Options struct {
 	// one commit gathers from the queue (one submission larger than it is
 	// still committed whole, alone).
 	MaxBatch int
-	// Quorum, when positive, is how many witnesses must have cosigned a
-	// checkpoint before lookups serve it (witnessed.go).
-	Quorum int
+	// Quorum, when positive, is how many of Witnesses (their verifier
+	// keys) must have cosigned a checkpoint before lookups serve it
+	// (witnessed.go).
+	Quorum    int
+	Witnesses []string
 	// Committed, when set, hears of each new checkpoint once committed
 	// (the cosigner's cue); it must not block.
 	Committed func(store.Checkpoint)
@@ -65,6 +67,7 @@ type Log struct {
 	maxBatch  int
 	cache     *hashCache
 	quorum    int
+	witnesses []string
 	served    servedCache
 	committed func(store.Checkpoint)
 
@@ -132,7 +135,10 @@ func Open(ctx context.Context, st store.Store, skey string, opts Options) (*Log,
 	if opts.MaxBatch > 0 {
 		l.maxBatch = opts.MaxBatch
 	}
-	l.quorum, l.committed = max(opts.Quorum, 0), opts.Committed
+	l.quorum, l.witnesses, l.committed = max(opts.Quorum, 0), opts.Witnesses, opts.Committed
+	if l.quorum > len(l.witnesses) {
+		return nil, fmt.Errorf("open log: a quorum of %d among %d witnesses", l.quorum, len(l.witnesses))
+	}
 	go l.sequence()
 	return l, nil
 }

@@ -85,7 +85,7 @@ func (l *Log) Served(ctx context.Context) (store.Checkpoint, logproof.Checkpoint
 	if c.set && time.Since(c.at) < servedTTL {
 		return c.cp, c.oc, nil
 	}
-	size, err := l.st.LatestCosigned(ctx, l.quorum)
+	size, err := l.st.LatestCosigned(ctx, l.quorum, l.witnesses)
 	var cp store.Checkpoint
 	var oc logproof.Checkpoint
 	switch {

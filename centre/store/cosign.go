@@ -53,11 +53,21 @@ func (s *sqlStore) Cosignatures(ctx context.Context, size int64) ([]Cosignature,
 	return out, nil
 }
 
-func (s *sqlStore) LatestCosigned(ctx context.Context, n int) (int64, error) {
+func (s *sqlStore) LatestCosigned(ctx context.Context, n int, witnesses []string) (int64, error) {
+	if len(witnesses) == 0 || len(witnesses) > s.d.maxArgs-1 {
+		return 0, fmt.Errorf("read cosigned tree size: %d witnesses", len(witnesses))
+	}
 	// The primary key's order lets both databases walk the sizes from the
-	// top and stop at the first with n witnesses.
+	// top and stop at the first with n of the witnesses (a witness no
+	// longer asked does not count).
+	args := []any{}
+	for _, w := range witnesses {
+		args = append(args, w)
+	}
+	args = append(args, n)
 	var size int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT size FROM cosignatures GROUP BY size HAVING COUNT(*) >= ? ORDER BY size DESC LIMIT 1`), n).Scan(&size)
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT size FROM cosignatures WHERE witness IN (`+placeholders(len(witnesses))+`)
+		GROUP BY size HAVING COUNT(*) >= ? ORDER BY size DESC LIMIT 1`), args...).Scan(&size)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("read cosigned tree size: %w", ErrNotFound)
 	}

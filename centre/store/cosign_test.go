@@ -23,7 +23,7 @@ func TestCosignatures(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			if _, err := st.LatestCosigned(ctx, 1); !errors.Is(err, store.ErrNotFound) {
+			if _, err := st.LatestCosigned(ctx, 1, []string{"a", "b"}); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("an empty table: %v", err)
 			}
 			t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
@@ -47,12 +47,16 @@ func TestCosignatures(t *testing.T) {
 				t.Errorf("cosignatures of 9 (-want +got):\n%s", diff)
 			}
 			for n, want := range map[int]int64{1: 9, 2: 5} {
-				if got, err := st.LatestCosigned(ctx, n); err != nil || got != want {
+				if got, err := st.LatestCosigned(ctx, n, []string{"a", "b", "c"}); err != nil || got != want {
 					t.Errorf("LatestCosigned(%d) = %d, %v; want %d", n, got, err, want)
 				}
 			}
-			if _, err := st.LatestCosigned(ctx, 3); !errors.Is(err, store.ErrNotFound) {
+			if _, err := st.LatestCosigned(ctx, 3, []string{"a", "b", "c"}); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("LatestCosigned(3): %v", err)
+			}
+			// A witness no longer named does not count.
+			if got, err := st.LatestCosigned(ctx, 1, []string{"b"}); err != nil || got != 5 {
+				t.Errorf("LatestCosigned(1, b) = %d, %v; want 5", got, err)
 			}
 		})
 	}

@@ -75,9 +75,9 @@ type Store interface {
 	AddCosignature(ctx context.Context, c Cosignature) error
 	// Cosignatures returns the cosignatures stored for a tree size.
 	Cosignatures(ctx context.Context, size int64) ([]Cosignature, error)
-	// LatestCosigned is the largest tree size cosigned by at least n
-	// witnesses (ErrNotFound when there is none).
-	LatestCosigned(ctx context.Context, n int) (int64, error)
+	// LatestCosigned is the largest tree size cosigned by at least n of
+	// the witnesses named (ErrNotFound when there is none).
+	LatestCosigned(ctx context.Context, n int, witnesses []string) (int64, error)
 
 	// InitMeta stores value under name unless one is stored already, and
 	// returns the stored value.
