@@ -58,24 +58,20 @@ type Options struct {
 
 // Log is the centre's log.
 type Log struct {
-	st        store.Store
-	skey      string
-	origin    string
-	vkey      string
-	verifier  *logproof.Verifier
-	clock     func() time.Time
-	maxBatch  int
-	cache     *hashCache
-	quorum    int
-	witnesses []string
-	served    servedCache
-	committed func(store.Checkpoint)
+	st       store.Store
+	skey     string
+	origin   string
+	vkey     string
+	verifier *logproof.Verifier
+	clock    func() time.Time
+	maxBatch int
+	cache    *hashCache
+	wit      witnessing
 
-	queue  chan *request
-	cosigs chan cosigRequest
-	stop   chan struct{}
-	done   chan struct{}
-	once   sync.Once
+	queue chan *request
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
 }
 
 // Added is where one item is in the log.
@@ -127,7 +123,7 @@ func Open(ctx context.Context, st store.Store, skey string, opts Options) (*Log,
 	l := &Log{
 		st: st, skey: skey, origin: s.Name(), vkey: vkey, verifier: v,
 		clock: opts.Clock, maxBatch: MaxBatch, cache: newHashCache(1 << 20),
-		queue: make(chan *request, 4096), cosigs: make(chan cosigRequest), stop: make(chan struct{}), done: make(chan struct{}),
+		queue: make(chan *request, 4096), stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	if l.clock == nil {
 		l.clock = time.Now
@@ -135,9 +131,8 @@ func Open(ctx context.Context, st store.Store, skey string, opts Options) (*Log,
 	if opts.MaxBatch > 0 {
 		l.maxBatch = opts.MaxBatch
 	}
-	l.quorum, l.witnesses, l.committed = max(opts.Quorum, 0), opts.Witnesses, opts.Committed
-	if l.quorum > len(l.witnesses) {
-		return nil, fmt.Errorf("open log: a quorum of %d among %d witnesses", l.quorum, len(l.witnesses))
+	if err := l.wit.init(opts); err != nil {
+		return nil, err
 	}
 	go l.sequence()
 	return l, nil
@@ -196,7 +191,7 @@ func (l *Log) sequence() {
 		var first *request
 		select {
 		case first = <-l.queue:
-		case c := <-l.cosigs:
+		case c := <-l.wit.cosigs:
 			// Cosignatures are written between batches, by the one
 			// writer, so they never wait on the store's lock behind a
 			// stream of appends.
@@ -257,8 +252,8 @@ func (l *Log) commitAndReply(batch []*request) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	added, cp, err := l.commit(ctx, live)
-	if err == nil && l.committed != nil {
-		l.committed(cp)
+	if err == nil && l.wit.committed != nil {
+		l.wit.committed(cp)
 	}
 	for i, r := range live {
 		if err != nil {

@@ -26,6 +26,26 @@ import (
 // this replica's own cosignatures refresh it at once.
 const servedTTL = 250 * time.Millisecond
 
+// witnessing is the log's part in witnessing.
+type witnessing struct {
+	// quorum of the witnesses (their verifier keys) must have cosigned a
+	// tree for the log to serve it; 0 without witnesses.
+	quorum    int
+	witnesses []string
+	served    servedCache
+	committed func(store.Checkpoint)
+	cosigs    chan cosigRequest
+}
+
+func (w *witnessing) init(opts Options) error {
+	w.quorum, w.witnesses, w.committed = max(opts.Quorum, 0), opts.Witnesses, opts.Committed
+	w.cosigs = make(chan cosigRequest)
+	if w.quorum > len(w.witnesses) {
+		return fmt.Errorf("open log: a quorum of %d among %d witnesses", w.quorum, len(w.witnesses))
+	}
+	return nil
+}
+
 type servedCache struct {
 	mu  sync.Mutex
 	cp  store.Checkpoint
@@ -36,7 +56,7 @@ type servedCache struct {
 
 // Quorum is how many witnesses must have cosigned a checkpoint before the
 // log serves it (0: the log has no witnesses and serves its newest).
-func (l *Log) Quorum() int { return l.quorum }
+func (l *Log) Quorum() int { return l.wit.quorum }
 
 // Newest is the newest checkpoint the sequencer signed, as stored (Size 0
 // for an empty log), for the cosigner.
@@ -56,7 +76,7 @@ type cosigRequest struct {
 func (l *Log) AddCosignature(ctx context.Context, c store.Cosignature) error {
 	r := cosigRequest{ctx: ctx, c: c, done: make(chan error, 1)}
 	select {
-	case l.cosigs <- r:
+	case l.wit.cosigs <- r:
 	case <-l.stop:
 		return ErrClosed
 	case <-ctx.Done():
@@ -65,9 +85,9 @@ func (l *Log) AddCosignature(ctx context.Context, c store.Cosignature) error {
 	if err := <-r.done; err != nil {
 		return err
 	}
-	l.served.mu.Lock()
-	l.served.set = false
-	l.served.mu.Unlock()
+	l.wit.served.mu.Lock()
+	l.wit.served.set = false
+	l.wit.served.mu.Unlock()
 	return nil
 }
 
@@ -76,16 +96,16 @@ func (l *Log) AddCosignature(ctx context.Context, c store.Cosignature) error {
 // newest that Quorum witnesses cosigned, and the empty tree until they have
 // cosigned one.
 func (l *Log) Served(ctx context.Context) (store.Checkpoint, logproof.Checkpoint, error) {
-	if l.quorum == 0 {
+	if l.wit.quorum == 0 {
 		return l.Latest(ctx)
 	}
-	c := &l.served
+	c := &l.wit.served
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.set && time.Since(c.at) < servedTTL {
 		return c.cp, c.oc, nil
 	}
-	size, err := l.st.LatestCosigned(ctx, l.quorum, l.witnesses)
+	size, err := l.st.LatestCosigned(ctx, l.wit.quorum, l.wit.witnesses)
 	var cp store.Checkpoint
 	var oc logproof.Checkpoint
 	switch {
