@@ -21,6 +21,7 @@
 package logstate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -113,7 +114,13 @@ func (s *State) Check(ctx context.Context, pol *logproof.Policy, bundles []*logp
 	for _, b := range bundles {
 		views = append(views, view{fmt.Sprintf("the log bundle's tree (size %d)", b.Size), b})
 	}
-	sort.Slice(views, func(i, j int) bool { return views[i].cp.Size > views[j].cp.Size })
+	sort.Slice(views, func(i, j int) bool {
+		a, b := views[i].cp, views[j].cp
+		if a.Size != b.Size {
+			return a.Size > b.Size
+		}
+		return bytes.Compare(a.Hash[:], b.Hash[:]) < 0
+	})
 	if s.Head != nil {
 		h, err := pol.CheckCheckpoint(s.Head, now)
 		if err != nil {
