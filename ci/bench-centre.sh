@@ -45,6 +45,7 @@ done
 for i in 1 2 3 4 5; do
 	go test -run '^$' -bench 'BenchmarkVerifyWitnessed' -benchtime 200x -count 1 ./attest/ | tee -a "$out"
 done
+go test -run '^$' -bench 'BenchmarkCheckCheckpoint' -count 5 ./attest/logproof/ | tee -a "$out"
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # metric NAME UNIT: the value reported with UNIT on the line of benchmark NAME.
@@ -98,4 +99,7 @@ verdict=ok
 is "$extra <= 5" || { verdict="MISSED (target <= +5 ms)"; status=1; }
 printf 'witness verify: a witnessed bundle %.2f ms, a bundle the log alone signed (peer) %.2f ms: %+.2f ms (CPU %.2f against %.2f ms: %+.2f ms): %s\n' \
 	"$(awk "BEGIN { print $witnessed / 1e6 }")" "$(awk "BEGIN { print $plain / 1e6 }")" "$extra" "$witnessedcpu" "$plaincpu" "$extracpu" "$verdict"
+cl=$(metric BenchmarkCheckCheckpoint/log ns/op | median)
+cw=$(metric BenchmarkCheckCheckpoint/two-witnesses ns/op | median)
+printf 'witness check:  a checkpoint with two cosignatures %.0f µs, the log'"'"'s signature alone (peer) %.0f µs\n' "$(awk "BEGIN { print $cw / 1e3 }")" "$(awk "BEGIN { print $cl / 1e3 }")"
 exit $status

@@ -196,3 +196,32 @@ func FuzzCheckCheckpoint(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkCheckCheckpoint: what two witnesses' cosignatures add to
+// checking a checkpoint (the log's signature alone is the peer).
+func BenchmarkCheckCheckpoint(b *testing.B) {
+	skey, vkey := newKey(b, "log.example")
+	v, _ := NewVerifier(vkey)
+	var l memLog
+	l.add(leafN(b, 0))
+	signed, _ := Sign(l.checkpoint(b, "log.example"), skey)
+	now := time.Now()
+	wa, wb := newTestWitness(b, "witness-a.example"), newTestWitness(b, "witness-b.example")
+	cosigned := []byte(string(signed) + wa.cosign(signed, now) + wb.cosign(signed, now))
+	for _, bc := range []struct {
+		name string
+		pol  *Policy
+		note []byte
+	}{
+		{"log", &Policy{Log: v, Key: vkey}, signed},
+		{"two-witnesses", &Policy{Log: v, Key: vkey, Witnesses: []*Witness{wa.witness(b, "A"), wb.witness(b, "B")}, Threshold: 2, MaxAge: time.Hour}, cosigned},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := bc.pol.CheckCheckpoint(bc.note, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
