@@ -282,7 +282,7 @@ func (e *evaluator) logged(d Document) bool {
 func (e *evaluator) checkBundle(l *LogEntry) *logproof.Checked {
 	cp, err := e.pol.Log.CheckBundle(l.Bundle, e.fileSHA, e.now)
 	if err != nil {
-		e.reason("log bundle %s: %v", l.BundleSource, err)
+		e.reason("%s: %v", l.BundleSource, err)
 		return nil
 	}
 	return cp

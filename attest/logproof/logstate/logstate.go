@@ -98,17 +98,26 @@ type view struct {
 // remembered for pol's log, and remembers the newest when it is proven to
 // extend it. Reasons fail the verification; notes are told; an error means
 // the check could not run (an unreadable state, a centre unreachable).
+//
+// A State without Dir remembers nothing: it checks the trees of this
+// verification against each other (and the centre's head) only, and says
+// so in a note.
 func (s *State) Check(ctx context.Context, pol *logproof.Policy, bundles []*logproof.Checked, now time.Time) (reasons, notes []string, err error) {
-	dir := LogDir(s.Dir, pol.Log)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("log state: %w", err)
+	var dir, path string
+	if s.Dir == "" {
+		notes = append(notes, "no state directory (set REPROVE_STATE or HOME): the log's trees are not checked against those seen before")
+	} else {
+		dir = LogDir(s.Dir, pol.Log)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("log state: %w", err)
+		}
+		unlock, err := lock(filepath.Join(dir, "lock"))
+		if err != nil {
+			return nil, nil, err
+		}
+		defer unlock()
+		path = filepath.Join(dir, CheckpointFile)
 	}
-	unlock, err := lock(filepath.Join(dir, "lock"))
-	if err != nil {
-		return nil, nil, err
-	}
-	defer unlock()
-	path := filepath.Join(dir, CheckpointFile)
 
 	var views []view
 	for _, b := range bundles {
@@ -131,7 +140,9 @@ func (s *State) Check(ctx context.Context, pol *logproof.Policy, bundles []*logp
 	}
 	var seen *logproof.Checked
 	var seenWhat string
-	if b, err := os.ReadFile(path); err == nil {
+	if path == "" {
+		// Nothing remembered.
+	} else if b, err := os.ReadFile(path); err == nil {
 		c, err := pol.Log.Open(b)
 		if err != nil {
 			return nil, nil, fmt.Errorf("log state %s: %w", path, err)
@@ -147,7 +158,7 @@ func (s *State) Check(ctx context.Context, pol *logproof.Policy, bundles []*logp
 		return nil, nil, fmt.Errorf("log state: %w", err)
 	}
 	if len(views) == 0 {
-		return reasons, nil, nil
+		return reasons, notes, nil
 	}
 	top := views[0]
 	for _, v := range views[1:] {
@@ -222,7 +233,7 @@ func (s *State) Check(ctx context.Context, pol *logproof.Policy, bundles []*logp
 		}
 	}
 
-	if len(reasons) > 0 || top.cp == seen || (seen != nil && top.cp.Size == seen.Size) {
+	if len(reasons) > 0 || path == "" || top.cp == seen || (seen != nil && top.cp.Size == seen.Size) {
 		return reasons, notes, nil
 	}
 	if seen != nil && !proved[seen] {

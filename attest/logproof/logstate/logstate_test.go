@@ -221,3 +221,24 @@ func TestDefaultDir(t *testing.T) {
 		t.Error("no HOME and no REPROVE_STATE: no error")
 	}
 }
+
+// Without a state directory nothing is remembered, but the trees of one
+// verification are still checked against each other and the centre's head.
+func TestCheckWithoutState(t *testing.T) {
+	skey, vkey, _ := note.GenerateKey(rand.Reader, "log.example")
+	v, _ := logproof.NewVerifier(vkey)
+	pol := &logproof.Policy{Log: v, Key: vkey}
+	var real tree
+	grow(&real, "real", 5)
+	at5 := real.at(t, skey)
+	grow(&real, "real", 2)
+	at7 := real.at(t, skey)
+	s := &State{Head: at7.Note, HeadSource: "centre", Consistency: real.prover()}
+	reasons, notes, err := s.Check(context.Background(), pol, []*logproof.Checked{at5}, time.Now())
+	if err != nil || len(reasons) != 1 || !strings.Contains(reasons[0], "the log bundle is at tree size 5, but the centre's newest tree (size 7) is newer") {
+		t.Errorf("%v %q", err, reasons)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0], "no state directory") {
+		t.Errorf("notes %q", notes)
+	}
+}
