@@ -66,7 +66,7 @@ func BenchmarkVerifyWitnessed(b *testing.B) {
 			}
 			cpu0 := cpuTime()
 			for b.Loop() {
-				res, err := Verify(context.Background(), file, []string{bc.atts}, pol, opts)
+				res, err := verifyFiles(context.Background(), file, []string{bc.atts}, pol, opts)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,22 +1,15 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/logproof/logstate"
 	"github.com/reprove/reprove/attest/policy"
-	"github.com/reprove/reprove/centre/api"
 	"github.com/reprove/reprove/centre/client"
-	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/pipeline"
 )
 
@@ -79,10 +72,8 @@ usage errors.`,
 				}
 				atts = []string{def}
 			}
-			var c *client.Client
 			if server != "" {
-				var err error
-				if c, err = client.New(server); err != nil {
+				if _, err := client.New(server); err != nil {
 					return usageErrorf("--server: %v", err)
 				}
 			}
@@ -90,38 +81,19 @@ usage errors.`,
 			if err != nil {
 				return err
 			}
-			opts := attest.VerifyOptions{Now: env.Now, ExpectName: expectName, ExpectVersion: expectVersion}
-			var state *logstate.State
-			if pol.Log != nil {
-				// Without a state directory, verify remembers nothing (and
-				// says so in a note).
-				dir, _ := logstate.DefaultDir(env.Getenv)
-				state = &logstate.State{Dir: dir}
-				opts.LogState = state
-			}
-			if c != nil {
-				if state != nil {
-					// The centre's newest checkpoint, read before the
-					// bundle: a bundle older than it is stale, and the
-					// trees are proven to be one log's.
-					if state.Head, err = c.Checkpoint(ctx); err != nil {
-						return fmt.Errorf("verify: %w", err)
-					}
-					state.HeadSource = c.Server() + api.PathCheckpoint
-					state.Consistency = consistencyFrom(c)
-				}
-				p, cleanup, err := fetchLogBundle(ctx, c, file)
-				if err != nil {
-					return err
-				}
-				defer cleanup()
-				atts = append(atts, p)
+			// Without a state directory, verify remembers no log's tree
+			// (and says so in a note).
+			stateDir, _ := logstate.DefaultDir(env.Getenv)
+			req := pipeline.VerifyRequest{
+				File: file, Attestations: atts, Server: server, Policy: pol,
+				ExpectName: expectName, ExpectVersion: expectVersion, Now: env.Now,
+				StateDir: stateDir,
 			}
 			if env.IsTerminal && !jsonOut {
-				opts.Progress = func(s string) { printf(env.Stderr, "reprove: %s\n", s) }
-				opts.Bytes = env.status.meter()
+				req.Progress = func(e pipeline.Event) { printf(env.Stderr, "reprove: %s\n", e.Message) }
+				req.Bytes = env.status.meter()
 			}
-			res, err := attest.Verify(ctx, file, atts, pol, opts)
+			res, err := pipeline.Verify(ctx, req)
 			if err != nil {
 				return err
 			}
@@ -148,50 +120,4 @@ usage errors.`,
 	f.StringVar(&expectName, "name", "", "fail unless the attestations say the file is this program")
 	f.StringVar(&expectVersion, "version", "", "fail unless the attestations say the file is this version")
 	return cmd
-}
-
-// fetchLogBundle fetches FILE's log bundle from a centre into a temporary
-// file for the verifier to read, as it reads one that publish wrote. The
-// bundle is parsed here; its signatures and proofs are the verifier's to
-// check against the policy's log key.
-func fetchLogBundle(ctx context.Context, c *client.Client, file string) (path string, cleanup func(), err error) {
-	d, err := ctxio.HashFile(ctx, file, nil)
-	if err != nil {
-		return "", nil, err
-	}
-	bu, err := c.FetchBundle(ctx, d)
-	if errors.Is(err, client.ErrNotLogged) {
-		return "", nil, fmt.Errorf("verify: %s: %w", c.Server(), err)
-	}
-	if err != nil {
-		return "", nil, fmt.Errorf("verify: fetch the log bundle of %s from %s: %w", d, c.Server(), err)
-	}
-	b, err := bu.Marshal()
-	if err != nil {
-		return "", nil, err
-	}
-	dir, err := os.MkdirTemp("", "reprove-verify-")
-	if err != nil {
-		return "", nil, err
-	}
-	path = filepath.Join(dir, filepath.Base(file)+pipeline.LogBundleSuffix)
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	return path, func() { os.RemoveAll(dir) }, nil
-}
-
-// consistencyFrom fetches consistency proofs from the centre for the log
-// state; a refusal (4xx: the centre has no such trees) is the centre's
-// answer, a reason to refuse, while a fault is an error.
-func consistencyFrom(c *client.Client) func(context.Context, int64, int64) ([]tlog.Hash, error) {
-	return func(ctx context.Context, from, to int64) ([]tlog.Hash, error) {
-		p, err := c.Consistency(ctx, from, to)
-		var se *client.StatusError
-		if errors.As(err, &se) && se.Status < 500 {
-			return nil, fmt.Errorf("%w: %v", logstate.ErrNoProof, err)
-		}
-		return p, err
-	}
 }
