@@ -7,7 +7,7 @@
 # missing. Needs root (or sudo) for apt-get.
 set -euo pipefail
 
-packages=(containerd runc mmdebstrap git e2fsprogs ca-certificates osslsigncode bzip2)
+packages=(containerd runc mmdebstrap debian-archive-keyring git e2fsprogs ca-certificates osslsigncode bzip2)
 if [ "${1:-}" = "--test" ]; then
 	# Real parts for tests: PostgreSQL (the centre's tests start a private
 	# cluster with initdb + pg_ctl as a non-root user) and Chromium (page
