@@ -27,7 +27,7 @@ type releaseView struct {
 	TitleClaimants []string
 	OtherNames     []string
 	// Names are "name version" of the rebuilds' recipes.
-	Names []string
+	Names      []string
 	TreeSize   int64
 	Checkpoint string
 	// Agree and Dissent are the rebuilders' verdicts, side by side.

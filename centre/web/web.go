@@ -26,9 +26,9 @@ import (
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/merklelog"
 	"github.com/reprove/reprove/centre/store"
-	"github.com/reprove/reprove/internal/escape"
 	"github.com/reprove/reprove/compare/render"
 	"github.com/reprove/reprove/compare/report"
+	"github.com/reprove/reprove/internal/escape"
 )
 
 //go:embed templates/*.html
