@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/attest"
+	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/report"
@@ -171,14 +172,21 @@ type SummaryRequest struct {
 
 // SummaryResult is a signed summary.
 type SummaryResult struct {
-	Output           string          `json:"output"`
-	ComparisonOutput string          `json:"comparisonOutput"`
-	Shipped          digest.Digest   `json:"shipped"`
-	Verdict          verdict.Verdict `json:"verdict"`
-	Normalizers      []string        `json:"normalizers,omitempty"`
-	Rebuilt          digest.Digest   `json:"rebuilt"`
-	Reviews          int             `json:"reviews"`
-	Key              digest.Digest   `json:"key"`
+	Output string `json:"output"`
+	// BareOutput is the same VSA as a bare envelope, written beside a
+	// Sigstore bundle (slsa-verifier reads bare envelopes only).
+	BareOutput       string `json:"bareOutput,omitempty"`
+	ComparisonOutput string `json:"comparisonOutput"`
+	// Statement and ComparisonStatement are the digests of the signed
+	// statements, by which other attestations cite them.
+	Statement           digest.Digest   `json:"statement"`
+	ComparisonStatement digest.Digest   `json:"comparisonStatement"`
+	Shipped             digest.Digest   `json:"shipped"`
+	Verdict             verdict.Verdict `json:"verdict"`
+	Normalizers         []string        `json:"normalizers,omitempty"`
+	Rebuilt             digest.Digest   `json:"rebuilt"`
+	Reviews             int             `json:"reviews"`
+	Key                 digest.Digest   `json:"key"`
 }
 
 // ReportMismatchError is Summarize's error for a compare report about
@@ -284,22 +292,51 @@ func Summarize(ctx context.Context, req SummaryRequest) (*SummaryResult, error) 
 		os.Remove(compOut)
 		return nil, err
 	}
+	bare := BareBeside(req.Output)
+	if bare != "" {
+		if err := attest.WriteAttestation(ctx, bare, summary); err != nil {
+			os.Remove(compOut)
+			os.Remove(req.Output)
+			return nil, err
+		}
+	}
 	fp, err := keys.Fingerprint(req.Signer.Public())
 	if err != nil {
 		return nil, err
 	}
+	ve, err := envelope.Parse(summary)
+	if err != nil {
+		return nil, err
+	}
+	ce, err := envelope.Parse(comparison)
+	if err != nil {
+		return nil, err
+	}
 	return &SummaryResult{
-		Output: req.Output, ComparisonOutput: compOut, Shipped: shipped, Verdict: in.Verdict, Normalizers: in.Normalizers,
-		Rebuilt: in.Rebuilt, Reviews: len(in.Reviews), Key: fp,
+		Output: req.Output, BareOutput: bare, ComparisonOutput: compOut, Statement: ve.PayloadDigest(), ComparisonStatement: ce.PayloadDigest(),
+		Shipped: shipped, Verdict: in.Verdict, Normalizers: in.Normalizers, Rebuilt: in.Rebuilt, Reviews: len(in.Reviews), Key: fp,
 	}, nil
 }
 
-// ComparisonPath is where a summary's comparison goes beside the VSA at
-// out: summary.json → summary.comparison.json, x.sigstore.json →
-// x.comparison.sigstore.json (so a bundle stays a bundle).
-func ComparisonPath(out string) string {
+// BareBeside is where the bare envelope of a VSA written as a Sigstore
+// bundle goes (X.sigstore.json → X.intoto.json); "" when out is no bundle.
+func BareBeside(out string) string {
 	if stem, ok := strings.CutSuffix(out, attest.BundleExt); ok {
-		return stem + ".comparison" + attest.BundleExt
+		return stem + ".intoto.json"
+	}
+	return ""
+}
+
+// ComparisonPath is where a summary's comparison goes beside the VSA at
+// out, with the same two-part ending, so that a glob that picks up the VSA
+// picks up its comparison too: summary.json → summary.comparison.json,
+// x.intoto.json → x.comparison.intoto.json, x.sigstore.json →
+// x.comparison.sigstore.json (a bundle stays a bundle).
+func ComparisonPath(out string) string {
+	for _, ext := range []string{attest.BundleExt, ".intoto.json"} {
+		if stem, ok := strings.CutSuffix(out, ext); ok {
+			return stem + ".comparison" + ext
+		}
 	}
 	return strings.TrimSuffix(out, ".json") + ".comparison.json"
 }

@@ -150,7 +150,7 @@ func TestSummarizeReportMustBeAboutTheShippedFile(t *testing.T) {
 	if _, err := pipeline.Summarize(ctx, req); !errors.As(err, &notOutput) {
 		t.Errorf("no verdict source: %v", err)
 	}
-	if !strings.HasSuffix(pipeline.ComparisonPath("x.intoto.json"), "x.intoto.comparison.json") {
+	if !strings.HasSuffix(pipeline.ComparisonPath("x.intoto.json"), "x.comparison.intoto.json") {
 		t.Error(pipeline.ComparisonPath("x.intoto.json"))
 	}
 }

@@ -28,7 +28,7 @@ func newAttestCmd(env *Env) *cobra.Command {
 
 Each is an in-toto v1 statement in a DSSE envelope signed with a cosign-format
 key; ` + "`cosign verify-blob-attestation`" + ` verifies them too.`,
-		Args: args(cobra.NoArgs),
+		Args: groupArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newAttestRebuildCmd(env), newAttestSummaryCmd(env))
@@ -37,14 +37,16 @@ key; ` + "`cosign verify-blob-attestation`" + ` verifies them too.`,
 
 func newAttestRebuildCmd(env *Env) *cobra.Command {
 	var keyPath, resultPath, out string
-	var force bool
+	var force, jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "rebuild --result REBUILD.json --key KEY -o OUT",
 		Short: "Sign SLSA provenance for a rebuild",
 		Long: `Sign SLSA Provenance v1 (build type ` + attest.BuildType + `)
-for the rebuild described by --result: the rebuild result JSON (schemaVersion
-1, documented in attest/FORMATS.md) with the recipe, resolved inputs, builder,
-commands, times and outputs. A failed rebuild is refused.`,
+for the rebuild described by --result: the record of the build that reprove
+rebuild writes as rebuild.json (schemaVersion 1, documented in
+attest/FORMATS.md: the recipe, resolved inputs, builder, commands, times and
+outputs), or the result.json beside it, which holds the same record. A failed
+rebuild is refused.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if resultPath == "" || out == "" {
@@ -57,7 +59,7 @@ commands, times and outputs. A failed rebuild is refused.`,
 			if err != nil {
 				return fmt.Errorf("read rebuild result: %w", err)
 			}
-			r, err := attest.ParseRebuild(b)
+			r, err := pipeline.ParseRebuildRecord(b)
 			if err != nil {
 				return fmt.Errorf("%s: %w", resultPath, err)
 			}
@@ -69,16 +71,18 @@ commands, times and outputs. A failed rebuild is refused.`,
 			if err != nil {
 				return err
 			}
-			printf(env.Stdout, "wrote %s: rebuild of %s %s (%s), signed by key %s (statement %s)\n",
+			return reportSigned(env, jsonOut, signedDoc{Command: "attest rebuild", Signer: s.Fingerprint,
+				Files: []signedFile{signedAt(out, attest.ProvenancePredicateType, digest.FromBytes(st))}},
+				"wrote %s: rebuild of %s %s (%s), signed by key %s (statement %s)\n",
 				out, r.Recipe.Name, r.Recipe.Version, count(len(r.Outputs), "output"), s.Fingerprint, digest.FromBytes(st))
-			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&keyPath, "key", "", "private key to sign with (cosign format)")
-	f.StringVar(&resultPath, "result", "", "the rebuild result `JSON`")
+	f.StringVar(&resultPath, "result", "", "the record of the build: rebuild.json or result.json from reprove rebuild (`JSON`)")
 	f.StringVarP(&out, "output", "o", "", "write the signed attestation to `FILE` (atomically)")
 	f.BoolVar(&force, "force", false, "replace the output file if it exists")
+	f.BoolVar(&jsonOut, "json", false, "print what was signed as JSON (schema signed)")
 	return cmd
 }
 
@@ -87,7 +91,7 @@ func newAttestSummaryCmd(env *Env) *cobra.Command {
 		keyPath, shipped, shippedURI, rebuildPath, comparePath, rebuilt, out, compOut string
 		verifierID                                                                    string
 		reviews, normalize                                                            []string
-		force                                                                         bool
+		force, jsonOut                                                                bool
 	)
 	cmd := &cobra.Command{
 		Use:   "summary --shipped FILE --rebuild REBUILD.intoto.json [--review REVIEW.intoto.json]... --key KEY -o OUT",
@@ -96,7 +100,9 @@ func newAttestSummaryCmd(env *Env) *cobra.Command {
 Summary Attestation (predicate ` + attest.VSAPredicateType + `, written to -o)
 and its companion comparison (predicate ` + attest.ComparisonPredicateType + `,
 written to --comparison-output, by default OUT with .json replaced by
-.comparison.json). With -o X.sigstore.json both are Sigstore bundles (v0.3). The VSA cites, by payload digest, the rebuild attestation
+.comparison.json). With -o X.sigstore.json both are Sigstore bundles (v0.3),
+and the VSA is also written as a bare envelope to X.intoto.json, the form
+slsa-verifier verify-vsa reads. The VSA cites, by payload digest, the rebuild attestation
 (--rebuild), the comparison and the review attestations (--review,
 repeatable): the link review → rebuild → shipped file that reprove verify
 follows. The comparison records the verdict, its normalizers and the compare
@@ -131,7 +137,10 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			if compOut == out {
 				return usageErrorf("--comparison-output must differ from -o")
 			}
-			for _, o := range []string{out, compOut} {
+			for _, o := range []string{out, compOut, bareBeside(out)} {
+				if o == "" {
+					continue
+				}
 				if err := refuseExisting(o, force); err != nil {
 					return err
 				}
@@ -166,9 +175,19 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			if res.Reviews == 0 {
 				reviewed = "citing no review"
 			}
-			printf(env.Stdout, "wrote %s and %s: %s is %s %s rebuilt output %s, %s, signed by key %s\n",
-				res.Output, res.ComparisonOutput, res.Shipped, res.Verdict, prep, res.Rebuilt, reviewed, res.Key)
-			return nil
+			written := res.Output + " and " + res.ComparisonOutput
+			if res.BareOutput != "" {
+				written = res.Output + ", " + res.BareOutput + " (for slsa-verifier) and " + res.ComparisonOutput
+			}
+			doc := signedDoc{Command: "attest summary", Signer: res.Key, Shipped: res.Shipped, Verdict: res.Verdict.String(), Rebuilt: res.Rebuilt, Reviews: new(int)}
+			*doc.Reviews = res.Reviews
+			doc.Files = append(doc.Files, signedAt(res.Output, attest.VSAPredicateType, res.Statement))
+			if res.BareOutput != "" {
+				doc.Files = append(doc.Files, signedAt(res.BareOutput, attest.VSAPredicateType, res.Statement))
+			}
+			doc.Files = append(doc.Files, signedAt(res.ComparisonOutput, attest.ComparisonPredicateType, res.ComparisonStatement))
+			return reportSigned(env, jsonOut, doc, "wrote %s: %s is %s %s rebuilt output %s, %s, signed by key %s\n",
+				written, res.Shipped, res.Verdict, prep, res.Rebuilt, reviewed, res.Key)
 		},
 	}
 	f := cmd.Flags()
@@ -184,8 +203,13 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 	f.StringVarP(&out, "output", "o", "", "write the signed VSA to `FILE` (atomically)")
 	f.StringVar(&compOut, "comparison-output", "", "write the signed comparison to `FILE` (default: OUT with .json replaced by .comparison.json)")
 	f.BoolVar(&force, "force", false, "replace the output files if they exist")
+	f.BoolVar(&jsonOut, "json", false, "print what was signed as JSON (schema signed)")
 	return cmd
 }
+
+// bareBeside is where the bare envelope of a VSA written as a Sigstore
+// bundle goes (see pipeline.BareBeside).
+func bareBeside(out string) string { return pipeline.BareBeside(out) }
 
 // readAttestation reads one signed attestation of the wanted predicate type
 // (see attest.ReadAttestation).

@@ -18,7 +18,7 @@ func newReviewCmd(env *Env) *cobra.Command {
 		reviewerID, reviewerName, verdict, notes     string
 		scope                                        []string
 		reportFile, reportURI, when                  string
-		force                                        bool
+		force, jsonOut                               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "review",
@@ -60,8 +60,9 @@ signed the review already is refused.`,
 				if err != nil {
 					return err
 				}
-				printf(env.Stdout, "wrote %s: review %s co-signed by key %s (the other signatures stay in %s)\n", res.Output, res.Statement, res.Key, cosignPath)
-				return nil
+				return reportSigned(env, jsonOut, signedDoc{Command: "review", Signer: res.Key, Signatures: 1,
+					Files: []signedFile{signedAt(res.Output, attest.ReviewPredicateType, res.Statement)}},
+					"wrote %s: review %s co-signed by key %s (the other signatures stay in %s)\n", res.Output, res.Statement, res.Key, cosignPath)
 			}
 
 			v, err := attest.ParseReviewVerdict(verdict)
@@ -142,15 +143,16 @@ signed the review already is refused.`,
 			if err != nil {
 				return err
 			}
-			printf(env.Stdout, "wrote %s: review of %s, %s, signed by key %s (statement %s)\n",
-				res.Output, res.Source.Name(), res.Verdict, res.Key, res.Statement)
-			return nil
+			return reportSigned(env, jsonOut, signedDoc{Command: "review", Signer: res.Key,
+				Files: []signedFile{signedAt(res.Output, attest.ReviewPredicateType, res.Statement)}},
+				"wrote %s: review of %s, %s, signed by key %s (statement %s)\n", res.Output, res.Source.Name(), res.Verdict, res.Key, res.Statement)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&keyPath, "key", "", "private key to sign with (cosign format)")
 	f.StringVarP(&out, "output", "o", "", "write the signed attestation to `FILE` (atomically)")
 	f.BoolVar(&force, "force", false, "replace the output file if it exists")
+	f.BoolVar(&jsonOut, "json", false, "print what was signed as JSON (schema signed)")
 	f.StringVar(&cosignPath, "cosign", "", "co-sign the statement of this existing `REVIEW` (bundle or envelope) instead of making one")
 	f.StringVar(&src.URI, "source-uri", "", "where the source lives (git+https://… or an archive URL)")
 	f.StringVar(&src.GitCommit, "commit", "", "git commit id of the reviewed source")
