@@ -33,6 +33,7 @@ var verifierModules = map[string]string{
 	"golang.org/x/mod":                            "signed notes and Merkle proofs (sumdb/note, sumdb/tlog)",
 	"github.com/cyberphone/json-canonicalization": "RFC 8785 JSON, the log's leaf form",
 	"go.yaml.in/yaml/v3":                          "the trust policy is YAML",
+	"github.com/transparency-dev/formats":         "witnesses' C2SP cosignature/v1 signatures on checkpoints (its note package only)",
 }
 
 // heavy are what the verifier once carried through cosign and sigstore-go

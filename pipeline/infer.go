@@ -12,6 +12,8 @@ import (
 
 	"github.com/reprove/reprove/builder/goproxy"
 	"github.com/reprove/reprove/builder/plan"
+	"github.com/reprove/reprove/debian/archive"
+	"github.com/reprove/reprove/debian/lock"
 	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/recipes"
 	"github.com/reprove/reprove/recipes/infer"
@@ -49,6 +51,12 @@ type InferRequest struct {
 	Hash func(ctx context.Context, path string) (digest.Digest, error)
 	// Progress is told what is being done (cloning, hashing the source).
 	Progress func(string)
+	// Archive, when set, locks a Debian image the recipe needs (git for a
+	// VCS-stamped binary, a C toolchain for cgo) against the suite's
+	// signed indexes, so that the recipe written is complete. Without it,
+	// or when the archive cannot be read, the recipe says to run
+	// reprove lock.
+	Archive *archive.Client
 }
 
 // InferResult is infer's result with what it was read from.
@@ -146,6 +154,17 @@ func Infer(ctx context.Context, req InferRequest) (*InferResult, error) {
 		return nil, err
 	}
 	out.Result = res
+	if d := res.Recipe.Image.Debian; d != nil && d.Lock == nil && req.Archive != nil {
+		if req.Progress != nil {
+			req.Progress(fmt.Sprintf("locking debian %s (%s) against its signed indexes", d.Suite, strings.Join(d.Packages, ", ")))
+		}
+		locked, err := lock.Image(ctx, req.Archive, d, runtime.GOARCH)
+		if err != nil {
+			out.Notes = append(out.Notes, fmt.Sprintf("the Debian image is not locked: %v; run `reprove lock` on the recipe", err))
+		} else {
+			res.SetDebianImage(locked)
+		}
+	}
 	return out, nil
 }
 

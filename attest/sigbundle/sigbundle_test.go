@@ -2,6 +2,7 @@ package sigbundle
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
@@ -67,7 +68,13 @@ func TestParseRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := string(b)
+	// protojson varies its whitespace from one binary to another: compact
+	// it, so that the replacements below find what they replace.
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, b); err != nil {
+		t.Fatal(err)
+	}
+	good := compact.String()
 	tests := []struct{ name, in, want string }{
 		{"unknown field", strings.Replace(good, `{"mediaType"`, `{"extra":1,"mediaType"`, 1), `unknown field "extra"`},
 		{"proto spelling", strings.Replace(good, `"mediaType"`, `"media_type"`, 1), `unknown field "media_type"`},

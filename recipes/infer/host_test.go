@@ -215,8 +215,13 @@ func buildAndInfer(t *testing.T, tc flagCase, goRoot string) inferred {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Incomplete) > 0 {
-		t.Fatalf("recipe incomplete: %v", res.Incomplete)
+	for _, what := range res.Incomplete {
+		// infer names a Debian image's packages (git); locking them
+		// reads the archive's signed indexes, which pipeline.Infer does
+		// and the container test does below.
+		if !strings.HasPrefix(what, "image.debian.lock:") {
+			t.Fatalf("recipe incomplete: %v", res.Incomplete)
+		}
 	}
 	for _, f := range res.Findings {
 		if f.Certainty == Unknown && f.Topic != "version" && f.Topic != "-ldflags" {

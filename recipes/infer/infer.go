@@ -400,6 +400,22 @@ func (in *inferrer) distGOPATH(env map[string]string) {
 	in.note(Guess, "GO111MODULE", "off", "releases 1.21 to 1.23 built their commands in GOPATH mode, but this binary records no DefaultGODEBUG (Go 1.20's defaults) to show it")
 }
 
+// SetDebianImage puts img (a locked image) in place of the Debian image
+// infer named, in the recipe and every candidate, and says again what is
+// incomplete. Locking reads the archive's signed indexes, which infer does
+// not: pipeline.Infer (or the user, with reprove lock) does it.
+func (res *Result) SetDebianImage(img *recipes.DebianImage) {
+	for i := range res.Candidates {
+		if res.Candidates[i].Recipe.Image.Debian != nil {
+			res.Candidates[i].Recipe.Image.Debian = img
+		}
+	}
+	if res.Recipe.Image.Debian != nil {
+		res.Recipe.Image.Debian = img
+	}
+	res.Incomplete = incomplete(res.Recipe)
+}
+
 // incomplete lists the fields that keep r from validating.
 func incomplete(r *recipes.Recipe) []string {
 	err := r.Validate()

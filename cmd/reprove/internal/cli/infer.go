@@ -97,7 +97,7 @@ error, 2 bad usage.`,
 	f.StringVar(&fl.rebuildDir, "rebuild-dir", "", "`directory` for the rebuilds (must not exist; default reprove-out/infer-NAME-VERSION)")
 	// The build settings of reprove rebuild (its --json is infer's own).
 	f.StringVar(&fl.rf.address, "containerd-address", "", "with --rebuild: use the containerd at this socket instead of starting reprove's own")
-	f.StringVar(&fl.rf.mirror, "debian-mirror", "", "Debian mirror: for a .deb, where its suite's signed indexes are read; with --rebuild, for base images")
+	f.StringVar(&fl.rf.mirror, "debian-mirror", "", "Debian `mirror`: its signed indexes lock the image a recipe needs (git, a C toolchain; a .deb's build environment); with --rebuild, base images come from it")
 	f.StringVar(&fl.rf.proxy, "goproxy", "", "with --rebuild: Go module proxy for toolchains and modules")
 	f.Var(&fl.rf.memory, "memory", "with --rebuild: memory limit of each build, e.g. 4GiB")
 	f.Var(&fl.rf.disk, "disk", "with --rebuild: disk limit of each build, e.g. 20GiB")
@@ -116,7 +116,7 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 	if fl.sourceURL != "" && fl.source == "" {
 		return usageErrorf("--source-url needs --source")
 	}
-	if !fl.rebuild && (fl.rebuildDir != "" || fl.rf.address != "" || fl.rf.mirror != "" || fl.rf.proxy != "" || fl.rf.memory != 0 || fl.rf.disk != 0 || fl.rf.timeout != 0) {
+	if !fl.rebuild && (fl.rebuildDir != "" || fl.rf.address != "" || fl.rf.proxy != "" || fl.rf.memory != 0 || fl.rf.disk != 0 || fl.rf.timeout != 0) {
 		return usageErrorf("--rebuild-dir and the build settings need --rebuild")
 	}
 	if fl.rebuildDir != "" {
@@ -133,6 +133,7 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 		ShippedURL: fl.shippedURL, RecipeFile: fl.output,
 		Ldflags: fl.ldflags, Output: fl.name, Suite: fl.suite,
 		CacheDir: cache,
+		Archive:  inferArchive(env, fl),
 		Hash:     env.status.hashFile,
 		Progress: func(msg string) {
 			if !fl.jsonOut {
@@ -154,9 +155,6 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 	var tries []rebuildTry
 	reproduced := -1
 	if fl.rebuild {
-		if err := lockInferred(cmd, env, res, fl); err != nil {
-			return err
-		}
 		if len(res.Incomplete) > 0 {
 			return fmt.Errorf("cannot rebuild: the recipe is incomplete (%s); give --source", strings.Join(res.Incomplete, "; "))
 		}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -175,42 +174,18 @@ func runInferNative(cmd *cobra.Command, env *Env, file string, fl inferFlags) er
 	return withCode(ExitIncomplete)
 }
 
-// lockInferred locks the Debian image infer named for a Go binary (git,
-// a C toolchain) against the suite's signed indexes, in every candidate,
-// so that --rebuild can build it and the recipe written is locked.
-func lockInferred(cmd *cobra.Command, env *Env, res *infer.Result, fl inferFlags) error {
-	d := res.Recipe.Image.Debian
-	if d == nil || d.Lock != nil {
-		return nil
-	}
+// inferArchive is the Debian archive infer locks a Go binary's image
+// against (git, a C toolchain): the mirror, its indexes verified with the
+// Debian archive keyring. Without the keyring, nil: the recipe then says
+// to run reprove lock.
+func inferArchive(env *Env, fl inferFlags) *archive.Client {
 	kr, err := archive.LoadKeyring(archive.DefaultKeyring)
 	if err != nil {
-		return err
+		return nil
 	}
 	c := &archive.Client{Base: fl.rf.mirror, Keyring: kr}
 	if dir, err := cachedir.Dir(env.Getenv); err == nil {
 		c.CacheDir = filepath.Join(dir, "debian", "indexes")
 	}
-	locked, err := lock.Image(cmd.Context(), c, d, "amd64")
-	if err != nil {
-		return err
-	}
-	for i := range res.Candidates {
-		if res.Candidates[i].Recipe.Image.Debian != nil {
-			res.Candidates[i].Recipe.Image.Debian = locked
-		}
-	}
-	res.Recipe.Image.Debian = locked
-	res.Incomplete = nil
-	if err := res.Recipe.Validate(); err != nil {
-		var errs recipes.Errors
-		if errors.As(err, &errs) {
-			for _, e := range errs {
-				res.Incomplete = append(res.Incomplete, e.Error())
-			}
-		} else {
-			res.Incomplete = append(res.Incomplete, err.Error())
-		}
-	}
-	return nil
+	return c
 }
