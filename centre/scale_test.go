@@ -123,7 +123,9 @@ func reviewsFor(t testing.TB, n int, tag string) [][]byte {
 		go func() {
 			defer wg.Done()
 			for i := w; i < n; i += 4 {
-				e, err := fixture.Review(context.Background(), alice, "tool", "1.0", fmt.Sprintf("%s %d", tag, i))
+				// A release each: one key logs at most
+				// merklelog.MaxPerKeySubject entries about one source.
+				e, err := fixture.Review(context.Background(), alice, fmt.Sprintf("tool%d", i), "1.0", fmt.Sprintf("%s %d", tag, i))
 				if err != nil {
 					panic(err)
 				}
