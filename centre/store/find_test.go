@@ -236,7 +236,7 @@ func TestMigrationIndexesSources(t *testing.T) {
 			for _, q := range []string{
 				`DROP TABLE sources`, `DROP TABLE signed`, `ALTER TABLE keys DROP COLUMN revoked_idx`, `ALTER TABLE keys DROP COLUMN revoked_at`,
 				`DELETE FROM cites WHERE payload_digest = '` + digest.FromBytes(rel.Reports["rebuilder-a"]).String() + `'`,
-				`DELETE FROM schema_migrations WHERE version = 2`,
+				`DELETE FROM schema_migrations WHERE name = 'signers_sources_revocations'`,
 			} {
 				if _, err := db.ExecContext(ctx, q); err != nil {
 					t.Fatalf("%s: %v", q, err)

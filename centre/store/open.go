@@ -145,13 +145,13 @@ func (s *sqlStore) migrations() ([]migration, error) {
 	return out, nil
 }
 
-// goSteps are the parts of migrations that SQL cannot do, by version, run
-// in the migration's transaction after its SQL.
-var goSteps = map[int]func(ctx context.Context, s *sqlStore, tx *sql.Tx) error{
-	2: indexSourcesAndReports,
+// goSteps are the parts of migrations that SQL cannot do, by migration
+// name, run in the migration's transaction after its SQL.
+var goSteps = map[string]func(ctx context.Context, s *sqlStore, tx *sql.Tx) error{
+	"signers_sources_revocations": indexSourcesAndReports,
 }
 
-// indexSourcesAndReports fills in, for a log written before migration 2,
+// indexSourcesAndReports fills in, for a log written before this migration,
 // the source of each rebuild and the compare report each comparison cites
 // (item's index of them is newer than the entries).
 func indexSourcesAndReports(ctx context.Context, s *sqlStore, tx *sql.Tx) error {
@@ -256,7 +256,7 @@ func (s *sqlStore) migrate(ctx context.Context) error {
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("migrate: %04d_%s: %w", m.version, m.name, err)
 		}
-		if step := goSteps[m.version]; step != nil {
+		if step := goSteps[m.name]; step != nil {
 			if err := step(ctx, s, tx); err != nil {
 				return fmt.Errorf("migrate: %04d_%s: %w", m.version, m.name, err)
 			}

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"github.com/reprove/reprove/attest"
@@ -67,17 +69,17 @@ usage errors.`,
 				}
 				atts = []string{def}
 			}
+			pol, err := policy.Load(ctx, policyPath)
+			if err != nil {
+				return err
+			}
 			if server != "" {
-				p, cleanup, err := fetchLogBundle(ctx, server, file)
+				p, cleanup, err := fetchLogBundle(ctx, server, file, pol)
 				if err != nil {
 					return err
 				}
 				defer cleanup()
 				atts = append(atts, p)
-			}
-			pol, err := policy.Load(ctx, policyPath)
-			if err != nil {
-				return err
 			}
 			opts := attest.VerifyOptions{Now: env.Now, ExpectName: expectName, ExpectVersion: expectVersion}
 			if env.IsTerminal && !jsonOut {
@@ -116,16 +118,21 @@ usage errors.`,
 // fetchLogBundle fetches FILE's log bundle from a centre into a temporary
 // file for the verifier to read, as it reads one that publish wrote. The
 // bundle is parsed here; its signatures and proofs are the verifier's to
-// check against the policy's log key.
-func fetchLogBundle(ctx context.Context, server, file string) (path string, cleanup func(), err error) {
-	if _, err := client.New(server); err != nil {
+// check against the policy's log key. When the log holds more for the file
+// than one bundle holds, it asks for the entries of the keys pol trusts.
+func fetchLogBundle(ctx context.Context, server, file string, pol *policy.Policy) (path string, cleanup func(), err error) {
+	c, err := client.New(server)
+	if err != nil {
 		return "", nil, usageErrorf("--server: %v", err)
 	}
 	d, err := ctxio.HashFile(ctx, file, nil)
 	if err != nil {
 		return "", nil, err
 	}
-	bu, err := client.FetchBundle(ctx, server, d)
+	bu, err := c.FetchBundle(ctx, d)
+	if errors.Is(err, client.ErrTooManyEntries) {
+		bu, err = c.FetchBundleFor(ctx, d, trustedKeys(pol))
+	}
 	if errors.Is(err, client.ErrNotLogged) {
 		return "", nil, fmt.Errorf("verify: %s: %w", server, err)
 	}
@@ -146,4 +153,15 @@ func fetchLogBundle(ctx context.Context, server, file string) (path string, clea
 		return "", nil, err
 	}
 	return path, func() { os.RemoveAll(dir) }, nil
+}
+
+// trustedKeys is the fingerprint of every key pol trusts, each once.
+func trustedKeys(pol *policy.Policy) []digest.Digest {
+	var out []digest.Digest
+	for _, k := range append(append([]policy.Key(nil), pol.Reviewers.Keys...), pol.Rebuilders.Keys...) {
+		if !slices.Contains(out, k.Fingerprint) {
+			out = append(out, k.Fingerprint)
+		}
+	}
+	return out
 }
