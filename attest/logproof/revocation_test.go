@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cyberphone/json-canonicalization/go/src/webpki.org/jsoncanonicalizer"
 	"github.com/google/go-cmp/cmp"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/mod/sumdb/tlog"
@@ -195,6 +196,25 @@ func FuzzParseRevocation(f *testing.F) {
 		again, err := ParseRevocationLeaf(leaf)
 		if err != nil || !again.RevokedAt.Equal(r.RevokedAt) || again.Key != r.Key {
 			t.Fatalf("the leaf %s does not parse back: %v", leaf, err)
+		}
+	})
+}
+
+// EnvelopeLeaf is RFC 8785's form of the envelope whichever way it made it.
+func FuzzEnvelopeLeaf(f *testing.F) {
+	f.Add("application/vnd.in-toto+json", []byte(`{"a":1}`), "", []byte("sig"))
+	f.Add("text/<&>\u2028", []byte("x"), "key\x01", []byte{0xff})
+	f.Fuzz(func(t *testing.T, pt string, payload []byte, keyID string, sig []byte) {
+		leaf, err := EnvelopeLeaf(pt, payload, []Signature{{KeyID: keyID, Sig: sig}})
+		if err != nil {
+			return
+		}
+		want, err := jsoncanonicalizer.Transform(leaf)
+		if err != nil {
+			t.Fatalf("the leaf %q is not JSON: %v", leaf, err)
+		}
+		if string(want) != string(leaf) {
+			t.Fatalf("leaf\n%q\nis not canonical:\n%q", leaf, want)
 		}
 	})
 }

@@ -90,7 +90,7 @@ func main() {
 	defer os.RemoveAll(work)
 
 	log.Printf("signing %d review envelopes for reprove's loader", *pool)
-	party, envs, err := makeEnvelopes(*pool)
+	party, envs, err := makeEnvelopes(*pool, *entrySize)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -129,23 +129,36 @@ func main() {
 // `reprove review` writes them. The statement is made once by attest and
 // varied by its source digest, so making them costs little more than the
 // signatures.
-func makeEnvelopes(n int) (*fixture.Party, [][]byte, error) {
+func makeEnvelopes(n, size int) (*fixture.Party, [][]byte, error) {
 	p, err := fixture.NewParty("bench")
 	if err != nil {
 		return nil, nil, err
 	}
 	base := fixture.Source("bench", "1.0")
-	st, err := attest.ReviewStatement(&attest.ReviewPredicate{
-		Reviewer:   attest.Party{ID: "mailto:bench@audits.example", Name: "bench"},
-		Source:     base,
-		Scope:      attest.Scope{Paths: []string{"cmd/", "internal/"}},
-		Verdict:    attest.Approved,
-		Report:     &attest.Report{URI: "https://audits.example/bench-1.0.pdf", Digest: digest.FromString("report")},
-		Notes:      "reviewed for the centre's benchmark",
-		ReviewedAt: fixture.Time,
-	})
+	statement := func(notes string) ([]byte, error) {
+		return attest.ReviewStatement(&attest.ReviewPredicate{
+			Reviewer:   attest.Party{ID: "mailto:bench@audits.example", Name: "bench"},
+			Source:     base,
+			Scope:      attest.Scope{Paths: []string{"cmd/", "internal/"}},
+			Verdict:    attest.Approved,
+			Notes:      notes,
+			ReviewedAt: fixture.Time,
+		})
+	}
+	// Notes long enough that the envelope is about size bytes (its payload
+	// is base64: 4 bytes for 3).
+	st, err := statement("")
 	if err != nil {
 		return nil, nil, err
+	}
+	one, err := envelope.Sign(context.Background(), st, p.Signer)
+	if err != nil {
+		return nil, nil, err
+	}
+	if pad := (size - len(one)) * 3 / 4; pad > 0 {
+		if st, err = statement(strings.Repeat("n", pad)); err != nil {
+			return nil, nil, err
+		}
 	}
 	if !bytes.Contains(st, []byte(base.Archive.Encoded())) {
 		return nil, nil, errors.New("the statement does not carry its source digest")
