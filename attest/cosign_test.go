@@ -17,7 +17,7 @@ import (
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/attest/sigbundle"
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 // The cosign CLI these tests run: ci/setup.sh --test installs this version at
@@ -180,7 +180,7 @@ func TestReproveVerifiesCosignAttestations(t *testing.T) {
 	rref, _ := RefOf(rebuildEnv, "")
 	vref, _ := RefOf(reviewEnv, "")
 	sp := &SummaryPredicate{
-		Verifier: Party{ID: "https://builder.example"}, TimeVerified: rebuildStart, Verdict: compare.Identical,
+		Verifier: Party{ID: "https://builder.example"}, TimeVerified: rebuildStart, Verdict: verdict.Identical,
 		Rebuilt: Artifact{Name: "hello", Digest: setOf(digest.FromBytes(shippedBytes))},
 		Rebuild: rref, Reviews: []AttestationRef{vref},
 	}
@@ -388,7 +388,7 @@ func TestReproveVerifiesCosignV3Bundles(t *testing.T) {
 	bst, _ := RebuildStatement(rb)
 	rebuild := attest("builder", ProvenancePredicateType, bst, shipped, "rebuild.sigstore.json")
 	sum, err := Summarize(SummaryInput{
-		Shipped: Output{Name: "hello", Digest: digest.FromBytes(shippedBytes)}, Verdict: compare.Identical, Rebuilt: digest.FromBytes(shippedBytes),
+		Shipped: Output{Name: "hello", Digest: digest.FromBytes(shippedBytes)}, Verdict: verdict.Identical, Rebuilt: digest.FromBytes(shippedBytes),
 		Rebuild: rebuild, Reviews: []*envelope.Envelope{review}, Time: rebuildStart.Add(time.Hour),
 	})
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/verdict"
 )
 
@@ -150,7 +149,7 @@ func TestPhaseGatherSummaries(t *testing.T) {
 	}{
 		{name: "identical agrees", says: []rebuilderSay{identicalA}, want: []string{"A=agrees"}},
 		{name: "different disagrees", says: []rebuilderSay{differentC}, want: []string{"C=disagrees"}},
-		{name: "equivalent under an unlisted normalizer", says: []rebuilderSay{{key: "rebuilderB", verdict: compare.Equivalent, normalizers: []string{"archive-mtime"}}},
+		{name: "equivalent under an unlisted normalizer", says: []rebuilderSay{{key: "rebuilderB", verdict: verdict.Equivalent, normalizers: []string{"archive-mtime"}}},
 			want: []string{"B=not-accepted"}},
 		{name: "no rebuild: broken", says: []rebuilderSay{identicalA}, drop: []string{"rebuild-rebuilderA"}, want: []string{"A=broken"}},
 		{name: "another file's summary: a note", other: true, want: nil, wantNote: "is a verification summary for another file"},

@@ -16,7 +16,7 @@ import (
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/attest/policy"
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 // The fixed clock of every test: statements are dated a little before it.
@@ -145,7 +145,7 @@ func forFormats(t *testing.T, run func(t *testing.T)) {
 // rebuilderSay describes what one rebuilder found.
 type rebuilderSay struct {
 	key         string // rebuilderA...
-	verdict     compare.Verdict
+	verdict     verdict.Verdict
 	normalizers []string
 }
 
@@ -178,7 +178,7 @@ func newFixture(t testing.TB, says ...rebuilderSay) *fixture {
 	}
 	for _, s := range says {
 		out := shippedBytes
-		if s.verdict != compare.Identical {
+		if s.verdict != verdict.Identical {
 			out = append([]byte("different "), shippedBytes...)
 		}
 		rb := testRebuild(s.key, out)

@@ -65,7 +65,7 @@ type SummaryInput struct {
 	// ShippedURI is where the shipped file is published (the VSA's
 	// resourceUri); empty means its name.
 	ShippedURI string
-	// Verdict and Normalizers are the comparison's (compare.Report).
+	// Verdict and Normalizers are the comparison's (report.Report).
 	Verdict     verdict.Verdict
 	Normalizers []string
 	// CompareReport is the digest of the compare report (reprove compare

@@ -18,16 +18,16 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/schemas"
 )
 
 var (
-	identicalA = rebuilderSay{key: "rebuilderA", verdict: compare.Identical}
-	identicalB = rebuilderSay{key: "rebuilderB", verdict: compare.Identical}
-	identicalC = rebuilderSay{key: "rebuilderC", verdict: compare.Identical}
-	differentC = rebuilderSay{key: "rebuilderC", verdict: compare.Different}
+	identicalA = rebuilderSay{key: "rebuilderA", verdict: verdict.Identical}
+	identicalB = rebuilderSay{key: "rebuilderB", verdict: verdict.Identical}
+	identicalC = rebuilderSay{key: "rebuilderC", verdict: verdict.Identical}
+	differentC = rebuilderSay{key: "rebuilderC", verdict: verdict.Different}
 )
 
 func outcomes(r *Result) []string {
@@ -61,7 +61,7 @@ func TestVerifyAccepts(t *testing.T) {
 		},
 		{
 			name:         "equivalent under an allowed normalizer",
-			says:         []rebuilderSay{identicalA, {key: "rebuilderB", verdict: compare.Equivalent, normalizers: []string{"archive-mtime"}}},
+			says:         []rebuilderSay{identicalA, {key: "rebuilderB", verdict: verdict.Equivalent, normalizers: []string{"archive-mtime"}}},
 			policyExtra:  "normalizers: [archive-mtime]\n",
 			reviewThresh: 1, rebuildThr: 2,
 			wantOutcomes: []string{"A=agrees", "B=agrees"},
@@ -271,7 +271,7 @@ func TestVerifyRefuses(t *testing.T) {
 		}, want: "the signature by A has expired"},
 		{name: "equivalent under a normalizer the policy does not allow", mutate: func(t *testing.T, f *fixture) {
 			f.drop("summary-rebuilderB")
-			f.addSay(t, rebuilderSay{key: "rebuilderC", verdict: compare.Equivalent, normalizers: []string{"archive-mtime"}})
+			f.addSay(t, rebuilderSay{key: "rebuilderC", verdict: verdict.Equivalent, normalizers: []string{"archive-mtime"}})
 		}, want: "reproduced by 1 of 3"},
 		{name: "threshold raised in the policy", policy: func(f *fixture) string { return f.policyYAML(1, 3, "") },
 			want: "reproduced by 2 of 3 trusted rebuilders; the policy needs 3"},
@@ -865,7 +865,7 @@ func TestVerifyMixedFormats(t *testing.T) {
 // optional part, match schemas/verify-result.schema.json.
 func TestResultSchema(t *testing.T) {
 	forFormats(t, func(t *testing.T) {
-		f := newFixture(t, identicalA, rebuilderSay{key: "rebuilderB", verdict: compare.Equivalent, normalizers: []string{"archive-mtime"}}, differentC)
+		f := newFixture(t, identicalA, rebuilderSay{key: "rebuilderB", verdict: verdict.Equivalent, normalizers: []string{"archive-mtime"}}, differentC)
 		for _, y := range []string{
 			f.policyYAML(1, 2, "normalizers: [archive-mtime]\ndissent: report\n"),
 			f.policyYAML(2, 3, ""),

@@ -177,7 +177,7 @@ func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (res *Rebuild
 		return nil, fmt.Errorf("rebuild: no recipe")
 	}
 	allowed := append(append([]string(nil), r.Normalizers...), req.Normalizers...)
-	if _, err := compare.CheckNormalizers(allowed); err != nil {
+	if _, err := verdict.CheckNormalizers(allowed); err != nil {
 		return nil, fmt.Errorf("rebuild %s: normalizers: %w", r.Name, err)
 	}
 	if req.Signing != nil && req.Signing.Signer == nil {

@@ -25,8 +25,8 @@ import (
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/merklelog"
 	"github.com/reprove/reprove/centre/store"
-	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/render"
+	"github.com/reprove/reprove/compare/report"
 )
 
 //go:embed templates/*.html
@@ -58,14 +58,14 @@ var funcs = template.FuncMap{
 // treeNode carries a compare report's node and its depth into the
 // recursive "node" template (the first levels render open).
 type treeNode struct {
-	N        *compare.Node
+	N        *report.Node
 	Depth    int
 	Children []*treeNode
 }
 
-func treeOf(n *compare.Node) *treeNode { return treeAt(n, 0) }
+func treeOf(n *report.Node) *treeNode { return treeAt(n, 0) }
 
-func treeAt(n *compare.Node, depth int) *treeNode {
+func treeAt(n *report.Node, depth int) *treeNode {
 	if n == nil {
 		return nil
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/report"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 func newAttestCmd(env *Env) *cobra.Command {
@@ -167,7 +169,7 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 				if err != nil {
 					return fmt.Errorf("read compare report: %w", err)
 				}
-				rep, err := compare.ReadReport(bytes.NewReader(b))
+				rep, err := report.Read(bytes.NewReader(b))
 				if err != nil {
 					return fmt.Errorf("%s: %w", comparePath, err)
 				}
@@ -177,7 +179,7 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 				in.Verdict, in.Normalizers, in.Rebuilt = rep.Verdict, rep.Normalizers, rep.Rebuilt.Digest
 				in.CompareReport, in.CompareReportURI = digest.FromBytes(b), filepath.Base(comparePath)
 			case rebuilt != "":
-				if _, err := compare.CheckNormalizers(normalize); err != nil {
+				if _, err := verdict.CheckNormalizers(normalize); err != nil {
 					return usageErrorf("--normalize: %v", err)
 				}
 				rep, err := compare.Files(ctx, rebuilt, shipped, compare.Options{Normalizers: normalize})
@@ -195,7 +197,7 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 				if !isOutput {
 					return fmt.Errorf("the shipped file %s (%s) is none of the rebuild's outputs; give --compare or --rebuilt to record how they differ", shipped, shippedDigest)
 				}
-				in.Verdict, in.Rebuilt = compare.Identical, shippedDigest
+				in.Verdict, in.Rebuilt = verdict.Identical, shippedDigest
 			}
 			s, err := loadSigner(cmd, env, keyPath)
 			if err != nil {
@@ -213,7 +215,7 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 				return err
 			}
 			prep := "to"
-			if in.Verdict == compare.Different {
+			if in.Verdict == verdict.Different {
 				prep = "from"
 			}
 			reviewed := "citing " + count(len(in.Reviews), "review")
