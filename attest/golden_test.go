@@ -335,7 +335,7 @@ func TestSummarize(t *testing.T) {
 	}
 	wantInputs := []digest.Digest{parse("rebuild-rebuilderA").PayloadDigest(), digest.FromBytes(sum.Comparison), parse("review-reviewer1").PayloadDigest()}
 	if v.verifier != "https://rebuilderA.example/reprove" || !cmp.Equal(v.inputs, wantInputs) || v.result != ResultPassed ||
-		!cmp.Equal(v.levels, []string{PropBitIdentical, PropReproduced, PropSourceReviewed}) {
+		!cmp.Equal(v.levels, []string{PropBitIdentical, PropReproduced, PropSourceReviewed, LevelBuild1}) {
 		t.Errorf("VSA %+v", v)
 	}
 	cst, _ := ParseStatement(sum.Comparison)
@@ -353,7 +353,7 @@ func TestSummarize(t *testing.T) {
 		t.Fatal(err)
 	}
 	vst, _ = ParseStatement(sum.VSA)
-	if v, err = parseVSA(vst); err != nil || len(v.inputs) != 2 || !cmp.Equal(v.levels, []string{PropBitIdentical, PropReproduced}) {
+	if v, err = parseVSA(vst); err != nil || len(v.inputs) != 2 || !cmp.Equal(v.levels, []string{PropBitIdentical, PropReproduced, LevelBuild1}) {
 		t.Errorf("VSA without reviews: %+v, %v", v, err)
 	}
 	other := testReview("reviewer1")

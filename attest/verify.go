@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -316,8 +315,8 @@ func claimOfVSA(n *node, nodes map[digest.Digest]*node, file DigestSet) (*claim,
 	}
 	c.verdict, c.normalizers = cp.Verdict, cp.Normalizers
 	c.rebuilt, _ = cp.Rebuilt.Digest.Digest(digest.SHA256)
-	result, levels := levelsFor(cp.Verdict, len(c.reviews) > 0)
-	if v.result != result || !slices.Equal(v.levels, levels) {
+	if !levelsFollow(v.result, v.levels, cp.Verdict, len(c.reviews) > 0) {
+		result, levels := levelsFor(cp.Verdict, len(c.reviews) > 0)
 		return nil, fmt.Errorf("its result %s %v does not follow from the comparison's verdict %s (want %s %v)", v.result, v.levels, cp.Verdict, result, levels)
 	}
 	return c, nil

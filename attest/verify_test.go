@@ -763,6 +763,16 @@ func TestVerifyRefusesVSA(t *testing.T) {
 				pred(m)["verifiedLevels"] = []any{"FAILED"}
 			})
 		}, "does not follow from the comparison's verdict identical"},
+		{"a higher SLSA build level than a rebuild shows", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				pred(m)["verifiedLevels"] = []any{"REPROVE_BIT_IDENTICAL", "REPROVE_REPRODUCED", "REPROVE_SOURCE_REVIEWED", "SLSA_BUILD_LEVEL_2"}
+			})
+		}, "does not follow from the comparison's verdict identical"},
+		{"SLSA_BUILD_REPRODUCED claimed by one rebuilder", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				pred(m)["verifiedLevels"] = append(pred(m)["verifiedLevels"].([]any), "SLSA_BUILD_REPRODUCED")
+			})
+		}, "does not follow from the comparison's verdict identical"},
 		{"a reviewed claim without reviews", func(t *testing.T, f *fixture) {
 			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
 				pred(m)["inputAttestations"] = pred(m)["inputAttestations"].([]any)[:2]
@@ -841,6 +851,17 @@ func TestVerifyRefusesVSA(t *testing.T) {
 			refused(t, f.evaluate(t, mustPolicy(t, f.policyYAML(1, 2, "")), shippedBytes, f.docs()), tt.want)
 		})
 	}
+	// A VSA signed before reprove stated SLSA_BUILD_LEVEL_1 (its own
+	// properties only) still verifies.
+	t.Run("levels written before SLSA_BUILD_LEVEL_1", func(t *testing.T) {
+		f := newFixture(t, identicalA, identicalB)
+		edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+			pred(m)["verifiedLevels"] = []any{"REPROVE_BIT_IDENTICAL", "REPROVE_REPRODUCED", "REPROVE_SOURCE_REVIEWED"}
+		})
+		if res := f.evaluate(t, mustPolicy(t, f.policyYAML(1, 2, "")), shippedBytes, f.docs()); !res.Verified {
+			t.Fatalf("not verified:\n%s", res.Text())
+		}
+	})
 }
 
 // TestVerifyMixedFormats: one rebuilder publishes the old summary, another

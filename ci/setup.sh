@@ -13,11 +13,12 @@ if [ "${1:-}" = "--test" ]; then
 	# cluster with initdb + pg_ctl as a non-root user) and Chromium (page
 	# tests drive it headless through chromedp). attest's interop tests run
 	# the real cosign CLIs, built from the Go module proxy below; compare's
-	# benchmark adds diffoscope through --bench.
-	# gcc and mingw-w64 build the small C programs compare's tests explain
+	# benchmark adds diffoscope through --bench. bash-completion and fish run
+	# reprove's completion scripts as a user's shell would. gcc and
+	# mingw-w64 build the small C programs compare's tests explain
 	# (stripped, PIE, -O2; and Windows x64), as the native code of real
 	# packages is built.
-	packages+=(postgresql chromium fonts-dejavu-core gcc libc6-dev gcc-mingw-w64-x86-64-posix)
+	packages+=(postgresql chromium fonts-dejavu-core bash-completion fish gcc libc6-dev gcc-mingw-w64-x86-64-posix)
 fi
 if [ "${1:-}" = "--bench" ]; then
 	# diffoscope, and the tools it runs on zips and ELF binaries (without

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"fmt"
+
+	"github.com/opencontainers/go-digest"
 	"sort"
 	"strings"
 
@@ -9,8 +11,17 @@ import (
 	"github.com/reprove/reprove/builder"
 )
 
-// DefaultBuilderID names a rebuilder that gave no --builder-id.
+// DefaultBuilderID names the builder of a rebuild that signs nothing and
+// gave no --builder-id: such a record identifies no one.
 const DefaultBuilderID = "https://reprove.dev/builders/local"
+
+// KeyBuilderID is the builder id of a rebuilder that signs with the key of
+// fingerprint fp and gave no --builder-id: the rebuilder is who holds that
+// key, so its id is the key's (as reprove key generate prints it), and
+// `slsa-verifier verify-vsa --verifier-id` names one rebuilder.
+func KeyBuilderID(fp digest.Digest) string {
+	return "https://reprove.dev/builders/key/" + fp.String()
+}
 
 // Provenance maps the builder's result into attest's rebuild input
 // (attest does not import builder).

@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -180,6 +181,23 @@ func TestRebuild(t *testing.T) {
 	}
 	if err := schemas.Validate("rebuild-result", readJSON(t, filepath.Join(bad.Dir, "result.json"))); err != nil {
 		t.Errorf("result.json: %v", err)
+	}
+	// The compare reports, which are published, name the files by role and
+	// hold no path of this machine.
+	for _, rep := range []string{"compare/hello.json", "compare/hello.txt", "compare/hello.html"} {
+		b := readJSON(t, filepath.Join(bad.Dir, rep))
+		if bytes.Contains(b, []byte(work)) {
+			t.Errorf("%s names a local path (%s)", rep, work)
+		}
+	}
+	var cr struct {
+		Rebuilt, Shipped struct{ Path string }
+	}
+	if err := json.Unmarshal(readJSON(t, filepath.Join(bad.Dir, "compare/hello.json")), &cr); err != nil {
+		t.Fatal(err)
+	}
+	if cr.Rebuilt.Path != "rebuilt/hello" || cr.Shipped.Path != "shipped/hello" {
+		t.Errorf("the report names %q and %q, want rebuilt/hello and shipped/hello", cr.Rebuilt.Path, cr.Shipped.Path)
 	}
 }
 

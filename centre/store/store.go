@@ -201,6 +201,10 @@ type Release struct {
 	Digest  digest.Digest
 	Name    string
 	Version string
+	// Shipped is true when a verification summary is about the file (it
+	// is what the vendor shipped); false when only a rebuild produced it
+	// (a rebuilder's output that differs from every shipped file).
+	Shipped bool
 }
 
 // KeyRecord is a registered key.

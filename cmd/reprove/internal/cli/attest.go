@@ -16,6 +16,7 @@ import (
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/report"
 	"github.com/reprove/reprove/compare/verdict"
+	"github.com/reprove/reprove/pipeline"
 )
 
 func newAttestCmd(env *Env) *cobra.Command {
@@ -31,7 +32,7 @@ func newAttestCmd(env *Env) *cobra.Command {
 
 Each is an in-toto v1 statement in a DSSE envelope signed with a cosign-format
 key; ` + "`cosign verify-blob-attestation`" + ` verifies them too.`,
-		Args: args(cobra.NoArgs),
+		Args: groupArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newAttestRebuildCmd(env), newAttestSummaryCmd(env))
@@ -40,14 +41,16 @@ key; ` + "`cosign verify-blob-attestation`" + ` verifies them too.`,
 
 func newAttestRebuildCmd(env *Env) *cobra.Command {
 	var keyPath, resultPath, out string
-	var force bool
+	var force, jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "rebuild --result REBUILD.json --key KEY -o OUT",
 		Short: "Sign SLSA provenance for a rebuild",
 		Long: `Sign SLSA Provenance v1 (build type ` + attest.BuildType + `)
-for the rebuild described by --result: the rebuild result JSON (schemaVersion
-1, documented in attest/FORMATS.md) with the recipe, resolved inputs, builder,
-commands, times and outputs. A failed rebuild is refused.`,
+for the rebuild described by --result: the record of the build that reprove
+rebuild writes as rebuild.json (schemaVersion 1, documented in
+attest/FORMATS.md: the recipe, resolved inputs, builder, commands, times and
+outputs), or the result.json beside it, which holds the same record. A failed
+rebuild is refused.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if resultPath == "" || out == "" {
@@ -60,7 +63,7 @@ commands, times and outputs. A failed rebuild is refused.`,
 			if err != nil {
 				return fmt.Errorf("read rebuild result: %w", err)
 			}
-			r, err := attest.ParseRebuild(b)
+			r, err := pipeline.ParseRebuildRecord(b)
 			if err != nil {
 				return fmt.Errorf("%s: %w", resultPath, err)
 			}
@@ -72,16 +75,18 @@ commands, times and outputs. A failed rebuild is refused.`,
 			if err != nil {
 				return err
 			}
-			printf(env.Stdout, "wrote %s: rebuild of %s %s (%s), signed by key %s (statement %s)\n",
+			return reportSigned(env, jsonOut, signedDoc{Command: "attest rebuild", Signer: s.Fingerprint,
+				Files: []signedFile{signedAt(out, attest.ProvenancePredicateType, digest.FromBytes(st))}},
+				"wrote %s: rebuild of %s %s (%s), signed by key %s (statement %s)\n",
 				out, r.Recipe.Name, r.Recipe.Version, count(len(r.Outputs), "output"), s.Fingerprint, digest.FromBytes(st))
-			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&keyPath, "key", "", "private key to sign with (cosign format)")
-	f.StringVar(&resultPath, "result", "", "the rebuild result `JSON`")
+	f.StringVar(&resultPath, "result", "", "the record of the build: rebuild.json or result.json from reprove rebuild (`JSON`)")
 	f.StringVarP(&out, "output", "o", "", "write the signed attestation to `FILE` (atomically)")
 	f.BoolVar(&force, "force", false, "replace the output file if it exists")
+	f.BoolVar(&jsonOut, "json", false, "print what was signed as JSON (schema signed)")
 	return cmd
 }
 
@@ -90,7 +95,7 @@ func newAttestSummaryCmd(env *Env) *cobra.Command {
 		keyPath, shipped, shippedURI, rebuildPath, comparePath, rebuilt, out, compOut string
 		verifierID                                                                    string
 		reviews, normalize                                                            []string
-		force                                                                         bool
+		force, jsonOut                                                                bool
 	)
 	cmd := &cobra.Command{
 		Use:   "summary --shipped FILE --rebuild REBUILD.intoto.json [--review REVIEW.intoto.json]... --key KEY -o OUT",
@@ -99,7 +104,9 @@ func newAttestSummaryCmd(env *Env) *cobra.Command {
 Summary Attestation (predicate ` + attest.VSAPredicateType + `, written to -o)
 and its companion comparison (predicate ` + attest.ComparisonPredicateType + `,
 written to --comparison-output, by default OUT with .json replaced by
-.comparison.json). With -o X.sigstore.json both are Sigstore bundles (v0.3). The VSA cites, by payload digest, the rebuild attestation
+.comparison.json). With -o X.sigstore.json both are Sigstore bundles (v0.3),
+and the VSA is also written as a bare envelope to X.intoto.json, the form
+slsa-verifier verify-vsa reads. The VSA cites, by payload digest, the rebuild attestation
 (--rebuild), the comparison and the review attestations (--review,
 repeatable): the link review → rebuild → shipped file that reprove verify
 follows. The comparison records the verdict, its normalizers and the compare
@@ -134,7 +141,10 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			if compOut == out {
 				return usageErrorf("--comparison-output must differ from -o")
 			}
-			for _, o := range []string{out, compOut} {
+			for _, o := range []string{out, compOut, bareBeside(out)} {
+				if o == "" {
+					continue
+				}
 				if err := refuseExisting(o, force); err != nil {
 					return err
 				}
@@ -214,6 +224,17 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 				os.Remove(compOut)
 				return err
 			}
+			// slsa-verifier reads bare envelopes only: beside a VSA bundle
+			// goes the same VSA as a bare envelope.
+			written := out + " and " + compOut
+			if bare := bareBeside(out); bare != "" {
+				if err := attest.WriteAttestation(ctx, bare, summary); err != nil {
+					os.Remove(compOut)
+					os.Remove(out)
+					return err
+				}
+				written = out + ", " + bare + " (for slsa-verifier) and " + compOut
+			}
 			prep := "to"
 			if in.Verdict == verdict.Different {
 				prep = "from"
@@ -222,9 +243,23 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			if len(in.Reviews) == 0 {
 				reviewed = "citing no review"
 			}
-			printf(env.Stdout, "wrote %s and %s: %s is %s %s rebuilt output %s, %s, signed by key %s\n",
-				out, compOut, shippedDigest, in.Verdict, prep, in.Rebuilt, reviewed, s.Fingerprint)
-			return nil
+			doc := signedDoc{Command: "attest summary", Signer: s.Fingerprint, Shipped: shippedDigest, Verdict: in.Verdict.String(), Rebuilt: in.Rebuilt, Reviews: new(int)}
+			*doc.Reviews = len(in.Reviews)
+			for _, f := range []struct {
+				path, predicateType string
+				env                 []byte
+			}{{out, attest.VSAPredicateType, summary}, {bareBeside(out), attest.VSAPredicateType, summary}, {compOut, attest.ComparisonPredicateType, comparison}} {
+				if f.path == "" {
+					continue
+				}
+				e, err := envelope.Parse(f.env)
+				if err != nil {
+					return err
+				}
+				doc.Files = append(doc.Files, signedAt(f.path, f.predicateType, e.PayloadDigest()))
+			}
+			return reportSigned(env, jsonOut, doc, "wrote %s: %s is %s %s rebuilt output %s, %s, signed by key %s\n",
+				written, shippedDigest, in.Verdict, prep, in.Rebuilt, reviewed, s.Fingerprint)
 		},
 	}
 	f := cmd.Flags()
@@ -240,17 +275,31 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 	f.StringVarP(&out, "output", "o", "", "write the signed VSA to `FILE` (atomically)")
 	f.StringVar(&compOut, "comparison-output", "", "write the signed comparison to `FILE` (default: OUT with .json replaced by .comparison.json)")
 	f.BoolVar(&force, "force", false, "replace the output files if they exist")
+	f.BoolVar(&jsonOut, "json", false, "print what was signed as JSON (schema signed)")
 	return cmd
 }
 
-// comparisonPath is where the comparison goes beside the VSA at out:
-// summary.json → summary.comparison.json, x.sigstore.json →
-// x.comparison.sigstore.json (so a bundle stays a bundle).
+// comparisonPath is where the comparison goes beside the VSA at out, with
+// the same two-part ending, so that a glob that picks up the VSA picks up
+// its comparison too: summary.json → summary.comparison.json,
+// x.intoto.json → x.comparison.intoto.json, x.sigstore.json →
+// x.comparison.sigstore.json (a bundle stays a bundle).
 func comparisonPath(out string) string {
-	if stem, ok := strings.CutSuffix(out, attest.BundleExt); ok {
-		return stem + ".comparison" + attest.BundleExt
+	for _, ext := range []string{attest.BundleExt, ".intoto.json"} {
+		if stem, ok := strings.CutSuffix(out, ext); ok {
+			return stem + ".comparison" + ext
+		}
 	}
 	return strings.TrimSuffix(out, ".json") + ".comparison.json"
+}
+
+// bareBeside is where the bare envelope of a VSA written as a Sigstore
+// bundle goes (X.sigstore.json → X.intoto.json), "" when out is no bundle.
+func bareBeside(out string) string {
+	if stem, ok := strings.CutSuffix(out, attest.BundleExt); ok {
+		return stem + ".intoto.json"
+	}
+	return ""
 }
 
 // readAttestation reads one signed attestation of the wanted predicate type

@@ -18,6 +18,8 @@ func newImageCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "image",
 		Short: "Build and inspect reprove's base images (no registry needed)",
+		Args:  groupArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newImageBuildCmd(env))
 	return cmd

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
@@ -20,7 +22,7 @@ func newKeyCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "key",
 		Short: "Manage signing keys (cosign's format)",
-		Args:  args(cobra.NoArgs),
+		Args:  groupArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newKeyGenerateCmd(env))
@@ -29,7 +31,7 @@ func newKeyCmd(env *Env) *cobra.Command {
 
 func newKeyGenerateCmd(env *Env) *cobra.Command {
 	var prefix string
-	var force bool
+	var force, jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "generate",
 		Short: "Generate a signing key pair, as `cosign generate-key-pair` does",
@@ -66,12 +68,23 @@ on the terminal. Existing files are not replaced unless --force is given.`,
 			if err != nil {
 				return err
 			}
+			if jsonOut {
+				enc := json.NewEncoder(env.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(struct {
+					SchemaVersion int           `json:"schemaVersion"`
+					PrivateKey    string        `json:"privateKey"`
+					PublicKey     string        `json:"publicKey"`
+					Fingerprint   digest.Digest `json:"fingerprint"`
+				}{1, keyPath, pubPath, v.Fingerprint})
+			}
 			printf(env.Stdout, "private key: %s\npublic key:  %s\nfingerprint: %s\n", keyPath, pubPath, v.Fingerprint)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&prefix, "output-key-prefix", "cosign", "write `PREFIX`.key and PREFIX.pub")
 	cmd.Flags().BoolVar(&force, "force", false, "replace existing key files")
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the files and the fingerprint as JSON (schema key-generate)")
 	return cmd
 }
 

@@ -17,7 +17,7 @@ func newLogCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "log",
 		Short: "Watch a transparency centre's log",
-		Args:  args(cobra.NoArgs),
+		Args:  groupArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newLogMonitorCmd(env))

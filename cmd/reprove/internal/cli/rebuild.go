@@ -135,7 +135,7 @@ reproduced, 1 error, 2 usage.`,
 	f.StringVarP(&out, "output", "o", "", "output `directory` (must not exist; default reprove-out/NAME-VERSION)")
 	f.BoolVar(&force, "force", false, "replace the output directory if it exists")
 	f.StringVar(&keyPath, "key", "", "sign attestations with this private key (cosign format; password from REPROVE_PASSWORD or COSIGN_PASSWORD)")
-	f.StringVar(&builderID, "builder-id", "", "URI naming this rebuilder in attestations (default "+pipeline.DefaultBuilderID+")")
+	f.StringVar(&builderID, "builder-id", "", "URI naming this rebuilder in attestations (default: one naming the signing key, https://reprove.dev/builders/key/sha256:FINGERPRINT)")
 	f.StringSliceVar(&reviews, "review", nil, "review attestation the verification summaries rest on (repeatable)")
 	f.StringSliceVar(&normalize, "normalize", nil, "also allow this normalizer when comparing (repeatable)")
 	f.StringVar(&publish, "publish", "", "publish the signed attestations and compare reports to the transparency centre at `URL` and keep its log bundles in the results (needs --key)")
@@ -193,7 +193,8 @@ func printRebuild(w io.Writer, st style, rep *pipeline.RebuildResult) {
 		if rb.BaseImage != nil {
 			img += " (" + st.digest(rb.BaseImage.Digest) + ")"
 		}
-		printf(w, "built in %s from %s on image %s\n", rb.FinishedOn.Sub(rb.StartedOn).Round(time.Millisecond), describeSource(rb.Source), img)
+		printf(w, "built in %s (%s with fetching and the image) from %s on image %s\n",
+			rep.Build.StepTime(), rb.FinishedOn.Sub(rb.StartedOn).Round(time.Millisecond), describeSource(rb.Source), img)
 	}
 	for _, o := range rep.Outputs {
 		if o.Shipped != nil && o.Shipped.Fetched != nil && o.Shipped.Fetched.Cached {

@@ -23,7 +23,7 @@ func newReviewCmd(env *Env) *cobra.Command {
 		reviewerID, reviewerName, verdict, notes     string
 		scope                                        []string
 		reportFile, reportURI, when                  string
-		force                                        bool
+		force, jsonOut                               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "review",
@@ -83,8 +83,9 @@ second reviewer co-signing the same statement).`,
 				if err := attest.WriteSigned(ctx, out, signed, s); err != nil {
 					return err
 				}
-				printf(env.Stdout, "wrote %s: review %s co-signed by key %s (%d signatures)\n", out, e.PayloadDigest(), s.Fingerprint, len(e.Signatures)+1)
-				return nil
+				return reportSigned(env, jsonOut, signedDoc{Command: "review", Signer: s.Fingerprint, Signatures: len(e.Signatures) + 1,
+					Files: []signedFile{signedAt(out, attest.ReviewPredicateType, e.PayloadDigest())}},
+					"wrote %s: review %s co-signed by key %s (%d signatures)\n", out, e.PayloadDigest(), s.Fingerprint, len(e.Signatures)+1)
 			}
 
 			v, err := attest.ParseReviewVerdict(verdict)
@@ -169,15 +170,16 @@ second reviewer co-signing the same statement).`,
 			if err != nil {
 				return err
 			}
-			printf(env.Stdout, "wrote %s: review of %s, %s, signed by key %s (statement %s)\n",
-				out, src.Name(), v, s.Fingerprint, digest.FromBytes(st))
-			return nil
+			return reportSigned(env, jsonOut, signedDoc{Command: "review", Signer: s.Fingerprint,
+				Files: []signedFile{signedAt(out, attest.ReviewPredicateType, digest.FromBytes(st))}},
+				"wrote %s: review of %s, %s, signed by key %s (statement %s)\n", out, src.Name(), v, s.Fingerprint, digest.FromBytes(st))
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&keyPath, "key", "", "private key to sign with (cosign format)")
 	f.StringVarP(&out, "output", "o", "", "write the signed attestation to `FILE` (atomically)")
 	f.BoolVar(&force, "force", false, "replace the output file if it exists")
+	f.BoolVar(&jsonOut, "json", false, "print what was signed as JSON (schema signed)")
 	f.StringVar(&cosignPath, "cosign", "", "add a signature to this existing review `ENVELOPE` instead of making one")
 	f.StringVar(&src.URI, "source-uri", "", "where the source lives (git+https://… or an archive URL)")
 	f.StringVar(&src.GitCommit, "commit", "", "git commit id of the reviewed source")

@@ -172,7 +172,7 @@ func newServeKeysCmd(env *Env, cf *centreFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "Register the keys whose attestations the centre accepts",
-		Args:  args(cobra.NoArgs),
+		Args:  groupArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	var role string
