@@ -18,6 +18,7 @@
 package monitor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -72,6 +73,9 @@ type Result struct {
 	// IndexesChecked counts the artifacts whose signed index was checked
 	// against the new entries; IndexesSkipped those past MaxIndexChecks.
 	IndexesChecked, IndexesSkipped int
+	// LookupFailures are the artifacts whose lookup failed (a 5xx, a
+	// timeout): the next run checks them again.
+	LookupFailures []LookupFailure
 }
 
 // Entry is one new entry of the log.
@@ -218,7 +222,11 @@ func Run(ctx context.Context, c *client.Client, dir string, opts Options) (*Resu
 		}
 		return nil, fmt.Errorf("monitor: %w", err)
 	}
-	if err := checkIndexes(ctx, c, v, res, progress); err != nil {
+	failed, err := loadFailed(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkIndexes(ctx, c, v, res, failed, progress); err != nil {
 		var xe *IndexError
 		if errors.As(err, &xe) {
 			path := filepath.Join(dir, "evidence-index-"+now().UTC().Format("20060102T150405Z")+".txt")
@@ -234,6 +242,12 @@ func Run(ctx context.Context, c *client.Client, dir string, opts Options) (*Resu
 	if err := atomicfile.Write(filepath.Join(dir, CheckpointFile), newNote, 0o644); err != nil {
 		return nil, fmt.Errorf("monitor: save checkpoint: %w", err)
 	}
+	if err := saveFailed(dir, res.LookupFailures); err != nil {
+		return nil, fmt.Errorf("monitor: save the failed lookups: %w", err)
+	}
+	if len(res.LookupFailures) > 0 {
+		return res, &LookupError{Failures: res.LookupFailures}
+	}
 	return res, nil
 }
 
@@ -242,10 +256,18 @@ func Run(ctx context.Context, c *client.Client, dir string, opts Options) (*Resu
 // MaxIndexChecks), the signed artifact index in the centre's bundle must
 // list every new entry naming it that its tree size covers. An index the
 // log's key did not sign, or that is for another artifact, is an
-// IndexError too; a centre that cannot be reached is a plain error.
-func checkIndexes(ctx context.Context, c *client.Client, v *logproof.Verifier, res *Result, progress func(string)) error {
+// IndexError too. A lookup that fails is recorded in res.LookupFailures and
+// the others go on; those of the last run (failed) are checked again
+// first.
+func checkIndexes(ctx context.Context, c *client.Client, v *logproof.Verifier, res *Result, failed []LookupFailure, progress func(string)) error {
 	bySubject := map[digest.Digest][]int64{}
 	var order []digest.Digest
+	for _, f := range failed {
+		if _, ok := bySubject[f.Subject]; !ok {
+			order = append(order, f.Subject)
+		}
+		bySubject[f.Subject] = append(bySubject[f.Subject], f.Entries...)
+	}
 	for _, e := range res.Entries {
 		for _, s := range e.Subjects {
 			d := digest.Digest(s)
@@ -267,24 +289,22 @@ func checkIndexes(ctx context.Context, c *client.Client, v *logproof.Verifier, r
 	if len(order) > 0 {
 		progress(fmt.Sprintf("checking the centre's signed index of each of %d artifacts", len(order)))
 	}
+	keys := &registered{}
 	for _, d := range order {
-		bu, err := c.FetchBundle(ctx, d)
-		if errors.Is(err, client.ErrNotLogged) {
-			return &IndexError{Subject: d, Missing: bySubject[d], Err: errors.New("the centre says it holds nothing for it, but the log does")}
+		ai, err := lookupIndex(ctx, c, v, d, keys)
+		var xe *IndexError
+		if errors.As(err, &xe) {
+			if xe.Missing == nil && xe.Index == nil {
+				xe.Missing = bySubject[d]
+			}
+			return xe
 		}
 		if err != nil {
-			return err
+			// A bad lookup is reported, and the others are checked.
+			res.LookupFailures = append(res.LookupFailures, LookupFailure{Subject: d, Entries: bySubject[d], Err: err.Error()})
+			continue
 		}
-		if bu.ArtifactIndex == "" {
-			return &IndexError{Subject: d, Err: errors.New("the bundle carries no signed artifact index")}
-		}
-		x, err := v.OpenIndex([]byte(bu.ArtifactIndex))
-		if err != nil {
-			return &IndexError{Subject: d, Index: []byte(bu.ArtifactIndex), Err: err}
-		}
-		if x.Subject != d {
-			return &IndexError{Subject: d, Index: []byte(bu.ArtifactIndex), Err: fmt.Errorf("the index is for %s", x.Subject)}
-		}
+		x := ai.Index
 		listed := map[int64]bool{}
 		for _, n := range x.Entries {
 			listed[n] = true
@@ -298,7 +318,7 @@ func checkIndexes(ctx context.Context, c *client.Client, v *logproof.Verifier, r
 			}
 		}
 		if len(missing) > 0 {
-			return &IndexError{Subject: d, Missing: missing, Index: []byte(bu.ArtifactIndex)}
+			return &IndexError{Subject: d, Missing: missing, Index: bytes.Join(ai.Signed, []byte("\n"))}
 		}
 		res.IndexesChecked++
 	}

@@ -38,7 +38,10 @@ type monitorReport struct {
 	// hands customers was checked to list every new entry naming them.
 	IndexesChecked int    `json:"indexesChecked"`
 	IndexesSkipped int    `json:"indexesSkipped"`
-	Problem        string `json:"problem,omitempty"`
+	// LookupFailures are the artifacts whose lookup failed, checked again
+	// by the next run.
+	LookupFailures []monitor.LookupFailure `json:"lookupFailures,omitempty"`
+	Problem        string                  `json:"problem,omitempty"`
 	Evidence       string `json:"evidence,omitempty"`
 }
 
@@ -64,8 +67,12 @@ it), else the key the centre names. The state advances only when the check
 passes; on an inconsistency both checkpoints are saved in the state directory
 as evidence, and on a lying index the signed index and the checkpoint.
 
+A lookup that fails (the centre answers 5xx for one artifact, say) is
+reported and the others are checked; the state advances, and the next run
+checks that artifact again first.
+
 Exit 0 when the log is consistent; 3 when it is not; 1 when the check could
-not run (the centre unreachable, say).`,
+not run (the centre unreachable, say) or a lookup failed.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -87,12 +94,13 @@ not run (the centre unreachable, say).`,
 			res, err := monitor.Run(ctx, c, state, opts)
 			var ie *monitor.InconsistentError
 			var xe *monitor.IndexError
-			if err != nil && !errors.As(err, &ie) && !errors.As(err, &xe) {
+			var le *monitor.LookupError
+			if err != nil && !errors.As(err, &ie) && !errors.As(err, &xe) && !errors.As(err, &le) {
 				return err
 			}
 			rep := monitorReport{SchemaVersion: 1, Server: c.Server(), VerifierKey: res.VerifierKey, KeyPinned: res.KeyPinned,
 				Consistent: ie == nil && xe == nil, OldSize: res.Old.Size, NewSize: res.New.Size, Entries: res.Entries,
-				IndexesChecked: res.IndexesChecked, IndexesSkipped: res.IndexesSkipped}
+				IndexesChecked: res.IndexesChecked, IndexesSkipped: res.IndexesSkipped, LookupFailures: res.LookupFailures}
 			if rep.Entries == nil {
 				rep.Entries = []monitor.Entry{}
 			}
@@ -114,6 +122,9 @@ not run (the centre unreachable, say).`,
 			}
 			if !rep.Consistent {
 				return withCode(ExitNotReproduced)
+			}
+			if le != nil {
+				return le
 			}
 			return nil
 		},
@@ -151,6 +162,9 @@ func printMonitor(env *Env, r monitorReport) {
 			line += fmt.Sprintf(" (%d more not checked: more than %d in one run)", r.IndexesSkipped, monitor.MaxIndexChecks)
 		}
 		printLine(env.Stdout, line)
+	}
+	for _, f := range r.LookupFailures {
+		printf(env.Stdout, "LOOKUP FAILED: %s: %s (checked again by the next run)\n", f.Subject, f.Err)
 	}
 	for _, e := range r.Entries {
 		about := ""
