@@ -36,13 +36,13 @@ type monitorReport struct {
 	Entries       []monitor.Entry `json:"entries"`
 	// IndexesChecked counts the artifacts whose signed index the centre
 	// hands customers was checked to list every new entry naming them.
-	IndexesChecked int    `json:"indexesChecked"`
-	IndexesSkipped int    `json:"indexesSkipped"`
+	IndexesChecked int `json:"indexesChecked"`
+	IndexesSkipped int `json:"indexesSkipped"`
 	// LookupFailures are the artifacts whose lookup failed, checked again
 	// by the next run.
 	LookupFailures []monitor.LookupFailure `json:"lookupFailures,omitempty"`
 	Problem        string                  `json:"problem,omitempty"`
-	Evidence       string `json:"evidence,omitempty"`
+	Evidence       string                  `json:"evidence,omitempty"`
 }
 
 func newLogMonitorCmd(env *Env) *cobra.Command {
