@@ -47,6 +47,36 @@ func apiError(t *testing.T, b []byte) api.Error {
 	return e
 }
 
+// serveCentre opens a centre with cfg, registers reviewers, and serves it
+// on loopback until the test ends (or until closed: the caller may close
+// both itself).
+func serveCentre(t *testing.T, cfg Config, reviewers ...*fixture.Party) *testCentre {
+	t.Helper()
+	ctx := context.Background()
+	cfg.Origin, cfg.Logf = "centre.test/log", t.Logf
+	c, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range reviewers {
+		if _, err := AddKey(ctx, c.st, p.Name, item.Reviewer, p.PEM, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(c.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		c.Close()
+	})
+	return &testCentre{c: c, srv: srv, v: c.Log().Verifier()}
+}
+
+// post submits body and returns the reply's status, headers and body.
+func (tc *testCentre) post(t *testing.T, body []byte) (int, http.Header, []byte) {
+	t.Helper()
+	return tc.request(t, "POST", api.PathAttestations, body)
+}
+
 // lookup GETs the artifact's bundle; signers ask for those keys' entries.
 func (tc *testCentre) lookup(t *testing.T, d digest.Digest, signers ...*fixture.Party) (int, []byte) {
 	t.Helper()
@@ -107,11 +137,7 @@ func findings(t *testing.T, p *fixture.Party, name, version string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := envelope.Sign(context.Background(), st, p.Signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env
+	return signStatement(t, p, string(st))
 }
 
 // Finding 6: a trusted reviewer's findings, logged under the source digest,
@@ -204,11 +230,7 @@ func reviewNaming(t *testing.T, p *fixture.Party, name, version string, extra di
 	st := fmt.Sprintf(`{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":"src","digest":{"sha256":%q}},{"name":"victim","digest":{"sha256":%q}}],`+
 		`"predicateType":%q,"predicate":{"reviewer":{"id":"mailto:mallory@example.com"},"source":{"archive":%q},"scope":{"paths":["x%d"]},"verdict":"approved","reviewedAt":"2026-11-02T00:00:00Z"}}`,
 		src.Archive.Encoded(), extra.Encoded(), attest.ReviewPredicateType, src.Archive, n)
-	env, err := envelope.Sign(context.Background(), []byte(st), p.Signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env
+	return signStatement(t, p, st)
 }
 
 // Finding 5: one registered key cannot break another release. 4,100 small
@@ -394,16 +416,7 @@ func TestDeletedDatabase(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	cfg := Config{DataDir: dir, Origin: "centre.test/log", Logf: t.Logf}
-	c, err := Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := AddKey(ctx, c.st, "alice", item.Reviewer, alice.PEM, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(c.Handler())
-	defer srv.Close()
-	tc := &testCentre{c: c, srv: srv, v: c.Log().Verifier()}
+	tc := serveCentre(t, cfg, alice)
 	r1, _ := fixture.Review(ctx, alice, "one", "1.0", "one")
 	tc.submit(t, r1)
 	if status, _ := tc.do(t, "GET", "/healthz", nil); status != 200 {
@@ -415,29 +428,23 @@ func TestDeletedDatabase(t *testing.T) {
 		}
 	}
 	r2, _ := fixture.Review(ctx, alice, "two", "1.0", "two")
-	req, _ := http.NewRequest("POST", srv.URL+api.PathAttestations, bytes.NewReader(r2))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	status, h, b := tc.post(t, r2)
+	if e := apiError(t, b); status != http.StatusServiceUnavailable || e.Code != "unavailable" || h.Get("Retry-After") == "" {
+		t.Errorf("a submission after the database was deleted: %d %s (Retry-After %q)", status, b, h.Get("Retry-After"))
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if e := apiError(t, b); resp.StatusCode != http.StatusServiceUnavailable || e.Code != "unavailable" || resp.Header.Get("Retry-After") == "" {
-		t.Errorf("a submission after the database was deleted: %d %s (Retry-After %q)", resp.StatusCode, b, resp.Header.Get("Retry-After"))
-	}
-	status, b := tc.do(t, "GET", "/healthz", nil)
+	status, b = tc.do(t, "GET", "/healthz", nil)
 	if e := apiError(t, b); status != http.StatusServiceUnavailable || !strings.Contains(e.Message, "removed or replaced") {
 		t.Errorf("healthz after the database was deleted: %d %s", status, b)
 	}
-	srv.Close()
-	c.Close()
+	tc.srv.Close()
+	tc.c.Close()
 	// The next start refuses a new log under the old key…
 	if _, err := Open(ctx, cfg); !errors.Is(err, ErrNoLog) || !strings.Contains(err.Error(), "--new-log") {
 		t.Fatalf("a restart beside the old key: %v", err)
 	}
 	// …unless told to start one on purpose.
 	cfg.NewLog = true
-	c, err = Open(ctx, cfg)
+	c, err := Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,17 +467,7 @@ func TestFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
-	c, err := Open(ctx, Config{DataDir: dir, Origin: "centre.test/log", Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := AddKey(ctx, c.st, "alice", item.Reviewer, alice.PEM, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(c.Handler())
-	defer srv.Close()
-	tc := &testCentre{c: c, srv: srv, v: c.Log().Verifier()}
+	tc := serveCentre(t, Config{DataDir: dir}, alice)
 	r, _ := fixture.Review(ctx, alice, "first", "1.0", "first")
 	tc.submit(t, r)
 	// Fill the file system.
@@ -537,32 +534,16 @@ func TestDatabaseOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Open(ctx, Config{DataDir: t.TempDir(), DatabaseURL: dsn, Origin: "centre.test/log", Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := AddKey(ctx, c.st, "alice", item.Reviewer, alice.PEM, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(c.Handler())
-	defer srv.Close()
-	tc := &testCentre{c: c, srv: srv, v: c.Log().Verifier()}
+	tc := serveCentre(t, Config{DataDir: t.TempDir(), DatabaseURL: dsn}, alice)
 	r, _ := fixture.Review(ctx, alice, "before", "1.0", "before")
 	tc.submit(t, r)
 	if err := cl.Pause(ctx); err != nil {
 		t.Fatal(err)
 	}
 	r, _ = fixture.Review(ctx, alice, "during", "1.0", "during")
-	req, _ := http.NewRequest("POST", srv.URL+api.PathAttestations, bytes.NewReader(r))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if e := apiError(t, b); resp.StatusCode != http.StatusServiceUnavailable || e.Code != "unavailable" || resp.Header.Get("Retry-After") == "" {
-		t.Errorf("a submission during the outage: %d %s", resp.StatusCode, b)
+	status, h, b := tc.post(t, r)
+	if e := apiError(t, b); status != http.StatusServiceUnavailable || e.Code != "unavailable" || h.Get("Retry-After") == "" {
+		t.Errorf("a submission during the outage: %d %s", status, b)
 	}
 	if status, b := tc.do(t, "GET", api.PathArtifacts+rel0(t).String(), nil); status != http.StatusServiceUnavailable {
 		t.Errorf("a lookup during the outage: %d %s", status, b)
@@ -598,34 +579,16 @@ func rel0(t *testing.T) digest.Digest { return digest.FromString(t.Name()) }
 // answer 503 with Retry-After at once, before the body is read.
 func TestQuotasAndOverload(t *testing.T) {
 	ctx := context.Background()
-	c, err := Open(ctx, Config{DataDir: t.TempDir(), Origin: "centre.test/log", Logf: t.Logf, KeyRate: 0.001, KeyBurst: 3, MaxInFlight: 64 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	for _, p := range []*fixture.Party{alice, bob} {
-		if _, err := AddKey(ctx, c.st, p.Name, item.Reviewer, p.PEM, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	srv := httptest.NewServer(c.Handler())
-	defer srv.Close()
-	tc := &testCentre{c: c, srv: srv, v: c.Log().Verifier()}
+	tc := serveCentre(t, Config{DataDir: t.TempDir(), KeyRate: 0.001, KeyBurst: 3, MaxInFlight: 64 << 10}, alice, bob)
 	var envs [][]byte
 	for i := range 4 {
 		e, _ := fixture.Review(ctx, alice, fmt.Sprintf("q%d", i), "1.0", "q")
 		envs = append(envs, e)
 	}
 	tc.submit(t, envs[:3]...)
-	req, _ := http.NewRequest("POST", srv.URL+api.PathAttestations, bytes.NewReader(envs[3]))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if e := apiError(t, b); resp.StatusCode != http.StatusTooManyRequests || e.Code != "rate-limited" || resp.Header.Get("Retry-After") == "" {
-		t.Errorf("alice's fourth: %d %s (Retry-After %q)", resp.StatusCode, b, resp.Header.Get("Retry-After"))
+	status, h, b := tc.post(t, envs[3])
+	if e := apiError(t, b); status != http.StatusTooManyRequests || e.Code != "rate-limited" || h.Get("Retry-After") == "" {
+		t.Errorf("alice's fourth: %d %s (Retry-After %q)", status, b, h.Get("Retry-After"))
 	}
 	// Another key's share is its own.
 	e, _ := fixture.Review(ctx, bob, "b", "1.0", "b")
@@ -634,7 +597,7 @@ func TestQuotasAndOverload(t *testing.T) {
 	// A submission that holds 48 KiB in flight (its body still arriving)
 	// leaves no room for another of 32 KiB.
 	pr, pw := io.Pipe()
-	slow, _ := http.NewRequest("POST", srv.URL+api.PathAttestations, pr)
+	slow, _ := http.NewRequest("POST", tc.srv.URL+api.PathAttestations, pr)
 	slow.ContentLength = 48 << 10
 	done := make(chan int)
 	go func() {
@@ -649,7 +612,6 @@ func TestQuotasAndOverload(t *testing.T) {
 	}()
 	pw.Write([]byte(" ")) // the slow one is in: the server reads its body
 	big := bytes.Repeat([]byte(" "), 32<<10)
-	var status int
 	for range 100 {
 		// Until the server has taken the slow one in (it is concurrent).
 		status, b = tc.do(t, "POST", api.PathAttestations, big)
