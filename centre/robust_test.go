@@ -54,6 +54,9 @@ func serveCentre(t *testing.T, cfg Config, reviewers ...*fixture.Party) *testCen
 	t.Helper()
 	ctx := context.Background()
 	cfg.Origin, cfg.Logf = "centre.test/log", t.Logf
+	if cfg.KeyRate == 0 {
+		cfg.KeyRate = -1 // tests publish faster than a key's share
+	}
 	c, err := Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

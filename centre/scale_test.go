@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 func serveChild(dir, dsn, addrFile string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	c, err := Open(ctx, Config{DataDir: dir, DatabaseURL: dsn, Origin: "centre.test/log",
+	c, err := Open(ctx, Config{DataDir: dir, DatabaseURL: dsn, Origin: "centre.test/log", KeyRate: -1,
 		Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -54,7 +54,8 @@ func Start(t testing.TB, opts Options) *Centre {
 		opts.Dir = t.TempDir()
 	}
 	// A centre given another's key starts a new log with it on purpose.
-	cfg := centre.Config{DataDir: opts.Dir, Origin: "centre.test/log", LogKey: opts.LogKey, NewLog: opts.LogKey != "", Logf: t.Logf}
+	cfg := centre.Config{DataDir: opts.Dir, Origin: "centre.test/log", LogKey: opts.LogKey, NewLog: opts.LogKey != "", Logf: t.Logf,
+		KeyRate: -1} // tests publish faster than a key's share
 	if opts.Postgres {
 		cfg.DatabaseURL = pgtest.Database(t)
 	}
