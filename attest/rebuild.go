@@ -14,7 +14,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/reprove/reprove/attest/internal/strictjson"
-	"github.com/reprove/reprove/recipes"
 )
 
 // ProvenancePredicateType is SLSA Provenance v1.
@@ -68,8 +67,17 @@ type Rebuild struct {
 	Outputs []Output `json:"outputs"`
 }
 
-// RecipeRef names the recipe that drove a rebuild.
-type RecipeRef = recipes.Ref
+// RecipeRef names the recipe that drove a rebuild, as provenance records
+// it. attest keeps its own (the same fields as recipes.Ref, so one converts
+// to the other) rather than import the recipe format and its YAML decoder:
+// the customer's verifier reads provenance, never recipes.
+type RecipeRef struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// URI is where the recipe was read from (its file), when known.
+	URI    string        `json:"uri,omitempty"`
+	Digest digest.Digest `json:"digest"`
+}
 
 // Dependency is one resolved input of a build.
 type Dependency struct {
@@ -86,9 +94,7 @@ type Dependency struct {
 // DigestSet is the dependency's digests as an in-toto digest set.
 func (d Dependency) DigestSet() DigestSet {
 	ds := setOf(d.Digest)
-	if d.GoSum != "" {
-		ds[KeyGoModuleH1] = d.GoSum
-	}
+	putGoSum(ds, d.GoSum)
 	return ds
 }
 
@@ -377,8 +383,12 @@ func parseProvenance(st *Statement) (*ProvenanceInfo, error) {
 	if err := ds.Validate(); err != nil {
 		return nil, fmt.Errorf("parse provenance: source: %w", err)
 	}
+	ds, err = ds.Normalized()
+	if err != nil {
+		return nil, fmt.Errorf("parse provenance: source: %w", err)
+	}
 	info.Source = sourceFromSet(sources[0].GetUri(), ds)
-	if strings.Contains(sources[0].GetName(), "@") && ds[KeyGoModuleH1] != "" {
+	if strings.Contains(sources[0].GetName(), "@") && ds[KeyDirHash] != "" {
 		info.Source.GoModule = sources[0].GetName()
 	}
 	return info, nil

@@ -71,7 +71,7 @@ type wireDescriptor struct {
 // the strictly decoded statement rather than by protojson: protojson would
 // decode the whole predicate into a protobuf Struct only to be thrown away,
 // the larger part of what reading a statement cost (the centre reads one
-// for every submission). checkProtoShape refuses what protojson refused and
+// for every submission). bindings refuses what protojson refused and
 // the strict decoding does not (see FuzzParseStatementAsProtojson).
 func ParseStatement(b []byte) (*Statement, error) {
 	var w wireStatement
@@ -95,6 +95,10 @@ func ParseStatement(b []byte) (*Statement, error) {
 	for i, rd := range st.GetSubject() {
 		ds := DigestSet(rd.GetDigest())
 		if err := ds.Validate(); err != nil {
+			return nil, fmt.Errorf("parse statement: subject %d (%q): %w", i, rd.GetName(), err)
+		}
+		ds, err := ds.Normalized()
+		if err != nil {
 			return nil, fmt.Errorf("parse statement: subject %d (%q): %w", i, rd.GetName(), err)
 		}
 		out.Subject = append(out.Subject, Subject{Name: rd.GetName(), Digest: ds})

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/compare/verdict"
-	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/schemas"
 )
 
@@ -117,7 +115,7 @@ func TestVerifyThroughFiles(t *testing.T) {
 	os.WriteFile(bundlePath, bundle.Bytes(), 0o644)
 	var steps []string
 	for _, paths := range [][]string{{dir}, {bundlePath}} {
-		res, err := Verify(context.Background(), f.file, paths, pol, VerifyOptions{
+		res, err := verifyFiles(context.Background(), f.file, paths, pol, VerifyOptions{
 			Now: func() time.Time { return testNow }, Progress: func(s string) { steps = append(steps, s) },
 		})
 		if err != nil {
@@ -130,7 +128,7 @@ func TestVerifyThroughFiles(t *testing.T) {
 	if len(steps) == 0 {
 		t.Error("no progress reported")
 	}
-	if _, err := Verify(context.Background(), filepath.Join(f.dir, "missing"), []string{dir}, pol, VerifyOptions{}); err == nil {
+	if _, err := verifyFiles(context.Background(), filepath.Join(f.dir, "missing"), []string{dir}, pol, VerifyOptions{}); err == nil {
 		t.Error("a missing file is an error, not a result")
 	}
 }
@@ -292,7 +290,7 @@ func TestVerifyRefuses(t *testing.T) {
 			f.drop("summary-rebuilderB")
 			// A's summary signed twice by A, once with a key id claiming B.
 			e, _ := envelope.Parse(f.envs["summary-rebuilderA"])
-			env, _ := envelope.AddSignature(ctx, e, f.k.signers["rebuilderA"])
+			env, _ := addSignature(ctx, e, f.k.signers["rebuilderA"])
 			var w map[string]any
 			json.Unmarshal(env, &w)
 			w["signatures"].([]any)[1].(map[string]any)["keyid"] = "rebuilderB"
@@ -580,7 +578,7 @@ func BenchmarkEvaluate(b *testing.B) {
 	ds := DigestSet{"sha256": digest.FromBytes(shippedBytes).Encoded()}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		res, err := Evaluate(context.Background(), "hello", ds, docs, pol, testNow)
+		res, err := evaluateDocs(context.Background(), ds, docs, pol)
 		if err != nil || !res.Verified {
 			b.Fatalf("not verified: %v %v", err, res)
 		}
@@ -598,12 +596,12 @@ func TestEvaluateRefusesBadPolicy(t *testing.T) {
 	} {
 		p := *pol // restored after each edit
 		edit()
-		if _, err := Evaluate(context.Background(), "hello", ds, f.docs(), pol, testNow); err == nil {
+		if _, err := evaluateDocs(context.Background(), ds, f.docs(), pol); err == nil {
 			t.Error("a policy with a bad threshold was used")
 		}
 		pol = &p
 	}
-	if _, err := Evaluate(context.Background(), "hello", ds, f.docs(), nil, testNow); err == nil {
+	if _, err := evaluateDocs(context.Background(), ds, f.docs(), nil); err == nil {
 		t.Error("a nil policy was used")
 	}
 }
@@ -664,7 +662,7 @@ func TestSelfReview(t *testing.T) {
 	f := newFixture(t, identicalA)
 	// rebuilderA co-signs reviewer1's review.
 	e, _ := envelope.Parse(f.envs["review-reviewer1"])
-	env, err := envelope.AddSignature(context.Background(), e, f.k.signers["rebuilderA"])
+	env, err := addSignature(context.Background(), e, f.k.signers["rebuilderA"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -697,7 +695,7 @@ func TestSelfReview(t *testing.T) {
 	// permission, is refused by the evaluator itself.
 	pol.AllowSelfReview = false
 	ds := DigestSet{"sha256": digest.FromBytes(shippedBytes).Encoded()}
-	if _, err := Evaluate(context.Background(), "hello", ds, f.docs(), pol, testNow); err == nil {
+	if _, err := evaluateDocs(context.Background(), ds, f.docs(), pol); err == nil {
 		t.Error("a self-review policy without selfReview: allow was used")
 	}
 }
@@ -904,45 +902,4 @@ func TestResultSchema(t *testing.T) {
 			}
 		}
 	})
-}
-
-// Hashing a large file reports progress: through Bytes when set (a
-// terminal's status line), else a Progress line every 64 MiB.
-func TestVerifyHashProgress(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes 130 MiB")
-	}
-	f := newFixture(t)
-	pol := mustPolicy(t, f.policyYAML(1, 1, ""))
-	big := filepath.Join(t.TempDir(), "big")
-	size := int64(2*ctxio.ProgressEvery + 1<<20)
-	if err := os.WriteFile(big, make([]byte, size), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	if _, err := Verify(context.Background(), big, nil, pol, VerifyOptions{Progress: func(s string) {
-		if strings.HasPrefix(s, "hashed ") {
-			lines = append(lines, s)
-		}
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"hashed 64 MiB of " + big, "hashed 128 MiB of " + big}
-	if !slices.Equal(lines, want) {
-		t.Errorf("progress %q, want %q", lines, want)
-	}
-	var last, total int64
-	if _, err := Verify(context.Background(), big, nil, pol, VerifyOptions{
-		Progress: func(s string) {
-			if strings.HasPrefix(s, "hashed ") {
-				t.Errorf("a Progress line %q though Bytes is set", s)
-			}
-		},
-		Bytes: func(label string, done, of int64) { last, total = done, of },
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if last != size || total != size {
-		t.Errorf("Bytes ended at %d of %d, want %d of %d", last, total, size, size)
-	}
 }

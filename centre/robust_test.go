@@ -117,8 +117,13 @@ func (tc *testCentre) verifyBundle(t *testing.T, rel *fixture.Release, bundle []
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs := attest.SplitDocuments("bundle.json", bundle)
-	res, err := attest.Evaluate(context.Background(), "hello", attest.DigestSet{"sha256": rel.Digest.Encoded()}, docs, pol, fixture.Time.Add(60*24*time.Hour))
+	bu, err := logproof.ParseBundle(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := &attest.Target{Path: "hello", Digests: attest.DigestSet{"sha256": rel.Digest.Encoded()}}
+	now := func() time.Time { return fixture.Time.Add(60 * 24 * time.Hour) }
+	res, err := attest.Verify(context.Background(), target, attest.LogBundle("bundle.json", bu), pol, attest.VerifyOptions{Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

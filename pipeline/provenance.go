@@ -31,7 +31,7 @@ func Provenance(res *builder.Result, builderID string) (*attest.Rebuild, error) 
 	}
 	rb := &attest.Rebuild{
 		SchemaVersion:  attest.RebuildSchemaVersion,
-		Recipe:         res.Recipe,
+		Recipe:         attest.RecipeRef(res.Recipe),
 		BuilderID:      builderID,
 		ReproveVersion: res.ReproveVersion,
 		HostKernel:     res.HostKernel,

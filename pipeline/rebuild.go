@@ -70,7 +70,7 @@ func (e *PublishError) Unwrap() error { return e.Err }
 
 // Signing is who signs a rebuild's attestations and what they rest on.
 type Signing struct {
-	Signer *keys.Signer
+	Signer attest.Signer
 	// BuilderID is the URI naming this rebuilder (KeyBuilderID of the
 	// signer's key when empty).
 	BuilderID string
@@ -331,7 +331,11 @@ func (run *rebuildRun) record(ctx context.Context, built *builder.Result) error 
 	if sg := run.req.Signing; sg != nil {
 		builderID = sg.BuilderID
 		if builderID == "" && sg.Signer != nil {
-			builderID = KeyBuilderID(sg.Signer.Fingerprint)
+			fp, err := keys.Fingerprint(sg.Signer.Public())
+			if err != nil {
+				return err
+			}
+			builderID = KeyBuilderID(fp)
 		}
 	}
 	rb, err := Provenance(built, builderID)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/attest/signing"
 	"github.com/reprove/reprove/builder/buildertest"
 	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/ctxio"
@@ -119,11 +119,11 @@ func TestRebuild(t *testing.T) {
 	os.WriteFile(shippedPath, b, 0o755)
 	shipped := &recipes.Shipped{Path: shippedPath, Digest: digest.FromBytes(b)}
 
-	pair, err := keys.Generate([]byte("pw"))
+	pair, err := signing.Generate([]byte("pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := keys.ParseSigner(pair.Private, []byte("pw"), "rebuilder")
+	signer, err := signing.Parse(pair.Private, []byte("pw"), "rebuilder")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,11 +205,11 @@ func TestRebuild(t *testing.T) {
 // of its own (an auditor's).
 func reviewOf(t *testing.T, ctx context.Context, r *recipes.Recipe) []*envelope.Envelope {
 	t.Helper()
-	pair, err := keys.Generate([]byte("pw"))
+	pair, err := signing.Generate([]byte("pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditor, err := keys.ParseSigner(pair.Private, []byte("pw"), "auditor")
+	auditor, err := signing.Parse(pair.Private, []byte("pw"), "auditor")
 	if err != nil {
 		t.Fatal(err)
 	}

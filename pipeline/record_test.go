@@ -18,7 +18,7 @@ func testRecord() *attest.Rebuild {
 	start := time.Date(2026, 11, 10, 9, 0, 0, 0, time.UTC)
 	return &attest.Rebuild{
 		SchemaVersion:  attest.RebuildSchemaVersion,
-		Recipe:         recipes.Ref{Name: "hello", Version: "1.0.0", Digest: digest.FromString("recipe")},
+		Recipe:         attest.RecipeRef{Name: "hello", Version: "1.0.0", Digest: digest.FromString("recipe")},
 		Source:         attest.Source{URI: "file:///src/hello", Tree: digest.FromString("tree")},
 		BuilderID:      "https://rebuilder.example/reprove",
 		ReproveVersion: "v0.0.0-test",
@@ -41,7 +41,7 @@ func TestParseRebuildRecord(t *testing.T) {
 	id := verdict.Identical
 	result := &RebuildResult{
 		SchemaVersion: RebuildSchemaVersion,
-		Recipe:        rec.Recipe,
+		Recipe:        recipes.Ref(rec.Recipe),
 		Verdict:       Reproduced,
 		Outputs:       []OutputResult{{Path: "hello", Rebuilt: rec.Outputs[0].Digest, Verdict: &id}},
 		Dir:           "/work/reprove-out/hello-1.0.0",

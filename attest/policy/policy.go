@@ -70,16 +70,6 @@ const (
 	DissentReport
 )
 
-func (d Dissent) String() string {
-	if d == DissentReport {
-		return "report"
-	}
-	return "fail"
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (d Dissent) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
-
 // Policy is a parsed, validated trust policy.
 type Policy struct {
 	// Expires is when the policy stops being valid; zero means never.
@@ -131,15 +121,6 @@ func (r Role) Lookup(fp digest.Digest) (Key, bool) {
 		}
 	}
 	return Key{}, false
-}
-
-// Verifiers returns the role's keys for signature checks.
-func (r Role) Verifiers() []*keys.Verifier {
-	out := make([]*keys.Verifier, len(r.Keys))
-	for i, k := range r.Keys {
-		out[i] = k.Verifier
-	}
-	return out
 }
 
 type file struct {

@@ -32,7 +32,6 @@
 package item
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -42,8 +41,6 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
-	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
-	"github.com/sigstore/sigstore/pkg/signature/options"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/reprove/reprove/attest"
@@ -283,7 +280,7 @@ func Check(ctx context.Context, e *envelope.Envelope, known []Key) (*Item, error
 		}
 	}
 	role := roleFor(it.Kind)
-	signed, err := signers(ctx, e, known, role, it.Kind)
+	signed, err := signers(ctx, e, known, role, it.Kind, verifySig)
 	if err != nil {
 		return nil, err
 	}
@@ -326,8 +323,8 @@ func Check(ctx context.Context, e *envelope.Envelope, known []Key) (*Item, error
 // This is the check cosign's DSSE verifier makes (sigstore's verifier over
 // DSSE's pre-authentication encoding) and envelope.SignedBy makes, done by
 // signature rather than by key so that it can stop early and use hints.
-func signers(ctx context.Context, e *envelope.Envelope, known []Key, role Role, kind Kind) ([]Key, error) {
-	pae := ssldsse.PAE(e.PayloadType, e.Payload)
+func signers(ctx context.Context, e *envelope.Envelope, known []Key, role Role, kind Kind, verify func(k *Key, pae, sig []byte) error) ([]Key, error) {
+	pae := envelope.PAE(e.PayloadType, e.Payload)
 	order := make([]*Key, 0, len(known))
 	for i := range known {
 		if known[i].Role == role {
@@ -352,7 +349,7 @@ func signers(ctx context.Context, e *envelope.Envelope, known []Key, role Role, 
 		}
 		var got *Key
 		for _, k := range cands {
-			if k.Verifier.VerifySignature(bytes.NewReader(s.Sig), bytes.NewReader(pae), options.WithContext(ctx)) == nil {
+			if verify(k, pae, s.Sig) == nil {
 				got = k
 				break
 			}
@@ -373,6 +370,10 @@ func signers(ctx context.Context, e *envelope.Envelope, known []Key, role Role, 
 	}
 	return out, nil
 }
+
+// verifySig checks sig over DSSE's pre-authentication encoding pae under
+// k's key.
+func verifySig(k *Key, pae, sig []byte) error { return k.Verifier.Verify(pae, sig) }
 
 // hint returns the registered key a signature's key id names, if any: its
 // fingerprint (with or without "sha256:"), or the hex sha256 of its PEM
@@ -513,7 +514,7 @@ func sourceDigest(ds attest.DigestSet) digest.Digest {
 	if _, ok := ds[string(digest.SHA256)]; ok {
 		return ""
 	}
-	return ds.LookupDigest()
+	return ds.LookupDigest() // goModuleH1, as reprove once wrote it, is dirHash
 }
 
 func uniqueDigests(ds []digest.Digest) []digest.Digest {

@@ -1,20 +1,16 @@
 package cli
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/compare"
-	"github.com/reprove/reprove/compare/report"
 	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/pipeline"
 )
@@ -136,12 +132,12 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 				return usageErrorf("--normalize applies to --rebuilt")
 			}
 			if compOut == "" {
-				compOut = comparisonPath(out)
+				compOut = pipeline.ComparisonPath(out)
 			}
 			if compOut == out {
 				return usageErrorf("--comparison-output must differ from -o")
 			}
-			for _, o := range []string{out, compOut, bareBeside(out)} {
+			for _, o := range []string{out, compOut, pipeline.BareBeside(out)} {
 				if o == "" {
 					continue
 				}
@@ -149,117 +145,52 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 					return err
 				}
 			}
-			rbEnv, rbStmt, err := readAttestation(ctx, rebuildPath, attest.ProvenancePredicateType)
-			if err != nil {
-				return err
-			}
-			in := attest.SummaryInput{
-				Rebuild:       rbEnv,
-				RebuildURI:    filepath.Base(rebuildPath),
-				ComparisonURI: filepath.Base(compOut),
-				ShippedURI:    shippedURI,
-				Verifier:      attest.Party{ID: verifierID},
-				Time:          env.Now(),
-			}
-			for _, r := range reviews {
-				e, _, err := readAttestation(ctx, r, attest.ReviewPredicateType)
-				if err != nil {
-					return err
-				}
-				in.Reviews = append(in.Reviews, e)
-			}
-			shippedDigest, err := env.status.hashFile(ctx, shipped)
-			if err != nil {
-				return err
-			}
-			in.Shipped = attest.Output{Name: filepath.Base(shipped), Digest: shippedDigest}
-			switch {
-			case comparePath != "":
-				b, err := os.ReadFile(comparePath)
-				if err != nil {
-					return fmt.Errorf("read compare report: %w", err)
-				}
-				rep, err := report.Read(bytes.NewReader(b))
-				if err != nil {
-					return fmt.Errorf("%s: %w", comparePath, err)
-				}
-				if rep.Shipped.Digest != shippedDigest {
-					return fmt.Errorf("compare report %s is about shipped %s, not %s (%s)", comparePath, rep.Shipped.Digest, shipped, shippedDigest)
-				}
-				in.Verdict, in.Normalizers, in.Rebuilt = rep.Verdict, rep.Normalizers, rep.Rebuilt.Digest
-				in.CompareReport, in.CompareReportURI = digest.FromBytes(b), filepath.Base(comparePath)
-			case rebuilt != "":
+			if rebuilt != "" {
 				if _, err := verdict.CheckNormalizers(normalize); err != nil {
 					return usageErrorf("--normalize: %v", err)
 				}
-				rep, err := compare.Files(ctx, rebuilt, shipped, compare.Options{Normalizers: normalize})
-				if err != nil {
-					return err
-				}
-				in.Verdict, in.Normalizers, in.Rebuilt = rep.Verdict, rep.Normalizers, rep.Rebuilt.Digest
-			default:
-				isOutput := false
-				for _, s := range rbStmt.Subject {
-					if d, ok := s.Digest.Digest(digest.SHA256); ok && d == shippedDigest {
-						isOutput = true
-					}
-				}
-				if !isOutput {
-					return fmt.Errorf("the shipped file %s (%s) is none of the rebuild's outputs; give --compare or --rebuilt to record how they differ", shipped, shippedDigest)
-				}
-				in.Verdict, in.Rebuilt = verdict.Identical, shippedDigest
 			}
 			s, err := loadSigner(cmd, env, keyPath)
 			if err != nil {
 				return err
 			}
-			comparison, summary, err := attest.SignSummary(ctx, in, s)
+			res, err := pipeline.Summarize(ctx, pipeline.SummaryRequest{
+				Shipped: shipped, ShippedURI: shippedURI, Rebuild: rebuildPath, Reviews: reviews,
+				CompareReport: comparePath, Rebuilt: rebuilt, Normalizers: normalize,
+				Verifier: attest.Party{ID: verifierID}, Signer: s,
+				Output: out, ComparisonOutput: compOut, Now: env.Now, Bytes: env.status.meter(),
+			})
+			var notOutput *pipeline.NotAnOutputError
+			if errors.As(err, &notOutput) {
+				return fmt.Errorf("%w; give --compare or --rebuilt to record how they differ", err)
+			}
 			if err != nil {
 				return err
 			}
-			if err := attest.WriteSigned(ctx, compOut, comparison, s); err != nil {
-				return err
-			}
-			if err := attest.WriteSigned(ctx, out, summary, s); err != nil {
-				os.Remove(compOut)
-				return err
-			}
-			// slsa-verifier reads bare envelopes only: beside a VSA bundle
-			// goes the same VSA as a bare envelope.
-			written := out + " and " + compOut
-			if bare := bareBeside(out); bare != "" {
-				if err := attest.WriteAttestation(ctx, bare, summary); err != nil {
-					os.Remove(compOut)
-					os.Remove(out)
-					return err
-				}
-				written = out + ", " + bare + " (for slsa-verifier) and " + compOut
-			}
 			prep := "to"
-			if in.Verdict == verdict.Different {
+			if res.Verdict == verdict.Different {
 				prep = "from"
 			}
-			reviewed := "citing " + count(len(in.Reviews), "review")
-			if len(in.Reviews) == 0 {
+			reviewed := "citing " + count(res.Reviews, "review")
+			if res.Reviews == 0 {
 				reviewed = "citing no review"
 			}
-			doc := signedDoc{Command: "attest summary", Signer: s.Fingerprint, Shipped: shippedDigest, Verdict: in.Verdict.String(), Rebuilt: in.Rebuilt, Reviews: new(int)}
-			*doc.Reviews = len(in.Reviews)
+			written := res.Output + " and " + res.ComparisonOutput
+			if res.BareOutput != "" {
+				written = res.Output + ", " + res.BareOutput + " (for slsa-verifier) and " + res.ComparisonOutput
+			}
+			doc := signedDoc{Command: "attest summary", Signer: res.Key, Shipped: res.Shipped, Verdict: res.Verdict.String(), Rebuilt: res.Rebuilt, Reviews: new(int)}
+			*doc.Reviews = res.Reviews
 			for _, f := range []struct {
 				path, predicateType string
-				env                 []byte
-			}{{out, attest.VSAPredicateType, summary}, {bareBeside(out), attest.VSAPredicateType, summary}, {compOut, attest.ComparisonPredicateType, comparison}} {
-				if f.path == "" {
-					continue
+				statement           digest.Digest
+			}{{res.Output, attest.VSAPredicateType, res.Statement}, {res.BareOutput, attest.VSAPredicateType, res.Statement}, {res.ComparisonOutput, attest.ComparisonPredicateType, res.ComparisonStatement}} {
+				if f.path != "" {
+					doc.Files = append(doc.Files, signedAt(f.path, f.predicateType, f.statement))
 				}
-				e, err := envelope.Parse(f.env)
-				if err != nil {
-					return err
-				}
-				doc.Files = append(doc.Files, signedAt(f.path, f.predicateType, e.PayloadDigest()))
 			}
 			return reportSigned(env, jsonOut, doc, "wrote %s: %s is %s %s rebuilt output %s, %s, signed by key %s\n",
-				written, shippedDigest, in.Verdict, prep, in.Rebuilt, reviewed, s.Fingerprint)
+				written, res.Shipped, res.Verdict, prep, res.Rebuilt, reviewed, res.Key)
 		},
 	}
 	f := cmd.Flags()
@@ -277,29 +208,6 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 	f.BoolVar(&force, "force", false, "replace the output files if they exist")
 	f.BoolVar(&jsonOut, "json", false, "print what was signed as JSON (schema signed)")
 	return cmd
-}
-
-// comparisonPath is where the comparison goes beside the VSA at out, with
-// the same two-part ending, so that a glob that picks up the VSA picks up
-// its comparison too: summary.json → summary.comparison.json,
-// x.intoto.json → x.comparison.intoto.json, x.sigstore.json →
-// x.comparison.sigstore.json (a bundle stays a bundle).
-func comparisonPath(out string) string {
-	for _, ext := range []string{attest.BundleExt, ".intoto.json"} {
-		if stem, ok := strings.CutSuffix(out, ext); ok {
-			return stem + ".comparison" + ext
-		}
-	}
-	return strings.TrimSuffix(out, ".json") + ".comparison.json"
-}
-
-// bareBeside is where the bare envelope of a VSA written as a Sigstore
-// bundle goes (X.sigstore.json → X.intoto.json), "" when out is no bundle.
-func bareBeside(out string) string {
-	if stem, ok := strings.CutSuffix(out, attest.BundleExt); ok {
-		return stem + ".intoto.json"
-	}
-	return ""
 }
 
 // readAttestation reads one signed attestation of the wanted predicate type

@@ -12,6 +12,7 @@ import (
 
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/attest/signing"
 )
 
 // Password variables, in the order they are read. COSIGN_PASSWORD is read
@@ -56,11 +57,11 @@ on the terminal. Existing files are not replaced unless --force is given.`,
 			if err != nil {
 				return err
 			}
-			pair, err := keys.Generate(pw)
+			pair, err := signing.Generate(pw)
 			if err != nil {
 				return err
 			}
-			keyPath, pubPath, err := keys.WritePair(cmd.Context(), pair, prefix, force)
+			keyPath, pubPath, err := signing.WritePair(cmd.Context(), pair, prefix, force)
 			if err != nil {
 				return err
 			}
@@ -126,7 +127,7 @@ func password(env *Env, confirm bool) ([]byte, error) {
 }
 
 // loadSigner reads a private key, with the password from password().
-func loadSigner(cmd *cobra.Command, env *Env, path string) (*keys.Signer, error) {
+func loadSigner(cmd *cobra.Command, env *Env, path string) (*signing.Signer, error) {
 	if path == "" {
 		return nil, usageErrorf("--key is required (a private key from reprove key generate or cosign generate-key-pair)")
 	}
@@ -134,13 +135,13 @@ func loadSigner(cmd *cobra.Command, env *Env, path string) (*keys.Signer, error)
 	if err != nil {
 		return nil, err
 	}
-	return keys.LoadSigner(cmd.Context(), path, pw)
+	return signing.Load(cmd.Context(), path, pw)
 }
 
 // signTo signs a statement with the key at keyPath and writes the envelope
 // to out atomically (a Sigstore bundle when out ends in .sigstore.json); it
 // returns the signer for reporting.
-func signTo(cmd *cobra.Command, env *Env, keyPath, out string, statement []byte) (*keys.Signer, error) {
+func signTo(cmd *cobra.Command, env *Env, keyPath, out string, statement []byte) (*signing.Signer, error) {
 	s, err := loadSigner(cmd, env, keyPath)
 	if err != nil {
 		return nil, err

@@ -14,7 +14,7 @@ import (
 
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/attest/signing"
 	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/english"
 	"github.com/reprove/reprove/pipeline"
@@ -72,7 +72,7 @@ reproduced, 1 error, 2 usage.`,
 			if _, err := verdict.CheckNormalizers(r.Normalizers); err != nil {
 				return fmt.Errorf("%s: normalizers: %w", a[0], err)
 			}
-			var signer *keys.Signer
+			var signer *signing.Signer
 			if keyPath != "" {
 				if signer, err = loadSigner(cmd, env, keyPath); err != nil {
 					return err

@@ -1,21 +1,14 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
 
-	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
-	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/policy"
 	"github.com/reprove/reprove/centre/client"
-	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/pipeline"
 )
 
@@ -69,24 +62,24 @@ usage errors.`,
 				}
 				atts = []string{def}
 			}
+			if server != "" {
+				if _, err := client.New(server); err != nil {
+					return usageErrorf("--server: %v", err)
+				}
+			}
 			pol, err := policy.Load(ctx, policyPath)
 			if err != nil {
 				return err
 			}
-			if server != "" {
-				p, cleanup, err := fetchLogBundle(ctx, server, file, pol)
-				if err != nil {
-					return err
-				}
-				defer cleanup()
-				atts = append(atts, p)
+			req := pipeline.VerifyRequest{
+				File: file, Attestations: atts, Server: server, Policy: pol,
+				ExpectName: expectName, ExpectVersion: expectVersion, Now: env.Now,
 			}
-			opts := attest.VerifyOptions{Now: env.Now, ExpectName: expectName, ExpectVersion: expectVersion}
 			if env.IsTerminal && !jsonOut {
-				opts.Progress = func(s string) { printf(env.Stderr, "reprove: %s\n", s) }
-				opts.Bytes = env.status.meter()
+				req.Progress = func(e pipeline.Event) { printf(env.Stderr, "reprove: %s\n", e.Message) }
+				req.Bytes = env.status.meter()
 			}
-			res, err := attest.Verify(ctx, file, atts, pol, opts)
+			res, err := pipeline.Verify(ctx, req)
 			if err != nil {
 				return err
 			}
@@ -113,55 +106,4 @@ usage errors.`,
 	f.StringVar(&expectName, "name", "", "fail unless the attestations say the file is this program")
 	f.StringVar(&expectVersion, "version", "", "fail unless the attestations say the file is this version")
 	return cmd
-}
-
-// fetchLogBundle fetches FILE's log bundle from a centre into a temporary
-// file for the verifier to read, as it reads one that publish wrote. The
-// bundle is parsed here; its signatures and proofs are the verifier's to
-// check against the policy's log key. When the log holds more for the file
-// than one bundle holds, it asks for the entries of the keys pol trusts.
-func fetchLogBundle(ctx context.Context, server, file string, pol *policy.Policy) (path string, cleanup func(), err error) {
-	c, err := client.New(server)
-	if err != nil {
-		return "", nil, usageErrorf("--server: %v", err)
-	}
-	d, err := ctxio.HashFile(ctx, file, nil)
-	if err != nil {
-		return "", nil, err
-	}
-	bu, err := c.FetchBundle(ctx, d)
-	if errors.Is(err, client.ErrTooManyEntries) {
-		bu, err = c.FetchBundleFor(ctx, d, trustedKeys(pol))
-	}
-	if errors.Is(err, client.ErrNotLogged) {
-		return "", nil, fmt.Errorf("verify: %s: %w", server, err)
-	}
-	if err != nil {
-		return "", nil, fmt.Errorf("verify: fetch the log bundle of %s from %s: %w", d, server, err)
-	}
-	b, err := bu.Marshal()
-	if err != nil {
-		return "", nil, err
-	}
-	dir, err := os.MkdirTemp("", "reprove-verify-")
-	if err != nil {
-		return "", nil, err
-	}
-	path = filepath.Join(dir, filepath.Base(file)+pipeline.LogBundleSuffix)
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	return path, func() { os.RemoveAll(dir) }, nil
-}
-
-// trustedKeys is the fingerprint of every key pol trusts, each once.
-func trustedKeys(pol *policy.Policy) []digest.Digest {
-	var out []digest.Digest
-	for _, k := range append(append([]policy.Key(nil), pol.Reviewers.Keys...), pol.Rebuilders.Keys...) {
-		if !slices.Contains(out, k.Fingerprint) {
-			out = append(out, k.Fingerprint)
-		}
-	}
-	return out
 }
