@@ -56,6 +56,8 @@ var rules = []rule{
 		why: "the centre logs and serves attestations; it never builds"},
 	{from: "centre", except: []string{"centre/centretest"}, forbidden: []string{"compare"}, allowed: append([]string{"compare/render"}, model...),
 		why: "the centre renders reports from the model; it never runs the compare engine (its test kit, which makes reports to publish, may)"},
+	{from: "debian", forbidden: []string{"attest", "builder", "centre", "pipeline", "compare", "cmd"}, allowed: []string{"compare/verdict"},
+		why: "debian is an archive client (signed indexes, control files, resolving, locks); it builds nothing"},
 	{from: "pipeline", forbidden: []string{"cmd"},
 		why: "no library imports the CLI"},
 	{from: "schemas", forbidden: []string{""},

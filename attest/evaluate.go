@@ -59,9 +59,9 @@ type evaluator struct {
 	res         *Result
 
 	verifierList []*keys.Verifier
-	// bundles caches each log bundle's checks: its checkpoint, or nil when
-	// the bundle failed them (and the reason was given).
-	bundles map[*logproof.Bundle]*logproof.Checkpoint
+	// bundles caches each log bundle's checks: its checked checkpoint, or
+	// nil when the bundle failed them (and the reason was given).
+	bundles map[*logproof.Bundle]*logproof.Checked
 
 	// nodes are the statements by payload digest (the contents only of
 	// those with a trusted, unexpired signer); order is the order first
@@ -139,7 +139,7 @@ func newEvaluator(ctx context.Context, t *Target, pol *policy.Policy, now time.T
 	return &evaluator{
 		ctx: ctx, pol: pol, now: now, fileDigests: t.Digests, fileSHA: fileSHA,
 		nodes:   map[digest.Digest]*node{},
-		bundles: map[*logproof.Bundle]*logproof.Checkpoint{},
+		bundles: map[*logproof.Bundle]*logproof.Checked{},
 		res: &Result{
 			SchemaVersion:      ResultSchemaVersion,
 			File:               t.Path,
@@ -282,7 +282,7 @@ func (e *evaluator) logged(d Document) bool {
 	}
 	leaf, err := logproof.EnvelopeLeaf(d.Envelope.PayloadType, d.Envelope.Payload, sigs)
 	if err == nil {
-		err = d.Log.Entry.VerifyEntry(leaf, *cp)
+		err = d.Log.Entry.VerifyEntry(leaf, cp.Checkpoint)
 	}
 	if err != nil {
 		e.reason("attestation %s: not in the log %s as its bundle claims: %v", d.Source, e.pol.Log.Name(), err)
@@ -291,22 +291,31 @@ func (e *evaluator) logged(d Document) bool {
 	return true
 }
 
-// checkBundle checks a log bundle once: its checkpoint's signature by the
-// policy's log and its completeness for the file.
-func (e *evaluator) checkBundle(l *LogEntry) *logproof.Checkpoint {
-	cp, err := l.Bundle.OpenCheckpoint(e.pol.Log)
-	if err != nil {
-		e.reason("log bundle %s: its checkpoint is not signed by the log %s: %v", l.BundleSource, e.pol.Log.Name(), err)
-		return nil
-	}
+// checkBundle checks a log bundle once, through the policy's log section
+// (attest/logproof): its checkpoint's signature by the log, the witnesses'
+// cosignatures the policy requires, and its completeness for the file.
+func (e *evaluator) checkBundle(l *LogEntry) *logproof.Checked {
 	// A bundle may hold only the entries of keys the policy trusts (a
 	// centre's answer for an artifact crowded by others): whole for us
 	// when its index covers every key we trust.
-	if err := l.Bundle.CheckCompleteFor(e.pol.Log, cp, e.fileSHA, e.trustedKeys()); err != nil {
+	cp, err := e.pol.Log.CheckBundleFor(l.Bundle, e.fileSHA, e.trustedKeys(), e.now)
+	if err != nil {
 		e.reason("%s: %v", l.BundleSource, err)
 		return nil
 	}
-	return &cp
+	return cp
+}
+
+// checkedBundles are the log bundles that passed their checks, in no
+// particular order, for the freshness check (VerifyOptions.LogState).
+func (e *evaluator) checkedBundles() []*logproof.Checked {
+	var out []*logproof.Checked
+	for _, cp := range e.bundles {
+		if cp != nil {
+			out = append(out, cp)
+		}
+	}
+	return out
 }
 
 // trustedKeys is the fingerprint of every key the policy trusts.

@@ -34,6 +34,10 @@ const (
 	RoleToolchain = "toolchain"
 	RoleBaseImage = "base-image"
 	RoleGoModule  = "go-module"
+	// RoleDebianPackage is a .deb the build environment was installed
+	// from (a locked Debian image), as a .buildinfo's
+	// Installed-Build-Depends.
+	RoleDebianPackage = "debian-package"
 )
 
 // Rebuild is everything attest needs to know about one rebuild. The builder's
@@ -51,6 +55,9 @@ type Rebuild struct {
 	BaseImage *Dependency `json:"baseImage,omitempty"`
 	// GoModules are the Go module dependencies with their go.sum hashes.
 	GoModules []Dependency `json:"goModules,omitempty"`
+	// DebianPackages are the .debs of a locked Debian build environment:
+	// name:arch, version, archive path and sha256.
+	DebianPackages []Dependency `json:"debianPackages,omitempty"`
 	// BuilderID identifies who rebuilt (a URI), for example
 	// https://rebuild.example.org/reprove.
 	BuilderID      string `json:"builderId"`
@@ -149,6 +156,11 @@ func (r *Rebuild) Validate() error {
 	}
 	for _, m := range r.GoModules {
 		if err := m.validate("Go module"); err != nil {
+			return err
+		}
+	}
+	for _, p := range r.DebianPackages {
+		if err := p.validate("Debian package"); err != nil {
 			return err
 		}
 	}
@@ -280,6 +292,11 @@ func RebuildStatement(r *Rebuild) ([]byte, error) {
 	sort.Slice(mods, func(i, j int) bool { return mods[i].Name+"@"+mods[i].Version < mods[j].Name+"@"+mods[j].Version })
 	for i := range mods {
 		if err := add(&mods[i], RoleGoModule); err != nil {
+			return fail(err)
+		}
+	}
+	for i := range r.DebianPackages {
+		if err := add(&r.DebianPackages[i], RoleDebianPackage); err != nil {
 			return fail(err)
 		}
 	}

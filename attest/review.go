@@ -141,6 +141,13 @@ func putGoSum(ds DigestSet, goSum string) {
 	}
 }
 
+// Matches reports whether s and o name the same content: every digest
+// algorithm both carry agrees, and they share a sha256-class one.
+func (s Source) Matches(o Source) bool {
+	ok, _ := matchSets(s.DigestSet(), o.DigestSet())
+	return ok
+}
+
 // Name is how the source is shown to people: repo@commit, module@version or
 // the URI.
 func (s Source) Name() string {

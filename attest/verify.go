@@ -10,6 +10,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/reprove/reprove/attest/logproof"
 	"github.com/reprove/reprove/attest/policy"
 	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/english"
@@ -138,6 +139,10 @@ type VerifyOptions struct {
 	Now func() time.Time
 	// Progress, when set, receives one line per step.
 	Progress func(string)
+	// LogState, when set and the policy names a log, checks the trees of
+	// the log bundles that passed against the newest tree seen before
+	// (attest/logproof/logstate): a fork or a stale bundle fails.
+	LogState LogState
 	// ExpectName and ExpectVersion, when set, are what the customer believes
 	// the file is: verification fails unless the attestations say the same
 	// (so an older, also reproducible release cannot stand in for this one).
@@ -189,8 +194,27 @@ func Verify(ctx context.Context, t *Target, docs Documents, pol *policy.Policy, 
 		}
 	}
 	res := e.finish(ndocs)
+	if opts.LogState != nil && pol.Log != nil {
+		progress("checking the log's trees against the newest one seen before")
+		reasons, notes, err := opts.LogState.Check(ctx, pol.Log, e.checkedBundles(), e.now)
+		if err != nil {
+			return nil, err
+		}
+		res.Notes = append(res.Notes, notes...)
+		if len(reasons) > 0 {
+			res.Reasons = append(res.Reasons, reasons...)
+			res.Verified = false
+		}
+	}
 	res.Expect(opts.ExpectName, opts.ExpectVersion)
 	return res, nil
+}
+
+// LogState is the customer's memory of a log (logstate.State): it checks
+// the trees a verification saw against the newest one seen before, and
+// returns reasons to refuse (a fork, a stale bundle) and notes.
+type LogState interface {
+	Check(ctx context.Context, pol *logproof.Policy, bundles []*logproof.Checked, now time.Time) (reasons, notes []string, err error)
 }
 
 // Expect fails the result unless the agreeing rebuilds say the file is name

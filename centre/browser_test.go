@@ -95,7 +95,8 @@ func TestPagesInBrowser(t *testing.T) {
 	if !strings.HasSuffix(url, "/artifacts/"+rel.Digest.String()) {
 		t.Errorf("the search for a digest went to %s", url)
 	}
-	if !strings.Contains(title, "hello 1.0") {
+	// The title is the name the signers give the shipped file.
+	if !strings.Contains(title, "hello-1.0.tar") {
 		t.Errorf("title %q", title)
 	}
 	for _, want := range []string{"rebuilder-a", "identical", "hello 1.0", "golang.org/toolchain@v0.0.1-go1.26.8.linux-amd64"} {
@@ -197,5 +198,61 @@ func checkNotBlank(t *testing.T, shot []byte) {
 	total := (b.Dx() / 2) * (b.Dy() / 2)
 	if len(colours) < 8 || inked*100 < total {
 		t.Errorf("the page looks blank: %d colours, %d of %d sampled pixels inked", len(colours), inked, total)
+	}
+}
+
+// TestPagesShowClaimsAsClaims: what attestations say reaches the page as
+// text that cannot reorder or spill out of its place. A release whose
+// signed name carries a right-to-left override ("gnp.exe" would render as
+// "exe.png") is titled by that name with the override shown as an escape,
+// inside a <bdi>, and said to be a claim with its claimants; a version of
+// one 400-character token wraps inside the page, the log table included.
+func TestPagesShowClaimsAsClaims(t *testing.T) {
+	ctx := context.Background()
+	tc := newCentre(t, "sqlite")
+	name, version := "evil\u202egnp.exe", "1."+strings.Repeat("0", 400)
+	rel, err := fixture.MakeReleaseWith(ctx, name, version, []*fixture.Party{alice}, says[:1], fixture.Options{NoReports: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.submit(t, rel.All(says[:1])...)
+	bctx := newBrowser(t)
+	b := browser{t: t, ctx: bctx}
+	b.do(chromedp.Navigate(tc.srv.URL+"/artifacts/"+rel.Digest.String()), chromedp.WaitVisible(`#agree`))
+	h1 := b.get(chromedp.Text(`h1`))
+	claim := b.get(chromedp.Text(`#title-claim`))
+	title := b.get(chromedp.Title())
+	page := b.get(chromedp.Text(`main`))
+	isolated, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`getComputedStyle(document.querySelector("h1 bdi")).unicodeBidi === "isolate"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fits, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= document.documentElement.clientWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `evil\u202egnp.exe-` + version + `.tar`
+	if h1 != want || !strings.Contains(title, `evil\u202egnp.exe`) {
+		t.Errorf("title %q, heading %q; want the override shown as %q", title, h1, want)
+	}
+	if strings.ContainsRune(h1+claim+page+title, '\u202e') {
+		t.Error("a right-to-left override reached the page as a character")
+	}
+	if !isolated {
+		t.Error("the title is not bidi-isolated")
+	}
+	if !strings.Contains(claim, "by rebuilder-a") {
+		t.Errorf("the title's claim %q does not say who claims it", claim)
+	}
+	if !fits {
+		t.Error("a long token pushes the page wider than the window")
+	}
+	checkNotBlank(t, shot)
+	if dir := os.Getenv("REPROVE_SCREENSHOTS"); dir != "" {
+		os.WriteFile(dir+"/claims.png", shot, 0o644)
 	}
 }

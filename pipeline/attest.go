@@ -172,13 +172,13 @@ type SummaryRequest struct {
 
 // SummaryResult is a signed summary.
 type SummaryResult struct {
-	Output           string `json:"output"`
+	Output string `json:"output"`
+	// BareOutput is the same VSA as a bare envelope, written beside a
+	// Sigstore bundle (slsa-verifier reads bare envelopes only).
+	BareOutput       string `json:"bareOutput,omitempty"`
 	ComparisonOutput string `json:"comparisonOutput"`
-	// BareOutput is the VSA as a bare envelope beside a bundle at Output
-	// (for slsa-verifier), "" when Output is an envelope.
-	BareOutput string `json:"bareOutput,omitempty"`
 	// Statement and ComparisonStatement are the digests of the signed
-	// statements.
+	// statements, by which other attestations cite them.
 	Statement           digest.Digest   `json:"statement"`
 	ComparisonStatement digest.Digest   `json:"comparisonStatement"`
 	Shipped             digest.Digest   `json:"shipped"`
@@ -292,8 +292,6 @@ func Summarize(ctx context.Context, req SummaryRequest) (*SummaryResult, error) 
 		os.Remove(compOut)
 		return nil, err
 	}
-	// slsa-verifier reads bare envelopes only: beside a VSA bundle goes
-	// the same VSA as a bare envelope.
 	bare := BareBeside(req.Output)
 	if bare != "" {
 		if err := attest.WriteAttestation(ctx, bare, summary); err != nil {
@@ -306,25 +304,22 @@ func Summarize(ctx context.Context, req SummaryRequest) (*SummaryResult, error) 
 	if err != nil {
 		return nil, err
 	}
-	res := &SummaryResult{
-		Output: req.Output, ComparisonOutput: compOut, BareOutput: bare, Shipped: shipped, Verdict: in.Verdict, Normalizers: in.Normalizers,
-		Rebuilt: in.Rebuilt, Reviews: len(in.Reviews), Key: fp,
+	ve, err := envelope.Parse(summary)
+	if err != nil {
+		return nil, err
 	}
-	for _, x := range []struct {
-		env []byte
-		d   *digest.Digest
-	}{{summary, &res.Statement}, {comparison, &res.ComparisonStatement}} {
-		e, err := envelope.Parse(x.env)
-		if err != nil {
-			return nil, err
-		}
-		*x.d = e.PayloadDigest()
+	ce, err := envelope.Parse(comparison)
+	if err != nil {
+		return nil, err
 	}
-	return res, nil
+	return &SummaryResult{
+		Output: req.Output, BareOutput: bare, ComparisonOutput: compOut, Statement: ve.PayloadDigest(), ComparisonStatement: ce.PayloadDigest(),
+		Shipped: shipped, Verdict: in.Verdict, Normalizers: in.Normalizers, Rebuilt: in.Rebuilt, Reviews: len(in.Reviews), Key: fp,
+	}, nil
 }
 
 // BareBeside is where the bare envelope of a VSA written as a Sigstore
-// bundle goes (X.sigstore.json → X.intoto.json), "" when out is no bundle.
+// bundle goes (X.sigstore.json → X.intoto.json); "" when out is no bundle.
 func BareBeside(out string) string {
 	if stem, ok := strings.CutSuffix(out, attest.BundleExt); ok {
 		return stem + ".intoto.json"

@@ -150,7 +150,6 @@ func TestSummarizeReportMustBeAboutTheShippedFile(t *testing.T) {
 	if _, err := pipeline.Summarize(ctx, req); !errors.As(err, &notOutput) {
 		t.Errorf("no verdict source: %v", err)
 	}
-	// The same two-part ending, so that *.intoto.json gathers both.
 	if !strings.HasSuffix(pipeline.ComparisonPath("x.intoto.json"), "x.comparison.intoto.json") {
 		t.Error(pipeline.ComparisonPath("x.intoto.json"))
 	}

@@ -50,6 +50,10 @@ func Provenance(res *builder.Result, builderID string) (*attest.Rebuild, error) 
 		rb.Source = attest.Source{URI: "https://proxy.golang.org/" + src.URI + "/@v/" + src.Version + ".zip", GoModule: src.URI + "@" + src.Version, GoSum: src.Sum}
 	case "dir":
 		rb.Source = attest.Source{URI: "file://" + src.URI, Tree: src.Digest}
+	case "dsc":
+		// A Debian source package is pinned by its .dsc, which pins
+		// every file it lists.
+		rb.Source = attest.Source{URI: src.URI, Archive: src.Digest}
 	default:
 		return nil, fmt.Errorf("record provenance: unknown source kind %q", src.Kind)
 	}
@@ -57,6 +61,14 @@ func Provenance(res *builder.Result, builderID string) (*attest.Rebuild, error) 
 		rb.Toolchain = &attest.Dependency{Name: tc.Module, Version: tc.Version, GoSum: tc.Sum}
 	}
 	rb.BaseImage = &attest.Dependency{Name: res.Image.Name, Digest: res.Image.Digest}
+	// A locked Debian image lists each package it was installed from,
+	// as a .buildinfo lists Installed-Build-Depends.
+	for _, p := range res.Image.Packages {
+		if p.SHA256 == "" {
+			continue
+		}
+		rb.DebianPackages = append(rb.DebianPackages, attest.Dependency{Name: p.Name + ":" + p.Arch, Version: p.Version, URI: p.Path, Digest: p.SHA256})
+	}
 	seen := map[string]bool{}
 	for _, m := range res.Dependencies {
 		key := m.Path + "@" + m.Version

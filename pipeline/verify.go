@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/reprove/reprove/attest"
+	"github.com/reprove/reprove/attest/logproof/logstate"
 	"github.com/reprove/reprove/attest/policy"
 	"github.com/reprove/reprove/centre/api"
 	"github.com/reprove/reprove/centre/client"
@@ -41,6 +43,11 @@ type VerifyRequest struct {
 	// Bytes, when set, hears how hashing the file goes (byte progress on a
 	// terminal).
 	Bytes ctxio.Meter
+	// StateDir is where the customer's memory of the logs is kept
+	// (logstate.DefaultDir); under a policy that names a log, the trees
+	// seen are checked against the newest one seen before. Empty
+	// remembers nothing (and the result says so in a note).
+	StateDir string
 }
 
 // ErrNotLogged is Verify's error when the centre holds nothing for the
@@ -86,6 +93,21 @@ func Verify(ctx context.Context, req VerifyRequest) (*attest.Result, error) {
 		return nil, err
 	}
 	docs := attest.Files(ctx, req.Attestations...)
+	var state *logstate.State
+	if req.Policy.Log != nil {
+		state = &logstate.State{Dir: req.StateDir}
+	}
+	if c != nil && state != nil {
+		// The centre's newest checkpoint, read before the bundle: a bundle
+		// older than it is stale, and the trees seen are proven to be one
+		// log's with the centre's consistency proofs.
+		say("reading the checkpoint of %s", c.Server())
+		if state.Head, err = c.Checkpoint(ctx); err != nil {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+		state.HeadSource = c.Server() + api.PathCheckpoint
+		state.Consistency = consistencyFrom(c)
+	}
 	if c != nil {
 		d, _ := t.Digests.Digest("sha256")
 		say("fetching the log bundle of %s from %s", d, c.Server())
@@ -106,6 +128,9 @@ func Verify(ctx context.Context, req VerifyRequest) (*attest.Result, error) {
 		docs = attest.Concat(docs, attest.LogBundle(c.URL(api.PathArtifacts+d.String()), bu))
 	}
 	opts := attest.VerifyOptions{Now: req.Now, ExpectName: req.ExpectName, ExpectVersion: req.ExpectVersion}
+	if state != nil {
+		opts.LogState = state
+	}
 	if req.Progress != nil {
 		opts.Progress = func(s string) { say("%s", s) }
 	}
@@ -121,4 +146,18 @@ func trustedKeys(pol *policy.Policy) []digest.Digest {
 		}
 	}
 	return out
+}
+
+// consistencyFrom fetches consistency proofs from the centre for the log
+// state; a refusal (4xx: the centre has no such trees) is the centre's
+// answer, a reason to refuse, while a fault is an error.
+func consistencyFrom(c *client.Client) func(context.Context, int64, int64) ([]tlog.Hash, error) {
+	return func(ctx context.Context, from, to int64) ([]tlog.Hash, error) {
+		p, err := c.Consistency(ctx, from, to)
+		var se *client.StatusError
+		if errors.As(err, &se) && se.Status < 500 {
+			return nil, fmt.Errorf("%w: %v", logstate.ErrNoProof, err)
+		}
+		return p, err
+	}
 }

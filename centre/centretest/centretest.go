@@ -13,7 +13,9 @@ import (
 	"github.com/reprove/reprove/centre"
 	"github.com/reprove/reprove/centre/centretest/fixture"
 	"github.com/reprove/reprove/centre/item"
+	"github.com/reprove/reprove/centre/merklelog"
 	"github.com/reprove/reprove/centre/store/pgtest"
+	"github.com/reprove/reprove/centre/witness"
 )
 
 // Registered are the parties whose keys every test centre knows.
@@ -36,6 +38,28 @@ type Options struct {
 	LogKey string
 	// Dir is the data directory; a fresh one when empty.
 	Dir string
+	// Witnesses, when set, are asked to cosign the log's checkpoints
+	// (make the log's key first with LogKey, for the witnesses to know).
+	Witnesses []*witness.Witness
+}
+
+// WitnessInterval is the cosigner's interval in test centres.
+const WitnessInterval = 50 * time.Millisecond
+
+// LogKey makes the log's key pair in dir (a centre's data directory), as
+// the first start would, and returns its verifier key: witnesses are told
+// of a log by its key before the centre asks them.
+func LogKey(t testing.TB, dir string) string {
+	t.Helper()
+	skey, _, err := merklelog.LoadOrCreateKey(dir, "centre.test/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := merklelog.VerifierKey(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vkey
 }
 
 // Centre is a running test centre.
@@ -55,7 +79,8 @@ func Start(t testing.TB, opts Options) *Centre {
 	}
 	// A centre given another's key starts a new log with it on purpose.
 	cfg := centre.Config{DataDir: opts.Dir, Origin: "centre.test/log", LogKey: opts.LogKey, NewLog: opts.LogKey != "", Logf: t.Logf,
-		KeyRate: -1} // tests publish faster than a key's share
+		KeyRate:   -1, // tests publish faster than a key's share
+		Witnesses: opts.Witnesses, Witnessing: witness.Options{Interval: WitnessInterval, MaxBackoff: 200 * time.Millisecond}}
 	if opts.Postgres {
 		cfg.DatabaseURL = pgtest.Database(t)
 	}

@@ -20,36 +20,60 @@ var ErrNoEntries = errors.New("the log holds no attestation for this artifact")
 // for the JSON around the leaves.
 const maxBundleBytes = logproof.MaxBundle * 7 / 8
 
-// Bundle is everything the log holds for artifact d at its latest tree:
-// each attestation whose subject is d, the reviews and rebuilds those
-// summaries cite, the reviews filed under the sources the rebuilds name
-// (a reviewer's findings), each with an inclusion proof to the latest
-// checkpoint, the logged revocations of keys that signed any of them, and
-// the signed artifact index listing exactly those entries and sources, so
-// that a bundle with an entry left out fails logproof's CheckComplete
-// offline. It also returns the entries it found, for callers that render
-// them. More than a bundle holds is a *store.TooManyError: ask for the
-// keys one trusts (BundleFor).
+// Bundle is everything the log holds for artifact d at the tree it serves
+// (Served: with witnesses, the newest one they cosigned): each attestation
+// whose subject is d, the reviews and rebuilds those summaries cite, the
+// reviews filed under the sources the rebuilds name (a reviewer's
+// findings), each with an inclusion proof to that checkpoint, which it
+// carries with its cosignatures; the logged revocations of keys that signed
+// any of them; and the signed artifact index listing exactly those entries
+// and sources, so that a bundle with an entry left out fails logproof's
+// CheckComplete offline. It also returns the entries it found, for callers
+// that render them. More than a bundle holds is a *store.TooManyError: ask
+// for the keys one trusts (BundleFor).
 func (l *Log) Bundle(ctx context.Context, d digest.Digest) (*logproof.Bundle, []*store.Entry, error) {
 	return l.BundleFor(ctx, d, nil)
 }
 
 // BundleFor is Bundle restricted to what the keys signers (fingerprints)
 // signed, and what that cites: the artifact index says so (its signer
-// lines), and a reader trusting only those keys checks it with
-// logproof's CheckCompleteFor. No other key's entries, however many, can
-// crowd such a bundle. With signers empty it is Bundle.
+// lines), and a reader trusting only those keys checks it with logproof's
+// CheckCompleteFor. No other key's entries, however many, can crowd such a
+// bundle. With signers empty it is Bundle.
 func (l *Log) BundleFor(ctx context.Context, d digest.Digest, signers []digest.Digest) (*logproof.Bundle, []*store.Entry, error) {
 	if err := d.Validate(); err != nil || d.Algorithm() != digest.SHA256 {
 		return nil, nil, fmt.Errorf("bundle: %q is not a sha256 digest", d)
 	}
-	signers = slices.Clone(signers)
-	slices.Sort(signers)
-	signers = slices.Compact(signers)
-	cp, _, err := l.Latest(ctx)
+	cp, _, err := l.Served(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
+	return l.bundle(ctx, d, cp, signers)
+}
+
+// BundleAt is Bundle at the tree of size size, which must be one the log
+// signed a checkpoint for (store.ErrNotFound otherwise): a monitor
+// replaying the log up to a size asks for the lookup at that size.
+func (l *Log) BundleAt(ctx context.Context, d digest.Digest, size int64) (*logproof.Bundle, []*store.Entry, error) {
+	return l.BundleAtFor(ctx, d, size, nil)
+}
+
+// BundleAtFor is BundleFor at the tree of size size (see BundleAt).
+func (l *Log) BundleAtFor(ctx context.Context, d digest.Digest, size int64, signers []digest.Digest) (*logproof.Bundle, []*store.Entry, error) {
+	if err := d.Validate(); err != nil || d.Algorithm() != digest.SHA256 {
+		return nil, nil, fmt.Errorf("bundle: %q is not a sha256 digest", d)
+	}
+	cp, _, err := l.CosignedAt(ctx, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l.bundle(ctx, d, cp, signers)
+}
+
+func (l *Log) bundle(ctx context.Context, d digest.Digest, cp store.Checkpoint, signers []digest.Digest) (*logproof.Bundle, []*store.Entry, error) {
+	signers = slices.Clone(signers)
+	slices.Sort(signers)
+	signers = slices.Compact(signers)
 	f, err := l.st.Find(ctx, store.Query{Subject: d, Size: cp.Size, Signers: signers})
 	if err != nil {
 		return nil, nil, err

@@ -19,8 +19,15 @@ import (
 
 // releaseView is a release page: everything the log holds for one file.
 type releaseView struct {
-	Digest     digest.Digest
-	Names      []string // "name version" from the rebuilds' recipes
+	Digest digest.Digest
+	// Title is the shipped file's most-attested name: the name that the
+	// most distinct signers give the file as a subject (claims, not
+	// facts); TitleClaimants are who claim it, OtherNames the rest.
+	Title          string
+	TitleClaimants []string
+	OtherNames     []string
+	// Names are "name version" of the rebuilds' recipes.
+	Names      []string
 	TreeSize   int64
 	Checkpoint string
 	// Agree and Dissent are the rebuilders' verdicts, side by side.
@@ -75,6 +82,7 @@ type reviewView struct {
 	ReportURI  string
 	ReportSum  digest.Digest
 	Notes      string
+	source     attest.Source
 }
 
 type reportView struct {
@@ -103,8 +111,8 @@ func (h *Handler) release(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	title := d.String()
-	if len(v.Names) > 0 {
-		title = v.Names[0]
+	if v.Title != "" {
+		title = v.Title
 	}
 	h.render(w, http.StatusOK, "release", title, d.String(), v)
 }
@@ -150,6 +158,7 @@ func (h *Handler) releaseOf(ctx context.Context, d digest.Digest) (*releaseView,
 	usedReport := map[int64]bool{}
 	cited := map[int64]bool{}
 	names := map[string]bool{}
+	var rebuiltSources []attest.Source
 	rebuildOf := func(e *store.Entry) *rebuildView {
 		ds := described[e.Index]
 		if ds == nil || ds.Rebuild == nil {
@@ -167,6 +176,7 @@ func (h *Handler) releaseOf(ctx context.Context, d digest.Digest) (*releaseView,
 			}
 		}
 		names[p.Recipe.Name+" "+p.Recipe.Version] = true
+		rebuiltSources = append(rebuiltSources, p.Source)
 		return rv
 	}
 	findRebuild := func(ref digest.Digest) *rebuildView {
@@ -293,6 +303,9 @@ func (h *Handler) releaseOf(ctx context.Context, d digest.Digest) (*releaseView,
 			v.Agree = append(v.Agree, rv)
 		}
 	}
+	// Reviews count here for the sources that summaries' rebuilds name,
+	// not for those of rebuilds no summary of this file cites.
+	citedSources := rebuiltSources
 	for _, e := range entries {
 		ds := described[e.Index]
 		switch {
@@ -300,7 +313,8 @@ func (h *Handler) releaseOf(ctx context.Context, d digest.Digest) (*releaseView,
 		case ds.Review != nil:
 			p := ds.Review
 			rv := &reviewView{Index: e.Index, Signers: e.Signers, Reviewer: p.Reviewer.Display(), Verdict: p.Verdict.String(),
-				Findings: p.Verdict == attest.Findings, Source: p.Source.Name(), ReviewedAt: p.ReviewedAt, Notes: p.Notes, Scope: "everything"}
+				Findings: p.Verdict == attest.Findings, Source: p.Source.Name(), ReviewedAt: p.ReviewedAt, Notes: p.Notes, Scope: "everything",
+				source: p.Source}
 			if !p.Scope.All {
 				rv.Scope = strings.Join(p.Scope.Paths, ", ")
 			}
@@ -324,7 +338,68 @@ func (h *Handler) releaseOf(ctx context.Context, d digest.Digest) (*releaseView,
 		v.Names = append(v.Names, n)
 	}
 	sort.Strings(v.Names)
+	v.Title, v.TitleClaimants, v.OtherNames = titleOf(entries, described, d)
+	v.Reviews = reviewsOfRebuiltSource(v.Reviews, citedSources)
 	return v, nil
+}
+
+// titleOf picks the name the most distinct signers give file d as a
+// subject of what they signed (a tie goes to the name that sorts first);
+// it returns who claims it and the other names claimed. A name in a
+// rebuild's recipe, or a subject of something else, names nothing here.
+func titleOf(entries []*store.Entry, described map[int64]*item.Described, d digest.Digest) (title string, claimants, others []string) {
+	by := map[string]map[string]bool{}
+	for _, e := range entries {
+		ds := described[e.Index]
+		if ds == nil || ds.Kind == item.CompareReport {
+			continue
+		}
+		for _, sj := range ds.Subjects {
+			if sj.Digest != d || sj.Name == "" {
+				continue
+			}
+			if by[sj.Name] == nil {
+				by[sj.Name] = map[string]bool{}
+			}
+			for _, s := range e.Signers {
+				by[sj.Name][s] = true
+			}
+		}
+	}
+	var names []string
+	for n := range by {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if len(by[names[i]]) != len(by[names[j]]) {
+			return len(by[names[i]]) > len(by[names[j]])
+		}
+		return names[i] < names[j]
+	})
+	if len(names) == 0 {
+		return "", nil, nil
+	}
+	for s := range by[names[0]] {
+		claimants = append(claimants, s)
+	}
+	sort.Strings(claimants)
+	return names[0], claimants, names[1:]
+}
+
+// reviewsOfRebuiltSource keeps the reviews of a source that a rebuild of
+// this file names: a review of other source, however it came to be logged
+// beside this file, says nothing about it.
+func reviewsOfRebuiltSource(reviews []*reviewView, sources []attest.Source) []*reviewView {
+	var out []*reviewView
+	for _, r := range reviews {
+		for _, s := range sources {
+			if r.source.Matches(s) {
+				out = append(out, r)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // signerName is how a rebuilder is shown: the name its key was registered

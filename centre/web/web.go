@@ -28,6 +28,7 @@ import (
 	"github.com/reprove/reprove/centre/store"
 	"github.com/reprove/reprove/compare/render"
 	"github.com/reprove/reprove/compare/report"
+	"github.com/reprove/reprove/internal/escape"
 )
 
 //go:embed templates/*.html
@@ -54,6 +55,36 @@ var funcs = template.FuncMap{
 	},
 	"entry": func(i int64) string { return "/entries/" + strconv.FormatInt(i, 10) },
 	"tree":  treeOf,
+	"u":     untrusted,
+	"us":    untrustedList,
+}
+
+// untrusted shows a string that came from outside (an attestation, a
+// registered name, a compare report) on a page: HTML-escaped, with control
+// and bidi characters written visibly as escapes (internal/escape, the
+// terminal's escaper), and bidi-isolated in a <bdi>, so that a
+// right-to-left override or a right-to-left script cannot reorder what is
+// around it ("gnp.exe" shown as "exe.png").
+func untrusted(v any) template.HTML {
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = x
+	case fmt.Stringer:
+		s = x.String()
+	default:
+		s = fmt.Sprint(x)
+	}
+	return template.HTML("<bdi>" + template.HTMLEscapeString(escape.Line(s)) + "</bdi>")
+}
+
+// untrustedList is untrusted for each of ss, joined by ", ".
+func untrustedList(ss []string) template.HTML {
+	parts := make([]string, len(ss))
+	for i, s := range ss {
+		parts[i] = string(untrusted(s))
+	}
+	return template.HTML(strings.Join(parts, ", "))
 }
 
 // treeNode carries a compare report's node and its depth into the
@@ -129,7 +160,7 @@ type page struct {
 
 func (h *Handler) render(w http.ResponseWriter, status int, name, title, query string, body any) {
 	var b bytes.Buffer
-	if err := pages()[name].Execute(&b, page{Title: title, Query: query, Body: body}); err != nil {
+	if err := pages()[name].Execute(&b, page{Title: escape.Line(title), Query: query, Body: body}); err != nil {
 		http.Error(w, "render page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}

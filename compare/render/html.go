@@ -6,10 +6,12 @@ import (
 	"html/template"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/reprove/reprove/compare/report"
 	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/english"
+	"github.com/reprove/reprove/internal/escape"
 )
 
 // view is a node as the page shows it.
@@ -60,7 +62,7 @@ func (o Options) HTML(w io.Writer, r *report.Report) error {
 		v.SeeID = pg.ids[v.N.See] // "" when the target was cut: no link
 	}
 	bw := bufio.NewWriter(w)
-	if err := pageTmpl.Execute(bw, pg); err != nil {
+	if err := pageTmpl().Execute(bw, pg); err != nil {
 		return err
 	}
 	return bw.Flush()
@@ -144,26 +146,43 @@ func explain(r *report.Report) string {
 	return "The files differ. The causes come first; what follows from them (code and data that only moved, section bytes) is folded below them."
 }
 
-var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
-	"join":   func(s []string) string { return strings.Join(s, ", ") },
-	"plural": func(n int, one string) string { return english.Count(n, one) },
-	"lineClass": func(l string) string {
-		switch {
-		case strings.HasPrefix(l, "+"):
-			return "add"
-		case strings.HasPrefix(l, "-"):
-			return "del"
-		case strings.HasPrefix(l, "@@"):
-			return "hunk"
-		}
-		return ""
-	},
-}).Parse(`<!DOCTYPE html>
+// untrusted shows text from the compared files (member, function and
+// section names, strings, paths) escaped as on a terminal (control and
+// bidi characters written visibly, internal/escape) and bidi-isolated in a
+// <bdi>, so that a right-to-left override in a member name cannot reorder
+// the line around it.
+func untrusted(s string) template.HTML {
+	return template.HTML("<bdi>" + template.HTMLEscapeString(escape.Line(s)) + "</bdi>")
+}
+
+// pageTmpl is parsed on first use, not in a package initialiser: every
+// reprove command links this package.
+var pageTmpl = sync.OnceValue(func() *template.Template { return parsePage() })
+
+func parsePage() *template.Template {
+	return template.Must(template.New("page").Funcs(template.FuncMap{
+		"u":      untrusted,
+		"esc":    escape.Line,
+		"join":   func(s []string) string { return strings.Join(s, ", ") },
+		"plural": func(n int, one string) string { return english.Count(n, one) },
+		"lineClass": func(l string) string {
+			switch {
+			case strings.HasPrefix(l, "+"):
+				return "add"
+			case strings.HasPrefix(l, "-"):
+				return "del"
+			case strings.HasPrefix(l, "@@"):
+				return "hunk"
+			}
+			return ""
+		},
+	}).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>reprove compare: {{.R.Verdict}}</title>
 <style>
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:72em;padding:0 1em;color:#1d2330;background:#fff}
+bdi{unicode-bidi:isolate}
+body{overflow-wrap:anywhere;font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:72em;padding:0 1em;color:#1d2330;background:#fff}
 h1{font-size:1.5em;margin:.2em 0 .6em}h2{font-size:1.15em;margin:1.4em 0 .4em}
 .verdict{display:inline-block;padding:.15em .6em;border-radius:.3em;color:#fff;font-weight:600;letter-spacing:.02em}
 .identical{background:#1a7f37}.equivalent{background:#0969da}.different{background:#cf222e}
@@ -194,14 +213,14 @@ footer{margin-top:2em;color:#6e7781;font-size:13px}
 <p>{{.Explain}}</p>
 <table class="sides">
 <tr><th></th><th>path</th><th>size</th><th>format</th><th>digest</th></tr>
-<tr><th>rebuilt</th><td class="mono">{{.R.Rebuilt.Path}}</td><td>{{.R.Rebuilt.Size}}</td><td>{{.R.Rebuilt.Format}}</td><td class="mono digest">{{.R.Rebuilt.Digest}}</td></tr>
-<tr><th>shipped</th><td class="mono">{{.R.Shipped.Path}}</td><td>{{.R.Shipped.Size}}</td><td>{{.R.Shipped.Format}}</td><td class="mono digest">{{.R.Shipped.Digest}}</td></tr>
+<tr><th>rebuilt</th><td class="mono">{{u .R.Rebuilt.Path}}</td><td>{{.R.Rebuilt.Size}}</td><td>{{.R.Rebuilt.Format}}</td><td class="mono digest">{{.R.Rebuilt.Digest}}</td></tr>
+<tr><th>shipped</th><td class="mono">{{u .R.Shipped.Path}}</td><td>{{.R.Shipped.Size}}</td><td>{{.R.Shipped.Format}}</td><td class="mono digest">{{.R.Shipped.Digest}}</td></tr>
 </table>
 <p>Allowed normalizers: {{if .R.Allowed}}<code>{{join .R.Allowed}}</code>{{else}}none{{end}}.
 {{if ne (print .R.Verdict) "identical"}}{{plural .R.Counts.Differences "difference"}}, {{.R.Counts.Accepted}} accepted by allowed normalizers; {{plural .R.Counts.Causes "cause"}}.{{if or .Cut.Diffs .Cut.Lines}} Not shown here: {{.Cut}} (the JSON report holds everything).{{end}}{{end}}</p>
 {{if .R.Suggested}}<div class="note">Every difference is covered by a known normalizer: allowing <code>{{join .R.Suggested}}</code> would make this <b>equivalent</b>.</div>{{end}}
-{{range .R.Notes}}<div class="note">{{.}}</div>{{end}}
-{{if .Index}}<nav id="index"><h2>Causes</h2><ol>{{range .Index}}<li><a href="#{{.ID}}">{{.Path}}</a><span class="kind fixed">{{.Tag}}</span>{{if .Summary}} — {{.Summary}}{{end}}</li>
+{{range .R.Notes}}<div class="note">{{u .}}</div>{{end}}
+{{if .Index}}<nav id="index"><h2>Causes</h2><ol>{{range .Index}}<li><a href="#{{.ID}}">{{u .Path}}</a><span class="kind fixed">{{.Tag}}</span>{{if .Summary}} — {{u .Summary}}{{end}}</li>
 {{end}}</ol>{{if .IndexCut}}<div class="cut">… {{plural .IndexCut "more cause"}} not listed here</div>{{end}}</nav>{{end}}
 {{with .Root}}<h2>Differences</h2>
 <div id="filter" hidden><input type="search" id="q" placeholder="Filter by name (function, member, section)…" aria-label="filter"> <span id="qn"></span></div>
@@ -222,9 +241,10 @@ qn.textContent=s==""?"":n+" matching";
 })();
 </script>
 </body></html>
-{{define "body"}}<span class="name">{{.N.Name}}</span>{{if .Tag}}<span class="kind {{if .N.Effect}}effect{{else}}{{.Class}}{{end}}">{{.Tag}}</span>{{end}}{{if .N.Summary}} — {{.N.Summary}}{{end}}{{if .SeeID}} (<a href="#{{.SeeID}}">see its differences</a>){{end}}{{if or .N.Rebuilt .N.Shipped}}<span class="vals mono"><span class="old">{{.N.Rebuilt}}</span> → <span class="new">{{.N.Shipped}}</span></span>{{end}}{{end}}
-{{define "lines"}}{{if .Lines}}<pre>{{range .Lines}}<span class="{{lineClass .}}">{{.}}</span>{{end}}{{if .LinesCut}}<span class="hunk">… {{plural .LinesCut "more line"}} not shown</span>{{end}}{{if .N.LinesOmitted}}<span class="hunk">… {{plural .N.LinesOmitted "more line"}} not recorded</span>{{end}}</pre>{{end}}{{end}}
-{{define "node"}}{{if .Kids}}<details id="{{.ID}}" data-path="{{.Path}}"{{if .Open}} open{{end}}><summary>{{template "body" .}}</summary>
+{{define "body"}}<span class="name">{{u .N.Name}}</span>{{if .Tag}}<span class="kind {{if .N.Effect}}effect{{else}}{{.Class}}{{end}}">{{.Tag}}</span>{{end}}{{if .N.Summary}} — {{u .N.Summary}}{{end}}{{if .SeeID}} (<a href="#{{.SeeID}}">see its differences</a>){{end}}{{if or .N.Rebuilt .N.Shipped}}<span class="vals mono"><span class="old">{{u .N.Rebuilt}}</span> → <span class="new">{{u .N.Shipped}}</span></span>{{end}}{{end}}
+{{define "lines"}}{{if .Lines}}<pre>{{range .Lines}}<span class="{{lineClass .}}">{{u .}}</span>{{end}}{{if .LinesCut}}<span class="hunk">… {{plural .LinesCut "more line"}} not shown</span>{{end}}{{if .N.LinesOmitted}}<span class="hunk">… {{plural .N.LinesOmitted "more line"}} not recorded</span>{{end}}</pre>{{end}}{{end}}
+{{define "node"}}{{if .Kids}}<details id="{{.ID}}" data-path="{{esc .Path}}"{{if .Open}} open{{end}}><summary>{{template "body" .}}</summary>
 {{template "lines" .}}{{range .Kids}}{{template "node" .}}{{end}}{{if .Cut}}<div class="cut">… {{plural .Cut "more difference"}} not shown (the JSON report holds them)</div>{{end}}</details>
-{{else}}<div class="leaf" id="{{.ID}}" data-path="{{.Path}}">{{template "body" .}}{{template "lines" .}}</div>
+{{else}}<div class="leaf" id="{{.ID}}" data-path="{{esc .Path}}">{{template "body" .}}{{template "lines" .}}</div>
 {{end}}{{end}}`))
+}

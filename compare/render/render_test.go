@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/reprove/reprove/compare/fixture"
 	"github.com/reprove/reprove/compare/render"
 	"github.com/reprove/reprove/compare/report"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -123,5 +125,33 @@ func TestGolden(t *testing.T) {
 				t.Errorf("JSON round trip (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// Names from the compared files reach the HTML report escaped as on a
+// terminal and bidi-isolated: a member named with a right-to-left override
+// ("gnp.exe" that would read "exe.png") shows the override as \u202e inside
+// a <bdi>, and the page lets long tokens wrap.
+func TestHTMLIsolatesUntrustedText(t *testing.T) {
+	r := &report.Report{
+		SchemaVersion: report.SchemaVersion, Verdict: verdict.Different,
+		Rebuilt: report.Artifact{Path: "rebuilt/evil\u202egnp.exe"}, Shipped: report.Artifact{Path: "shipped/app"},
+		Counts: report.Counts{Differences: 1, Causes: 1},
+		Differences: &report.Node{Name: "/", Kind: verdict.KindGroup, Children: []*report.Node{
+			{Name: "evil\u202egnp.exe", Kind: verdict.KindContent, Summary: strings.Repeat("x", 500)},
+		}},
+	}
+	var b strings.Builder
+	if err := (render.Options{}).HTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if i := strings.IndexRune(page, '\u202e'); i >= 0 {
+		t.Errorf("a right-to-left override reached the page as a character: …%s…", page[max(0, i-80):i])
+	}
+	for _, want := range []string{`<bdi>evil\u202egnp.exe</bdi>`, `<bdi>rebuilt/evil\u202egnp.exe</bdi>`, "bdi{unicode-bidi:isolate}", "overflow-wrap:anywhere"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
 	}
 }

@@ -137,7 +137,7 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			if compOut == out {
 				return usageErrorf("--comparison-output must differ from -o")
 			}
-			for _, o := range []string{out, compOut, pipeline.BareBeside(out)} {
+			for _, o := range []string{out, compOut, bareBeside(out)} {
 				if o == "" {
 					continue
 				}
@@ -181,14 +181,11 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 			}
 			doc := signedDoc{Command: "attest summary", Signer: res.Key, Shipped: res.Shipped, Verdict: res.Verdict.String(), Rebuilt: res.Rebuilt, Reviews: new(int)}
 			*doc.Reviews = res.Reviews
-			for _, f := range []struct {
-				path, predicateType string
-				statement           digest.Digest
-			}{{res.Output, attest.VSAPredicateType, res.Statement}, {res.BareOutput, attest.VSAPredicateType, res.Statement}, {res.ComparisonOutput, attest.ComparisonPredicateType, res.ComparisonStatement}} {
-				if f.path != "" {
-					doc.Files = append(doc.Files, signedAt(f.path, f.predicateType, f.statement))
-				}
+			doc.Files = append(doc.Files, signedAt(res.Output, attest.VSAPredicateType, res.Statement))
+			if res.BareOutput != "" {
+				doc.Files = append(doc.Files, signedAt(res.BareOutput, attest.VSAPredicateType, res.Statement))
 			}
+			doc.Files = append(doc.Files, signedAt(res.ComparisonOutput, attest.ComparisonPredicateType, res.ComparisonStatement))
 			return reportSigned(env, jsonOut, doc, "wrote %s: %s is %s %s rebuilt output %s, %s, signed by key %s\n",
 				written, res.Shipped, res.Verdict, prep, res.Rebuilt, reviewed, res.Key)
 		},
@@ -209,6 +206,10 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 	f.BoolVar(&jsonOut, "json", false, "print what was signed as JSON (schema signed)")
 	return cmd
 }
+
+// bareBeside is where the bare envelope of a VSA written as a Sigstore
+// bundle goes (see pipeline.BareBeside).
+func bareBeside(out string) string { return pipeline.BareBeside(out) }
 
 // readAttestation reads one signed attestation of the wanted predicate type
 // (see attest.ReadAttestation).

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,6 +31,7 @@ const ExitIncomplete = 4
 type inferFlags struct {
 	source, commit, sourceURL string
 	shippedURL, member        string
+	buildinfo                 string
 	ldflags                   []string
 	output, name, suite       string
 	jsonOut                   bool
@@ -88,12 +90,14 @@ error, 2 bad usage.`,
 	f.StringVarP(&fl.output, "output", "o", "", "write the recipe to `file` instead of stdout")
 	f.StringVar(&fl.name, "name", "", "file name of the rebuilt binary in /out (default: from the main package)")
 	f.StringVar(&fl.suite, "suite", "bookworm", "Debian `suite` for images that need packages (git, gcc)")
+	f.StringVar(&fl.buildinfo, "buildinfo", "", "for a .deb: the original build's .buildinfo `file`; its Installed-Build-Depends are locked exactly, from the snapshot archive at its Build-Date")
+	f.StringVar(&fl.rf.snapshot, "snapshot", "", "snapshot archive `URL` (default https://snapshot.debian.org), for --buildinfo")
 	f.BoolVar(&fl.jsonOut, "json", false, "print the recipe, findings and candidates as JSON (schema-versioned)")
 	f.BoolVar(&fl.rebuild, "rebuild", false, "rebuild the candidates in turn until one reproduces the binary")
 	f.StringVar(&fl.rebuildDir, "rebuild-dir", "", "`directory` for the rebuilds (must not exist; default reprove-out/infer-NAME-VERSION)")
 	// The build settings of reprove rebuild (its --json is infer's own).
 	f.StringVar(&fl.rf.address, "containerd-address", "", "with --rebuild: use the containerd at this socket instead of starting reprove's own")
-	f.StringVar(&fl.rf.mirror, "debian-mirror", "", "with --rebuild: Debian mirror for base images")
+	f.StringVar(&fl.rf.mirror, "debian-mirror", "", "Debian mirror: for a .deb, where its suite's signed indexes are read; with --rebuild, for base images")
 	f.StringVar(&fl.rf.proxy, "goproxy", "", "with --rebuild: Go module proxy for toolchains and modules")
 	f.Var(&fl.rf.memory, "memory", "with --rebuild: memory limit of each build, e.g. 4GiB")
 	f.Var(&fl.rf.disk, "disk", "with --rebuild: disk limit of each build, e.g. 20GiB")
@@ -103,6 +107,9 @@ error, 2 bad usage.`,
 
 func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error {
 	ctx := cmd.Context()
+	if infer.IsDeb(binary) {
+		return runInferDeb(cmd, env, binary, fl)
+	}
 	if fl.commit != "" && fl.source == "" {
 		return usageErrorf("--commit needs --source")
 	}
@@ -134,6 +141,10 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 		},
 	})
 	if err != nil {
+		if errors.Is(err, infer.ErrNotGo) && fl.member == "" {
+			// A native executable: what it records, no recipe.
+			return runInferNative(cmd, env, binary, fl)
+		}
 		return err
 	}
 	for _, n := range ir.Notes {
@@ -143,6 +154,9 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 	var tries []rebuildTry
 	reproduced := -1
 	if fl.rebuild {
+		if err := lockInferred(cmd, env, res, fl); err != nil {
+			return err
+		}
 		if len(res.Incomplete) > 0 {
 			return fmt.Errorf("cannot rebuild: the recipe is incomplete (%s); give --source", strings.Join(res.Incomplete, "; "))
 		}

@@ -37,7 +37,12 @@ type monitorReport struct {
 	// IndexesChecked counts the artifacts whose signed index the centre
 	// hands customers was checked to list every new entry naming them.
 	IndexesChecked int `json:"indexesChecked"`
-	IndexesSkipped int `json:"indexesSkipped"`
+	// IndexesSkipped counts the artifacts past one run's bound, which the
+	// next run checks: entries from ReplayedTo on (EntriesPending of them)
+	// wait for it.
+	IndexesSkipped int   `json:"indexesSkipped"`
+	ReplayedTo     int64 `json:"replayedTo"`
+	EntriesPending int64 `json:"entriesPending"`
 	// LookupFailures are the artifacts whose lookup failed, checked again
 	// by the next run.
 	LookupFailures []monitor.LookupFailure `json:"lookupFailures,omitempty"`
@@ -60,7 +65,11 @@ rewritten or shrunk is caught. The new entries are read from the log's tiles,
 each checked against the new checkpoint, and listed. Then, for each artifact
 the new entries name, the signed index in the centre's lookup must list every
 one of them: a centre hiding an entry from an artifact's customers (a
-dissenting rebuilder's summary, say) is caught. Run it regularly (cron).
+dissenting rebuilder's summary, say) is caught, and so is a lookup that
+answers at an older tree than the log's (a stale cache or front). One run
+checks at most 10,000 artifacts; the next run goes on where it stopped, so
+a first run over a large log checks every artifact over a few runs. Run it
+regularly (cron).
 
 The first run pins the log's verifier key: --key (the key, or a file holding
 it), else the key the centre names. The state advances only when the check
@@ -100,7 +109,8 @@ not run (the centre unreachable, say) or a lookup failed.`,
 			}
 			rep := monitorReport{SchemaVersion: 1, Server: c.Server(), VerifierKey: res.VerifierKey, KeyPinned: res.KeyPinned,
 				Consistent: ie == nil && xe == nil, OldSize: res.Old.Size, NewSize: res.New.Size, Entries: res.Entries,
-				IndexesChecked: res.IndexesChecked, IndexesSkipped: res.IndexesSkipped, LookupFailures: res.LookupFailures}
+				IndexesChecked: res.IndexesChecked, IndexesSkipped: res.IndexesSkipped, ReplayedTo: res.ReplayedTo, EntriesPending: res.EntriesPending,
+				LookupFailures: res.LookupFailures}
 			if rep.Entries == nil {
 				rep.Entries = []monitor.Entry{}
 			}
@@ -157,11 +167,11 @@ func printMonitor(env *Env, r monitorReport) {
 		printf(env.Stdout, "log %s: tree size %d → %d, consistent\n", r.Server, r.OldSize, r.NewSize)
 	}
 	if r.IndexesChecked > 0 || r.IndexesSkipped > 0 {
-		line := fmt.Sprintf("the centre's signed index of %s lists every new entry naming it", english.Count(r.IndexesChecked, "artifact"))
-		if r.IndexesSkipped > 0 {
-			line += fmt.Sprintf(" (%d more not checked: more than %d in one run)", r.IndexesSkipped, monitor.MaxIndexChecks)
-		}
-		printLine(env.Stdout, line)
+		printLine(env.Stdout, fmt.Sprintf("the centre's signed index of %s lists every new entry naming it", english.Count(r.IndexesChecked, "artifact")))
+	}
+	if r.EntriesPending > 0 {
+		printLine(env.Stdout, fmt.Sprintf("%s not yet replayed against the centre's lookups (more than %d artifacts in one run): the next run goes on from tree size %d",
+			english.Count(r.EntriesPending, "entry", "entries"), monitor.MaxIndexChecks, r.ReplayedTo))
 	}
 	for _, f := range r.LookupFailures {
 		printf(env.Stdout, "LOOKUP FAILED: %s: %s (checked again by the next run)\n", f.Subject, f.Err)

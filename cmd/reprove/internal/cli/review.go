@@ -60,7 +60,7 @@ signed the review already is refused.`,
 				if err != nil {
 					return err
 				}
-				return reportSigned(env, jsonOut, signedDoc{Command: "review", Signer: res.Key,
+				return reportSigned(env, jsonOut, signedDoc{Command: "review", Signer: res.Key, Signatures: 1,
 					Files: []signedFile{signedAt(res.Output, attest.ReviewPredicateType, res.Statement)}},
 					"wrote %s: review %s co-signed by key %s (the other signatures stay in %s)\n", res.Output, res.Statement, res.Key, cosignPath)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/reprove/reprove/centre"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/store"
+	"github.com/reprove/reprove/centre/witness"
 	"github.com/reprove/reprove/internal/atomicfile"
 )
 
@@ -83,6 +84,10 @@ func newServeCmd(env *Env) *cobra.Command {
 		newLog   bool
 		keyRate  float64
 		keyBurst int
+
+		witnesses []string
+		quorum    int
+		wopts     witness.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "serve [--addr HOST:PORT] [--data DIR | --database postgres://…]",
@@ -112,6 +117,14 @@ Each registered key may submit --key-rate envelopes a second over time and
 --key-burst at once (429 past them); the server answers 503 with
 Retry-After when overloaded or when its storage fails (a full disk, a
 database outage, a database file removed or replaced), and /healthz says so.
+With --witness (repeatable: "VKEY URL", a witness's note verifier key and
+where it answers C2SP tlog-witness), the centre asks each witness to cosign
+every new checkpoint, in the background: appends never wait for a witness.
+Lookups and /checkpoint then serve the newest tree --witness-quorum of them
+cosigned (all by default), with their cosignatures; a witness that is down
+or slow only delays when new entries reach lookups, by about
+--witness-interval once it answers again. Tell each witness of the log
+first (its origin and verifier key, printed at start).
 
 SIGTERM or SIGINT shuts the server down gracefully: it stops accepting, lets
 requests in flight finish (up to --grace), and commits nothing half-done.`,
@@ -125,6 +138,17 @@ requests in flight finish (up to --grace), and commits nothing half-done.`,
 			cfg.LogKey, cfg.Origin, cfg.Clock, cfg.NewLog = logKey, origin, env.Now, newLog
 			cfg.KeyRate, cfg.KeyBurst = keyRate, keyBurst
 			cfg.Logf = func(format string, a ...any) { printf(env.Stderr, "reprove: "+format+"\n", a...) }
+			for _, spec := range witnesses {
+				w, err := witness.Parse(spec)
+				if err != nil {
+					return usageErrorf("--witness: %v", err)
+				}
+				cfg.Witnesses = append(cfg.Witnesses, w)
+			}
+			if quorum < 0 || quorum > len(cfg.Witnesses) {
+				return usageErrorf("--witness-quorum %d: want 1 to the number of witnesses (%d)", quorum, len(cfg.Witnesses))
+			}
+			cfg.WitnessQuorum, cfg.Witnessing = quorum, wopts
 			c, err := centre.Open(ctx, cfg)
 			if err != nil {
 				return err
@@ -147,6 +171,12 @@ requests in flight finish (up to --grace), and commits nothing half-done.`,
 			}
 			printf(env.Stdout, "serving the transparency centre at %s\nlog:          %s\nverifier key: %s\nstore:        %s\n",
 				url, c.Log().Origin(), c.Log().VerifierKey(), describeStore(cfg))
+			for _, w := range cfg.Witnesses {
+				printf(env.Stdout, "witness:      %s at %s\n", w.Name(), w.URL)
+			}
+			if len(cfg.Witnesses) > 0 {
+				printf(env.Stdout, "lookups serve trees cosigned by %d of %d witnesses\n", c.Log().Quorum(), len(cfg.Witnesses))
+			}
 			if err := c.Serve(ctx, ln, grace); err != nil {
 				return err
 			}
@@ -164,6 +194,10 @@ requests in flight finish (up to --grace), and commits nothing half-done.`,
 	f.BoolVar(&newLog, "new-log", false, "start a new, empty log with a key that exists already (only on purpose: see above)")
 	f.Float64Var(&keyRate, "key-rate", centre.DefaultKeyRate, "envelopes a second each registered key may submit over time (negative: no limit)")
 	f.IntVar(&keyBurst, "key-burst", centre.DefaultKeyBurst, "envelopes each registered key may submit at once")
+	f.StringArrayVar(&witnesses, "witness", nil, "ask the witness `\"VKEY URL\"` to cosign each checkpoint (C2SP tlog-witness; repeatable)")
+	f.IntVar(&quorum, "witness-quorum", 0, "serve trees cosigned by `N` witnesses (default: all)")
+	f.DurationVar(&wopts.Interval, "witness-interval", time.Second, "ask each witness at most once per `DURATION`")
+	f.DurationVar(&wopts.Refresh, "witness-refresh", 15*time.Minute, "ask again for a cosignature of an unchanged tree after `DURATION`, so it stays young")
 	cmd.AddCommand(newServeKeysCmd(env, &cf))
 	return cmd
 }

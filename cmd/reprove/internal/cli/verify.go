@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/reprove/reprove/attest/logproof/logstate"
 	"github.com/reprove/reprove/attest/policy"
 	"github.com/reprove/reprove/centre/client"
 	"github.com/reprove/reprove/pipeline"
@@ -38,7 +39,16 @@ FILE.intoto.jsonl is read if it exists.
 (every attestation the log holds for it, with inclusion proofs and the log's
 signed artifact index) and reads it with the rest. With a policy that names
 the log (log: key:), only what the bundle proves counts; the centre is not
-trusted for anything its log's key does not sign.
+trusted for anything its log's key does not sign, and with log: witnesses:
+a checkpoint counts only when enough of the named witnesses cosigned it
+(within log: maxAge:, when set).
+
+Under a policy that names a log, verify remembers the newest tree of that
+log it has seen, in $REPROVE_STATE (default $XDG_STATE_HOME/reprove, else
+~/.local/state/reprove), and refuses a bundle older than it (it may leave out
+what was logged since) or of another history (a fork). With --server it
+first reads the centre's own checkpoint, and fetches the proofs that the
+trees it sees are one log's; offline it says what it could not check.
 
 The policy (YAML, documented in the README) names the trusted reviewer and
 rebuilder keys with k-of-n thresholds, the normalizers allowed to make
@@ -71,9 +81,13 @@ usage errors.`,
 			if err != nil {
 				return err
 			}
+			// Without a state directory, verify remembers no log's tree
+			// (and says so in a note).
+			stateDir, _ := logstate.DefaultDir(env.Getenv)
 			req := pipeline.VerifyRequest{
 				File: file, Attestations: atts, Server: server, Policy: pol,
 				ExpectName: expectName, ExpectVersion: expectVersion, Now: env.Now,
+				StateDir: stateDir,
 			}
 			if env.IsTerminal && !jsonOut {
 				req.Progress = func(e pipeline.Event) { printf(env.Stderr, "reprove: %s\n", e.Message) }
