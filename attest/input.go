@@ -336,8 +336,10 @@ func SplitDocuments(name string, b []byte) []Document {
 	if len(trimmed) == 0 {
 		return []Document{{Source: name, Err: fmt.Errorf("empty file")}}
 	}
-	// One JSON value (possibly pretty-printed) or JSON Lines?
-	if strictjson.Check(trimmed) == nil {
+	// One JSON value (possibly pretty-printed) or JSON Lines? (The strict
+	// checks are parseDocument's, once; json.Valid only tells the shapes
+	// apart, without a second strict pass.)
+	if json.Valid(trimmed) {
 		return parseDocument(name, trimmed)
 	}
 	lines := bytes.Split(trimmed, []byte("\n"))

@@ -32,7 +32,7 @@ import (
 func benchCentre(b *testing.B, backend string, maxBatch int) (*Centre, *httptest.Server) {
 	b.Helper()
 	ctx := context.Background()
-	cfg := Config{DataDir: b.TempDir(), Origin: "bench.test/log", MaxBatch: maxBatch}
+	cfg := Config{DataDir: b.TempDir(), Origin: "bench.test/log", MaxBatch: maxBatch, KeyRate: -1}
 	if backend == "postgres" {
 		cfg.DatabaseURL = pgtest.Database(b)
 	}

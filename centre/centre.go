@@ -29,11 +29,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/attest/logproof"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/merklelog"
 	"github.com/reprove/reprove/centre/store"
@@ -62,6 +62,22 @@ type Config struct {
 	// MaxBatch, when positive, bounds the leaves one commit takes
 	// (merklelog.MaxBatch by default; 1 commits every submission alone).
 	MaxBatch int
+	// NewLog allows starting a new, empty log with a key that exists
+	// already (LogKey, or DataDir's log.key). Without it the centre refuses:
+	// an existing key beside an empty database means the database was lost
+	// or replaced, and a new log under the old key would fork it.
+	NewLog bool
+	// KeyRate and KeyBurst are each registered key's share: envelopes per
+	// second over time (DefaultKeyRate when 0; unlimited when negative)
+	// and at once (DefaultKeyBurst when 0).
+	KeyRate  float64
+	KeyBurst int
+	// MaxInFlight bounds the bytes of submissions in progress at once
+	// (DefaultMaxInFlight when 0), MaxSubmissions their number
+	// (DefaultMaxSubmissions when 0); past either, a submission is
+	// answered 503 with Retry-After.
+	MaxInFlight    int64
+	MaxSubmissions int
 	// Witnesses are asked to cosign each new checkpoint (C2SP
 	// tlog-witness); lookups then serve the newest checkpoint that
 	// WitnessQuorum of them cosigned (all of them when 0).
@@ -77,6 +93,8 @@ type Centre struct {
 	st    store.Store
 	log   *merklelog.Log
 	keys  *keyRing
+	gate  *gate
+	quota *quotas
 	cosig *witness.Cosigner
 	web   http.Handler
 	logf  func(string, ...any)
@@ -106,6 +124,12 @@ func Open(ctx context.Context, cfg Config) (*Centre, error) {
 	c.st, err = OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if !created && !cfg.NewLog {
+		if err := holdsLog(ctx, c.st, cfg); err != nil {
+			c.st.Close()
+			return nil, err
+		}
 	}
 	quorum := 0
 	if len(cfg.Witnesses) > 0 {
@@ -144,8 +168,30 @@ func Open(ctx context.Context, cfg Config) (*Centre, error) {
 		cosig.Store(c.cosig)
 	}
 	c.keys = &keyRing{st: c.st}
+	c.gate = newGate(cfg.MaxInFlight, cfg.MaxSubmissions)
+	c.quota = newQuotas(cfg.KeyRate, cfg.KeyBurst)
 	c.web = web.New(c.log, c.clock)
 	return c, nil
+}
+
+// ErrNoLog is a centre whose log key exists while its database holds no
+// log: see Config.NewLog.
+var ErrNoLog = errors.New("the database holds no log")
+
+// holdsLog refuses a store that holds no log when the key was not made
+// now: the database was deleted or replaced, or points at another (empty)
+// database, and starting over under the same key would fork the log.
+func holdsLog(ctx context.Context, st store.Store, cfg Config) error {
+	_, err := st.Meta(ctx, merklelog.MetaVerifierKey)
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	key := cfg.LogKey
+	if key == "" {
+		key = filepath.Join(cfg.DataDir, merklelog.SignerKeyFile)
+	}
+	return fmt.Errorf("open centre: %w, but its key %s exists: the database was deleted, replaced or is not the log's; "+
+		"a new log under this key would fork the log its customers know. Restore the database, or start a new log on purpose (reprove serve --new-log)", ErrNoLog, key)
 }
 
 // OpenStore opens the store a configuration names, as Open does.
@@ -242,48 +288,6 @@ func (c *Centre) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	return nil
 }
 
-// keyRing caches the registered keys, reloading them when the store's key
-// version moves (checked at most once a second, and at once when a
-// submission names no known key, so a key added a moment ago counts).
-type keyRing struct {
-	st      store.Store
-	mu      sync.Mutex
-	keys    []item.Key
-	version int64
-	checked time.Time
-	loaded  bool
-}
-
-func (r *keyRing) get(ctx context.Context, force bool) ([]item.Key, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.loaded && !force && time.Since(r.checked) < time.Second {
-		return r.keys, nil
-	}
-	v, err := r.st.KeysVersion(ctx)
-	if err != nil {
-		return nil, err
-	}
-	r.checked = time.Now()
-	if r.loaded && v == r.version {
-		return r.keys, nil
-	}
-	recs, err := r.st.Keys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var ks []item.Key
-	for _, k := range recs {
-		ver, err := keys.ParseVerifier(k.PEM, "registered key "+k.Name)
-		if err != nil {
-			return nil, err
-		}
-		ks = append(ks, item.Key{Name: k.Name, Role: k.Role, Verifier: ver})
-	}
-	r.keys, r.version, r.loaded = ks, v, true
-	return ks, nil
-}
-
 // AddKey registers a public key (PEM) under name with a role.
 func AddKey(ctx context.Context, st store.Store, name string, role item.Role, pem []byte, now time.Time) (store.KeyRecord, error) {
 	if name == "" || strings.ContainsAny(name, "\n\r\t") {
@@ -298,4 +302,98 @@ func AddKey(ctx context.Context, st store.Store, name string, role item.Role, pe
 		return store.KeyRecord{}, err
 	}
 	return rec, nil
+}
+
+// Revoked is a logged key revocation.
+type Revoked struct {
+	Key store.KeyRecord
+	// Index is the revocation's log entry; TreeSize the tree it was
+	// committed in.
+	Index, TreeSize int64
+}
+
+// RevokeKey revokes the registered key name: a revocation entry
+// (logproof.Revocation) is logged, and from its commit on the centre
+// refuses what the key signs (every replica: the append transaction
+// checks). What it signed before stays in the log; lookups of it carry
+// the revocation, so verifiers can mark it.
+func (c *Centre) RevokeKey(ctx context.Context, name, reason string) (*Revoked, error) {
+	return revoke(ctx, c.st, c.log, name, reason, c.clock())
+}
+
+// RevokeKey is Centre.RevokeKey for `reprove serve keys revoke`, beside or
+// without a running centre: it opens the store and the log as cfg names
+// them (the log's key must exist) and appends the revocation as one more
+// replica would.
+func RevokeKey(ctx context.Context, cfg Config, name, reason string) (*Revoked, error) {
+	if cfg.DataDir == "" && (cfg.DatabaseURL == "" || cfg.LogKey == "") {
+		return nil, errors.New("revoke key: no data directory")
+	}
+	path := cfg.LogKey
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, merklelog.SignerKeyFile)
+	}
+	skey, err := merklelog.LoadKey(path)
+	if err != nil {
+		return nil, fmt.Errorf("revoke key: %w", err)
+	}
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if err := holdsLog(ctx, st, cfg); err != nil {
+		return nil, fmt.Errorf("revoke key: %w", err)
+	}
+	now := time.Now
+	if cfg.Clock != nil {
+		now = cfg.Clock
+	}
+	l, err := merklelog.Open(ctx, st, skey, merklelog.Options{Clock: now})
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	return revoke(ctx, st, l, name, reason, now())
+}
+
+func revoke(ctx context.Context, st store.Store, l *merklelog.Log, name, reason string, now time.Time) (*Revoked, error) {
+	if strings.ContainsFunc(reason, func(r rune) bool { return r < ' ' && r != '\t' }) || len(reason) > 1024 {
+		return nil, errors.New("revoke key: the reason must be one line of at most 1024 bytes")
+	}
+	recs, err := st.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var rec *store.KeyRecord
+	for i := range recs {
+		if recs[i].Name == name {
+			rec = &recs[i]
+		}
+	}
+	if rec == nil {
+		return nil, fmt.Errorf("revoke key %s: no key of that name is registered: %w", name, store.ErrNotFound)
+	}
+	if rec.Revoked {
+		return nil, fmt.Errorf("revoke key %s: revoked already, at %s (log entry %d): %w", name, rec.RevokedAt.Format(time.RFC3339), rec.RevokedIndex, store.ErrExists)
+	}
+	role, _ := rec.Role.MarshalText()
+	it, err := item.RevocationItem(logproof.Revocation{Key: rec.Fingerprint, Name: rec.Name, Role: string(role), RevokedAt: now, Reason: reason})
+	if err != nil {
+		return nil, fmt.Errorf("revoke key %s: %w", name, err)
+	}
+	added, cp, err := l.Append(ctx, []*item.Item{it}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("revoke key %s: %w", name, err)
+	}
+	recs, err = st.Keys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range recs {
+		if k.Name == name {
+			rec = &k
+		}
+	}
+	return &Revoked{Key: *rec, Index: added[0].Index, TreeSize: cp.Size}, nil
 }

@@ -44,32 +44,27 @@ type testCentre struct {
 
 func newCentre(t *testing.T, backend string) *testCentre {
 	t.Helper()
-	ctx := context.Background()
-	cfg := Config{DataDir: t.TempDir(), Origin: "centre.test/log", Logf: t.Logf}
+	cfg := Config{DataDir: t.TempDir()}
 	if backend == "postgres" {
 		cfg.DatabaseURL = pgtest.Database(t)
 	}
-	c, err := Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []struct {
-		p    *fixture.Party
-		role item.Role
-	}{{alice, item.Reviewer}, {bob, item.Reviewer}, {rebA, item.Rebuilder}, {rebB, item.Rebuilder}} {
-		if _, err := AddKey(ctx, c.st, k.p.Name, k.role, k.p.PEM, time.Now()); err != nil {
+	tc := serveCentre(t, cfg, alice, bob)
+	for _, p := range []*fixture.Party{rebA, rebB} {
+		if _, err := AddKey(context.Background(), tc.c.st, p.Name, item.Rebuilder, p.PEM, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(c.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		c.Close()
-	})
-	return &testCentre{c: c, srv: srv, v: c.Log().Verifier()}
+	return tc
 }
 
 func (tc *testCentre) do(t *testing.T, method, path string, body []byte) (int, []byte) {
+	t.Helper()
+	status, _, b := tc.request(t, method, path, body)
+	return status, b
+}
+
+// request sends a request and returns the reply's status, headers and body.
+func (tc *testCentre) request(t *testing.T, method, path string, body []byte) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, tc.srv.URL+path, bytes.NewReader(body))
 	if err != nil {
@@ -84,7 +79,7 @@ func (tc *testCentre) do(t *testing.T, method, path string, body []byte) (int, [
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, b
+	return resp.StatusCode, resp.Header, b
 }
 
 func (tc *testCentre) submit(t *testing.T, envs ...[]byte) *api.SubmitReply {

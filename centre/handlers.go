@@ -30,21 +30,16 @@ func (c *Centre) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+api.PathCheckpoints+"{size}", c.getCheckpointAt)
 	mux.HandleFunc("GET "+api.PathConsistency, c.getConsistency)
 	mux.HandleFunc("GET "+api.PathLog, c.getLog)
+	mux.HandleFunc("GET "+api.PathKeys, c.getKeys)
 	mux.HandleFunc("GET "+api.PathCheckpoint, c.getCheckpoint)
 	mux.HandleFunc("GET "+api.PathTiles+"{path...}", c.getTile)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if _, _, err := c.log.Latest(r.Context()); err != nil {
-			c.fail(w, http.StatusServiceUnavailable, api.CodeUnavailable, "", err)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "ok\n")
-	})
+	mux.HandleFunc("GET /healthz", c.getHealth)
 }
 
-// writeJSON writes v with status.
+// writeJSON writes v with status, compact (replies are for programs; the
+// indentation cost a fifth of writing a submission's reply).
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := json.Marshal(v)
 	if err != nil {
 		http.Error(w, "encode reply", http.StatusInternalServerError)
 		return
@@ -71,7 +66,7 @@ func (c *Centre) fail(w http.ResponseWriter, status int, code, doc string, err e
 // statusOf maps an item refusal to its HTTP status.
 func statusOf(code item.Code) int {
 	switch code {
-	case item.CodeUnknownKey, item.CodeWrongRole:
+	case item.CodeUnknownKey, item.CodeWrongRole, item.CodeRevokedKey, item.CodeQuota:
 		return http.StatusForbidden
 	case item.CodeTooLarge:
 		return http.StatusRequestEntityTooLarge
@@ -81,16 +76,27 @@ func statusOf(code item.Code) int {
 	return http.StatusBadRequest
 }
 
-// failItem answers for an error from item or the log.
+// failItem answers for an error from item, the log or the store.
 func (c *Centre) failItem(w http.ResponseWriter, doc string, err error) {
 	var ie *item.Error
+	var tm *store.TooManyError
 	switch {
 	case errors.As(err, &ie):
 		c.fail(w, statusOf(ie.Code), string(ie.Code), doc, err)
-	case errors.Is(err, merklelog.ErrClosed):
+	case errors.As(err, &tm):
+		c.fail(w, http.StatusUnprocessableEntity, api.CodeTooManyEntries, doc, fmt.Errorf("%w; ask for the entries of the keys you trust (?%s=sha256:…, repeated)", err, api.QuerySigner))
+	case errors.Is(err, merklelog.ErrBusy):
+		c.busy(w, err)
+	case errors.Is(err, merklelog.ErrClosed), errors.Is(err, context.Canceled):
+		retryAfter(w, time.Second)
 		c.fail(w, http.StatusServiceUnavailable, api.CodeUnavailable, doc, err)
-	case errors.Is(err, context.Canceled):
-		c.fail(w, http.StatusServiceUnavailable, api.CodeUnavailable, doc, err)
+	case store.Unavailable(err), errors.Is(err, merklelog.ErrRolledBack):
+		// The storage is failing (a full disk, a database outage, a
+		// replaced file): retry later; the details are the operator's.
+		c.logf("centre: storage unavailable: %v", err)
+		retryAfter(w, 5*time.Second)
+		writeJSON(w, http.StatusServiceUnavailable, &api.Error{SchemaVersion: api.SchemaVersion, Code: api.CodeUnavailable, Document: doc,
+			Message: "the centre's storage is unavailable; nothing was logged; retry later (the operator's log has the details)"})
 	default:
 		c.fail(w, http.StatusInternalServerError, api.CodeInternal, doc, err)
 	}
@@ -154,6 +160,10 @@ func (c *Centre) Check(ctx context.Context, body []byte) ([]*item.Item, error) {
 	if err != nil {
 		return nil, err
 	}
+	return c.checkDocs(ctx, docs)
+}
+
+func (c *Centre) checkDocs(ctx context.Context, docs []attest.Document) ([]*item.Item, error) {
 	known, err := c.keys.get(ctx, false)
 	if err != nil {
 		return nil, err
@@ -176,30 +186,58 @@ func (c *Centre) Check(ctx context.Context, body []byte) ([]*item.Item, error) {
 			return nil, &docError{doc: d.Source, err: &item.Error{Code: item.CodeTooLarge,
 				Err: fmt.Errorf("the envelope's canonical form is %d bytes; a log entry holds at most %d (C2SP entry bundles)", len(it.Leaf), merklelog.MaxEntrySize)}}
 		}
+		c.keys.signed(it)
 		items[i] = it
 	}
 	return items, nil
 }
 
 func (c *Centre) postAttestations(w http.ResponseWriter, r *http.Request) {
+	release, ok := c.enter(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	body, ok := c.readBody(w, r)
 	if !ok {
 		return
 	}
-	items, err := c.Check(r.Context(), body)
+	docs, err := DecodeSubmission(body)
 	if err != nil {
 		doc, err := docOf(err)
 		c.failItem(w, doc, err)
 		return
 	}
-	c.appendAndReply(w, r, items, nil)
+	items, err := c.checkDocs(r.Context(), docs)
+	if err != nil {
+		doc, err := docOf(err)
+		c.failItem(w, doc, err)
+		return
+	}
+	if k, wait := c.quota.take(items, c.clock()); k != "" {
+		retryAfter(w, wait)
+		c.fail(w, http.StatusTooManyRequests, api.CodeRateLimited, "", fmt.Errorf("the key %s has used its share of submissions (%v envelopes a second, %d at once); retry later", k, c.quota.limit, c.quota.burst))
+		return
+	}
+	names := make([]string, len(docs))
+	for i, d := range docs {
+		names[i] = d.Source
+	}
+	c.appendAndReply(w, r, items, nil, names)
 }
 
-func (c *Centre) appendAndReply(w http.ResponseWriter, r *http.Request, items []*item.Item, reports [][]byte) {
+// appendAndReply logs items; names are the submitted documents' names, by
+// which a refusal inside the log's transaction says which one it was.
+func (c *Centre) appendAndReply(w http.ResponseWriter, r *http.Request, items []*item.Item, reports [][]byte, names []string) {
 	ctx := r.Context()
 	added, cp, err := c.log.Append(ctx, items, reports)
 	if err != nil {
-		c.failItem(w, "", err)
+		doc := ""
+		var re *merklelog.RefusedError
+		if errors.As(err, &re) && re.Item < len(names) {
+			doc = names[re.Item]
+		}
+		c.failItem(w, doc, err)
 		return
 	}
 	rep := api.SubmitReply{SchemaVersion: api.SchemaVersion, Checkpoint: string(cp.Note), TreeSize: cp.Size}
@@ -224,6 +262,11 @@ func (c *Centre) appendAndReply(w http.ResponseWriter, r *http.Request, items []
 }
 
 func (c *Centre) postCompareReport(w http.ResponseWriter, r *http.Request) {
+	release, ok := c.enter(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	body, ok := c.readBody(w, r)
 	if !ok {
 		return
@@ -233,28 +276,20 @@ func (c *Centre) postCompareReport(w http.ResponseWriter, r *http.Request) {
 		c.failItem(w, "", err)
 		return
 	}
-	// The centre is not an open dump: a report must be about a file the
-	// log already holds an attestation for.
-	cp, _, err := c.log.Latest(r.Context())
+	// Nothing unsigned enters the log: a report is logged only when a
+	// comparison in the log, signed by a registered rebuilder, cites its
+	// digest (the report's bytes are what that signature covers).
+	cited, err := c.st.ReportCited(r.Context(), it.PayloadDigest)
 	if err != nil {
 		c.failItem(w, "", err)
 		return
 	}
-	related := false
-	for _, s := range it.Subjects {
-		es, err := c.st.Lookup(r.Context(), s.Digest, cp.Size, false)
-		if err != nil {
-			c.failItem(w, "", err)
-			return
-		}
-		related = related || len(es) > 0
-	}
-	if !related {
+	if !cited {
 		c.failItem(w, "", &item.Error{Code: item.CodeUnrelated,
-			Err: errors.New("the log holds no attestation for the rebuilt or the shipped file of this report: publish the attestations first")})
+			Err: fmt.Errorf("no comparison in the log cites the compare report %s: publish the rebuilder's signed comparison that cites it first", it.PayloadDigest)})
 		return
 	}
-	c.appendAndReply(w, r, []*item.Item{it}, [][]byte{body})
+	c.appendAndReply(w, r, []*item.Item{it}, [][]byte{body}, nil)
 }
 
 func parseDigest(s string) (digest.Digest, error) {
@@ -291,6 +326,19 @@ func (c *Centre) getArtifact(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, http.StatusBadRequest, api.CodeBadRequest, "", err)
 		return
 	}
+	var signers []digest.Digest
+	for _, v := range r.URL.Query()[api.QuerySigner] {
+		k, err := parseDigest(v)
+		if err != nil {
+			c.fail(w, http.StatusBadRequest, api.CodeBadRequest, "", fmt.Errorf("?%s=: %w", api.QuerySigner, err))
+			return
+		}
+		signers = append(signers, k)
+	}
+	if len(signers) > api.MaxSigners {
+		c.fail(w, http.StatusBadRequest, api.CodeBadRequest, "", fmt.Errorf("%d signers, more than one lookup takes (%d)", len(signers), api.MaxSigners))
+		return
+	}
 	var bu *logproof.Bundle
 	if q := r.URL.Query().Get("size"); q != "" {
 		// The lookup at a tree the log signed (a monitor's replayed size).
@@ -299,16 +347,20 @@ func (c *Centre) getArtifact(w http.ResponseWriter, r *http.Request) {
 			c.fail(w, http.StatusBadRequest, api.CodeBadRequest, "", fmt.Errorf("size: %w", perr))
 			return
 		}
-		bu, _, err = c.log.BundleAt(r.Context(), d, n)
+		bu, _, err = c.log.BundleAtFor(r.Context(), d, n, signers)
 		if errors.Is(err, store.ErrNotFound) {
 			c.fail(w, http.StatusNotFound, api.CodeNotFound, "", fmt.Errorf("the log signed no checkpoint at tree size %d", n))
 			return
 		}
 	} else {
-		bu, _, err = c.log.Bundle(r.Context(), d)
+		bu, _, err = c.log.BundleFor(r.Context(), d, signers)
 	}
 	if errors.Is(err, merklelog.ErrNoEntries) {
-		c.fail(w, http.StatusNotFound, api.CodeNotFound, "", fmt.Errorf("the log holds no attestation for %s", d))
+		msg := fmt.Errorf("the log holds no attestation for %s", d)
+		if len(signers) > 0 {
+			msg = fmt.Errorf("the log holds no attestation for %s signed by the %d keys asked for", d, len(signers))
+		}
+		c.fail(w, http.StatusNotFound, api.CodeNotFound, "", msg)
 		return
 	}
 	if err != nil {

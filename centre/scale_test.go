@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 func serveChild(dir, dsn, addrFile string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	c, err := Open(ctx, Config{DataDir: dir, DatabaseURL: dsn, Origin: "centre.test/log",
+	c, err := Open(ctx, Config{DataDir: dir, DatabaseURL: dsn, Origin: "centre.test/log", KeyRate: -1,
 		Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -124,7 +124,9 @@ func reviewsFor(t testing.TB, n int, tag string) [][]byte {
 		go func() {
 			defer wg.Done()
 			for i := w; i < n; i += 4 {
-				e, err := fixture.Review(context.Background(), alice, "tool", "1.0", fmt.Sprintf("%s %d", tag, i))
+				// A release each: one key logs at most
+				// merklelog.MaxPerKeySubject entries about one source.
+				e, err := fixture.Review(context.Background(), alice, fmt.Sprintf("tool%d", i), "1.0", fmt.Sprintf("%s %d", tag, i))
 				if err != nil {
 					panic(err)
 				}

@@ -9,6 +9,10 @@
 #     100,000 entries, against the store's own query (target: p99 <= 20 ms);
 #   - the cost of checking a log bundle's proofs offline, against checking
 #     the same envelopes' signatures (what verify does without a log);
+#   - `reprove serve` against a real peer, tessera v1.0.4's POSIX conformance
+#     server under tessera's own load tool, same entry size (~1.1 kB), both
+#     durable (fsync) before they answer, at 8 and at 256 concurrent writers
+#     (ci/benchcentre; targets: ahead at 8, >= 0.5x at 256).
 #   - appends per second while two litewitnesses cosign, against none
 #     (target: within 10%), medians of 3 runs;
 #   - reprove verify of a bundle whose checkpoint two witnesses cosigned,
@@ -16,7 +20,8 @@
 #     memory of the log, against the same bundle under a policy naming only
 #     the log (target: at most +5 ms), medians of 5 runs of 200.
 # Exits non-zero when a target is missed. BENCH_ENTRIES sets the log size
-# for lookups (default 100000); BENCH_APPENDS the submissions (default 4000).
+# for lookups (default 100000); BENCH_APPENDS the submissions (default 4000);
+# BENCH_PEER_WINDOW the measured window against tessera (default 15s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -28,6 +33,32 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$(go version | cut -d' ' -f3-); $(grep -E 'modernc.org/sqlite |jackc/pgx/v5 ' go.mod | awk '{printf "%s %s; ", $1, $2}')$(/usr/lib/postgresql/15/bin/postgres --version)"
 echo "storage: $(df -h --output=source,fstype /tmp | tail -1 | awk '{print $1, $2}') (SQLite synchronous=FULL in WAL mode; PostgreSQL fsync on)"
+
+# The peer: tessera's POSIX conformance server and its load tool (hammer),
+# built once from the Go module proxy and cached (never fetched from GitHub;
+# none of tessera's code is kept here). As shipped, the server batches for
+# up to 1 s or 256 entries, which holds each of 8 writers for a second
+# (about 8 appends a second); it is built to flush every 10 ms instead.
+tessera=v1.0.4
+peer="${XDG_CACHE_HOME:-$HOME/.cache}/reprove-bench/tessera-$tessera"
+if [ ! -x "$peer/posix" ] || [ ! -x "$peer/hammer" ]; then
+	echo "building tessera $tessera (POSIX conformance server, hammer) from the Go module proxy into $peer" >&2
+	src=$(go mod download -json "github.com/transparency-dev/tessera@$tessera" | awk -F'"' '$2 == "Dir" { print $4 }')
+	[ -d "$src" ] || { echo "bench-centre: go mod download gave no directory for tessera $tessera" >&2; exit 1; }
+	build=$(mktemp -d)
+	cp -r "$src/." "$build/"
+	chmod -R u+w "$build"
+	sed -i 's/WithBatching(256, time.Second)/WithBatching(256, 10*time.Millisecond)/' "$build/cmd/conformance/posix/main.go"
+	grep -q 'WithBatching(256, 10\*time.Millisecond)' "$build/cmd/conformance/posix/main.go" ||
+		{ echo "bench-centre: tessera's batching is no longer where this script sets it" >&2; exit 1; }
+	mkdir -p "$peer"
+	(cd "$build" && GOFLAGS=-buildvcs=false go build -o "$peer/posix.new" ./cmd/conformance/posix &&
+		GOFLAGS=-buildvcs=false go build -o "$peer/hammer.new" ./internal/hammer)
+	mv "$peer/posix.new" "$peer/posix"
+	mv "$peer/hammer.new" "$peer/hammer"
+	rm -rf "$build"
+fi
+go build -o bin/reprove ./cmd/reprove
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -46,6 +77,9 @@ for i in 1 2 3 4 5; do
 	go test -run '^$' -bench 'BenchmarkVerifyWitnessed' -benchtime 200x -count 1 ./attest/ | tee -a "$out"
 done
 go test -run '^$' -bench 'BenchmarkCheckCheckpoint' -count 5 ./attest/logproof/ | tee -a "$out"
+peerout=$(mktemp)
+peerstatus=0
+go run ./ci/benchcentre -reprove bin/reprove -posix "$peer/posix" -hammer "$peer/hammer" -window "${BENCH_PEER_WINDOW:-15s}" >"$peerout" || peerstatus=$?
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # metric NAME UNIT: the value reported with UNIT on the line of benchmark NAME.
@@ -102,4 +136,7 @@ printf 'witness verify: a witnessed bundle %.2f ms, a bundle the log alone signe
 cl=$(metric BenchmarkCheckCheckpoint/log ns/op | median)
 cw=$(metric BenchmarkCheckCheckpoint/two-witnesses ns/op | median)
 printf 'witness check:  a checkpoint with two cosignatures %.0f µs, the log'"'"'s signature alone (peer) %.0f µs\n' "$(awk "BEGIN { print $cw / 1e3 }")" "$(awk "BEGIN { print $cl / 1e3 }")"
+cat "$peerout"
+rm -f "$peerout"
+[ "$peerstatus" = 0 ] || status=1
 exit $status

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/reprove/reprove/attest"
@@ -110,6 +112,13 @@ func Verify(ctx context.Context, req VerifyRequest) (*attest.Result, error) {
 		d, _ := t.Digests.Digest("sha256")
 		say("fetching the log bundle of %s from %s", d, c.Server())
 		bu, err := c.FetchBundle(ctx, d)
+		if errors.Is(err, client.ErrTooManyEntries) {
+			// More than one bundle holds: the entries of the keys the
+			// policy trusts (the verifier accepts the bundle only because
+			// its signed index covers every one of them).
+			say("the log holds more for %s than one bundle holds: fetching the entries of the policy's keys", d)
+			bu, err = c.FetchBundleFor(ctx, d, trustedKeys(req.Policy))
+		}
 		if errors.Is(err, client.ErrNotLogged) {
 			return nil, fmt.Errorf("verify: %s: %w", c.Server(), err)
 		}
@@ -126,6 +135,17 @@ func Verify(ctx context.Context, req VerifyRequest) (*attest.Result, error) {
 		opts.Progress = func(s string) { say("%s", s) }
 	}
 	return attest.Verify(ctx, t, docs, req.Policy, opts)
+}
+
+// trustedKeys is the fingerprint of every key pol trusts, each once.
+func trustedKeys(pol *policy.Policy) []digest.Digest {
+	var out []digest.Digest
+	for _, k := range append(append([]policy.Key(nil), pol.Reviewers.Keys...), pol.Rebuilders.Keys...) {
+		if !slices.Contains(out, k.Fingerprint) {
+			out = append(out, k.Fingerprint)
+		}
+	}
+	return out
 }
 
 // consistencyFrom fetches consistency proofs from the centre for the log

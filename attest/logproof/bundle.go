@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,6 +40,18 @@ type Bundle struct {
 	// the log holds for the artifact at the checkpoint's size.
 	ArtifactIndex string        `json:"artifactIndex,omitempty"`
 	Entries       []BundleEntry `json:"entries"`
+	// Revocations are the log's records that keys which signed entries
+	// were revoked (see Revocation), each with its inclusion proof; the
+	// artifact index lists them too.
+	Revocations []BundleRevocation `json:"revocations,omitempty"`
+}
+
+// BundleRevocation is one logged key revocation and its place in the log.
+type BundleRevocation struct {
+	Index int64 `json:"index"`
+	// Revocation is the log leaf (RevocationLeaf), as JSON.
+	Revocation     json.RawMessage `json:"revocation"`
+	InclusionProof []string        `json:"inclusionProof"`
 }
 
 // BundleEntry is one logged envelope and its place in the log.
@@ -94,6 +107,20 @@ func ParseBundle(b []byte) (*Bundle, error) {
 			return nil, fmt.Errorf("parse log bundle: entries[%d].inclusionProof: %w", i, err)
 		}
 	}
+	if len(bu.Revocations) > MaxBundleEntries {
+		return nil, fmt.Errorf("parse log bundle: revocations: more than %d", MaxBundleEntries)
+	}
+	for i, r := range bu.Revocations {
+		if r.Index < 0 {
+			return nil, fmt.Errorf("parse log bundle: revocations[%d].index: negative", i)
+		}
+		if _, err := ParseRevocation(r.Revocation); err != nil {
+			return nil, fmt.Errorf("parse log bundle: revocations[%d].revocation: %w", i, err)
+		}
+		if _, err := DecodeHashes(r.InclusionProof); err != nil {
+			return nil, fmt.Errorf("parse log bundle: revocations[%d].inclusionProof: %w", i, err)
+		}
+	}
 	return &bu, nil
 }
 
@@ -124,28 +151,59 @@ func (e *BundleEntry) VerifyEntry(leaf []byte, c Checkpoint) error {
 	return VerifyInclusion(leaf, e.Index, proof, c)
 }
 
-// indexHeader opens an artifact index. It holds spaces, which a note key
+// The headers of an artifact index. They hold spaces, which a note key
 // name (and so a log's origin) cannot, so an index never parses as a
-// checkpoint nor a checkpoint as an index, though one key signs both.
-const indexHeader = "reprove artifact index v1"
+// checkpoint nor a checkpoint as an index, though one key signs both. An
+// index that covers every signer and no source is written in the first
+// form, which readers that know only it still read; one that names signers
+// or sources is written in the second, which such readers refuse (they
+// fail closed rather than misread it).
+const (
+	indexHeader   = "reprove artifact index v1"
+	indexHeaderV2 = "reprove artifact index v2"
+)
 
 // Index is the centre's signed statement of completeness: at tree size Size
-// of log Origin, the entries it holds for artifact Subject (every item whose
-// subject it is, and the reviews and rebuilds those cite) are exactly
-// Entries. A bundle carries it so that leaving an item out of the bundle, a
-// dissenting rebuilder's summary say, is caught offline; a monitor replaying
-// the log can check that the centre never lied in one.
+// of log Origin, the entries it holds for artifact Subject are exactly
+// Entries. Those are every item whose subject it is, the items those cite,
+// the reviews of each source in Sources (the sources the rebuilds among
+// them name, so a reviewer's findings under the source digest reach the
+// artifact's customers), and the logged revocations of keys that signed any
+// of them. A bundle carries it so that leaving an item out of the bundle, a
+// dissenting rebuilder's summary say, is caught offline; a monitor
+// replaying the log can check that the centre never lied in one.
+//
+// When Signers is not empty the index covers only the items signed by
+// those keys (by fingerprint; what they cite is still listed, whoever
+// signed it): the answer to a customer who asked for the keys its policy
+// trusts, so that no other key's entries, however many, can crowd them
+// out. Such an index is complete only for a reader whose trusted keys are
+// all among Signers (CheckCompleteFor).
 type Index struct {
 	Origin  string
 	Size    int64
 	Subject digest.Digest
-	Entries []int64 // ascending, distinct
+	Signers []digest.Digest // ascending, distinct; none: every signer
+	Sources []digest.Digest // ascending, distinct
+	Entries []int64         // ascending, distinct
 }
 
-// Body formats the index as a signed note's text.
+// Body formats the index as a signed note's text: the header, origin, tree
+// size and subject, then "signer D" and "source D" lines, then one entry
+// index a line.
 func (x Index) Body() []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s\n%s\n%d\n%s\n", indexHeader, x.Origin, x.Size, x.Subject)
+	header := indexHeader
+	if len(x.Signers) > 0 || len(x.Sources) > 0 {
+		header = indexHeaderV2
+	}
+	fmt.Fprintf(&b, "%s\n%s\n%d\n%s\n", header, x.Origin, x.Size, x.Subject)
+	for _, s := range x.Signers {
+		fmt.Fprintf(&b, "signer %s\n", s)
+	}
+	for _, s := range x.Sources {
+		fmt.Fprintf(&b, "source %s\n", s)
+	}
 	for _, e := range x.Entries {
 		fmt.Fprintf(&b, "%d\n", e)
 	}
@@ -159,9 +217,10 @@ func ParseIndex(body []byte) (Index, error) {
 		return x, errors.New("parse artifact index: the body must end in a newline")
 	}
 	lines := strings.Split(string(body[:len(body)-1]), "\n")
-	if len(lines) < 4 || lines[0] != indexHeader {
-		return x, fmt.Errorf("parse artifact index: want %q, origin, tree size and subject", indexHeader)
+	if len(lines) < 4 || lines[0] != indexHeader && lines[0] != indexHeaderV2 {
+		return x, fmt.Errorf("parse artifact index: want %q (or %q), origin, tree size and subject", indexHeader, indexHeaderV2)
 	}
+	v2 := lines[0] == indexHeaderV2
 	x.Origin = lines[1]
 	n, err := strconv.ParseInt(lines[2], 10, 64)
 	if err != nil || n < 0 || strconv.FormatInt(n, 10) != lines[2] {
@@ -173,20 +232,61 @@ func ParseIndex(body []byte) (Index, error) {
 		return x, fmt.Errorf("parse artifact index: line 4: bad subject digest %q", lines[3])
 	}
 	x.Subject = d
-	if len(lines)-4 > MaxBundleEntries {
+	if len(lines)-4 > 3*MaxBundleEntries {
+		return x, fmt.Errorf("parse artifact index: more than %d lines", 3*MaxBundleEntries)
+	}
+	rest := lines[4:]
+	at := 5
+	// digests reads the lines "word D", ascending, at the head of rest.
+	digests := func(word string) ([]digest.Digest, error) {
+		var out []digest.Digest
+		for len(rest) > 0 && strings.HasPrefix(rest[0], word+" ") {
+			l := strings.TrimPrefix(rest[0], word+" ")
+			d, err := digest.Parse(l)
+			if err != nil || d.String() != l || d.Algorithm() != digest.SHA256 {
+				return nil, fmt.Errorf("parse artifact index: line %d: bad %s digest %q", at, word, l)
+			}
+			if len(out) > 0 && d <= out[len(out)-1] {
+				return nil, fmt.Errorf("parse artifact index: line %d: %s digests must ascend", at, word)
+			}
+			out = append(out, d)
+			rest, at = rest[1:], at+1
+		}
+		return out, nil
+	}
+	if x.Signers, err = digests("signer"); err != nil {
+		return x, err
+	}
+	if x.Sources, err = digests("source"); err != nil {
+		return x, err
+	}
+	if !v2 && (len(x.Signers) > 0 || len(x.Sources) > 0) {
+		return x, fmt.Errorf("parse artifact index: signer and source lines need the header %q", indexHeaderV2)
+	}
+	if v2 && len(x.Signers) == 0 && len(x.Sources) == 0 {
+		return x, fmt.Errorf("parse artifact index: an index with neither signers nor sources is written %q", indexHeader)
+	}
+	if len(rest) > MaxBundleEntries {
 		return x, fmt.Errorf("parse artifact index: more than %d entries", MaxBundleEntries)
 	}
-	for i, l := range lines[4:] {
+	for _, l := range rest {
 		e, err := strconv.ParseInt(l, 10, 64)
 		if err != nil || e < 0 || e >= x.Size || strconv.FormatInt(e, 10) != l {
-			return x, fmt.Errorf("parse artifact index: line %d: bad entry %q", i+5, l)
+			return x, fmt.Errorf("parse artifact index: line %d: bad entry %q", at, l)
 		}
 		if len(x.Entries) > 0 && e <= x.Entries[len(x.Entries)-1] {
-			return x, fmt.Errorf("parse artifact index: line %d: entries must ascend", i+5)
+			return x, fmt.Errorf("parse artifact index: line %d: entries must ascend", at)
 		}
 		x.Entries = append(x.Entries, e)
+		at++
 	}
 	return x, nil
+}
+
+// CoversSource reports whether the index lists the reviews of source d.
+func (x Index) CoversSource(d digest.Digest) bool {
+	_, ok := slices.BinarySearch(x.Sources, d)
+	return ok
 }
 
 // SignIndex signs an index with the log's note signer key.
@@ -222,25 +322,63 @@ func (v *Verifier) OpenIndex(signed []byte) (Index, error) {
 
 // CheckComplete verifies that the bundle is whole for subject: its signed
 // artifact index is the log's (key v), is for subject at the checkpoint's
-// tree size c, and every entry it lists is in the bundle. It returns the
-// listed indexes the bundle lacks as an error naming them.
+// tree size c, covers every signer, and every entry it lists is in the
+// bundle. It returns the listed indexes the bundle lacks as an error
+// naming them.
 func (bu *Bundle) CheckComplete(v *Verifier, c Checkpoint, subject digest.Digest) error {
+	return bu.CheckCompleteFor(v, c, subject, nil)
+}
+
+// CheckCompleteFor is CheckComplete for a reader who counts only the keys
+// trusted (fingerprints): an index restricted to some signers passes when
+// every trusted key is among them. With trusted empty, only an index of
+// every signer passes.
+func (bu *Bundle) CheckCompleteFor(v *Verifier, c Checkpoint, subject digest.Digest, trusted []digest.Digest) error {
+	x, err := bu.CompleteIndex(v, c, subject)
+	if err != nil {
+		return err
+	}
+	if len(x.Signers) > 0 {
+		var left []string
+		for _, k := range trusted {
+			if _, ok := slices.BinarySearch(x.Signers, k); !ok {
+				left = append(left, k.String())
+			}
+		}
+		if len(trusted) == 0 {
+			left = append(left, "every other key")
+		}
+		if len(left) > 0 {
+			return fmt.Errorf("log bundle: the artifact index covers only the entries of %d keys, not those of %s: ask the centre for the keys you trust", len(x.Signers), strings.Join(left, ", "))
+		}
+	}
+	return nil
+}
+
+// CompleteIndex opens the bundle's artifact index and checks that it is for
+// subject at the checkpoint's tree size c and lists no entry the bundle
+// lacks, whatever signers it covers (see CheckCompleteFor); a reader then
+// asks it what it covers (Signers, CoversSource).
+func (bu *Bundle) CompleteIndex(v *Verifier, c Checkpoint, subject digest.Digest) (Index, error) {
 	if bu.ArtifactIndex == "" {
-		return errors.New("log bundle: no artifact index, so nothing shows that the bundle holds every entry the log has for this file")
+		return Index{}, errors.New("log bundle: no artifact index, so nothing shows that the bundle holds every entry the log has for this file")
 	}
 	x, err := v.OpenIndex([]byte(bu.ArtifactIndex))
 	if err != nil {
-		return fmt.Errorf("log bundle: %w", err)
+		return x, fmt.Errorf("log bundle: %w", err)
 	}
 	if x.Subject != subject {
-		return fmt.Errorf("log bundle: the artifact index is for %s, not %s", x.Subject, subject)
+		return x, fmt.Errorf("log bundle: the artifact index is for %s, not %s", x.Subject, subject)
 	}
 	if x.Size != c.Size {
-		return fmt.Errorf("log bundle: the artifact index is at tree size %d, the checkpoint at %d", x.Size, c.Size)
+		return x, fmt.Errorf("log bundle: the artifact index is at tree size %d, the checkpoint at %d", x.Size, c.Size)
 	}
 	have := map[int64]bool{}
 	for _, e := range bu.Entries {
 		have[e.Index] = true
+	}
+	for _, r := range bu.Revocations {
+		have[r.Index] = true
 	}
 	var missing []string
 	for _, e := range x.Entries {
@@ -249,7 +387,7 @@ func (bu *Bundle) CheckComplete(v *Verifier, c Checkpoint, subject digest.Digest
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("log bundle: the log lists entries %s for %s, but the bundle leaves them out", strings.Join(missing, ", "), subject)
+		return x, fmt.Errorf("log bundle: the log lists entries %s for %s, but the bundle leaves them out", strings.Join(missing, ", "), subject)
 	}
-	return nil
+	return x, nil
 }

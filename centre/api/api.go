@@ -28,6 +28,7 @@ const (
 	PathCheckpoints    = "/v1/checkpoints/"
 	PathConsistency    = "/v1/consistency" // ?from=A&to=B
 	PathLog            = "/v1/log"
+	PathKeys           = "/v1/keys"
 	PathCheckpoint     = "/checkpoint" // C2SP tlog-tiles
 	PathTiles          = "/tile/"      // C2SP tlog-tiles
 )
@@ -46,7 +47,14 @@ const (
 	MaxSubmission = 32 << 20
 	// MaxEnvelopes bounds the envelopes of one submission.
 	MaxEnvelopes = 1024
+	// MaxSigners bounds the keys one lookup asks for (?signer=, repeated).
+	MaxSigners = 64
 )
+
+// QuerySigner is the lookup's query parameter that names a key (its
+// sha256 fingerprint) whose entries the bundle is to hold; repeated for
+// several keys. Without it a lookup holds every key's entries.
+const QuerySigner = "signer"
 
 // Error is the JSON of every 4xx and 5xx reply.
 type Error struct {
@@ -66,13 +74,44 @@ func (e *Error) Error() string {
 }
 
 // Error codes besides item's (malformed, bad-statement, unknown-predicate,
-// bad-predicate, unknown-key, wrong-role, too-large, unrelated).
+// bad-predicate, unknown-key, wrong-role, too-large, unrelated,
+// revoked-key, quota).
 const (
-	CodeNotFound    = "not-found"
-	CodeBadRequest  = "bad-request"
+	CodeNotFound = "not-found"
+	// CodeTooManyEntries: the log holds more entries for an artifact than
+	// one bundle holds; ask for the keys you trust (?signer=).
+	CodeTooManyEntries = "too-many-entries"
+	CodeBadRequest     = "bad-request"
+	// CodeRateLimited: a key submitted more than its share; retry after
+	// the reply's Retry-After.
+	CodeRateLimited = "rate-limited"
+	// CodeUnavailable: the centre is shutting down, overloaded, or its
+	// storage is failing; retry after the reply's Retry-After.
 	CodeUnavailable = "unavailable"
 	CodeInternal    = "internal"
 )
+
+// KeysReply answers GET /v1/keys: every key the centre has registered,
+// revoked ones too (the log keeps what they signed). A monitor reads it to
+// ask a crowded artifact's lookup key by key.
+type KeysReply struct {
+	SchemaVersion int        `json:"schemaVersion"`
+	Keys          []KeyReply `json:"keys"`
+}
+
+// KeyReply is one registered key.
+type KeyReply struct {
+	Name        string        `json:"name"`
+	Role        string        `json:"role"`
+	Fingerprint digest.Digest `json:"fingerprint"`
+	AddedAt     string        `json:"addedAt"`
+	// PublicKey is the key, PEM (PKIX).
+	PublicKey string `json:"publicKey,omitempty"`
+	// RevokedAt and RevocationEntry are set for a revoked key: when, and
+	// the log entry that says so.
+	RevokedAt       string `json:"revokedAt,omitempty"`
+	RevocationEntry *int64 `json:"revocationEntry,omitempty"`
+}
 
 // SubmitReply answers POST /v1/attestations and /v1/compare-reports: where
 // each submitted document is in the log, with an inclusion proof to the

@@ -77,7 +77,9 @@ func Start(t testing.TB, opts Options) *Centre {
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
 	}
-	cfg := centre.Config{DataDir: opts.Dir, Origin: "centre.test/log", LogKey: opts.LogKey, Logf: t.Logf,
+	// A centre given another's key starts a new log with it on purpose.
+	cfg := centre.Config{DataDir: opts.Dir, Origin: "centre.test/log", LogKey: opts.LogKey, NewLog: opts.LogKey != "", Logf: t.Logf,
+		KeyRate:   -1, // tests publish faster than a key's share
 		Witnesses: opts.Witnesses, Witnessing: witness.Options{Interval: WitnessInterval, MaxBackoff: 200 * time.Millisecond}}
 	if opts.Postgres {
 		cfg.DatabaseURL = pgtest.Database(t)

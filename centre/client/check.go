@@ -66,6 +66,14 @@ func CheckReply(rep *api.SubmitReply, v *logproof.Verifier, leaves [][]byte) (lo
 // It does not check the envelopes' own signatures: that is the policy's
 // work (attest.Verify).
 func CheckBundle(bu *logproof.Bundle, v *logproof.Verifier, subject digest.Digest) (logproof.Checkpoint, []*envelope.Envelope, error) {
+	return CheckBundleFor(bu, v, subject, nil)
+}
+
+// CheckBundleFor is CheckBundle for a reader who trusts only the keys
+// trusted (fingerprints): a bundle of those keys' entries
+// (FetchBundleFor) is whole for them. It also checks the bundle's logged
+// revocations.
+func CheckBundleFor(bu *logproof.Bundle, v *logproof.Verifier, subject digest.Digest, trusted []digest.Digest) (logproof.Checkpoint, []*envelope.Envelope, error) {
 	c, err := bu.OpenCheckpoint(v)
 	if err != nil {
 		return c, nil, fmt.Errorf("check log bundle: %w", err)
@@ -90,7 +98,10 @@ func CheckBundle(bu *logproof.Bundle, v *logproof.Verifier, subject digest.Diges
 		}
 		envs = append(envs, env)
 	}
-	if err := bu.CheckComplete(v, c, subject); err != nil {
+	if err := bu.CheckCompleteFor(v, c, subject, trusted); err != nil {
+		return c, nil, fmt.Errorf("check log bundle: %w", err)
+	}
+	if _, err := bu.CheckRevocations(c); err != nil {
 		return c, nil, fmt.Errorf("check log bundle: %w", err)
 	}
 	return c, envs, nil

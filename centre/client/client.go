@@ -171,16 +171,43 @@ func (c *Client) PublishCompareReport(ctx context.Context, report []byte) (*api.
 // nothing for.
 var ErrNotLogged = errors.New("the log holds no attestation for this artifact")
 
+// ErrTooManyEntries is FetchBundle's error for an artifact the log holds
+// more entries for than one bundle holds: ask for the keys you trust
+// (FetchBundleFor).
+var ErrTooManyEntries = errors.New("the log holds more entries for this artifact than one bundle holds")
+
 // FetchBundle fetches the log bundle of artifact d and parses it (form
 // only: check it with CheckBundle).
 func (c *Client) FetchBundle(ctx context.Context, d digest.Digest) (*logproof.Bundle, error) {
+	return c.FetchBundleFor(ctx, d, nil)
+}
+
+// FetchBundleFor fetches the log bundle of artifact d holding what the keys
+// signers (fingerprints) signed, and what that cites; every key's when
+// signers is empty. Check it with CheckBundleFor.
+func (c *Client) FetchBundleFor(ctx context.Context, d digest.Digest, signers []digest.Digest) (*logproof.Bundle, error) {
 	if err := d.Validate(); err != nil || d.Algorithm() != digest.SHA256 {
 		return nil, fmt.Errorf("fetch log bundle: %q is not a sha256 digest", d)
 	}
-	b, err := c.do(ctx, http.MethodGet, api.PathArtifacts+d.String(), "", nil, logproof.MaxBundle)
+	if len(signers) > api.MaxSigners {
+		return nil, fmt.Errorf("fetch log bundle: %d keys, more than one lookup takes (%d)", len(signers), api.MaxSigners)
+	}
+	q := url.Values{}
+	for _, k := range signers {
+		q.Add(api.QuerySigner, k.String())
+	}
+	path := api.PathArtifacts + d.String()
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	b, err := c.do(ctx, http.MethodGet, path, "", nil, logproof.MaxBundle)
 	var se *StatusError
 	if errors.As(err, &se) && se.Status == http.StatusNotFound {
 		return nil, fmt.Errorf("fetch log bundle for %s: %w", d, ErrNotLogged)
+	}
+	var ae *api.Error
+	if errors.As(err, &ae) && ae.Code == api.CodeTooManyEntries {
+		return nil, fmt.Errorf("fetch log bundle for %s: %w (%v)", d, ErrTooManyEntries, ae)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch log bundle for %s: %w", d, err)
@@ -221,6 +248,22 @@ func FetchBundle(ctx context.Context, server string, d digest.Digest) (*logproof
 		return nil, err
 	}
 	return c.FetchBundle(ctx, d)
+}
+
+// Keys reads the keys the centre registered (revoked ones too). The list
+// is only as trustworthy as the connection; a monitor uses it to ask a
+// crowded artifact's lookup key by key, and what it asks is checked
+// against the log.
+func (c *Client) Keys(ctx context.Context) (*api.KeysReply, error) {
+	b, err := c.do(ctx, http.MethodGet, api.PathKeys, "", nil, MaxReply)
+	if err != nil {
+		return nil, fmt.Errorf("read registered keys: %w", err)
+	}
+	var r api.KeysReply
+	if err := decode(b, &r); err != nil {
+		return nil, fmt.Errorf("read registered keys: %w", err)
+	}
+	return &r, nil
 }
 
 // Log reads the log's origin, verifier key and latest checkpoint. The key

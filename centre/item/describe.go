@@ -30,6 +30,10 @@ type Described struct {
 	Comparison    *attest.ComparisonPredicate
 	// CompareReport is the digest a compare-report leaf holds.
 	CompareReport digest.Digest
+	// Revocation is what a revocation leaf says.
+	Revocation *logproof.Revocation
+	// Cites and Sources are the item's index (see Item).
+	Cites, Sources []digest.Digest
 }
 
 // Provenance is what a rebuild attestation says: the recipe, source and
@@ -65,6 +69,13 @@ func Describe(leaf []byte) (*Described, error) {
 		}
 		return &Described{Kind: CompareReport, PayloadDigest: w.CompareReport, CompareReport: w.CompareReport}, nil
 	}
+	if logproof.IsRevocationLeaf(leaf) {
+		r, err := logproof.ParseRevocationLeaf(leaf)
+		if err != nil {
+			return nil, fmt.Errorf("describe leaf: %w", err)
+		}
+		return &Described{Kind: Revocation, PayloadDigest: digest.FromBytes(leaf), Revocation: &r}, nil
+	}
 	e, err := envelope.Parse(leaf)
 	if err != nil {
 		return nil, fmt.Errorf("describe leaf: %w", err)
@@ -74,10 +85,11 @@ func Describe(leaf []byte) (*Described, error) {
 		return nil, fmt.Errorf("describe leaf: %w", err)
 	}
 	var it Item
-	if err := index(st, &it); err != nil {
+	if _, err := index(st, &it); err != nil {
 		return nil, fmt.Errorf("describe leaf: %w", err)
 	}
-	d := &Described{Kind: it.Kind, PredicateType: st.PredicateType, PayloadDigest: e.PayloadDigest(), Subjects: it.Subjects}
+	d := &Described{Kind: it.Kind, PredicateType: st.PredicateType, PayloadDigest: e.PayloadDigest(), Subjects: it.Subjects,
+		Cites: it.Cites, Sources: it.Sources}
 	switch st.PredicateType {
 	case attest.ReviewPredicateType:
 		d.Review, err = attest.ReadReview(st)
@@ -168,6 +180,12 @@ func (d *Described) Line() string {
 		return s
 	case d.Kind == CompareReport:
 		return "compare report " + d.CompareReport.String()
+	case d.Revocation != nil:
+		s := fmt.Sprintf("revocation of the %s key %s (%s)", d.Revocation.Role, d.Revocation.Name, d.Revocation.Key)
+		if d.Revocation.Reason != "" {
+			s += ": " + d.Revocation.Reason
+		}
+		return s
 	}
 	return d.Kind.String()
 }

@@ -52,8 +52,15 @@ func TestCheckIndexes(t *testing.T) {
 	if diff := cmp.Diff([]Name{{Name: "hello", Version: "1.0"}}, rb.Names); rb.Kind != Rebuild || diff != "" {
 		t.Errorf("rebuild: %v %s", rb.Kind, diff)
 	}
+	// The rebuild names its source by the digest its reviews are found by.
+	if diff := cmp.Diff([]digest.Digest{fixture.Source("hello", "1.0").Archive}, rb.Sources); diff != "" {
+		t.Errorf("rebuild sources (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]digest.Digest{rebB.Verifier.Fingerprint}, rb.SignerKeys); diff != "" {
+		t.Errorf("rebuild signer keys (-want +got):\n%s", diff)
+	}
 	// The VSA cites the rebuild, the comparison and the review; the
-	// comparison cites the rebuild.
+	// comparison cites the rebuild and the compare report.
 	sum, err := CheckEnvelope(ctx, rel.Summaries["rebuilder-b"], known)
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +77,9 @@ func TestCheckIndexes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]digest.Digest{payload(rel.Rebuilds["rebuilder-b"])}, comp.Cites); comp.Kind != Comparison || diff != "" {
+	want = []digest.Digest{payload(rel.Rebuilds["rebuilder-b"]), digest.FromBytes(rel.Reports["rebuilder-b"])}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, comp.Cites); comp.Kind != Comparison || diff != "" {
 		t.Errorf("comparison %v cites (-want +got):\n%s", comp.Kind, diff)
 	}
 	d, err := Describe(sum.Leaf)

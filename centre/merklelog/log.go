@@ -24,9 +24,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -37,6 +40,12 @@ import (
 
 // MaxBatch bounds the leaves one append transaction takes.
 const MaxBatch = 1024
+
+// MaxPerKeySubject bounds the entries one registered key may sign about one
+// subject (a file, a source): one key cannot crowd another release's
+// lookups, which hold every key's entries. Checked in the append
+// transaction, so it holds across replicas.
+const MaxPerKeySubject = 256
 
 // Options configure a Log.
 type Options struct {
@@ -72,7 +81,32 @@ type Log struct {
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
+
+	// seen is the largest tree size this process committed or read: a
+	// store that shows a smaller one was rolled back or replaced.
+	seen atomic.Int64
+	// lastErr is the error of the last commit that failed for a reason of
+	// the store's (nil after one that succeeded).
+	lastErr atomic.Pointer[error]
 }
+
+// ErrRolledBack is a store that holds a shorter log than the log once
+// committed: the database was replaced, or restored from an old backup.
+// The log refuses to write to it (a new history under the same key would
+// be a fork).
+var ErrRolledBack = errors.New("the database holds a shorter log than this centre has already signed: it was replaced or restored from an old backup, and writing to it would fork the log")
+
+// RefusedError is one item of a submission refused inside the append
+// transaction (a revoked key, a key over its share of one subject); the
+// rest of the batch goes on.
+type RefusedError struct {
+	// Item is the item's position in the submission.
+	Item int
+	Err  error
+}
+
+func (e *RefusedError) Error() string { return e.Err.Error() }
+func (e *RefusedError) Unwrap() error { return e.Err }
 
 // Added is where one item is in the log.
 type Added struct {
@@ -94,8 +128,25 @@ type reply struct {
 	err   error
 }
 
+// Health is the error of the last commit, when it failed for a reason of
+// the store's (a full disk, a database outage, a replaced database); nil
+// once a commit succeeds again.
+func (l *Log) Health() error {
+	if p := l.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// MetaVerifierKey is the store setting that names the log's verifier key,
+// recorded by the first start: a store without it holds no log yet.
+const MetaVerifierKey = "verifier-key"
+
 // ErrClosed is returned for appends after Close.
 var ErrClosed = errors.New("the log is shutting down")
+
+// ErrBusy is returned for an append when the sequencer's queue is full.
+var ErrBusy = errors.New("the log's queue of appends is full")
 
 // Open starts the log on st, signing with the note signer key skey. The
 // first start records the key's verifier key in the store; later starts
@@ -109,7 +160,7 @@ func Open(ctx context.Context, st store.Store, skey string, opts Options) (*Log,
 	if err != nil {
 		return nil, err
 	}
-	stored, err := st.InitMeta(ctx, "verifier-key", vkey)
+	stored, err := st.InitMeta(ctx, MetaVerifierKey, vkey)
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
@@ -173,11 +224,19 @@ func (l *Log) Append(ctx context.Context, items []*item.Item, reports [][]byte) 
 	}
 	r := &request{ctx: ctx, items: items, reports: reports, reply: make(chan reply, 1)}
 	select {
-	case l.queue <- r:
 	case <-l.stop:
 		return nil, store.Checkpoint{}, ErrClosed
 	case <-ctx.Done():
 		return nil, store.Checkpoint{}, ctx.Err()
+	default:
+	}
+	select {
+	case l.queue <- r:
+	case <-l.stop:
+		return nil, store.Checkpoint{}, ErrClosed
+	default:
+		// Overloaded: say so at once, rather than hold the caller.
+		return nil, store.Checkpoint{}, ErrBusy
 	}
 	// Once queued, wait for the answer even if ctx ends: the batch may
 	// commit, and the caller must not believe otherwise.
@@ -251,16 +310,24 @@ func (l *Log) commitAndReply(batch []*request) {
 	// The commit itself does not stop for one caller's context.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	added, cp, err := l.commit(ctx, live)
+	added, refused, cp, err := l.commit(ctx, live)
+	if err != nil {
+		l.lastErr.Store(&err)
+	} else {
+		l.lastErr.Store(nil)
+	}
 	if err == nil && l.wit.committed != nil {
 		l.wit.committed(cp)
 	}
 	for i, r := range live {
-		if err != nil {
+		switch {
+		case err != nil:
 			r.reply <- reply{err: err}
-			continue
+		case refused[i] != nil:
+			r.reply <- reply{err: refused[i]}
+		default:
+			r.reply <- reply{added: added[i], cp: cp}
 		}
-		r.reply <- reply{added: added[i], cp: cp}
 	}
 }
 
@@ -302,14 +369,18 @@ func (r *txHashes) ReadHashes(ids []int64) ([]tlog.Hash, error) {
 	return out, nil
 }
 
-func (l *Log) commit(ctx context.Context, batch []*request) ([][]Added, store.Checkpoint, error) {
+func (l *Log) commit(ctx context.Context, batch []*request) ([][]Added, []error, store.Checkpoint, error) {
 	var cp store.Checkpoint
 	var added [][]Added
+	var refused []error
 	var made []tlog.Hash
 	var madeFirst int64
 	err := l.st.Append(ctx, func(tx store.AppendTx) error {
 		added = make([][]Added, len(batch))
 		size := tx.Size()
+		if size < l.seen.Load() {
+			return fmt.Errorf("append: %w (it has %d entries; this centre signed a tree of %d)", ErrRolledBack, size, l.seen.Load())
+		}
 		var hashes []tlog.Hash
 		for _, r := range batch {
 			for _, it := range r.items {
@@ -320,10 +391,16 @@ func (l *Log) commit(ctx context.Context, batch []*request) ([][]Added, store.Ch
 		if err != nil {
 			return err
 		}
+		if refused, err = admit(tx, batch, have); err != nil {
+			return err
+		}
 		reader := &txHashes{tx: tx, first: tlog.StoredHashCount(size), cache: l.cache}
 		now := l.clock().UTC()
 		var entries []store.NewEntry
 		for ri, r := range batch {
+			if refused[ri] != nil {
+				continue
+			}
 			for i, it := range r.items {
 				if idx, ok := have[it.LeafHash]; ok {
 					added[ri] = append(added[ri], Added{Index: idx})
@@ -363,7 +440,7 @@ func (l *Log) commit(ctx context.Context, batch []*request) ([][]Added, store.Ch
 		return nil
 	})
 	if err != nil {
-		return nil, cp, err
+		return nil, nil, cp, err
 	}
 	// Only committed hashes enter the cache: a stored hash never changes
 	// once committed, so the cache is right for every replica.
@@ -371,13 +448,112 @@ func (l *Log) commit(ctx context.Context, batch []*request) ([][]Added, store.Ch
 		l.cache.put(madeFirst+int64(i), h)
 	}
 	if cp.Size == 0 {
-		// Every item was logged already: answer with the latest tree.
+		// Every item was logged already (or refused): answer with the
+		// latest tree.
 		cp, err = l.st.LatestCheckpoint(ctx)
+		if errors.Is(err, store.ErrNotFound) {
+			cp, _, err = l.Latest(ctx)
+		}
 		if err != nil {
-			return nil, cp, err
+			return nil, nil, cp, err
 		}
 	}
-	return added, cp, nil
+	l.saw(cp.Size)
+	return added, refused, cp, nil
+}
+
+// saw records a tree size the store showed.
+func (l *Log) saw(size int64) {
+	for {
+		old := l.seen.Load()
+		if size <= old || l.seen.CompareAndSwap(old, size) {
+			return
+		}
+	}
+}
+
+// admit decides, inside the append transaction, which requests of a batch
+// may be logged: none of whose new items is signed by a revoked key, nor
+// takes a key past MaxPerKeySubject entries about one subject. It returns
+// an error for each refused request (nil for the others).
+func admit(tx store.AppendTx, batch []*request, have map[tlog.Hash]int64) ([]error, error) {
+	refused := make([]error, len(batch))
+	var keys, subjects []digest.Digest
+	for _, r := range batch {
+		for _, it := range r.items {
+			if _, ok := have[it.LeafHash]; ok {
+				continue
+			}
+			keys = append(keys, it.SignerKeys...)
+			if it.Revocation != nil {
+				keys = append(keys, it.Revocation.Key)
+			}
+			for _, s := range it.Subjects {
+				subjects = append(subjects, s.Digest)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return refused, nil
+	}
+	revoked, err := tx.Revoked(keys)
+	if err != nil {
+		return nil, err
+	}
+	counts, err := tx.SignedCounts(subjects, keys)
+	if err != nil {
+		return nil, err
+	}
+	for ri, r := range batch {
+		add := map[store.SubjectKey]int{}
+	items:
+		for i, it := range r.items {
+			if _, ok := have[it.LeafHash]; ok {
+				continue
+			}
+			if it.Revocation != nil && revoked[it.Revocation.Key] {
+				refused[ri] = &RefusedError{Item: i, Err: fmt.Errorf("revoke key %s: %w", it.Revocation.Key, store.ErrExists)}
+				break
+			}
+			for _, k := range it.SignerKeys {
+				if revoked[k] {
+					refused[ri] = &RefusedError{Item: i, Err: &item.Error{Code: item.CodeRevokedKey,
+						Err: fmt.Errorf("the %s is signed by the key %s, which the centre's operator revoked", it.Kind, k)}}
+					break items
+				}
+				for _, s := range uniqueSubjects(it.Subjects) {
+					sk := store.SubjectKey{Subject: s, Key: k}
+					if counts[sk]+add[sk]+1 > MaxPerKeySubject {
+						refused[ri] = &RefusedError{Item: i, Err: &item.Error{Code: item.CodeQuota,
+							Err: fmt.Errorf("the key %s has signed %d entries about %s, the most the centre logs from one key about one subject", k, counts[sk]+add[sk], s)}}
+						break items
+					}
+					add[sk]++
+				}
+			}
+		}
+		if refused[ri] == nil {
+			for sk, n := range add {
+				counts[sk] += n
+			}
+			for _, it := range r.items {
+				if it.Revocation != nil {
+					revoked[it.Revocation.Key] = true
+				}
+			}
+		}
+	}
+	return refused, nil
+}
+
+func uniqueSubjects(ss []item.Subject) []digest.Digest {
+	var out []digest.Digest
+	for _, s := range ss {
+		if !slices.Contains(out, s.Digest) {
+			out = append(out, s.Digest)
+		}
+	}
+	return out
 }
 
 // hashReader reads committed stored hashes through the cache.
@@ -428,6 +604,7 @@ func (l *Log) Latest(ctx context.Context) (store.Checkpoint, logproof.Checkpoint
 	if err != nil {
 		return c, oc, fmt.Errorf("latest checkpoint: %w", err)
 	}
+	l.saw(c.Size)
 	return c, oc, nil
 }
 

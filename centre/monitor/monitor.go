@@ -18,6 +18,7 @@
 package monitor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -85,6 +86,9 @@ type Result struct {
 	// been checked; EntriesPending the entries after it, left to the next
 	// run.
 	ReplayedTo, EntriesPending int64
+	// LookupFailures are the artifacts whose lookup failed (a 5xx, a
+	// timeout): the next run checks them again, first.
+	LookupFailures []LookupFailure
 }
 
 // Entry is one new entry of the log.
@@ -226,7 +230,10 @@ func Run(ctx context.Context, c *client.Client, dir string, opts Options) (*Resu
 	listFrom := max(res.Old.Size, res.New.Size-MaxEntries)
 	res.Entries, err = readEntries(ctx, c, listFrom, res.New.Size, res.New, progress)
 	if err == nil {
-		err = replay(ctx, c, v, dir, res, listFrom, opts, progress)
+		var failed []LookupFailure
+		if failed, err = loadFailed(dir); err == nil {
+			err = replay(ctx, c, v, dir, res, listFrom, failed, opts, progress)
+		}
 	}
 	if err != nil {
 		var te *tileError
@@ -253,6 +260,12 @@ func Run(ctx context.Context, c *client.Client, dir string, opts Options) (*Resu
 	if err := atomicfile.Write(filepath.Join(dir, ReplayedFile), []byte(strconv.FormatInt(res.ReplayedTo, 10)+"\n"), 0o644); err != nil {
 		return nil, fmt.Errorf("monitor: save checkpoint: %w", err)
 	}
+	if err := saveFailed(dir, res.LookupFailures); err != nil {
+		return nil, fmt.Errorf("monitor: save the failed lookups: %w", err)
+	}
+	if len(res.LookupFailures) > 0 {
+		return res, &LookupError{Failures: res.LookupFailures}
+	}
 	return res, nil
 }
 
@@ -260,7 +273,7 @@ func Run(ctx context.Context, c *client.Client, dir string, opts Options) (*Resu
 // the last run stopped (ReplayedFile; at the first run, the log's start)
 // up to the new tree, as far as one run's bound on lookups goes; listed are
 // the entries the run read from listFrom on, reused when the ranges agree.
-func replay(ctx context.Context, c *client.Client, v *logproof.Verifier, dir string, res *Result, listFrom int64, opts Options, progress func(string)) error {
+func replay(ctx context.Context, c *client.Client, v *logproof.Verifier, dir string, res *Result, listFrom int64, failed []LookupFailure, opts Options, progress func(string)) error {
 	from := int64(0)
 	if b, err := os.ReadFile(filepath.Join(dir, ReplayedFile)); err == nil {
 		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
@@ -288,7 +301,7 @@ func replay(ctx context.Context, c *client.Client, v *logproof.Verifier, dir str
 	if budget <= 0 {
 		budget = MaxIndexChecks
 	}
-	return checkIndexes(ctx, c, v, res, entries, to, budget, progress)
+	return checkIndexes(ctx, c, v, res, entries, to, failed, budget, progress)
 }
 
 // checkIndexes replays entries (those from tree size from on) against the
@@ -297,12 +310,20 @@ func replay(ctx context.Context, c *client.Client, v *logproof.Verifier, dir str
 // customers must be at a tree no older than the one replayed and list every
 // entry naming the artifact. An index the log's key did not sign, for
 // another artifact or older than the entries is an IndexError too; a
-// centre that cannot be reached is a plain error. It checks at most budget
-// artifacts: the entries from the first that names one more are left to
-// the next run (res.ReplayedTo, res.EntriesPending).
-func checkIndexes(ctx context.Context, c *client.Client, v *logproof.Verifier, res *Result, entries []Entry, to int64, budget int, progress func(string)) error {
+// centre that cannot be reached is a plain error. A lookup that fails is
+// recorded in res.LookupFailures and the other artifacts are checked; those
+// that failed in the last run (failed) are checked again first. It checks
+// at most budget artifacts: the entries from the first that names one more
+// are left to the next run (res.ReplayedTo, res.EntriesPending).
+func checkIndexes(ctx context.Context, c *client.Client, v *logproof.Verifier, res *Result, entries []Entry, to int64, failed []LookupFailure, budget int, progress func(string)) error {
 	bySubject := map[digest.Digest][]int64{}
 	var order []digest.Digest
+	for _, f := range failed {
+		if _, ok := bySubject[f.Subject]; !ok {
+			order = append(order, f.Subject)
+		}
+		bySubject[f.Subject] = append(bySubject[f.Subject], f.Entries...)
+	}
 	res.ReplayedTo = to
 	cut := false
 	skipped := map[digest.Digest]bool{}
@@ -343,24 +364,22 @@ func checkIndexes(ctx context.Context, c *client.Client, v *logproof.Verifier, r
 	if len(order) > 0 {
 		progress(fmt.Sprintf("checking the centre's signed index of each of %d artifacts", len(order)))
 	}
+	keys := &registered{}
 	for _, d := range order {
-		bu, err := c.FetchBundle(ctx, d)
-		if errors.Is(err, client.ErrNotLogged) {
-			return &IndexError{Subject: d, Missing: bySubject[d], Err: errors.New("the centre says it holds nothing for it, but the log does")}
+		ai, err := lookupIndex(ctx, c, v, d, keys)
+		var xe *IndexError
+		if errors.As(err, &xe) {
+			if xe.Missing == nil && xe.Index == nil {
+				xe.Missing = bySubject[d]
+			}
+			return xe
 		}
 		if err != nil {
-			return err
+			// A bad lookup is reported, and the others are checked.
+			res.LookupFailures = append(res.LookupFailures, LookupFailure{Subject: d, Entries: bySubject[d], Err: err.Error()})
+			continue
 		}
-		if bu.ArtifactIndex == "" {
-			return &IndexError{Subject: d, Err: errors.New("the bundle carries no signed artifact index")}
-		}
-		x, err := v.OpenIndex([]byte(bu.ArtifactIndex))
-		if err != nil {
-			return &IndexError{Subject: d, Index: []byte(bu.ArtifactIndex), Err: err}
-		}
-		if x.Subject != d {
-			return &IndexError{Subject: d, Index: []byte(bu.ArtifactIndex), Err: fmt.Errorf("the index is for %s", x.Subject)}
-		}
+		x, signed := ai.Index, bytes.Join(ai.Signed, []byte("\n"))
 		if x.Size < res.New.Size {
 			// A lookup answered at an older tree than the log's (a stale
 			// cache or front) says nothing of the entries logged since:
@@ -371,7 +390,7 @@ func checkIndexes(ctx context.Context, c *client.Client, v *logproof.Verifier, r
 					later = append(later, n)
 				}
 			}
-			return &IndexError{Subject: d, Missing: later, Index: []byte(bu.ArtifactIndex),
+			return &IndexError{Subject: d, Missing: later, Index: signed,
 				Err: fmt.Errorf("the centre's lookup answers at tree size %d, older than the log's %d: a stale lookup, which hides from the artifact's customers what was logged since%s", x.Size, res.New.Size, laterText(later))}
 		}
 		listed := map[int64]bool{}
@@ -385,7 +404,7 @@ func checkIndexes(ctx context.Context, c *client.Client, v *logproof.Verifier, r
 			}
 		}
 		if len(missing) > 0 {
-			return &IndexError{Subject: d, Missing: missing, Index: []byte(bu.ArtifactIndex)}
+			return &IndexError{Subject: d, Missing: missing, Index: signed}
 		}
 		res.IndexesChecked++
 	}

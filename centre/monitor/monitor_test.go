@@ -33,7 +33,9 @@ func publishReviews(t *testing.T, url string, n int, tag string) {
 	}
 	var envs [][]byte
 	for i := range n {
-		e, err := fixture.Review(ctx, centretest.Alice, "tool", "1.0", fmt.Sprintf("%s %d", tag, i))
+		// Releases of 100 reviews each: one key logs at most
+		// merklelog.MaxPerKeySubject entries about one source.
+		e, err := fixture.Review(ctx, centretest.Alice, fmt.Sprintf("tool%d", i/100), "1.0", fmt.Sprintf("%s %d", tag, i))
 		if err != nil {
 			t.Fatal(err)
 		}

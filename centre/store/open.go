@@ -14,6 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
+	"github.com/reprove/reprove/centre/item"
+
 	// The two database drivers, both through database/sql.
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
@@ -59,6 +63,10 @@ func OpenSQLite(ctx context.Context, dir string) (Store, error) {
 		maxArgs:  30000,
 	}}
 	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if s.file, err = identify(path); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -137,6 +145,59 @@ func (s *sqlStore) migrations() ([]migration, error) {
 	return out, nil
 }
 
+// goSteps are the parts of migrations that SQL cannot do, by migration
+// name, run in the migration's transaction after its SQL.
+var goSteps = map[string]func(ctx context.Context, s *sqlStore, tx *sql.Tx) error{
+	"signers_sources_revocations": indexSourcesAndReports,
+}
+
+// indexSourcesAndReports fills in, for a log written before this migration,
+// the source of each rebuild and the compare report each comparison cites
+// (item's index of them is newer than the entries).
+func indexSourcesAndReports(ctx context.Context, s *sqlStore, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT idx, leaf FROM entries WHERE kind IN (?, ?) ORDER BY idx`),
+		string(mustText(item.Rebuild)), string(mustText(item.Comparison)))
+	if err != nil {
+		return err
+	}
+	type found struct {
+		idx            int64
+		cites, sources []digest.Digest
+	}
+	var all []found
+	for rows.Next() {
+		var f found
+		var leaf []byte
+		if err := rows.Scan(&f.idx, &leaf); err != nil {
+			rows.Close()
+			return err
+		}
+		d, err := item.Describe(leaf)
+		if err != nil {
+			rows.Close()
+			return fmt.Errorf("entry %d: %w", f.idx, err)
+		}
+		f.cites, f.sources = d.Cites, d.Sources
+		all = append(all, f)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	for _, f := range all {
+		for _, c := range f.cites {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO cites (idx, payload_digest) VALUES (?, ?) ON CONFLICT DO NOTHING`), f.idx, c.String()); err != nil {
+				return err
+			}
+		}
+		for _, d := range f.sources {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO sources (idx, digest) VALUES (?, ?) ON CONFLICT DO NOTHING`), f.idx, d.String()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // SchemaVersion is the newest migration this build knows.
 func (s *sqlStore) SchemaVersion() int {
 	ms, _ := s.migrations()
@@ -194,6 +255,11 @@ func (s *sqlStore) migrate(ctx context.Context) error {
 		}
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("migrate: %04d_%s: %w", m.version, m.name, err)
+		}
+		if step := goSteps[m.name]; step != nil {
+			if err := step(ctx, s, tx); err != nil {
+				return fmt.Errorf("migrate: %04d_%s: %w", m.version, m.name, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`),
 			m.version, m.name, time.Now().UnixMilli()); err != nil {

@@ -32,6 +32,8 @@ type dialect struct {
 type sqlStore struct {
 	db *sql.DB
 	d  dialect
+	// file is the SQLite database file as opened (nil for PostgreSQL).
+	file *fileIdentity
 }
 
 func (s *sqlStore) Dialect() string { return s.d.name }
@@ -67,6 +69,11 @@ type queryer interface {
 // --- appending ---
 
 func (s *sqlStore) Append(ctx context.Context, fn func(tx AppendTx) error) error {
+	// Before each append: a SQLite file removed or replaced while open
+	// would take writes nobody will read (a restart would begin a new log).
+	if err := s.file.check(); err != nil {
+		return fmt.Errorf("append: %w", err)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("append: begin: %w", err)
@@ -142,7 +149,7 @@ func (t *appendTx) Add(entries []NewEntry, first int64, hashes []tlog.Hash) erro
 	if first != tlog.StoredHashCount(t.size) {
 		return fail(fmt.Errorf("stored hashes start at %d, the log has %d", first, tlog.StoredHashCount(t.size)))
 	}
-	var ents, subs, cites, names, reports [][]any
+	var ents, subs, cites, names, reports, signed, sources, revocations [][]any
 	for i, e := range entries {
 		if e.Index != t.size+int64(i) {
 			return fail(fmt.Errorf("entry %d would be leaf %d of a log of %d", i, e.Index, t.size))
@@ -160,6 +167,18 @@ func (t *appendTx) Add(entries []NewEntry, first int64, hashes []tlog.Hash) erro
 		}
 		for _, c := range it.Cites {
 			cites = append(cites, []any{e.Index, c.String()})
+		}
+		for _, k := range uniq(it.SignerKeys) {
+			signed = append(signed, []any{e.Index, k.String()})
+		}
+		for _, d := range uniq(it.Sources) {
+			sources = append(sources, []any{e.Index, d.String()})
+		}
+		if it.Kind == item.Revocation {
+			if it.Revocation == nil {
+				return fail(fmt.Errorf("entry %d: a revocation item without its revocation", e.Index))
+			}
+			revocations = append(revocations, []any{e.Index, it.Revocation.RevokedAt.UnixMilli(), it.Revocation.Key.String()})
 		}
 		seenName := map[item.Name]bool{}
 		for _, n := range it.Names {
@@ -188,6 +207,8 @@ func (t *appendTx) Add(entries []NewEntry, first int64, hashes []tlog.Hash) erro
 		{`INSERT INTO subjects (digest, idx, name) VALUES `, subs},
 		{`INSERT INTO cites (idx, payload_digest) VALUES `, cites},
 		{`INSERT INTO names (name, version, idx) VALUES `, names},
+		{`INSERT INTO signed (idx, fingerprint) VALUES `, signed},
+		{`INSERT INTO sources (idx, digest) VALUES `, sources},
 	} {
 		if err := t.insert(ins.prefix, ins.rows); err != nil {
 			return fail(err)
@@ -198,8 +219,88 @@ func (t *appendTx) Add(entries []NewEntry, first int64, hashes []tlog.Hash) erro
 			return fail(err)
 		}
 	}
+	for _, r := range revocations {
+		res, err := t.tx.ExecContext(t.ctx, t.s.q(`UPDATE keys SET revoked_idx = ?, revoked_at = ? WHERE fingerprint = ? AND revoked_idx IS NULL`), r...)
+		if err != nil {
+			return fail(err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return fail(fmt.Errorf("revoke key %s: no such key is registered and unrevoked: %w", r[2], ErrNotFound))
+		}
+	}
 	t.size += int64(len(entries))
 	return nil
+}
+
+// uniq returns ds without repeats, in order.
+func uniq(ds []digest.Digest) []digest.Digest {
+	var out []digest.Digest
+	seen := map[digest.Digest]bool{}
+	for _, d := range ds {
+		if !seen[d] {
+			seen[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func (t *appendTx) Revoked(keys []digest.Digest) (map[digest.Digest]bool, error) {
+	out := map[digest.Digest]bool{}
+	keys = uniq(keys)
+	if len(keys) == 0 {
+		return out, nil
+	}
+	vals, err := t.s.column(t.ctx, t.tx, `SELECT fingerprint FROM keys WHERE revoked_idx IS NOT NULL AND fingerprint IN (`+placeholders(len(keys))+`)`, strs(keys)...)
+	if err != nil {
+		return nil, fmt.Errorf("read revoked keys: %w", err)
+	}
+	for _, v := range vals {
+		out[digest.Digest(v.(string))] = true
+	}
+	return out, nil
+}
+
+func (t *appendTx) SignedCounts(subjects, keys []digest.Digest) (map[SubjectKey]int, error) {
+	out := map[SubjectKey]int{}
+	subjects, keys = uniq(subjects), uniq(keys)
+	if len(subjects) == 0 || len(keys) == 0 {
+		return out, nil
+	}
+	for start := 0; start < len(subjects); start += t.s.d.maxArgs / 2 {
+		chunk := subjects[start:min(len(subjects), start+t.s.d.maxArgs/2)]
+		if len(chunk)+len(keys) > t.s.d.maxArgs {
+			return nil, fmt.Errorf("count entries by key: %d keys", len(keys))
+		}
+		rows, err := t.tx.QueryContext(t.ctx, t.s.q(`SELECT s.digest, g.fingerprint, count(*) FROM subjects s JOIN signed g ON g.idx = s.idx
+			WHERE s.digest IN (`+placeholders(len(chunk))+`) AND g.fingerprint IN (`+placeholders(len(keys))+`)
+			GROUP BY s.digest, g.fingerprint`), append(strs(chunk), strs(keys)...)...)
+		if err != nil {
+			return nil, fmt.Errorf("count entries by key: %w", err)
+		}
+		for rows.Next() {
+			var d, k string
+			var n int
+			if err := rows.Scan(&d, &k, &n); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("count entries by key: %w", err)
+			}
+			out[SubjectKey{Subject: digest.Digest(d), Key: digest.Digest(k)}] = n
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("count entries by key: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// strs is ds as query arguments.
+func strs(ds []digest.Digest) []any {
+	out := make([]any, len(ds))
+	for i, d := range ds {
+		out[i] = d.String()
+	}
+	return out
 }
 
 func (t *appendTx) AddCheckpoint(size int64, note []byte, at time.Time) error {
@@ -398,62 +499,145 @@ func (s *sqlStore) Recent(ctx context.Context, n int) ([]*Entry, error) {
 }
 
 func (s *sqlStore) Lookup(ctx context.Context, d digest.Digest, size int64, withReports bool) ([]*Entry, error) {
-	fail := func(err error) ([]*Entry, error) { return nil, fmt.Errorf("look up %s: %w", d, err) }
+	f, err := s.Find(ctx, Query{Subject: d, Size: size, WithReports: withReports})
+	if err != nil {
+		return nil, err
+	}
+	return f.Entries, nil
+}
+
+func (s *sqlStore) Find(ctx context.Context, q Query) (*Found, error) {
+	d := q.Subject
+	fail := func(err error) (*Found, error) { return nil, fmt.Errorf("look up %s: %w", d, err) }
+	limit := q.Max
+	if limit <= 0 {
+		limit = MaxFound
+	}
+	if len(q.Signers) > s.d.maxArgs/4 {
+		return fail(fmt.Errorf("%d signers", len(q.Signers)))
+	}
+	tooMany := func(n int) (*Found, error) { return nil, &TooManyError{Subject: d, Found: n, Max: limit} }
+	// signedBy restricts a query on table s to the signers asked for.
+	signedBy := func(query string, args []any) (string, []any) {
+		if len(q.Signers) == 0 {
+			return query, args
+		}
+		return query + ` AND EXISTS (SELECT 1 FROM signed g WHERE g.idx = s.idx AND g.fingerprint IN (` + placeholders(len(q.Signers)) + `))`,
+			append(args, strs(q.Signers)...)
+	}
 	// Step by step, each a lookup in a primary key or index with the values
 	// of the step before: the entries whose subject is d; what they cite;
-	// the entries with those payload digests; then the entries themselves.
-	// One query joining them lets PostgreSQL, whose statistics lag behind a
+	// the entries with those payload digests; the sources the rebuilds
+	// among them name; the reviews filed under those; then the entries
+	// themselves, and the revocations of the keys that signed them. One
+	// query joining them lets PostgreSQL, whose statistics lag behind a
 	// growing log, choose to scan whole tables.
-	idx, err := s.column(ctx, `SELECT idx FROM subjects WHERE digest = ? AND idx < ?`, d.String(), size)
+	query, args := signedBy(`SELECT s.idx FROM subjects s WHERE s.digest = ? AND s.idx < ?`, []any{d.String(), q.Size})
+	idx, err := s.column(ctx, s.db, query+` LIMIT `+strconv.Itoa(limit+1), args...)
 	if err != nil {
 		return fail(err)
 	}
 	if len(idx) == 0 {
-		return nil, nil
+		return &Found{}, nil
 	}
-	cited, err := s.column(ctx, `SELECT DISTINCT payload_digest FROM cites WHERE idx IN (`+placeholders(len(idx))+`)`, idx...)
-	if err != nil {
-		return fail(err)
+	if len(idx) > limit {
+		return tooMany(len(idx))
 	}
-	if len(cited) > 0 {
-		more, err := s.column(ctx, `SELECT idx FROM entries WHERE payload_digest IN (`+placeholders(len(cited))+`) AND idx < ?`, append(cited, size)...)
-		if err != nil {
-			return fail(err)
-		}
-		seen := map[any]bool{}
-		for _, i := range idx {
-			seen[i] = true
-		}
+	seen := map[int64]bool{}
+	for _, i := range idx {
+		seen[i.(int64)] = true
+	}
+	add := func(more []any) bool {
 		for _, i := range more {
-			if !seen[i] {
-				seen[i] = true
+			if !seen[i.(int64)] {
+				seen[i.(int64)] = true
 				idx = append(idx, i)
 			}
 		}
+		return len(idx) <= limit
 	}
-	if len(idx) > s.d.maxArgs-1 {
-		return fail(fmt.Errorf("%d entries", len(idx)))
+	cited, err := s.column(ctx, s.db, `SELECT DISTINCT payload_digest FROM cites WHERE idx IN (`+placeholders(len(idx))+`)`, idx...)
+	if err != nil {
+		return fail(err)
 	}
-	query := `SELECT ` + entryColumns + ` FROM entries WHERE idx IN (` + placeholders(len(idx)) + `)`
-	if !withReports {
+	if len(cited) > limit {
+		return tooMany(len(cited))
+	}
+	if len(cited) > 0 {
+		more, err := s.column(ctx, s.db, `SELECT idx FROM entries WHERE payload_digest IN (`+placeholders(len(cited))+`) AND idx < ? LIMIT `+strconv.Itoa(limit+1),
+			append(cited, q.Size)...)
+		if err != nil {
+			return fail(err)
+		}
+		if !add(more) {
+			return tooMany(len(idx))
+		}
+	}
+	f := &Found{}
+	srcs, err := s.column(ctx, s.db, `SELECT DISTINCT digest FROM sources WHERE idx IN (`+placeholders(len(idx))+`) ORDER BY digest`, idx...)
+	if err != nil {
+		return fail(err)
+	}
+	if len(srcs) > limit {
+		return tooMany(len(srcs))
+	}
+	if len(srcs) > 0 {
+		for _, v := range srcs {
+			f.Sources = append(f.Sources, digest.Digest(v.(string)))
+		}
+		query, args := signedBy(`SELECT s.idx FROM subjects s JOIN entries e ON e.idx = s.idx
+			WHERE s.digest IN (`+placeholders(len(srcs))+`) AND s.idx < ? AND e.kind = ?`, append(srcs, q.Size, string(mustText(item.Review))))
+		more, err := s.column(ctx, s.db, query+` LIMIT `+strconv.Itoa(limit+1), args...)
+		if err != nil {
+			return fail(err)
+		}
+		if !add(more) {
+			return tooMany(len(idx))
+		}
+	}
+	query = `SELECT ` + entryColumns + ` FROM entries WHERE idx IN (` + placeholders(len(idx)) + `)`
+	args = idx
+	if !q.WithReports {
 		query += ` AND kind <> ?`
-		idx = append(idx, string(mustText(item.CompareReport)))
+		args = append(append([]any(nil), idx...), string(mustText(item.CompareReport)))
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY idx`), idx...)
+	rows, err := s.db.QueryContext(ctx, s.q(query+` ORDER BY idx`), args...)
 	if err != nil {
 		return fail(err)
 	}
-	es, err := scanEntries(rows)
+	if f.Entries, err = scanEntries(rows); err != nil {
+		return fail(err)
+	}
+	revoked, err := s.column(ctx, s.db, `SELECT DISTINCT k.revoked_idx FROM signed g JOIN keys k ON k.fingerprint = g.fingerprint
+		WHERE g.idx IN (`+placeholders(len(idx))+`) AND k.revoked_idx IS NOT NULL AND k.revoked_idx < ?`, append(idx, q.Size)...)
 	if err != nil {
 		return fail(err)
 	}
-	return es, nil
+	if len(revoked) > 0 {
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+entryColumns+` FROM entries WHERE idx IN (`+placeholders(len(revoked))+`) ORDER BY idx`), revoked...)
+		if err != nil {
+			return fail(err)
+		}
+		if f.Revocations, err = scanEntries(rows); err != nil {
+			return fail(err)
+		}
+	}
+	return f, nil
+}
+
+func (s *sqlStore) ReportCited(ctx context.Context, d digest.Digest) (bool, error) {
+	vals, err := s.column(ctx, s.db, `SELECT c.idx FROM cites c JOIN entries e ON e.idx = c.idx WHERE c.payload_digest = ? AND e.kind = ? LIMIT 1`,
+		d.String(), string(mustText(item.Comparison)))
+	if err != nil {
+		return false, fmt.Errorf("look up comparisons citing %s: %w", d, err)
+	}
+	return len(vals) > 0, nil
 }
 
 // column runs a query of one column and returns its values (int64 or
-// string), at most maxArgs of them.
-func (s *sqlStore) column(ctx context.Context, query string, args ...any) ([]any, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+// string), at most maxArgs/2 of them.
+func (s *sqlStore) column(ctx context.Context, q queryer, query string, args ...any) ([]any, error) {
+	rows, err := q.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -588,7 +772,7 @@ func (s *sqlStore) AddKey(ctx context.Context, k KeyRecord) error {
 }
 
 func (s *sqlStore) Keys(ctx context.Context) ([]KeyRecord, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, role, fingerprint, pem, added_at FROM keys ORDER BY name`)
+	rows, err := s.db.QueryContext(ctx, `SELECT name, role, fingerprint, pem, added_at, revoked_idx, revoked_at FROM keys ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("read keys: %w", err)
 	}
@@ -598,8 +782,12 @@ func (s *sqlStore) Keys(ctx context.Context) ([]KeyRecord, error) {
 		var k KeyRecord
 		var role, fp string
 		var at int64
-		if err := rows.Scan(&k.Name, &role, &fp, &k.PEM, &at); err != nil {
+		var revIdx, revAt sql.NullInt64
+		if err := rows.Scan(&k.Name, &role, &fp, &k.PEM, &at, &revIdx, &revAt); err != nil {
 			return nil, fmt.Errorf("read keys: %w", err)
+		}
+		if revIdx.Valid {
+			k.Revoked, k.RevokedIndex, k.RevokedAt = true, revIdx.Int64, time.UnixMilli(revAt.Int64).UTC()
 		}
 		if err := k.Role.UnmarshalText([]byte(role)); err != nil {
 			return nil, fmt.Errorf("read keys: key %s: %w", k.Name, err)
@@ -612,12 +800,48 @@ func (s *sqlStore) Keys(ctx context.Context) ([]KeyRecord, error) {
 }
 
 func (s *sqlStore) KeysVersion(ctx context.Context) (int64, error) {
-	// Keys are only ever added, so their number is a version.
+	// Keys are only ever added, and revoked once, so the number of keys
+	// and revocations is a version.
 	var n int64
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM keys`).Scan(&n); err != nil {
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) + count(revoked_idx) FROM keys`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("read keys: %w", err)
 	}
 	return n, nil
+}
+
+func (s *sqlStore) Check(ctx context.Context) error {
+	if err := s.file.check(); err != nil {
+		return err
+	}
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT size FROM tree WHERE id = 1`).Scan(&n); err != nil {
+		return fmt.Errorf("read the log's size: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) Probe(ctx context.Context, now time.Time) error {
+	if err := s.file.check(); err != nil {
+		return err
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO meta (name, value) VALUES ('probe', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`),
+		now.UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return fmt.Errorf("write a probe: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) Meta(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT value FROM meta WHERE name = ?`), name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("read setting %s: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read setting %s: %w", name, err)
+	}
+	return v, nil
 }
 
 func (s *sqlStore) InitMeta(ctx context.Context, name, value string) (string, error) {

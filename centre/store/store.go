@@ -8,8 +8,9 @@
 // bytes), hashes (tlog's stored hash index → hash) and checkpoints (tree
 // size → signed note). Triggers refuse any UPDATE or DELETE on them, so not
 // even a bug in the centre can rewrite a leaf. Beside them, indexes for
-// lookups: the subjects of each entry, the attestations it cites, the names
-// it is known by, and the compare reports logged by digest.
+// lookups: the subjects of each entry, the attestations it cites, the
+// source a rebuild names, the registered keys that signed it, the names it
+// is known by, and the compare reports logged by digest.
 //
 // Appends are serialised by a lock taken at the start of each append
 // transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: SELECT … FOR UPDATE on
@@ -20,11 +21,13 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/reprove/reprove/attest/logproof"
 	"github.com/reprove/reprove/centre/item"
 )
 
@@ -50,9 +53,17 @@ type Store interface {
 	// FindLeaves returns the index of each of the leaf hashes the log holds.
 	FindLeaves(ctx context.Context, hashes []tlog.Hash) (map[tlog.Hash]int64, error)
 	// Lookup returns, among the entries below tree size size, those whose
-	// subject is d, and the entries whose payload digest one of those cites;
-	// sorted by index. Compare reports are left out unless withReports.
+	// subject is d, the entries whose payload digest one of those cites, and
+	// the reviews of the sources the rebuilds among them name; sorted by
+	// index. Compare reports are left out unless withReports. More than
+	// MaxFound entries is an error (*TooManyError).
 	Lookup(ctx context.Context, d digest.Digest, size int64, withReports bool) ([]*Entry, error)
+	// Find is Lookup with a choice of signers, the sources it followed and
+	// the revocations of the keys that signed what it found.
+	Find(ctx context.Context, q Query) (*Found, error)
+	// ReportCited reports whether a logged comparison cites the compare
+	// report with digest d.
+	ReportCited(ctx context.Context, d digest.Digest) (bool, error)
 	// Recent returns the newest n entries, newest first.
 	Recent(ctx context.Context, n int) ([]*Entry, error)
 	// Search finds the artifacts known by a name (and version, if not
@@ -67,7 +78,8 @@ type Store interface {
 	AddKey(ctx context.Context, k KeyRecord) error
 	// Keys lists the registered keys, by name.
 	Keys(ctx context.Context) ([]KeyRecord, error)
-	// KeysVersion changes whenever a key is added: callers cache Keys.
+	// KeysVersion changes whenever a key is added or revoked: callers
+	// cache Keys.
 	KeysVersion(ctx context.Context) (int64, error)
 
 	// AddCosignature records a witness's cosignature of the checkpoint of
@@ -82,6 +94,15 @@ type Store interface {
 	// InitMeta stores value under name unless one is stored already, and
 	// returns the stored value.
 	InitMeta(ctx context.Context, name, value string) (string, error)
+	// Meta reads a value stored under name (ErrNotFound when none is).
+	Meta(ctx context.Context, name string) (string, error)
+
+	// Check answers whether the store can be used: the database answers
+	// and, for SQLite, its file is still the one opened (ErrReplaced).
+	Check(ctx context.Context) error
+	// Probe makes one small durable write (a setting outside the log), to
+	// learn whether writes succeed again after a fault.
+	Probe(ctx context.Context, now time.Time) error
 
 	// Dialect names the database ("sqlite" or "postgres").
 	Dialect() string
@@ -101,6 +122,60 @@ type AppendTx interface {
 	Add(entries []NewEntry, first int64, hashes []tlog.Hash) error
 	// AddCheckpoint records the signed checkpoint of the new tree.
 	AddCheckpoint(size int64, note []byte, at time.Time) error
+	// Revoked returns which of the keys (fingerprints) are revoked.
+	Revoked(keys []digest.Digest) (map[digest.Digest]bool, error)
+	// SignedCounts counts, for each of the subjects and each of the keys,
+	// the entries the key signed whose subject it is (pairs with none are
+	// left out).
+	SignedCounts(subjects, keys []digest.Digest) (map[SubjectKey]int, error)
+}
+
+// SubjectKey is a subject digest and a key fingerprint.
+type SubjectKey struct {
+	Subject digest.Digest
+	Key     digest.Digest
+}
+
+// MaxFound bounds what one lookup returns: what one log bundle holds.
+const MaxFound = logproof.MaxBundleEntries
+
+// Query is what Find looks for.
+type Query struct {
+	// Subject is the artifact's digest; entries below tree size Size count.
+	Subject digest.Digest
+	Size    int64
+	// Signers, when not empty, restricts what is found directly (the
+	// subject's entries and the sources' reviews) to entries signed by
+	// these keys (fingerprints); what those cite is found whoever signed it.
+	Signers []digest.Digest
+	// WithReports keeps the compare report entries.
+	WithReports bool
+	// Max bounds the entries found (MaxFound when 0).
+	Max int
+}
+
+// Found is what Find found.
+type Found struct {
+	// Entries are sorted by index.
+	Entries []*Entry
+	// Sources are the lookup digests of the sources the rebuilds among
+	// Entries name, sorted: Entries hold the reviews filed under them.
+	Sources []digest.Digest
+	// Revocations are the logged revocations (below the tree size) of keys
+	// that signed any of Entries, sorted by index.
+	Revocations []*Entry
+}
+
+// TooManyError is a lookup that found more than one bundle holds.
+type TooManyError struct {
+	Subject digest.Digest
+	// Found is how many entries were found (at least; the search stops
+	// past Max).
+	Found, Max int
+}
+
+func (e *TooManyError) Error() string {
+	return fmt.Sprintf("the log holds more than %d entries for %s (at least %d), more than one lookup returns", e.Max, e.Subject, e.Found)
 }
 
 // NewEntry is one leaf to append and what to index it by.
@@ -148,6 +223,11 @@ type KeyRecord struct {
 	Fingerprint digest.Digest
 	PEM         []byte
 	AddedAt     time.Time
+	// Revoked is set for a revoked key: RevokedIndex is the log entry that
+	// revoked it, at RevokedAt.
+	Revoked      bool
+	RevokedIndex int64
+	RevokedAt    time.Time
 }
 
 // Errors callers branch on.

@@ -131,9 +131,9 @@ func TestStore(t *testing.T) {
 				t.Errorf("lookup (-want +got):\n%s", diff)
 			}
 			// Below a tree size, only what it held: rebuild A, whose output
-			// is the shipped file (the review is cited by summaries not yet
-			// logged).
-			if es, _ := s.Lookup(ctx, rel.Digest, 6, false); len(es) != 1 || es[0].Index != 5 {
+			// is the shipped file, and the review of the source it names
+			// (no summary citing the review is logged yet).
+			if es, _ := s.Lookup(ctx, rel.Digest, 6, false); len(es) != 2 || es[0].Index != 4 || es[1].Index != 5 {
 				t.Errorf("lookup at size 6: %d entries", len(es))
 			}
 			// Search by name and version.

@@ -8,9 +8,12 @@
 // "Verdict":"identical"} reads as "identical" here and "different"
 // elsewhere). The strict decoder of encoding/json/v2 would do this job, but
 // in Go 1.26 it is still behind GOEXPERIMENT=jsonv2, which we cannot require
-// of users. So we run a pre-pass with the standard tokenizer that refuses
-// duplicate and case-variant keys at every depth, then decode with unknown
-// fields refused, then check that every key names a field exactly.
+// of users. So one pass over the tokens (with jsontext, the tokenizer of the
+// json/v2 prototype, github.com/go-json-experiment/json, which reads tokens
+// without allocating for each) refuses duplicate and case-variant keys at
+// every depth and, walking the Go type alongside, every key that does not
+// name a field exactly; then encoding/json decodes with unknown fields
+// refused.
 package strictjson
 
 import (
@@ -21,8 +24,13 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
+	"sync"
 	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // MaxDepth bounds nesting so hostile input cannot exhaust the stack.
@@ -31,65 +39,165 @@ const MaxDepth = 64
 // Check refuses data that is not exactly one JSON value, or that has, in any
 // object, two keys that are equal or equal ignoring case.
 func Check(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := checkValue(dec, 0, "$"); err != nil {
+	return walk(data, nil)
+}
+
+// Unmarshal decodes data into v (a pointer to a struct, slice or map) after
+// the checks of Check, refusing unknown fields, trailing data, and keys that
+// name a field with other letter case than its json tag.
+func Unmarshal(data []byte, v any) error {
+	if err := walk(data, reflect.TypeOf(v)); err != nil {
 		return err
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	return nil
+}
+
+// walker reads one JSON value's tokens. path holds the keys and indexes
+// down to the value being read, for messages (built only for an error).
+type walker struct {
+	dec  *jsontext.Decoder
+	path []string
+}
+
+func walk(data []byte, t reflect.Type) error {
+	// Duplicates and invalid UTF-8 are this package's to judge (below), as
+	// encoding/json, which decodes afterwards, reads them.
+	w := &walker{dec: jsontext.NewDecoder(bytes.NewReader(data), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))}
+	if err := w.value(t, 0); err != nil {
+		return err
+	}
+	if _, err := w.dec.ReadToken(); err != io.EOF {
 		return errors.New("unexpected data after the JSON value")
 	}
 	return nil
 }
 
-func checkValue(dec *json.Decoder, depth int, path string) error {
+func (w *walker) where() string {
+	var b strings.Builder
+	b.WriteString("$")
+	for _, p := range w.path {
+		if strings.HasPrefix(p, "[") {
+			b.WriteString(p)
+		} else {
+			b.WriteString("." + p)
+		}
+	}
+	return b.String()
+}
+
+func (w *walker) fail(err error) error {
+	return fmt.Errorf("%s: %w", w.where(), cleanErr(err))
+}
+
+// value reads one value; t is the Go type it decodes into (nil when free-form
+// or decoded by its own UnmarshalJSON, whose strictness is its own).
+func (w *walker) value(t reflect.Type, depth int) error {
 	if depth > MaxDepth {
-		return fmt.Errorf("%s: nested deeper than %d levels", path, MaxDepth)
+		return fmt.Errorf("%s: nested deeper than %d levels", w.where(), MaxDepth)
 	}
-	tok, err := dec.Token()
+	tok, err := w.dec.ReadToken()
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, cleanErr(err))
+		return w.fail(err)
 	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return nil
-	}
-	switch d {
+	t = decodedAs(t)
+	switch tok.Kind() {
 	case '{':
+		var fields map[string]reflect.Type
+		var elem reflect.Type
+		if t != nil {
+			switch t.Kind() {
+			case reflect.Struct:
+				fields = jsonFieldsOf(t)
+			case reflect.Map:
+				elem = t.Elem()
+			}
+		}
 		seen := map[string]string{} // folded key -> key as written
-		for dec.More() {
-			kt, err := dec.Token()
+		for w.dec.PeekKind() != '}' {
+			kt, err := w.dec.ReadToken()
 			if err != nil {
-				return fmt.Errorf("%s: %w", path, cleanErr(err))
+				return w.fail(err)
 			}
-			k, ok := kt.(string)
-			if !ok {
-				return fmt.Errorf("%s: object key is not a string", path)
-			}
+			k := decodedKey(kt.String())
 			fk := foldKey(k)
 			if orig, dup := seen[fk]; dup {
 				if orig == k {
-					return fmt.Errorf("%s: duplicate key %q", path, k)
+					return fmt.Errorf("%s: duplicate key %q", w.where(), k)
 				}
-				return fmt.Errorf("%s: keys %q and %q differ only in case", path, orig, k)
+				return fmt.Errorf("%s: keys %q and %q differ only in case", w.where(), orig, k)
 			}
 			seen[fk] = k
-			if err := checkValue(dec, depth+1, path+"."+k); err != nil {
+			vt := elem
+			if fields != nil {
+				ft, ok := fields[k]
+				if !ok {
+					return fmt.Errorf("%s: unknown field %q", w.where(), k)
+				}
+				vt = ft
+			}
+			w.path = append(w.path, k)
+			if err := w.value(vt, depth+1); err != nil {
 				return err
 			}
+			w.path = w.path[:len(w.path)-1]
 		}
 	case '[':
-		for i := 0; dec.More(); i++ {
-			if err := checkValue(dec, depth+1, fmt.Sprintf("%s[%d]", path, i)); err != nil {
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && !reflect.PointerTo(t).Implements(textUnmarshalerType) {
+			elem = t.Elem()
+		}
+		for i := 0; w.dec.PeekKind() != ']'; i++ {
+			w.path = append(w.path, "["+strconv.Itoa(i)+"]")
+			if err := w.value(elem, depth+1); err != nil {
 				return err
 			}
+			w.path = w.path[:len(w.path)-1]
 		}
+	default:
+		return nil
 	}
 	// The closing delimiter.
-	if _, err := dec.Token(); err != nil {
-		return fmt.Errorf("%s: %w", path, cleanErr(err))
+	if _, err := w.dec.ReadToken(); err != nil {
+		return w.fail(err)
 	}
 	return nil
+}
+
+// decodedAs is the type whose keys a value's object must match: t without
+// pointers, or nil when the type (or its pointer) decodes itself.
+func decodedAs(t reflect.Type) reflect.Type {
+	if t == nil {
+		return nil
+	}
+	for t.Kind() == reflect.Pointer {
+		if t.Implements(unmarshalerType) {
+			return nil
+		}
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) || t.Implements(unmarshalerType) {
+		return nil
+	}
+	return t
+}
+
+// decodedKey is a key as encoding/json reads it: each byte that is not
+// part of valid UTF-8 becomes U+FFFD, so that two keys it would read as one
+// are caught as duplicates here.
+func decodedKey(k string) string {
+	if utf8.ValidString(k) {
+		return k
+	}
+	var b strings.Builder
+	for _, r := range k {
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // foldKey maps s to a canonical form under simple Unicode case folding, the
@@ -97,6 +205,18 @@ func checkValue(dec *json.Decoder, depth int, path string) error {
 // SIGN all fold to one key): each rune becomes the smallest rune of its
 // folding orbit.
 func foldKey(s string) string {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		// The smallest rune of an ASCII letter's orbit is its upper case
+		// (k and s fold with KELVIN SIGN and LONG S too, which are larger).
+		return strings.ToUpper(s)
+	}
 	var b strings.Builder
 	for _, r := range s {
 		min := r
@@ -117,92 +237,20 @@ func cleanErr(err error) error {
 	return err
 }
 
-// Unmarshal decodes data into v (a pointer to a struct, slice or map) after
-// Check, refusing unknown fields, trailing data, and keys that name a field
-// with other letter case than its json tag.
-func Unmarshal(data []byte, v any) error {
-	if err := Check(data); err != nil {
-		return err
-	}
-	var tree any
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&tree); err != nil {
-		return err
-	}
-	if err := checkNames(tree, reflect.TypeOf(v), "$", 0); err != nil {
-		return err
-	}
-	dec = json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	return nil
-}
-
 var (
 	unmarshalerType     = reflect.TypeOf((*json.Unmarshaler)(nil)).Elem()
 	textUnmarshalerType = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
+	fieldsCache         sync.Map // reflect.Type -> map[string]reflect.Type
 )
 
-// checkNames walks the decoded tree alongside the Go type and refuses object
-// keys that do not exactly equal a field's JSON name. Types with their own
-// UnmarshalJSON are responsible for their own strictness.
-func checkNames(tree any, t reflect.Type, path string, depth int) error {
-	if depth > MaxDepth {
-		return fmt.Errorf("%s: nested deeper than %d levels", path, MaxDepth)
+// jsonFieldsOf is jsonFields, computed once a type.
+func jsonFieldsOf(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldsCache.Load(t); ok {
+		return m.(map[string]reflect.Type)
 	}
-	for t.Kind() == reflect.Pointer {
-		if t.Implements(unmarshalerType) {
-			return nil
-		}
-		t = t.Elem()
-	}
-	if reflect.PointerTo(t).Implements(unmarshalerType) || t.Implements(unmarshalerType) {
-		return nil
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		obj, ok := tree.(map[string]any)
-		if !ok {
-			return nil // a type error the decoder reports
-		}
-		fields := jsonFields(t)
-		for k, val := range obj {
-			ft, ok := fields[k]
-			if !ok {
-				return fmt.Errorf("%s: unknown field %q", path, k)
-			}
-			if err := checkNames(val, ft, path+"."+k, depth+1); err != nil {
-				return err
-			}
-		}
-	case reflect.Map:
-		obj, ok := tree.(map[string]any)
-		if !ok {
-			return nil
-		}
-		for k, val := range obj {
-			if err := checkNames(val, t.Elem(), path+"."+k, depth+1); err != nil {
-				return err
-			}
-		}
-	case reflect.Slice, reflect.Array:
-		if reflect.PointerTo(t).Implements(textUnmarshalerType) {
-			return nil
-		}
-		arr, ok := tree.([]any)
-		if !ok {
-			return nil
-		}
-		for i, val := range arr {
-			if err := checkNames(val, t.Elem(), fmt.Sprintf("%s[%d]", path, i), depth+1); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	m := jsonFields(t)
+	fieldsCache.Store(t, m)
+	return m
 }
 
 // jsonFields maps the exact JSON names of t's exported fields to their types.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -87,4 +88,31 @@ func FuzzCheck(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The fast path for ASCII keys folds as the general one does.
+func TestFoldKeyASCII(t *testing.T) {
+	for c := 0; c < 128; c++ {
+		s := string(rune(c))
+		var min rune = rune(c)
+		for f := unicode.SimpleFold(rune(c)); f != rune(c); f = unicode.SimpleFold(f) {
+			if f < min {
+				min = f
+			}
+		}
+		if got := foldKey(s); got != string(min) {
+			t.Errorf("foldKey(%q) = %q, want %q", s, got, string(min))
+		}
+	}
+	if foldKey("\u212a") != foldKey("k") || foldKey("\u017f") != foldKey("s") {
+		t.Error("KELVIN SIGN or LONG S folds apart from k or s")
+	}
+}
+
+// Keys that are not UTF-8 are read as encoding/json reads them, so two it
+// would take for one are duplicates.
+func TestInvalidUTF8Keys(t *testing.T) {
+	if err := Check([]byte("{\"\xff\":1,\"\xfe\":2}")); err == nil || !strings.Contains(err.Error(), "duplicate key") {
+		t.Errorf("two keys encoding/json reads as one: %v", err)
+	}
 }

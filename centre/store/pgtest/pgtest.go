@@ -153,8 +153,7 @@ func Start(ctx context.Context) (*Cluster, error) {
 		os.RemoveAll(c.Dir)
 		return nil, err
 	}
-	opts := fmt.Sprintf("-k %s -c listen_addresses='' -c max_connections=200 -c shared_buffers=64MB", c.Socket)
-	if err := c.run(ctx, "pg_ctl", "start", "-w", "-t", "60", "-D", data, "-l", filepath.Join(c.Dir, "log"), "-o", opts); err != nil {
+	if err := c.Resume(ctx); err != nil {
 		log, _ := os.ReadFile(filepath.Join(c.Dir, "log"))
 		os.RemoveAll(c.Dir)
 		return nil, fmt.Errorf("%w\n%s", err, log)
@@ -207,6 +206,20 @@ func (c *Cluster) CreateDatabase(ctx context.Context) (string, error) {
 	}
 	return c.URL(name), nil
 }
+
+// Pause stops the cluster's server, keeping its data, as an outage would.
+func (c *Cluster) Pause(ctx context.Context) error {
+	return c.run(ctx, "pg_ctl", "stop", "-m", "fast", "-w", "-D", filepath.Join(c.Dir, "data"))
+}
+
+// Resume starts the server of a paused cluster again.
+func (c *Cluster) Resume(ctx context.Context) error {
+	return c.run(ctx, "pg_ctl", "start", "-w", "-t", "60", "-D", filepath.Join(c.Dir, "data"), "-l", filepath.Join(c.Dir, "log"),
+		"-o", fmt.Sprintf("-k %s -c listen_addresses='' -c max_connections=200 -c shared_buffers=64MB", c.Socket))
+}
+
+// Close stops a cluster made with Start and removes its files.
+func (c *Cluster) Close() { c.stop() }
 
 func (c *Cluster) stop() {
 	_ = c.run(context.Background(), "pg_ctl", "stop", "-m", "immediate", "-w", "-D", filepath.Join(c.Dir, "data"))

@@ -40,11 +40,14 @@ type monitorReport struct {
 	// IndexesSkipped counts the artifacts past one run's bound, which the
 	// next run checks: entries from ReplayedTo on (EntriesPending of them)
 	// wait for it.
-	IndexesSkipped int    `json:"indexesSkipped"`
-	ReplayedTo     int64  `json:"replayedTo"`
-	EntriesPending int64  `json:"entriesPending"`
-	Problem        string `json:"problem,omitempty"`
-	Evidence       string `json:"evidence,omitempty"`
+	IndexesSkipped int   `json:"indexesSkipped"`
+	ReplayedTo     int64 `json:"replayedTo"`
+	EntriesPending int64 `json:"entriesPending"`
+	// LookupFailures are the artifacts whose lookup failed, checked again
+	// by the next run.
+	LookupFailures []monitor.LookupFailure `json:"lookupFailures,omitempty"`
+	Problem        string                  `json:"problem,omitempty"`
+	Evidence       string                  `json:"evidence,omitempty"`
 }
 
 func newLogMonitorCmd(env *Env) *cobra.Command {
@@ -73,8 +76,12 @@ it), else the key the centre names. The state advances only when the check
 passes; on an inconsistency both checkpoints are saved in the state directory
 as evidence, and on a lying index the signed index and the checkpoint.
 
+A lookup that fails (the centre answers 5xx for one artifact, say) is
+reported and the others are checked; the state advances, and the next run
+checks that artifact again first.
+
 Exit 0 when the log is consistent; 3 when it is not; 1 when the check could
-not run (the centre unreachable, say).`,
+not run (the centre unreachable, say) or a lookup failed.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -96,12 +103,14 @@ not run (the centre unreachable, say).`,
 			res, err := monitor.Run(ctx, c, state, opts)
 			var ie *monitor.InconsistentError
 			var xe *monitor.IndexError
-			if err != nil && !errors.As(err, &ie) && !errors.As(err, &xe) {
+			var le *monitor.LookupError
+			if err != nil && !errors.As(err, &ie) && !errors.As(err, &xe) && !errors.As(err, &le) {
 				return err
 			}
 			rep := monitorReport{SchemaVersion: 1, Server: c.Server(), VerifierKey: res.VerifierKey, KeyPinned: res.KeyPinned,
 				Consistent: ie == nil && xe == nil, OldSize: res.Old.Size, NewSize: res.New.Size, Entries: res.Entries,
-				IndexesChecked: res.IndexesChecked, IndexesSkipped: res.IndexesSkipped, ReplayedTo: res.ReplayedTo, EntriesPending: res.EntriesPending}
+				IndexesChecked: res.IndexesChecked, IndexesSkipped: res.IndexesSkipped, ReplayedTo: res.ReplayedTo, EntriesPending: res.EntriesPending,
+				LookupFailures: res.LookupFailures}
 			if rep.Entries == nil {
 				rep.Entries = []monitor.Entry{}
 			}
@@ -123,6 +132,9 @@ not run (the centre unreachable, say).`,
 			}
 			if !rep.Consistent {
 				return withCode(ExitNotReproduced)
+			}
+			if le != nil {
+				return le
 			}
 			return nil
 		},
@@ -160,6 +172,9 @@ func printMonitor(env *Env, r monitorReport) {
 	if r.EntriesPending > 0 {
 		printLine(env.Stdout, fmt.Sprintf("%s not yet replayed against the centre's lookups (more than %d artifacts in one run): the next run goes on from tree size %d",
 			english.Count(r.EntriesPending, "entry", "entries"), monitor.MaxIndexChecks, r.ReplayedTo))
+	}
+	for _, f := range r.LookupFailures {
+		printf(env.Stdout, "LOOKUP FAILED: %s: %s (checked again by the next run)\n", f.Subject, f.Err)
 	}
 	for _, e := range r.Entries {
 		about := ""

@@ -81,6 +81,9 @@ func newServeCmd(env *Env) *cobra.Command {
 		logKey   string
 		origin   string
 		grace    time.Duration
+		newLog   bool
+		keyRate  float64
+		keyBurst int
 
 		witnesses []string
 		quorum    int
@@ -104,6 +107,16 @@ the same --log-key. The log's signer key is made under --data at the first
 start unless --log-key names one; its verifier key, which customers pin in
 their policies, is printed at start and served at /v1/log.
 
+The first start makes the log's key, or is given one with --log-key and
+--new-log. Later starts refuse a database that holds no log beside an
+existing key (it was deleted or replaced: a new log under the old key would
+fork the one customers know) unless --new-log says to start over on
+purpose.
+
+Each registered key may submit --key-rate envelopes a second over time and
+--key-burst at once (429 past them); the server answers 503 with
+Retry-After when overloaded or when its storage fails (a full disk, a
+database outage, a database file removed or replaced), and /healthz says so.
 With --witness (repeatable: "VKEY URL", a witness's note verifier key and
 where it answers C2SP tlog-witness), the centre asks each witness to cosign
 every new checkpoint, in the background: appends never wait for a witness.
@@ -122,7 +135,8 @@ requests in flight finish (up to --grace), and commits nothing half-done.`,
 			if err != nil {
 				return err
 			}
-			cfg.LogKey, cfg.Origin, cfg.Clock = logKey, origin, env.Now
+			cfg.LogKey, cfg.Origin, cfg.Clock, cfg.NewLog = logKey, origin, env.Now, newLog
+			cfg.KeyRate, cfg.KeyBurst = keyRate, keyBurst
 			cfg.Logf = func(format string, a ...any) { printf(env.Stderr, "reprove: "+format+"\n", a...) }
 			for _, spec := range witnesses {
 				w, err := witness.Parse(spec)
@@ -177,6 +191,9 @@ requests in flight finish (up to --grace), and commits nothing half-done.`,
 	f.StringVar(&logKey, "log-key", "", "the log's note signer key `FILE` (default: DIR/log.key, made at the first start)")
 	f.StringVar(&origin, "origin", "", "the log's name in a key made at the first start (default: HOSTNAME/reprove)")
 	f.DurationVar(&grace, "grace", 30*time.Second, "how long shutdown waits for requests in flight")
+	f.BoolVar(&newLog, "new-log", false, "start a new, empty log with a key that exists already (only on purpose: see above)")
+	f.Float64Var(&keyRate, "key-rate", centre.DefaultKeyRate, "envelopes a second each registered key may submit over time (negative: no limit)")
+	f.IntVar(&keyBurst, "key-burst", centre.DefaultKeyBurst, "envelopes each registered key may submit at once")
 	f.StringArrayVar(&witnesses, "witness", nil, "ask the witness `\"VKEY URL\"` to cosign each checkpoint (C2SP tlog-witness; repeatable)")
 	f.IntVar(&quorum, "witness-quorum", 0, "serve trees cosigned by `N` witnesses (default: all)")
 	f.DurationVar(&wopts.Interval, "witness-interval", time.Second, "ask each witness at most once per `DURATION`")
@@ -199,7 +216,8 @@ func newServeKeysCmd(env *Env, cf *centreFlags) *cobra.Command {
 		Long: `Register a public key: from now on the centre accepts attestations it signs.
 Reviews need a reviewer key; rebuild provenance and verification summaries
 need a rebuilder key. A running centre sees the key at once. Keys are never
-removed from the register: what they signed stays in the log.`,
+removed from the register: what they signed stays in the log (revoke a key
+with reprove serve keys revoke).`,
 		Args: args(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ctx := cmd.Context()
@@ -251,28 +269,66 @@ removed from the register: what they signed stays in the log.`,
 			}
 			if jsonOut {
 				type key struct {
-					Name        string    `json:"name"`
-					Role        item.Role `json:"role"`
-					Fingerprint string    `json:"fingerprint"`
-					AddedAt     time.Time `json:"addedAt"`
+					Name            string     `json:"name"`
+					Role            item.Role  `json:"role"`
+					Fingerprint     string     `json:"fingerprint"`
+					AddedAt         time.Time  `json:"addedAt"`
+					RevokedAt       *time.Time `json:"revokedAt,omitempty"`
+					RevocationEntry *int64     `json:"revocationEntry,omitempty"`
 				}
 				out := struct {
 					SchemaVersion int   `json:"schemaVersion"`
 					Keys          []key `json:"keys"`
 				}{SchemaVersion: 1, Keys: []key{}}
 				for _, k := range ks {
-					out.Keys = append(out.Keys, key{k.Name, k.Role, k.Fingerprint.String(), k.AddedAt})
+					o := key{Name: k.Name, Role: k.Role, Fingerprint: k.Fingerprint.String(), AddedAt: k.AddedAt}
+					if k.Revoked {
+						o.RevokedAt, o.RevocationEntry = &k.RevokedAt, &k.RevokedIndex
+					}
+					out.Keys = append(out.Keys, o)
 				}
 				return writeJSONOut(env, out)
 			}
 			for _, k := range ks {
+				if k.Revoked {
+					printf(env.Stdout, "%-20s %-9s %s revoked %s (log entry %d)\n", k.Name, k.Role, k.Fingerprint, k.RevokedAt.Format(time.RFC3339), k.RevokedIndex)
+					continue
+				}
 				printf(env.Stdout, "%-20s %-9s %s\n", k.Name, k.Role, k.Fingerprint)
 			}
 			return nil
 		},
 	}
 	list.Flags().BoolVar(&jsonOut, "json", false, "print the keys as JSON (schemaVersion 1)")
-	cmd.AddCommand(add, list)
+	var reason, revokeKey string
+	revoke := &cobra.Command{
+		Use:   "revoke NAME [--reason TEXT]",
+		Short: "Revoke a registered key: log the revocation, refuse what the key signs from now on",
+		Long: `Revoke a registered key, when it was lost or its holder is no longer trusted.
+The revocation is logged as an entry of its own (signed into the log like
+any other), so everyone sees it; from its commit on, every replica refuses
+envelopes the key signs. What the key signed before stays in the log:
+lookups of it carry the revocation, so verifiers and pages can mark it.
+Needs the log's key (DIR/log.key, or --log-key), as serve does.`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			ctx := cmd.Context()
+			cfg, err := cf.config(env)
+			if err != nil {
+				return err
+			}
+			cfg.LogKey, cfg.Clock = revokeKey, env.Now
+			r, err := centre.RevokeKey(ctx, cfg, a[0], reason)
+			if err != nil {
+				return err
+			}
+			printf(env.Stdout, "revoked %s key %s (%s): log entry %d, tree size %d\n", r.Key.Role, r.Key.Name, r.Key.Fingerprint, r.Index, r.TreeSize)
+			return nil
+		},
+	}
+	revoke.Flags().StringVar(&reason, "reason", "", "why, in one line (logged, public)")
+	revoke.Flags().StringVar(&revokeKey, "log-key", "", "the log's note signer key `FILE` (default: DIR/log.key)")
+	cmd.AddCommand(add, list, revoke)
 	return cmd
 }
 
