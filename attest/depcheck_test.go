@@ -13,6 +13,7 @@ import (
 var verifierPackages = []string{
 	"github.com/reprove/reprove/attest",
 	"github.com/reprove/reprove/attest/envelope",
+	"github.com/reprove/reprove/attest/keyless",
 	"github.com/reprove/reprove/attest/keys",
 	"github.com/reprove/reprove/attest/logproof",
 	"github.com/reprove/reprove/attest/policy",
@@ -33,6 +34,8 @@ var verifierModules = map[string]string{
 	"golang.org/x/mod":                            "signed notes and Merkle proofs (sumdb/note, sumdb/tlog)",
 	"github.com/cyberphone/json-canonicalization": "RFC 8785 JSON, the log's leaf form",
 	"go.yaml.in/yaml/v3":                          "the trust policy is YAML",
+	"github.com/digitorus/timestamp":              "RFC 3161 signed timestamps of keyless bundles (attest/keyless), on the standard library",
+	"github.com/digitorus/pkcs7":                  "the CMS signature of an RFC 3161 timestamp, on the standard library",
 }
 
 // heavy are what the verifier once carried through cosign and sigstore-go
