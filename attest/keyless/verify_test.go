@@ -16,7 +16,9 @@ import (
 
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	prototrust "github.com/sigstore/protobuf-specs/gen/pb-go/trustroot/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/reprove/reprove/attest/keyless"
 	"github.com/reprove/reprove/attest/keyless/keylesstest"
@@ -138,13 +140,13 @@ func TestVerify(t *testing.T) {
 		// (it requires a log entry unless told otherwise).
 		cosignFlags []string
 	}{
-		{name: "log entry and timestamp", times: []string{"log https://rekor.keylesstest.example", "timestamp authority https://virtual.tsa.sigstore.dev"}},
+		{name: "log entry and timestamp", times: []string{"log https://rekor.keylesstest.example", "timestamp authority https://tsa.keylesstest.example"}},
 		{name: "log entry only", opts: keylesstest.Options{NoTimestamp: true}, times: []string{"log https://rekor.keylesstest.example"}},
 		{name: "signed entry timestamp only (bundle v0.1)", opts: keylesstest.Options{NoProof: true, NoTimestamp: true}, times: []string{"log https://rekor.keylesstest.example"}},
-		{name: "inclusion proof and timestamp", opts: keylesstest.Options{NoPromise: true}, times: []string{"timestamp authority https://virtual.tsa.sigstore.dev"},
+		{name: "inclusion proof and timestamp", opts: keylesstest.Options{NoPromise: true}, times: []string{"timestamp authority https://tsa.keylesstest.example"},
 			cosignFlags: []string{"--use-signed-timestamps"}},
 		{name: "timestamp only, under a root without logs", root: keylesstest.RootOptions{NoLog: true}, opts: keylesstest.Options{NoTlog: true},
-			times: []string{"timestamp authority https://virtual.tsa.sigstore.dev"}, cosignFlags: []string{"--use-signed-timestamps", "--insecure-ignore-tlog"}},
+			times: []string{"timestamp authority https://tsa.keylesstest.example"}, cosignFlags: []string{"--use-signed-timestamps", "--insecure-ignore-tlog"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,9 +204,33 @@ func TestVerifyRefuses(t *testing.T) {
 	}
 	elsewhere := newWorld(t, keylesstest.RootOptions{})
 	theirs := elsewhere.bundle(t, elsewhere.signer, keylesstest.Options{})
+	foreignTSA := edit(t, good, func(pb *protobundle.Bundle) {
+		tsr, err := elsewhere.s.Timestamp(pb.GetDsseEnvelope().GetSignatures()[0].GetSig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pb.VerificationMaterial.TimestampVerificationData.Rfc3161Timestamps[0].SignedTimestamp = tsr
+	})
+	// A root may name a timestamp authority without its signing
+	// certificate: then the token's chain is what holds.
+	noLeafJS, err := w.s.TrustedRoot(keylesstest.RootOptions{NoTSALeaf: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noLeaf, err := keyless.ParseTrustedRoot(noLeafJS, "no-leaf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify(w.bundle(t, w.signer, keylesstest.Options{TimestampCert: true}), noLeaf); err != nil {
+		t.Errorf("a root naming no TSA leaf, a token carrying it: %v", err)
+	}
+	tsaExpired := editRoot(t, w.rootJS, func(r *prototrust.TrustedRoot) {
+		r.TimestampAuthorities[0].ValidFor.End = timestamppb.New(time.Now().Add(-time.Hour))
+	})
 	tests := []struct {
 		name   string
 		bundle []byte
+		root   *keyless.TrustedRoot // nil: w.root
 		kind   error
 		want   string
 		// cosign: whether cosign v3 is run on it (it refuses it too).
@@ -255,13 +281,18 @@ func TestVerifyRefuses(t *testing.T) {
 			pb.VerificationMaterial.TimestampVerificationData = timestamps(t, other)
 		}), kind: keyless.ErrTimestamp, want: "it stamps other bytes than the bundle's signature",
 			cosign: false}, // cosign skips a timestamp that fails when the log's time suffices; reprove refuses the bundle
-		{name: "a timestamp by an untrusted authority", bundle: edit(t, good, func(pb *protobundle.Bundle) {
-			tsr, err := elsewhere.s.Timestamp(pb.GetDsseEnvelope().GetSignatures()[0].GetSig())
+		{name: "a timestamp by an untrusted authority", bundle: foreignTSA, kind: keyless.ErrTimestamp, want: "signed by no timestamp authority of the trusted root", cosign: false},
+		{name: "a timestamp by an untrusted authority, under a root naming no TSA leaf", bundle: foreignTSA, root: noLeaf,
+			kind: keyless.ErrTimestamp, want: "certificate signed by unknown authority"},
+		{name: "a timestamp outside the authority's validity", bundle: good, root: tsaExpired,
+			kind: keyless.ErrTimestamp, want: "outside the period the trusted root trusts it"},
+		{name: "a timestamp by a certificate of the authority that the root does not name", bundle: edit(t, good, func(pb *protobundle.Bundle) {
+			tsr, err := w.s.TimestampByAnotherLeaf(pb.GetDsseEnvelope().GetSignatures()[0].GetSig())
 			if err != nil {
 				t.Fatal(err)
 			}
 			pb.VerificationMaterial.TimestampVerificationData.Rfc3161Timestamps[0].SignedTimestamp = tsr
-		}), kind: keyless.ErrTimestamp, want: "signed by no timestamp authority of the trusted root", cosign: false},
+		}), kind: keyless.ErrTimestamp, want: "signed by another certificate than the authority's own"},
 		{name: "a signature not made with the certificate's key", bundle: edit(t, good, func(pb *protobundle.Bundle) {
 			pb.GetDsseEnvelope().Payload = append(pb.GetDsseEnvelope().Payload, ' ')
 		}), kind: keyless.ErrSignature, cosign: true},
@@ -271,7 +302,11 @@ func TestVerifyRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := verify(tt.bundle, w.root)
+			root := w.root
+			if tt.root != nil {
+				root = tt.root
+			}
+			_, err := verify(tt.bundle, root)
 			if !errors.Is(err, tt.kind) || !strings.Contains(fmt.Sprint(err), tt.want) {
 				t.Fatalf("Verify = %v; want %v containing %q", err, tt.kind, tt.want)
 			}

@@ -2,11 +2,13 @@
 // checks, issued for real, so that keyless bundles can be signed, tampered
 // with and verified, by reprove and by cosign, without a network.
 //
-// sigstore-go's virtual Sigstore (pkg/testing/ca) is the timestamp
-// authority (RFC 3161 responses) and writes each Rekor entry body with
-// Rekor's own types; its functions make the certificate authority's root
-// and intermediate. The rest is here, because the virtual Sigstore cannot
-// do it: certificates are issued as Fulcio issues them, with the OIDC
+// sigstore-go's virtual Sigstore (pkg/testing/ca) writes each Rekor entry
+// body with Rekor's own types, and its functions make the certificate
+// authority's root and intermediate and the timestamp authority's chain;
+// timestamps are RFC 3161 responses made by github.com/digitorus/timestamp
+// (as the virtual Sigstore makes them, with the authority's certificate in
+// the token when asked). The rest is here, because the virtual Sigstore
+// cannot do it: certificates are issued as Fulcio issues them, with the OIDC
 // issuer extensions and a signed certificate timestamp of a certificate
 // transparency log (over the precertificate, RFC 6962), which cosign
 // requires; and the transparency log (the virtual one signs checkpoints of
@@ -51,13 +53,13 @@ import (
 	"time"
 
 	"github.com/cyberphone/json-canonicalization/go/src/webpki.org/jsoncanonicalizer"
+	"github.com/digitorus/timestamp"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
 	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	prototrust "github.com/sigstore/protobuf-specs/gen/pb-go/trustroot/v1"
-	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -75,7 +77,7 @@ const Issuer = "https://token.actions.githubusercontent.com"
 // transparency log, made for one test.
 type Sigstore struct {
 	vs  *ca.VirtualSigstore
-	tsa *root.SigstoreTimestampingAuthority
+	tsa tsa
 	// fulcio issues the certificates; rogue is an authority the trusted
 	// root does not name.
 	fulcio, rogue authority
@@ -100,15 +102,14 @@ func New() (*Sigstore, error) {
 		return nil, err
 	}
 	s := &Sigstore{vs: vs, Host: "rekor.keylesstest.example", treeID: 1193050959916656506}
-	var ok bool
 	if s.fulcio, err = newAuthority(); err != nil {
 		return nil, err
 	}
 	if s.rogue, err = newAuthority(); err != nil {
 		return nil, err
 	}
-	if s.tsa, ok = vs.TimestampingAuthorities()[0].(*root.SigstoreTimestampingAuthority); !ok {
-		return nil, errors.New("keylesstest: the virtual Sigstore's timestamp authority is of another type")
+	if s.tsa, err = newTSA(); err != nil {
+		return nil, err
 	}
 	if s.logKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
 		return nil, err
@@ -150,6 +151,34 @@ func newAuthority() (authority, error) {
 	return authority{root: rc, inter: ic, key: ik, start: time.Now().Add(-5 * time.Hour), end: time.Now().Add(time.Hour)}, nil
 }
 
+// tsa is a timestamp authority: a root, an intermediate and the leaf that
+// signs, valid from a minute ago for ten minutes.
+type tsa struct {
+	root, inter, leaf *x509.Certificate
+	key, interKey     crypto.Signer
+	start, end        time.Time
+}
+
+func newTSA() (tsa, error) {
+	rc, rk, err := ca.GenerateRootCa()
+	if err != nil {
+		return tsa{}, err
+	}
+	ic, ik, err := ca.GenerateTSAIntermediate(rc, rk)
+	if err != nil {
+		return tsa{}, err
+	}
+	lk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tsa{}, err
+	}
+	lc, err := ca.GenerateTSALeafCert(time.Now().Add(-time.Minute), lk, ic, ik)
+	if err != nil {
+		return tsa{}, err
+	}
+	return tsa{root: rc, inter: ic, leaf: lc, key: lk, interKey: ik, start: time.Now().Add(-5 * time.Hour), end: time.Now().Add(time.Hour)}, nil
+}
+
 // RootOptions change the trusted root TrustedRoot writes.
 type RootOptions struct {
 	// NoCTLog leaves the certificate transparency log out (then no SCT
@@ -157,6 +186,9 @@ type RootOptions struct {
 	NoCTLog bool
 	// NoLog leaves the transparency log out.
 	NoLog bool
+	// NoTSALeaf names the timestamp authority by its root and
+	// intermediate only, not its signing certificate.
+	NoTSALeaf bool
 }
 
 // TrustedRoot is the trusted_root.json of this Sigstore.
@@ -190,10 +222,13 @@ func (s *Sigstore) TrustedRoot(o RootOptions) ([]byte, error) {
 		}},
 		TimestampAuthorities: []*prototrust.CertificateAuthority{{
 			Subject:   &protocommon.DistinguishedName{Organization: "sigstore.dev", CommonName: "sigstore-tsa"},
-			Uri:       s.tsa.URI,
-			CertChain: chain(append(append([]*x509.Certificate{s.tsa.Leaf}, s.tsa.Intermediates...), s.tsa.Root)...),
-			ValidFor:  &protocommon.TimeRange{Start: timestamppb.New(s.tsa.ValidityPeriodStart), End: timestamppb.New(s.tsa.ValidityPeriodEnd)},
+			Uri:       "https://tsa.keylesstest.example",
+			CertChain: chain(s.tsa.leaf, s.tsa.inter, s.tsa.root),
+			ValidFor:  &protocommon.TimeRange{Start: timestamppb.New(s.tsa.start), End: timestamppb.New(s.tsa.end)},
 		}},
+	}
+	if o.NoTSALeaf {
+		tr.TimestampAuthorities[0].CertChain = chain(s.tsa.inter, s.tsa.root)
 	}
 	if !o.NoLog {
 		l, err := pk(s.logKey, s.logID)
@@ -363,8 +398,9 @@ type Options struct {
 	// timestamp; NoProof its inclusion proof (the bundle is then of
 	// version 0.1, whose entries need no proof).
 	NoTlog, NoPromise, NoProof bool
-	// NoTimestamp leaves out the RFC 3161 timestamp.
-	NoTimestamp bool
+	// NoTimestamp leaves out the RFC 3161 timestamp; TimestampCert puts
+	// the authority's certificate in it.
+	NoTimestamp, TimestampCert bool
 }
 
 // Bundle signs payload (an in-toto statement) with g into a DSSE envelope
@@ -409,7 +445,7 @@ func (s *Sigstore) BundleOf(env *envelope.Envelope, cert *x509.Certificate, o Op
 			X509CertificateChain: &protocommon.X509CertificateChain{Certificates: []*protocommon.X509Certificate{{RawBytes: cert.Raw}}}}
 	}
 	if !o.NoTimestamp {
-		tsr, err := s.vs.TimestampResponse(sig)
+		tsr, err := s.timestamp(sig, o.TimestampCert)
 		if err != nil {
 			return nil, err
 		}
@@ -425,8 +461,36 @@ func (s *Sigstore) BundleOf(env *envelope.Envelope, cert *x509.Certificate, o Op
 	return protojson.Marshal(pb)
 }
 
-// Timestamp is the timestamp authority's RFC 3161 response over sig.
-func (s *Sigstore) Timestamp(sig []byte) ([]byte, error) { return s.vs.TimestampResponse(sig) }
+// Timestamp is the timestamp authority's RFC 3161 response over sig, with
+// its certificate in the token.
+func (s *Sigstore) Timestamp(sig []byte) ([]byte, error) { return s.timestamp(sig, true) }
+
+// TimestampByAnotherLeaf is a response over sig signed by another
+// certificate the authority's intermediate issued, which the trusted root
+// does not name, carried in the token.
+func (s *Sigstore) TimestampByAnotherLeaf(sig []byte) ([]byte, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	c, err := ca.GenerateTSALeafCert(time.Now().Add(-time.Minute), k, s.tsa.inter, s.tsa.interKey)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(sig)
+	t := timestamp.Timestamp{HashAlgorithm: crypto.SHA256, HashedMessage: sum[:], Time: time.Now(),
+		Policy: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 2}, AddTSACertificate: true}
+	return t.CreateResponseWithOpts(c, k, crypto.SHA256)
+}
+
+func (s *Sigstore) timestamp(sig []byte, withCert bool) ([]byte, error) {
+	sum := sha256.Sum256(sig)
+	t := timestamp.Timestamp{
+		HashAlgorithm: crypto.SHA256, HashedMessage: sum[:], Time: time.Now(),
+		Policy: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 2}, AddTSACertificate: withCert,
+	}
+	return t.CreateResponseWithOpts(s.tsa.leaf, s.tsa.key, crypto.SHA256)
+}
 
 // logEntry logs env as Rekor logs a DSSE envelope (an intoto v0.0.2 entry,
 // its body written by Rekor's types through the virtual Sigstore) and
