@@ -13,6 +13,7 @@ import (
 var verifierPackages = []string{
 	"github.com/reprove/reprove/attest",
 	"github.com/reprove/reprove/attest/envelope",
+	"github.com/reprove/reprove/attest/keyless",
 	"github.com/reprove/reprove/attest/keys",
 	"github.com/reprove/reprove/attest/logproof",
 	"github.com/reprove/reprove/attest/policy",
@@ -35,6 +36,8 @@ var verifierModules = map[string]string{
 	"go.yaml.in/yaml/v3":                          "the trust policy is YAML",
 	"github.com/transparency-dev/formats":         "witnesses' C2SP cosignature/v1 signatures on checkpoints (its note package only)",
 	"github.com/go-json-experiment/json":          "strict JSON reads tokens with jsontext (json/v2's prototype, no dependencies): duplicate and case-variant keys and field names in one pass, a third of encoding/json's Token walk",
+	"github.com/digitorus/timestamp":              "RFC 3161 signed timestamps of keyless bundles (attest/keyless), on the standard library",
+	"github.com/digitorus/pkcs7":                  "the CMS signature of an RFC 3161 timestamp, on the standard library",
 }
 
 // heavy are what the verifier once carried through cosign and sigstore-go

@@ -11,7 +11,6 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/attest/logproof"
 	"github.com/reprove/reprove/attest/policy"
@@ -24,8 +23,15 @@ type node struct {
 	src        string
 	stmt       *Statement
 	digest     digest.Digest
-	reviewers  map[digest.Digest]bool // trusted, unexpired reviewer keys
-	rebuilders map[digest.Digest]bool // trusted, unexpired rebuilder keys
+	reviewers  map[digest.Digest]bool // trusted, unexpired reviewers (party IDs: key fingerprints, identity IDs)
+	rebuilders map[digest.Digest]bool // trusted, unexpired rebuilders
+	builders   map[digest.Digest]bool // trusted, unexpired builders
+}
+
+// newNode is an empty node for the statement with payload digest pd.
+func newNode(src string, pd digest.Digest, st *Statement) *node {
+	return &node{src: src, digest: pd, stmt: st,
+		reviewers: map[digest.Digest]bool{}, rebuilders: map[digest.Digest]bool{}, builders: map[digest.Digest]bool{}}
 }
 
 // say is what one trusted rebuilder key said in one summary, with the
@@ -87,10 +93,14 @@ func (e *evaluator) subjectAlgorithms() []string {
 		n := e.nodes[pd]
 		switch n.stmt.PredicateType {
 		case SummaryPredicateType, VSAPredicateType, ComparisonPredicateType:
+			if len(n.rebuilders) == 0 {
+				continue
+			}
+		case ProvenancePredicateType:
+			if len(n.builders) == 0 {
+				continue // a builder's provenance may name the file by sha512 (npm)
+			}
 		default:
-			continue
-		}
-		if len(n.rebuilders) == 0 {
 			continue
 		}
 		for _, s := range n.stmt.Subject {
@@ -114,6 +124,7 @@ func (e *evaluator) finish(ndocs int) *Result {
 	agreeing := e.reduce(perKey)
 	e.checkIdentities(agreeing)
 	approvers := e.countReviews(agreeing)
+	e.builderClaims()
 	e.heldDissent()
 	e.decide(agreeing, approvers)
 	return e.res
@@ -125,14 +136,22 @@ func newEvaluator(ctx context.Context, t *Target, pol *policy.Policy, now time.T
 		return nil, fmt.Errorf("verify: file digests lack sha256")
 	}
 	// policy.Parse guarantees these; a Policy built another way must too.
-	if pol == nil || pol.Rebuilders.Threshold < 1 || pol.Rebuilders.Threshold > len(pol.Rebuilders.Keys) ||
-		!pol.ReviewsOptional && (pol.Reviewers.Threshold < 1 || pol.Reviewers.Threshold > len(pol.Reviewers.Keys)) {
-		return nil, fmt.Errorf("verify: the policy needs thresholds of at least 1 and at most its number of keys")
+	if pol == nil || pol.Rebuilders.Threshold < 1 || pol.Rebuilders.Threshold > pol.Rebuilders.Len() ||
+		!pol.ReviewsOptional && (pol.Reviewers.Threshold < 1 || pol.Reviewers.Threshold > pol.Reviewers.Len()) {
+		return nil, fmt.Errorf("verify: the policy needs thresholds of at least 1 and at most its number of keys and identities")
+	}
+	if pol.HasIdentities() && pol.TrustedRoot == nil {
+		return nil, fmt.Errorf("verify: the policy trusts identities but has no trusted root")
 	}
 	if !pol.AllowSelfReview {
 		for _, k := range pol.Rebuilders.Keys {
 			if _, ok := pol.Reviewers.Lookup(k.Fingerprint); ok {
 				return nil, fmt.Errorf("verify: the policy trusts key %s both as a reviewer and as a rebuilder without selfReview: allow", k.Fingerprint)
+			}
+		}
+		for _, i := range pol.Rebuilders.Identities {
+			if _, ok := pol.Reviewers.Party(i.ID()); ok {
+				return nil, fmt.Errorf("verify: the policy trusts %s both as a reviewer and as a rebuilder without selfReview: allow", i.Identity)
 			}
 		}
 	}
@@ -145,9 +164,11 @@ func newEvaluator(ctx context.Context, t *Target, pol *policy.Policy, now time.T
 			File:               t.Path,
 			Digest:             fileSHA,
 			RebuilderThreshold: pol.Rebuilders.Threshold,
-			TrustedRebuilders:  len(pol.Rebuilders.Keys),
+			TrustedRebuilders:  pol.Rebuilders.Len(),
 			ReviewerThreshold:  pol.Reviewers.Threshold,
-			TrustedReviewers:   len(pol.Reviewers.Keys),
+			TrustedReviewers:   pol.Reviewers.Len(),
+			TrustedBuilders:    pol.Builders.Len(),
+			BuildersRequired:   pol.BuildersRequired,
 			ReviewsRequired:    !pol.ReviewsOptional,
 			Log:                logName(pol),
 			Policy:             pol.Digest,
@@ -208,10 +229,7 @@ func (e *evaluator) index(d Document) error {
 			return nil
 		}
 	}
-	if e.verifierList == nil {
-		e.verifierList = e.verifiers()
-	}
-	signers, err := envelope.SignedBy(e.ctx, d.Envelope, e.verifierList)
+	signers, err := e.signersOf(d)
 	if err != nil {
 		return err
 	}
@@ -221,10 +239,9 @@ func (e *evaluator) index(d Document) error {
 			PredicateType string `json:"predicateType"`
 		}
 		json.Unmarshal(d.Envelope.Payload, &t)
-		e.note("attestation %s (%s) is signed by no key the policy trusts; ignored", d.Source, shortType(t.PredicateType))
+		e.untrustedNote(d, t.PredicateType)
 		if pd := d.Envelope.PayloadDigest(); e.nodes[pd] == nil {
-			e.nodes[pd] = &node{src: d.Source, digest: pd, stmt: &Statement{PredicateType: t.PredicateType},
-				reviewers: map[digest.Digest]bool{}, rebuilders: map[digest.Digest]bool{}}
+			e.nodes[pd] = newNode(d.Source, pd, &Statement{PredicateType: t.PredicateType})
 			e.order = append(e.order, pd)
 		}
 		return nil
@@ -237,15 +254,15 @@ func (e *evaluator) index(d Document) error {
 	pd := d.Envelope.PayloadDigest()
 	n := e.nodes[pd]
 	if n == nil {
-		n = &node{src: d.Source, digest: pd, reviewers: map[digest.Digest]bool{}, rebuilders: map[digest.Digest]bool{}}
+		n = newNode(d.Source, pd, nil)
 		e.nodes[pd] = n
 		e.order = append(e.order, pd)
 	}
 	if !e.addSigners(n, d.Source, signers) {
-		e.note("attestation %s (%s) is signed by no key the policy trusts; ignored", d.Source, shortType(st.PredicateType))
+		e.untrustedNote(d, st.PredicateType)
 	}
 	switch {
-	case len(n.reviewers) > 0 || len(n.rebuilders) > 0:
+	case len(n.reviewers) > 0 || len(n.rebuilders) > 0 || len(n.builders) > 0:
 		if n.stmt == nil || n.stmt.Predicate == nil {
 			n.stmt = st
 		}
@@ -335,14 +352,18 @@ func (e *evaluator) addSigners(n *node, src string, signers []digest.Digest) boo
 		for _, role := range []struct {
 			r   policy.Role
 			set map[digest.Digest]bool
-		}{{e.pol.Reviewers, n.reviewers}, {e.pol.Rebuilders, n.rebuilders}} {
-			k, ok := role.r.Lookup(fp)
+		}{{e.pol.Reviewers, n.reviewers}, {e.pol.Rebuilders, n.rebuilders}, {e.pol.Builders, n.builders}} {
+			k, ok := role.r.Party(fp)
 			if !ok {
 				continue
 			}
 			trusted = true
 			if !k.Expires.IsZero() && e.now.After(k.Expires) {
-				e.reason("attestation %s: the signature by %s has expired (the policy trusts that key until %s)", src, k.Name, k.Expires.Format(time.RFC3339))
+				what := "key"
+				if k.Identity != nil {
+					what = "identity"
+				}
+				e.reason("attestation %s: the signature by %s has expired (the policy trusts that %s until %s)", src, k.Name, what, k.Expires.Format(time.RFC3339))
 				continue
 			}
 			role.set[fp] = true
@@ -374,8 +395,8 @@ func (e *evaluator) gatherSummaries() map[digest.Digest][]say {
 			c, err = claimOfSummary(n.stmt)
 		}
 		for _, fp := range sortedKeys(n.rebuilders) {
-			k, _ := e.pol.Rebuilders.Lookup(fp)
-			rr := RebuilderResult{Name: k.Name, Key: fp}
+			k, _ := e.pol.Rebuilders.Party(fp)
+			rr := RebuilderResult{Name: k.Name, Key: fp, Identity: identityRef(k)}
 			if err != nil {
 				rr.Outcome, rr.Detail = Broken, fmt.Sprintf("%s: %v", n.src, err)
 				perKey[fp] = append(perKey[fp], say{summary: pd, outcome: rr})
@@ -451,7 +472,7 @@ func (e *evaluator) reduce(perKey map[digest.Digest][]say) []say {
 		e.reason("no verification summary for %s signed by a trusted rebuilder", e.fileSHA)
 	}
 	if len(agreeing) < e.pol.Rebuilders.Threshold {
-		e.reason("reproduced by %d of %d trusted rebuilders; the policy needs %d", len(agreeing), len(e.pol.Rebuilders.Keys), e.pol.Rebuilders.Threshold)
+		e.reason("reproduced by %d of %d trusted rebuilders; the policy needs %d", len(agreeing), e.pol.Rebuilders.Len(), e.pol.Rebuilders.Threshold)
 	}
 	return agreeing
 }
@@ -534,11 +555,11 @@ func (e *evaluator) countReviews(agreeing []say) map[digest.Digest]bool {
 				continue // checkChain already refused it
 			}
 			for _, fp := range e.reviewersByName(rn.reviewers) {
-				k, _ := e.pol.Reviewers.Lookup(fp)
+				k, _ := e.pol.Reviewers.Party(fp)
 				rr := ReviewerResult{
-					Name: k.Name, Key: fp, Reviewer: rp.Reviewer, Verdict: rp.Verdict, Scope: rp.Scope, ReviewedAt: rp.ReviewedAt,
+					Name: k.Name, Key: fp, Identity: identityRef(k), Reviewer: rp.Reviewer, Verdict: rp.Verdict, Scope: rp.Scope, ReviewedAt: rp.ReviewedAt,
 				}
-				if rb, ok := e.pol.Rebuilders.Lookup(fp); ok && agreeingKeys[fp] {
+				if rb, ok := e.pol.Rebuilders.Party(fp); ok && agreeingKeys[fp] {
 					// Only under selfReview: allow (newEvaluator refuses
 					// it otherwise): counted, and said.
 					rr.AlsoRebuilder = rb.Name
@@ -562,7 +583,7 @@ func (e *evaluator) countReviews(agreeing []say) map[digest.Digest]bool {
 		return a.Name < b.Name
 	})
 	if len(agreeing) > 0 && !e.pol.ReviewsOptional && len(approvers) < e.pol.Reviewers.Threshold {
-		e.reason("the source was approved by %d of %d trusted reviewers; the policy needs %d", len(approvers), len(e.pol.Reviewers.Keys), e.pol.Reviewers.Threshold)
+		e.reason("the source was approved by %d of %d trusted reviewers; the policy needs %d", len(approvers), e.pol.Reviewers.Len(), e.pol.Reviewers.Threshold)
 	}
 	return approvers
 }
@@ -587,7 +608,7 @@ func (e *evaluator) unreferencedReviews(seen map[digest.Digest]bool) {
 			continue
 		}
 		for _, fp := range e.reviewersByName(n.reviewers) {
-			k, _ := e.pol.Reviewers.Lookup(fp)
+			k, _ := e.pol.Reviewers.Party(fp)
 			if rp.Verdict == Findings {
 				e.reason("trusted reviewer %s (%s) reported findings in %s (%s)", k.Name, rp.Reviewer.Display(), rp.Source.Name(), n.src)
 			} else {
@@ -602,7 +623,7 @@ func (e *evaluator) unreferencedReviews(seen map[digest.Digest]bool) {
 // person can follow.
 func (e *evaluator) reviewersByName(m map[digest.Digest]bool) []digest.Digest {
 	fps := sortedKeys(m)
-	name := func(fp digest.Digest) string { k, _ := e.pol.Reviewers.Lookup(fp); return k.Name }
+	name := func(fp digest.Digest) string { k, _ := e.pol.Reviewers.Party(fp); return k.Name }
 	sort.SliceStable(fps, func(i, j int) bool { return name(fps[i]) < name(fps[j]) })
 	return fps
 }
@@ -679,7 +700,7 @@ func (e *evaluator) mergedWithHeld() *evaluator {
 			n := g.nodes[pd]
 			mn := m.nodes[pd]
 			if mn == nil {
-				mn = &node{src: n.src, digest: pd, stmt: n.stmt, reviewers: map[digest.Digest]bool{}, rebuilders: map[digest.Digest]bool{}}
+				mn = newNode(n.src, pd, n.stmt)
 				m.nodes[pd] = mn
 				m.order = append(m.order, pd)
 			}
@@ -688,6 +709,7 @@ func (e *evaluator) mergedWithHeld() *evaluator {
 			}
 			maps.Copy(mn.reviewers, n.reviewers)
 			maps.Copy(mn.rebuilders, n.rebuilders)
+			maps.Copy(mn.builders, n.builders)
 		}
 	}
 	return m

@@ -37,6 +37,10 @@ type Document struct {
 	// Log is set for an envelope that came in a log bundle: where the
 	// bundle says the log holds it.
 	Log *LogEntry
+	// Sigstore is set for an envelope that came in a Sigstore bundle: its
+	// certificate, transparency-log entries and timestamps, which a
+	// policy's keyless identities are checked against.
+	Sigstore *sigbundle.Bundle
 }
 
 // LogEntry is an envelope's place in a transparency log, as a log bundle
@@ -389,7 +393,7 @@ func parseDocument(src string, b []byte) []Document {
 				if err != nil {
 					return one(nil, err)
 				}
-				return one(bu.Envelope, nil)
+				return []Document{{Source: src, Envelope: bu.Envelope, Sigstore: bu}}
 			case head.MediaType == logproof.BundleMediaType:
 				return logDocuments(src, b)
 			}

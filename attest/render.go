@@ -78,8 +78,24 @@ func (r *Result) Sentence() string {
 	if len(reviewed) == 0 {
 		review = "not reviewed (the policy does not require reviews)"
 	}
-	return fmt.Sprintf("verified: %s is %s %s, %s by %d of %d trusted %s (%s), from source %s %s",
-		r.Digest, r.Name, r.Version, how, len(agree), r.TrustedRebuilders, noun, who, src, review)
+	built := ""
+	if names := r.builderNames(); names != "" {
+		built = ", and its builder's provenance by " + names
+	}
+	return fmt.Sprintf("verified: %s is %s %s, %s by %d of %d trusted %s (%s), from source %s %s%s",
+		r.Digest, r.Name, r.Version, how, len(agree), r.TrustedRebuilders, noun, who, src, review, built)
+}
+
+// builderNames are the trusted builders whose provenance of the file was
+// shown, each once, in order.
+func (r *Result) builderNames() string {
+	var names []string
+	for _, b := range r.Builders {
+		if len(names) == 0 || names[len(names)-1] != b.Name {
+			names = append(names, b.Name)
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // Text is the sentence followed by the reasons (when not verified) and the
@@ -105,6 +121,22 @@ func (r *Result) Text() string {
 					line += " under " + strings.Join(rb.Normalizers, ", ")
 				}
 				line += ")"
+			}
+			b.WriteString(escape.Line(line) + "\n")
+		}
+	}
+	if len(r.Builders) > 0 {
+		b.WriteString("trusted builders (their own provenance, not a rebuild):\n")
+		for _, bd := range r.Builders {
+			line := fmt.Sprintf("  - %s: built by %s", bd.Name, bd.BuilderID)
+			if bd.Source != nil && bd.Source.URI != "" {
+				line += " from " + bd.Source.URI
+			}
+			if bd.Source != nil && bd.Source.Digest["gitCommit"] != "" {
+				line += " (commit " + bd.Source.Digest["gitCommit"] + ")"
+			}
+			if bd.Invocation != "" {
+				line += ", run " + bd.Invocation
 			}
 			b.WriteString(escape.Line(line) + "\n")
 		}

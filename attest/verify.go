@@ -95,6 +95,12 @@ type Result struct {
 	// ReviewsRequired is false under a policy that makes reviews optional
 	// (reviewers: {required: false}).
 	ReviewsRequired bool `json:"reviewsRequired"`
+	// Builders are the build provenances of the file by the policy's
+	// trusted builders (builders:), the build's own claim beside the
+	// rebuilders'; BuildersRequired says whether the policy needs one.
+	Builders         []BuilderResult `json:"builders,omitempty"`
+	TrustedBuilders  int             `json:"trustedBuilders,omitempty"`
+	BuildersRequired bool            `json:"buildersRequired,omitempty"`
 	// Log is the origin of the transparency log the policy names; when
 	// set, only attestations with a valid inclusion proof to a checkpoint
 	// it signed were counted.
@@ -109,10 +115,13 @@ type Result struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// RebuilderResult is one trusted rebuilder key's say.
+// RebuilderResult is one trusted rebuilder's say.
 type RebuilderResult struct {
-	Name        string          `json:"name"`
+	Name string `json:"name"`
+	// Key names the rebuilder: its key's fingerprint, or, for a keyless
+	// identity, the identity's ID (Identity then says which).
 	Key         digest.Digest   `json:"key"`
+	Identity    *IdentityRef    `json:"identity,omitempty"`
 	Outcome     Outcome         `json:"outcome"`
 	Verdict     verdict.Verdict `json:"verdict,omitempty"`
 	Normalizers []string        `json:"normalizers,omitempty"`
@@ -120,10 +129,12 @@ type RebuilderResult struct {
 	Detail      string          `json:"detail,omitempty"`
 }
 
-// ReviewerResult is one trusted reviewer key's review of the source.
+// ReviewerResult is one trusted reviewer's review of the source.
 type ReviewerResult struct {
-	Name       string        `json:"name"`
+	Name string `json:"name"`
+	// Key and Identity name the reviewer as RebuilderResult's do.
 	Key        digest.Digest `json:"key"`
+	Identity   *IdentityRef  `json:"identity,omitempty"`
 	Reviewer   Party         `json:"reviewer"`
 	Verdict    ReviewVerdict `json:"verdict"`
 	Scope      Scope         `json:"scope"`

@@ -54,6 +54,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/reprove/reprove/attest/keyless"
 	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/attest/logproof"
 	"github.com/reprove/reprove/compare/verdict"
@@ -91,6 +92,16 @@ type Policy struct {
 	// trusted reviewer and a trusted rebuilder. The zero value refuses
 	// such a policy.
 	AllowSelfReview bool
+	// Builders are the parties whose build provenance of the file verify
+	// shows beside the rebuilders' (builders:); with BuildersRequired, one
+	// is needed.
+	Builders         Role
+	BuildersRequired bool
+	// TrustedRoot is the Sigstore trusted root the roles' identities are
+	// checked under (trustedRoot:), read from TrustedRootFile; nil when no
+	// role names an identity.
+	TrustedRoot     *keyless.TrustedRoot
+	TrustedRootFile string
 	// Log, when set, is the transparency log every counted attestation
 	// must be in (with an inclusion proof to a checkpoint it signed), with
 	// the witnesses that must have cosigned that checkpoint (log.go).
@@ -101,11 +112,14 @@ type Policy struct {
 	Source string
 }
 
-// Role is a set of trusted keys and how many distinct ones must agree.
+// Role is a set of trusted parties (keys and keyless identities) and how
+// many distinct ones must agree.
 type Role struct {
 	Threshold int
 	// Keys are distinct public keys: entries naming the same key are merged.
 	Keys []Key
+	// Identities are distinct keyless identities, merged likewise.
+	Identities []Identity
 }
 
 // Key is one trusted public key.
@@ -137,13 +151,17 @@ type file struct {
 	Dissent     string    `yaml:"dissent"`
 	SelfReview  string    `yaml:"selfReview"`
 	Log         *logFile  `yaml:"log"`
+	Builders    *roleFile `yaml:"builders"`
+	TrustedRoot string    `yaml:"trustedRoot"`
 }
 
 type roleFile struct {
-	// Required is read for reviewers only: false makes reviews optional.
-	Required  *bool     `yaml:"required"`
-	Threshold *int      `yaml:"threshold"`
-	Keys      []keyFile `yaml:"keys"`
+	// Required is read for reviewers (false makes reviews optional) and
+	// builders (true makes a builder's provenance needed).
+	Required   *bool          `yaml:"required"`
+	Threshold  *int           `yaml:"threshold"`
+	Keys       []keyFile      `yaml:"keys"`
+	Identities []identityFile `yaml:"identities"`
 }
 
 type keyFile struct {
@@ -183,8 +201,9 @@ func Load(ctx context.Context, path string) (*Policy, error) {
 	})
 }
 
-// readSmall reads a key file named by a policy: a regular file of at most
-// keys.MaxKeyFileSize bytes.
+// readSmall reads a file named by a policy (a key, a trusted root): a
+// regular file of at most keyless.MaxTrustedRootSize bytes (a key file is
+// held to keys.MaxKeyFileSize by the parser).
 func readSmall(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -194,12 +213,12 @@ func readSmall(path string) ([]byte, error) {
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, keys.MaxKeyFileSize+1))
+	b, err := io.ReadAll(io.LimitReader(f, keyless.MaxTrustedRootSize+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(b) > keys.MaxKeyFileSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes; not a key file", path, keys.MaxKeyFileSize)
+	if len(b) > keyless.MaxTrustedRootSize {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, keyless.MaxTrustedRootSize)
 	}
 	return b, nil
 }
@@ -278,6 +297,9 @@ func (ps *parser) policy(pf *file) *Policy {
 	sort.Strings(p.Normalizers)
 	p.Reviewers, p.ReviewsOptional = ps.role(pf.Reviewers, "reviewers", true)
 	p.Rebuilders, _ = ps.role(pf.Rebuilders, "rebuilders", false)
+	ps.selfReviewIdentities(p)
+	ps.builders(pf.Builders, p)
+	ps.trustedRoot(pf.TrustedRoot, p)
 	if !p.AllowSelfReview {
 		for _, k := range p.Rebuilders.Keys {
 			if r, ok := p.Reviewers.Lookup(k.Fingerprint); ok {
@@ -305,7 +327,36 @@ func (ps *parser) role(rf *roleFile, role string, reviewers bool) (r Role, optio
 		}
 	}
 	names := map[string]bool{}
-	for i, kf := range rf.Keys {
+	r = ps.keys(rf.Keys, role, names)
+	ps.identities(rf.Identities, role, names, &r)
+	if optional {
+		if rf.Threshold != nil {
+			ps.fail(role+".threshold", "a threshold applies only when reviews are required (required: true)")
+		}
+		return r, true
+	}
+	switch {
+	case len(rf.Keys)+len(rf.Identities) == 0:
+		ps.fail(role+".keys", "%w: at least one trusted key or identity", strictyaml.ErrRequired)
+	case rf.Threshold == nil:
+		if !ps.doc.Has(role + ".threshold") { // else already reported
+			ps.fail(role+".threshold", "%w: how many distinct keys or identities must agree", strictyaml.ErrRequired)
+		}
+	case *rf.Threshold < 1:
+		ps.fail(role+".threshold", "%d; want at least 1", *rf.Threshold)
+	case r.Len() > 0 && *rf.Threshold > r.Len():
+		ps.fail(role+".threshold", "%d is more than the %d distinct keys and identities listed (entries naming the same key or identity count once)", *rf.Threshold, r.Len())
+	default:
+		r.Threshold = *rf.Threshold
+	}
+	return r, false
+}
+
+// keys reads a role's keys, merging entries that name the same key; names
+// collects the entries' names.
+func (ps *parser) keys(kfs []keyFile, role string, names map[string]bool) Role {
+	var r Role
+	for i, kf := range kfs {
 		field := fmt.Sprintf("%s.keys[%d]", role, i)
 		if kf.Name == "" {
 			ps.fail(field+".name", "%w", strictyaml.ErrRequired)
@@ -320,15 +371,10 @@ func (ps *parser) role(rf *roleFile, role string, reviewers bool) (r Role, optio
 			ps.fail(field+".key", "%w", strictyaml.ErrRequired)
 			continue
 		}
-		pemBytes, keyName := []byte(kf.Key), "(inline PEM)"
-		if !strings.HasPrefix(strings.TrimSpace(kf.Key), "-----BEGIN") {
-			keyName = kf.Key
-			b, err := ps.readKey(kf.Key)
-			if err != nil {
-				ps.fail(field+".key", "%v", err)
-				continue
-			}
-			pemBytes = b
+		pemBytes, keyName, err := ps.keyBytes(kf.Key)
+		if err != nil {
+			ps.fail(field+".key", "%v", err)
+			continue
 		}
 		v, err := keys.ParseVerifier(pemBytes, keyName)
 		if err != nil {
@@ -352,27 +398,7 @@ func (ps *parser) role(rf *roleFile, role string, reviewers bool) (r Role, optio
 			r.Keys = append(r.Keys, k)
 		}
 	}
-	if optional {
-		if rf.Threshold != nil {
-			ps.fail(role+".threshold", "a threshold applies only when reviews are required (required: true)")
-		}
-		return r, true
-	}
-	switch {
-	case len(rf.Keys) == 0:
-		ps.fail(role+".keys", "%w: at least one trusted key", strictyaml.ErrRequired)
-	case rf.Threshold == nil:
-		if !ps.doc.Has(role + ".threshold") { // else already reported
-			ps.fail(role+".threshold", "%w: how many distinct keys must agree", strictyaml.ErrRequired)
-		}
-	case *rf.Threshold < 1:
-		ps.fail(role+".threshold", "%d; want at least 1", *rf.Threshold)
-	case len(r.Keys) > 0 && *rf.Threshold > len(r.Keys):
-		ps.fail(role+".threshold", "%d is more than the %d distinct keys listed (entries naming the same key count once)", *rf.Threshold, len(r.Keys))
-	default:
-		r.Threshold = *rf.Threshold
-	}
-	return r, false
+	return r
 }
 
 // Allows reports whether every normalizer in names is allowed.

@@ -101,7 +101,7 @@ func TestParseRefuses(t *testing.T) {
 	setThreshold := func(y, role, v string) string {
 		return strings.Replace(y, role+":\n  threshold: 1\n", role+":\n  threshold: "+v+"\n", 1)
 	}
-	known := "(known here: version, expires, reviewers, rebuilders, normalizers, dissent, selfReview, log)"
+	known := "(known here: version, expires, reviewers, rebuilders, normalizers, dissent, selfReview, log, builders, trustedRoot)"
 	tests := []struct{ name, in, want string }{
 		{"empty", "", "policy.yaml: required: the file is empty"},
 		{"no version", strings.Replace(good(""), "version: 1\n", "", 1), "policy.yaml:1:1: version: required"},
@@ -112,16 +112,16 @@ func TestParseRefuses(t *testing.T) {
 		{"threshold 0x1", setThreshold(good(""), "rebuilders", "0x1"), "policy.yaml:8:3: rebuilders.threshold: wrong type: want an integer written in decimal, got a number (0x1)"},
 		{"threshold 1e0", setThreshold(good(""), "reviewers", "1e0"), "policy.yaml:3:3: reviewers.threshold: wrong type: want an integer written in decimal, got a number (1e0)"},
 		{"threshold as a string", setThreshold(good(""), "reviewers", `"1"`), `policy.yaml:3:3: reviewers.threshold: wrong type: want an integer written in decimal, got "1"`},
-		{"threshold missing", strings.Replace(good(""), "rebuilders:\n  threshold: 1\n", "rebuilders:\n", 1), "policy.yaml:7:1: rebuilders.threshold: required: how many distinct keys must agree"},
+		{"threshold missing", strings.Replace(good(""), "rebuilders:\n  threshold: 1\n", "rebuilders:\n", 1), "policy.yaml:7:1: rebuilders.threshold: required: how many distinct keys or identities must agree"},
 		{"unknown field", good("trust_everyone: true\n"), `policy.yaml:12:1: trust_everyone: unknown field "trust_everyone" ` + known},
 		{"typo in a role", strings.Replace(good(""), "  threshold: 1\n  keys:\n    - name: A", "  threshhold: 1\n  keys:\n    - name: A", 1),
-			"policy.yaml:7:1: rebuilders.threshold: required: how many distinct keys must agree\npolicy.yaml:8:3: rebuilders.threshhold: unknown field \"threshhold\" (known here: required, threshold, keys)"},
+			"policy.yaml:7:1: rebuilders.threshold: required: how many distinct keys or identities must agree\npolicy.yaml:8:3: rebuilders.threshhold: unknown field \"threshhold\" (known here: required, threshold, keys, identities)"},
 		{"case variant field", good("Dissent: report\n"), `policy.yaml:12:1: Dissent: unknown field "Dissent" ` + known},
 		{"duplicate field", good("dissent: fail\ndissent: report\n"), `policy.yaml:13:1: dissent: duplicate key "dissent" (first at line 12)`},
 		{"bad dissent", good("dissent: maybe\n"), `policy.yaml:12:1: dissent: "maybe" is not fail or report`},
 		{"threshold zero", setThreshold(good(""), "rebuilders", "0"), "policy.yaml:8:3: rebuilders.threshold: 0; want at least 1"},
 		{"threshold above distinct keys", setThreshold(good("    - name: A2\n      key: "+a+"\n"), "rebuilders", "2"),
-			"policy.yaml:8:3: rebuilders.threshold: 2 is more than the 1 distinct keys listed (entries naming the same key count once)"},
+			"policy.yaml:8:3: rebuilders.threshold: 2 is more than the 1 distinct keys and identities listed (entries naming the same key or identity count once)"},
 		{"no rebuilders", "version: 1\nreviewers:\n  threshold: 1\n  keys:\n    - name: R\n      key: " + r1 + "\n", "policy.yaml:1:1: rebuilders: required: a policy must name trusted rebuilders"},
 		{"key name twice", good("    - name: A\n      key: " + b + "\n"), `policy.yaml:12:7: rebuilders.keys[1].name: "A" is used twice`},
 		{"missing key file", good("    - name: B\n      key: /nonexistent/b.pub\n"), `policy.yaml:13:7: rebuilders.keys[1].key: open /nonexistent/b.pub: no such file or directory`},

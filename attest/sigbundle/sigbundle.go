@@ -21,11 +21,12 @@
 //
 // reprove signs with keys, offline: the bundles it writes carry a public key
 // hint (the base64 SHA-256 of the key's PKIX DER, as cosign writes it) and
-// no transparency-log entry or timestamp. Reading, verify uses the
-// envelope: signatures are checked against the keys of the customer's
-// policy, and logs through reprove's own log bundles (attest/logproof). A
-// bundle's certificate is kept in Bundle for a verifier of keyless
-// identities; its log entries and timestamps are not used.
+// no transparency-log entry or timestamp. Reading, verify checks the
+// envelope's signature against the keys of the customer's policy, and a
+// keyless bundle's certificate, log entries and signed timestamps against
+// the identities and trusted root of the policy (attest/keyless), all of
+// which Bundle keeps; reprove's own log is checked through its log bundles
+// (attest/logproof).
 package sigbundle
 
 import (
@@ -39,6 +40,7 @@ import (
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/reprove/reprove/attest/envelope"
@@ -74,7 +76,22 @@ type Bundle struct {
 	// Certificates are the DER certificates of the material, the signing
 	// leaf first, when it is a certificate or a chain.
 	Certificates [][]byte
+	// TlogEntries are the material's transparency-log entries, as the
+	// specification's types (at most MaxTlogEntries), and Timestamps its
+	// RFC 3161 signed timestamps (DER TimeStampResp, at most
+	// MaxTimestamps). Neither is checked here: attest/keyless checks them
+	// against a trusted root.
+	TlogEntries []*protorekor.TransparencyLogEntry
+	Timestamps  [][]byte
 }
+
+// MaxTlogEntries and MaxTimestamps bound what one bundle may carry (as
+// sigstore-go bounds them), so that hostile input cannot make a verifier
+// check thousands of proofs.
+const (
+	MaxTlogEntries = 32
+	MaxTimestamps  = 32
+)
 
 // ErrSignatures is wrapped by the error for a bundle whose envelope does
 // not carry exactly one signature.
@@ -184,6 +201,9 @@ func (b *Bundle) material(m *protobundle.VerificationMaterial) error {
 	default:
 		return errors.New("neither a public key, a certificate nor a certificate chain")
 	}
+	if n := len(m.GetTlogEntries()); n > MaxTlogEntries {
+		return fmt.Errorf("tlogEntries: %d entries, more than %d", n, MaxTlogEntries)
+	}
 	for i, t := range m.GetTlogEntries() {
 		switch {
 		case b.Version == "0.1" && len(t.GetInclusionPromise().GetSignedEntryTimestamp()) == 0:
@@ -191,6 +211,17 @@ func (b *Bundle) material(m *protobundle.VerificationMaterial) error {
 		case b.Version != "0.1" && t.GetInclusionProof() == nil:
 			return fmt.Errorf("tlogEntries[%d]: a v%s bundle's log entry needs an inclusion proof", i, b.Version)
 		}
+		b.TlogEntries = append(b.TlogEntries, t)
+	}
+	ts := m.GetTimestampVerificationData().GetRfc3161Timestamps()
+	if len(ts) > MaxTimestamps {
+		return fmt.Errorf("timestampVerificationData: %d timestamps, more than %d", len(ts), MaxTimestamps)
+	}
+	for i, t := range ts {
+		if len(t.GetSignedTimestamp()) == 0 {
+			return fmt.Errorf("timestampVerificationData.rfc3161Timestamps[%d]: empty", i)
+		}
+		b.Timestamps = append(b.Timestamps, t.GetSignedTimestamp())
 	}
 	return nil
 }
