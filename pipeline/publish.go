@@ -107,6 +107,10 @@ func Publish(ctx context.Context, req PublishRequest) (*PublishResult, error) {
 		return nil, fmt.Errorf("publish: no attestations in %s", strings.Join(req.Files, ", "))
 	}
 	var envs, leaves [][]byte
+	// One envelope is submitted once, however many files hold it (a bare
+	// envelope and its Sigstore bundle, as reprove rebuild writes them).
+	seen := map[string]bool{}
+	kept := docs[:0]
 	for _, d := range docs {
 		if d.Err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Source, d.Err)
@@ -115,8 +119,14 @@ func Publish(ctx context.Context, req PublishRequest) (*PublishResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Source, err)
 		}
+		if seen[string(leaf)] {
+			continue
+		}
+		seen[string(leaf)] = true
+		kept = append(kept, d)
 		envs, leaves = append(envs, d.Envelope.Raw), append(leaves, leaf)
 	}
+	docs = kept
 	if len(envs) > api.MaxEnvelopes {
 		return nil, fmt.Errorf("publish: %d attestations, more than one submission holds (%d)", len(envs), api.MaxEnvelopes)
 	}

@@ -85,8 +85,14 @@ type RebuildResult struct {
 	Recipe        recipes.Ref    `json:"recipe"`
 	Verdict       Verdict        `json:"verdict"`
 	Outputs       []OutputResult `json:"outputs"`
-	// Attestations are the signed files written (absolute paths).
+	// Attestations are the signed files written (absolute paths): bare
+	// DSSE envelopes.
 	Attestations []string `json:"attestations,omitempty"`
+	// Bundles are the same envelopes as Sigstore bundles, each beside its
+	// envelope (X.sigstore.json beside X.intoto.json): cosign v3 and
+	// sigstore-go read bundles, slsa-verifier and cosign's --signature
+	// bare envelopes.
+	Bundles []string `json:"bundles,omitempty"`
 	// Reviews are copies of the review attestations the summaries cite,
 	// kept beside them so that attestations/ holds the whole chain.
 	Reviews []string `json:"reviews,omitempty"`
@@ -438,8 +444,8 @@ func (run *rebuildRun) compareOutput(ctx context.Context, o builder.Output, fetc
 	return or, nil
 }
 
-// sign signs a statement, writes the envelope into the stage and records
-// it in the result.
+// sign signs a statement, writes the envelope into the stage, and the
+// Sigstore bundle of it beside, and records both in the result.
 func (run *rebuildRun) sign(ctx context.Context, name string, stmt []byte) (*envelope.Envelope, error) {
 	signed, err := attest.Sign(ctx, stmt, run.req.Signing.Signer)
 	if err != nil {
@@ -457,6 +463,11 @@ func (run *rebuildRun) sign(ctx context.Context, name string, stmt []byte) (*env
 		return nil, err
 	}
 	run.res.Attestations = append(run.res.Attestations, run.st.finalPath(name))
+	bundle := strings.TrimSuffix(name, ".intoto.json") + attest.BundleExt
+	if err := attest.WriteSigned(ctx, run.st.path(bundle), signed, run.req.Signing.Signer); err != nil {
+		return nil, err
+	}
+	run.res.Bundles = append(run.res.Bundles, run.st.finalPath(bundle))
 	return e, nil
 }
 

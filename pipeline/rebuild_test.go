@@ -149,6 +149,22 @@ func TestRebuild(t *testing.T) {
 			t.Errorf("%s: %v", a, err)
 		}
 	}
+	// Beside each envelope, the same envelope as a Sigstore bundle.
+	if len(good.Bundles) != len(good.Attestations) {
+		t.Fatalf("bundles %v, want one beside each of %v", good.Bundles, good.Attestations)
+	}
+	for i, b := range good.Bundles {
+		if want := strings.TrimSuffix(good.Attestations[i], ".intoto.json") + attest.BundleExt; b != want {
+			t.Errorf("bundle %s, want %s", b, want)
+		}
+		docs, err := attest.ReadDocuments(ctx, []string{b, good.Attestations[i]})
+		if err != nil || len(docs) != 2 || docs[0].Err != nil || docs[1].Err != nil {
+			t.Fatalf("read %s and its envelope: %v %+v", b, err, docs)
+		}
+		if docs[0].Envelope.PayloadDigest() != docs[1].Envelope.PayloadDigest() {
+			t.Errorf("%s holds another statement than %s", b, good.Attestations[i])
+		}
+	}
 	for _, f := range []string{"outputs/hello", "shipped/hello", "compare/hello.json", "compare/hello.txt", "compare/hello.html", "build.log", "rebuild.json", "result.json"} {
 		if _, err := os.Stat(filepath.Join(good.Dir, f)); err != nil {
 			t.Errorf("missing %s: %v", f, err)

@@ -90,6 +90,10 @@ type DirSource struct {
 type GitSource struct {
 	URL    string `json:"url" yaml:"url"`
 	Commit string `json:"commit" yaml:"commit"`
+	// Tag, when set, is a tag that must point at Commit: the fetch checks
+	// it, and the checkout holds it (Go 1.24 and later stamp the main
+	// module's version from a tag at the commit).
+	Tag string `json:"tag,omitempty" yaml:"tag,omitempty"`
 	// Tree is the treehash digest of the checkout at Commit.
 	Tree digest.Digest `json:"tree" yaml:"tree"`
 }

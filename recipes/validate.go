@@ -238,6 +238,9 @@ func (v *validator) source(s *Source) {
 		case !commitRE.MatchString(g.Commit):
 			v.atf("source.git.commit", "%q is not a full commit id (40 or 64 lower-case hex digits; branch and tag names move)", g.Commit)
 		}
+		if g.Tag != "" && !validTag(g.Tag) {
+			v.atf("source.git.tag", "%q is not a tag name (letters, digits and . _ + - /, as git check-ref-format allows)", g.Tag)
+		}
 		if g.Tree == "" {
 			v.atf("source.git.tree", "%w: the sha256 tree digest of the checkout (a commit id alone is SHA-1); `reprove infer --source CHECKOUT` computes it", ErrRequired)
 		} else {
@@ -587,3 +590,20 @@ func (v *validator) debianLock(d *DebianImage) {
 		}
 	}
 }
+
+// validTag reports whether t is a tag name git accepts (git
+// check-ref-format, narrowed to the characters release tags use): no
+// empty, leading-dot or .lock components, no "..", no leading dash.
+func validTag(t string) bool {
+	if len(t) > 255 || !tagRE.MatchString(t) || strings.Contains(t, "..") || strings.HasPrefix(t, "-") {
+		return false
+	}
+	for _, c := range strings.Split(t, "/") {
+		if c == "" || strings.HasPrefix(c, ".") || strings.HasSuffix(c, ".lock") || strings.HasSuffix(c, ".") {
+			return false
+		}
+	}
+	return true
+}
+
+var tagRE = regexp.MustCompile(`^[A-Za-z0-9._+/-]+$`)

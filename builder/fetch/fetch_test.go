@@ -332,6 +332,58 @@ func TestGitSource(t *testing.T) {
 	}
 }
 
+// TestGitSourceTag: a pinned tag must point at the pinned commit in the
+// repository, a tag pushed after the mirror was made is fetched, and the
+// checkout holds the pinned tag as the only one on the commit.
+func TestGitSourceTag(t *testing.T) {
+	repo, commit := gitRepo(t)
+	ctx := context.Background()
+	tree, err := treehash.Dir(ctx, repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &Fetcher{CacheDir: t.TempDir()}
+	get := func(tag string) (*Source, error) {
+		r := &recipes.Recipe{Source: recipes.Source{Git: &recipes.GitSource{URL: repo, Commit: commit, Tag: tag, Tree: tree}}}
+		return f.Source(ctx, r, filepath.Join(t.TempDir(), "src"))
+	}
+	// The mirror is made before any tag exists.
+	if _, err := get(""); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"tag", "v1.0.0"}, {"tag", "v1.0.0-rc.1"}, {"tag", "-a", "-m", "annotated", "v1.0.1"}} {
+		if out, err := runGitIn(repo, append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...); err != nil {
+			t.Fatalf("git %v: %v: %s", args, err, out)
+		}
+	}
+	for _, tag := range []string{"v1.0.0", "v1.0.1"} {
+		src, err := get(tag)
+		if err != nil {
+			t.Fatalf("tag %s: %v", tag, err)
+		}
+		if got, _ := runGitIn(src.Dir, "tag", "--points-at", "HEAD"); got != tag {
+			t.Errorf("the checkout's tags at the commit are %q, want only %s", got, tag)
+		}
+	}
+	// A second commit, tagged; a tag that moved; a tag that never was.
+	os.WriteFile(filepath.Join(repo, "extra.go"), []byte("package main\n"), 0o644)
+	runGitIn(repo, "add", ".")
+	runGitIn(repo, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "two")
+	runGitIn(repo, "tag", "v2.0.0")
+	second, _ := runGitIn(repo, "rev-parse", "HEAD")
+	if _, err := get("v2.0.0"); err == nil || !strings.Contains(err.Error(), "tag v2.0.0 points at commit "+second+", not at the pinned "+commit) {
+		t.Errorf("a tag of another commit: err = %v", err)
+	}
+	if _, err := get("v9.9.9"); err == nil || !strings.Contains(err.Error(), "tag v9.9.9 is not in the repository") {
+		t.Errorf("a missing tag: err = %v", err)
+	}
+	runGitIn(repo, "tag", "-f", "v1.0.0", second)
+	f.Refetch = true
+	if _, err := get("v1.0.0"); err == nil || !strings.Contains(err.Error(), "points at commit "+second) {
+		t.Errorf("a tag moved since: err = %v", err)
+	}
+}
+
 func TestDirSource(t *testing.T) {
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "a.go"), []byte("package a\n"), 0o644)

@@ -278,7 +278,16 @@ func (f *Fetcher) git(ctx context.Context, g *recipes.GitSource, dest string) (*
 		}
 		contacted = true
 	}
-	if _, err := runGit(ctx, mirror, "cat-file", "-e", g.Commit+"^{commit}"); err != nil || (f.Refetch && !contacted) {
+	// The pinned tag must be in the mirror too; a mirror made before the
+	// tag was pushed is updated.
+	tagMissing := func() bool {
+		if g.Tag == "" {
+			return false
+		}
+		_, err := runGit(ctx, mirror, "rev-parse", "-q", "--verify", "refs/tags/"+g.Tag)
+		return err != nil
+	}
+	if _, err := runGit(ctx, mirror, "cat-file", "-e", g.Commit+"^{commit}"); err != nil || tagMissing() || (f.Refetch && !contacted) {
 		f.log("updating %s", g.URL)
 		if _, err := runGit(ctx, mirror, "fetch", "--quiet", "--prune", "--", g.URL, "+refs/*:refs/*"); err != nil {
 			return nil, fmt.Errorf("fetch git source %s: %w", g.URL, err)
@@ -287,6 +296,11 @@ func (f *Fetcher) git(ctx context.Context, g *recipes.GitSource, dest string) (*
 			return nil, fmt.Errorf("fetch git source %s: commit %s not found in the repository", g.URL, g.Commit)
 		}
 		contacted = true
+	}
+	if g.Tag != "" {
+		if err := checkTag(ctx, mirror, g); err != nil {
+			return nil, err
+		}
 	}
 	originFile := filepath.Join(mirror, "reprove-origin.json")
 	if contacted {
@@ -317,6 +331,11 @@ func (f *Fetcher) git(ctx context.Context, g *recipes.GitSource, dest string) (*
 	if err != nil || head != g.Commit {
 		return nil, fmt.Errorf("fetch git source: HEAD is %q after checking out %s", head, g.Commit)
 	}
+	if g.Tag != "" {
+		if err := keepOnlyTag(ctx, dest, g); err != nil {
+			return nil, err
+		}
+	}
 	// The checkout's remote would name the host's mirror path; point it at
 	// the real URL instead.
 	if _, err := runGit(ctx, dest, "remote", "set-url", "origin", g.URL); err != nil {
@@ -338,6 +357,42 @@ func (f *Fetcher) git(ctx context.Context, g *recipes.GitSource, dest string) (*
 		return nil, &TreeError{What: fmt.Sprintf("git source %s@%s", g.URL, g.Commit), Want: g.Tree, Got: got}
 	}
 	return &Source{Dir: dest, Epoch: epoch, Resolved: Resolved{Kind: "git", URI: g.URL, Commit: g.Commit, Digest: got, Fetched: rec}}, nil
+}
+
+// checkTag refuses a git source whose pinned tag, in the repository as
+// fetched, is missing or points at another commit than the pinned one.
+func checkTag(ctx context.Context, repo string, g *recipes.GitSource) error {
+	got, err := runGit(ctx, repo, "rev-parse", "-q", "--verify", "refs/tags/"+g.Tag+"^{commit}")
+	if err != nil {
+		return fmt.Errorf("fetch git source %s: tag %s is not in the repository", g.URL, g.Tag)
+	}
+	if got != g.Commit {
+		return fmt.Errorf("fetch git source %s: tag %s points at commit %s, not at the pinned %s", g.URL, g.Tag, got, g.Commit)
+	}
+	return nil
+}
+
+// keepOnlyTag leaves the pinned tag as the one tag pointing at the commit
+// in a checkout, so that a version stamped from a tag (Go 1.24 and later)
+// comes from the tag the recipe names, whatever else the repository has
+// tagged the commit with since.
+func keepOnlyTag(ctx context.Context, dest string, g *recipes.GitSource) error {
+	if err := checkTag(ctx, dest, g); err != nil {
+		return err
+	}
+	out, err := runGit(ctx, dest, "tag", "--points-at", g.Commit)
+	if err != nil {
+		return fmt.Errorf("fetch git source: %w", err)
+	}
+	for _, t := range strings.Fields(out) {
+		if t == g.Tag {
+			continue
+		}
+		if _, err := runGit(ctx, dest, "tag", "-d", "--", t); err != nil {
+			return fmt.Errorf("fetch git source: %w", err)
+		}
+	}
+	return nil
 }
 
 // runGit runs git with none of the caller's configuration.

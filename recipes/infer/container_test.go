@@ -60,8 +60,8 @@ func TestInferRebuildsInContainer(t *testing.T) {
 				}
 				return res.Outputs[0].Digest
 			})
-			if got != tc.wantLd {
-				t.Errorf("reproduced with -ldflags %q, want %q (candidates %q)", got, tc.wantLd, tried)
+			if got != in.wantLd {
+				t.Errorf("reproduced with -ldflags %q, want %q (candidates %q)", got, in.wantLd, tried)
 			}
 		})
 	}

@@ -136,6 +136,11 @@ type flagCase struct {
 	// container: also rebuilt in the hermetic container (a subset, for
 	// CI time: each container build compiles the standard library cold).
 	container bool
+	// goreleaser is a .goreleaser.yaml committed with the source, and tag
+	// a tag of the commit; flags may then hold {{.Version}} and
+	// {{.Commit}}, filled in here as goreleaser would (the test's own
+	// filling, not infer's). wantTag is the tag the recipe must pin.
+	goreleaser, tag, wantTag string
 }
 
 var flagCases = []flagCase{
@@ -155,6 +160,12 @@ var flagCases = []flagCase{
 	{name: "vcs", vcs: true, flags: []string{"-trimpath", "-ldflags=-s -w"}, want: Facts{Format: ELF}, wantLd: "-s -w", container: true},
 	{name: "vcs-module-in-subdir", vcs: true, modDir: "go", pkgDir: "cmd/hello", flags: []string{"-trimpath"}, want: Facts{Format: ELF, Symbols: true, DWARF: true}, container: true},
 	{name: "vcs-no-trimpath", vcs: true, flags: []string{"-ldflags=-w"}, want: Facts{Format: ELF, Symbols: true}, wantLd: "-w", wantDir: true, container: true},
+	// Built as goreleaser builds, from a tagged commit: the -X stamps come
+	// from the configuration, the version from the tag (Go 1.24 and later).
+	{name: "goreleaser-tagged", vcs: true, tag: "v1.2.3", wantTag: "v1.2.3",
+		goreleaser: "version: 2\nbuilds:\n  - env: [CGO_ENABLED=0]\n    flags: [-trimpath]\n    ldflags:\n      - -s -w -X main.version={{.Version}}-{{ .ShortCommit }} -X main.commit={{.Commit}}\n",
+		flags:      []string{"-trimpath", "-ldflags=-s -w -X main.version={{.Version}}-{{.ShortCommit}} -X main.commit={{.Commit}}"},
+		want:       Facts{Format: ELF}, wantLd: "-s -w -X main.version=1.2.3-{{.ShortCommit}} -X main.commit={{.Commit}}", container: true},
 }
 
 // inferred is a test program built one way, and what infer made of it.
@@ -164,6 +175,8 @@ type inferred struct {
 	// srcRoot is the source as the builder sees it: the module tree, or a
 	// clone of the repository.
 	srcRoot string
+	// wantLd is the case's wantLd with the commit filled in.
+	wantLd string
 }
 
 // buildAndInfer builds the test program as tc says, checks the facts read
@@ -174,17 +187,33 @@ func buildAndInfer(t *testing.T, tc flagCase, goRoot string) inferred {
 	root := filepath.Join(t.TempDir(), "hello")
 	writeModule(t, root, tc.modDir, tc.pkgDir)
 	env := goEnv(tc.env...)
+	if tc.goreleaser != "" {
+		if err := os.WriteFile(filepath.Join(root, ".goreleaser.yaml"), []byte(tc.goreleaser), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flags := tc.flags
 	if tc.vcs {
 		run(t, root, env, "git", "init", "-q")
 		run(t, root, env, "git", "add", ".")
 		run(t, root, env, "git", "commit", "-q", "-m", "hello")
+		if tc.tag != "" {
+			run(t, root, env, "git", "tag", tc.tag)
+		}
+		fill := strings.NewReplacer("{{.Version}}", strings.TrimPrefix(tc.tag, "v"),
+			"{{.Commit}}", gitOut(t, root, "rev-parse", "HEAD"), "{{.ShortCommit}}", gitOut(t, root, "rev-parse", "--short", "HEAD"))
+		flags = nil
+		for _, f := range tc.flags {
+			flags = append(flags, fill.Replace(f))
+		}
+		tc.wantLd = fill.Replace(tc.wantLd)
 	}
 	orig := filepath.Join(t.TempDir(), "hello.bin")
 	pkg := "./" + tc.pkgDir
 	if tc.pkgDir == "" {
 		pkg = "."
 	}
-	run(t, filepath.Join(root, tc.modDir), env, "go", append(append([]string{"build"}, tc.flags...), "-o", orig, pkg)...)
+	run(t, filepath.Join(root, tc.modDir), env, "go", append(append([]string{"build"}, flags...), "-o", orig, pkg)...)
 
 	facts, err := ReadFacts(ctx, orig, DefaultLimits())
 	if err != nil {
@@ -223,6 +252,9 @@ func buildAndInfer(t *testing.T, tc flagCase, goRoot string) inferred {
 			t.Fatalf("recipe incomplete: %v", res.Incomplete)
 		}
 	}
+	if src.Git != nil && res.Recipe.Source.Git.Tag != tc.wantTag {
+		t.Errorf("recipe pins tag %q, want %q", res.Recipe.Source.Git.Tag, tc.wantTag)
+	}
 	for _, f := range res.Findings {
 		if f.Certainty == Unknown && f.Topic != "version" && f.Topic != "-ldflags" {
 			t.Errorf("unexpected unknown: %+v", f)
@@ -234,7 +266,7 @@ func buildAndInfer(t *testing.T, tc flagCase, goRoot string) inferred {
 		srcRoot = filepath.Join(t.TempDir(), "clone")
 		run(t, "/", env, "git", "clone", "-q", root, srcRoot)
 	}
-	return inferred{facts: facts, res: res, srcRoot: srcRoot}
+	return inferred{facts: facts, res: res, srcRoot: srcRoot, wantLd: tc.wantLd}
 }
 
 // firstReproducing tries the candidates in turn, as --rebuild does, and
@@ -266,8 +298,8 @@ func TestInferRebuildsOnHost(t *testing.T) {
 			got, tried := firstReproducing(t, in, func(r *recipes.Recipe) digest.Digest {
 				return fileSHA(t, rebuildOnHost(t, r, in.srcRoot))
 			})
-			if got != tc.wantLd {
-				t.Errorf("reproduced with -ldflags %q, want %q (candidates %q)", got, tc.wantLd, tried)
+			if got != in.wantLd {
+				t.Errorf("reproduced with -ldflags %q, want %q (candidates %q)", got, in.wantLd, tried)
 			}
 		})
 	}

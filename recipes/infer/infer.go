@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/reprove/reprove/recipes"
 )
@@ -88,6 +89,21 @@ type Source struct {
 	// ModuleDir is the main module's directory relative to the source root
 	// ("" for the root).
 	ModuleDir string
+	// Tags are the tags that point at a git source's commit, and
+	// ShortCommit and CommitTime what git says of the commit (goreleaser
+	// fills its templates from them).
+	Tags        []string
+	ShortCommit string
+	CommitTime  time.Time
+	// Goreleaser is the project's goreleaser configuration, read from
+	// GoreleaserFile in the source; GoreleaserErr says why one that is
+	// there could not be read.
+	Goreleaser     *Goreleaser
+	GoreleaserFile string
+	GoreleaserErr  string
+	// StampVars are the main module's string variables named as release
+	// tooling names what it sets with -X (version, commit, date, …).
+	StampVars []StampVar
 }
 
 // Options carry what infer cannot read from the binary.
@@ -139,8 +155,11 @@ func DistCommand(f *Facts) bool {
 // Candidate is one complete recipe worth rebuilding; they differ only in
 // what the binary could not tell (the linker flags).
 type Candidate struct {
-	Ldflags string          `json:"ldflags"`
-	Recipe  *recipes.Recipe `json:"recipe"`
+	Ldflags string `json:"ldflags"`
+	// Stamps are the -X flags among Ldflags whose values infer filled in
+	// (from a goreleaser configuration), with what each value is.
+	Stamps []Stamp         `json:"stamps,omitempty"`
+	Recipe *recipes.Recipe `json:"recipe"`
 }
 
 // Result is what Infer decided.
@@ -152,6 +171,9 @@ type Result struct {
 	// Incomplete lists what must be filled in before the recipe is valid
 	// (empty when it validates).
 	Incomplete []string `json:"incomplete,omitempty"`
+	// StampVars are the source's variables a -X flag may have set, for
+	// explaining a rebuild that differs only by a stamped string.
+	StampVars []StampVar `json:"stampVars,omitempty"`
 }
 
 // archEnv are the build settings that are per-architecture environment
@@ -331,10 +353,27 @@ func (in *inferrer) run() (*Result, error) {
 	}
 	r.Outputs = []recipes.Output{{Path: out, Shipped: in.opts.Shipped}}
 
+	// Release tooling: the tag the version came from, and the goreleaser
+	// build that made the binary, whose ldflags become the first candidate.
+	var release *renderedBuild
+	if s := in.opts.Source; s != nil {
+		tag := in.versionTag(s)
+		var relTag string
+		release, relTag = in.goreleaser(s, pkg, moduleDir, tag, src)
+		if tag == "" {
+			tag = relTag
+		}
+		if tag != "" && src.Git != nil {
+			g := *src.Git
+			g.Tag = tag
+			src.Git = &g
+		}
+	}
+
 	alts := in.opts.Ldflags
 	if len(alts) == 0 {
 		alts = []string{""}
-		if trimpath && set["-ldflags"] == "" {
+		if trimpath && set["-ldflags"] == "" && release == nil {
 			in.note(Unknown, "-ldflags", "", "with -trimpath the go command does not record -ldflags: besides -s/-w/-buildid (read from the executable), a -X version stamp or other linker flag cannot be inferred; if the rebuild differs in string data, give the flags with --ldflags")
 		}
 	} else {
@@ -347,9 +386,26 @@ func (in *inferrer) run() (*Result, error) {
 	}
 	res := &Result{}
 	seen := map[string]bool{}
+	type try struct {
+		ld     string
+		stamps []Stamp
+	}
+	var tries []try
+	if release != nil {
+		ld := release.Ldflags
+		if strings.HasSuffix(spellings[0], "-buildid=") && !strings.Contains(ld, "-buildid=") {
+			ld += " -buildid="
+		}
+		tries = append(tries, try{ld, release.Stamps})
+	}
 	for _, extra := range alts {
 		for _, sp := range spellings {
-			ld := strings.TrimSpace(sp + " " + extra)
+			tries = append(tries, try{ld: strings.TrimSpace(sp + " " + extra)})
+		}
+	}
+	for _, tr := range tries {
+		{
+			ld := tr.ld
 			if seen[ld] {
 				continue
 			}
@@ -366,10 +422,13 @@ func (in *inferrer) run() (*Result, error) {
 			argv = append(argv, "-o", "/out/"+out, pkg)
 			c.Steps = mkSteps(argv)
 			c.Source = src
-			res.Candidates = append(res.Candidates, Candidate{Ldflags: ld, Recipe: &c})
+			res.Candidates = append(res.Candidates, Candidate{Ldflags: ld, Stamps: tr.stamps, Recipe: &c})
 		}
 	}
 	res.Recipe = res.Candidates[0].Recipe
+	if in.opts.Source != nil {
+		res.StampVars = in.opts.Source.StampVars
+	}
 	res.Findings = in.findings
 	res.Incomplete = incomplete(res.Recipe)
 	return res, nil

@@ -12,8 +12,10 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/mod/modfile"
 
@@ -86,7 +88,10 @@ func ResolveSource(ctx context.Context, spec SourceSpec, f *Facts) (*Source, err
 			if err != nil {
 				return nil, err
 			}
-			return &Source{Dir: &recipes.DirSource{Path: abs, Tree: tree}, ModuleDir: dir}, nil
+			src := &Source{Dir: &recipes.DirSource{Path: abs, Tree: tree}, ModuleDir: dir}
+			readGoreleaser(abs, src)
+			src.StampVars = findStampVars(abs, dir, modulePath)
+			return src, nil
 		}
 		u := spec.URL
 		if u == "" {
@@ -178,7 +183,75 @@ func checkout(ctx context.Context, spec SourceSpec, from, recordURL, commit, mod
 	if err != nil {
 		return nil, err
 	}
-	return &Source{Git: &recipes.GitSource{URL: recordURL, Commit: strings.TrimSpace(full), Tree: tree}, ModuleDir: dir}, nil
+	src := &Source{Git: &recipes.GitSource{URL: recordURL, Commit: strings.TrimSpace(full), Tree: tree}, ModuleDir: dir}
+	// What goreleaser would read of the commit: its tags (newest version
+	// first, as goreleaser sorts them), short id and time.
+	tags, err := git(ctx, co, "tag", "--points-at", "HEAD", "--sort=-version:refname")
+	if err != nil {
+		return nil, fmt.Errorf("resolve source: %w", err)
+	}
+	if f := strings.Fields(tags); len(f) > 0 {
+		src.Tags = f
+	}
+	meta, err := git(ctx, co, "show", "-s", "--format=%h %ct", "HEAD")
+	if err != nil {
+		return nil, fmt.Errorf("resolve source: %w", err)
+	}
+	if f := strings.Fields(meta); len(f) == 2 {
+		src.ShortCommit = f[0]
+		if sec, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+			src.CommitTime = time.Unix(sec, 0).UTC()
+		}
+	}
+	readGoreleaser(co, src)
+	src.StampVars = findStampVars(co, dir, modulePath)
+	return src, nil
+}
+
+// readGoreleaser reads the source's goreleaser configuration, if it has
+// one, through an os.Root (a link out of the tree is not followed), at most
+// 1 MiB of it.
+func readGoreleaser(root string, src *Source) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return
+	}
+	defer r.Close()
+	for _, name := range GoreleaserFiles {
+		f, err := r.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+		if err != nil {
+			continue
+		}
+		src.GoreleaserFile = name
+		b, err := readRegular(f, 1<<20)
+		f.Close()
+		if err != nil {
+			src.GoreleaserErr = fmt.Sprintf("%s: %v", name, err)
+			return
+		}
+		g, err := ParseGoreleaser(b)
+		if err != nil {
+			src.GoreleaserErr = fmt.Sprintf("%s: %v", name, err)
+			return
+		}
+		src.Goreleaser = g
+		return
+	}
+}
+
+// readRegular reads an open regular file, refusing one over max bytes.
+func readRegular(f *os.File, max int64) ([]byte, error) {
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, errors.New("not a regular file")
+	}
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("larger than %d bytes", max)
+	}
+	return b, nil
 }
 
 // moduleDir finds the directory, relative to root, whose go.mod declares

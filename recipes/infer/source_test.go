@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -26,6 +27,9 @@ func gitOut(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// helloStampVars is what the test program holds that -X may set.
+var helloStampVars = []StampVar{{Var: "main.version", Kind: StampVersion}}
+
 func TestResolveSource(t *testing.T) {
 	ctx := context.Background()
 	root := filepath.Join(t.TempDir(), "repo")
@@ -33,10 +37,16 @@ func TestResolveSource(t *testing.T) {
 	plain := filepath.Join(t.TempDir(), "plain")
 	run(t, "/", goEnv(), "cp", "-a", root, plain)
 	env := goEnv()
+	goreleaser := "project_name: hello\nbuilds:\n  - main: ./cmd/hello\n    dir: go\n    ldflags: -s -w -X main.version={{.Version}}\n"
+	if err := os.WriteFile(filepath.Join(root, ".goreleaser.yaml"), []byte(goreleaser), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	run(t, root, env, "git", "init", "-q")
 	run(t, root, env, "git", "add", ".")
 	run(t, root, env, "git", "commit", "-q", "-m", "one")
 	first := gitOut(t, root, "rev-parse", "HEAD")
+	run(t, root, env, "git", "tag", "v1.0.0")
+	run(t, root, env, "git", "tag", "-a", "-m", "the first", "v1.0.0-rc.1")
 	if err := os.WriteFile(filepath.Join(root, "README"), []byte("changed\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +78,13 @@ func TestResolveSource(t *testing.T) {
 	}
 	unstamped := &Facts{BuildInfo: bi("go1.26.8", "example.com/hello/cmd/hello", "example.com/hello")}
 	fileURL := "file://" + root
+	// What every checkout of the repository says of a commit.
+	commitTime := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	config := &Goreleaser{ProjectName: "hello", Builds: []GoreleaserBuild{{Main: "./cmd/hello", Dir: "go", Ldflags: stringArray{"-s -w -X main.version={{.Version}}"}}}}
+	at := func(commit string, g *recipes.GitSource, tags ...string) *Source {
+		return &Source{Git: g, ModuleDir: "go", Tags: tags, ShortCommit: commit[:7], CommitTime: commitTime,
+			Goreleaser: config, GoreleaserFile: ".goreleaser.yaml", StampVars: helloStampVars}
+	}
 
 	tests := []struct {
 		name    string
@@ -77,15 +94,15 @@ func TestResolveSource(t *testing.T) {
 		wantErr string
 	}{
 		{"git at the binary's revision", SourceSpec{Location: root}, stamped(first),
-			&Source{Git: &recipes.GitSource{URL: fileURL, Commit: first}, ModuleDir: "go"}, ""},
+			at(first, &recipes.GitSource{URL: fileURL, Commit: first}, "v1.0.0-rc.1", "v1.0.0"), ""},
 		{"git at HEAD, URL given", SourceSpec{Location: root, URL: "https://example.com/hello.git"}, stamped(second),
-			&Source{Git: &recipes.GitSource{URL: "https://example.com/hello.git", Commit: second}, ModuleDir: "go"}, ""},
+			at(second, &recipes.GitSource{URL: "https://example.com/hello.git", Commit: second}), ""},
 		{"commit given, abbreviated", SourceSpec{Location: root, Commit: first[:10]}, unstamped,
-			&Source{Git: &recipes.GitSource{URL: fileURL, Commit: first}, ModuleDir: "go"}, ""},
+			at(first, &recipes.GitSource{URL: fileURL, Commit: first}, "v1.0.0-rc.1", "v1.0.0"), ""},
 		{"git URL", SourceSpec{Location: fileURL}, stamped(second),
-			&Source{Git: &recipes.GitSource{URL: fileURL, Commit: second}, ModuleDir: "go"}, ""},
+			at(second, &recipes.GitSource{URL: fileURL, Commit: second}), ""},
 		{"plain directory", SourceSpec{Location: plain}, unstamped,
-			&Source{Dir: &recipes.DirSource{Path: plain, Tree: plainTree}, ModuleDir: "go"}, ""},
+			&Source{Dir: &recipes.DirSource{Path: plain, Tree: plainTree}, ModuleDir: "go", StampVars: helloStampVars}, ""},
 		{"no revision", SourceSpec{Location: root}, unstamped, nil, "the binary records no vcs.revision; give the commit with --commit"},
 		{"unknown commit", SourceSpec{Location: root, Commit: strings.Repeat("1", 40)}, unstamped, nil, "commit 1111111111111111111111111111111111111111"},
 		{"other module", SourceSpec{Location: plain}, &Facts{BuildInfo: bi("go1.26.8", "example.com/other", "example.com/other")}, nil,

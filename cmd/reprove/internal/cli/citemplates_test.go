@@ -3,50 +3,67 @@ package cli
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
+	"time"
 
 	"github.com/reprove/reprove/builder/buildertest"
+	"github.com/reprove/reprove/centre"
+	"github.com/reprove/reprove/centre/centretest"
+	"github.com/reprove/reprove/centre/item"
 )
 
 // TestCITemplates runs the release-engineer templates under ci/ the way
-// their platforms would, on this machine: every `run:` step of the GitHub
-// workflow (each in a fresh `bash -eo pipefail`, with the job's and the
-// step's env, GITHUB_PATH honoured) and every `script:` line of the GitLab
-// job (in one shell, with the job's variables), in a clone of a real Go
-// project whose release build is `make release`, with the real reprove:
-// infer, check and a real rebuild in containerd, then signing. What only the
-// platform has gets a stand-in, each named here:
+// their platforms would, on this machine: every job of the GitHub workflow
+// and of the GitLab pipeline, in the order their `needs` give, each on a
+// fresh "runner" (its own workspace, home and temporary directory: jobs
+// share only what the platform carries between them, artifacts and the
+// release), every `run:` step or `script:` line for real in bash, with the
+// real reprove: installed by the template's own `go install` from a Go
+// module proxy serving a tagged copy of this repository, then infer, check,
+// a rebuild in containerd, signing, and publishing to a real transparency
+// centre. The project is a tiny Go program whose release build is
+// `make release`. What only the platform has gets a stand-in, named here:
 //
-//   - actions/checkout: a full clone of the project (the tag checked out)
+//   - the Go module proxy and checksum database: GOPROXY is a file://
+//     proxy holding this repository as v0.1.0-test-HASH (uncommitted
+//     changes included), then the machine's module cache, then the real
+//     proxy (for the checksum database); GONOSUMDB names reprove, which no
+//     checksum database knows. REPROVE_VERSION is set to that version.
+//   - actions/checkout and GitLab's clone: a clone of the project at its
+//     tag (full when the template asks for it, shallow otherwise)
 //   - actions/setup-go: Go is already on PATH (/usr/local/go)
-//   - actions/upload-artifact: the listed paths must exist; they are copied
-//   - `gh release upload` (GitHub's CLI): each file must exist; it is copied
-//   - `curl --upload-file` (GitLab's package registry): likewise; any other
-//     curl call runs the real curl (the review comes over a file:// URL)
-//   - `go install github.com/reprove/reprove/cmd/reprove@…`: no registry
-//     serves reprove's releases here, so the reprove under test is installed
-//     where that install would put it; every other go command is the real go
+//   - actions/upload-artifact, actions/download-artifact and GitLab's
+//     artifacts: files copied to and from a store shared by the run
+//   - actions/cache and GitLab's cache: nothing is restored (a first run);
+//     the paths are checked to lie under the job's reprove cache
+//   - GitHub releases: `gh` is a script that keeps releases in a directory,
+//     refuses to upload to a release that does not exist, to create one for
+//     a tag the project lacks, and to write unless the job's token may
+//     (its `permissions: contents: write`)
+//   - GitLab's API: an HTTP server speaking the part of API v4 the template
+//     uses (releases, release links, the generic package registry),
+//     checking the job token; the CI/CD variables scoped to the
+//     reprove-signing environment (the key and its password) reach only
+//     jobs that name that environment
 //   - `sudo`: the tests run as root; its options are dropped
 //   - `apt-get`: the packages are installed by ci/setup.sh; the stand-in
 //     checks that each one asked for is installed
-//   - REPROVE_CACHE points reprove at the tests' shared cache, so base
-//     images are built once per machine
+//   - the runner's environment names REPROVE_CACHE (as a runner that keeps
+//     reprove's cache would), the tests' shared cache, so base images are
+//     built once per machine
 //
-// Each template runs twice: with a review published by an auditor
-// (REPROVE_REVIEW_URL), and without one. The uploads are then verified the
-// way a customer would.
+// The GitHub workflow runs with an auditor's review (REPROVE_REVIEW_URL) and
+// the GitLab pipeline without one; both publish to a centre. The release is
+// then verified the way a customer would: the binary against the
+// attestations and the log bundle downloaded from it, under a policy that
+// names the centre's log.
 func TestCITemplates(t *testing.T) {
 	buildertest.NeedContainerd(t)
 	for _, bin := range []string{"git", "make", "curl", "bash"} {
@@ -55,39 +72,30 @@ func TestCITemplates(t *testing.T) {
 		}
 	}
 	h := newTemplateHarness(t)
-	for _, tc := range []struct {
-		platform string
-		review   bool
-	}{
-		{"github", true}, {"github", false}, {"gitlab", true}, {"gitlab", false},
-	} {
-		name := tc.platform + "/no-review"
-		if tc.review {
-			name = tc.platform + "/review"
-		}
-		t.Run(name, func(t *testing.T) {
-			run := h.newRun(t, tc.review)
-			switch tc.platform {
-			case "github":
-				run.github(t, "../../../../ci/github/reprove.yml")
-			case "gitlab":
-				run.gitlab(t, "../../../../ci/gitlab/reprove.gitlab-ci.yml")
-			}
-			run.verifyUploads(t, tc.platform)
-		})
-	}
+	t.Run("github", func(t *testing.T) {
+		run := h.newRun(t, true)
+		run.github(t, "../../../../ci/github/reprove.yml")
+		run.verifyRelease(t, run.githubRelease(t))
+	})
+	t.Run("gitlab", func(t *testing.T) {
+		run := h.newRun(t, false)
+		lab := run.gitlab(t, "../../../../ci/gitlab/reprove.gitlab-ci.yml")
+		run.verifyRelease(t, lab.releaseFiles(t, run))
+	})
 }
 
 // templateHarness is what every run shares: the reprove under test, the
-// stand-ins, the project and the keys.
+// stand-ins, the project, the keys and the centre.
 type templateHarness struct {
 	dir      string // shared by the runs
-	reprove  string
+	reprove  string // installed from the proxy, as the templates install it
 	standins string
+	proxy    *localProxy
 	project  string // the vendor's repository, tagged v1.0.0
 	commit   string
 	realGo   string
 	goCache  string
+	modCache string
 	cache    string // reprove's, shared by the tests
 	keys     string // rebuilder.key/.pub, auditor.key/.pub
 }
@@ -102,17 +110,22 @@ func newTemplateHarness(t *testing.T) *templateHarness {
 		h.realGo = "/usr/local/go/bin/go"
 	}
 	h.cache = buildertest.CacheDir(t)
-	out, err := exec.Command(h.realGo, "env", "GOCACHE").Output()
+	out, err := exec.Command(h.realGo, "env", "GOCACHE", "GOMODCACHE").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.goCache = strings.TrimSpace(string(out))
-	h.reprove = filepath.Join(h.dir, "reprove-under-test")
-	build := exec.Command(h.realGo, "build", "-o", h.reprove, "github.com/reprove/reprove/cmd/reprove")
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build reprove: %v\n%s", err, b)
-	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	h.goCache, h.modCache = lines[0], lines[1]
+	h.proxy = newLocalProxy(t, filepath.Join(h.dir, "goproxy"))
+	t.Cleanup(func() { h.proxy.removeFromModCache(t, h.modCache) })
 	h.writeStandins(t)
+	// reprove as the templates install it; the harness uses it too (keys,
+	// the review, the customer's verify).
+	start := time.Now()
+	bin := filepath.Join(h.dir, "bin")
+	h.sh(t, h.dir, []string{"GOBIN=" + bin}, h.realGo, "install", repoModule+"/cmd/reprove@"+h.proxy.Version)
+	t.Logf("go install %s@%s: %v", repoModule, h.proxy.Version, time.Since(start).Round(time.Second))
+	h.reprove = filepath.Join(bin, "reprove")
 	h.makeProject(t)
 	h.keys = filepath.Join(h.dir, "keys")
 	os.MkdirAll(h.keys, 0o755)
@@ -122,13 +135,44 @@ func newTemplateHarness(t *testing.T) *templateHarness {
 	return h
 }
 
-// sh runs a command with a clean environment plus env, failing the test on
-// error; it returns stdout.
+// startCentre runs a real centre for one run that knows the rebuilder's
+// and the auditor's keys, as its operator would have registered them.
+func (r *templateRun) startCentre(t *testing.T) {
+	t.Helper()
+	h := r.h
+	r.centre = centretest.Start(t, centretest.Options{})
+	ctx := context.Background()
+	st, err := centre.OpenStore(ctx, centre.Config{DataDir: r.centre.Dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, k := range []struct {
+		name string
+		role item.Role
+	}{{"rebuilder", item.Rebuilder}, {"auditor", item.Reviewer}} {
+		pem, err := os.ReadFile(filepath.Join(h.keys, k.name+".pub"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := centre.AddKey(ctx, st, "ci-"+k.name, k.role, pem, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(centre.VerifierKeyPath(r.centre.Dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.logKey = strings.TrimSpace(string(b))
+}
+
+// sh runs a command with a runner's environment plus env, failing the test
+// on error; it returns stdout.
 func (h *templateHarness) sh(t *testing.T, dir string, env []string, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
-	cmd.Env = append(h.baseEnv(), env...)
+	cmd.Env = append(h.baseEnv(filepath.Join(h.dir, "home")), env...)
 	cmd.Env = append(cmd.Env, "REPROVE_PASSWORD="+templatePassword)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -138,16 +182,20 @@ func (h *templateHarness) sh(t *testing.T, dir string, env []string, name string
 	return stdout.String()
 }
 
-// baseEnv is a CI runner's: PATH, HOME and little else. The host's GOFLAGS
-// (-buildvcs=false here) must not reach the release build or reprove.
-func (h *templateHarness) baseEnv() []string {
-	home := filepath.Join(h.dir, "home")
+// baseEnv is a CI runner's: PATH, HOME, the stand-in module proxy and the
+// reprove cache, little else. The host's GOFLAGS (-buildvcs=false here)
+// must not reach the release build or reprove.
+func (h *templateHarness) baseEnv(home string) []string {
 	os.MkdirAll(home, 0o755)
 	return []string{
 		"PATH=" + h.standins + ":" + filepath.Dir(h.realGo) + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOME=" + home,
 		"GOCACHE=" + h.goCache,
 		"GOPATH=" + filepath.Join(home, "go"),
+		"GOMODCACHE=" + h.modCache,
+		"GOPROXY=" + h.proxy.URL() + ",file://" + filepath.Join(h.modCache, "cache", "download") + ",https://proxy.golang.org",
+		"GONOSUMDB=" + repoModule,
+		"GOTOOLCHAIN=local",
 		"REPROVE_CACHE=" + h.cache,
 		"LANG=C.UTF-8",
 	}
@@ -158,17 +206,6 @@ func (h *templateHarness) writeStandins(t *testing.T) {
 	h.standins = filepath.Join(h.dir, "standins")
 	os.MkdirAll(h.standins, 0o755)
 	scripts := map[string]string{
-		"go": `#!/bin/sh
-# Stand-in for one go command: installing reprove's release.
-if [ "$1" = install ]; then
-	case "$2" in github.com/reprove/reprove/cmd/reprove@*)
-		dest="${GOBIN:-$(` + h.realGo + ` env GOPATH)/bin}"
-		mkdir -p "$dest" && cp ` + h.reprove + ` "$dest/reprove"
-		exit $?;;
-	esac
-fi
-exec ` + h.realGo + ` "$@"
-`,
 		"sudo": `#!/bin/sh
 # Stand-in for sudo: the tests run as root.
 while [ $# -gt 0 ]; do case "$1" in -*) shift;; *) break;; esac; done
@@ -183,30 +220,7 @@ for p in "$@"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || { echo "apt-get stand-in: $p is not installed" >&2; exit 100; }
 done
 `,
-		"gh": `#!/bin/sh
-# Stand-in for GitHub's CLI: gh release upload TAG [--clobber] FILES...
-[ "$1 $2" = "release upload" ] || { echo "gh stand-in: only release upload" >&2; exit 2; }
-shift 3
-mkdir -p "$STANDIN_UPLOADS"
-for f in "$@"; do
-	case "$f" in --*) continue;; esac
-	[ -f "$f" ] || { echo "gh stand-in: $f does not exist" >&2; exit 1; }
-	cp "$f" "$STANDIN_UPLOADS/"
-done
-`,
-		"curl": `#!/bin/sh
-# Stand-in for curl uploads to GitLab's package registry; anything else is
-# the real curl.
-for a in "$@"; do
-	if [ "$prev" = --upload-file ]; then
-		[ -f "$a" ] || { echo "curl stand-in: $a does not exist" >&2; exit 26; }
-		mkdir -p "$STANDIN_UPLOADS" && cp "$a" "$STANDIN_UPLOADS/"
-		exit 0
-	fi
-	prev=$a
-done
-exec /usr/bin/curl "$@"
-`,
+		"gh": ghStandin,
 	}
 	for name, body := range scripts {
 		if err := os.WriteFile(filepath.Join(h.standins, name), []byte(body), 0o755); err != nil {
@@ -242,24 +256,25 @@ func (h *templateHarness) makeProject(t *testing.T) {
 	h.commit = strings.TrimSpace(git("rev-parse", "HEAD"))
 }
 
-// templateRun is one run of one template.
+// templateRun is one run of one template: its runners, artifacts and
+// release live under dir.
 type templateRun struct {
 	h         *templateHarness
 	dir       string
-	workspace string
-	uploads   string
 	artifacts string
+	releases  string // GitHub's, kept by the gh stand-in
 	reviewURL string
+	jobs      int
+	centre    *centretest.Centre // each run publishes to its own
+	logKey    string             // the centre's verifier key
 }
 
 func (h *templateHarness) newRun(t *testing.T, withReview bool) *templateRun {
 	t.Helper()
 	r := &templateRun{h: h, dir: t.TempDir()}
-	r.workspace = filepath.Join(r.dir, "workspace")
-	r.uploads = filepath.Join(r.dir, "uploads")
 	r.artifacts = filepath.Join(r.dir, "artifacts")
-	// actions/checkout (and GitLab's clone): the whole history, at the tag.
-	h.sh(t, r.dir, nil, "git", "clone", "-q", "--branch", "v1.0.0", "file://"+h.project, r.workspace)
+	r.releases = filepath.Join(r.dir, "releases")
+	r.startCentre(t)
 	if withReview {
 		review := filepath.Join(r.dir, "published", "review.intoto.json")
 		os.MkdirAll(filepath.Dir(review), 0o755)
@@ -272,125 +287,46 @@ func (h *templateHarness) newRun(t *testing.T, withReview bool) *templateRun {
 	return r
 }
 
-// github runs the workflow's one job.
-func (r *templateRun) github(t *testing.T, file string) {
-	t.Helper()
-	var wf struct {
-		Jobs map[string]struct {
-			Env   map[string]string `yaml:"env"`
-			Steps []struct {
-				Name string            `yaml:"name"`
-				Uses string            `yaml:"uses"`
-				With map[string]string `yaml:"with"`
-				Run  string            `yaml:"run"`
-				Env  map[string]string `yaml:"env"`
-				If   string            `yaml:"if"`
-			} `yaml:"steps"`
-		} `yaml:"jobs"`
-	}
-	readYAML(t, file, &wf)
-	if len(wf.Jobs) != 1 {
-		t.Fatalf("%s: %d jobs, want 1", file, len(wf.Jobs))
-	}
-	key, _ := os.ReadFile(filepath.Join(r.h.keys, "rebuilder.key"))
-	exprs := map[string]string{
-		"github.repository":            "example/app",
-		"github.token":                 "token-for-the-gh-stand-in",
-		"secrets.REPROVE_KEY":          string(key),
-		"secrets.REPROVE_KEY_PASSWORD": templatePassword,
-		"vars.REPROVE_REVIEW_URL":      r.reviewURL,
-	}
-	runnerTemp := filepath.Join(r.dir, "runner-temp")
-	os.MkdirAll(runnerTemp, 0o755)
-	githubPath := filepath.Join(r.dir, "github-path")
-	os.WriteFile(githubPath, nil, 0o644)
-	for _, job := range wf.Jobs {
-		env := map[string]string{
-			"GITHUB_WORKSPACE": r.workspace, "GITHUB_PATH": githubPath, "GITHUB_REF_NAME": "v1.0.0",
-			"RUNNER_TEMP": runnerTemp, "CI": "true", "STANDIN_UPLOADS": r.uploads,
-		}
-		for k, v := range job.Env {
-			env[k] = expand(t, file, v, exprs)
-		}
-		failed := false
-		for i, st := range job.Steps {
-			label := fmt.Sprintf("%s: step %d (%s%s)", file, i+1, st.Name, st.Uses)
-			if failed && st.If != "always()" {
-				continue
-			}
-			switch {
-			case strings.HasPrefix(st.Uses, "actions/checkout@"), strings.HasPrefix(st.Uses, "actions/setup-go@"):
-				// Stand-ins: the clone is made; Go is on PATH.
-			case strings.HasPrefix(st.Uses, "actions/upload-artifact@"):
-				for _, p := range strings.Fields(st.With["path"]) {
-					copyInto(t, filepath.Join(r.workspace, p), filepath.Join(r.artifacts, p))
-				}
-			case st.Uses != "":
-				t.Fatalf("%s: no stand-in for %s", label, st.Uses)
-			case st.Run != "":
-				stepEnv := maps.Clone(env)
-				for k, v := range st.Env {
-					stepEnv[k] = expand(t, file, v, exprs)
-				}
-				extra, _ := os.ReadFile(githubPath)
-				if err := r.bash(t, label, stepEnv, splitLines(string(extra)), "set -eo pipefail\n"+st.Run); err != nil {
-					t.Errorf("%s: %v", label, err)
-					failed = true
-				}
-			}
-		}
-		if failed {
-			t.FailNow()
-		}
-	}
+// runner is a fresh machine for one job: nothing of another job's is on it.
+type runner struct {
+	dir, workspace, home, temp string
 }
 
-// gitlab runs the job's script lines in one shell, as GitLab's runner does.
-func (r *templateRun) gitlab(t *testing.T, file string) {
+func (r *templateRun) newRunner(t *testing.T, job string) *runner {
 	t.Helper()
-	var doc map[string]any
-	readYAML(t, file, &doc)
-	vars := map[string]string{
-		"CI_PROJECT_URL": "https://gitlab.example.com/example/app", "CI_COMMIT_TAG": "v1.0.0",
-		"CI_API_V4_URL": "https://gitlab.example.com/api/v4", "CI_PROJECT_ID": "7", "CI_JOB_TOKEN": "job-token",
-		"REPROVE_KEY": filepath.Join(r.h.keys, "rebuilder.key"), "REPROVE_PASSWORD": templatePassword,
-		"REPROVE_REVIEW_URL": r.reviewURL, "STANDIN_UPLOADS": r.uploads, "CI": "true",
-	}
-	addVars := func(m any) {
-		vm, _ := m.(map[string]any)
-		keys := sortedKeys(vm)
-		for _, k := range keys {
-			vars[k] = os.Expand(fmt.Sprint(vm[k]), func(n string) string { return vars[n] })
+	r.jobs++
+	m := &runner{dir: filepath.Join(r.dir, "runners", job)}
+	m.workspace = filepath.Join(m.dir, "workspace")
+	m.home = filepath.Join(m.dir, "home")
+	m.temp = filepath.Join(m.dir, "temp")
+	for _, d := range []string{m.workspace, m.home, m.temp} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
 		}
 	}
-	addVars(doc["variables"])
-	job, ok := doc["reprove"].(map[string]any)
-	if !ok {
-		t.Fatalf("%s: no job named reprove", file)
-	}
-	addVars(job["variables"])
-	var script strings.Builder
-	script.WriteString("set -eo pipefail\n")
-	lines, _ := job["script"].([]any)
-	for _, l := range lines {
-		script.WriteString(fmt.Sprint(l) + "\n")
-	}
-	if err := r.bash(t, file, vars, nil, script.String()); err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
-	arts, _ := job["artifacts"].(map[string]any)
-	paths, _ := arts["paths"].([]any)
-	for _, p := range paths {
-		p := os.Expand(fmt.Sprint(p), func(n string) string { return vars[n] })
-		copyInto(t, filepath.Join(r.workspace, p), filepath.Join(r.artifacts, p))
-	}
+	return m
 }
 
-func (r *templateRun) bash(t *testing.T, label string, env map[string]string, pathAdd []string, script string) error {
+// checkout clones the project at its tag into the runner's workspace, as
+// actions/checkout and GitLab's runner do: the whole history when depth
+// is 0, else that many commits.
+func (r *templateRun) checkout(t *testing.T, m *runner, depth int) {
+	t.Helper()
+	args := []string{"clone", "-q", "--branch", "v1.0.0"}
+	if depth > 0 {
+		args = append(args, "--depth", strconv.Itoa(depth))
+	}
+	os.Remove(m.workspace)
+	r.h.sh(t, m.dir, nil, "git", append(args, "file://"+r.h.project, m.workspace)...)
+}
+
+// bash runs a script on a runner with the given environment (over the
+// runner's base), logging its output.
+func (r *templateRun) bash(t *testing.T, m *runner, label string, env map[string]string, pathAdd []string, script string) error {
 	t.Helper()
 	cmd := exec.Command("bash", "--noprofile", "--norc", "-c", script)
-	cmd.Dir = r.workspace
-	base := r.h.baseEnv()
+	cmd.Dir = m.workspace
+	base := r.h.baseEnv(m.home)
 	for _, p := range pathAdd {
 		base[0] = "PATH=" + p + ":" + strings.TrimPrefix(base[0], "PATH=")
 	}
@@ -400,36 +336,35 @@ func (r *templateRun) bash(t *testing.T, label string, env map[string]string, pa
 	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
 	err := cmd.Run()
-	t.Logf("%s:\n%s", label, out.String())
+	t.Logf("%s (%v):\n%s", label, time.Since(start).Round(time.Millisecond), out.String())
 	return err
 }
 
-// verifyUploads checks what the job published the way a customer would:
-// the shipped binary against the attestations, with a policy trusting the
-// rebuilder's key (and the auditor's, when there was a review).
-func (r *templateRun) verifyUploads(t *testing.T, platform string) {
+// verifyRelease checks what the release holds the way a customer would:
+// the shipped binary against the attestations and the log bundle
+// downloaded from it, with a policy trusting the rebuilder's key (and the
+// auditor's, when there was a review) and naming the centre's log.
+func (r *templateRun) verifyRelease(t *testing.T, dir string) {
 	t.Helper()
-	ents, err := os.ReadDir(r.uploads)
+	ents, err := os.ReadDir(dir)
 	if err != nil {
-		t.Fatalf("nothing was uploaded: %v", err)
+		t.Fatalf("the release: %v", err)
 	}
 	var names []string
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	for _, want := range []string{"app.intoto.jsonl", "rebuild.intoto.json", "app.summary.intoto.json", "reprove.recipe.yaml"} {
+	sort.Strings(names)
+	for _, want := range []string{"app", "app.intoto.jsonl", "app.log-bundle.json", "rebuild.intoto.json", "rebuild.sigstore.json",
+		"app.summary.intoto.json", "app.summary.sigstore.json", "app.comparison.sigstore.json", "reprove.recipe.yaml", "app.html"} {
 		if !slices.Contains(names, want) {
-			t.Errorf("%s did not upload %s (uploaded %v)", platform, want, names)
+			t.Errorf("the release lacks %s (it holds %v)", want, names)
 		}
 	}
-	if platform == "github" && !slices.Contains(names, "app.html") {
-		t.Errorf("github did not upload the compare report (uploaded %v)", names)
-	}
-	if _, err := os.Stat(filepath.Join(r.artifacts, "reprove-out", "result.json")); err != nil {
-		t.Errorf("the job's artifacts lack reprove-out/result.json: %v", err)
-	}
-	policy := "version: 1\nrebuilders:\n  threshold: 1\n  keys:\n    - name: CI\n      key: " + filepath.Join(r.h.keys, "rebuilder.pub") + "\n"
+	policy := "version: 1\nrebuilders:\n  threshold: 1\n  keys:\n    - name: CI\n      key: " + filepath.Join(r.h.keys, "rebuilder.pub") + "\n" +
+		"log:\n  key: " + r.logKey + "\n"
 	if r.reviewURL != "" {
 		policy += "reviewers:\n  threshold: 1\n  keys:\n    - name: Auditor\n      key: " + filepath.Join(r.h.keys, "auditor.pub") + "\n"
 	} else {
@@ -437,54 +372,25 @@ func (r *templateRun) verifyUploads(t *testing.T, platform string) {
 	}
 	pp := filepath.Join(r.dir, "policy.yaml")
 	os.WriteFile(pp, []byte(policy), 0o644)
-	out := r.h.sh(t, r.dir, nil, r.h.reprove, "verify", filepath.Join(r.workspace, "dist", "app"), "--policy", pp, "-a", filepath.Join(r.uploads, "app.intoto.jsonl"))
-	if !strings.HasPrefix(out, "verified: ") {
-		t.Errorf("verify: %s", out)
-	}
-}
-
-var exprRe = regexp.MustCompile(`\$\{\{\s*([^}]+?)\s*\}\}`)
-
-// expand replaces GitHub expressions; one the harness does not know fails
-// the test, so a template cannot use what the test does not emulate.
-func expand(t *testing.T, file, s string, exprs map[string]string) string {
-	return exprRe.ReplaceAllStringFunc(s, func(m string) string {
-		name := exprRe.FindStringSubmatch(m)[1]
-		v, ok := exprs[name]
-		if !ok {
-			t.Fatalf("%s: the test has no value for the expression %s", file, m)
+	bin := filepath.Join(dir, "app")
+	// The Sigstore bundles make the chain as well as the envelopes do (with
+	// the copy of the review the rebuild kept, a bare envelope as the
+	// auditor signed it).
+	bundles := []string{"-a", filepath.Join(dir, "app.log-bundle.json")}
+	for _, n := range names {
+		if strings.HasSuffix(n, ".sigstore.json") || strings.HasPrefix(n, "review-") {
+			bundles = append(bundles, "-a", filepath.Join(dir, n))
 		}
-		return v
-	})
-}
-
-func readYAML(t *testing.T, file string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
 	}
-	if err := yaml.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s is not valid YAML: %v", file, err)
-	}
-}
-
-var copyMu sync.Mutex
-
-// copyInto copies a file or a directory tree (the platform keeping an
-// artifact); a missing path fails the test.
-func copyInto(t *testing.T, src, dst string) {
-	t.Helper()
-	copyMu.Lock()
-	defer copyMu.Unlock()
-	src = strings.TrimSuffix(src, "/")
-	if _, err := os.Stat(src); err != nil {
-		t.Errorf("artifact %s: %v", src, err)
-		return
-	}
-	os.MkdirAll(filepath.Dir(dst), 0o755)
-	if b, err := exec.CommandContext(context.Background(), "cp", "-a", src, strings.TrimSuffix(dst, "/")).CombinedOutput(); err != nil {
-		t.Errorf("keep artifact %s: %v\n%s", src, err, b)
+	for _, a := range [][]string{
+		{"-a", filepath.Join(dir, "app.intoto.jsonl"), "-a", filepath.Join(dir, "app.log-bundle.json")},
+		bundles,
+	} {
+		args := append([]string{"verify", bin, "--policy", pp}, a...)
+		out := r.h.sh(t, r.dir, nil, r.h.reprove, args...)
+		if !strings.HasPrefix(out, "verified: ") {
+			t.Errorf("verify %v: %s", a, out)
+		}
 	}
 }
 
@@ -495,14 +401,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
-}
-
-func splitLines(s string) []string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if l = strings.TrimSpace(l); l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
 }

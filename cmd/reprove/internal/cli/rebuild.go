@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -206,7 +207,11 @@ func printRebuild(w io.Writer, st style, rep *pipeline.RebuildResult) {
 			printf(w, "why %s differs (%s, %s in all): %s\n", o.Path, english.Count(o.Causes, "cause"), english.Count(o.Differences, "difference"), strings.TrimSuffix(o.Report, ".json")+".txt")
 		}
 	}
-	for _, a := range rep.Attestations {
+	for i, a := range rep.Attestations {
+		if i < len(rep.Bundles) {
+			printf(w, "signed %s (and the bundle %s)\n", a, filepath.Base(rep.Bundles[i]))
+			continue
+		}
 		printf(w, "signed %s\n", a)
 	}
 	for _, a := range rep.Reviews {
