@@ -19,6 +19,8 @@ func commands(env *Env) []*cobra.Command {
 		newServeCmd(env),
 		newPublishCmd(env),
 		newLogCmd(env),
+		newWorkerCmd(env),
+		newQueueCmd(env),
 		newCompletionCmd(env),
 	}
 }
