@@ -44,6 +44,8 @@ type Centre struct {
 	Server *httptest.Server
 	URL    string
 	Dir    string
+	// Config is how it was opened (its store, for another connection).
+	Config centre.Config
 }
 
 // Start opens a centre and serves it until the test ends.
@@ -79,7 +81,21 @@ func Start(t testing.TB, opts Options) *Centre {
 		srv.Close()
 		c.Close()
 	})
-	return &Centre{Centre: c, Server: srv, URL: srv.URL, Dir: opts.Dir}
+	return &Centre{Centre: c, Server: srv, URL: srv.URL, Dir: opts.Dir, Config: cfg}
+}
+
+// AddKey registers one more key with the running centre.
+func (c *Centre) AddKey(t testing.TB, name string, role item.Role, pem []byte) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := centre.OpenStore(ctx, c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := centre.AddKey(ctx, st, name, role, pem, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // KeyPath is the log's signer key file of a centre started without LogKey.
