@@ -21,6 +21,7 @@ func commands(env *Env) []*cobra.Command {
 		newLogCmd(env),
 		newWorkerCmd(env),
 		newQueueCmd(env),
+		newWatchCmd(env),
 		newCompletionCmd(env),
 	}
 }
