@@ -171,8 +171,8 @@ func TestWatchersEnqueueOnlyNew(t *testing.T) {
 		got[j.Release.Ecosystem+" "+j.Release.Name+" "+j.Release.Version] = j.Artifact
 	}
 	for k, v := range map[string]string{
-		"go gofmt go1.27.4":           "golang.org/toolchain@v0.0.1-go1.27.4.linux-amd64/bin/gofmt in golang.org/toolchain@v0.0.1-go1.27.4.linux-amd64",
-		"go go-distribution go1.27.4": "the Go distribution golang.org/toolchain@v0.0.1-go1.27.4.linux-amd64",
+		"go gofmt go1.27.4":             "golang.org/toolchain@v0.0.1-go1.27.4.linux-amd64/bin/gofmt in golang.org/toolchain@v0.0.1-go1.27.4.linux-amd64",
+		"go go-distribution go1.27.4":   "the Go distribution golang.org/toolchain@v0.0.1-go1.27.4.linux-amd64",
 		"npm @esbuild/linux-x64 0.28.2": "package/bin/esbuild in https://registry.npmjs.org/@esbuild/linux-x64/-/linux-x64-0.28.2.tgz",
 	} {
 		if got[k] != v {
