@@ -33,10 +33,12 @@ import (
 	"time"
 
 	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/centre/fleetweb"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/merklelog"
 	"github.com/reprove/reprove/centre/store"
 	"github.com/reprove/reprove/centre/web"
+	"github.com/reprove/reprove/fleet/queue"
 )
 
 // Config configures a centre.
@@ -60,6 +62,9 @@ type Config struct {
 	// MaxBatch, when positive, bounds the leaves one commit takes
 	// (merklelog.MaxBatch by default; 1 commits every submission alone).
 	MaxBatch int
+	// Queue, when set, is a rebuild fleet's job queue: the centre serves
+	// its dashboard under /fleet/ (centre/fleetweb).
+	Queue *queue.Queue
 }
 
 // Centre is an open transparency centre.
@@ -69,6 +74,7 @@ type Centre struct {
 	log   *merklelog.Log
 	keys  *keyRing
 	web   http.Handler
+	fleet http.Handler
 	logf  func(string, ...any)
 	clock func() time.Time
 	// KeyCreated is set when this start made the log's key pair.
@@ -104,6 +110,9 @@ func Open(ctx context.Context, cfg Config) (*Centre, error) {
 	}
 	c.keys = &keyRing{st: c.st}
 	c.web = web.New(c.log, c.clock)
+	if cfg.Queue != nil {
+		c.fleet = fleetweb.New(cfg.Queue, c.log, c.clock)
+	}
 	return c, nil
 }
 
@@ -156,6 +165,9 @@ func (c *Centre) Close() error {
 func (c *Centre) Handler() http.Handler {
 	mux := http.NewServeMux()
 	c.routes(mux)
+	if c.fleet != nil {
+		mux.Handle("/fleet/", c.fleet)
+	}
 	mux.Handle("/", c.web)
 	return mux
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/reprove/reprove/centre/centretest/fixture"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/store/pgtest"
+	"github.com/reprove/reprove/fleet/queue"
 )
 
 // Registered are the parties whose keys every test centre knows.
@@ -36,6 +37,9 @@ type Options struct {
 	LogKey string
 	// Dir is the data directory; a fresh one when empty.
 	Dir string
+	// Queue, when set, is a fleet's queue whose dashboard the centre
+	// serves under /fleet/.
+	Queue *queue.Queue
 }
 
 // Centre is a running test centre.
@@ -55,7 +59,7 @@ func Start(t testing.TB, opts Options) *Centre {
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
 	}
-	cfg := centre.Config{DataDir: opts.Dir, Origin: "centre.test/log", LogKey: opts.LogKey, Logf: t.Logf}
+	cfg := centre.Config{DataDir: opts.Dir, Origin: "centre.test/log", LogKey: opts.LogKey, Logf: t.Logf, Queue: opts.Queue}
 	if opts.Postgres {
 		cfg.DatabaseURL = pgtest.Database(t)
 	}

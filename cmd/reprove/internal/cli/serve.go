@@ -80,6 +80,7 @@ func newServeCmd(env *Env) *cobra.Command {
 		logKey   string
 		origin   string
 		grace    time.Duration
+		qf       queueFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "serve [--addr HOST:PORT] [--data DIR | --database postgres://…]",
@@ -110,6 +111,14 @@ requests in flight finish (up to --grace), and commits nothing half-done.`,
 			}
 			cfg.LogKey, cfg.Origin, cfg.Clock = logKey, origin, env.Now
 			cfg.Logf = func(format string, a ...any) { printf(env.Stderr, "reprove: "+format+"\n", a...) }
+			if qf.database != "" {
+				q, err := qf.open(cmd, env)
+				if err != nil {
+					return err
+				}
+				defer q.Close()
+				cfg.Queue = q
+			}
 			c, err := centre.Open(ctx, cfg)
 			if err != nil {
 				return err
@@ -146,6 +155,7 @@ requests in flight finish (up to --grace), and commits nothing half-done.`,
 	f.StringVar(&logKey, "log-key", "", "the log's note signer key `FILE` (default: DIR/log.key, made at the first start)")
 	f.StringVar(&origin, "origin", "", "the log's name in a key made at the first start (default: HOSTNAME/reprove)")
 	f.DurationVar(&grace, "grace", 30*time.Second, "how long shutdown waits for requests in flight")
+	f.StringVar(&qf.database, "queue", "", "serve the dashboard of the rebuild fleet whose job queue is at this `URL` (postgres:// or sqlite:PATH) under /fleet/")
 	cmd.AddCommand(newServeKeysCmd(env, &cf))
 	return cmd
 }
