@@ -64,6 +64,7 @@ func newWorkerCmd(env *Env) *cobra.Command {
 		concurrency                 int
 		lease, retryAfter, interval time.Duration
 		keep                        bool
+		shared                      []string
 	)
 	cmd := &cobra.Command{
 		Use:   "worker --key KEY [--database URL] [--server URL]",
@@ -139,6 +140,14 @@ running ones; a second signal cancels them (other workers will run them).`,
 			if cache, err = filepath.Abs(cache); err != nil {
 				return err
 			}
+			for i, d := range shared {
+				if shared[i], err = filepath.Abs(d); err != nil {
+					return err
+				}
+				if shared[i] == cache {
+					return usageErrorf("--shared-cache %s is this worker's own cache", d)
+				}
+			}
 			q, err := qf.open(cmd, env)
 			if err != nil {
 				return err
@@ -165,7 +174,7 @@ running ones; a second signal cancels them (other workers will run them).`,
 				Lease: lease, RetryAfter: retryAfter, PollInterval: interval, KeepResults: keep,
 				Runtime: pipeline.Runtime{
 					ContainerdAddress: rf.address, CacheDir: cache, DebianMirror: rf.mirror, GoProxy: rf.proxy,
-					Limits: limits, ReproveVersion: Version(), Refetch: rf.refetch, Now: env.Now,
+					Limits: limits, ReproveVersion: Version(), Refetch: rf.refetch, Now: env.Now, SharedCaches: shared,
 				},
 				Version: Version(),
 				Logf:    func(format string, a ...any) { printf(env.Stderr, "reprove: worker "+format+"\n", a...) },
@@ -186,6 +195,7 @@ running ones; a second signal cancels them (other workers will run them).`,
 	f.DurationVar(&lease, "lease", worker.DefaultLease, "how long this worker may miss its heartbeat before its jobs go to others")
 	f.DurationVar(&retryAfter, "retry-after", worker.DefaultRetryAfter, "wait before retrying a transient failure (doubled at each attempt)")
 	f.DurationVar(&interval, "poll", time.Second, "how often to look for new jobs (PostgreSQL also hears of them at once)")
+	f.StringArrayVar(&shared, "shared-cache", nil, "another reprove cache `DIR`, read-only, that downloads and Go modules may be copied from (each checked against its pin on the way; repeatable)")
 	f.BoolVar(&keep, "keep-results", false, "keep each job's results directory (outputs, reports) under the cache")
 	f.MarkHidden("json")
 	return cmd
