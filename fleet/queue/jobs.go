@@ -210,6 +210,9 @@ type Enqueued struct {
 	Item string
 }
 
+// CheckJob reports what is wrong with a job before it is enqueued.
+func CheckJob(j Job) error { return j.check() }
+
 // Enqueue puts one job on the queue.
 func (q *Queue) Enqueue(ctx context.Context, j Job) (Enqueued, error) {
 	if err := j.check(); err != nil {

@@ -82,13 +82,11 @@ func (w *Worker) build(ctx context.Context, row *rivertype.JobRow, run func(cont
 	ctx, done := w.jobContext(ctx)
 	defer done()
 	started := w.cfg.Clock()
-	log := newJobLog(w.cfg.Clock, func(phase string) {
-		if err := w.q.SetPhase(context.Background(), row.ID, w.id, row.Attempt, phase); err != nil {
-			w.cfg.Logf("job %d: %v", row.ID, err)
-		}
-	})
+	phases := w.phaseWriter(row)
+	log := newJobLog(w.cfg.Clock, phases.set)
 	log.say("worker", fmt.Sprintf("job %d attempt %d of %d on worker %s", row.ID, row.Attempt, row.MaxAttempts, w.id))
 	defer func() {
+		phases.stop()
 		if err := w.q.ClearRunning(context.Background(), row.ID, w.id); err != nil {
 			w.cfg.Logf("job %d: %v", row.ID, err)
 		}
@@ -141,6 +139,46 @@ func (w *Worker) build(ctx context.Context, row *rivertype.JobRow, run func(cont
 		w.cfg.Logf("job %d: another attempt stored its result first; this one (%s) is dropped", row.ID, res.Outcome)
 	}
 	return nil
+}
+
+// phases records a running job's phase for the dashboard, off the build's
+// path: the newest phase is written when the database is free, older ones
+// that were not are skipped.
+type phases struct {
+	latest chan string
+	done   chan struct{}
+}
+
+func (w *Worker) phaseWriter(row *rivertype.JobRow) *phases {
+	p := &phases{latest: make(chan string, 1), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for phase := range p.latest {
+			if err := w.q.SetPhase(context.Background(), row.ID, w.id, row.Attempt, phase); err != nil {
+				w.cfg.Logf("job %d: %v", row.ID, err)
+			}
+		}
+	}()
+	return p
+}
+
+func (p *phases) set(phase string) {
+	for {
+		select {
+		case p.latest <- phase:
+			return
+		default:
+			select { // drop the phase not yet written
+			case <-p.latest:
+			default:
+			}
+		}
+	}
+}
+
+func (p *phases) stop() {
+	close(p.latest)
+	<-p.done
 }
 
 // fill records a finished rebuild in res: outcome, recipe, shipped

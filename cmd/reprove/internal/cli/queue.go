@@ -106,6 +106,9 @@ against the Go checksum database), infers a recipe for the program at
 				a.Recipe = queue.GoDistribution
 			}
 			j := queue.InferArgs{Release: queue.Release{Ecosystem: ecosystem, Watch: watch, Name: name, Version: vers}, Artifact: a}
+			if err := queue.CheckJob(j); err != nil {
+				return usageErrorf("%v", err)
+			}
 			q, err := qf.open(cmd, env)
 			if err != nil {
 				return err
@@ -113,7 +116,7 @@ against the Go checksum database), infers a recipe for the program at
 			defer q.Close()
 			e, err := q.Enqueue(cmd.Context(), j)
 			if err != nil {
-				return usageErrorf("%v", err)
+				return err
 			}
 			printf(env.Stdout, "job %d: infer and rebuild %s %s (%s)\n", e.ID, e.Release.Name, e.Release.Version, a.Describe())
 			return nil

@@ -123,6 +123,9 @@ running ones; a second signal cancels them (other workers will run them).`,
 			if err != nil {
 				return err
 			}
+			if _, err := qf.url(env); err != nil {
+				return err
+			}
 			if err := builder.NeedRoot(); err != nil {
 				return err
 			}
