@@ -54,6 +54,9 @@ for w in 1 2 3; do
 	p=$(metric "BenchmarkThroughput/workers=$w" direct-jobs/hour)
 	printf 'throughput %d worker(s): %5.0f jobs/hour through the queue, %5.0f as direct calls (peer), ratio %.2f\n' "$w" "$j" "$p" "$(awk "BEGIN { print $j / $p }")"
 done
-printf 'Go release a warm worker never saw: %.0f s (only the toolchain fetched and layered); %.0f s on a worker copying it from a shared cache; %.0f s once warm (peer); %.0f s for the first build on an empty cache\n' \
-	"$(metric BenchmarkNewGoVersion new-go-s)" "$(metric BenchmarkNewGoVersion new-go-shared-s)" "$(metric BenchmarkNewGoVersion warm-s)" "$(metric BenchmarkNewGoVersion cold-s)"
+printf 'a Go release a warm worker never saw: %.0f s (image %.0f s: only the toolchain fetched and layered); on a worker copying it from a shared cache %.0f s (image %.0f s); once warm (peer) %.0f s (image %.1f s); the first build on an empty cache %.0f s (image %.0f s)\n' \
+	"$(metric BenchmarkNewGoVersion new-go-s)" "$(metric BenchmarkNewGoVersion new-go-image-s)" \
+	"$(metric BenchmarkNewGoVersion new-go-shared-s)" "$(metric BenchmarkNewGoVersion new-go-shared-image-s)" \
+	"$(metric BenchmarkNewGoVersion warm-s)" "$(metric BenchmarkNewGoVersion warm-image-s)" \
+	"$(metric BenchmarkNewGoVersion cold-s)" "$(metric BenchmarkNewGoVersion cold-image-s)"
 exit $status

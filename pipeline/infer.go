@@ -47,6 +47,20 @@ type Inferred struct {
 	ModuleSum string
 }
 
+// InferError is an artifact that was fetched and checked against its pin
+// but whose program could not be read, or for which no recipe could be
+// inferred: a deterministic outcome, which another try would repeat.
+type InferError struct {
+	Artifact string
+	Err      error
+}
+
+func (e *InferError) Error() string {
+	return fmt.Sprintf("infer a recipe for %s: %v", e.Artifact, e.Err)
+}
+
+func (e *InferError) Unwrap() error { return e.Err }
+
 // Infer fetches a shipped artifact (checked against its pin), reads the
 // program in it and infers a recipe, as reprove infer does for a file at
 // hand. The result's Recipe is the first candidate; Candidates lists the
@@ -75,6 +89,16 @@ func (s *Session) Infer(ctx context.Context, req InferRequest) (*Inferred, error
 	default:
 		return nil, errors.New("infer: no artifact (a URL or a module)")
 	}
+	// From here on the bytes are pinned: what goes wrong is the artifact's
+	// (unless the run was cancelled, or the checksum database is out of
+	// reach).
+	what := describeArtifact(req)
+	inferErr := func(err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &InferError{Artifact: what, Err: err}
+	}
 	lim := infer.DefaultLimits()
 	var facts *infer.Facts
 	opts := infer.Options{
@@ -96,23 +120,25 @@ func (s *Session) Infer(ctx context.Context, req InferRequest) (*Inferred, error
 		exe := filepath.Join(tmp, "member")
 		md, err := infer.ExtractMember(ctx, file, req.Member, exe, lim)
 		if err != nil {
-			return nil, err
+			return nil, inferErr(err)
 		}
-		if facts, err = infer.ReadFacts(ctx, exe, lim); err != nil {
-			return nil, fmt.Errorf("read executable %s: %w", req.Member, err)
+		// Read from the open file, so that errors name the member, not
+		// the private copy.
+		if facts, err = readMember(exe, lim); err != nil {
+			return nil, inferErr(fmt.Errorf("read executable %s: %w", req.Member, err))
 		}
 		facts.Digest = md
 		out.Shipped.Member, out.Shipped.MemberDigest = req.Member, md
 		v, manifest, found, err := infer.PackageVersion(ctx, file, req.Member, lim)
 		if err != nil {
-			return nil, err
+			return nil, inferErr(err)
 		}
 		if found {
 			opts.PackageVersion, opts.PackageManifest = v, manifest
 		}
 	} else {
 		if facts, err = infer.ReadFacts(ctx, file, lim); err != nil {
-			return nil, err
+			return nil, inferErr(err)
 		}
 		facts.Digest = out.Shipped.Digest
 	}
@@ -122,12 +148,25 @@ func (s *Session) Infer(ctx context.Context, req InferRequest) (*Inferred, error
 			return nil, err
 		}
 	}
-	s.sayf(PhaseFetch, "inferring a recipe for %s", describeArtifact(req))
+	s.sayf(PhaseFetch, "inferring a recipe for %s", what)
 	out.Result, err = infer.Infer(facts, opts)
+	if err != nil {
+		return nil, inferErr(err)
+	}
+	return out, nil
+}
+
+func readMember(path string, lim infer.Limits) (*infer.Facts, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return infer.Read(f, st.Size(), lim)
 }
 
 // ModuleZip is a module version's zip from the Go module proxy, checked

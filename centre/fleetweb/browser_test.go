@@ -18,6 +18,7 @@ import (
 	"github.com/reprove/reprove/centre/centretest"
 	"github.com/reprove/reprove/centre/centretest/fixture"
 	"github.com/reprove/reprove/centre/client"
+	"github.com/reprove/reprove/centre/pagetest"
 	"github.com/reprove/reprove/fleet/queue"
 	"github.com/reprove/reprove/recipes"
 )
@@ -111,7 +112,7 @@ outputs: [{path: out}]
 // text, and the feed lists the dissent.
 func TestDashboardInBrowser(t *testing.T) {
 	d := setUp(t)
-	ctx := centretest.Browser(t)
+	ctx := pagetest.Browser(t)
 	base := d.tc.URL
 	do := func(steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()

@@ -87,6 +87,8 @@ func runFleet(t *testing.T, f *fleettest.Fleet) {
 	}
 	entries := 0
 	byWorker := map[string]int{}
+	var sizes [4]int
+	published := 0
 	for _, j := range jobs {
 		if j.Outcome != want[j.Release.Name] {
 			t.Errorf("%s: %s, want %s (%s)", j.Release.Name, j.Outcome, want[j.Release.Name], j.Error)
@@ -109,8 +111,19 @@ func runFleet(t *testing.T, f *fleettest.Fleet) {
 			continue
 		}
 		entries += inLog(t, f, res)
+		published++
+		sizes[0] += len(res.Log)
+		sizes[1] += len(res.ResultJSON)
+		for _, a := range res.Attestations {
+			sizes[2] += len(a)
+		}
+		for _, r := range res.Reports {
+			sizes[3] += len(r)
+		}
 	}
 	t.Logf("jobs per worker: %v", byWorker)
+	t.Logf("a published result keeps on average: log %d B, result.json %d B, attestations %d B, compare reports %d B",
+		sizes[0]/published, sizes[1]/published, sizes[2]/published, sizes[3]/published)
 	size := treeSize(t, f)
 	if size != int64(entries) {
 		t.Errorf("the log holds %d entries, the jobs published %d: something was published twice", size, entries)

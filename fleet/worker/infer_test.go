@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -120,7 +119,7 @@ func TestInferJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Outcome != queue.Failed || !strings.Contains(res.Error, "no Go build information") || jobs[0].Attempt != 1 {
+	if res.Outcome != queue.Failed || res.Error != "infer a recipe for package/bin/tool in "+srv.URL+"/tool-1.0.0.tgz: read executable package/bin/tool: not an executable (ELF, PE or Mach-O)" || jobs[0].Attempt != 1 {
 		t.Errorf("the non-Go program: %s on attempt %d: %s", res.Outcome, jobs[0].Attempt, res.Error)
 	}
 }

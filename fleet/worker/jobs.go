@@ -259,7 +259,8 @@ func outcomeOf(r *pipeline.RebuildResult) queue.Outcome {
 // Deterministic reports whether err is an outcome that another attempt
 // would only repeat: a build step that failed, a limit the build hit, an
 // input whose digest is not its pin, an output that is not there, a
-// recipe that does not read, a binary infer cannot read. Anything else
+// recipe that does not read, a pinned artifact whose program infer cannot
+// read or infer a recipe for. Anything else
 // (the network, the daemon, the database) is transient.
 func Deterministic(err error) bool {
 	var (
@@ -272,10 +273,11 @@ func Deterministic(err error) bool {
 		rerr   *recipes.Error
 		rerrs  recipes.Errors
 		exists *pipeline.ExistsError
+		inf    *pipeline.InferError
 	)
 	return errors.As(err, &step) || errors.As(err, &limit) || errors.As(err, &dg) || errors.As(err, &tree) ||
 		errors.As(err, &mod) || errors.As(err, &out) || errors.As(err, &rerr) || errors.As(err, &rerrs) ||
-		errors.As(err, &exists) || errors.Is(err, infer.ErrNotGo)
+		errors.As(err, &exists) || errors.As(err, &inf) || errors.Is(err, infer.ErrNotGo)
 }
 
 func (w *Worker) signing() *pipeline.Signing {
@@ -327,7 +329,7 @@ func (w *Worker) infer(ctx context.Context, s *slot, log *jobLog, row *rivertype
 			Module: a.Artifact.Module, ModuleVersion: a.Artifact.ModuleVersion, Member: a.Artifact.Member})
 		if err != nil {
 			if Deterministic(err) {
-				return nil, &failure{err: fmt.Errorf("infer a recipe for %s: %w", a.Artifact.Describe(), err)}
+				return nil, &failure{err: err}
 			}
 			return nil, err
 		}

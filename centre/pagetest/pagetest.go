@@ -1,4 +1,8 @@
-package centretest
+// Package pagetest drives the centre's pages in a real browser for tests:
+// a headless Chromium (Debian's, installed by ci/setup.sh --test) with
+// JavaScript off. It imports nothing of the centre, so the centre's own
+// tests may use it too.
+package pagetest
 
 import (
 	"context"
