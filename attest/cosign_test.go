@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,11 +14,16 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	sgbundle "github.com/sigstore/sigstore-go/pkg/bundle"
+	sgroot "github.com/sigstore/sigstore-go/pkg/root"
+	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/attest/sigbundle"
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/attest/signing"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 // The cosign CLI these tests run: ci/setup.sh --test installs this version at
@@ -180,7 +186,7 @@ func TestReproveVerifiesCosignAttestations(t *testing.T) {
 	rref, _ := RefOf(rebuildEnv, "")
 	vref, _ := RefOf(reviewEnv, "")
 	sp := &SummaryPredicate{
-		Verifier: Party{ID: "https://builder.example"}, TimeVerified: rebuildStart, Verdict: compare.Identical,
+		Verifier: Party{ID: "https://builder.example"}, TimeVerified: rebuildStart, Verdict: verdict.Identical,
 		Rebuilt: Artifact{Name: "hello", Digest: setOf(digest.FromBytes(shippedBytes))},
 		Rebuild: rref, Reviews: []AttestationRef{vref},
 	}
@@ -194,7 +200,7 @@ func TestReproveVerifiesCosignAttestations(t *testing.T) {
 	pol := mustPolicy(t, "version: 1\nreviewers:\n  threshold: 1\n  keys:\n    - name: Auditor\n      key: "+filepath.Join(dir, "auditor.pub")+
 		"\nrebuilders:\n  threshold: 1\n  keys:\n    - name: Builder\n      key: "+filepath.Join(dir, "builder.pub")+"\n")
 	atts := []string{filepath.Join(dir, "review.json"), filepath.Join(dir, "rebuild.json"), filepath.Join(dir, "summary.json")}
-	res, err := Verify(ctx, shipped, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }})
+	res, err := verifyFiles(ctx, shipped, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +212,7 @@ func TestReproveVerifiesCosignAttestations(t *testing.T) {
 	// cosign's --bundle format (base64Signature holding the envelope) reads too.
 	runCosign(t, cosign, dir, true, "attest-blob", "--key", "builder.key", "--type", SummaryPredicateType, "--predicate", "summary.pred.json",
 		"--tlog-upload=false", "--bundle", "summary.bundle", "--output-signature", "summary2.json", shipped)
-	res, err = Verify(ctx, shipped, []string{atts[0], atts[1], filepath.Join(dir, "summary.bundle")}, pol, VerifyOptions{Now: func() time.Time { return testNow }})
+	res, err = verifyFiles(ctx, shipped, []string{atts[0], atts[1], filepath.Join(dir, "summary.bundle")}, pol, VerifyOptions{Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +222,7 @@ func TestReproveVerifiesCosignAttestations(t *testing.T) {
 
 	// And the same attestations do not verify another file.
 	other := write("other", []byte("other\n"))
-	res, err = Verify(ctx, other, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }})
+	res, err = verifyFiles(ctx, other, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,18 +231,18 @@ func TestReproveVerifiesCosignAttestations(t *testing.T) {
 	}
 
 	// cosign's keys sign with reprove too, and reprove's keys with cosign.
-	s, err := keys.LoadSigner(ctx, filepath.Join(dir, "builder.key"), []byte("test"))
+	s, err := signing.Load(ctx, filepath.Join(dir, "builder.key"), []byte("test"))
 	if err != nil {
 		t.Fatalf("reprove cannot load cosign's key: %v", err)
 	}
 	if _, err := envelope.Sign(ctx, sst, s); err != nil {
 		t.Fatal(err)
 	}
-	pair, err := keys.Generate([]byte("test"))
+	pair, err := signing.Generate([]byte("test"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := keys.WritePair(ctx, pair, filepath.Join(dir, "reprove"), false); err != nil {
+	if _, _, err := signing.WritePair(ctx, pair, filepath.Join(dir, "reprove"), false); err != nil {
 		t.Fatal(err)
 	}
 	runCosign(t, cosign, dir, true, "sign-blob", "--key", "reprove.key", "--tlog-upload=false", "--output-signature", "blob.sig", "hello")
@@ -246,7 +252,7 @@ func TestReproveVerifiesCosignAttestations(t *testing.T) {
 	}
 	// The same blob signature checks out under reprove's verifier.
 	sig, _ := os.ReadFile(filepath.Join(dir, "blob.sig"))
-	v, err := keys.LoadVerifier(ctx, filepath.Join(dir, "reprove.pub"))
+	v, err := loadVerifier(filepath.Join(dir, "reprove.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +260,7 @@ func TestReproveVerifiesCosignAttestations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := v.VerifySignature(bytes.NewReader(raw), bytes.NewReader(shippedBytes)); err != nil {
+	if err := v.Verify(shippedBytes, raw); err != nil {
 		t.Errorf("reprove does not verify cosign's signature made with reprove's key: %v", err)
 	}
 }
@@ -339,7 +345,7 @@ func TestCosignVerifiesReproveBundles(t *testing.T) {
 	for _, n := range f.order {
 		atts = append(atts, filepath.Join(dir, n+".sigstore.json"))
 	}
-	res, err := Verify(context.Background(), f.file, atts, mustPolicy(t, f.policyYAML(1, 1, "")), VerifyOptions{Now: func() time.Time { return testNow }})
+	res, err := verifyFiles(context.Background(), f.file, atts, mustPolicy(t, f.policyYAML(1, 1, "")), VerifyOptions{Now: func() time.Time { return testNow }})
 	if err != nil || !res.Verified {
 		t.Fatalf("reprove on its own bundles: %v\n%s", err, res.Text())
 	}
@@ -388,7 +394,7 @@ func TestReproveVerifiesCosignV3Bundles(t *testing.T) {
 	bst, _ := RebuildStatement(rb)
 	rebuild := attest("builder", ProvenancePredicateType, bst, shipped, "rebuild.sigstore.json")
 	sum, err := Summarize(SummaryInput{
-		Shipped: Output{Name: "hello", Digest: digest.FromBytes(shippedBytes)}, Verdict: compare.Identical, Rebuilt: digest.FromBytes(shippedBytes),
+		Shipped: Output{Name: "hello", Digest: digest.FromBytes(shippedBytes)}, Verdict: verdict.Identical, Rebuilt: digest.FromBytes(shippedBytes),
 		Rebuild: rebuild, Reviews: []*envelope.Envelope{review}, Time: rebuildStart.Add(time.Hour),
 	})
 	if err != nil {
@@ -405,13 +411,13 @@ func TestReproveVerifiesCosignV3Bundles(t *testing.T) {
 	for _, n := range []string{"review", "rebuild", "comparison", "vsa"} {
 		atts = append(atts, filepath.Join(dir, n+".sigstore.json"))
 	}
-	res, err := Verify(ctx, shipped, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }})
+	res, err := verifyFiles(ctx, shipped, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }})
 	if err != nil || !res.Verified {
 		t.Fatalf("cosign v3 bundles not verified: %v\n%s", err, res.Text())
 	}
 	t.Log(res.Sentence())
 	other := write("other", []byte("other\n"))
-	if res, _ := Verify(ctx, other, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }}); res.Verified {
+	if res, _ := verifyFiles(ctx, other, atts, pol, VerifyOptions{Now: func() time.Time { return testNow }}); res.Verified {
 		t.Fatal("cosign v3 bundles verified another file")
 	}
 }
@@ -423,4 +429,146 @@ func mustRead(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestCoSignedBundles (issue 18): a co-signed review is one bundle per
+// signer, each of which cosign v3, cosign v2 and sigstore-go verify with
+// that signer's key; verify counts both reviewers over the two bundles. A
+// bundle carrying both signatures, as reprove wrote them before, is
+// refused by cosign v2, cosign v3 and reprove alike.
+func TestCoSignedBundles(t *testing.T) {
+	v3, v2 := cosignV3(t), cosignCLI(t)
+	ctx := context.Background()
+	f := newFixture(t, identicalA)
+	f.drop("review-reviewer2") // reviewer2 co-signs reviewer1's review instead
+	f.resummarize(t)
+	dir := f.dir
+	first, _ := envelope.Parse(f.envs["review-reviewer1"])
+	second, err := CoSign(ctx, first, f.k.signers["reviewer2"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CoSign(ctx, first, f.k.signers["reviewer1"]); !errorsAs[*AlreadySignedError](err) {
+		t.Errorf("reviewer1 co-signed its own review: %v", err)
+	}
+	e2, err := envelope.Parse(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e2.PayloadDigest() != first.PayloadDigest() || len(e2.Signatures) != 1 {
+		t.Fatalf("the co-signature is not one signature over the same statement: %d signatures", len(e2.Signatures))
+	}
+	for _, b := range []struct{ name, key string }{{"review.sigstore.json", "reviewer1"}, {"review.reviewer2.sigstore.json", "reviewer2"}} {
+		env := f.envs["review-reviewer1"]
+		if b.key == "reviewer2" {
+			env = second
+		}
+		if err := WriteSigned(ctx, filepath.Join(dir, b.name), env, f.k.signers[b.key]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "trusted-root.json"), []byte(`{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}`), 0o644)
+	src := filepath.Join(dir, "source-as-blob")
+	os.WriteFile(src, []byte("the review's subject is a source tree; --check-claims=false\n"), 0o644)
+	for _, b := range []struct{ file, key string }{{"review.sigstore.json", "reviewer1"}, {"review.reviewer2.sigstore.json", "reviewer2"}} {
+		args := []string{"verify-blob-attestation", "--bundle", b.file, "--key", f.k.pubPaths[b.key], "--type", ReviewPredicateType,
+			"--insecure-ignore-tlog", "--check-claims=false", src}
+		if out := runCosign(t, v3, dir, true, args...); !strings.Contains(out, "Verified OK") {
+			t.Errorf("cosign v3, %s: %s", b.file, out)
+		}
+		runCosign(t, v2, dir, true, append([]string{args[0], "--new-bundle-format", "--trusted-root", "trusted-root.json"}, args[1:]...)...)
+		// The other reviewer's key does not verify it.
+		other := map[string]string{"reviewer1": "reviewer2", "reviewer2": "reviewer1"}[b.key]
+		runCosign(t, v3, dir, false, "verify-blob-attestation", "--bundle", b.file, "--key", f.k.pubPaths[other], "--type", ReviewPredicateType,
+			"--insecure-ignore-tlog", "--check-claims=false", src)
+		if err := sigstoreGoVerifies(filepath.Join(dir, b.file), f.k.pubs[b.key]); err != nil {
+			t.Errorf("sigstore-go, %s: %v", b.file, err)
+		}
+	}
+
+	// verify counts both reviewers, over the two bundles of one statement.
+	var atts []string
+	for _, n := range f.order {
+		if !strings.HasPrefix(n, "review-") {
+			p := filepath.Join(dir, n+".intoto.json")
+			os.WriteFile(p, f.envs[n], 0o644)
+			atts = append(atts, p)
+		}
+	}
+	atts = append(atts, filepath.Join(dir, "review.sigstore.json"), filepath.Join(dir, "review.reviewer2.sigstore.json"))
+	res, err := verifyFiles(ctx, f.file, atts, mustPolicy(t, f.policyYAML(2, 1, "")), VerifyOptions{Now: func() time.Time { return testNow }})
+	if err != nil || !res.Verified || len(res.Reviewers) != 2 {
+		t.Fatalf("the co-signed review does not count two reviewers: %v\n%s", err, res.Text())
+	}
+
+	// One bundle with both signatures: refused by everyone.
+	two, err := addSignature(ctx, first, f.k.signers["reviewer2"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b map[string]any
+	one, _ := os.ReadFile(filepath.Join(dir, "review.sigstore.json"))
+	json.Unmarshal(one, &b)
+	e2sig, _ := envelope.Parse(two)
+	sigs := []any{}
+	for _, s := range e2sig.Signatures {
+		sigs = append(sigs, map[string]any{"sig": base64.StdEncoding.EncodeToString(s.Sig)})
+	}
+	b["dsseEnvelope"].(map[string]any)["signatures"] = sigs
+	both, _ := json.Marshal(b)
+	os.WriteFile(filepath.Join(dir, "both.sigstore.json"), both, 0o644)
+	for _, cli := range []string{v3, v2} {
+		args := []string{"verify-blob-attestation", "--bundle", "both.sigstore.json", "--key", f.k.pubPaths["reviewer1"], "--type", ReviewPredicateType,
+			"--insecure-ignore-tlog", "--check-claims=false", src}
+		if cli == v2 {
+			args = append([]string{args[0], "--new-bundle-format", "--trusted-root", "trusted-root.json"}, args[1:]...)
+		}
+		if out := runCosign(t, cli, dir, false, args...); !strings.Contains(out, "exactly one signature") {
+			t.Errorf("%s refuses a two-signature bundle, but not for its signature count:\n%s", cli, out)
+		}
+	}
+	if err := sigstoreGoVerifies(filepath.Join(dir, "both.sigstore.json"), f.k.pubs["reviewer1"]); err == nil {
+		t.Error("sigstore-go verified a two-signature bundle")
+	}
+	docs := SplitDocuments("both.sigstore.json", both)
+	if len(docs) != 1 || !errors.Is(docs[0].Err, sigbundle.ErrSignatures) {
+		t.Errorf("reprove read a two-signature bundle: %+v", docs)
+	}
+	res, err = verifyFiles(ctx, f.file, append(atts[:len(atts)-2:len(atts)-2], filepath.Join(dir, "both.sigstore.json")), mustPolicy(t, f.policyYAML(1, 1, "")), VerifyOptions{Now: func() time.Time { return testNow }})
+	if err != nil || res.Verified {
+		t.Fatalf("verified with a two-signature bundle: %v\n%s", err, res.Text())
+	}
+	refused(t, res, "exactly one signature")
+}
+
+func errorsAs[T error](err error) bool {
+	var target T
+	return errors.As(err, &target)
+}
+
+// sigstoreGoVerifies verifies a Sigstore bundle with sigstore-go (tests
+// only: the verifier does not import it) under a public key, offline, as
+// `cosign verify-blob-attestation --key` does for a key-signed bundle.
+func sigstoreGoVerifies(path string, pubPEM []byte) error {
+	b, err := sgbundle.LoadJSONFromPath(path)
+	if err != nil {
+		return err
+	}
+	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pubPEM)
+	if err != nil {
+		return err
+	}
+	v, err := signature.LoadDefaultVerifier(pub)
+	if err != nil {
+		return err
+	}
+	key := sgroot.NewExpiringKey(v, time.Time{}, time.Time{})
+	sv, err := sgverify.NewVerifier(sgroot.NewTrustedPublicKeyMaterial(func(string) (sgroot.TimeConstrainedVerifier, error) {
+		return key, nil
+	}), sgverify.WithNoObserverTimestamps())
+	if err != nil {
+		return err
+	}
+	_, err = sv.Verify(b, sgverify.NewPolicy(sgverify.WithoutArtifactUnsafe(), sgverify.WithKey()))
+	return err
 }

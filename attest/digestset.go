@@ -11,12 +11,19 @@ import (
 )
 
 // Digest-set keys that reprove writes besides the standard ones (sha256,
-// gitCommit, gitTree). in-toto digest sets allow such custom keys.
+// gitCommit, gitTree).
 const (
 	// KeyReproveTree is reprove's sha256 tree digest of a source checkout
 	// (internal/treehash): every path, file content, exec bit and symlink.
+	// in-toto digest sets allow such custom keys.
 	KeyReproveTree = "reproveTree"
-	// KeyGoModuleH1 is a Go module's go.sum hash ("h1:" + base64 sha256).
+	// KeyDirHash is in-toto v1's name for Go's directory hash (a Go
+	// module's go.sum "h1:" hash), as in-toto defines it: lower-case hex,
+	// without the "h1:" prefix.
+	KeyDirHash = "dirHash"
+	// KeyGoModuleH1 is the name in-toto v0.1 gave the same hash (hex),
+	// under which reprove once wrote it as go.sum does ("h1:" and base64).
+	// Both forms are read, as dirHash; it is no longer written.
 	KeyGoModuleH1 = "goModuleH1"
 )
 
@@ -27,7 +34,7 @@ type DigestSet map[string]string
 // carried but never relied on.
 var hexLen = map[string]int{
 	"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128,
-	"sha512_256": 64, KeyReproveTree: 64,
+	"sha512_256": 64, KeyReproveTree: 64, KeyDirHash: 64,
 }
 
 // strong reports whether alg alone identifies content (a SHA-2 family digest
@@ -36,7 +43,7 @@ var hexLen = map[string]int{
 // refused.
 func strong(alg, value string) bool {
 	switch alg {
-	case "sha256", "sha384", "sha512", "sha512_256", KeyReproveTree, KeyGoModuleH1:
+	case "sha256", "sha384", "sha512", "sha512_256", KeyReproveTree, KeyDirHash, KeyGoModuleH1:
 		return true
 	case "gitCommit", "gitTree":
 		return len(value) == 64
@@ -62,7 +69,7 @@ func (s DigestSet) Validate() error {
 				return fmt.Errorf("digest %s: %q is not 40 or 64 lower-case hex digits", alg, v)
 			}
 		case KeyGoModuleH1:
-			if err := validateGoSum(v); err != nil {
+			if _, err := dirHashOf(v); err != nil {
 				return fmt.Errorf("digest %s: %w", alg, err)
 			}
 		default:
@@ -165,14 +172,62 @@ func isLowerHex(s string) bool {
 	return err == nil
 }
 
-func validateGoSum(v string) error {
+// dirHashOf reads a goModuleH1 value in either form it has had: in-toto's
+// (64 lower-case hex digits) or go.sum's ("h1:" and base64, as reprove
+// wrote it before), and returns it as dirHash (hex).
+func dirHashOf(v string) (string, error) {
+	if len(v) == 64 && isLowerHex(v) {
+		return v, nil
+	}
 	b64, ok := strings.CutPrefix(v, "h1:")
 	if !ok {
-		return fmt.Errorf("%q is not an h1: go.sum hash", v)
+		return "", fmt.Errorf("%q is neither 64 hex digits nor an h1: go.sum hash", v)
 	}
 	raw, err := base64.StdEncoding.Strict().DecodeString(b64)
 	if err != nil || len(raw) != 32 {
-		return fmt.Errorf("%q is not an h1: go.sum hash (base64 of 32 bytes)", v)
+		return "", fmt.Errorf("%q is not an h1: go.sum hash (base64 of 32 bytes)", v)
 	}
-	return nil
+	return hex.EncodeToString(raw), nil
+}
+
+// DirHash is a go.sum hash ("h1:…") as an in-toto dirHash (hex).
+func DirHash(goSum string) (string, error) {
+	if !strings.HasPrefix(goSum, "h1:") {
+		return "", fmt.Errorf("%q is not an h1: go.sum hash", goSum)
+	}
+	return dirHashOf(goSum)
+}
+
+// GoSum is an in-toto dirHash (hex) as a go.sum hash ("h1:…").
+func GoSum(dirHash string) (string, error) {
+	raw, err := hex.DecodeString(dirHash)
+	if err != nil || len(raw) != 32 || !isLowerHex(dirHash) {
+		return "", fmt.Errorf("%q is not a dirHash (64 lower-case hex digits)", dirHash)
+	}
+	return "h1:" + base64.StdEncoding.EncodeToString(raw), nil
+}
+
+// Normalized returns the set with the legacy goModuleH1 entry read as
+// dirHash (a valid set has either, or both agreeing), so that sets written
+// before and after the rename match.
+func (s DigestSet) Normalized() (DigestSet, error) {
+	v, ok := s[KeyGoModuleH1]
+	if !ok {
+		return s, nil
+	}
+	h, err := dirHashOf(v)
+	if err != nil {
+		return nil, fmt.Errorf("digest %s: %w", KeyGoModuleH1, err)
+	}
+	if d, ok := s[KeyDirHash]; ok && d != h {
+		return nil, fmt.Errorf("digests %s and %s differ", KeyGoModuleH1, KeyDirHash)
+	}
+	out := DigestSet{}
+	for k, x := range s {
+		if k != KeyGoModuleH1 {
+			out[k] = x
+		}
+	}
+	out[KeyDirHash] = h
+	return out, nil
 }

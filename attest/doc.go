@@ -2,7 +2,8 @@
 // code review → rebuild → shipped artifact.
 //
 // Three in-toto v1 statements, each signed into a DSSE envelope with a
-// cosign-format key (attest/keys, attest/envelope):
+// cosign-format key (attest/signing signs, attest/keys and attest/envelope
+// check):
 //
 //   - review (ReviewStatement, predicate ReviewPredicateType): a reviewer's
 //     verdict on source identified by digest. REVIEW.md documents it.
@@ -25,6 +26,15 @@
 // result with reasons, never an error. It fails closed: no attestation, an
 // unreadable one, unknown fields, an expired policy or key, weak digests or a
 // chain that does not close all give "not verified".
+//
+// Verify takes documents, not paths: Files reads them from disk, Bytes and
+// LogBundle from memory (a bundle fetched from a centre), one at a time.
+//
+// The verifier (this package, attest/policy, attest/keys, attest/envelope,
+// attest/sigbundle, attest/logproof) stands on nine modules and needs
+// neither cosign nor sigstore-go; depcheck_test.go pins that. Private keys
+// are attest/signing's, which the verifier never imports: attest signs
+// through the Signer interface.
 //
 // The package never prints; Verify reports progress through a callback.
 package attest

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +31,7 @@ type node struct {
 // say is what one trusted rebuilder key said in one summary, with the
 // chain behind it when the chain closed.
 type say struct {
+	summary digest.Digest // the summary's payload digest
 	outcome RebuilderResult
 	prov    *ProvenanceInfo
 	reviews []*node
@@ -57,31 +59,51 @@ type evaluator struct {
 	res         *Result
 
 	verifierList []*keys.Verifier
-	// bundles caches each log bundle's checks: its checkpoint, or nil when
-	// the bundle failed them (and the reason was given).
-	bundles map[*logproof.Bundle]*logproof.Checkpoint
+	// bundles caches each log bundle's checks: its checked checkpoint, or
+	// nil when the bundle failed them (and the reason was given).
+	bundles map[*logproof.Bundle]*logproof.Checked
 
 	// nodes are the statements by payload digest (the contents only of
 	// those with a trusted, unexpired signer); order is the order first
 	// seen.
 	nodes map[digest.Digest]*node
 	order []digest.Digest
+
+	// held, under a policy that names a log, evaluates the envelopes that
+	// came with no proof of being in it: they cannot make a file
+	// verified, but what trusted keys signed in them can still say that
+	// it is not (heldDissent).
+	held *evaluator
 }
 
-// Evaluate is Verify without I/O: it checks already-read documents against
-// the file's digests under pol at time now. Signature checks are the only
-// work it does beyond pure logic.
-func Evaluate(ctx context.Context, file string, fileDigests DigestSet, docs []Document, pol *policy.Policy, now time.Time) (*Result, error) {
-	e, err := newEvaluator(ctx, file, fileDigests, pol, now)
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range docs {
-		if err := e.index(d); err != nil {
-			return nil, err
+// subjectAlgorithms lists the digest algorithms that subjects of the
+// summaries and comparisons trusted rebuilders signed carry and the file's
+// digests lack, so that Verify can compute them before the summaries are
+// matched with the file.
+func (e *evaluator) subjectAlgorithms() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, pd := range e.order {
+		n := e.nodes[pd]
+		switch n.stmt.PredicateType {
+		case SummaryPredicateType, VSAPredicateType, ComparisonPredicateType:
+		default:
+			continue
+		}
+		if len(n.rebuilders) == 0 {
+			continue
+		}
+		for _, s := range n.stmt.Subject {
+			for alg := range s.Digest {
+				if _, ok := e.fileDigests[alg]; !ok && !seen[alg] {
+					seen[alg] = true
+					out = append(out, alg)
+				}
+			}
 		}
 	}
-	return e.finish(len(docs)), nil
+	sort.Strings(out)
+	return out
 }
 
 // finish runs the phases after indexing, for ndocs documents read.
@@ -92,12 +114,13 @@ func (e *evaluator) finish(ndocs int) *Result {
 	agreeing := e.reduce(perKey)
 	e.checkIdentities(agreeing)
 	approvers := e.countReviews(agreeing)
+	e.heldDissent()
 	e.decide(agreeing, approvers)
 	return e.res
 }
 
-func newEvaluator(ctx context.Context, file string, fileDigests DigestSet, pol *policy.Policy, now time.Time) (*evaluator, error) {
-	fileSHA, ok := fileDigests.Digest(digest.SHA256)
+func newEvaluator(ctx context.Context, t *Target, pol *policy.Policy, now time.Time) (*evaluator, error) {
+	fileSHA, ok := t.Digests.Digest(digest.SHA256)
 	if !ok {
 		return nil, fmt.Errorf("verify: file digests lack sha256")
 	}
@@ -114,12 +137,12 @@ func newEvaluator(ctx context.Context, file string, fileDigests DigestSet, pol *
 		}
 	}
 	return &evaluator{
-		ctx: ctx, pol: pol, now: now, fileDigests: fileDigests, fileSHA: fileSHA,
+		ctx: ctx, pol: pol, now: now, fileDigests: t.Digests, fileSHA: fileSHA,
 		nodes:   map[digest.Digest]*node{},
-		bundles: map[*logproof.Bundle]*logproof.Checkpoint{},
+		bundles: map[*logproof.Bundle]*logproof.Checked{},
 		res: &Result{
 			SchemaVersion:      ResultSchemaVersion,
-			File:               file,
+			File:               t.Path,
 			Digest:             fileSHA,
 			RebuilderThreshold: pol.Rebuilders.Threshold,
 			TrustedRebuilders:  len(pol.Rebuilders.Keys),
@@ -166,16 +189,6 @@ func (e *evaluator) verifiers() []*keys.Verifier {
 	return out
 }
 
-// indexSigners is phase 1 for a list of documents.
-func (e *evaluator) indexSigners(docs []Document) error {
-	for _, d := range docs {
-		if err := e.index(d); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // index is phase 1 for one document: it parses it, checks its signatures
 // against every trusted key, and merges envelopes of the same statement
 // into one node. A document that does not parse is a reason; one signed by
@@ -186,8 +199,14 @@ func (e *evaluator) index(d Document) error {
 		e.reason("attestation %s: %v", d.Source, d.Err)
 		return nil
 	}
-	if e.pol.Log != nil && !e.logged(d) {
-		return nil
+	if e.pol.Log != nil {
+		if d.Log == nil {
+			e.note("attestation %s comes with no inclusion proof in the log %s; not counted", d.Source, e.pol.Log.Name())
+			return e.heldEvaluator().index(d)
+		}
+		if !e.logged(d) {
+			return nil
+		}
 	}
 	if e.verifierList == nil {
 		e.verifierList = e.verifiers()
@@ -246,10 +265,6 @@ func (e *evaluator) index(d Document) error {
 // with what the log said, or hides an entry); an envelope outside any
 // bundle is only not counted, with a note.
 func (e *evaluator) logged(d Document) bool {
-	if d.Log == nil {
-		e.note("attestation %s comes with no inclusion proof in the log %s; not counted", d.Source, e.pol.Log.Name())
-		return false
-	}
 	cp, checked := e.bundles[d.Log.Bundle]
 	if !checked {
 		cp = e.checkBundle(d.Log)
@@ -267,7 +282,7 @@ func (e *evaluator) logged(d Document) bool {
 	}
 	leaf, err := logproof.EnvelopeLeaf(d.Envelope.PayloadType, d.Envelope.Payload, sigs)
 	if err == nil {
-		err = d.Log.Entry.VerifyEntry(leaf, *cp)
+		err = d.Log.Entry.VerifyEntry(leaf, cp.Checkpoint)
 	}
 	if err != nil {
 		e.reason("attestation %s: not in the log %s as its bundle claims: %v", d.Source, e.pol.Log.Name(), err)
@@ -276,19 +291,28 @@ func (e *evaluator) logged(d Document) bool {
 	return true
 }
 
-// checkBundle checks a log bundle once: its checkpoint's signature by the
-// policy's log and its completeness for the file.
-func (e *evaluator) checkBundle(l *LogEntry) *logproof.Checkpoint {
-	cp, err := l.Bundle.OpenCheckpoint(e.pol.Log)
+// checkBundle checks a log bundle once, through the policy's log section
+// (attest/logproof): its checkpoint's signature by the log, the witnesses'
+// cosignatures the policy requires, and its completeness for the file.
+func (e *evaluator) checkBundle(l *LogEntry) *logproof.Checked {
+	cp, err := e.pol.Log.CheckBundle(l.Bundle, e.fileSHA, e.now)
 	if err != nil {
-		e.reason("log bundle %s: its checkpoint is not signed by the log %s: %v", l.BundleSource, e.pol.Log.Name(), err)
-		return nil
-	}
-	if err := l.Bundle.CheckComplete(e.pol.Log, cp, e.fileSHA); err != nil {
 		e.reason("%s: %v", l.BundleSource, err)
 		return nil
 	}
-	return &cp
+	return cp
+}
+
+// checkedBundles are the log bundles that passed their checks, in no
+// particular order, for the freshness check (VerifyOptions.LogState).
+func (e *evaluator) checkedBundles() []*logproof.Checked {
+	var out []*logproof.Checked
+	for _, cp := range e.bundles {
+		if cp != nil {
+			out = append(out, cp)
+		}
+	}
+	return out
 }
 
 // addSigners records on n each signer that the policy trusts in a role and
@@ -342,10 +366,12 @@ func (e *evaluator) gatherSummaries() map[digest.Digest][]say {
 			rr := RebuilderResult{Name: k.Name, Key: fp}
 			if err != nil {
 				rr.Outcome, rr.Detail = Broken, fmt.Sprintf("%s: %v", n.src, err)
-				perKey[fp] = append(perKey[fp], say{outcome: rr})
+				perKey[fp] = append(perKey[fp], say{summary: pd, outcome: rr})
 				continue
 			}
-			perKey[fp] = append(perKey[fp], e.judge(n, c, rr))
+			sy := e.judge(n, c, rr)
+			sy.summary = pd
+			perKey[fp] = append(perKey[fp], sy)
 		}
 	}
 	return perKey
@@ -567,6 +593,92 @@ func (e *evaluator) reviewersByName(m map[digest.Digest]bool) []digest.Digest {
 	name := func(fp digest.Digest) string { k, _ := e.pol.Reviewers.Lookup(fp); return k.Name }
 	sort.SliceStable(fps, func(i, j int) bool { return name(fps[i]) < name(fps[j]) })
 	return fps
+}
+
+// heldEvaluator is e.held, made on first use: the same policy without its
+// log, over its own statements.
+func (e *evaluator) heldEvaluator() *evaluator {
+	if e.held == nil {
+		pol := *e.pol
+		pol.Log = nil
+		e.held = &evaluator{ctx: e.ctx, pol: &pol, now: e.now, fileDigests: e.fileDigests, fileSHA: e.fileSHA,
+			verifierList: e.verifierList, nodes: map[digest.Digest]*node{}, res: &Result{}}
+	}
+	return e.held
+}
+
+// heldDissent is the log's exception to phase 5 and 6: under a policy that
+// names a log, only logged attestations count towards a verification, but
+// a trusted rebuilder's signed "different" or a trusted reviewer's
+// findings that the customer holds fail it as they would were they logged
+// (unless dissent: report, for a rebuilder). Dissent must not be hidden by
+// keeping it out of the log, or out of the bundle a centre hands over.
+// The held statements are read together with the logged ones, so that a
+// dissenting summary may rest on a logged rebuild.
+func (e *evaluator) heldDissent() {
+	if e.held == nil {
+		return
+	}
+	all := e.mergedWithHeld()
+	perKey := all.gatherSummaries()
+	for _, fp := range sortedKeys(perKey) {
+		for _, s := range perKey[fp] {
+			if s.outcome.Outcome != Disagrees {
+				continue
+			}
+			if n := e.nodes[s.summary]; n != nil && n.rebuilders[fp] {
+				continue // logged: counted in phase 3
+			}
+			src := all.nodes[s.summary].src
+			if e.pol.Dissent == policy.DissentFail {
+				e.reason("trusted rebuilder %s disagrees: %s, in a signed summary the log does not hold (%s)", s.outcome.Name, s.outcome.Verdict, src)
+			} else {
+				e.note("trusted rebuilder %s disagrees: %s, in a signed summary the log does not hold (%s)", s.outcome.Name, s.outcome.Verdict, src)
+			}
+		}
+	}
+	if e.res.Source == nil {
+		return
+	}
+	// Findings by a trusted reviewer of the rebuilt source, in reviews
+	// that are not logged (those that are were judged in phase 5).
+	seen := map[digest.Digest]bool{}
+	for pd, n := range e.nodes {
+		if len(n.reviewers) > 0 {
+			seen[pd] = true
+		}
+	}
+	all.res = &Result{Source: e.res.Source}
+	all.unreferencedReviews(seen)
+	for _, r := range all.res.Reasons {
+		if strings.HasPrefix(r, "trusted reviewer ") {
+			e.reason("%s, in a signed review the log does not hold", r)
+		}
+	}
+}
+
+// mergedWithHeld is an evaluator over the logged and the held statements
+// together, each statement with the signers of both.
+func (e *evaluator) mergedWithHeld() *evaluator {
+	m := &evaluator{ctx: e.ctx, pol: e.held.pol, now: e.now, fileDigests: e.fileDigests, fileSHA: e.fileSHA,
+		nodes: map[digest.Digest]*node{}, res: &Result{}}
+	for _, g := range []*evaluator{e, e.held} {
+		for _, pd := range g.order {
+			n := g.nodes[pd]
+			mn := m.nodes[pd]
+			if mn == nil {
+				mn = &node{src: n.src, digest: pd, stmt: n.stmt, reviewers: map[digest.Digest]bool{}, rebuilders: map[digest.Digest]bool{}}
+				m.nodes[pd] = mn
+				m.order = append(m.order, pd)
+			}
+			if mn.stmt.Predicate == nil && n.stmt.Predicate != nil {
+				mn.stmt = n.stmt
+			}
+			maps.Copy(mn.reviewers, n.reviewers)
+			maps.Copy(mn.rebuilders, n.rebuilders)
+		}
+	}
+	return m
 }
 
 // decide is phase 6: verified only with no reason against it and every

@@ -9,7 +9,6 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/verdict"
 )
 
@@ -19,7 +18,7 @@ import (
 func testEvaluator(t *testing.T, f *fixture, policyYAML string) *evaluator {
 	t.Helper()
 	ds := DigestSet{"sha256": digest.FromBytes(shippedBytes).Encoded()}
-	e, err := newEvaluator(context.Background(), "hello", ds, mustPolicy(t, policyYAML), testNow)
+	e, err := newEvaluator(context.Background(), &Target{Path: "hello", Digests: ds}, mustPolicy(t, policyYAML), testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +53,7 @@ func TestPhaseIndexSigners(t *testing.T) {
 	f := newFixture(t, identicalA)
 	stranger := f.signedBy(t, "summary-rebuilderA", "stranger")
 	e0, _ := envelope.Parse(f.envs["review-reviewer1"])
-	cosigned, err := envelope.AddSignature(context.Background(), e0, f.k.signers["reviewer2"])
+	cosigned, err := addSignature(context.Background(), e0, f.k.signers["reviewer2"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +112,7 @@ func TestPhaseIndexSigners(t *testing.T) {
 				}
 				docs = append(docs, SplitDocuments(n, b)...)
 			}
-			if err := e.indexSigners(docs); err != nil {
+			if err := indexAll(e, docs); err != nil {
 				t.Fatal(err)
 			}
 			if len(e.nodes) != tt.wantNodes || len(e.order) != tt.wantNodes {
@@ -150,7 +149,7 @@ func TestPhaseGatherSummaries(t *testing.T) {
 	}{
 		{name: "identical agrees", says: []rebuilderSay{identicalA}, want: []string{"A=agrees"}},
 		{name: "different disagrees", says: []rebuilderSay{differentC}, want: []string{"C=disagrees"}},
-		{name: "equivalent under an unlisted normalizer", says: []rebuilderSay{{key: "rebuilderB", verdict: compare.Equivalent, normalizers: []string{"archive-mtime"}}},
+		{name: "equivalent under an unlisted normalizer", says: []rebuilderSay{{key: "rebuilderB", verdict: verdict.Equivalent, normalizers: []string{"archive-mtime"}}},
 			want: []string{"B=not-accepted"}},
 		{name: "no rebuild: broken", says: []rebuilderSay{identicalA}, drop: []string{"rebuild-rebuilderA"}, want: []string{"A=broken"}},
 		{name: "another file's summary: a note", other: true, want: nil, wantNote: "is a verification summary for another file"},
@@ -168,7 +167,7 @@ func TestPhaseGatherSummaries(t *testing.T) {
 				f.drop(d)
 			}
 			e := testEvaluator(t, f, f.policyYAML(1, 1, ""))
-			if err := e.indexSigners(f.docs()); err != nil {
+			if err := indexAll(e, f.docs()); err != nil {
 				t.Fatal(err)
 			}
 			var got []string
@@ -311,7 +310,7 @@ func TestPhaseCountReviews(t *testing.T) {
 				f.replaceReview(t, "reviewer2", func(p *ReviewPredicate) { p.Verdict = Findings })
 			}
 			e := testEvaluator(t, f, f.policyYAML(tt.threshold, 1, ""))
-			if err := e.indexSigners(f.docs()); err != nil {
+			if err := indexAll(e, f.docs()); err != nil {
 				t.Fatal(err)
 			}
 			agreeing := e.reduce(e.gatherSummaries())
@@ -360,4 +359,14 @@ func TestPhaseDecide(t *testing.T) {
 			}
 		})
 	}
+}
+
+// indexAll is phase 1 for a list of documents.
+func indexAll(e *evaluator, docs []Document) error {
+	for _, d := range docs {
+		if err := e.index(d); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -16,7 +16,8 @@ import (
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/attest/policy"
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/attest/signing"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 // The fixed clock of every test: statements are dated a little before it.
@@ -29,7 +30,7 @@ var (
 var testKeyNames = []string{"reviewer1", "reviewer2", "rebuilderA", "rebuilderB", "rebuilderC", "stranger"}
 
 type testKeys struct {
-	signers   map[string]*keys.Signer
+	signers   map[string]*signing.Signer
 	pubs      map[string][]byte
 	pubPaths  map[string]string
 	keyPaths  map[string]string
@@ -45,16 +46,16 @@ func loadTestKeys(t testing.TB) *testKeys {
 	if loadedKeys != nil {
 		return loadedKeys
 	}
-	k := &testKeys{signers: map[string]*keys.Signer{}, pubs: map[string][]byte{}, pubPaths: map[string]string{},
+	k := &testKeys{signers: map[string]*signing.Signer{}, pubs: map[string][]byte{}, pubPaths: map[string]string{},
 		keyPaths: map[string]string{}, verifiers: map[string]*keys.Verifier{}}
 	for _, n := range testKeyNames {
 		kp, _ := filepath.Abs(filepath.Join("testdata", "keys", n+".key"))
 		pp, _ := filepath.Abs(filepath.Join("testdata", "keys", n+".pub"))
-		s, err := keys.LoadSigner(context.Background(), kp, []byte("test"))
+		s, err := signing.Load(context.Background(), kp, []byte("test"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := keys.LoadVerifier(context.Background(), pp)
+		v, err := loadVerifier(pp)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +146,7 @@ func forFormats(t *testing.T, run func(t *testing.T)) {
 // rebuilderSay describes what one rebuilder found.
 type rebuilderSay struct {
 	key         string // rebuilderA...
-	verdict     compare.Verdict
+	verdict     verdict.Verdict
 	normalizers []string
 }
 
@@ -178,7 +179,7 @@ func newFixture(t testing.TB, says ...rebuilderSay) *fixture {
 	}
 	for _, s := range says {
 		out := shippedBytes
-		if s.verdict != compare.Identical {
+		if s.verdict != verdict.Identical {
 			out = append([]byte("different "), shippedBytes...)
 		}
 		rb := testRebuild(s.key, out)
@@ -288,11 +289,12 @@ func (f *fixture) evaluate(t testing.TB, pol *policy.Policy, fileBytes []byte, d
 	if err := os.WriteFile(path, fileBytes, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := HashFile(context.Background(), path)
+	tg, err := HashTarget(context.Background(), path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Evaluate(context.Background(), "hello", ds, docs, pol, testNow)
+	tg.Path = "hello"
+	res, err := Verify(context.Background(), tg, docsOf(docs), pol, VerifyOptions{Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,4 +304,52 @@ func (f *fixture) evaluate(t testing.TB, pol *policy.Policy, fileBytes []byte, d
 func b64of(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// addSignature returns e with one more signature by s over the same
+// payload: a DSSE envelope may carry several (a Sigstore bundle may not).
+func addSignature(ctx context.Context, e *envelope.Envelope, s envelope.Signer) ([]byte, error) {
+	sig, err := s.Sign(ctx, envelope.PAE(e.PayloadType, e.Payload))
+	if err != nil {
+		return nil, err
+	}
+	out, err := envelope.FromParts(e.PayloadType, e.Payload, append(append([]envelope.Signature(nil), e.Signatures...), envelope.Signature{Sig: sig}))
+	if err != nil {
+		return nil, err
+	}
+	return out.Raw, nil
+}
+
+// verifyFiles is Verify over files, as `reprove verify FILE -a …` runs it.
+func verifyFiles(ctx context.Context, file string, atts []string, pol *policy.Policy, opts VerifyOptions) (*Result, error) {
+	t, err := HashTarget(ctx, file, nil)
+	if err != nil {
+		return nil, err
+	}
+	return Verify(ctx, t, Files(ctx, atts...), pol, opts)
+}
+
+// evaluateDocs is Verify of documents in memory, for a file with digests
+// ds, at testNow.
+func evaluateDocs(ctx context.Context, ds DigestSet, docs []Document, pol *policy.Policy) (*Result, error) {
+	return Verify(ctx, &Target{Path: "hello", Digests: ds}, docsOf(docs), pol, VerifyOptions{Now: func() time.Time { return testNow }})
+}
+
+func docsOf(docs []Document) Documents {
+	return func(yield func(Document, error) bool) {
+		for _, d := range docs {
+			if !yield(d, nil) {
+				return
+			}
+		}
+	}
+}
+
+// loadVerifier reads a public key file.
+func loadVerifier(path string) (*keys.Verifier, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return keys.ParseVerifier(b, path)
 }

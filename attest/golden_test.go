@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/golden")
@@ -65,7 +65,7 @@ func TestGoldenStatements(t *testing.T) {
 	summary, err := SummaryStatement(Output{Name: "hello", Digest: digest.FromBytes(shippedBytes)}, &SummaryPredicate{
 		Verifier:     Party{ID: "https://rebuilderA.example/reprove", Name: "A"},
 		TimeVerified: rebuildStart.Add(time.Hour),
-		Verdict:      compare.Equivalent,
+		Verdict:      verdict.Equivalent,
 		Normalizers:  []string{"archive-mtime", "gzip-header", "archive-mtime"},
 		Rebuilt:      Artifact{Name: "hello", Digest: setOf(digest.FromString("rebuilt"))},
 		Rebuild:      AttestationRef{PredicateType: ProvenancePredicateType, Digest: setOf(digest.FromBytes(rebuild))},
@@ -86,7 +86,7 @@ func TestGoldenStatements(t *testing.T) {
 	rb, _ := envelope.Parse(rbEnv)
 	sum, err := Summarize(SummaryInput{
 		Shipped: Output{Name: "hello", Digest: digest.FromBytes(shippedBytes)}, ShippedURI: "https://example.com/releases/hello",
-		Verdict: compare.Identical, Rebuilt: digest.FromBytes(shippedBytes),
+		Verdict: verdict.Identical, Rebuilt: digest.FromBytes(shippedBytes),
 		CompareReport: digest.FromString("report"), CompareReportURI: "compare/hello.json",
 		Rebuild: rb, RebuildURI: "rebuild.intoto.json", ComparisonURI: "hello.comparison.intoto.json",
 		Reviews: []*envelope.Envelope{review1}, Time: rebuildStart.Add(time.Hour),
@@ -127,7 +127,7 @@ func TestStatementBuildersRefuse(t *testing.T) {
 	shipped := Output{Name: "hello", Digest: digest.FromBytes(shippedBytes)}
 	okSummary := func() *SummaryPredicate {
 		return &SummaryPredicate{
-			Verifier: Party{ID: "https://a.example"}, TimeVerified: testNow, Verdict: compare.Identical,
+			Verifier: Party{ID: "https://a.example"}, TimeVerified: testNow, Verdict: verdict.Identical,
 			Rebuilt: Artifact{Digest: setOf(shipped.Digest)},
 			Rebuild: AttestationRef{PredicateType: ProvenancePredicateType, Digest: setOf(digest.FromString("r"))},
 			Reviews: []AttestationRef{{PredicateType: ReviewPredicateType, Digest: setOf(digest.FromString("v"))}},
@@ -207,7 +207,7 @@ func TestStatementBuildersRefuse(t *testing.T) {
 		}},
 		{"equivalent without normalizers", func() error {
 			p := okSummary()
-			p.Verdict = compare.Equivalent
+			p.Verdict = verdict.Equivalent
 			p.Rebuilt.Digest = setOf(digest.FromString("other"))
 			_, err := SummaryStatement(shipped, p)
 			return err
@@ -284,7 +284,7 @@ func TestParseGoldenPredicates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sm.Verdict != compare.Equivalent || !cmp.Equal(sm.Normalizers, []string{"archive-mtime", "gzip-header"}) {
+	if sm.Verdict != verdict.Equivalent || !cmp.Equal(sm.Normalizers, []string{"archive-mtime", "gzip-header"}) {
 		t.Errorf("summary verdict %v normalizers %v", sm.Verdict, sm.Normalizers)
 	}
 
@@ -317,7 +317,7 @@ func TestSummarize(t *testing.T) {
 	shipped := Output{Name: "hello", Digest: digest.FromBytes(shippedBytes)}
 	ok := func() SummaryInput {
 		return SummaryInput{
-			Shipped: shipped, Verdict: compare.Identical, Rebuilt: shipped.Digest,
+			Shipped: shipped, Verdict: verdict.Identical, Rebuilt: shipped.Digest,
 			Rebuild: parse("rebuild-rebuilderA"), Reviews: []*envelope.Envelope{parse("review-reviewer1")}, Time: testNow,
 		}
 	}
@@ -335,7 +335,7 @@ func TestSummarize(t *testing.T) {
 	}
 	wantInputs := []digest.Digest{parse("rebuild-rebuilderA").PayloadDigest(), digest.FromBytes(sum.Comparison), parse("review-reviewer1").PayloadDigest()}
 	if v.verifier != "https://rebuilderA.example/reprove" || !cmp.Equal(v.inputs, wantInputs) || v.result != ResultPassed ||
-		!cmp.Equal(v.levels, []string{PropBitIdentical, PropReproduced, PropSourceReviewed}) {
+		!cmp.Equal(v.levels, []string{PropBitIdentical, PropReproduced, PropSourceReviewed, LevelBuild1}) {
 		t.Errorf("VSA %+v", v)
 	}
 	cst, _ := ParseStatement(sum.Comparison)
@@ -343,7 +343,7 @@ func TestSummarize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cp.Rebuilt.Name != "hello" || cp.Verdict != compare.Identical {
+	if cp.Rebuilt.Name != "hello" || cp.Verdict != verdict.Identical {
 		t.Errorf("comparison %+v", cp)
 	}
 	// Without reviews (a rebuilder publishing first): no reviewed property.
@@ -353,7 +353,7 @@ func TestSummarize(t *testing.T) {
 		t.Fatal(err)
 	}
 	vst, _ = ParseStatement(sum.VSA)
-	if v, err = parseVSA(vst); err != nil || len(v.inputs) != 2 || !cmp.Equal(v.levels, []string{PropBitIdentical, PropReproduced}) {
+	if v, err = parseVSA(vst); err != nil || len(v.inputs) != 2 || !cmp.Equal(v.levels, []string{PropBitIdentical, PropReproduced, LevelBuild1}) {
 		t.Errorf("VSA without reviews: %+v, %v", v, err)
 	}
 	other := testReview("reviewer1")
@@ -366,7 +366,7 @@ func TestSummarize(t *testing.T) {
 		edit func(*SummaryInput)
 		want string
 	}{
-		{"rebuilt is not an output", func(in *SummaryInput) { in.Rebuilt = digest.FromString("x"); in.Verdict = compare.Different }, "none of the rebuild's outputs"},
+		{"rebuilt is not an output", func(in *SummaryInput) { in.Rebuilt = digest.FromString("x"); in.Verdict = verdict.Different }, "none of the rebuild's outputs"},
 		{"rebuild is a review", func(in *SummaryInput) { in.Rebuild = parse("review-reviewer1") }, "predicate type is"},
 		{"review is a rebuild", func(in *SummaryInput) { in.Reviews = []*envelope.Envelope{parse("rebuild-rebuilderA")} }, "not a review"},
 		{"review of another source", func(in *SummaryInput) { in.Reviews = []*envelope.Envelope{otherReview} }, "not of the rebuilt source"},

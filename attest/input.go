@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"sort"
@@ -69,6 +70,54 @@ var ErrNotRegular = errors.New("not a regular file")
 
 // attestationExts are the file names read from a directory.
 var attestationExts = []string{".json", ".jsonl", ".dsse", ".sig", ".bundle"}
+
+// Documents is a stream of attestation documents, read one at a time; a
+// non-nil error means the input could not be read, and ends the stream.
+type Documents = iter.Seq2[Document, error]
+
+// Files reads attestations from paths (see WalkDocuments).
+func Files(ctx context.Context, paths ...string) Documents {
+	return func(yield func(Document, error) bool) {
+		stopped := false
+		err := WalkDocuments(ctx, paths, func(d Document) error {
+			if !yield(d, nil) {
+				stopped = true
+				return errStop
+			}
+			return nil
+		})
+		if err != nil && !stopped {
+			yield(Document{}, err)
+		}
+	}
+}
+
+var errStop = errors.New("stop")
+
+// LogBundle reads the envelopes of a log bundle already parsed (as
+// centre/client fetches one), named name in messages.
+func LogBundle(name string, bu *logproof.Bundle) Documents {
+	return func(yield func(Document, error) bool) {
+		for _, d := range logDocumentsOf(name, bu) {
+			if !yield(d, nil) {
+				return
+			}
+		}
+	}
+}
+
+// Concat reads each stream in turn.
+func Concat(streams ...Documents) Documents {
+	return func(yield func(Document, error) bool) {
+		for _, s := range streams {
+			for d, err := range s {
+				if !yield(d, err) || err != nil {
+					return
+				}
+			}
+		}
+	}
+}
 
 // ReadDocuments reads every attestation WalkDocuments finds into memory.
 func ReadDocuments(ctx context.Context, paths []string) ([]Document, error) {
@@ -212,27 +261,71 @@ func readRegular(ctx context.Context, path string, max int64) ([]byte, error) {
 	return b, nil
 }
 
-// HashFile computes the sha256, sha384 and sha512 digests of a regular file
-// in one pass, as an in-toto digest set.
-func HashFile(ctx context.Context, path string) (DigestSet, error) {
-	return hashFile(ctx, path, nil)
+// Target is the file being verified: where it is, and the digests computed
+// of it (sha256 always; others when a statement names the file by them).
+type Target struct {
+	// Path is where the file is, and how results name it.
+	Path    string
+	Digests DigestSet
 }
 
-// hashFile is HashFile telling m (when set) how it goes.
-func hashFile(ctx context.Context, path string, m ctxio.Meter) (DigestSet, error) {
+// HashTarget hashes the regular file at path (its sha256), telling m (when
+// set) how it goes.
+func HashTarget(ctx context.Context, path string, m ctxio.Meter) (*Target, error) {
+	ds, err := hashFile(ctx, path, m, []string{"sha256"})
+	if err != nil {
+		return nil, err
+	}
+	return &Target{Path: path, Digests: ds}, nil
+}
+
+// hashers are the algorithms a target can be hashed with: those of the
+// SHA-2 family that in-toto digest sets name.
+var hashers = map[string]func() hash.Hash{
+	"sha224": sha256.New224, "sha256": sha256.New, "sha384": sha512.New384,
+	"sha512": sha512.New, "sha512_256": sha512.New512_256,
+}
+
+// hashMore adds the digests of the algorithms algs that t lacks (reading
+// the file again); a target without a path gets none.
+func (t *Target) hashMore(ctx context.Context, algs []string) error {
+	var want []string
+	for _, a := range algs {
+		if _, ok := t.Digests[a]; !ok && hashers[a] != nil {
+			want = append(want, a)
+		}
+	}
+	if len(want) == 0 || t.Path == "" {
+		return nil
+	}
+	ds, err := hashFile(ctx, t.Path, nil, want)
+	if err != nil {
+		return err
+	}
+	for a, v := range ds {
+		t.Digests[a] = v
+	}
+	return nil
+}
+
+// hashFile computes the digests algs of a regular file in one pass,
+// telling m (when set) how it goes.
+func hashFile(ctx context.Context, path string, m ctxio.Meter, algs []string) (DigestSet, error) {
 	f, fi, err := openRegular(path)
 	if err != nil {
 		return nil, fmt.Errorf("hash file: %w", err)
 	}
 	defer f.Close()
-	names := []string{"sha256", "sha384", "sha512"}
-	hs := []hash.Hash{sha256.New(), sha512.New384(), sha512.New()}
+	hs := make([]hash.Hash, len(algs))
+	for i, a := range algs {
+		hs[i] = hashers[a]()
+	}
 	if _, err := ctxio.HashReaderAll(ctx, m.Reader(ctx, f, "hashing "+path, fi.Size()), nil, hs...); err != nil {
 		return nil, fmt.Errorf("hash file %s: %w", path, err)
 	}
 	ds := DigestSet{}
 	for i, h := range hs {
-		ds[names[i]] = hex.EncodeToString(h.Sum(nil))
+		ds[algs[i]] = hex.EncodeToString(h.Sum(nil))
 	}
 	return ds, nil
 }
@@ -290,7 +383,11 @@ func parseDocument(src string, b []byte) []Document {
 		if err := json.Unmarshal(b, &head); err == nil {
 			switch {
 			case sigbundle.IsBundle(head.MediaType):
-				return one(sigbundle.Parse(b))
+				bu, err := sigbundle.Parse(b)
+				if err != nil {
+					return one(nil, err)
+				}
+				return one(bu.Envelope, nil)
 			case head.MediaType == logproof.BundleMediaType:
 				return logDocuments(src, b)
 			}
@@ -317,6 +414,10 @@ func logDocuments(src string, b []byte) []Document {
 	if err != nil {
 		return []Document{{Source: src, Err: err}}
 	}
+	return logDocumentsOf(src, bu)
+}
+
+func logDocumentsOf(src string, bu *logproof.Bundle) []Document {
 	docs := make([]Document, 0, len(bu.Entries))
 	for i := range bu.Entries {
 		en := &bu.Entries[i]

@@ -56,7 +56,7 @@ func TestVerifyRefusesNonRegular(t *testing.T) {
 			var err error
 			go func() {
 				defer close(done)
-				res, err = Verify(context.Background(), tt.file, tt.atts, pol, opts)
+				res, err = verifyFiles(context.Background(), tt.file, tt.atts, pol, opts)
 			}()
 			select {
 			case <-done:
@@ -108,14 +108,14 @@ func TestVerifyInputBudget(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		os.WriteFile(filepath.Join(dir, fmt.Sprintf("big%02d.json", i)), env, 0o644)
 	}
-	_, err := Verify(context.Background(), f.file, []string{dir}, pol, VerifyOptions{})
+	_, err := verifyFiles(context.Background(), f.file, []string{dir}, pol, VerifyOptions{})
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("more than %d bytes of attestations in all", MaxInputSize)) {
 		t.Fatalf("err %v, want the input budget", err)
 	}
 	// One file over the per-file bound.
 	huge := filepath.Join(t.TempDir(), "huge.json")
 	os.WriteFile(huge, append(env, make([]byte, MaxFileSize)...), 0o644)
-	if _, err := Verify(context.Background(), f.file, []string{huge}, pol, VerifyOptions{}); err == nil || !strings.Contains(err.Error(), "more than 67108864") {
+	if _, err := verifyFiles(context.Background(), f.file, []string{huge}, pol, VerifyOptions{}); err == nil || !strings.Contains(err.Error(), "more than 67108864") {
 		t.Fatalf("err %v, want the per-file bound", err)
 	}
 }
@@ -127,7 +127,7 @@ func TestVerifyCancelled(t *testing.T) {
 	pol := mustPolicy(t, f.policyYAML(1, 1, ""))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Verify(ctx, f.file, []string{f.dir}, pol, VerifyOptions{}); !errors.Is(err, context.Canceled) {
+	if _, err := verifyFiles(ctx, f.file, []string{f.dir}, pol, VerifyOptions{}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want context.Canceled", err)
 	}
 }
@@ -166,7 +166,7 @@ func TestVerifyManyLargeEnvelopes(t *testing.T) {
 		}
 	}()
 	start := time.Now()
-	res, err := Verify(context.Background(), f.file, []string{dir}, pol, VerifyOptions{})
+	res, err := verifyFiles(context.Background(), f.file, []string{dir}, pol, VerifyOptions{})
 	close(stop)
 	<-sampled
 	if err != nil {

@@ -187,6 +187,56 @@ func TestVerifyWithLog(t *testing.T) {
 			bu.Entries[0].Index++
 			return bundleDocs(t, "b", bu)
 		}},
+		// Issue 16: signed dissent the customer holds fails closed under a
+		// log policy too, though it is not in the bundle.
+		{name: "a trusted rebuilder's held different fails", logged: true, want: "trusted rebuilder C disagrees: different, in a signed summary the log does not hold (summary-rebuilderC)",
+			docs: func(t *testing.T, f *fixture, l *testLog) []Document {
+				// C's rebuild is logged; its summary saying different is not.
+				f.addSay(t, differentC)
+				var in []string
+				for _, n := range f.order {
+					if n != "summary-rebuilderC" {
+						in = append(in, n)
+					}
+				}
+				docs := bundleDocs(t, "b", l.bundle(t, fileSHA, f.envList(in...)))
+				return append(docs, SplitDocuments("summary-rebuilderC", f.envs["summary-rebuilderC"])...)
+			}},
+		{name: "a held different on a held rebuild fails", logged: true, want: "trusted rebuilder C disagrees: different, in a signed summary the log does not hold",
+			docs: func(t *testing.T, f *fixture, l *testLog) []Document {
+				docs := bundleDocs(t, "b", l.bundle(t, fileSHA, f.envList()))
+				f.addSay(t, differentC)
+				docs = append(docs, SplitDocuments("rebuild-rebuilderC", f.envs["rebuild-rebuilderC"])...)
+				return append(docs, SplitDocuments("summary-rebuilderC", f.envs["summary-rebuilderC"])...)
+			}},
+		{name: "a trusted reviewer's held findings fail", logged: true, want: "trusted reviewer reviewer2 (reviewer2) reported findings in https://example.com/hello.git@0123456789abcdef0123456789abcdef01234567 (review-findings), in a signed review the log does not hold",
+			docs: func(t *testing.T, f *fixture, l *testLog) []Document {
+				docs := bundleDocs(t, "b", l.bundle(t, fileSHA, f.envList()))
+				p := testReview("reviewer2")
+				p.Verdict = Findings
+				st, err := ReviewStatement(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				env, _ := envelope.Sign(context.Background(), st, f.k.signers["reviewer2"])
+				return append(docs, SplitDocuments("review-findings", env)...)
+			}},
+		{name: "a held agreeing summary does not count", logged: true, want: "note:comes with no inclusion proof", docs: func(t *testing.T, f *fixture, l *testLog) []Document {
+			// Only A's chain is logged; B's agreeing summary is held: 1 of 2.
+			var in, out []string
+			for _, n := range f.order {
+				if strings.HasSuffix(n, "rebuilderB") {
+					out = append(out, n)
+				} else {
+					in = append(in, n)
+				}
+			}
+			docs := bundleDocs(t, "b", l.bundle(t, fileSHA, f.envList(in...)))
+			for _, n := range out {
+				docs = append(docs, SplitDocuments(n, f.envs[n])...)
+			}
+			return docs
+		}},
 		{name: "one envelope outside the bundle is not counted", logged: true, want: "note:comes with no inclusion proof", docs: func(t *testing.T, f *fixture, l *testLog) []Document {
 			// The summaries are logged, one rebuild is not: the chain breaks.
 			in := []string{}
@@ -284,7 +334,7 @@ func BenchmarkVerifyLogProofs(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
-				res, err := Verify(context.Background(), file, []string{bc.atts}, bc.pol, VerifyOptions{Now: func() time.Time { return testNow }})
+				res, err := verifyFiles(context.Background(), file, []string{bc.atts}, bc.pol, VerifyOptions{Now: func() time.Time { return testNow }})
 				if err != nil {
 					b.Fatal(err)
 				}

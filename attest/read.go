@@ -48,11 +48,15 @@ func ReadProvenanceInputs(st *Statement) ([]Input, error) {
 	}
 	var out []Input
 	for _, d := range prov.GetBuildDefinition().GetResolvedDependencies() {
+		ds, err := DigestSet(d.GetDigest()).Normalized()
+		if err != nil {
+			return nil, fmt.Errorf("parse provenance: %s: %w", d.GetName(), err)
+		}
 		out = append(out, Input{
 			Role:   d.GetAnnotations().GetFields()["role"].GetStringValue(),
 			Name:   d.GetName(),
 			URI:    d.GetUri(),
-			Digest: DigestSet(d.GetDigest()),
+			Digest: ds,
 		})
 	}
 	return out, nil

@@ -4,11 +4,11 @@ import (
 	"testing"
 
 	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 func TestReadPredicates(t *testing.T) {
-	f := newFixture(t, rebuilderSay{key: "rebuilderA", verdict: compare.Identical})
+	f := newFixture(t, rebuilderSay{key: "rebuilderA", verdict: verdict.Identical})
 	st := func(name string) *Statement {
 		e, err := envelope.Parse(f.envs[name])
 		if err != nil {
@@ -53,7 +53,7 @@ func TestReadPredicates(t *testing.T) {
 func TestReadVSAAndComparison(t *testing.T) {
 	fixtureVSA = true
 	defer func() { fixtureVSA = false }()
-	f := newFixture(t, rebuilderSay{key: "rebuilderA", verdict: compare.Different})
+	f := newFixture(t, rebuilderSay{key: "rebuilderA", verdict: verdict.Different})
 	st := func(name string) *Statement {
 		e, _ := envelope.Parse(f.envs[name])
 		s, err := ParseStatement(e.Payload)
@@ -67,7 +67,7 @@ func TestReadVSAAndComparison(t *testing.T) {
 		t.Errorf("VSA: %+v %v", v, err)
 	}
 	c, err := ReadComparison(st("comparison-rebuilderA"))
-	if err != nil || c.Verdict != compare.Different || c.CompareReport == nil {
+	if err != nil || c.Verdict != verdict.Different || c.CompareReport == nil {
 		t.Errorf("comparison: %+v %v", c, err)
 	}
 	if _, err := ReadVSA(st("comparison-rebuilderA")); err == nil {

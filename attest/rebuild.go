@@ -14,7 +14,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/reprove/reprove/attest/internal/strictjson"
-	"github.com/reprove/reprove/recipes"
 )
 
 // ProvenancePredicateType is SLSA Provenance v1.
@@ -35,6 +34,10 @@ const (
 	RoleToolchain = "toolchain"
 	RoleBaseImage = "base-image"
 	RoleGoModule  = "go-module"
+	// RoleDebianPackage is a .deb the build environment was installed
+	// from (a locked Debian image), as a .buildinfo's
+	// Installed-Build-Depends.
+	RoleDebianPackage = "debian-package"
 )
 
 // Rebuild is everything attest needs to know about one rebuild. The builder's
@@ -52,6 +55,9 @@ type Rebuild struct {
 	BaseImage *Dependency `json:"baseImage,omitempty"`
 	// GoModules are the Go module dependencies with their go.sum hashes.
 	GoModules []Dependency `json:"goModules,omitempty"`
+	// DebianPackages are the .debs of a locked Debian build environment:
+	// name:arch, version, archive path and sha256.
+	DebianPackages []Dependency `json:"debianPackages,omitempty"`
 	// BuilderID identifies who rebuilt (a URI), for example
 	// https://rebuild.example.org/reprove.
 	BuilderID      string `json:"builderId"`
@@ -68,8 +74,17 @@ type Rebuild struct {
 	Outputs []Output `json:"outputs"`
 }
 
-// RecipeRef names the recipe that drove a rebuild.
-type RecipeRef = recipes.Ref
+// RecipeRef names the recipe that drove a rebuild, as provenance records
+// it. attest keeps its own (the same fields as recipes.Ref, so one converts
+// to the other) rather than import the recipe format and its YAML decoder:
+// the customer's verifier reads provenance, never recipes.
+type RecipeRef struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// URI is where the recipe was read from (its file), when known.
+	URI    string        `json:"uri,omitempty"`
+	Digest digest.Digest `json:"digest"`
+}
 
 // Dependency is one resolved input of a build.
 type Dependency struct {
@@ -86,9 +101,7 @@ type Dependency struct {
 // DigestSet is the dependency's digests as an in-toto digest set.
 func (d Dependency) DigestSet() DigestSet {
 	ds := setOf(d.Digest)
-	if d.GoSum != "" {
-		ds[KeyGoModuleH1] = d.GoSum
-	}
+	putGoSum(ds, d.GoSum)
 	return ds
 }
 
@@ -143,6 +156,11 @@ func (r *Rebuild) Validate() error {
 	}
 	for _, m := range r.GoModules {
 		if err := m.validate("Go module"); err != nil {
+			return err
+		}
+	}
+	for _, p := range r.DebianPackages {
+		if err := p.validate("Debian package"); err != nil {
 			return err
 		}
 	}
@@ -277,6 +295,11 @@ func RebuildStatement(r *Rebuild) ([]byte, error) {
 			return fail(err)
 		}
 	}
+	for i := range r.DebianPackages {
+		if err := add(&r.DebianPackages[i], RoleDebianPackage); err != nil {
+			return fail(err)
+		}
+	}
 
 	builderVersion := map[string]string{"reprove": r.ReproveVersion}
 	prov := &slsa.Provenance{
@@ -377,8 +400,12 @@ func parseProvenance(st *Statement) (*ProvenanceInfo, error) {
 	if err := ds.Validate(); err != nil {
 		return nil, fmt.Errorf("parse provenance: source: %w", err)
 	}
+	ds, err = ds.Normalized()
+	if err != nil {
+		return nil, fmt.Errorf("parse provenance: source: %w", err)
+	}
 	info.Source = sourceFromSet(sources[0].GetUri(), ds)
-	if strings.Contains(sources[0].GetName(), "@") && ds[KeyGoModuleH1] != "" {
+	if strings.Contains(sources[0].GetName(), "@") && ds[KeyDirHash] != "" {
 		info.Source.GoModule = sources[0].GetName()
 	}
 	return info, nil

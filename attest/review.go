@@ -124,10 +124,21 @@ func (s Source) DigestSet() DigestSet {
 	if s.Archive != "" {
 		ds[s.Archive.Algorithm().String()] = s.Archive.Encoded()
 	}
-	if s.GoSum != "" {
-		ds[KeyGoModuleH1] = s.GoSum
-	}
+	putGoSum(ds, s.GoSum)
 	return ds
+}
+
+// putGoSum adds a go.sum hash to ds as in-toto's dirHash; one that is not
+// an h1: hash goes in as it is, under the old key, for Validate to refuse.
+func putGoSum(ds DigestSet, goSum string) {
+	if goSum == "" {
+		return
+	}
+	if h, err := DirHash(goSum); err == nil {
+		ds[KeyDirHash] = h
+	} else {
+		ds[KeyGoModuleH1] = goSum
+	}
 }
 
 // Name is how the source is shown to people: repo@commit, module@version or
@@ -173,7 +184,10 @@ func (s Source) Validate() error {
 // sourceFromSet is the inverse of DigestSet for the fields a digest set
 // carries.
 func sourceFromSet(uri string, ds DigestSet) Source {
-	s := Source{URI: uri, GitCommit: ds["gitCommit"], GitTree: ds["gitTree"], GoSum: ds[KeyGoModuleH1]}
+	s := Source{URI: uri, GitCommit: ds["gitCommit"], GitTree: ds["gitTree"]}
+	if v, ok := ds[KeyDirHash]; ok {
+		s.GoSum, _ = GoSum(v)
+	}
 	if v, ok := ds[KeyReproveTree]; ok {
 		s.Tree = digest.NewDigestFromEncoded(digest.SHA256, v)
 	}

@@ -13,16 +13,15 @@ import (
 	"github.com/reprove/reprove/compare/verdict"
 )
 
-// LoadSigner reads and decrypts a cosign-format private key (see
-// attest/keys).
-func LoadSigner(ctx context.Context, keyPath string, password []byte) (*keys.Signer, error) {
-	return keys.LoadSigner(ctx, keyPath, password)
-}
+// Signer signs attestations; attest/signing reads cosign-format private
+// keys into one. attest itself never reads a private key, so that the
+// customer's verifier does not carry the signer's dependencies.
+type Signer = envelope.Signer
 
 // Sign wraps a statement (from ReviewStatement, RebuildStatement or
-// SummaryStatement) in a DSSE envelope signed by each signer.
-func Sign(ctx context.Context, statement []byte, signers ...*keys.Signer) ([]byte, error) {
-	return envelope.Sign(ctx, statement, signers...)
+// SummaryStatement) in a DSSE envelope signed by s.
+func Sign(ctx context.Context, statement []byte, s Signer) ([]byte, error) {
+	return envelope.Sign(ctx, statement, s)
 }
 
 // WriteAttestation writes a signed envelope to path atomically, ending in a
@@ -38,11 +37,12 @@ func WriteAttestation(ctx context.Context, path string, env []byte) error {
 // bundle rather than a bare DSSE envelope.
 const BundleExt = ".sigstore.json"
 
-// WriteSigned writes a signed envelope to path atomically: as a Sigstore
-// bundle (v0.3, with the hint of signer's key) when path ends in
-// BundleExt, else as the bare DSSE envelope (WriteAttestation). Both forms
-// verify with cosign (v3 reads bundles; v2 both) and with reprove.
-func WriteSigned(ctx context.Context, path string, env []byte, signer *keys.Signer) error {
+// WriteSigned writes an envelope signed by signer alone to path
+// atomically: as a Sigstore bundle (v0.3, with the hint of signer's key)
+// when path ends in BundleExt, else as the bare DSSE envelope
+// (WriteAttestation). Both forms verify with cosign (v3 reads bundles; v2
+// both) and with reprove.
+func WriteSigned(ctx context.Context, path string, env []byte, signer Signer) error {
 	if !strings.HasSuffix(path, BundleExt) {
 		return WriteAttestation(ctx, path, env)
 	}
@@ -50,7 +50,11 @@ func WriteSigned(ctx context.Context, path string, env []byte, signer *keys.Sign
 	if err != nil {
 		return err
 	}
-	b, err := sigbundle.Marshal(e, signer.Fingerprint)
+	fp, err := keys.Fingerprint(signer.Public())
+	if err != nil {
+		return err
+	}
+	b, err := sigbundle.Marshal(e, fp)
 	if err != nil {
 		return err
 	}
@@ -65,7 +69,7 @@ type SummaryInput struct {
 	// ShippedURI is where the shipped file is published (the VSA's
 	// resourceUri); empty means its name.
 	ShippedURI string
-	// Verdict and Normalizers are the comparison's (compare.Report).
+	// Verdict and Normalizers are the comparison's (report.Report).
 	Verdict     verdict.Verdict
 	Normalizers []string
 	// CompareReport is the digest of the compare report (reprove compare
@@ -90,7 +94,7 @@ type SummaryInput struct {
 // SignSummary builds the summary for in (see Summarize) and signs both of
 // its statements with s: the comparison envelope and the VSA envelope, each
 // to be published as an attestation of its own.
-func SignSummary(ctx context.Context, in SummaryInput, s *keys.Signer) (comparison, vsa []byte, err error) {
+func SignSummary(ctx context.Context, in SummaryInput, s Signer) (comparison, vsa []byte, err error) {
 	sum, err := Summarize(in)
 	if err != nil {
 		return nil, nil, err

@@ -88,6 +88,10 @@ func ParseStatement(b []byte) (*Statement, error) {
 		if err := ds.Validate(); err != nil {
 			return nil, fmt.Errorf("parse statement: subject %d (%q): %w", i, rd.GetName(), err)
 		}
+		ds, err := ds.Normalized()
+		if err != nil {
+			return nil, fmt.Errorf("parse statement: subject %d (%q): %w", i, rd.GetName(), err)
+		}
 		out.Subject = append(out.Subject, Subject{Name: rd.GetName(), Digest: ds})
 	}
 	return out, nil

@@ -118,6 +118,10 @@ func (p *SummaryPredicate) Validate() error {
 	return nil
 }
 
+// SummaryStatement and RefOf write reprove's earlier summary format,
+// which verify still reads; reprove itself writes VSAs now, and only
+// tests (here and in the centre) make such summaries.
+
 // SummaryStatement builds the verification summary statement for shipped
 // (the artifact customers download), ready to sign. An identical verdict
 // requires the rebuilt and shipped sha256 digests to be equal, and any other

@@ -4,16 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/reprove/reprove/attest/logproof"
 	"github.com/reprove/reprove/attest/policy"
 	"github.com/reprove/reprove/compare/verdict"
-	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/internal/english"
 )
 
@@ -140,63 +139,82 @@ type VerifyOptions struct {
 	Now func() time.Time
 	// Progress, when set, receives one line per step.
 	Progress func(string)
-	// Bytes, when set, hears how hashing the file goes (byte progress on
-	// a terminal); without it Progress gets a line every 64 MiB.
-	Bytes ctxio.Meter
+	// LogState, when set and the policy names a log, checks the trees of
+	// the log bundles that passed against the newest tree seen before
+	// (attest/logproof/logstate): a fork or a stale bundle fails.
+	LogState LogState
 	// ExpectName and ExpectVersion, when set, are what the customer believes
 	// the file is: verification fails unless the attestations say the same
 	// (so an older, also reproducible release cannot stand in for this one).
 	ExpectName, ExpectVersion string
 }
 
-// Verify checks file against the attestations found at the given paths under
-// pol. A file that fails verification gives a Result with Verified false and
-// reasons; an error means the check could not run (an unreadable file or
-// path, a cancelled context).
-func Verify(ctx context.Context, file string, attestations []string, pol *policy.Policy, opts VerifyOptions) (*Result, error) {
+// Verify checks the target file against the attestation documents under
+// pol. Documents are read and checked one at a time, and only what
+// verification needs of each is kept, so memory follows the trusted
+// statements, not the size of the input; more than MaxDocuments is an
+// error.
+//
+// A file that fails verification gives a Result with Verified false and
+// reasons; an error means the check could not run (an unreadable
+// attestation path, a cancelled context).
+func Verify(ctx context.Context, t *Target, docs Documents, pol *policy.Policy, opts VerifyOptions) (*Result, error) {
 	progress := opts.Progress
 	if progress == nil {
 		progress = func(string) {}
-	}
-	progress("hashing " + file)
-	meter := opts.Bytes
-	if meter == nil && opts.Progress != nil {
-		next := int64(ctxio.ProgressEvery)
-		meter = func(_ string, done, _ int64) {
-			if done >= next {
-				next = done + ctxio.ProgressEvery
-				progress(fmt.Sprintf("hashed %d MiB of %s", done>>20, file))
-			}
-		}
-	}
-	digests, err := hashFile(ctx, file, meter)
-	if err != nil {
-		return nil, err
 	}
 	now := time.Now
 	if opts.Now != nil {
 		now = opts.Now
 	}
-	e, err := newEvaluator(ctx, file, digests, pol, now())
+	e, err := newEvaluator(ctx, t, pol, now())
 	if err != nil {
 		return nil, err
 	}
 	progress("reading and checking attestations")
-	// Each document is checked as it is read and only what verification
-	// needs of it is kept, so memory follows the trusted statements, not
-	// the size of the input.
 	ndocs := 0
-	err = WalkDocuments(ctx, attestations, func(d Document) error {
-		ndocs++
-		return e.index(d)
-	})
-	if err != nil {
-		return nil, err
+	for d, err := range docs {
+		if err != nil {
+			return nil, err
+		}
+		if ndocs++; ndocs > MaxDocuments {
+			return nil, fmt.Errorf("read attestations: more than %d attestations", MaxDocuments)
+		}
+		if err := e.index(d); err != nil {
+			return nil, err
+		}
 	}
 	progress("checked " + english.Count(ndocs, "attestation"))
+	// A subject may name the file by a digest other than sha256: the
+	// file is hashed again for those only (rarely: reprove and cosign
+	// name subjects by sha256).
+	if algs := e.subjectAlgorithms(); len(algs) > 0 {
+		if err := t.hashMore(ctx, algs); err != nil {
+			return nil, err
+		}
+	}
 	res := e.finish(ndocs)
+	if opts.LogState != nil && pol.Log != nil {
+		progress("checking the log's trees against the newest one seen before")
+		reasons, notes, err := opts.LogState.Check(ctx, pol.Log, e.checkedBundles(), e.now)
+		if err != nil {
+			return nil, err
+		}
+		res.Notes = append(res.Notes, notes...)
+		if len(reasons) > 0 {
+			res.Reasons = append(res.Reasons, reasons...)
+			res.Verified = false
+		}
+	}
 	res.Expect(opts.ExpectName, opts.ExpectVersion)
 	return res, nil
+}
+
+// LogState is the customer's memory of a log (logstate.State): it checks
+// the trees a verification saw against the newest one seen before, and
+// returns reasons to refuse (a fork, a stale bundle) and notes.
+type LogState interface {
+	Check(ctx context.Context, pol *logproof.Policy, bundles []*logproof.Checked, now time.Time) (reasons, notes []string, err error)
 }
 
 // Expect fails the result unless the agreeing rebuilds say the file is name
@@ -316,8 +334,8 @@ func claimOfVSA(n *node, nodes map[digest.Digest]*node, file DigestSet) (*claim,
 	}
 	c.verdict, c.normalizers = cp.Verdict, cp.Normalizers
 	c.rebuilt, _ = cp.Rebuilt.Digest.Digest(digest.SHA256)
-	result, levels := levelsFor(cp.Verdict, len(c.reviews) > 0)
-	if v.result != result || !slices.Equal(v.levels, levels) {
+	if !levelsFollow(v.result, v.levels, cp.Verdict, len(c.reviews) > 0) {
+		result, levels := levelsFor(cp.Verdict, len(c.reviews) > 0)
 		return nil, fmt.Errorf("its result %s %v does not follow from the comparison's verdict %s (want %s %v)", v.result, v.levels, cp.Verdict, result, levels)
 	}
 	return c, nil

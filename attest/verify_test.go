@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -18,16 +17,15 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/compare"
-	"github.com/reprove/reprove/internal/ctxio"
+	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/schemas"
 )
 
 var (
-	identicalA = rebuilderSay{key: "rebuilderA", verdict: compare.Identical}
-	identicalB = rebuilderSay{key: "rebuilderB", verdict: compare.Identical}
-	identicalC = rebuilderSay{key: "rebuilderC", verdict: compare.Identical}
-	differentC = rebuilderSay{key: "rebuilderC", verdict: compare.Different}
+	identicalA = rebuilderSay{key: "rebuilderA", verdict: verdict.Identical}
+	identicalB = rebuilderSay{key: "rebuilderB", verdict: verdict.Identical}
+	identicalC = rebuilderSay{key: "rebuilderC", verdict: verdict.Identical}
+	differentC = rebuilderSay{key: "rebuilderC", verdict: verdict.Different}
 )
 
 func outcomes(r *Result) []string {
@@ -61,7 +59,7 @@ func TestVerifyAccepts(t *testing.T) {
 		},
 		{
 			name:         "equivalent under an allowed normalizer",
-			says:         []rebuilderSay{identicalA, {key: "rebuilderB", verdict: compare.Equivalent, normalizers: []string{"archive-mtime"}}},
+			says:         []rebuilderSay{identicalA, {key: "rebuilderB", verdict: verdict.Equivalent, normalizers: []string{"archive-mtime"}}},
 			policyExtra:  "normalizers: [archive-mtime]\n",
 			reviewThresh: 1, rebuildThr: 2,
 			wantOutcomes: []string{"A=agrees", "B=agrees"},
@@ -117,7 +115,7 @@ func TestVerifyThroughFiles(t *testing.T) {
 	os.WriteFile(bundlePath, bundle.Bytes(), 0o644)
 	var steps []string
 	for _, paths := range [][]string{{dir}, {bundlePath}} {
-		res, err := Verify(context.Background(), f.file, paths, pol, VerifyOptions{
+		res, err := verifyFiles(context.Background(), f.file, paths, pol, VerifyOptions{
 			Now: func() time.Time { return testNow }, Progress: func(s string) { steps = append(steps, s) },
 		})
 		if err != nil {
@@ -130,7 +128,7 @@ func TestVerifyThroughFiles(t *testing.T) {
 	if len(steps) == 0 {
 		t.Error("no progress reported")
 	}
-	if _, err := Verify(context.Background(), filepath.Join(f.dir, "missing"), []string{dir}, pol, VerifyOptions{}); err == nil {
+	if _, err := verifyFiles(context.Background(), filepath.Join(f.dir, "missing"), []string{dir}, pol, VerifyOptions{}); err == nil {
 		t.Error("a missing file is an error, not a result")
 	}
 }
@@ -271,7 +269,7 @@ func TestVerifyRefuses(t *testing.T) {
 		}, want: "the signature by A has expired"},
 		{name: "equivalent under a normalizer the policy does not allow", mutate: func(t *testing.T, f *fixture) {
 			f.drop("summary-rebuilderB")
-			f.addSay(t, rebuilderSay{key: "rebuilderC", verdict: compare.Equivalent, normalizers: []string{"archive-mtime"}})
+			f.addSay(t, rebuilderSay{key: "rebuilderC", verdict: verdict.Equivalent, normalizers: []string{"archive-mtime"}})
 		}, want: "reproduced by 1 of 3"},
 		{name: "threshold raised in the policy", policy: func(f *fixture) string { return f.policyYAML(1, 3, "") },
 			want: "reproduced by 2 of 3 trusted rebuilders; the policy needs 3"},
@@ -292,7 +290,7 @@ func TestVerifyRefuses(t *testing.T) {
 			f.drop("summary-rebuilderB")
 			// A's summary signed twice by A, once with a key id claiming B.
 			e, _ := envelope.Parse(f.envs["summary-rebuilderA"])
-			env, _ := envelope.AddSignature(ctx, e, f.k.signers["rebuilderA"])
+			env, _ := addSignature(ctx, e, f.k.signers["rebuilderA"])
 			var w map[string]any
 			json.Unmarshal(env, &w)
 			w["signatures"].([]any)[1].(map[string]any)["keyid"] = "rebuilderB"
@@ -580,7 +578,7 @@ func BenchmarkEvaluate(b *testing.B) {
 	ds := DigestSet{"sha256": digest.FromBytes(shippedBytes).Encoded()}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		res, err := Evaluate(context.Background(), "hello", ds, docs, pol, testNow)
+		res, err := evaluateDocs(context.Background(), ds, docs, pol)
 		if err != nil || !res.Verified {
 			b.Fatalf("not verified: %v %v", err, res)
 		}
@@ -598,12 +596,12 @@ func TestEvaluateRefusesBadPolicy(t *testing.T) {
 	} {
 		p := *pol // restored after each edit
 		edit()
-		if _, err := Evaluate(context.Background(), "hello", ds, f.docs(), pol, testNow); err == nil {
+		if _, err := evaluateDocs(context.Background(), ds, f.docs(), pol); err == nil {
 			t.Error("a policy with a bad threshold was used")
 		}
 		pol = &p
 	}
-	if _, err := Evaluate(context.Background(), "hello", ds, f.docs(), nil, testNow); err == nil {
+	if _, err := evaluateDocs(context.Background(), ds, f.docs(), nil); err == nil {
 		t.Error("a nil policy was used")
 	}
 }
@@ -664,7 +662,7 @@ func TestSelfReview(t *testing.T) {
 	f := newFixture(t, identicalA)
 	// rebuilderA co-signs reviewer1's review.
 	e, _ := envelope.Parse(f.envs["review-reviewer1"])
-	env, err := envelope.AddSignature(context.Background(), e, f.k.signers["rebuilderA"])
+	env, err := addSignature(context.Background(), e, f.k.signers["rebuilderA"])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -697,7 +695,7 @@ func TestSelfReview(t *testing.T) {
 	// permission, is refused by the evaluator itself.
 	pol.AllowSelfReview = false
 	ds := DigestSet{"sha256": digest.FromBytes(shippedBytes).Encoded()}
-	if _, err := Evaluate(context.Background(), "hello", ds, f.docs(), pol, testNow); err == nil {
+	if _, err := evaluateDocs(context.Background(), ds, f.docs(), pol); err == nil {
 		t.Error("a self-review policy without selfReview: allow was used")
 	}
 }
@@ -761,6 +759,16 @@ func TestVerifyRefusesVSA(t *testing.T) {
 			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
 				pred(m)["verificationResult"] = "FAILED"
 				pred(m)["verifiedLevels"] = []any{"FAILED"}
+			})
+		}, "does not follow from the comparison's verdict identical"},
+		{"a higher SLSA build level than a rebuild shows", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				pred(m)["verifiedLevels"] = []any{"REPROVE_BIT_IDENTICAL", "REPROVE_REPRODUCED", "REPROVE_SOURCE_REVIEWED", "SLSA_BUILD_LEVEL_2"}
+			})
+		}, "does not follow from the comparison's verdict identical"},
+		{"SLSA_BUILD_REPRODUCED claimed by one rebuilder", func(t *testing.T, f *fixture) {
+			edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+				pred(m)["verifiedLevels"] = append(pred(m)["verifiedLevels"].([]any), "SLSA_BUILD_REPRODUCED")
 			})
 		}, "does not follow from the comparison's verdict identical"},
 		{"a reviewed claim without reviews", func(t *testing.T, f *fixture) {
@@ -841,6 +849,17 @@ func TestVerifyRefusesVSA(t *testing.T) {
 			refused(t, f.evaluate(t, mustPolicy(t, f.policyYAML(1, 2, "")), shippedBytes, f.docs()), tt.want)
 		})
 	}
+	// A VSA signed before reprove stated SLSA_BUILD_LEVEL_1 (its own
+	// properties only) still verifies.
+	t.Run("levels written before SLSA_BUILD_LEVEL_1", func(t *testing.T) {
+		f := newFixture(t, identicalA, identicalB)
+		edit(t, f, "summary-rebuilderA", "rebuilderA", func(m map[string]any) {
+			pred(m)["verifiedLevels"] = []any{"REPROVE_BIT_IDENTICAL", "REPROVE_REPRODUCED", "REPROVE_SOURCE_REVIEWED"}
+		})
+		if res := f.evaluate(t, mustPolicy(t, f.policyYAML(1, 2, "")), shippedBytes, f.docs()); !res.Verified {
+			t.Fatalf("not verified:\n%s", res.Text())
+		}
+	})
 }
 
 // TestVerifyMixedFormats: one rebuilder publishes the old summary, another
@@ -865,7 +884,7 @@ func TestVerifyMixedFormats(t *testing.T) {
 // optional part, match schemas/verify-result.schema.json.
 func TestResultSchema(t *testing.T) {
 	forFormats(t, func(t *testing.T) {
-		f := newFixture(t, identicalA, rebuilderSay{key: "rebuilderB", verdict: compare.Equivalent, normalizers: []string{"archive-mtime"}}, differentC)
+		f := newFixture(t, identicalA, rebuilderSay{key: "rebuilderB", verdict: verdict.Equivalent, normalizers: []string{"archive-mtime"}}, differentC)
 		for _, y := range []string{
 			f.policyYAML(1, 2, "normalizers: [archive-mtime]\ndissent: report\n"),
 			f.policyYAML(2, 3, ""),
@@ -883,45 +902,4 @@ func TestResultSchema(t *testing.T) {
 			}
 		}
 	})
-}
-
-// Hashing a large file reports progress: through Bytes when set (a
-// terminal's status line), else a Progress line every 64 MiB.
-func TestVerifyHashProgress(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes 130 MiB")
-	}
-	f := newFixture(t)
-	pol := mustPolicy(t, f.policyYAML(1, 1, ""))
-	big := filepath.Join(t.TempDir(), "big")
-	size := int64(2*ctxio.ProgressEvery + 1<<20)
-	if err := os.WriteFile(big, make([]byte, size), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	if _, err := Verify(context.Background(), big, nil, pol, VerifyOptions{Progress: func(s string) {
-		if strings.HasPrefix(s, "hashed ") {
-			lines = append(lines, s)
-		}
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"hashed 64 MiB of " + big, "hashed 128 MiB of " + big}
-	if !slices.Equal(lines, want) {
-		t.Errorf("progress %q, want %q", lines, want)
-	}
-	var last, total int64
-	if _, err := Verify(context.Background(), big, nil, pol, VerifyOptions{
-		Progress: func(s string) {
-			if strings.HasPrefix(s, "hashed ") {
-				t.Errorf("a Progress line %q though Bytes is set", s)
-			}
-		},
-		Bytes: func(label string, done, of int64) { last, total = done, of },
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if last != size || total != size {
-		t.Errorf("Bytes ended at %d of %d, want %d of %d", last, total, size, size)
-	}
 }

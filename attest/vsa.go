@@ -38,11 +38,24 @@ const (
 	SLSAVersion = "1.0"
 )
 
-// Results and properties a reprove VSA records. SLSA's VSA allows verifiers
-// their own properties in verifiedLevels, named with a prefix; reprove
-// claims no SLSA track level, because a rebuild alone does not show how the
-// vendor built the file.
+// Results, levels and properties a reprove VSA records. verifiedLevels
+// holds what the evidence the VSA cites supports, and nothing more:
+//
+//   - SLSA_BUILD_LEVEL_1 when the shipped file is identical to the rebuild's
+//     output: the cited provenance then describes a build of exactly this
+//     file (SLSA's "provenance exists"). Not level 2: that needs a hosted
+//     build platform signing the provenance, which a rebuilder's key does
+//     not show. Not for "equivalent": the provenance's subject is then
+//     another file.
+//   - never SLSA_BUILD_REPRODUCED: that verified property needs build
+//     provenance from two or more independently operated build platforms,
+//     and one VSA cites one rebuild (reprove verify counts rebuilders
+//     across VSAs).
+//   - reprove's own properties (REPROVE_*), which SLSA allows beside track
+//     levels under a name not starting with SLSA_.
 const (
+	// LevelBuild1 is SLSA Build level 1 (provenance exists).
+	LevelBuild1  = "SLSA_BUILD_LEVEL_1"
 	ResultPassed = "PASSED"
 	ResultFailed = "FAILED"
 	// PropReproduced: the shipped file is identical, or equivalent under
@@ -132,6 +145,17 @@ func validateVerdict(v verdict.Verdict, normalizers []string) error {
 
 // levelsFor is exactly the verifiedLevels reprove writes for a verdict.
 func levelsFor(v verdict.Verdict, reviewed bool) (result string, levels []string) {
+	result, levels = levelsBefore(v, reviewed)
+	if v == verdict.Identical {
+		levels = append(levels, LevelBuild1)
+		sort.Strings(levels)
+	}
+	return result, levels
+}
+
+// levelsBefore is what reprove wrote before it stated SLSA_BUILD_LEVEL_1:
+// its own properties only. Summaries signed then still verify.
+func levelsBefore(v verdict.Verdict, reviewed bool) (result string, levels []string) {
 	if v == verdict.Different {
 		return ResultFailed, []string{LevelFailed}
 	}
@@ -144,6 +168,19 @@ func levelsFor(v verdict.Verdict, reviewed bool) (result string, levels []string
 	}
 	sort.Strings(levels)
 	return ResultPassed, levels
+}
+
+// levelsFollow reports whether a VSA's result and verifiedLevels are
+// exactly what reprove writes for the verdict (now, or before
+// SLSA_BUILD_LEVEL_1 was stated): a VSA claiming more than its comparison
+// supports is refused.
+func levelsFollow(result string, levels []string, v verdict.Verdict, reviewed bool) bool {
+	r, l := levelsFor(v, reviewed)
+	if result == r && slices.Equal(levels, l) {
+		return true
+	}
+	r, l = levelsBefore(v, reviewed)
+	return result == r && slices.Equal(levels, l)
 }
 
 // Summary is a verification summary ready to sign: the comparison statement

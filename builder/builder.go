@@ -80,6 +80,9 @@ type Options struct {
 	Limits plan.Limits
 	// Mirror is the Debian mirror for base images.
 	Mirror string
+	// Snapshot is the snapshot archive locked Debian packages are fetched
+	// from once the mirror has moved on (see image.Builder.Snapshot).
+	Snapshot string
 	// Proxy is the Go module proxy URL (goproxy.DefaultProxy when empty).
 	Proxy string
 	// ReproveVersion is recorded in results.
@@ -139,9 +142,10 @@ func New(opts Options) (*Builder, error) {
 	b.fetcher = &fetch.Fetcher{CacheDir: opts.CacheDir, Proxy: b.proxy, Log: func(s string) { b.event(PhaseFetch, s) },
 		// Source trees belong to the build user, who may write to them.
 		Prepare: func(dir string) error { return chownTree(dir, plan.UID, plan.GID) },
-		Refetch: opts.Refetch, Now: opts.Now, Bytes: b.meter(PhaseFetch), Shared: opts.SharedCaches}
+		Refetch: opts.Refetch, Now: opts.Now, Bytes: b.meter(PhaseFetch), Shared: opts.SharedCaches, Snapshot: opts.Snapshot}
 	b.sweep()
 	b.images = &image.Builder{Client: opts.Client, Dir: filepath.Join(opts.CacheDir, "images"), Proxy: b.proxy, Mirror: opts.Mirror,
+		Snapshot: opts.Snapshot, DebCache: filepath.Join(opts.CacheDir, "debian", "debs"),
 		Log: func(s string) { b.event(PhaseImage, s) }}
 	return b, nil
 }

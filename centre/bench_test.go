@@ -76,34 +76,8 @@ func BenchmarkAppend(b *testing.B) {
 				}
 				v, _ := logproof.NewVerifier(info.VerifierKey)
 				b.ResetTimer()
-				start := time.Now()
-				var wg sync.WaitGroup
-				errs := make(chan error, 8)
-				for p := range 8 {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for i := p; i < len(envs); i += 8 {
-							rep, err := c.Publish(context.Background(), envs[i:i+1])
-							if err != nil {
-								errs <- err
-								return
-							}
-							leaf, _ := client.EnvelopeLeaf(envs[i])
-							if _, err := client.CheckReply(rep, v, [][]byte{leaf}); err != nil {
-								errs <- err
-								return
-							}
-						}
-					}()
-				}
-				wg.Wait()
-				el := time.Since(start)
+				el := publishBench(b, c, v, envs)
 				b.StopTimer()
-				close(errs)
-				for err := range errs {
-					b.Fatal(err)
-				}
 				b.ReportMetric(float64(b.N)/el.Seconds(), "appends/s")
 			})
 		}

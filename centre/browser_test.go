@@ -134,6 +134,11 @@ func TestPagesInBrowser(t *testing.T) {
 	if !strings.Contains(results, rel.Digest.String()) || !strings.HasSuffix(url, rel.Digest.String()) {
 		t.Errorf("search by name: %q, then %s", results, url)
 	}
+	// Each result says what it is: the shipped file, or only a rebuilder's
+	// output.
+	if !strings.Contains(results, "shipped file, with verification summaries") {
+		t.Errorf("search by name: %q gives no status", results)
+	}
 
 	// The log page and an entry page.
 	b.do(chromedp.Navigate(tc.srv.URL + "/log"))

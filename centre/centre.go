@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/reprove/reprove/attest/keys"
@@ -38,6 +39,7 @@ import (
 	"github.com/reprove/reprove/centre/merklelog"
 	"github.com/reprove/reprove/centre/store"
 	"github.com/reprove/reprove/centre/web"
+	"github.com/reprove/reprove/centre/witness"
 	"github.com/reprove/reprove/fleet/queue"
 )
 
@@ -65,6 +67,13 @@ type Config struct {
 	// Queue, when set, is a rebuild fleet's job queue: the centre serves
 	// its dashboard under /fleet/ (centre/fleetweb).
 	Queue *queue.Queue
+	// Witnesses are asked to cosign each new checkpoint (C2SP
+	// tlog-witness); lookups then serve the newest checkpoint that
+	// WitnessQuorum of them cosigned (all of them when 0).
+	Witnesses     []*witness.Witness
+	WitnessQuorum int
+	// Witnessing tunes the cosigner (its Logf defaults to Logf).
+	Witnessing witness.Options
 }
 
 // Centre is an open transparency centre.
@@ -73,6 +82,7 @@ type Centre struct {
 	st    store.Store
 	log   *merklelog.Log
 	keys  *keyRing
+	cosig *witness.Cosigner
 	web   http.Handler
 	fleet http.Handler
 	logf  func(string, ...any)
@@ -103,10 +113,41 @@ func Open(ctx context.Context, cfg Config) (*Centre, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.log, err = merklelog.Open(ctx, c.st, skey, merklelog.Options{Clock: c.clock, MaxBatch: cfg.MaxBatch})
+	quorum := 0
+	if len(cfg.Witnesses) > 0 {
+		quorum = cfg.WitnessQuorum
+		if quorum == 0 {
+			quorum = len(cfg.Witnesses)
+		}
+		if quorum < 1 || quorum > len(cfg.Witnesses) {
+			c.st.Close()
+			return nil, fmt.Errorf("open centre: a witness quorum of %d among %d witnesses", quorum, len(cfg.Witnesses))
+		}
+	}
+	// The cosigner starts after the log; a commit before then has nobody
+	// to tell, and the cosigner's first round reads the newest anyway.
+	var cosig atomic.Pointer[witness.Cosigner]
+	var wkeys []string
+	for _, w := range cfg.Witnesses {
+		wkeys = append(wkeys, w.Key)
+	}
+	c.log, err = merklelog.Open(ctx, c.st, skey, merklelog.Options{Clock: c.clock, MaxBatch: cfg.MaxBatch, Quorum: quorum, Witnesses: wkeys,
+		Committed: func(store.Checkpoint) {
+			if cs := cosig.Load(); cs != nil {
+				cs.Notify()
+			}
+		}})
 	if err != nil {
 		c.st.Close()
 		return nil, err
+	}
+	if len(cfg.Witnesses) > 0 {
+		wo := cfg.Witnessing
+		if wo.Logf == nil {
+			wo.Logf = c.logf
+		}
+		c.cosig = witness.Start(c.log, cfg.Witnesses, wo)
+		cosig.Store(c.cosig)
 	}
 	c.keys = &keyRing{st: c.st}
 	c.web = web.New(c.log, c.clock)
@@ -155,8 +196,20 @@ func VerifierKeyPath(dir string) string { return filepath.Join(dir, merklelog.Ve
 // Log is the centre's log.
 func (c *Centre) Log() *merklelog.Log { return c.log }
 
-// Close stops the sequencer and closes the store.
+// Witnesses reports what the cosigner knows of each witness (nil without
+// witnesses).
+func (c *Centre) Witnesses() []witness.Status {
+	if c.cosig == nil {
+		return nil
+	}
+	return c.cosig.Status()
+}
+
+// Close stops the cosigner and the sequencer and closes the store.
 func (c *Centre) Close() error {
+	if c.cosig != nil {
+		c.cosig.Close()
+	}
 	c.log.Close()
 	return c.st.Close()
 }

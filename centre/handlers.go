@@ -291,7 +291,22 @@ func (c *Centre) getArtifact(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, http.StatusBadRequest, api.CodeBadRequest, "", err)
 		return
 	}
-	bu, _, err := c.log.Bundle(r.Context(), d)
+	var bu *logproof.Bundle
+	if q := r.URL.Query().Get("size"); q != "" {
+		// The lookup at a tree the log signed (a monitor's replayed size).
+		n, perr := parseIndex(q)
+		if perr != nil {
+			c.fail(w, http.StatusBadRequest, api.CodeBadRequest, "", fmt.Errorf("size: %w", perr))
+			return
+		}
+		bu, _, err = c.log.BundleAt(r.Context(), d, n)
+		if errors.Is(err, store.ErrNotFound) {
+			c.fail(w, http.StatusNotFound, api.CodeNotFound, "", fmt.Errorf("the log signed no checkpoint at tree size %d", n))
+			return
+		}
+	} else {
+		bu, _, err = c.log.Bundle(r.Context(), d)
+	}
 	if errors.Is(err, merklelog.ErrNoEntries) {
 		c.fail(w, http.StatusNotFound, api.CodeNotFound, "", fmt.Errorf("the log holds no attestation for %s", d))
 		return
@@ -362,7 +377,7 @@ func (c *Centre) getCheckpointAt(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, http.StatusBadRequest, api.CodeBadRequest, "", err)
 		return
 	}
-	cp, err := c.st.CheckpointAt(r.Context(), n)
+	cp, _, err := c.log.CosignedAt(r.Context(), n)
 	if errors.Is(err, store.ErrNotFound) {
 		c.fail(w, http.StatusNotFound, api.CodeNotFound, "", fmt.Errorf("the log signed no checkpoint at size %d", n))
 		return
@@ -401,7 +416,7 @@ func (c *Centre) getConsistency(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Centre) getLog(w http.ResponseWriter, r *http.Request) {
-	cp, _, err := c.log.Latest(r.Context())
+	cp, _, err := c.log.Served(r.Context())
 	if err != nil {
 		c.failItem(w, "", err)
 		return
@@ -411,7 +426,7 @@ func (c *Centre) getLog(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Centre) getCheckpoint(w http.ResponseWriter, r *http.Request) {
-	cp, _, err := c.log.Latest(r.Context())
+	cp, _, err := c.log.Served(r.Context())
 	if err != nil {
 		c.failItem(w, "", err)
 		return

@@ -112,6 +112,7 @@ type ack struct {
 	index int64
 	cp    logproof.Checkpoint
 	note  string
+	at    time.Time // when the reply came
 }
 
 func reviewsFor(t testing.TB, n int, tag string) [][]byte {
@@ -175,9 +176,10 @@ func publishAll(t *testing.T, url string, v *logproof.Verifier, envs [][]byte, p
 					failed.Store(err)
 					return
 				}
+				at := time.Now()
 				mu.Lock()
 				for i, e := range rep.Entries {
-					acks = append(acks, ack{leaf: leaves[i], index: e.Index, cp: cp, note: rep.Checkpoint})
+					acks = append(acks, ack{leaf: leaves[i], index: e.Index, cp: cp, note: rep.Checkpoint, at: at})
 				}
 				n := len(acks)
 				mu.Unlock()

@@ -22,6 +22,9 @@ export REPROVE_PASSWORD=${REPROVE_PASSWORD:-reprove-demo}
 
 rm -rf "$demo"
 mkdir -p "$demo/keys"
+# The customer's memory of the demo log (the newest tree verify has seen)
+# stays in the demo directory too, not in ~/.local/state.
+export REPROVE_STATE="$demo/state"
 
 step() { printf '\n=== %s\n' "$*"; }
 

@@ -7,14 +7,19 @@
 # missing. Needs root (or sudo) for apt-get.
 set -euo pipefail
 
-packages=(containerd runc mmdebstrap git e2fsprogs ca-certificates osslsigncode bzip2)
+packages=(containerd runc mmdebstrap debian-archive-keyring git e2fsprogs ca-certificates osslsigncode bzip2)
 if [ "${1:-}" = "--test" ]; then
 	# Real parts for tests: PostgreSQL (the centre's tests start a private
 	# cluster with initdb + pg_ctl as a non-root user) and Chromium (page
 	# tests drive it headless through chromedp). attest's interop tests run
 	# the real cosign CLIs, built from the Go module proxy below; compare's
-	# benchmark adds diffoscope through --bench.
-	packages+=(postgresql chromium fonts-dejavu-core)
+	# benchmark adds diffoscope through --bench. bash-completion and fish run
+	# reprove's completion scripts as a user's shell would. gcc and
+	# mingw-w64 build the small C programs compare's tests explain
+	# (stripped, PIE, -O2; and Windows x64), as the native code of real
+	# packages is built. OpenSSH's client tools hold each test witness's key
+	# (litewitness signs through an ssh-agent).
+	packages+=(postgresql chromium fonts-dejavu-core bash-completion fish gcc libc6-dev gcc-mingw-w64-x86-64-posix openssh-client)
 fi
 if [ "${1:-}" = "--bench" ]; then
 	# diffoscope, and the tools it runs on zips and ELF binaries (without
@@ -76,4 +81,8 @@ if [ "${1:-}" = "--test" ]; then
 	go_tool github.com/sigstore/cosign/v2 v2.6.5 github.com/sigstore/cosign/v2/cmd/cosign /usr/local/bin/cosign
 	go_tool github.com/sigstore/cosign/v3 v3.1.3 github.com/sigstore/cosign/v3/cmd/cosign /usr/local/bin/cosign-v3
 	go_tool honnef.co/go/tools v0.8.2 honnef.co/go/tools/cmd/staticcheck /usr/local/bin/staticcheck
+	# litewitness and witnessctl (C2SP tlog-witness), the independent
+	# witnesses the centre's tests ask to cosign its checkpoints.
+	go_tool filippo.io/torchwood v0.6.1 filippo.io/torchwood/cmd/litewitness /usr/local/bin/litewitness
+	go_tool filippo.io/torchwood v0.6.1 filippo.io/torchwood/cmd/witnessctl /usr/local/bin/witnessctl
 fi

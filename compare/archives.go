@@ -11,13 +11,15 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/reprove/reprove/compare/archive"
 	"github.com/reprove/reprove/compare/format"
+	"github.com/reprove/reprove/compare/report"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 // classKind maps an archive field class to the kind of difference.
-var classKind = map[archive.Class]Kind{
-	archive.ClassOther: KindMetadata, archive.ClassType: KindType, archive.ClassMode: KindMode,
-	archive.ClassLink: KindLink, archive.ClassOwner: KindOwner, archive.ClassTime: KindMtime,
-	archive.ClassCompression: KindCompression, archive.ClassHeader: KindHeader,
+var classKind = map[archive.Class]verdict.Kind{
+	archive.ClassOther: verdict.KindMetadata, archive.ClassType: verdict.KindType, archive.ClassMode: verdict.KindMode,
+	archive.ClassLink: verdict.KindLink, archive.ClassOwner: verdict.KindOwner, archive.ClassTime: verdict.KindMtime,
+	archive.ClassCompression: verdict.KindCompression, archive.ClassHeader: verdict.KindHeader,
 }
 
 // member is one archive member as compare sees it.
@@ -28,14 +30,18 @@ type member struct {
 	key   string        // name and occurrence, for matching
 	label string        // name, with "#n" for the n-th occurrence of a repeated name
 	dup   bool          // the name occurs more than once in this archive
+	match string        // the name below a versioned prefix (see versionedPrefix), or the name
 }
 
 func keyMembers(ms []*member) {
 	seen := map[string]int{}
 	for _, m := range ms {
-		seen[m.Name]++
-		m.occ = seen[m.Name]
-		m.key = fmt.Sprintf("%s\x00%d", m.Name, m.occ) // NUL never occurs in a checked name
+		if m.match == "" {
+			m.match = m.Name
+		}
+		seen[m.match]++
+		m.occ = seen[m.match]
+		m.key = fmt.Sprintf("%s\x00%d", m.match, m.occ) // NUL never occurs in a checked name
 		m.label = m.Name
 		if m.occ > 1 {
 			m.label = fmt.Sprintf("%s#%d", m.Name, m.occ)
@@ -52,13 +58,26 @@ type pair struct {
 	a, b *member
 	ai   int
 	bi   int
-	node *Node
+	node *report.Node
 }
 
 // diffMembers compares two member lists: members present on one side only,
 // repeats, order, and every metadata field of members present on both.
 // Content is left to the caller (pairs whose digests differ).
-func (e *engine) diffMembers(parent *Node, as, bs []*member) []*pair {
+func (e *engine) diffMembers(parent *report.Node, as, bs []*member) []*pair {
+	if pa, pb, ok := versionedPrefix(as, bs); ok {
+		// Every member sits under one directory named after the version
+		// (module@version/, name-1.2/): pair them below it, and say once
+		// that the directory differs.
+		for _, m := range as {
+			m.match = strings.TrimPrefix(m.Name, pa)
+		}
+		for _, m := range bs {
+			m.match = strings.TrimPrefix(m.Name, pb)
+		}
+		e.add(parent, &report.Node{Name: "member prefix", Kind: verdict.KindMetadata, Rebuilt: pa, Shipped: pb,
+			Summary: "every member's name starts with another directory; members are paired below it"})
+	}
 	keyMembers(as)
 	keyMembers(bs)
 	bIndex := make(map[string]int, len(bs))
@@ -76,13 +95,13 @@ func (e *engine) diffMembers(parent *Node, as, bs []*member) []*pair {
 		j, ok := bIndex[m.key]
 		if !ok {
 			if m.occ > 1 {
-				e.add(parent, &Node{Name: m.Name, Kind: KindDuplicate, Summary: "repeated member present only in the rebuilt archive", Rebuilt: m.label})
+				e.add(parent, &report.Node{Name: m.Name, Kind: verdict.KindDuplicate, Summary: "repeated member present only in the rebuilt archive", Rebuilt: m.label})
 			} else {
-				e.add(parent, &Node{Name: m.Name, Kind: KindRemoved, Summary: fmt.Sprintf("only in rebuilt (%s, %d bytes)", m.Type, m.Size)})
+				e.add(parent, &report.Node{Name: m.Name, Kind: verdict.KindRemoved, Summary: fmt.Sprintf("only in rebuilt (%s, %d bytes)", m.Type, m.Size)})
 			}
 			continue
 		}
-		pairs = append(pairs, &pair{a: m, b: bs[j], ai: i, bi: j, node: &Node{Name: m.label, Kind: KindFile}})
+		pairs = append(pairs, &pair{a: m, b: bs[j], ai: i, bi: j, node: &report.Node{Name: m.label, Kind: verdict.KindFile}})
 	}
 	for _, m := range bs {
 		dups = dups || m.dup
@@ -90,16 +109,16 @@ func (e *engine) diffMembers(parent *Node, as, bs []*member) []*pair {
 			continue
 		}
 		if m.occ > 1 {
-			e.add(parent, &Node{Name: m.Name, Kind: KindDuplicate, Summary: "repeated member present only in the shipped archive", Shipped: m.label})
+			e.add(parent, &report.Node{Name: m.Name, Kind: verdict.KindDuplicate, Summary: "repeated member present only in the shipped archive", Shipped: m.label})
 		} else {
-			e.add(parent, &Node{Name: m.Name, Kind: KindAdded, Summary: fmt.Sprintf("only in shipped (%s, %d bytes)", m.Type, m.Size)})
+			e.add(parent, &report.Node{Name: m.Name, Kind: verdict.KindAdded, Summary: fmt.Sprintf("only in shipped (%s, %d bytes)", m.Type, m.Size)})
 		}
 	}
 	// Order of the members both sides have: pairs are in rebuilt order;
 	// their shipped indices must increase.
 	for k := 1; k < len(pairs); k++ {
 		if pairs[k].bi < pairs[k-1].bi {
-			n := &Node{Name: "member order", Kind: KindOrder,
+			n := &report.Node{Name: "member order", Kind: verdict.KindOrder,
 				Summary: fmt.Sprintf("member order differs: %q comes after %q in rebuilt, before it in shipped", pairs[k].a.label, pairs[k-1].a.label)}
 			if dups {
 				n.Summary += "; names repeat, so order decides which copy an extractor keeps"
@@ -116,18 +135,56 @@ func (e *engine) diffMembers(parent *Node, as, bs []*member) []*pair {
 	return pairs
 }
 
+// versionedPrefix finds the directory every member of each side sits
+// under (the longest common run of whole path elements), and reports
+// them when they differ: two releases of a Go module zip
+// (golang.org/toolchain@v0.0.1-go1.26.7.linux-amd64/…), of a source
+// tarball (hello-2.10/…), whose members would otherwise pair with nothing.
+func versionedPrefix(as, bs []*member) (string, string, bool) {
+	pa, pb := commonDir(as), commonDir(bs)
+	return pa, pb, pa != "" && pb != "" && pa != pb
+}
+
+// commonDir returns the longest "dir/" that starts every member's name
+// (a directory member's own name counts: "hello-2.10/" is under
+// "hello-2.10/"), or "".
+func commonDir(ms []*member) string {
+	if len(ms) == 0 {
+		return ""
+	}
+	prefix := ms[0].Name
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		prefix = prefix[:i+1]
+	} else {
+		return ""
+	}
+	for _, m := range ms[1:] {
+		for prefix != "" && !strings.HasPrefix(m.Name, prefix) {
+			i := strings.LastIndex(strings.TrimSuffix(prefix, "/"), "/")
+			prefix = prefix[:i+1]
+		}
+		if prefix == "" {
+			return ""
+		}
+	}
+	if prefix == "./" {
+		return ""
+	}
+	return prefix
+}
+
 // diffFields adds a leaf for each field whose value differs or that only
 // one side has. Time fields are gathered into one leaf: a zip records one
 // time up to five times (DOS time and extended timestamp, in the central
 // directory and the local header), and one change is one difference.
-func (e *engine) diffFields(n *Node, as, bs []archive.Field) {
+func (e *engine) diffFields(n *report.Node, as, bs []archive.Field) {
 	bv := map[string]archive.Field{}
 	for _, f := range bs {
 		bv[f.Name] = f
 	}
-	var times []*Node
-	add := func(x *Node) {
-		if x.Kind == KindMtime {
+	var times []*report.Node
+	add := func(x *report.Node) {
+		if x.Kind == verdict.KindMtime {
 			times = append(times, x)
 		} else {
 			e.add(n, x)
@@ -139,14 +196,14 @@ func (e *engine) diffFields(n *Node, as, bs []archive.Field) {
 		g, ok := bv[f.Name]
 		switch {
 		case !ok:
-			add(&Node{Name: f.Name, Kind: classKind[f.Class], Rebuilt: f.Value, Shipped: "(absent)"})
+			add(&report.Node{Name: f.Name, Kind: classKind[f.Class], Rebuilt: f.Value, Shipped: "(absent)"})
 		case g.Value != f.Value:
-			add(&Node{Name: f.Name, Kind: classKind[f.Class], Rebuilt: f.Value, Shipped: g.Value})
+			add(&report.Node{Name: f.Name, Kind: classKind[f.Class], Rebuilt: f.Value, Shipped: g.Value})
 		}
 	}
 	for _, g := range bs {
 		if !seen[g.Name] {
-			add(&Node{Name: g.Name, Kind: classKind[g.Class], Rebuilt: "(absent)", Shipped: g.Value})
+			add(&report.Node{Name: g.Name, Kind: classKind[g.Class], Rebuilt: "(absent)", Shipped: g.Value})
 		}
 	}
 	switch len(times) {
@@ -171,9 +228,9 @@ func (e *engine) diffFields(n *Node, as, bs []archive.Field) {
 // compareCompressed compares two compressed streams: their headers, then
 // their decompressed contents; and, when those are equal, their compressed
 // payloads.
-func (e *engine) compareCompressed(parent *Node, a, b *blob, fa, fb format.Format, depth int) error {
+func (e *engine) compareCompressed(parent *report.Node, a, b *blob, fa, fb format.Format, depth int) error {
 	if fa != fb {
-		e.add(parent, &Node{Name: "compression", Kind: KindCompression, Summary: "compression format differs", Rebuilt: fa.String(), Shipped: fb.String()})
+		e.add(parent, &report.Node{Name: "compression", Kind: verdict.KindCompression, Summary: "compression format differs", Rebuilt: fa.String(), Shipped: fb.String()})
 	}
 	var ha, hb int64
 	if fa == format.Gzip && fb == format.Gzip {
@@ -223,7 +280,7 @@ func (e *engine) compareCompressed(parent *Node, a, b *blob, fa, fb format.Forma
 			return err
 		}
 		if da != db && fa == fb {
-			e.add(parent, &Node{Name: "compressed data", Kind: KindCompression,
+			e.add(parent, &report.Node{Name: "compressed data", Kind: verdict.KindCompression,
 				Summary: fmt.Sprintf("same decompressed content, different compressed bytes (%d vs %d bytes): another compressor or level", pa.size, pb.size)})
 		}
 		return nil
@@ -243,7 +300,7 @@ func (e *engine) compareCompressed(parent *Node, a, b *blob, fa, fb format.Forma
 		return err
 	}
 	defer bb.free()
-	n := &Node{Name: "(decompressed)", Kind: KindFile}
+	n := &report.Node{Name: "(decompressed)", Kind: verdict.KindFile}
 	if err := e.compareBlobs(n, ba, bb, depth+1); err != nil {
 		return err
 	}
@@ -302,7 +359,7 @@ func (e *engine) spillStream(open func() (io.ReadCloser, error), where string) (
 // compareTar compares two tar streams in two passes each: the first lists
 // members and hashes their content; the second, only when some content
 // differs, keeps exactly the differing members for a closer look.
-func (e *engine) compareTar(parent *Node, wa, wb string, oa, ob func() (io.ReadCloser, error), depth int) error {
+func (e *engine) compareTar(parent *report.Node, wa, wb string, oa, ob func() (io.ReadCloser, error), depth int) error {
 	as, ta, err := e.listTar(oa, wa)
 	if err != nil {
 		return err
@@ -316,18 +373,19 @@ func (e *engine) compareTar(parent *Node, wa, wb string, oa, ob func() (io.ReadC
 }
 
 // diffTrailers reports non-zero data after the end-of-archive markers.
-func (e *engine) diffTrailers(parent *Node, a, b archive.Trailer) {
+func (e *engine) diffTrailers(parent *report.Node, a, b archive.Trailer) {
 	if a.NonZero == b.NonZero && a.Digest == b.Digest {
 		return
 	}
-	e.addFixed(parent, &Node{Name: "data after end of archive", Kind: KindBytes,
+	e.addFixed(parent, &report.Node{Name: "data after end of archive", Kind: verdict.KindBytes,
 		Summary: "non-zero bytes after the end-of-archive marker differ; most extractors ignore them, GNU tar --ignore-zeros does not",
 		Rebuilt: fmt.Sprintf("%d bytes", a.NonZero), Shipped: fmt.Sprintf("%d bytes", b.NonZero)})
 }
 
 // compareTarMembers compares two listed tars; oa and ob reopen them to
 // keep the members whose content differs.
-func (e *engine) compareTarMembers(parent *Node, wa, wb string, oa, ob func() (io.ReadCloser, error), as, bs []*member, depth int) error {
+func (e *engine) compareTarMembers(parent *report.Node, wa, wb string, oa, ob func() (io.ReadCloser, error), as, bs []*member, depth int) error {
+	part := e.deb.take()
 	pairs := e.diffMembers(parent, as, bs)
 	var differ []*pair
 	wantA, wantB := map[int]bool{}, map[int]bool{}
@@ -349,6 +407,23 @@ func (e *engine) compareTarMembers(parent *Node, wa, wb string, oa, ob func() (i
 		}
 		defer freeAll(kb)
 		for _, p := range differ {
+			if part == "control" {
+				handled, err := e.compareDebControl(p.node, p.a.Name, ka[p.ai], kb[p.bi])
+				if err != nil {
+					return err
+				}
+				if handled {
+					if strings.TrimPrefix(p.a.Name, "./") == "md5sums" {
+						e.deb.sumsNode = p.node
+					}
+					ka[p.ai].free()
+					kb[p.bi].free()
+					continue
+				}
+			}
+			if part == "data" && isChangelog(p.a.Name) {
+				e.order[p.node] = -1 // why this version exists: first
+			}
 			if err := e.compareBlobs(p.node, ka[p.ai], kb[p.bi], depth+1); err != nil {
 				return err
 			}
@@ -437,7 +512,7 @@ func (e *engine) keepTar(open func() (io.ReadCloser, error), where string, want 
 
 // compareZip compares two zip archives. Members whose compressed bytes are
 // equal (same method) are equal and never decompressed.
-func (e *engine) compareZip(parent *Node, a, b *blob, depth int) error {
+func (e *engine) compareZip(parent *report.Node, a, b *blob, depth int) error {
 	za, err := archive.OpenZip(e.ctx, a.ra, a.size, a.where, e.budget)
 	if err != nil {
 		return err
@@ -447,12 +522,12 @@ func (e *engine) compareZip(parent *Node, a, b *blob, depth int) error {
 		return err
 	}
 	if za.OutsideDigest != zb.OutsideDigest {
-		e.addFixed(parent, &Node{Name: "data outside members", Kind: KindBytes,
+		e.addFixed(parent, &report.Node{Name: "data outside members", Kind: verdict.KindBytes,
 			Summary: "bytes that belong to no member (a prefix, gaps between members, a signing block) differ; a streaming extractor may see them",
 			Rebuilt: fmt.Sprintf("%d bytes", za.Outside), Shipped: fmt.Sprintf("%d bytes", zb.Outside)})
 	}
 	if za.Comment != zb.Comment {
-		e.add(parent, &Node{Name: "archive comment", Kind: KindMetadata, Rebuilt: fmt.Sprintf("%q", za.Comment), Shipped: fmt.Sprintf("%q", zb.Comment)})
+		e.add(parent, &report.Node{Name: "archive comment", Kind: verdict.KindMetadata, Rebuilt: fmt.Sprintf("%q", za.Comment), Shipped: fmt.Sprintf("%q", zb.Comment)})
 	}
 	ms := func(z *archive.Zip) []*member {
 		out := make([]*member, len(z.Members))
@@ -483,7 +558,7 @@ func (e *engine) compareZip(parent *Node, a, b *blob, depth int) error {
 			err = errorsJoin(err1, err2)
 		case da == db:
 			if x.Method == y.Method {
-				e.add(p.node, &Node{Name: "compressed data", Kind: KindCompression,
+				e.add(p.node, &report.Node{Name: "compressed data", Kind: verdict.KindCompression,
 					Summary: fmt.Sprintf("same content, different compressed bytes (%d vs %d bytes)", x.CompressedSize(), y.CompressedSize())})
 			}
 		default:
@@ -519,7 +594,7 @@ func (e *engine) zipMember(z *archive.Zip, m *archive.ZipMember) (*blob, error) 
 
 // compareAr compares two ar archives (Debian packages); members are
 // sections of the files, so nothing is copied.
-func (e *engine) compareAr(parent *Node, a, b *blob, depth int) error {
+func (e *engine) compareAr(parent *report.Node, a, b *blob, depth int) error {
 	ra, err := archive.ReadAr(e.ctx, a.ra, a.size, a.where, e.budget)
 	if err != nil {
 		return err
@@ -550,13 +625,28 @@ func (e *engine) compareAr(parent *Node, a, b *blob, depth int) error {
 		return err
 	}
 	pairs := e.diffMembers(parent, ma, mb)
+	deb := isDeb(ma) && isDeb(mb)
+	if deb {
+		prev := e.deb
+		e.deb = &debState{sums: map[string]*report.Node{}}
+		defer func() { e.deb = prev }()
+	}
 	for _, p := range pairs {
+		if deb {
+			e.deb.part = debPart(p.a.Name)
+			if e.deb.part == "data" {
+				e.deb.data = p.node
+			}
+		}
 		if p.a.dig != p.b.dig {
 			if err := e.compareBlobs(p.node, ba[p.ai], bb[p.bi], depth+1); err != nil {
 				return err
 			}
 		}
 		e.attach(parent, p.node)
+	}
+	if deb {
+		e.linkSums(e.deb.sumsNode)
 	}
 	return nil
 }

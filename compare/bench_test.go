@@ -10,6 +10,7 @@ import (
 
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/fixture"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 // toolchainLike makes n members of source-like text, as in a Go
@@ -46,7 +47,7 @@ func benchPair(b *testing.B, x, y []byte, norms ...string) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if r.Verdict != compare.Different {
+		if r.Verdict != verdict.Different {
 			b.Fatalf("verdict %v", r.Verdict)
 		}
 	}

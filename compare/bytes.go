@@ -10,12 +10,14 @@ import (
 
 	"github.com/aymanbagabas/go-udiff"
 
+	"github.com/reprove/reprove/compare/report"
+	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/english"
 )
 
 // compareText gives a unified line diff of two text files small enough to
 // hold in memory; larger ones are compared as bytes.
-func (e *engine) compareText(parent *Node, a, b *blob) error {
+func (e *engine) compareText(parent *report.Node, a, b *blob) error {
 	if a.size > e.lim.MaxTextSize || b.size > e.lim.MaxTextSize {
 		return e.compareBytes(parent, a, b)
 	}
@@ -60,19 +62,19 @@ func (e *engine) compareText(parent *Node, a, b *blob) error {
 		// Same lines, different bytes (for example a missing final newline).
 		return e.compareBytes(parent, a, b)
 	}
-	e.add(parent, &Node{Name: "text", Kind: KindText, Summary: fmt.Sprintf("%s only in rebuilt, %d only in shipped", english.Count(del, "line"), add), Lines: body})
+	e.add(parent, &report.Node{Name: "text", Kind: verdict.KindText, Summary: fmt.Sprintf("%s only in rebuilt, %d only in shipped", english.Count(del, "line"), add), Lines: body})
 	return nil
 }
 
 // compareBytes lists the byte ranges in which two blobs differ.
-func (e *engine) compareBytes(parent *Node, a, b *blob) error {
+func (e *engine) compareBytes(parent *report.Node, a, b *blob) error {
 	return e.diffBytes(parent, "bytes", e.reader(a.reader(), a.where, "comparing"), e.reader(b.reader(), b.where, "comparing"), a.size, b.size)
 }
 
 // diffBytes streams two readers side by side and records the ranges that
 // differ (ranges closer than 8 bytes are merged), with a short hex view of
 // the first few.
-func (e *engine) diffBytes(parent *Node, name string, ra, rb io.Reader, na, nb int64) error {
+func (e *engine) diffBytes(parent *report.Node, name string, ra, rb io.Reader, na, nb int64) error {
 	const chunk = 64 << 10
 	const merge = 8
 	ba, bb := bufio.NewReaderSize(ra, chunk), bufio.NewReaderSize(rb, chunk)
@@ -146,6 +148,6 @@ func (e *engine) diffBytes(parent *Node, name string, ra, rb io.Reader, na, nb i
 	if na == nb && differing == 0 {
 		return nil
 	}
-	e.add(parent, &Node{Name: name, Kind: KindBytes, Summary: summary, Lines: lines, LinesOmitted: linesExtra})
+	e.add(parent, &report.Node{Name: name, Kind: verdict.KindBytes, Summary: summary, Lines: lines, LinesOmitted: linesExtra})
 	return nil
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/reprove/reprove/compare/archive"
 	"github.com/reprove/reprove/compare/format"
+	"github.com/reprove/reprove/compare/report"
+	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/ctxio"
 )
 
@@ -22,8 +24,8 @@ import (
 // result (Verdict Different), not an error; an error means the comparison
 // could not finish (unreadable or corrupt input, a limit crossed, a
 // cancelled context) and says nothing about whether the files match.
-func Files(ctx context.Context, rebuilt, shipped string, opts Options) (*Report, error) {
-	if _, err := CheckNormalizers(opts.Normalizers); err != nil {
+func Files(ctx context.Context, rebuilt, shipped string, opts Options) (*report.Report, error) {
+	if _, err := verdict.CheckNormalizers(opts.Normalizers); err != nil {
 		return nil, fmt.Errorf("compare: %w", err)
 	}
 	fa, ia, err := openRegular(rebuilt)
@@ -64,8 +66,8 @@ type Input struct {
 }
 
 // Compare is Files for inputs the caller holds; the same rules apply.
-func Compare(ctx context.Context, rebuilt, shipped Input, opts Options) (*Report, error) {
-	allowed, err := CheckNormalizers(opts.Normalizers)
+func Compare(ctx context.Context, rebuilt, shipped Input, opts Options) (*report.Report, error) {
+	allowed, err := verdict.CheckNormalizers(opts.Normalizers)
 	if err != nil {
 		return nil, fmt.Errorf("compare: %w", err)
 	}
@@ -76,7 +78,7 @@ func Compare(ctx context.Context, rebuilt, shipped Input, opts Options) (*Report
 	defer e.cleanup()
 	a := &blob{ra: rebuilt.R, size: rebuilt.Size, where: rebuilt.Name}
 	b := &blob{ra: shipped.R, size: shipped.Size, where: shipped.Name}
-	r := &Report{SchemaVersion: SchemaVersion, Allowed: allowed}
+	r := &report.Report{SchemaVersion: report.SchemaVersion, Allowed: allowed}
 	// The two whole-file digests are the verdict's ground truth and the
 	// largest reads of a comparison: hash both at once.
 	var wg sync.WaitGroup
@@ -93,24 +95,24 @@ func Compare(ctx context.Context, rebuilt, shipped Input, opts Options) (*Report
 	}
 	for _, x := range []struct {
 		bl  *blob
-		art *Artifact
+		art *report.Artifact
 	}{{a, &r.Rebuilt}, {b, &r.Shipped}} {
 		d := x.bl.dig
 		f, err := e.sniff(x.bl)
 		if err != nil {
 			return nil, err
 		}
-		*x.art = Artifact{Path: x.bl.where, Digest: d, Size: x.bl.size, Format: f}
+		*x.art = report.Artifact{Path: x.bl.where, Digest: d, Size: x.bl.size, Format: f}
 	}
 	if r.Rebuilt.Digest == r.Shipped.Digest {
-		r.Verdict = Identical
+		r.Verdict = verdict.Identical
 		return r, nil
 	}
 	name := filepath.Base(shipped.Name)
 	if filepath.Base(rebuilt.Name) != name {
 		name = filepath.Base(rebuilt.Name) + " ↔ " + name
 	}
-	root := &Node{Name: name, Kind: KindFile}
+	root := &report.Node{Name: name, Kind: verdict.KindFile}
 	if err := e.compareBlobs(root, a, b, 0); err != nil {
 		return nil, err
 	}
@@ -124,10 +126,10 @@ func Compare(ctx context.Context, rebuilt, shipped Input, opts Options) (*Report
 		// bug, and a bug must never produce a match.
 		return nil, errors.New("compare: internal error: digests differ but no difference was recorded")
 	case e.unexplained == 0 && e.counts.Accepted == e.counts.Differences:
-		r.Verdict = Equivalent
+		r.Verdict = verdict.Equivalent
 		r.Normalizers = sortedKeys(e.needed)
 	default:
-		r.Verdict = Different
+		r.Verdict = verdict.Different
 		if e.unexplained == 0 {
 			for k := range e.suggested {
 				e.needed[k] = true
@@ -187,11 +189,18 @@ type engine struct {
 
 	buf []byte // one copy buffer for every hash: io.Copy would allocate 32 KiB per call
 
-	counts      Counts
-	notes       []string // what could not be analysed, for Report.Notes
+	counts      report.Counts
+	notes       []string // what could not be analysed, for report.Report.Notes
 	unexplained int
 	needed      map[string]bool // accepted normalizers
 	suggested   map[string]bool // covering normalizers not allowed
+	// order puts a place before its siblings of the same rank (Go build
+	// info first: it says which inputs changed; then strings, functions,
+	// data; layout and sections last).
+	order map[*report.Node]int
+	// deb is set while the members of two Debian packages are compared.
+	deb *debState
+	ids int // node IDs given out (report.Node.ID)
 }
 
 func newEngine(ctx context.Context, opts Options, allowed []string) *engine {
@@ -208,7 +217,7 @@ func newEngine(ctx context.Context, opts Options, allowed []string) *engine {
 		}
 	}
 	return &engine{ctx: ctx, lim: lim, allowed: allowed, budget: archive.NewBudget(lim.archive()), buf: make([]byte, 256<<10),
-		prog: prog, tempDir: opts.TempDir, needed: map[string]bool{}, suggested: map[string]bool{}}
+		prog: prog, tempDir: opts.TempDir, needed: map[string]bool{}, suggested: map[string]bool{}, order: map[*report.Node]int{}}
 }
 
 func (e *engine) cleanup() {
@@ -313,11 +322,11 @@ func (e *engine) note(where, s string) { e.notes = append(e.notes, where+": "+s)
 // add records a difference under parent. Every leaf goes through add, so
 // the counts that decide the verdict see every difference, including those
 // later cut from the report.
-func (e *engine) add(parent *Node, n *Node) {
+func (e *engine) add(parent *report.Node, n *report.Node) {
 	if n.Leaf() {
 		e.counts.Differences++
 		if n.Normalizer == "" {
-			if norm, ok := covering(n.Kind, e.allowed); norm != "" {
+			if norm, ok := verdict.Covering(n.Kind, e.allowed); norm != "" {
 				n.Normalizer, n.Accepted = norm, ok
 			}
 		}
@@ -336,14 +345,21 @@ func (e *engine) add(parent *Node, n *Node) {
 
 // addFixed records a difference no normalizer may accept, whatever its
 // kind (for example an order change among repeated names).
-func (e *engine) addFixed(parent *Node, n *Node) {
+func (e *engine) addFixed(parent *report.Node, n *report.Node) {
 	e.counts.Differences++
 	e.unexplained++
 	parent.Children = append(parent.Children, n)
 }
 
+// placed records where n sorts among its siblings (see engine.order) and
+// returns it.
+func (e *engine) placed(n *report.Node, order int) *report.Node {
+	e.order[n] = order
+	return n
+}
+
 // attach adds a place node (a member, a section) if it holds anything.
-func (e *engine) attach(parent, n *Node) {
+func (e *engine) attach(parent, n *report.Node) {
 	if len(n.Children) > 0 {
 		parent.Children = append(parent.Children, n)
 	}
@@ -352,12 +368,14 @@ func (e *engine) attach(parent, n *Node) {
 // finish sorts the tree so that what matters comes first: causes before
 // effects; then what holds a difference no normalizer covers, then what
 // holds one a normalizer would cover but was not allowed, then what
-// allowed normalizers accept; within each, leaves before places, places in
-// their order and by name. Nothing is cut: renderings cut, and say so.
-func (e *engine) finish(n *Node) {
-	rank := map[*Node]int{}
-	var mark func(*Node, bool) int
-	mark = func(x *Node, effect bool) int {
+// allowed normalizers accept; within each, places holding a headline
+// cause (see headline) first, leaves before places, places in their order
+// and by name. Nothing is cut: renderings cut, and say so.
+func (e *engine) finish(n *report.Node) {
+	rank := map[*report.Node]int{}
+	head := map[*report.Node]bool{} // holds a headline cause (see headline)
+	var mark func(*report.Node, bool) int
+	mark = func(x *report.Node, effect bool) int {
 		effect = effect || x.Effect
 		r := 0
 		switch {
@@ -372,13 +390,17 @@ func (e *engine) finish(n *Node) {
 		}
 		for _, c := range x.Children {
 			r = max(r, mark(c, effect))
+			head[x] = head[x] || (head[c] && !c.Effect)
+		}
+		if x.Leaf() && !effect && headline(x) {
+			head[x] = true
 		}
 		rank[x] = r
 		return r
 	}
 	mark(n, false)
-	var sortTree func(*Node)
-	sortTree = func(n *Node) {
+	var sortTree func(*report.Node)
+	sortTree = func(n *report.Node) {
 		sort.SliceStable(n.Children, func(i, j int) bool {
 			a, b := n.Children[i], n.Children[j]
 			switch {
@@ -386,10 +408,12 @@ func (e *engine) finish(n *Node) {
 				return !a.Effect
 			case rank[a] != rank[b]:
 				return rank[a] > rank[b]
+			case !a.Leaf() && !b.Leaf() && head[a] != head[b]:
+				return head[a]
 			case a.Leaf() != b.Leaf():
 				return a.Leaf()
-			case a.order != b.order:
-				return a.order < b.order
+			case e.order[a] != e.order[b]:
+				return e.order[a] < e.order[b]
 			case !a.Leaf():
 				return a.Name < b.Name
 			}
@@ -402,9 +426,24 @@ func (e *engine) finish(n *Node) {
 	sortTree(n)
 }
 
+// headline reports whether a difference names what a build was made from
+// or as: a toolchain, module or dependency version in Go build info, a
+// field of a package's control file (its version, its dependencies).
+// Places holding one come before their siblings, so that the cause of a
+// release-to-release difference is among a report's first lines.
+func headline(n *report.Node) bool {
+	switch n.Kind {
+	case verdict.KindField:
+		return true
+	case verdict.KindBuildInfo:
+		return n.Name != "build id"
+	}
+	return false
+}
+
 // compareBlobs explains how a and b differ, adding nodes under parent. It
 // is called only when their digests may differ.
-func (e *engine) compareBlobs(parent *Node, a, b *blob, depth int) error {
+func (e *engine) compareBlobs(parent *report.Node, a, b *blob, depth int) error {
 	if err := e.ctx.Err(); err != nil {
 		return err
 	}
@@ -434,7 +473,7 @@ func (e *engine) compareBlobs(parent *Node, a, b *blob, depth int) error {
 	before := e.counts.Differences
 	switch {
 	case fa != fb && !(fa.Compressed() && fb.Compressed()):
-		e.add(parent, &Node{Name: "format", Kind: KindFormat, Summary: "file format differs", Rebuilt: fa.String(), Shipped: fb.String()})
+		e.add(parent, &report.Node{Name: "format", Kind: verdict.KindFormat, Summary: "file format differs", Rebuilt: fa.String(), Shipped: fb.String()})
 		if plain(fa) && plain(fb) {
 			// Text that became binary (a NUL crept in), or empty: the
 			// bytes say where.

@@ -15,9 +15,11 @@
 // format has: archive member and metadata field (tar with any compression,
 // zip and jar, ar and Debian packages); for executables (ELF, PE, Mach-O),
 // Go build-info field, function, data object, string literal and section;
-// text line, byte range. The JSON form of a Report (WriteJSON, schema
-// SchemaVersion) is the source of truth and is never cut; package render
-// turns it into text and HTML, which cut long lists and say so.
+// text line, byte range. The report model is package report: the JSON form
+// of a report.Report (WriteJSON, schema report.SchemaVersion) is the source
+// of truth and is never cut; package render turns it into text and HTML,
+// which cut long lists and say so. Verdicts, kinds of difference and the
+// normalizer registry are package verdict's.
 //
 // # Executables
 //
@@ -28,14 +30,15 @@
 // added or removed, and diffs the string literals as sets. Changed, added
 // and removed ones, the strings and the build information are the causes
 // and come first; what follows from them (moved code and data, section
-// bytes, layout fields) is marked Node.Effect and folded by the
+// bytes, layout fields) is marked report.Node.Effect and folded by the
 // renderings. The classification explains a difference; it never decides
 // the verdict, which the digests and the normalizers do.
 //
 // # Normalizers
 //
 // Normalizers are named, opt-in and pure: each accepts certain kinds of
-// recorded difference, nothing else. Lookup and NormalizerNames expose them.
+// recorded difference, nothing else. verdict.Lookup and
+// verdict.NormalizerNames expose them.
 //
 //	archive-mtime  member modification, access and change times (tar, zip, ar)
 //	archive-order  member order (never when a name repeats)

@@ -10,20 +10,22 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/reprove/reprove/compare/exe"
 	"github.com/reprove/reprove/compare/pe"
+	"github.com/reprove/reprove/compare/report"
+	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/english"
 )
 
 // comparePE explains the differences a signature, a timestamp or a
 // checksum make, then checks that nothing else differs.
-func (e *engine) comparePE(parent *Node, a, b *blob) error {
+func (e *engine) comparePE(parent *report.Node, a, b *blob) error {
 	la, erra := pe.ReadLayout(a.ra, a.size)
 	lb, errb := pe.ReadLayout(b.ra, b.size)
 	if erra != nil || errb != nil {
-		e.add(parent, &Node{Name: "pe headers", Kind: KindContent, Summary: "PE headers not understood: " + errorsJoin(erra, errb).Error()})
+		e.add(parent, &report.Node{Name: "pe headers", Kind: verdict.KindContent, Summary: "PE headers not understood: " + errorsJoin(erra, errb).Error()})
 		return e.compareExe(parent, a, b, nil)
 	}
 	if la.Timestamp != lb.Timestamp {
-		e.add(parent, &Node{Name: "coff timestamp", Kind: KindTimestamp, Rebuilt: fmt.Sprint(la.Timestamp), Shipped: fmt.Sprint(lb.Timestamp)})
+		e.add(parent, &report.Node{Name: "coff timestamp", Kind: verdict.KindTimestamp, Rebuilt: fmt.Sprint(la.Timestamp), Shipped: fmt.Sprint(lb.Timestamp)})
 	}
 	sigDiffers, err := e.signaturesDiffer(a, b, la, lb)
 	if err != nil {
@@ -32,7 +34,7 @@ func (e *engine) comparePE(parent *Node, a, b *blob) error {
 	if la.Checksum != lb.Checksum {
 		// Signing rewrites the checksum, so authenticode covers it when the
 		// signatures differ; otherwise only pe-timestamp does.
-		n := &Node{Name: "checksum", Kind: KindChecksum, Rebuilt: fmt.Sprintf("%#x", la.Checksum), Shipped: fmt.Sprintf("%#x", lb.Checksum),
+		n := &report.Node{Name: "checksum", Kind: verdict.KindChecksum, Rebuilt: fmt.Sprintf("%#x", la.Checksum), Shipped: fmt.Sprintf("%#x", lb.Checksum),
 			Normalizer: "pe-timestamp"}
 		if sigDiffers {
 			n.Normalizer = "authenticode"
@@ -46,12 +48,12 @@ func (e *engine) comparePE(parent *Node, a, b *blob) error {
 		e.add(parent, n)
 	}
 	if sigDiffers {
-		n := &Node{Name: "authenticode signature", Kind: KindSignature}
+		n := &report.Node{Name: "authenticode signature", Kind: verdict.KindSignature}
 		var err error
 		if n.Rebuilt, n.Signature, err = e.describeSignature(a, la, "rebuilt"); err != nil {
 			return err
 		}
-		var sb *pe.Signature
+		var sb *report.Signature
 		if n.Shipped, sb, err = e.describeSignature(b, lb, "shipped"); err != nil {
 			return err
 		}
@@ -130,7 +132,7 @@ func (e *engine) signaturesDiffer(a, b *blob, la, lb *pe.Layout) (bool, error) {
 	return da != db || la.CertOff != lb.CertOff, nil
 }
 
-func (e *engine) describeSignature(x *blob, l *pe.Layout, side string) (string, *pe.Signature, error) {
+func (e *engine) describeSignature(x *blob, l *pe.Layout, side string) (string, *report.Signature, error) {
 	if !l.Signed() {
 		return "unsigned", nil, nil
 	}
@@ -160,12 +162,12 @@ func (e *engine) describeSignature(x *blob, l *pe.Layout, side string) (string, 
 // (package exediff: identical, moved, changed, added, removed); header
 // fields; and last, as effects where the analysis accounts for them, the
 // sections byte by byte.
-func (e *engine) compareExe(parent *Node, a, b *blob, skipHeader map[string]bool) error {
+func (e *engine) compareExe(parent *report.Node, a, b *blob, skipHeader map[string]bool) error {
 	lim := e.lim.exe()
 	xa, erra := exe.Parse(a.ra, a.size, a.f, lim)
 	xb, errb := exe.Parse(b.ra, b.size, b.f, lim)
 	if erra != nil || errb != nil {
-		e.add(parent, &Node{Name: "structure", Kind: KindContent, Summary: "compared as bytes: " + errorsJoin(erra, errb).Error()})
+		e.add(parent, &report.Node{Name: "structure", Kind: verdict.KindContent, Summary: "compared as bytes: " + errorsJoin(erra, errb).Error()})
 		return e.compareBytes(parent, a, b)
 	}
 	e.diffBuildInfo(parent, xa, xb)
@@ -173,9 +175,9 @@ func (e *engine) compareExe(parent *Node, a, b *blob, skipHeader map[string]bool
 	if err != nil {
 		return err
 	}
-	hn := &Node{Name: "header", Kind: KindSection}
-	ln := &Node{Name: "layout", Kind: KindGroup, Effect: analysed, order: 1,
-		Summary: "header fields that place the sections (entry point, segments, data directories)"}
+	hn := &report.Node{Name: "header", Kind: verdict.KindSection}
+	ln := e.placed(&report.Node{Name: "layout", Kind: verdict.KindGroup, Effect: analysed,
+		Summary: "header fields that place the sections (entry point, segments, data directories)"}, 1)
 	var ha, hb, la, lb []exe.Field
 	for _, f := range xa.Header {
 		switch {
@@ -219,15 +221,15 @@ func (e *engine) compareExe(parent *Node, a, b *blob, skipHeader map[string]bool
 		names = append(names, k)
 	}
 	sort.Slice(names, func(i, j int) bool { return ka[names[i]] < ka[names[j]] })
-	group := &Node{Name: "sections", Kind: KindGroup, order: 2}
+	group := e.placed(&report.Node{Name: "sections", Kind: verdict.KindGroup}, 2)
 	for _, k := range names {
 		j, ok := kb[k]
 		if !ok {
-			e.add(parent, &Node{Name: "section " + k, Kind: KindRemoved, Summary: fmt.Sprintf("section only in rebuilt (%d bytes)", xa.Sections[ka[k]].Size)})
+			e.add(parent, &report.Node{Name: "section " + k, Kind: verdict.KindRemoved, Summary: fmt.Sprintf("section only in rebuilt (%d bytes)", xa.Sections[ka[k]].Size)})
 			continue
 		}
 		sa, sb := xa.Sections[ka[k]], xb.Sections[j]
-		sn := &Node{Name: k, Kind: KindSection, Effect: explained[sa.Name]}
+		sn := &report.Node{Name: k, Kind: verdict.KindSection, Effect: explained[sa.Name]}
 		e.diffExeFields(sn, sa.Fields, sb.Fields)
 		if err := e.diffSection(sn, a, b, sa, sb); err != nil {
 			return err
@@ -236,7 +238,7 @@ func (e *engine) compareExe(parent *Node, a, b *blob, skipHeader map[string]bool
 	}
 	for k, j := range kb {
 		if _, ok := ka[k]; !ok {
-			e.add(parent, &Node{Name: "section " + k, Kind: KindAdded, Summary: fmt.Sprintf("section only in shipped (%d bytes)", xb.Sections[j].Size)})
+			e.add(parent, &report.Node{Name: "section " + k, Kind: verdict.KindAdded, Summary: fmt.Sprintf("section only in shipped (%d bytes)", xb.Sections[j].Size)})
 		}
 	}
 	if len(group.Children) > 0 {
@@ -260,7 +262,7 @@ func layoutField(name string) bool {
 	return name == "entry" || name == "symbol table" || strings.HasPrefix(name, "program header ") || strings.HasPrefix(name, "data directory ")
 }
 
-func (e *engine) diffExeFields(n *Node, as, bs []exe.Field) {
+func (e *engine) diffExeFields(n *report.Node, as, bs []exe.Field) {
 	bv := map[string]string{}
 	for _, f := range bs {
 		bv[f.Name] = f.Value
@@ -273,19 +275,19 @@ func (e *engine) diffExeFields(n *Node, as, bs []exe.Field) {
 			v = "(absent)"
 		}
 		if v != f.Value {
-			e.add(n, &Node{Name: f.Name, Kind: KindMetadata, Rebuilt: f.Value, Shipped: v})
+			e.add(n, &report.Node{Name: f.Name, Kind: verdict.KindMetadata, Rebuilt: f.Value, Shipped: v})
 		}
 	}
 	for _, f := range bs {
 		if !seen[f.Name] {
-			e.add(n, &Node{Name: f.Name, Kind: KindMetadata, Rebuilt: "(absent)", Shipped: f.Value})
+			e.add(n, &report.Node{Name: f.Name, Kind: verdict.KindMetadata, Rebuilt: "(absent)", Shipped: f.Value})
 		}
 	}
 }
 
 // diffSection compares one section's bytes (diffBytes records nothing
 // when they are equal).
-func (e *engine) diffSection(sn *Node, a, b *blob, sa, sb exe.Section) error {
+func (e *engine) diffSection(sn *report.Node, a, b *blob, sa, sb exe.Section) error {
 	if err := e.diffBytes(sn, "bytes", io.NewSectionReader(a.ra, sa.Offset, sa.Size), io.NewSectionReader(b.ra, sb.Offset, sb.Size), sa.Size, sb.Size); err != nil {
 		return fmt.Errorf("compare section %s: %w", sa.Name, err)
 	}
@@ -293,9 +295,9 @@ func (e *engine) diffSection(sn *Node, a, b *blob, sa, sb exe.Section) error {
 }
 
 // diffBuildInfo compares Go build information field by field.
-func (e *engine) diffBuildInfo(parent *Node, xa, xb *exe.File) {
+func (e *engine) diffBuildInfo(parent *report.Node, xa, xb *exe.File) {
 	ba, bb := xa.BuildInfo, xb.BuildInfo
-	n := &Node{Name: "go build info", Kind: KindSection, order: -4}
+	n := e.placed(&report.Node{Name: "go build info", Kind: verdict.KindSection}, -4)
 	defer e.attach(parent, n)
 	if xa.BuildID != xb.BuildID || xa.HasBuildID != xb.HasBuildID {
 		id := func(x *exe.File) string {
@@ -304,7 +306,7 @@ func (e *engine) diffBuildInfo(parent *Node, xa, xb *exe.File) {
 			}
 			return fmt.Sprintf("%q", x.BuildID)
 		}
-		e.add(n, &Node{Name: "build id", Kind: KindBuildInfo, Rebuilt: id(xa), Shipped: id(xb)})
+		e.add(n, &report.Node{Name: "build id", Kind: verdict.KindBuildInfo, Rebuilt: id(xa), Shipped: id(xb)})
 	}
 	if ba == nil && bb == nil {
 		return
@@ -316,12 +318,12 @@ func (e *engine) diffBuildInfo(parent *Node, xa, xb *exe.File) {
 			}
 			return "absent"
 		}
-		e.add(n, &Node{Name: "build info", Kind: KindBuildInfo, Rebuilt: has(ba != nil), Shipped: has(bb != nil)})
+		e.add(n, &report.Node{Name: "build info", Kind: verdict.KindBuildInfo, Rebuilt: has(ba != nil), Shipped: has(bb != nil)})
 		return
 	}
 	field := func(name, x, y string) {
 		if x != y {
-			e.add(n, &Node{Name: name, Kind: KindBuildInfo, Rebuilt: x, Shipped: y})
+			e.add(n, &report.Node{Name: name, Kind: verdict.KindBuildInfo, Rebuilt: x, Shipped: y})
 		}
 	}
 	field("go version", ba.GoVersion, bb.GoVersion)
@@ -340,7 +342,9 @@ func (e *engine) diffBuildInfo(parent *Node, xa, xb *exe.File) {
 		return m
 	}
 	da, db := deps(ba.Deps), deps(bb.Deps)
-	diffMaps(da, db, func(k, x, y string) { e.add(n, &Node{Name: "dep " + k, Kind: KindBuildInfo, Rebuilt: x, Shipped: y}) })
+	diffMaps(da, db, func(k, x, y string) {
+		e.add(n, &report.Node{Name: "dep " + k, Kind: verdict.KindBuildInfo, Rebuilt: x, Shipped: y})
+	})
 	sa, sb := map[string]string{}, map[string]string{}
 	for _, s := range ba.Settings {
 		sa[s.Key] = s.Value
@@ -349,7 +353,7 @@ func (e *engine) diffBuildInfo(parent *Node, xa, xb *exe.File) {
 		sb[s.Key] = s.Value
 	}
 	diffMaps(sa, sb, func(k, x, y string) {
-		e.add(n, &Node{Name: "setting " + k, Kind: KindBuildInfo, Rebuilt: x, Shipped: y})
+		e.add(n, &report.Node{Name: "setting " + k, Kind: verdict.KindBuildInfo, Rebuilt: x, Shipped: y})
 	})
 }
 

@@ -14,9 +14,11 @@ import (
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/internal/testexe"
 	"github.com/reprove/reprove/compare/pe"
+	"github.com/reprove/reprove/compare/report"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
-func filesReport(t *testing.T, a, b string, norms ...string) *compare.Report {
+func filesReport(t *testing.T, a, b string, norms ...string) *report.Report {
 	t.Helper()
 	r, err := compare.Files(context.Background(), a, b, compare.Options{Normalizers: norms})
 	if err != nil {
@@ -37,8 +39,8 @@ func TestELFSameLengthString(t *testing.T) {
 	}
 	a := testexe.Build(t, "linux", "amd64", testexe.Hello("hello, world"))
 	b := testexe.Build(t, "linux", "amd64", testexe.Hello("hello, World"))
-	r := filesReport(t, a, b, compare.NormalizerNames()...)
-	if r.Verdict != compare.Different {
+	r := filesReport(t, a, b, verdict.NormalizerNames()...)
+	if r.Verdict != verdict.Different {
 		t.Fatalf("verdict = %v, want different", r.Verdict)
 	}
 	ls := leaves(r)
@@ -77,16 +79,16 @@ func TestAuthenticode(t *testing.T) {
 	if diff := cmp.Diff(sorted([]string{"checksum: pe-checksum (authenticode not allowed)", "authenticode signature: signature (authenticode not allowed)"}), leaves(r)); diff != "" {
 		t.Errorf("leaves (-want +got):\n%s", diff)
 	}
-	if r.Verdict != compare.Different || !slices.Equal(r.Suggested, []string{"authenticode"}) {
+	if r.Verdict != verdict.Different || !slices.Equal(r.Suggested, []string{"authenticode"}) {
 		t.Errorf("verdict %v suggested %v; want different, suggested authenticode", r.Verdict, r.Suggested)
 	}
 
 	// Allowed: equivalent, and the signer is reported.
 	r = filesReport(t, unsigned, signed, "authenticode")
-	if r.Verdict != compare.Equivalent || !slices.Equal(r.Normalizers, []string{"authenticode"}) {
+	if r.Verdict != verdict.Equivalent || !slices.Equal(r.Normalizers, []string{"authenticode"}) {
 		t.Fatalf("verdict %v normalizers %v; want equivalent under authenticode; leaves %q", r.Verdict, r.Normalizers, leaves(r))
 	}
-	sig := findKind(r.Differences, compare.KindSignature)
+	sig := findKind(r.Differences, verdict.KindSignature)
 	if sig == nil || sig.Signature == nil || !strings.Contains(sig.Signature.Signer, "CN=Example Vendor Code Signing") ||
 		!sig.Signature.DigestMatches || !sig.Signature.SignatureValid || sig.Rebuilt != "unsigned" || !strings.Contains(sig.Shipped, "signed by CN=Example Vendor Code Signing") {
 		t.Errorf("signature node = %+v", sig)
@@ -109,16 +111,16 @@ func TestAuthenticode(t *testing.T) {
 	tampered[0x600] ^= 0x01 // inside .text
 	tp := filepath.Join(t.TempDir(), "tampered.exe")
 	os.WriteFile(tp, tampered, 0o644)
-	r = filesReport(t, unsigned, tp, compare.NormalizerNames()...)
-	if r.Verdict != compare.Different || !hasLeaf(leaves(r), "sections/.text/bytes: bytes") || !hasLeaf(leaves(r), "data/.text (outside functions): changed data") {
+	r = filesReport(t, unsigned, tp, verdict.NormalizerNames()...)
+	if r.Verdict != verdict.Different || !hasLeaf(leaves(r), "sections/.text/bytes: bytes") || !hasLeaf(leaves(r), "data/.text (outside functions): changed data") {
 		t.Errorf("tampered .text: verdict %v, leaves %q", r.Verdict, leaves(r))
 	}
 	// Bytes appended after the signature: the table is no longer last.
 	appended := append(slices.Clone(data), "hidden"...)
 	ap := filepath.Join(t.TempDir(), "appended.exe")
 	os.WriteFile(ap, appended, 0o644)
-	r = filesReport(t, unsigned, ap, compare.NormalizerNames()...)
-	if r.Verdict != compare.Different {
+	r = filesReport(t, unsigned, ap, verdict.NormalizerNames()...)
+	if r.Verdict != verdict.Different {
 		t.Errorf("data after the signature: verdict %v, leaves %q", r.Verdict, leaves(r))
 	}
 	// The PE timestamp normalizer.
@@ -128,12 +130,12 @@ func TestAuthenticode(t *testing.T) {
 	sp := filepath.Join(t.TempDir(), "stamped.exe")
 	os.WriteFile(sp, stamped, 0o644)
 	r = filesReport(t, unsigned, sp, "pe-timestamp")
-	if r.Verdict != compare.Equivalent || !slices.Equal(r.Normalizers, []string{"pe-timestamp"}) {
+	if r.Verdict != verdict.Equivalent || !slices.Equal(r.Normalizers, []string{"pe-timestamp"}) {
 		t.Errorf("timestamp: verdict %v normalizers %v leaves %q", r.Verdict, r.Normalizers, leaves(r))
 	}
 	// authenticode does not cover a checksum when no signature differs.
 	r = filesReport(t, unsigned, sp, "authenticode")
-	if r.Verdict != compare.Different || !slices.Equal(r.Suggested, []string{"pe-timestamp"}) {
+	if r.Verdict != verdict.Different || !slices.Equal(r.Suggested, []string{"pe-timestamp"}) {
 		t.Errorf("timestamp under authenticode: verdict %v suggested %v leaves %q", r.Verdict, r.Suggested, leaves(r))
 	}
 }
@@ -147,7 +149,7 @@ func mustRead(t *testing.T, p string) []byte {
 	return b
 }
 
-func findKind(n *compare.Node, k compare.Kind) *compare.Node {
+func findKind(n *report.Node, k verdict.Kind) *report.Node {
 	if n == nil {
 		return nil
 	}
@@ -169,7 +171,7 @@ func TestMachO(t *testing.T) {
 	a := testexe.Build(t, "darwin", "arm64", testexe.Hello("hello, world"))
 	b := testexe.Build(t, "darwin", "arm64", testexe.Hello("hello, World"))
 	r := filesReport(t, a, b)
-	if r.Verdict != compare.Different || r.Rebuilt.Format.String() != "macho" {
+	if r.Verdict != verdict.Different || r.Rebuilt.Format.String() != "macho" {
 		t.Fatalf("verdict %v format %v", r.Verdict, r.Rebuilt.Format)
 	}
 	ls := leaves(r)

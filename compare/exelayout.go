@@ -7,6 +7,8 @@ import (
 
 	"github.com/reprove/reprove/compare/exe"
 	"github.com/reprove/reprove/compare/exediff"
+	"github.com/reprove/reprove/compare/report"
+	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/english"
 )
 
@@ -14,20 +16,20 @@ import (
 // and strings (package exediff), adding the groups under parent. It
 // returns the sections whose byte differences that accounts for, and
 // whether functions were analysed at all.
-func (e *engine) compareLayout(parent *Node, a, b *blob, xa, xb *exe.File) (map[string]bool, bool, error) {
+func (e *engine) compareLayout(parent *report.Node, a, b *blob, xa, xb *exe.File) (map[string]bool, bool, error) {
 	res, err := exediff.Compare(e.ctx, exediff.Side{File: xa, R: a.ra}, exediff.Side{File: xb, R: b.ra},
 		exediff.Options{MaxBytes: e.lim.MaxCode, MaxListing: e.lim.MaxListing})
 	switch {
 	case err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)):
 		return nil, false, err
 	case err != nil:
-		e.add(parent, &Node{Name: "functions", Kind: KindContent, order: -3, Summary: "not analysed: " + err.Error()})
+		e.add(parent, e.placed(&report.Node{Name: "functions", Kind: verdict.KindContent, Summary: "not analysed: " + err.Error()}, -3))
 		return nil, false, nil
 	}
 	analysed := res.FuncCounts.Total() > 0
 	if analysed {
-		g := &Node{Name: "functions", Kind: KindGroup, order: -2, Summary: funcSummary(res, xa)}
-		e.addItems(g, res.Funcs, KindFunction, "functions")
+		g := e.placed(&report.Node{Name: "functions", Kind: verdict.KindGroup, Summary: funcSummary(res, xa)}, -2)
+		e.addItems(g, res.Funcs, verdict.KindFunction, "functions")
 		e.attach(parent, g)
 	}
 	for _, n := range res.Notes {
@@ -42,10 +44,10 @@ func (e *engine) compareLayout(parent *Node, a, b *blob, xa, xb *exe.File) (map[
 	}
 	if len(res.Strings) > 0 {
 		// Strings first: the plainest of causes to read.
-		g := &Node{Name: "strings", Kind: KindGroup, order: -3}
+		g := e.placed(&report.Node{Name: "strings", Kind: verdict.KindGroup}, -3)
 		var rm, ad int
 		for _, it := range res.Strings {
-			n := &Node{Name: it.Name, Kind: KindString, Change: change(it.Class)}
+			n := &report.Node{Name: it.Name, Kind: verdict.KindString, Change: change(it.Class)}
 			if it.Class == exediff.Removed {
 				rm++
 				n.Summary = "only in rebuilt"
@@ -59,11 +61,11 @@ func (e *engine) compareLayout(parent *Node, a, b *blob, xa, xb *exe.File) (map[
 		e.attach(parent, g)
 	}
 	if len(res.Objects) > 0 || len(res.Data) > 0 {
-		g := &Node{Name: "data", Kind: KindGroup, order: -1}
-		e.addItems(g, res.Objects, KindObject, "objects")
+		g := e.placed(&report.Node{Name: "data", Kind: verdict.KindGroup}, -1)
+		e.addItems(g, res.Objects, verdict.KindObject, "objects")
 		effect := len(res.Objects) == 0
 		for _, it := range res.Data {
-			n := &Node{Name: it.Name, Kind: KindData, Change: ChangeChanged, Summary: it.Summary, Lines: it.Lines, Effect: it.ShownWithCode}
+			n := &report.Node{Name: it.Name, Kind: verdict.KindData, Change: report.ChangeChanged, Summary: it.Summary, Lines: it.Lines, Effect: it.ShownWithCode}
 			if it.ShownWithCode {
 				n.Summary += "; shown with the functions that refer to it"
 			}
@@ -93,26 +95,26 @@ func funcSummary(res *exediff.Result, x *exe.File) string {
 	return s
 }
 
-func change(c exediff.Class) Change {
+func change(c exediff.Class) report.Change {
 	switch c {
 	case exediff.Moved:
-		return ChangeMoved
+		return report.ChangeMoved
 	case exediff.Changed:
-		return ChangeChanged
+		return report.ChangeChanged
 	case exediff.Added:
-		return ChangeAdded
+		return report.ChangeAdded
 	case exediff.Removed:
-		return ChangeRemoved
+		return report.ChangeRemoved
 	}
-	return ChangeNone
+	return report.ChangeNone
 }
 
 // addItems adds changed, added and removed items as leaves of g, and the
 // moved ones, which follow from them, as one group of effects.
-func (e *engine) addItems(g *Node, items []exediff.Item, kind Kind, what string) {
-	moved := &Node{Name: "moved", Kind: KindGroup, Effect: true}
+func (e *engine) addItems(g *report.Node, items []exediff.Item, kind verdict.Kind, what string) {
+	moved := &report.Node{Name: "moved", Kind: verdict.KindGroup, Effect: true}
 	for _, it := range items {
-		n := &Node{Name: it.Name, Kind: kind, Change: change(it.Class), Lines: it.Lines, LinesOmitted: it.LinesOmitted}
+		n := &report.Node{Name: it.Name, Kind: kind, Change: change(it.Class), Lines: it.Lines, LinesOmitted: it.LinesOmitted}
 		if it.Class == exediff.Moved {
 			e.add(moved, n)
 			continue

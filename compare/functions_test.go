@@ -8,17 +8,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/exe"
 	"github.com/reprove/reprove/compare/format"
 	"github.com/reprove/reprove/compare/internal/testexe"
 	"github.com/reprove/reprove/compare/render"
+	"github.com/reprove/reprove/compare/report"
+	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/schemas"
 )
 
 var platforms = []struct{ goos, goarch string }{{"linux", "amd64"}, {"windows", "amd64"}, {"darwin", "arm64"}, {"linux", "arm64"}}
 
-func text(t *testing.T, r *compare.Report) []string {
+func text(t *testing.T, r *report.Report) []string {
 	t.Helper()
 	var b bytes.Buffer
 	if err := render.Text(&b, r); err != nil {
@@ -27,7 +28,7 @@ func text(t *testing.T, r *compare.Report) []string {
 	return strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
 }
 
-func validJSON(t *testing.T, r *compare.Report) {
+func validJSON(t *testing.T, r *report.Report) {
 	t.Helper()
 	var js bytes.Buffer
 	if err := r.WriteJSON(&js); err != nil {
@@ -88,7 +89,7 @@ func funcAt(t *testing.T, path, name string) (exe.Symbol, []byte) {
 	return exe.Symbol{}, nil
 }
 
-func find(n *compare.Node, name string) *compare.Node {
+func find(n *report.Node, name string) *report.Node {
 	if n == nil {
 		return nil
 	}
@@ -119,7 +120,7 @@ func TestByteFlipInText(t *testing.T) {
 			os.WriteFile(b, flipped, 0o755)
 			r := filesReport(t, a, b)
 			n := find(r.Differences, "main.main")
-			if n == nil || n.Change != compare.ChangeChanged || n.Effect {
+			if n == nil || n.Change != report.ChangeChanged || n.Effect {
 				t.Fatalf("main.main = %+v, want a changed function among the causes", n)
 			}
 			if !strings.Contains(n.Summary, fn.Section) {
@@ -155,10 +156,10 @@ func TestFunctionInserted(t *testing.T) {
 			a := testexe.Build(t, p.goos, p.goarch, testexe.Hello("hello, world"), testexe.Shipped...)
 			b := testexe.Build(t, p.goos, p.goarch, testexe.HelloExtra("hello, world"), testexe.Shipped...)
 			r := filesReport(t, a, b)
-			if n := find(r.Differences, "main.extra"); n == nil || n.Change != compare.ChangeAdded || len(n.Lines) == 0 {
+			if n := find(r.Differences, "main.extra"); n == nil || n.Change != report.ChangeAdded || len(n.Lines) == 0 {
 				t.Errorf("main.extra = %+v, want an added function with its instructions", n)
 			}
-			if n := find(r.Differences, "main.main"); n == nil || n.Change != compare.ChangeChanged {
+			if n := find(r.Differences, "main.main"); n == nil || n.Change != report.ChangeChanged {
 				t.Errorf("main.main = %+v, want changed", n)
 			}
 			validJSON(t, r)
@@ -185,7 +186,7 @@ func TestPaddingAfterFunction(t *testing.T) {
 	b := filepath.Join(t.TempDir(), "tampered")
 	os.WriteFile(b, tampered, 0o755)
 	r := filesReport(t, a, b)
-	if n := find(r.Differences, "main.main"); r.Verdict != compare.Different || n == nil || n.Change != compare.ChangeChanged || n.Effect {
+	if n := find(r.Differences, "main.main"); r.Verdict != verdict.Different || n == nil || n.Change != report.ChangeChanged || n.Effect {
 		t.Fatalf("verdict %v, main.main %+v; leaves %q", r.Verdict, n, leaves(r))
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/fixture"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 // FuzzFiles runs two arbitrary inputs through the whole comparison. An
@@ -26,18 +27,18 @@ func FuzzFiles(f *testing.F) {
 		// slower (compareBytes covers Files).
 		r, err := compare.Compare(t.Context(), compare.Input{Name: "rebuilt", R: bytes.NewReader(a), Size: int64(len(a))},
 			compare.Input{Name: "shipped", R: bytes.NewReader(b), Size: int64(len(b))},
-			compare.Options{Normalizers: compare.NormalizerNames(), Limits: lim, TempDir: tempDir})
+			compare.Options{Normalizers: verdict.NormalizerNames(), Limits: lim, TempDir: tempDir})
 		if err != nil {
 			return
 		}
 		same := bytes.Equal(a, b)
-		if same != (r.Verdict == compare.Identical) {
+		if same != (r.Verdict == verdict.Identical) {
 			t.Fatalf("verdict %v for inputs that are equal=%v", r.Verdict, same)
 		}
-		if r.Verdict == compare.Equivalent && r.Counts.Accepted != r.Counts.Differences {
+		if r.Verdict == verdict.Equivalent && r.Counts.Accepted != r.Counts.Differences {
 			t.Fatalf("equivalent with unaccepted differences: %+v", r.Counts)
 		}
-		if r.Verdict != compare.Identical && r.Counts.Differences == 0 {
+		if r.Verdict != verdict.Identical && r.Counts.Differences == 0 {
 			t.Fatal("not identical but no difference recorded")
 		}
 	})

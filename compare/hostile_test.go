@@ -15,6 +15,7 @@ import (
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/archive"
 	"github.com/reprove/reprove/compare/fixture"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 // Each hostile input must end in one clear error naming what and where,
@@ -71,7 +72,7 @@ func TestHostileInput(t *testing.T) {
 			if tc.rebuilt != nil {
 				rebuilt = tc.rebuilt
 			}
-			r, err := compareBytes(t, rebuilt, tc.shipped, compare.Options{Limits: tc.limits, Normalizers: compare.NormalizerNames()})
+			r, err := compareBytes(t, rebuilt, tc.shipped, compare.Options{Limits: tc.limits, Normalizers: verdict.NormalizerNames()})
 			if err == nil {
 				t.Fatalf("got verdict %v, want an error containing %q", r.Verdict, tc.want)
 			}
@@ -116,7 +117,7 @@ func TestErrors(t *testing.T) {
 	if _, err := compare.Files(t.Context(), a, dir, compare.Options{}); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("directory: err = %v", err)
 	}
-	var unk *compare.UnknownNormalizerError
+	var unk *verdict.UnknownNormalizerError
 	if _, err := compare.Files(t.Context(), a, a, compare.Options{Normalizers: []string{"archive-mtimes"}}); !errors.As(err, &unk) {
 		t.Errorf("unknown normalizer: err = %v", err)
 	}
@@ -160,11 +161,11 @@ func TestZipLayout(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := compareBytes(t, tc.a, tc.b, compare.Options{Normalizers: compare.NormalizerNames()})
+			r, err := compareBytes(t, tc.a, tc.b, compare.Options{Normalizers: verdict.NormalizerNames()})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Verdict != compare.Different {
+			if r.Verdict != verdict.Different {
 				t.Errorf("verdict = %v, want different", r.Verdict)
 			}
 			if diff := cmp.Diff(sorted(tc.want), leaves(r)); diff != "" {
@@ -197,7 +198,7 @@ func TestHiddenTrailers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := compareBytes(t, tc.a, tc.b, compare.Options{Normalizers: compare.NormalizerNames()})
+			r, err := compareBytes(t, tc.a, tc.b, compare.Options{Normalizers: verdict.NormalizerNames()})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,7 +8,7 @@ import (
 // Options configure a comparison.
 type Options struct {
 	// Normalizers names the normalizers the caller allows (see
-	// NormalizerNames). An unknown name is an error.
+	// verdict.NormalizerNames). An unknown name is an error.
 	Normalizers []string
 	// Limits bound the work on untrusted input and the size of the report.
 	Limits Limits

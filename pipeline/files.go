@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/render"
+	"github.com/reprove/reprove/compare/report"
 )
 
 func writeJSON(v any) func(io.Writer) error {
@@ -24,7 +24,7 @@ func writeJSON(v any) func(io.Writer) error {
 
 // writeReports writes a comparison report as JSON (the source of truth),
 // text and HTML, under name (without extension) in the stage.
-func writeReports(st *stage, name string, cr *compare.Report) error {
+func writeReports(st *stage, name string, cr *report.Report) error {
 	for _, f := range []struct {
 		ext   string
 		write func(io.Writer) error

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
-	"golang.org/x/mod/module"
 
 	"github.com/reprove/reprove/builder/goproxy"
 	"github.com/reprove/reprove/builder/plan"
@@ -19,145 +17,173 @@ import (
 	"github.com/reprove/reprove/recipes/infer"
 )
 
-// InferRequest names a shipped artifact to infer a recipe for: a file at
-// a URL pinned by digest, or a module version on the Go module proxy
-// (its zip checked against the Go checksum database, and then pinned by
-// its sha256), and the program inside it.
+// InferRequest is what `reprove infer` is asked: a binary (or an archive
+// holding one), what the user knows that the binary cannot say, and where
+// the recipe will be written.
 type InferRequest struct {
-	URL    string
-	Digest digest.Digest
-	// Module and ModuleVersion name a module zip on the proxy instead.
-	Module, ModuleVersion string
-	// Member is the program inside the artifact (an archive); empty when
-	// the artifact is the program.
+	// Binary is the file to infer from, or the archive holding it when
+	// Member is set (an npm .tgz, a release .zip).
+	Binary string
 	Member string
-	// Ldflags are linker flags the binary cannot reveal (see infer).
+	// Source, when its Location is set, pins the source (a clone, a git
+	// URL or a directory); otherwise the repository is guessed.
+	Source infer.SourceSpec
+	// ShippedURL is where Binary is published; when empty the recipe names
+	// it by path, relative to RecipeFile's directory (absolute when
+	// RecipeFile is empty).
+	ShippedURL string
+	RecipeFile string
+	// Ldflags, Output and Suite are infer.Options'.
 	Ldflags []string
-	// Suite is the Debian suite for images that need packages.
-	Suite string
+	Output  string
+	Suite   string
+	// CacheDir holds the checksum database's cache (a command of the Go
+	// distribution is pinned by its toolchain module's sum).
+	CacheDir string
+	// Proxy is the Go module proxy; goproxy.DefaultProxy when empty.
+	Proxy string
+	// Limits bound the reading of the untrusted binary; DefaultLimits
+	// when zero.
+	Limits infer.Limits
+	// Hash hashes a file with progress; ctxio.HashFile when nil.
+	Hash func(ctx context.Context, path string) (digest.Digest, error)
+	// Progress is told what is being done (cloning, hashing the source).
+	Progress func(string)
 }
 
-// Inferred is a recipe inferred for a shipped artifact.
-type Inferred struct {
+// InferResult is infer's result with what it was read from.
+type InferResult struct {
 	*infer.Result
-	// Shipped is the artifact, pinned: where it is published and its
-	// digest (and its member's).
-	Shipped recipes.Shipped
-	// ModuleSum is the go.sum hash of a module artifact.
-	ModuleSum string
+	Facts *infer.Facts
+	// ArchiveDigest is the archive's digest when Member was set.
+	ArchiveDigest digest.Digest
+	// Notes say what could not be looked up (the recipe then says what to
+	// fill in).
+	Notes []string
 }
 
-// InferError is an artifact that was fetched and checked against its pin
-// but whose program could not be read, or for which no recipe could be
-// inferred: a deterministic outcome, which another try would repeat.
-type InferError struct {
-	Artifact string
-	Err      error
-}
-
-func (e *InferError) Error() string {
-	return fmt.Sprintf("infer a recipe for %s: %v", e.Artifact, e.Err)
-}
-
-func (e *InferError) Unwrap() error { return e.Err }
-
-// Infer fetches a shipped artifact (checked against its pin), reads the
-// program in it and infers a recipe, as reprove infer does for a file at
-// hand. The result's Recipe is the first candidate; Candidates lists the
-// others (spellings of -ldflags the binary cannot tell apart).
-func (s *Session) Infer(ctx context.Context, req InferRequest) (*Inferred, error) {
-	b, err := s.Builder(nil)
-	if err != nil {
-		return nil, err
+// Infer reads the binary (through Limits), looks up what the binary
+// implies (the toolchain module's sum in the Go checksum database for a
+// command of the Go distribution), pins the source when one is given, and
+// infers the recipe and its candidates.
+func Infer(ctx context.Context, req InferRequest) (*InferResult, error) {
+	lim := req.Limits
+	if lim == (infer.Limits{}) {
+		lim = infer.DefaultLimits()
 	}
-	out := &Inferred{}
-	var file string
-	switch {
-	case req.Module != "":
-		m, err := s.ModuleZip(ctx, req.Module, req.ModuleVersion)
+	hash := req.Hash
+	if hash == nil {
+		hash = func(ctx context.Context, p string) (digest.Digest, error) { return ctxio.HashFile(ctx, p, nil) }
+	}
+	out := &InferResult{}
+	var pkgVersion, pkgManifest string
+	if req.Member != "" {
+		var err error
+		if out.Facts, err = memberFacts(ctx, req.Binary, req.Member, lim); err != nil {
+			return nil, err
+		}
+		if out.ArchiveDigest, err = hash(ctx, req.Binary); err != nil {
+			return nil, err
+		}
+		v, manifest, found, err := infer.PackageVersion(ctx, req.Binary, req.Member, lim)
 		if err != nil {
 			return nil, err
 		}
-		file, out.ModuleSum, out.Shipped = m.Path, m.Sum, recipes.Shipped{URL: m.URL, Digest: m.Digest}
-	case req.URL != "":
-		s.sayf(PhaseFetch, "shipped artifact %s", req.URL)
-		p, _, err := b.Fetcher().Get(ctx, "shipped artifact", req.URL, req.Digest)
-		if err != nil {
+		if found {
+			pkgVersion, pkgManifest = v, manifest+" in "+filepath.Base(req.Binary)
+		}
+	} else {
+		var err error
+		if out.Facts, err = infer.ReadFacts(ctx, req.Binary, lim); err != nil {
 			return nil, err
 		}
-		file, out.Shipped = p, recipes.Shipped{URL: req.URL, Digest: req.Digest}
-	default:
-		return nil, errors.New("infer: no artifact (a URL or a module)")
 	}
-	// From here on the bytes are pinned: what goes wrong is the artifact's
-	// (unless the run was cancelled, or the checksum database is out of
-	// reach).
-	what := describeArtifact(req)
-	inferErr := func(err error) error {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return &InferError{Artifact: what, Err: err}
-	}
-	lim := infer.DefaultLimits()
-	var facts *infer.Facts
+	facts := out.Facts
 	opts := infer.Options{
+		Output:      req.Output,
 		Ldflags:     req.Ldflags,
 		BuildGoRoot: plan.GoRoot,
 		Writable:    []string{plan.TmpDir, plan.HomeDir},
 		Suite:       req.Suite,
 		BuildArch:   runtime.GOARCH,
+
+		PackageVersion:  pkgVersion,
+		PackageManifest: pkgManifest,
 	}
-	if opts.Suite == "" {
-		opts.Suite = "bookworm"
-	}
+	shipped := &recipes.Shipped{Digest: facts.Digest}
 	if req.Member != "" {
-		tmp, err := os.MkdirTemp(s.rt.CacheDir, "infer-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		exe := filepath.Join(tmp, "member")
-		md, err := infer.ExtractMember(ctx, file, req.Member, exe, lim)
-		if err != nil {
-			return nil, inferErr(err)
-		}
-		// Read from the open file, so that errors name the member, not
-		// the private copy.
-		if facts, err = readMember(exe, lim); err != nil {
-			return nil, inferErr(fmt.Errorf("read executable %s: %w", req.Member, err))
-		}
-		facts.Digest = md
-		out.Shipped.Member, out.Shipped.MemberDigest = req.Member, md
-		v, manifest, found, err := infer.PackageVersion(ctx, file, req.Member, lim)
-		if err != nil {
-			return nil, inferErr(err)
-		}
-		if found {
-			opts.PackageVersion, opts.PackageManifest = v, manifest
-		}
+		shipped = &recipes.Shipped{Digest: out.ArchiveDigest, Member: req.Member, MemberDigest: facts.Digest}
+	}
+	if req.ShippedURL != "" {
+		shipped.URL = req.ShippedURL
 	} else {
-		if facts, err = infer.ReadFacts(ctx, file, lim); err != nil {
-			return nil, inferErr(err)
-		}
-		facts.Digest = out.Shipped.Digest
-	}
-	opts.Shipped = &out.Shipped
-	if infer.DistCommand(facts) {
-		if opts.ToolchainSum, err = s.toolchainSum(ctx, b.Fetcher().Proxy, facts); err != nil {
+		var err error
+		if shipped.Path, err = shippedPath(req.Binary, req.RecipeFile); err != nil {
 			return nil, err
 		}
 	}
-	s.sayf(PhaseFetch, "inferring a recipe for %s", what)
-	out.Result, err = infer.Infer(facts, opts)
-	if err != nil {
-		return nil, inferErr(err)
+	opts.Shipped = shipped
+	if infer.DistCommand(facts) && req.Source.Location == "" {
+		sum, err := toolchainSum(ctx, req, facts)
+		if err != nil {
+			out.Notes = append(out.Notes, err.Error())
+		}
+		opts.ToolchainSum = sum
 	}
+	if req.Source.Location != "" {
+		spec := req.Source
+		if spec.Progress == nil {
+			spec.Progress = req.Progress
+		}
+		src, err := infer.ResolveSource(ctx, spec, facts)
+		if err != nil {
+			return nil, err
+		}
+		opts.Source = src
+	}
+	res, err := infer.Infer(facts, opts)
+	if err != nil {
+		return nil, err
+	}
+	out.Result = res
 	return out, nil
 }
 
-func readMember(path string, lim infer.Limits) (*infer.Facts, error) {
-	f, err := os.Open(path)
+// toolchainSum finds the go.sum hash of the Go distribution a command of
+// it (cmd/gofmt) is rebuilt from, in the Go checksum database.
+func toolchainSum(ctx context.Context, req InferRequest, facts *infer.Facts) (string, error) {
+	goVersion := strings.TrimPrefix(strings.Fields(facts.BuildInfo.GoVersion)[0], "go")
+	version := recipes.ToolchainVersion(goVersion, runtime.GOARCH)
+	proxy := req.Proxy
+	if proxy == "" {
+		proxy = goproxy.DefaultProxy
+	}
+	if req.CacheDir == "" {
+		return "", fmt.Errorf("look up %s@%s in the checksum database: no cache directory", recipes.ToolchainModule, version)
+	}
+	db := goproxy.NewSumDB(proxy, goproxy.SumGolangOrgKey, filepath.Join(req.CacheDir, "sumdb"), nil)
+	sum, err := db.Lookup(ctx, recipes.ToolchainModule, version)
+	if err != nil {
+		return "", fmt.Errorf("look up %s@%s in the checksum database: %w", recipes.ToolchainModule, version, err)
+	}
+	return sum, nil
+}
+
+// memberFacts reads the program member of an archive. It is copied out to
+// a private temporary file (infer reads executables from files); errors
+// name the member and the archive, never that file.
+func memberFacts(ctx context.Context, archive, member string, lim infer.Limits) (*infer.Facts, error) {
+	tmp, err := os.MkdirTemp("", "reprove-infer-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	exe := filepath.Join(tmp, "member")
+	d, err := infer.ExtractMember(ctx, archive, member, exe, lim)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(exe)
 	if err != nil {
 		return nil, err
 	}
@@ -166,81 +192,31 @@ func readMember(path string, lim infer.Limits) (*infer.Facts, error) {
 	if err != nil {
 		return nil, err
 	}
-	return infer.Read(f, st.Size(), lim)
+	facts, err := infer.Read(f, st.Size(), lim)
+	if err != nil {
+		return nil, fmt.Errorf("read executable %s in %s: %w", member, archive, err)
+	}
+	facts.Digest = d
+	return facts, nil
 }
 
-// ModuleZip is a module version's zip from the Go module proxy, checked
-// against the Go checksum database.
-type ModuleZip struct {
-	// Path is the zip in the cache; URL where the proxy serves it.
-	Path, URL string
-	// Sum is its go.sum hash (h1:), Digest its sha256.
-	Sum    string
-	Digest digest.Digest
-}
-
-// ModuleZip fetches a module version's zip through the session's cache,
-// checks it against the checksum database and pins it by sha256.
-func (s *Session) ModuleZip(ctx context.Context, path, version string) (*ModuleZip, error) {
-	b, err := s.Builder(nil)
-	if err != nil {
-		return nil, err
-	}
-	s.sayf(PhaseFetch, "%s@%s from the module proxy", path, version)
-	zip, sum, err := b.Fetcher().Proxy.Zip(ctx, path, version, "")
-	if err != nil {
-		return nil, err
-	}
-	d, err := ctxio.HashFile(ctx, zip, nil)
-	if err != nil {
-		return nil, err
-	}
-	u, err := ModuleZipURL(s.rt.GoProxy, path, version)
-	if err != nil {
-		return nil, err
-	}
-	return &ModuleZip{Path: zip, URL: u, Sum: sum, Digest: d}, nil
-}
-
-// toolchainSum is the go.sum hash of the Go distribution a distribution
-// command (cmd/gofmt) is rebuilt from, from the checksum database.
-func (s *Session) toolchainSum(ctx context.Context, proxy *goproxy.Client, facts *infer.Facts) (string, error) {
-	f := strings.Fields(facts.BuildInfo.GoVersion)
-	if len(f) == 0 {
-		return "", errors.New("infer: the binary names no Go version")
-	}
-	version := recipes.ToolchainVersion(strings.TrimPrefix(f[0], "go"), runtime.GOARCH)
-	sum, err := proxy.SumDB.Lookup(ctx, recipes.ToolchainModule, version)
-	if err != nil {
-		return "", fmt.Errorf("look up %s@%s in the checksum database: %w", recipes.ToolchainModule, version, err)
-	}
-	return sum, nil
-}
-
-func describeArtifact(req InferRequest) string {
-	where := req.URL
-	if req.Module != "" {
-		where = req.Module + "@" + req.ModuleVersion
-	}
-	if req.Member != "" {
-		return req.Member + " in " + where
-	}
-	return where
-}
-
-// ModuleZipURL is where a Go module proxy (goproxy.DefaultProxy when
-// empty) serves a module version's zip.
-func ModuleZipURL(proxy, path, version string) (string, error) {
-	if proxy == "" {
-		proxy = goproxy.DefaultProxy
-	}
-	ep, err := module.EscapePath(path)
+// shippedPath is how the recipe refers to the binary: relative to the
+// recipe file's directory when one is written, else absolute.
+func shippedPath(binary, recipeFile string) (string, error) {
+	abs, err := filepath.Abs(binary)
 	if err != nil {
 		return "", err
 	}
-	ev, err := module.EscapeVersion(version)
+	if recipeFile == "" {
+		return abs, nil
+	}
+	dir, err := filepath.Abs(filepath.Dir(recipeFile))
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimRight(proxy, "/") + "/" + ep + "/@v/" + ev + ".zip", nil
+	rel, err := filepath.Rel(dir, abs)
+	if err != nil {
+		return abs, nil
+	}
+	return filepath.ToSlash(rel), nil
 }

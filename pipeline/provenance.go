@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"fmt"
+
+	"github.com/opencontainers/go-digest"
 	"sort"
 	"strings"
 
@@ -9,8 +11,17 @@ import (
 	"github.com/reprove/reprove/builder"
 )
 
-// DefaultBuilderID names a rebuilder that gave no --builder-id.
+// DefaultBuilderID names the builder of a rebuild that signs nothing and
+// gave no --builder-id: such a record identifies no one.
 const DefaultBuilderID = "https://reprove.dev/builders/local"
+
+// KeyBuilderID is the builder id of a rebuilder that signs with the key of
+// fingerprint fp and gave no --builder-id: the rebuilder is who holds that
+// key, so its id is the key's (as reprove key generate prints it), and
+// `slsa-verifier verify-vsa --verifier-id` names one rebuilder.
+func KeyBuilderID(fp digest.Digest) string {
+	return "https://reprove.dev/builders/key/" + fp.String()
+}
 
 // Provenance maps the builder's result into attest's rebuild input
 // (attest does not import builder).
@@ -20,7 +31,7 @@ func Provenance(res *builder.Result, builderID string) (*attest.Rebuild, error) 
 	}
 	rb := &attest.Rebuild{
 		SchemaVersion:  attest.RebuildSchemaVersion,
-		Recipe:         res.Recipe,
+		Recipe:         attest.RecipeRef(res.Recipe),
 		BuilderID:      builderID,
 		ReproveVersion: res.ReproveVersion,
 		HostKernel:     res.HostKernel,
@@ -39,6 +50,10 @@ func Provenance(res *builder.Result, builderID string) (*attest.Rebuild, error) 
 		rb.Source = attest.Source{URI: "https://proxy.golang.org/" + src.URI + "/@v/" + src.Version + ".zip", GoModule: src.URI + "@" + src.Version, GoSum: src.Sum}
 	case "dir":
 		rb.Source = attest.Source{URI: "file://" + src.URI, Tree: src.Digest}
+	case "dsc":
+		// A Debian source package is pinned by its .dsc, which pins
+		// every file it lists.
+		rb.Source = attest.Source{URI: src.URI, Archive: src.Digest}
 	default:
 		return nil, fmt.Errorf("record provenance: unknown source kind %q", src.Kind)
 	}
@@ -46,6 +61,14 @@ func Provenance(res *builder.Result, builderID string) (*attest.Rebuild, error) 
 		rb.Toolchain = &attest.Dependency{Name: tc.Module, Version: tc.Version, GoSum: tc.Sum}
 	}
 	rb.BaseImage = &attest.Dependency{Name: res.Image.Name, Digest: res.Image.Digest}
+	// A locked Debian image lists each package it was installed from,
+	// as a .buildinfo lists Installed-Build-Depends.
+	for _, p := range res.Image.Packages {
+		if p.SHA256 == "" {
+			continue
+		}
+		rb.DebianPackages = append(rb.DebianPackages, attest.Dependency{Name: p.Name + ":" + p.Arch, Version: p.Version, URI: p.Path, Digest: p.SHA256})
+	}
 	seen := map[string]bool{}
 	for _, m := range res.Dependencies {
 		key := m.Path + "@" + m.Version

@@ -2,11 +2,13 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -39,7 +41,15 @@ type PublishRequest struct {
 	CompareReports []string
 	// BundleDir receives the log bundles (default: beside Files[0]).
 	BundleDir string
+	// WitnessWait bounds the wait for a bundle that holds what was just
+	// published (default 1 min): a centre with witnesses serves a tree
+	// only once they cosigned it, which follows the append by about the
+	// centre's witness interval.
+	WitnessWait time.Duration
 }
+
+// DefaultWitnessWait is PublishRequest.WitnessWait's default.
+const DefaultWitnessWait = time.Minute
 
 // PublishResult is what Publish did; it is `reprove publish --json`
 // (schemas/centre-publish.schema.json).
@@ -164,12 +174,13 @@ func Publish(ctx context.Context, req PublishRequest) (*PublishResult, error) {
 			dir = req.Files[0]
 		}
 	}
+	wait := req.WitnessWait
+	if wait <= 0 {
+		wait = DefaultWitnessWait
+	}
+	deadline := time.Now().Add(wait)
 	for _, a := range artifactsOf(docs) {
-		bu, err := c.FetchBundle(ctx, a.digest)
-		if err != nil {
-			return nil, err
-		}
-		bcp, _, err := client.CheckBundle(bu, v, a.digest)
+		bu, bcp, err := fetchCovering(ctx, c, v, a.digest, rep.TreeSize, deadline)
 		if err != nil {
 			return nil, err
 		}
@@ -184,6 +195,40 @@ func Publish(ctx context.Context, req PublishRequest) (*PublishResult, error) {
 		rep.Bundles = append(rep.Bundles, WrittenBundle{Subject: a.digest, Name: a.name, Path: path, Entries: len(bu.Entries), TreeSize: bcp.Size})
 	}
 	return rep, nil
+}
+
+// fetchCovering fetches and checks the bundle of d until it is at a tree
+// of at least size (what was just published is in it), or deadline.
+func fetchCovering(ctx context.Context, c *client.Client, v *logproof.Verifier, d digest.Digest, size int64, deadline time.Time) (*logproof.Bundle, logproof.Checkpoint, error) {
+	pause := 50 * time.Millisecond
+	for {
+		bu, err := c.FetchBundle(ctx, d)
+		if err != nil && !errors.Is(err, client.ErrNotLogged) {
+			return nil, logproof.Checkpoint{}, err
+		}
+		var bcp logproof.Checkpoint
+		if err == nil {
+			if bcp, _, err = client.CheckBundle(bu, v, d); err != nil {
+				return nil, bcp, err
+			}
+			if bcp.Size >= size {
+				return bu, bcp, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			served := "none yet"
+			if bu != nil {
+				served = fmt.Sprintf("tree size %d", bcp.Size)
+			}
+			return nil, bcp, fmt.Errorf("publish: the entries are logged (tree size %d), but the centre serves no bundle of %s holding them yet (%s): its witnesses have not cosigned the tree; publish again later (it is idempotent) to write the bundle", size, d, served)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, bcp, ctx.Err()
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, time.Second)
+	}
 }
 
 // logVerifier returns the verifier of the log's key: the one given (text

@@ -70,9 +70,9 @@ func (e *PublishError) Unwrap() error { return e.Err }
 
 // Signing is who signs a rebuild's attestations and what they rest on.
 type Signing struct {
-	Signer *keys.Signer
-	// BuilderID is the URI naming this rebuilder (DefaultBuilderID when
-	// empty).
+	Signer attest.Signer
+	// BuilderID is the URI naming this rebuilder (KeyBuilderID of the
+	// signer's key when empty).
 	BuilderID string
 	// Reviews are the review attestations the summaries cite.
 	Reviews []*envelope.Envelope
@@ -111,6 +111,27 @@ type BuildFacts struct {
 	Source *fetch.Fetched `json:"source,omitempty"`
 	Limits LimitFacts     `json:"limits"`
 	Steps  []StepFacts    `json:"steps"`
+}
+
+// How a rebuild's compare reports name the two files: by role and output
+// path ("rebuilt/gofmt", "shipped/gofmt").
+const (
+	ReportRebuilt = "rebuilt/"
+	ReportShipped = "shipped/"
+)
+
+// StepTime is how long the build steps ran, together: the build itself,
+// without fetching, the image or collecting the outputs.
+func (f BuildFacts) StepTime() time.Duration {
+	var d time.Duration
+	for _, s := range f.Steps {
+		// Duration is written by time.Duration.String, which ParseDuration
+		// reads back exactly.
+		if sd, err := time.ParseDuration(s.Duration); err == nil {
+			d += sd
+		}
+	}
+	return d
 }
 
 // LimitFacts are the limits the build ran under.
@@ -177,7 +198,7 @@ func (s *Session) Rebuild(ctx context.Context, req RebuildRequest) (res *Rebuild
 		return nil, fmt.Errorf("rebuild: no recipe")
 	}
 	allowed := append(append([]string(nil), r.Normalizers...), req.Normalizers...)
-	if _, err := compare.CheckNormalizers(allowed); err != nil {
+	if _, err := verdict.CheckNormalizers(allowed); err != nil {
 		return nil, fmt.Errorf("rebuild %s: normalizers: %w", r.Name, err)
 	}
 	if req.Signing != nil && req.Signing.Signer == nil {
@@ -296,10 +317,9 @@ func (run *rebuildRun) fetchShipped(ctx context.Context, b *builder.Builder) (ma
 		if err != nil {
 			return nil, err
 		}
+		// Where the bytes came from is part of the result (result.json, and
+		// the summary the CLI prints), so it is not said here a second time.
 		fetched[o.Path] = rec
-		if rec != nil && rec.Cached {
-			run.s.sayf(PhaseFetch, "shipped artifact for %s %s", o.Path, rec.Describe())
-		}
 	}
 	return fetched, nil
 }
@@ -308,8 +328,15 @@ func (run *rebuildRun) fetchShipped(ctx context.Context, b *builder.Builder) (ma
 // keeps the reviews and signs the provenance, which the summaries cite.
 func (run *rebuildRun) record(ctx context.Context, built *builder.Result) error {
 	builderID := ""
-	if run.req.Signing != nil {
-		builderID = run.req.Signing.BuilderID
+	if sg := run.req.Signing; sg != nil {
+		builderID = sg.BuilderID
+		if builderID == "" && sg.Signer != nil {
+			fp, err := keys.Fingerprint(sg.Signer.Public())
+			if err != nil {
+				return err
+			}
+			builderID = KeyBuilderID(fp)
+		}
 	}
 	rb, err := Provenance(built, builderID)
 	if err != nil {
@@ -360,9 +387,11 @@ func (run *rebuildRun) compareOutput(ctx context.Context, o builder.Output, fetc
 	if err != nil {
 		return or, fmt.Errorf("compare %s: %w", o.Path, err)
 	}
-	// The report names the files where they end up.
-	cr.Rebuilt.Path = st.finalPath(path.Join("outputs", o.Path))
-	cr.Shipped.Path = st.finalPath(path.Join("shipped", o.Path))
+	// The report names the files by their role, never by a path on this
+	// machine: it is published (to a centre, with the release), and its
+	// digest is what the comparison attestation records.
+	cr.Rebuilt.Path = ReportRebuilt + o.Path
+	cr.Shipped.Path = ReportShipped + o.Path
 	v := cr.Verdict
 	or.Verdict = &v
 	or.Normalizers = cr.Normalizers

@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -15,7 +16,7 @@ import (
 
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/attest/signing"
 	"github.com/reprove/reprove/builder/buildertest"
 	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/ctxio"
@@ -118,11 +119,11 @@ func TestRebuild(t *testing.T) {
 	os.WriteFile(shippedPath, b, 0o755)
 	shipped := &recipes.Shipped{Path: shippedPath, Digest: digest.FromBytes(b)}
 
-	pair, err := keys.Generate([]byte("pw"))
+	pair, err := signing.Generate([]byte("pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := keys.ParseSigner(pair.Private, []byte("pw"), "rebuilder")
+	signer, err := signing.Parse(pair.Private, []byte("pw"), "rebuilder")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,17 +182,34 @@ func TestRebuild(t *testing.T) {
 	if err := schemas.Validate("rebuild-result", readJSON(t, filepath.Join(bad.Dir, "result.json"))); err != nil {
 		t.Errorf("result.json: %v", err)
 	}
+	// The compare reports, which are published, name the files by role and
+	// hold no path of this machine.
+	for _, rep := range []string{"compare/hello.json", "compare/hello.txt", "compare/hello.html"} {
+		b := readJSON(t, filepath.Join(bad.Dir, rep))
+		if bytes.Contains(b, []byte(work)) {
+			t.Errorf("%s names a local path (%s)", rep, work)
+		}
+	}
+	var cr struct {
+		Rebuilt, Shipped struct{ Path string }
+	}
+	if err := json.Unmarshal(readJSON(t, filepath.Join(bad.Dir, "compare/hello.json")), &cr); err != nil {
+		t.Fatal(err)
+	}
+	if cr.Rebuilt.Path != "rebuilt/hello" || cr.Shipped.Path != "shipped/hello" {
+		t.Errorf("the report names %q and %q, want rebuilt/hello and shipped/hello", cr.Rebuilt.Path, cr.Shipped.Path)
+	}
 }
 
 // reviewOf signs an approving review of the recipe's source tree with a key
 // of its own (an auditor's).
 func reviewOf(t *testing.T, ctx context.Context, r *recipes.Recipe) []*envelope.Envelope {
 	t.Helper()
-	pair, err := keys.Generate([]byte("pw"))
+	pair, err := signing.Generate([]byte("pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditor, err := keys.ParseSigner(pair.Private, []byte("pw"), "auditor")
+	auditor, err := signing.Parse(pair.Private, []byte("pw"), "auditor")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,9 @@ type Runtime struct {
 	// DebianMirror and GoProxy override the defaults for base images and
 	// Go toolchains and modules.
 	DebianMirror, GoProxy string
+	// DebianSnapshot is the snapshot archive locked Debian packages come
+	// from once the mirror has moved on ("" for Debian's, "off" for none).
+	DebianSnapshot string
 	// Limits apply to every build; zero fields fall back to the recipe's,
 	// then to plan.Defaults.
 	Limits plan.Limits
@@ -132,6 +135,7 @@ func (s *Session) Builder(buildLog io.Writer) (*builder.Builder, error) {
 		CacheDir:       s.rt.CacheDir,
 		Limits:         s.rt.Limits,
 		Mirror:         s.rt.DebianMirror,
+		Snapshot:       s.rt.DebianSnapshot,
 		Proxy:          s.rt.GoProxy,
 		ReproveVersion: s.rt.ReproveVersion,
 		Refetch:        s.rt.Refetch,

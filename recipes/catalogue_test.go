@@ -14,7 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/builder/goproxy"
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/recipes"
 	"github.com/reprove/reprove/recipes/infer"
 )
@@ -39,7 +39,7 @@ func TestCatalogueValid(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, n := range r.Normalizers {
-				if _, ok := compare.Lookup(n); !ok {
+				if _, ok := verdict.Lookup(n); !ok {
 					t.Errorf("unknown normalizer %q", n)
 				}
 			}

@@ -26,6 +26,26 @@ const MaxSize = 1 << 20
 // All problems found are returned together (as Errors when there are
 // several), each naming name, line, column and field.
 func Parse(name string, data []byte) (*Recipe, error) {
+	return parse(name, data, false)
+}
+
+// ParseUnlocked is Parse without the checks of a Debian image's lock.
+func ParseUnlocked(name string, data []byte) (*Recipe, error) {
+	return parse(name, data, true)
+}
+
+// Decode decodes a recipe strictly without validating it: for `reprove
+// lock`, which may lock an image before the rest of the recipe is
+// complete.
+func Decode(name string, data []byte) (*Recipe, error) {
+	r, errs := decode(name, data)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func parse(name string, data []byte, unlocked bool) (*Recipe, error) {
 	r, errs := decode(name, data)
 	if r == nil {
 		return nil, errs.Err()
@@ -35,7 +55,7 @@ func Parse(name string, data []byte) (*Recipe, error) {
 	// unknown "shel" key makes its step lack a shell): any validation error
 	// on the same field, or on one enclosing or enclosed by it.
 	decoded := slices.Clone(errs)
-	v := &validator{errorList{doc: r.doc}}
+	v := &validator{errorList: errorList{doc: r.doc}, unlocked: unlocked}
 	v.recipe(r)
 	for _, e := range v.errs {
 		if !slices.ContainsFunc(decoded, func(d *Error) bool { return related(d.Field, e.Field) }) {

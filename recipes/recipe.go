@@ -61,6 +61,18 @@ type Source struct {
 	Archive  *ArchiveSource  `json:"archive,omitempty" yaml:"archive,omitempty"`
 	GoModule *GoModuleSource `json:"gomod,omitempty" yaml:"gomod,omitempty"`
 	Dir      *DirSource      `json:"dir,omitempty" yaml:"dir,omitempty"`
+	// DSC is a Debian source package, named by its .dsc.
+	DSC *DSCSource `json:"dsc,omitempty" yaml:"dsc,omitempty"`
+}
+
+// DSCSource is a Debian source package: its .dsc, fetched from URL and
+// pinned by Digest, and every file the .dsc lists, fetched from beside it
+// and checked against the .dsc's Checksums-Sha256. The files are put in
+// the source directory as they are; the build unpacks them (dpkg-source
+// -x) inside the container.
+type DSCSource struct {
+	URL    string        `json:"url" yaml:"url"`
+	Digest digest.Digest `json:"digest" yaml:"digest"`
 }
 
 // DirSource is a local directory, pinned by its treehash digest (for
@@ -120,12 +132,56 @@ type Image struct {
 	Ref string `json:"ref,omitempty" yaml:"ref,omitempty"`
 }
 
-// DebianImage is a Debian rootfs built from the package mirror.
+// DebianImage is a Debian rootfs built from exactly the packages its Lock
+// names, each checked by digest.
 type DebianImage struct {
 	// Suite is the Debian suite, for example "bookworm".
 	Suite string `json:"suite" yaml:"suite"`
-	// Packages are installed on top of the minbase variant.
+	// Variant is the base package set, as mmdebstrap names it: "minbase"
+	// (the default: the essential set, Priority: required and apt) or
+	// "buildd" (minbase and build-essential).
+	Variant string `json:"variant,omitempty" yaml:"variant,omitempty"`
+	// Packages are installed on top of the variant.
 	Packages []string `json:"packages,omitempty" yaml:"packages,omitempty"`
+	// Lock is every package of the image, resolved from the suite's
+	// signed indexes (`reprove lock` writes it). It is part of the
+	// recipe, and so of its digest.
+	Lock *DebianLock `json:"lock,omitempty" yaml:"lock,omitempty"`
+}
+
+// DebianLock is a resolved Debian environment: every .deb it holds,
+// essential set included.
+type DebianLock struct {
+	// Architecture is the Debian architecture ("amd64").
+	Architecture string `json:"architecture" yaml:"architecture"`
+	// Release is the signed index the lock was resolved from.
+	Release DebianRelease `json:"release" yaml:"release"`
+	// Packages are sorted by name.
+	Packages []DebianPackage `json:"packages" yaml:"packages"`
+}
+
+// DebianRelease identifies a signed Release file.
+type DebianRelease struct {
+	// Suite and Codename as the Release states them.
+	Suite    string `json:"suite" yaml:"suite"`
+	Codename string `json:"codename,omitempty" yaml:"codename,omitempty"`
+	// Date is the Release's Date (RFC 3339): where a snapshot archive
+	// finds the packages once the mirror has moved on.
+	Date string `json:"date" yaml:"date"`
+	// Digest is the sha256 of the InRelease file that was verified.
+	Digest digest.Digest `json:"digest" yaml:"digest"`
+}
+
+// DebianPackage is one .deb of a lock.
+type DebianPackage struct {
+	Name    string `json:"name" yaml:"name"`
+	Version string `json:"version" yaml:"version"`
+	Arch    string `json:"arch" yaml:"arch"`
+	// Path is the file's path in the archive ("pool/main/…/x.deb").
+	Path string `json:"path" yaml:"path"`
+	Size int64  `json:"size" yaml:"size"`
+	// SHA256 pins the file.
+	SHA256 digest.Digest `json:"sha256" yaml:"sha256"`
 }
 
 // Step is one command of the build. Exactly one of Run and Shell is set.

@@ -30,12 +30,16 @@ import (
 // (an *Error, or Errors when there are several), located when the recipe
 // was parsed from text. A recipe built in code is validated the same way.
 func (r *Recipe) Validate() error {
-	v := &validator{errorList{doc: r.doc}}
+	v := &validator{errorList: errorList{doc: r.doc}}
 	v.recipe(r)
 	return v.errs.Err()
 }
 
-type validator struct{ errorList }
+type validator struct {
+	errorList
+	// unlocked skips the checks of a Debian image's lock.
+	unlocked bool
+}
 
 var (
 	nameRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
@@ -212,13 +216,16 @@ func (v *validator) source(s *Source) {
 	if s.Dir != nil {
 		set = append(set, "dir")
 	}
+	if s.DSC != nil {
+		set = append(set, "dsc")
+	}
 	switch len(set) {
 	case 0:
-		v.atf("source", "%w: set exactly one of git, archive, gomod, dir", ErrRequired)
+		v.atf("source", "%w: set exactly one of git, archive, gomod, dir, dsc", ErrRequired)
 		return
 	case 1:
 	default:
-		v.atf("source", "set exactly one of git, archive, gomod, dir (found %s)", strings.Join(set, " and "))
+		v.atf("source", "set exactly one of git, archive, gomod, dir, dsc (found %s)", strings.Join(set, " and "))
 		return
 	}
 	switch {
@@ -272,6 +279,12 @@ func (v *validator) source(s *Source) {
 	case s.Dir != nil:
 		v.localPath("source.dir.path", s.Dir.Path)
 		v.digest("source.dir.tree", s.Dir.Tree)
+	case s.DSC != nil:
+		v.fetchURL("source.dsc.url", s.DSC.URL, "https", "http")
+		if u, err := url.Parse(s.DSC.URL); err == nil && !strings.HasSuffix(u.Path, ".dsc") {
+			v.atf("source.dsc.url", "%q does not name a .dsc file", s.DSC.URL)
+		}
+		v.digest("source.dsc.digest", s.DSC.Digest)
 	}
 }
 
@@ -329,6 +342,11 @@ func (v *validator) image(im Image) {
 		case !suiteRE.MatchString(d.Suite):
 			v.atf("image.debian.suite", "%q is not a Debian suite name", d.Suite)
 		}
+		switch d.Variant {
+		case "", "minbase", "buildd", "essential":
+		default:
+			v.atf("image.debian.variant", "%q is not a variant reprove builds (minbase, buildd, or essential for a .buildinfo's exact set)", d.Variant)
+		}
 		seen := map[string]bool{}
 		for i, p := range d.Packages {
 			path := fmt.Sprintf("image.debian.packages[%d]", i)
@@ -340,6 +358,7 @@ func (v *validator) image(im Image) {
 			}
 			seen[p] = true
 		}
+		v.debianLock(d)
 	}
 	if im.Ref != "" {
 		if !strings.Contains(im.Ref, "@") {
@@ -498,6 +517,73 @@ func (v *validator) limits(l Limits) {
 			v.atf("limits.timeout", "%q is not a duration (for example 30m or 1h30m)", l.Timeout)
 		case d <= 0:
 			v.atf("limits.timeout", "must be positive")
+		}
+	}
+}
+
+var (
+	debVersionRE = regexp.MustCompile(`^([0-9]+:)?[0-9][A-Za-z0-9.+~:-]*$`) // Debian Policy 5.6.12
+	debArchRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+)
+
+// debianLock checks a Debian image's lock: present (a Debian image is
+// built only from locked files), well formed, and covering what the
+// image asks for.
+func (v *validator) debianLock(d *DebianImage) {
+	l := d.Lock
+	if v.unlocked {
+		return
+	}
+	if l == nil {
+		v.atf("image.debian.lock", "%w: a Debian image is built only from locked packages; run `reprove lock RECIPE` to resolve the suite's signed indexes and write the lock into the recipe", ErrRequired)
+		return
+	}
+	if !debArchRE.MatchString(l.Architecture) {
+		v.atf("image.debian.lock.architecture", "%q is not a Debian architecture", l.Architecture)
+	}
+	if l.Release.Suite != d.Suite && l.Release.Codename != d.Suite {
+		v.atf("image.debian.lock.release", "the lock was resolved for %q (%s), not %q: run `reprove lock RECIPE` again", l.Release.Suite, l.Release.Codename, d.Suite)
+	}
+	if _, err := time.Parse(time.RFC3339, l.Release.Date); err != nil {
+		v.atf("image.debian.lock.release.date", "%q is not an RFC 3339 time", l.Release.Date)
+	}
+	v.digest("image.debian.lock.release.digest", l.Release.Digest)
+	if len(l.Packages) == 0 {
+		v.atf("image.debian.lock.packages", "%w: the lock lists no packages", ErrRequired)
+	}
+	names := map[string]bool{}
+	for i, p := range l.Packages {
+		path := fmt.Sprintf("image.debian.lock.packages[%d]", i)
+		switch {
+		case !debPkgRE.MatchString(p.Name):
+			v.atf(path+".name", "%q is not a Debian package name", p.Name)
+		case names[p.Name]:
+			v.atf(path+".name", "%q is locked twice", p.Name)
+		case i > 0 && l.Packages[i-1].Name > p.Name:
+			v.atf(path+".name", "%q is out of order: the lock is sorted by name", p.Name)
+		}
+		names[p.Name] = true
+		if !debVersionRE.MatchString(p.Version) {
+			v.atf(path+".version", "%q is not a Debian version", p.Version)
+		}
+		if p.Arch != "all" && p.Arch != l.Architecture {
+			v.atf(path+".arch", "%q is neither all nor the lock's %s", p.Arch, l.Architecture)
+		}
+		v.relPath(path+".path", p.Path)
+		if !strings.HasPrefix(p.Path, "pool/") || !strings.HasSuffix(p.Path, ".deb") {
+			v.atf(path+".path", "%q is not a .deb in the archive's pool/", p.Path)
+		}
+		if p.Size <= 0 {
+			v.atf(path+".size", "must be positive")
+		}
+		v.digest(path+".sha256", p.SHA256)
+		if p.SHA256 != "" && p.SHA256.Algorithm() != digest.SHA256 {
+			v.atf(path+".sha256", "must be a sha256: digest, as the archive's indexes give")
+		}
+	}
+	for i, p := range d.Packages {
+		if !names[p] && len(l.Packages) > 0 {
+			v.atf(fmt.Sprintf("image.debian.packages[%d]", i), "%q is not in the lock: run `reprove lock RECIPE` again", p)
 		}
 	}
 }

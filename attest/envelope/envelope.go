@@ -4,31 +4,33 @@
 //
 // Parsing is strict (see attest/internal/strictjson): duplicate or
 // case-variant keys, unknown fields, bad base64 and an unexpected payload type
-// are all refused. Signature checks are cosign's DSSE check (sigstore's
-// verifier over the DSSE pre-authentication encoding), once per trusted key,
+// are all refused. Signature checks are the DSSE check cosign makes (each
+// signature over the pre-authentication encoding, PAE), once per trusted key,
 // so that the result is the set of distinct public keys that signed: key ids
 // in the envelope are unsigned hints and are ignored.
+//
+// It needs neither cosign nor Sigstore's clients: signatures are checked
+// with attest/keys (the standard library), and signing goes through the
+// Signer interface, which attest/signing implements.
 package envelope
 
 import (
-	"bytes"
 	"context"
+	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/opencontainers/go-digest"
-	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
-	"github.com/sigstore/cosign/v2/pkg/types"
-	"github.com/sigstore/sigstore/pkg/signature/options"
 
 	"github.com/reprove/reprove/attest/internal/strictjson"
 	"github.com/reprove/reprove/attest/keys"
 )
 
 // PayloadType is the DSSE payload type of in-toto statements.
-const PayloadType = types.IntotoPayloadType // "application/vnd.in-toto+json"
+const PayloadType = "application/vnd.in-toto+json"
 
 // MaxSize bounds one envelope; attestations are small documents.
 const MaxSize = 16 << 20
@@ -123,52 +125,55 @@ func FromParts(payloadType string, payload []byte, sigs []Signature) (*Envelope,
 	return Parse(b)
 }
 
+// PAE is DSSE's pre-authentication encoding of a payload and its type: the
+// bytes every signature is over.
+//
+// Written here rather than taken from go-securesystemslib's dsse package
+// (whose PAE is the same bytes, as a test checks): that package imports
+// golang.org/x/crypto/ssh for its SSH signers, a module the customer's
+// verifier should not carry for one line of the DSSE protocol.
+func PAE(payloadType string, payload []byte) []byte {
+	b := make([]byte, 0, len("DSSEv1   ")+40+len(payloadType)+len(payload))
+	b = append(b, "DSSEv1 "...)
+	b = strconv.AppendInt(b, int64(len(payloadType)), 10)
+	b = append(b, ' ')
+	b = append(b, payloadType...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(len(payload)), 10)
+	b = append(b, ' ')
+	return append(b, payload...)
+}
+
+// Signer signs with one private key (attest/signing reads cosign's).
+type Signer interface {
+	// Sign returns a signature over message, made as attest/keys checks
+	// signatures by the key's type.
+	Sign(ctx context.Context, message []byte) ([]byte, error)
+	// Public is the public half of the key.
+	Public() crypto.PublicKey
+}
+
 // Sign makes a DSSE envelope over payload (an in-toto statement) signed by
-// each signer in turn. The signature is over DSSE's pre-authentication
-// encoding (the library's PAE), exactly as cosign's DSSE wrapper computes it;
-// key ids are left empty, as cosign leaves them. We sign PAE ourselves rather
-// than through sigstore's dsse.WrapSigner because that wrapper makes only
-// single-signature envelopes, and reviews may be co-signed (AddSignature).
-func Sign(ctx context.Context, payload []byte, signers ...*keys.Signer) ([]byte, error) {
+// each signer in turn, over DSSE's pre-authentication encoding, as cosign's
+// DSSE wrapper signs; key ids are left empty, as cosign leaves them. An
+// attestation published as a Sigstore bundle has one signer (see
+// attest/sigbundle); a co-signer signs the same payload into an envelope of
+// its own, and verify counts the signers of one statement over all the
+// envelopes that carry it.
+func Sign(ctx context.Context, payload []byte, signers ...Signer) ([]byte, error) {
 	if len(signers) == 0 {
 		return nil, errors.New("sign envelope: no signer")
 	}
 	w := wireEnvelope{PayloadType: PayloadType, Payload: base64.StdEncoding.EncodeToString(payload)}
+	pae := PAE(PayloadType, payload)
 	for _, s := range signers {
-		sig, err := signOne(ctx, PayloadType, payload, s)
+		sig, err := s.Sign(ctx, pae)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("sign envelope: %w", err)
 		}
-		w.Signatures = append(w.Signatures, wireSignature{Sig: sig})
+		w.Signatures = append(w.Signatures, wireSignature{Sig: base64.StdEncoding.EncodeToString(sig)})
 	}
 	return marshal(w)
-}
-
-// AddSignature returns the envelope with one more signature by s over the
-// same payload (for example a second reviewer co-signing a review). The
-// signatures already there are kept as they are.
-func AddSignature(ctx context.Context, e *Envelope, s *keys.Signer) ([]byte, error) {
-	w := wireEnvelope{PayloadType: e.PayloadType, Payload: base64.StdEncoding.EncodeToString(e.Payload)}
-	for _, old := range e.Signatures {
-		w.Signatures = append(w.Signatures, wireSignature{KeyID: old.KeyID, Sig: base64.StdEncoding.EncodeToString(old.Sig)})
-	}
-	sig, err := signOne(ctx, e.PayloadType, e.Payload, s)
-	if err != nil {
-		return nil, err
-	}
-	w.Signatures = append(w.Signatures, wireSignature{Sig: sig})
-	return marshal(w)
-}
-
-func signOne(ctx context.Context, payloadType string, payload []byte, s *keys.Signer) (string, error) {
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
-	sig, err := s.SignMessage(bytes.NewReader(ssldsse.PAE(payloadType, payload)))
-	if err != nil {
-		return "", fmt.Errorf("sign envelope: %w", err)
-	}
-	return base64.StdEncoding.EncodeToString(sig), nil
 }
 
 // marshal writes "keyid": "" when there is no key id, as cosign does.
@@ -183,26 +188,32 @@ func marshal(w wireEnvelope) ([]byte, error) {
 // SignedBy reports which of the given keys produced a valid signature on the
 // envelope, by their fingerprints (each at most once): a key counts when any
 // signature on the envelope verifies under it, over DSSE's pre-authentication
-// encoding (the library's PAE) of the payload type and payload.
+// encoding (PAE) of the payload type and payload.
 //
-// This is the check cosign's offline attestation verification makes (its
-// DSSE verifier wraps the same sigstore verifier over the same PAE), done
-// once per envelope rather than once per key: cosign's path re-decodes the
+// This is the check cosign's offline attestation verification makes, done
+// once per envelope rather than once per key, and the PAE is hashed once
+// per hash function rather than once per key: cosign's path re-decodes the
 // whole envelope for every key, which for large hostile envelopes cost more
 // than the signatures. Key ids are unsigned hints and are not consulted.
 func SignedBy(ctx context.Context, e *Envelope, verifiers []*keys.Verifier) ([]digest.Digest, error) {
 	var out []digest.Digest
 	seen := map[digest.Digest]bool{}
-	pae := ssldsse.PAE(e.PayloadType, e.Payload)
+	pae := PAE(e.PayloadType, e.Payload)
+	sums := map[crypto.Hash][]byte{}
 	for _, v := range verifiers {
 		if seen[v.Fingerprint] {
 			continue
+		}
+		sum, ok := sums[v.Hash()]
+		if !ok {
+			sum = keys.Sum(v.Hash(), pae)
+			sums[v.Hash()] = sum
 		}
 		for _, s := range e.Signatures {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			if v.VerifySignature(bytes.NewReader(s.Sig), bytes.NewReader(pae), options.WithContext(ctx)) == nil {
+			if v.VerifyDigest(sum, s.Sig) == nil {
 				seen[v.Fingerprint] = true
 				out = append(out, v.Fingerprint)
 				break

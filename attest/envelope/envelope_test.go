@@ -3,6 +3,7 @@ package envelope
 import (
 	"context"
 	"encoding/base64"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,17 +11,20 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/opencontainers/go-digest"
 
+	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
+
 	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/attest/signing"
 )
 
-func testSigner(t testing.TB, name string) (*keys.Signer, *keys.Verifier) {
+func testSigner(t testing.TB, name string) (*signing.Signer, *keys.Verifier) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := keys.LoadSigner(ctx, filepath.Join("..", "testdata", "keys", name+".key"), []byte("test"))
+	s, err := signing.Load(ctx, filepath.Join("..", "testdata", "keys", name+".key"), []byte("test"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := keys.LoadVerifier(ctx, filepath.Join("..", "testdata", "keys", name+".pub"))
+	v, err := loadVerifier(filepath.Join("..", "testdata", "keys", name+".pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,13 +54,13 @@ func TestSignParseSignedBy(t *testing.T) {
 		t.Errorf("payload digest %s", e.PayloadDigest())
 	}
 
-	// A second signature by B; then A again (a duplicate).
-	env2, err := AddSignature(ctx, e, b)
+	// Signatures by A and B; then A again (a duplicate).
+	env2, err := Sign(ctx, []byte(payload), a, b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e2, _ := Parse(env2)
-	env3, _ := AddSignature(ctx, e2, a)
+	env3, _ := Sign(ctx, []byte(payload), a, b, a)
 	e3, err := Parse(env3)
 	if err != nil {
 		t.Fatal(err)
@@ -171,4 +175,27 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("signature verified over another payload %q", e.Payload)
 		}
 	})
+}
+
+// PAE is DSSE's encoding, byte for byte as go-securesystemslib writes it.
+func TestPAE(t *testing.T) {
+	for _, c := range []struct{ typ, payload string }{
+		{PayloadType, payload},
+		{"", ""},
+		{"http://example.com/HelloWorld", "hello world"},
+		{"ü", strings.Repeat("x", 1000)},
+	} {
+		if got, want := PAE(c.typ, []byte(c.payload)), ssldsse.PAE(c.typ, []byte(c.payload)); string(got) != string(want) {
+			t.Errorf("PAE(%q, %q) = %q, want %q", c.typ, c.payload, got, want)
+		}
+	}
+}
+
+// loadVerifier reads a public key file.
+func loadVerifier(path string) (*keys.Verifier, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return keys.ParseVerifier(b, path)
 }

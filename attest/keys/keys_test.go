@@ -1,81 +1,115 @@
 package keys
 
 import (
-	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func TestGenerateWriteLoad(t *testing.T) {
+func TestLoadVerifier(t *testing.T) {
 	ctx := context.Background()
-	p, err := Generate([]byte("s3cret"))
+	dir := filepath.Join("..", "testdata", "keys")
+	v, err := load(ctx, filepath.Join(dir, "rebuilderA.pub"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.HasPrefix(p.Private, []byte("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----")) ||
-		!bytes.HasPrefix(p.Public, []byte("-----BEGIN PUBLIC KEY-----")) {
-		t.Fatalf("unexpected key format:\n%s\n%s", p.Private, p.Public)
+	fp, err := Fingerprint(v.Public)
+	if err != nil || fp != v.Fingerprint {
+		t.Errorf("fingerprint %s, Fingerprint() %s %v", v.Fingerprint, fp, err)
 	}
-	prefix := filepath.Join(t.TempDir(), "cosign")
-	keyPath, pubPath, err := WritePair(ctx, p, prefix, false)
-	if err != nil {
-		t.Fatal(err)
+	again, err := ParseVerifier(v.PEM, "again")
+	if err != nil || again.Fingerprint != v.Fingerprint {
+		t.Errorf("PEM does not read back as the same key: %v", err)
 	}
-	if fi, _ := os.Stat(keyPath); fi.Mode().Perm() != 0o600 {
-		t.Errorf("private key mode %v, want 0600", fi.Mode().Perm())
-	}
-	if _, _, err := WritePair(ctx, p, prefix, false); err == nil || !strings.Contains(err.Error(), "already exists") {
-		t.Errorf("overwrite without force: %v", err)
-	}
-	s, err := LoadSigner(ctx, keyPath, []byte("s3cret"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := LoadVerifier(ctx, pubPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Fingerprint != v.Fingerprint {
-		t.Errorf("signer %s and verifier %s fingerprints differ", s.Fingerprint, v.Fingerprint)
-	}
-	sig, err := s.SignMessage(strings.NewReader("hello"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := v.VerifySignature(bytes.NewReader(sig), strings.NewReader("hello")); err != nil {
-		t.Errorf("verify: %v", err)
-	}
-	if _, err := LoadSigner(ctx, keyPath, []byte("wrong")); err == nil || !strings.Contains(err.Error(), keyPath) {
-		t.Errorf("wrong password: %v", err)
-	}
-	if _, err := LoadVerifier(ctx, keyPath); err == nil {
-		t.Error("a private key loaded as a public key")
-	}
-	if _, err := LoadSigner(ctx, pubPath, []byte("s3cret")); err == nil {
-		t.Error("a public key loaded as a private key")
+	for _, c := range []struct{ name, file, want string }{
+		{"private key", filepath.Join(dir, "rebuilderA.key"), "not a public key"},
+		{"not PEM", "keys.go", "no PEM block"},
+	} {
+		if _, err := load(ctx, c.file); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.file) {
+			t.Errorf("%s: %v, want an error naming %s and saying %q", c.name, err, c.file, c.want)
+		}
 	}
 	big := filepath.Join(t.TempDir(), "big")
 	os.WriteFile(big, make([]byte, MaxKeyFileSize+1), 0o644)
-	if _, err := LoadVerifier(ctx, big); err == nil || !strings.Contains(err.Error(), "not a key file") {
+	if _, err := load(ctx, big); err == nil || !strings.Contains(err.Error(), "not a key file") {
 		t.Errorf("huge file: %v", err)
 	}
 }
 
-// TestCosignMadeKeys loads keys the cosign CLI generated (testdata/keys).
-func TestCosignMadeKeys(t *testing.T) {
-	ctx := context.Background()
-	s, err := LoadSigner(ctx, filepath.Join("..", "testdata", "keys", "rebuilderA.key"), []byte("test"))
+// Keys cosign does not sign with are refused when read.
+func TestUnsupportedKeys(t *testing.T) {
+	p224, _ := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	rsa1024, _ := rsa.GenerateKey(rand.Reader, 1024)
+	for _, c := range []struct {
+		name string
+		pub  any
+		want string
+	}{
+		{"P-224", &p224.PublicKey, "curve P-224"},
+		{"RSA 1024", &rsa1024.PublicKey, "1024 bits"},
+	} {
+		der, err := x509.MarshalPKIXPublicKey(c.pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ParseVerifier(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), c.name)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error saying %q", c.name, err, c.want)
+		}
+	}
+}
+
+// Each key type: a good signature verifies; one flipped bit, another
+// message or another key of the same type does not.
+func TestVerify(t *testing.T) {
+	msg := []byte("DSSEv1 28 application/vnd.in-toto+json 2 {}")
+	for _, kt := range keyTypes(t) {
+		t.Run(kt.name, func(t *testing.T) {
+			v, err := NewVerifier(kt.key.Public(), kt.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig := sign(t, kt, msg)
+			if err := v.Verify(msg, sig); err != nil {
+				t.Fatalf("good signature: %v", err)
+			}
+			bad := append([]byte(nil), sig...)
+			bad[len(bad)/2] ^= 1
+			if v.Verify(msg, bad) == nil {
+				t.Error("a flipped bit verified")
+			}
+			if v.Verify(append(msg, '!'), sig) == nil {
+				t.Error("another message verified")
+			}
+			other := keyTypes(t)
+			for _, o := range other {
+				if o.name != kt.name {
+					continue
+				}
+				ov, _ := NewVerifier(o.key.Public(), o.name)
+				if ov.Verify(msg, sig) == nil {
+					t.Error("another key verified")
+				}
+			}
+			if v.VerifyDigest(msg[:3], sig) == nil {
+				t.Error("a digest of the wrong length verified")
+			}
+		})
+	}
+}
+
+func load(ctx context.Context, path string) (*Verifier, error) {
+	b, err := ReadKeyFile(ctx, path)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	v, err := LoadVerifier(ctx, filepath.Join("..", "testdata", "keys", "rebuilderA.pub"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Fingerprint != v.Fingerprint {
-		t.Error("fingerprints differ")
-	}
+	return ParseVerifier(b, path)
 }

@@ -164,6 +164,9 @@ func NewVerifier(vkey string) (*Verifier, error) {
 // Name is the key's name, which is the log's origin.
 func (v *Verifier) Name() string { return v.v.Name() }
 
+// KeyHash is the key's hash, which its signature lines carry.
+func (v *Verifier) KeyHash() uint32 { return v.v.KeyHash() }
+
 // Open verifies a signed checkpoint and parses its body. The origin line
 // must be the key's name, so a checkpoint of one log cannot pass for
 // another's.

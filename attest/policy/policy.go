@@ -30,6 +30,12 @@
 //	selfReview: refuse                  # refuse (default) or allow one key in both roles
 //	log:                                # optional: count only logged attestations
 //	  key: transparency.example+1a2b3c4d+AbCd…  # the log's note key, or a file
+//	  witnesses:                        # optional: checkpoints must be cosigned
+//	    threshold: 2
+//	    keys:
+//	      - name: witness-a
+//	        key: witness-a.example+5e6f7a8b+BE…  # a witness's note key, or a file
+//	  maxAge: 168h                      # optional: cosigned no longer ago than this
 //
 // A rebuilder-only policy says reviewers: {required: false}; listed
 // reviewers' findings then still fail a verification.
@@ -70,16 +76,6 @@ const (
 	DissentReport
 )
 
-func (d Dissent) String() string {
-	if d == DissentReport {
-		return "report"
-	}
-	return "fail"
-}
-
-// MarshalText implements encoding.TextMarshaler.
-func (d Dissent) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
-
 // Policy is a parsed, validated trust policy.
 type Policy struct {
 	// Expires is when the policy stops being valid; zero means never.
@@ -96,10 +92,9 @@ type Policy struct {
 	// such a policy.
 	AllowSelfReview bool
 	// Log, when set, is the transparency log every counted attestation
-	// must be in (with an inclusion proof to a checkpoint it signed);
-	// LogKey is its note verifier key as written.
-	Log    *logproof.Verifier
-	LogKey string
+	// must be in (with an inclusion proof to a checkpoint it signed), with
+	// the witnesses that must have cosigned that checkpoint (log.go).
+	Log *logproof.Policy
 	// Digest is the sha256 of the policy file as read.
 	Digest digest.Digest
 	// Source says where the policy came from, for messages.
@@ -133,15 +128,6 @@ func (r Role) Lookup(fp digest.Digest) (Key, bool) {
 	return Key{}, false
 }
 
-// Verifiers returns the role's keys for signature checks.
-func (r Role) Verifiers() []*keys.Verifier {
-	out := make([]*keys.Verifier, len(r.Keys))
-	for i, k := range r.Keys {
-		out[i] = k.Verifier
-	}
-	return out
-}
-
 type file struct {
 	Version     *int      `yaml:"version"`
 	Expires     string    `yaml:"expires"`
@@ -164,12 +150,6 @@ type keyFile struct {
 	Name    string `yaml:"name"`
 	Key     string `yaml:"key"`
 	Expires string `yaml:"expires"`
-}
-
-type logFile struct {
-	// Key is the log's note verifier key ("origin+hash+base64") or a file
-	// holding it, relative to the policy.
-	Key string `yaml:"key"`
 }
 
 // Load reads and validates the policy file at path. Key files it names are
@@ -307,31 +287,9 @@ func (ps *parser) policy(pf *file) *Policy {
 		}
 	}
 	if pf.Log != nil {
-		p.Log, p.LogKey = ps.log(pf.Log)
+		p.Log = ps.log(pf.Log)
 	}
 	return p
-}
-
-func (ps *parser) log(lf *logFile) (*logproof.Verifier, string) {
-	if lf.Key == "" {
-		ps.fail("log.key", "%w: the log's note verifier key (origin+hash+base64) or a file holding it", strictyaml.ErrRequired)
-		return nil, ""
-	}
-	vkey := strings.TrimSpace(lf.Key)
-	v, err := logproof.NewVerifier(vkey)
-	if err != nil {
-		b, rerr := ps.readKey(lf.Key)
-		if rerr != nil {
-			ps.fail("log.key", "neither a note verifier key (%v) nor a readable file (%v)", err, rerr)
-			return nil, ""
-		}
-		vkey = strings.TrimSpace(string(b))
-		if v, err = logproof.NewVerifier(vkey); err != nil {
-			ps.fail("log.key", "%s: %v", lf.Key, err)
-			return nil, ""
-		}
-	}
-	return v, vkey
 }
 
 func (ps *parser) role(rf *roleFile, role string, reviewers bool) (r Role, optional bool) {

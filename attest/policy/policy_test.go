@@ -192,8 +192,8 @@ func TestParseOptions(t *testing.T) {
 			if p.ReviewsOptional != tt.optional || p.AllowSelfReview != tt.selfReview || (p.Log != nil) != tt.log {
 				t.Errorf("optional %v, self review %v, log %v", p.ReviewsOptional, p.AllowSelfReview, p.Log != nil)
 			}
-			if tt.log && (p.LogKey != vkey || p.Log.Name() != "log.example") {
-				t.Errorf("log key %q (%s)", p.LogKey, p.Log.Name())
+			if tt.log && (p.Log.Key != vkey || p.Log.Name() != "log.example") {
+				t.Errorf("log key %q (%s)", p.Log.Key, p.Log.Name())
 			}
 		})
 	}

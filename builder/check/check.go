@@ -128,17 +128,26 @@ func Run(ctx context.Context, b *builder.Builder, r *recipes.Recipe, work string
 	vars := Variations()
 	rep := &Report{SchemaVersion: Schema, Recipe: builder.RecipeRef{Name: r.Name, Version: r.Version, Digest: rd, URI: r.File()}, Variations: vars}
 
-	var lastStart time.Time
+	var lastEnd time.Time
 	build := func(label string, v builder.Variation) (*Build, error) {
-		// Two builds never start in the same second, so a build that
-		// embeds the clock shows it.
-		if d := time.Until(lastStart.Add(1100 * time.Millisecond)); d > 0 {
-			time.Sleep(d)
+		// A build starts more than a second after the one before it
+		// ended, so that any clock reading of one (which it made before
+		// it ended) and of the next (made after that one started) fall in
+		// different seconds, however long each build takes: a build that
+		// embeds the time to the second always shows it. (Counting from
+		// the previous start, as before, let both read the same second
+		// when the first spent long before its clock reading.)
+		if d := time.Until(lastEnd.Add(1100 * time.Millisecond)); d > 0 {
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
-		lastStart = time.Now()
 		say("build %d: %s", len(rep.Builds)+1, label)
 		dir := filepath.Join(work, label)
 		res, err := b.BuildVaried(ctx, r, dir, v)
+		lastEnd = time.Now()
 		if err != nil {
 			return nil, fmt.Errorf("check build %q: %w", label, err)
 		}

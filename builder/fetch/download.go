@@ -30,6 +30,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/builder/goproxy"
+	"github.com/reprove/reprove/debian/archive"
 	"github.com/reprove/reprove/internal/atomicfile"
 	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/internal/verified"
@@ -64,6 +65,10 @@ type Fetcher struct {
 	// against the pin on the way, so a shared cache can save a fetch but
 	// never change an input; a copy that does not match is ignored.
 	Shared []string
+	// Snapshot is the snapshot archive the files of a Debian source
+	// package are fetched from once the mirror has moved on
+	// (archive.DefaultSnapshot when empty, none when "off").
+	Snapshot string
 }
 
 // Fetched says where the bytes of one input came from in this run.
@@ -335,7 +340,7 @@ func (f *Fetcher) copyFrom(ctx context.Context, location string, w io.Writer) er
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET: %s", resp.Status)
+			return &archive.StatusError{URL: location, Status: resp.Status, Code: resp.StatusCode}
 		}
 		total := max(resp.ContentLength, 0)
 		_, err = io.Copy(w, f.Bytes.Reader(ctx, resp.Body, "downloading "+location, total))

@@ -134,6 +134,9 @@ func readPrepared(dir string) (*Source, error) {
 func (f *Fetcher) recontact(ctx context.Context, r *recipes.Recipe) (*Fetched, error) {
 	s := r.Source
 	switch {
+	case s.DSC != nil:
+		_, rec, err := f.getPool(ctx, r, "source package", s.DSC.URL, s.DSC.Digest)
+		return rec, err
 	case s.Archive != nil:
 		loc := s.Archive.URL
 		if loc == "" {
@@ -165,7 +168,8 @@ func sourceKey(r *recipes.Recipe) (string, error) {
 		Git     *recipes.GitSource      `json:",omitempty"`
 		Archive *recipes.ArchiveSource  `json:",omitempty"`
 		Module  *recipes.GoModuleSource `json:",omitempty"`
-	}{Format: preparedFormat, Git: s.Git, Module: s.GoModule}
+		DSC     *recipes.DSCSource      `json:",omitempty"`
+	}{Format: preparedFormat, Git: s.Git, Module: s.GoModule, DSC: s.DSC}
 	if s.Archive != nil {
 		a := *s.Archive
 		if a.URL == "" {
@@ -173,7 +177,7 @@ func sourceKey(r *recipes.Recipe) (string, error) {
 		}
 		k.Archive = &a
 	}
-	if k.Git == nil && k.Archive == nil && k.Module == nil {
+	if k.Git == nil && k.Archive == nil && k.Module == nil && k.DSC == nil {
 		return "", fmt.Errorf("fetch source: the recipe names no source")
 	}
 	b, err := json.Marshal(k)

@@ -42,7 +42,7 @@ type Source struct {
 
 // Resolved is a fetched input as provenance records it.
 type Resolved struct {
-	// Kind is "git", "archive", "gomod" or "dir".
+	// Kind is "git", "archive", "gomod", "dir" or "dsc".
 	Kind string `json:"kind"`
 	// URI locates it: a git URL, an archive URL or path, a module path.
 	URI string `json:"uri"`
@@ -101,6 +101,8 @@ func (f *Fetcher) Source(ctx context.Context, r *recipes.Recipe, dest string) (*
 		return f.goModule(ctx, s.GoModule, dest)
 	case s.Dir != nil:
 		return f.dir(ctx, r.ResolvePath(s.Dir.Path), s.Dir.Tree, dest)
+	case s.DSC != nil:
+		return f.dsc(ctx, r, dest)
 	}
 	return nil, errors.New("fetch source: the recipe names no source")
 }

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -56,7 +57,7 @@ const (
 	// formatVersion changes whenever the way layers are made (or their
 	// records are written) changes, so that a new reprove does not reuse
 	// an image or layer an old one made.
-	formatVersion = 3
+	formatVersion = 4
 	// PATH inside every image.
 	Path = GoRoot + "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
@@ -97,7 +98,11 @@ func (s Spec) normal() Spec {
 	if s.Debian != nil {
 		pkgs := slices.Clone(s.Debian.Packages)
 		sort.Strings(pkgs)
-		out.Debian = &recipes.DebianImage{Suite: s.suite(), Packages: slices.Compact(pkgs)}
+		variant := s.Debian.Variant
+		if variant == "minbase" {
+			variant = ""
+		}
+		out.Debian = &recipes.DebianImage{Suite: s.suite(), Variant: variant, Packages: slices.Compact(pkgs), Lock: s.Debian.Lock}
 	}
 	return out
 }
@@ -121,6 +126,9 @@ func (s Spec) Describe() string {
 		name = "minimal"
 	} else {
 		name = "debian-" + n.Debian.Suite
+		if n.Debian.Variant != "" {
+			name += "-" + n.Debian.Variant
+		}
 		if len(n.Debian.Packages) > 0 {
 			name += "+" + strings.Join(n.Debian.Packages, "+")
 		}
@@ -181,6 +189,14 @@ type Builder struct {
 	Proxy *goproxy.Client
 	// Mirror is the Debian mirror (DefaultMirror when empty).
 	Mirror string
+	// Snapshot is the base URL of a snapshot archive that locked packages
+	// are fetched from once the mirror has moved on
+	// (archive.DefaultSnapshot when empty, none when "off").
+	Snapshot string
+	// DebCache holds locked .debs by digest (Dir/debs when empty).
+	DebCache string
+	// HTTP fetches locked .debs (http.DefaultClient when nil).
+	HTTP *http.Client
 	// Log reports progress; it may be nil.
 	Log func(string)
 }
@@ -288,7 +304,7 @@ func (b *Builder) build(ctx context.Context, spec Spec, reuse bool) (*Image, err
 		}
 		l, inf := *root, *info
 		records = append(records, func() error {
-			return b.writeLayerRecord("rootfs", rootKey, layerRecord{Digest: l.digest, Size: l.size, Packages: inf.packages, Passwd: inf.passwd, Group: inf.group})
+			return b.writeLayerRecord("rootfs", rootKey, layerRecord{Digest: l.digest, Size: l.size, Packages: inf.packages, Passwd: inf.passwd, Group: inf.group, Sources: inf.sources})
 		})
 	}
 	layers = append(layers, *root)
@@ -356,7 +372,14 @@ func (b *Builder) build(ctx context.Context, spec Spec, reuse bool) (*Image, err
 func (b *Builder) makeRootfs(ctx context.Context, spec Spec, work string) (*layer, *rootfsInfo, error) {
 	b.log("image %s: building Debian %s rootfs", spec.Describe(), spec.suite())
 	rootTar := filepath.Join(work, "rootfs.tar")
-	if err := debianRootfs(ctx, spec, b.mirror(), rootTar, b.Log); err != nil {
+	if spec.Debian != nil {
+		if spec.Debian.Lock == nil {
+			return nil, nil, fmt.Errorf("build image %s: the Debian image is not locked: run `reprove lock RECIPE`", spec.Describe())
+		}
+		if err := b.lockedRootfs(ctx, spec, work, rootTar); err != nil {
+			return nil, nil, err
+		}
+	} else if err := debianRootfs(ctx, spec, b.mirror(), rootTar, b.Log); err != nil {
 		return nil, nil, err
 	}
 	defer os.Remove(rootTar)
@@ -371,6 +394,11 @@ func (b *Builder) makeRootfs(ctx context.Context, spec Spec, work string) (*laye
 	}
 	info, err := convertRootfs(f, lw)
 	f.Close()
+	if err == nil && spec.Debian != nil {
+		err = checkInstalled(spec.Debian.Lock, info.packages)
+		info.packages = lockedPackages(spec.Debian.Lock)
+		info.sources = []byte(fmt.Sprintf("deb %s %s main\n", b.mirror(), spec.suite()))
+	}
 	if err != nil {
 		lw.abort()
 		return nil, nil, err

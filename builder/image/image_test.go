@@ -38,11 +38,11 @@ func TestSpecKey(t *testing.T) {
 
 func TestParseDpkgStatus(t *testing.T) {
 	status := "Package: a\nStatus: install ok installed\nVersion: 1.0\n\nPackage: b\nStatus: deinstall ok config-files\nVersion: 2\n\nPackage: c\nVersion: 1:3.0-1\nStatus: install ok installed\n"
-	want := []Package{{"a", "1.0"}, {"c", "1:3.0-1"}}
+	want := []Package{{Name: "a", Version: "1.0"}, {Name: "c", Version: "1:3.0-1"}}
 	if diff := cmp.Diff(want, parseDpkgStatus([]byte(status))); diff != "" {
 		t.Errorf("parseDpkgStatus (-want +got):\n%s", diff)
 	}
-	if p, ok := debPackage("busybox-static_1%3a1.35.0-4+b3_amd64.deb"); !ok || p != (Package{"busybox-static", "1:1.35.0-4+b3"}) {
+	if p, ok := debPackage("busybox-static_1%3a1.35.0-4+b3_amd64.deb"); !ok || p != (Package{Name: "busybox-static", Version: "1:1.35.0-4+b3"}) {
 		t.Errorf("debPackage = %v, %v", p, ok)
 	}
 }

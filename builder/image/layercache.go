@@ -25,6 +25,7 @@ type layerRecord struct {
 	Packages []Package `json:"packages,omitempty"`
 	Passwd   []byte    `json:"passwd,omitempty"`
 	Group    []byte    `json:"group,omitempty"`
+	Sources  []byte    `json:"sources,omitempty"`
 	// For a toolchain layer: the distribution in it.
 	Toolchain *Toolchain `json:"toolchain,omitempty"`
 }
@@ -104,7 +105,7 @@ func (b *Builder) reusedRootfs(ctx context.Context, reuse bool, key string) (*la
 	if rec == nil || err != nil {
 		return nil, nil, err
 	}
-	return &layer{digest: rec.Digest, size: rec.Size}, &rootfsInfo{passwd: rec.Passwd, group: rec.Group, packages: rec.Packages}, nil
+	return &layer{digest: rec.Digest, size: rec.Size}, &rootfsInfo{passwd: rec.Passwd, group: rec.Group, sources: rec.Sources, packages: rec.Packages}, nil
 }
 
 func (b *Builder) reusedToolchain(ctx context.Context, reuse bool, key string) (*layer, *Toolchain, error) {

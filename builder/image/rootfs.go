@@ -14,12 +14,30 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/reprove/reprove/recipes"
 )
 
 // Package is a Debian package installed in an image.
 type Package struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
+	// Arch, Path and SHA256 are set for a locked image: the .deb it was
+	// installed from, as the lock pins it.
+	Arch   string        `json:"arch,omitempty"`
+	Path   string        `json:"path,omitempty"`
+	SHA256 digest.Digest `json:"sha256,omitempty"`
+}
+
+// lockedPackages lists a lock's packages as an image records them.
+func lockedPackages(l *recipes.DebianLock) []Package {
+	out := make([]Package, len(l.Packages))
+	for i, p := range l.Packages {
+		out[i] = Package{Name: p.Name, Version: p.Version, Arch: p.Arch, Path: p.Path, SHA256: p.SHA256}
+	}
+	return out
 }
 
 // debianRootfs runs mmdebstrap to build a Debian rootfs tarball into
@@ -80,7 +98,11 @@ func lastLines(s string, n int) string {
 // rootfsInfo is what converting the rootfs learned about it.
 type rootfsInfo struct {
 	passwd, group []byte
-	packages      []Package
+	// sources is etc/apt/sources.list, which reprove's layer writes (a
+	// locked image's names the mirror, not the local archive it was
+	// installed from).
+	sources  []byte
+	packages []Package
 }
 
 // convertRootfs copies mmdebstrap's tarball into a normalised layer. It
@@ -130,6 +152,13 @@ func convertRootfs(r io.Reader, lw *layerWriter) (*rootfsInfo, error) {
 			}
 			continue
 		case name == "etc/hostname", name == "etc/resolv.conf", name == "etc/hosts":
+			continue
+		case name == "etc/apt/sources.list":
+			b, err := io.ReadAll(io.LimitReader(tr, 1<<20))
+			if err != nil {
+				return nil, fmt.Errorf("read rootfs %s: %w", name, err)
+			}
+			info.sources = b
 			continue
 		case name == "var/lib/dpkg/status":
 			b, err := io.ReadAll(io.LimitReader(tr, 64<<20))
@@ -242,6 +271,9 @@ func reproveLayer(lw *layerWriter, info *rootfsInfo, minimal bool) error {
 		{name: "sys", mode: 0o555, dir: true},
 		{name: "tmp", mode: 0o1777, dir: true},
 		{name: strings.TrimPrefix(ModCacheDir, "/"), mode: 0o755, dir: true},
+	}
+	if len(info.sources) > 0 {
+		files = append(files, file{name: "etc/apt/sources.list", mode: 0o644, body: info.sources})
 	}
 	if minimal {
 		for _, applet := range busyboxApplets {

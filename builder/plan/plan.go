@@ -20,17 +20,21 @@ import (
 
 // Fixed paths inside the build container.
 const (
-	SourceDir   = "/src"
-	OutDir      = "/out"
-	HomeDir     = "/home/build"
-	ModCacheDir = "/gomodcache"
-	TmpDir      = "/tmp"
-	GoRoot      = "/usr/local/go"
-	Hostname    = "reprove"
-	UID         = 1000
-	GID         = 1000
-	Umask       = 0o022
-	DefaultPath = GoRoot + "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	SourceDir = "/src"
+	// DebianBuildDir is where a Debian source package is put and built,
+	// as Debian's buildds (sbuild) build: the tree dpkg-source unpacks is
+	// /build/reproducible-path/SOURCE-VERSION.
+	DebianBuildDir = "/build/reproducible-path"
+	OutDir         = "/out"
+	HomeDir        = "/home/build"
+	ModCacheDir    = "/gomodcache"
+	TmpDir         = "/tmp"
+	GoRoot         = "/usr/local/go"
+	Hostname       = "reprove"
+	UID            = 1000
+	GID            = 1000
+	Umask          = 0o022
+	DefaultPath    = GoRoot + "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
 
 // Defaults for limits a recipe and the flags leave unset.
@@ -172,6 +176,9 @@ func Make(in Inputs) (*Plan, error) {
 	}
 
 	srcDir := SourceDir
+	if r.Source.DSC != nil {
+		srcDir = DebianBuildDir
+	}
 	if v := in.Vary.SourceDir; v != "" {
 		if !path.IsAbs(v) || path.Clean(v) != v || v == "/" {
 			return nil, fmt.Errorf("plan build: varied source directory %q is not a clean absolute path", v)

@@ -238,3 +238,25 @@ func TestMakeVaried(t *testing.T) {
 		}
 	}
 }
+
+// A Debian source package is built where Debian's buildds build, so that
+// a path the build leaks is the one the shipped .deb holds.
+func TestMakeDebianSource(t *testing.T) {
+	r := recipe()
+	r.Source.DSC = &recipes.DSCSource{URL: "http://deb.debian.org/debian/pool/main/h/hello/hello_2.10-3.dsc", Digest: img}
+	r.Steps = []recipes.Step{{Shell: "dpkg-source -x hello_2.10-3.dsc hello-2.10"}}
+	p, err := Make(inputs(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Steps[0].Dir != DebianBuildDir {
+		t.Errorf("step dir = %s, want %s", p.Steps[0].Dir, DebianBuildDir)
+	}
+	found := false
+	for _, m := range p.Mounts {
+		found = found || (m.Target == DebianBuildDir && m.Source == "/cache/work/src" && !m.ReadOnly)
+	}
+	if !found {
+		t.Errorf("the source is not mounted writable at %s: %+v", DebianBuildDir, p.Mounts)
+	}
+}

@@ -13,7 +13,9 @@ import (
 	"github.com/reprove/reprove/centre"
 	"github.com/reprove/reprove/centre/centretest/fixture"
 	"github.com/reprove/reprove/centre/item"
+	"github.com/reprove/reprove/centre/merklelog"
 	"github.com/reprove/reprove/centre/store/pgtest"
+	"github.com/reprove/reprove/centre/witness"
 	"github.com/reprove/reprove/fleet/queue"
 )
 
@@ -40,6 +42,28 @@ type Options struct {
 	// Queue, when set, is a fleet's queue whose dashboard the centre
 	// serves under /fleet/.
 	Queue *queue.Queue
+	// Witnesses, when set, are asked to cosign the log's checkpoints
+	// (make the log's key first with LogKey, for the witnesses to know).
+	Witnesses []*witness.Witness
+}
+
+// WitnessInterval is the cosigner's interval in test centres.
+const WitnessInterval = 50 * time.Millisecond
+
+// LogKey makes the log's key pair in dir (a centre's data directory), as
+// the first start would, and returns its verifier key: witnesses are told
+// of a log by its key before the centre asks them.
+func LogKey(t testing.TB, dir string) string {
+	t.Helper()
+	skey, _, err := merklelog.LoadOrCreateKey(dir, "centre.test/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := merklelog.VerifierKey(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vkey
 }
 
 // Centre is a running test centre.
@@ -59,7 +83,8 @@ func Start(t testing.TB, opts Options) *Centre {
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
 	}
-	cfg := centre.Config{DataDir: opts.Dir, Origin: "centre.test/log", LogKey: opts.LogKey, Logf: t.Logf, Queue: opts.Queue}
+	cfg := centre.Config{DataDir: opts.Dir, Origin: "centre.test/log", LogKey: opts.LogKey, Logf: t.Logf, Queue: opts.Queue,
+		Witnesses: opts.Witnesses, Witnessing: witness.Options{Interval: WitnessInterval, MaxBackoff: 200 * time.Millisecond}}
 	if opts.Postgres {
 		cfg.DatabaseURL = pgtest.Database(t)
 	}

@@ -192,6 +192,28 @@ func (c *Client) FetchBundle(ctx context.Context, d digest.Digest) (*logproof.Bu
 	return bu, nil
 }
 
+// FetchBundleAt fetches the log bundle of artifact d at the tree of size
+// size (one the log signed a checkpoint for), as a monitor replaying the
+// log to that size asks for it.
+func (c *Client) FetchBundleAt(ctx context.Context, d digest.Digest, size int64) (*logproof.Bundle, error) {
+	if err := d.Validate(); err != nil || d.Algorithm() != digest.SHA256 {
+		return nil, fmt.Errorf("fetch log bundle: %q is not a sha256 digest", d)
+	}
+	b, err := c.do(ctx, http.MethodGet, api.PathArtifacts+d.String()+"?size="+strconv.FormatInt(size, 10), "", nil, logproof.MaxBundle)
+	var se *StatusError
+	if errors.As(err, &se) && se.Status == http.StatusNotFound {
+		return nil, fmt.Errorf("fetch log bundle for %s at tree size %d: %w", d, size, ErrNotLogged)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fetch log bundle for %s at tree size %d: %w", d, size, err)
+	}
+	bu, err := logproof.ParseBundle(b)
+	if err != nil {
+		return nil, fmt.Errorf("fetch log bundle for %s at tree size %d: %w", d, size, err)
+	}
+	return bu, nil
+}
+
 // FetchBundle fetches the log bundle of d from the centre at server.
 func FetchBundle(ctx context.Context, server string, d digest.Digest) (*logproof.Bundle, error) {
 	c, err := New(server)

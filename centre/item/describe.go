@@ -11,7 +11,7 @@ import (
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/logproof"
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/report"
 	"github.com/reprove/reprove/schemas"
 )
 
@@ -108,7 +108,7 @@ const MaxCompareReport = 8 << 20
 // `reprove compare --json` writes) against its published schema and reads
 // it. The log holds its digest, the sha256 of the bytes as submitted; its
 // subjects are the rebuilt and the shipped file.
-func CheckCompareReport(raw []byte) (*Item, *compare.Report, error) {
+func CheckCompareReport(raw []byte) (*Item, *report.Report, error) {
 	if len(raw) > MaxCompareReport {
 		return nil, nil, refuse(CodeTooLarge, "the compare report is larger than %d bytes", MaxCompareReport)
 	}
@@ -125,7 +125,7 @@ func CheckCompareReport(raw []byte) (*Item, *compare.Report, error) {
 		return nil, nil, err
 	}
 	it := &Item{Kind: CompareReport, Leaf: leaf, LeafHash: logproof.LeafHash(leaf), PayloadDigest: d}
-	for _, a := range []compare.Artifact{r.Rebuilt, r.Shipped} {
+	for _, a := range []report.Artifact{r.Rebuilt, r.Shipped} {
 		if a.Digest.Algorithm() == digest.SHA256 && a.Digest.Validate() == nil {
 			it.Subjects = append(it.Subjects, Subject{Name: a.Path, Digest: a.Digest})
 		}
@@ -137,8 +137,8 @@ func CheckCompareReport(raw []byte) (*Item, *compare.Report, error) {
 }
 
 // ParseCompareReport decodes a stored compare report.
-func ParseCompareReport(raw []byte) (*compare.Report, error) {
-	r, err := compare.ReadReport(bytes.NewReader(raw))
+func ParseCompareReport(raw []byte) (*report.Report, error) {
+	r, err := report.Read(bytes.NewReader(raw))
 	if err != nil {
 		return nil, &Error{Code: CodeMalformed, Err: err}
 	}

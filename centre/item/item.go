@@ -22,17 +22,12 @@
 package item
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
-	ssldsse "github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/reprove/reprove/attest"
@@ -281,14 +276,14 @@ func Check(ctx context.Context, e *envelope.Envelope, known []Key) (*Item, error
 // envelope verifies over DSSE's pre-authentication encoding. It is only a
 // pre-check, so that a centre with many registered keys does not run
 // cosign's whole verification once per key for every envelope (about
-// 1.5 ms each here): envelope.SignedBy, cosign's own check, still decides
+// 1.5 ms each here): envelope.SignedBy, the same DSSE check, still decides
 // on the keys that remain.
 func candidates(e *envelope.Envelope, vs []*keys.Verifier) []*keys.Verifier {
-	pae := ssldsse.PAE(e.PayloadType, e.Payload)
+	pae := envelope.PAE(e.PayloadType, e.Payload)
 	var out []*keys.Verifier
 	for _, v := range vs {
 		for _, s := range e.Signatures {
-			if v.VerifySignature(bytes.NewReader(s.Sig), bytes.NewReader(pae)) == nil {
+			if v.Verify(pae, s.Sig) == nil {
 				out = append(out, v)
 				break
 			}
@@ -383,6 +378,10 @@ func index(st *attest.Statement, it *Item) error {
 // sourceDigest is the sha256 digest a source subject carries when it has
 // no plain sha256 entry: reprove's tree digest, else a Go module's h1: hash.
 func sourceDigest(ds attest.DigestSet) digest.Digest {
+	ds, err := ds.Normalized() // goModuleH1, as reprove once wrote it, is dirHash
+	if err != nil {
+		return ""
+	}
 	if _, ok := ds[string(digest.SHA256)]; ok {
 		return ""
 	}
@@ -391,9 +390,9 @@ func sourceDigest(ds attest.DigestSet) digest.Digest {
 			return d
 		}
 	}
-	if v, ok := ds[attest.KeyGoModuleH1]; ok {
-		if b, err := base64.StdEncoding.Strict().DecodeString(strings.TrimPrefix(v, "h1:")); err == nil && len(b) == sha256.Size && strings.HasPrefix(v, "h1:") {
-			return digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(b))
+	if v, ok := ds[attest.KeyDirHash]; ok {
+		if d := digest.NewDigestFromEncoded(digest.SHA256, v); d.Validate() == nil {
+			return d
 		}
 	}
 	return ""

@@ -238,7 +238,9 @@ func TestSourceDigest(t *testing.T) {
 		want digest.Digest
 	}{
 		{"git checkout", attest.DigestSet{"gitCommit": strings.Repeat("ab", 20), attest.KeyReproveTree: tree.Encoded()}, tree},
-		{"go module", attest.DigestSet{attest.KeyGoModuleH1: h1b64}, h1},
+		{"go module", attest.DigestSet{attest.KeyDirHash: h1.Encoded()}, h1},
+		{"go module, as reprove wrote it before in-toto's name", attest.DigestSet{attest.KeyGoModuleH1: h1b64}, h1},
+		{"go module, in-toto v0.1's goModuleH1", attest.DigestSet{attest.KeyGoModuleH1: h1.Encoded()}, h1},
 		{"archive: the sha256 entry is the subject already", attest.DigestSet{"sha256": tree.Encoded(), attest.KeyReproveTree: tree.Encoded()}, ""},
 		{"sha1 commit alone", attest.DigestSet{"gitCommit": strings.Repeat("ab", 20)}, ""},
 		{"bad tree", attest.DigestSet{attest.KeyReproveTree: "xyz"}, ""},

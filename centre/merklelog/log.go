@@ -46,6 +46,14 @@ type Options struct {
 	// one commit gathers from the queue (one submission larger than it is
 	// still committed whole, alone).
 	MaxBatch int
+	// Quorum, when positive, is how many of Witnesses (their verifier
+	// keys) must have cosigned a checkpoint before lookups serve it
+	// (witnessed.go).
+	Quorum    int
+	Witnesses []string
+	// Committed, when set, hears of each new checkpoint once committed
+	// (the cosigner's cue); it must not block.
+	Committed func(store.Checkpoint)
 }
 
 // Log is the centre's log.
@@ -58,6 +66,7 @@ type Log struct {
 	clock    func() time.Time
 	maxBatch int
 	cache    *hashCache
+	wit      witnessing
 
 	queue chan *request
 	stop  chan struct{}
@@ -122,6 +131,9 @@ func Open(ctx context.Context, st store.Store, skey string, opts Options) (*Log,
 	if opts.MaxBatch > 0 {
 		l.maxBatch = opts.MaxBatch
 	}
+	if err := l.wit.init(opts); err != nil {
+		return nil, err
+	}
 	go l.sequence()
 	return l, nil
 }
@@ -179,6 +191,12 @@ func (l *Log) sequence() {
 		var first *request
 		select {
 		case first = <-l.queue:
+		case c := <-l.wit.cosigs:
+			// Cosignatures are written between batches, by the one
+			// writer, so they never wait on the store's lock behind a
+			// stream of appends.
+			c.done <- l.st.AddCosignature(c.ctx, c.c)
+			continue
 		case <-l.stop:
 			l.drain()
 			return
@@ -234,6 +252,9 @@ func (l *Log) commitAndReply(batch []*request) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	added, cp, err := l.commit(ctx, live)
+	if err == nil && l.wit.committed != nil {
+		l.wit.committed(cp)
+	}
 	for i, r := range live {
 		if err != nil {
 			r.reply <- reply{err: err}
@@ -398,12 +419,7 @@ func (l *Log) Hashes(ctx context.Context) tlog.HashReader { return hashReader{ct
 func (l *Log) Latest(ctx context.Context) (store.Checkpoint, logproof.Checkpoint, error) {
 	c, err := l.st.LatestCheckpoint(ctx)
 	if errors.Is(err, store.ErrNotFound) {
-		empty := logproof.Checkpoint{Origin: l.origin, Size: 0, Hash: emptyHash}
-		signed, err := logproof.Sign(empty, l.skey)
-		if err != nil {
-			return store.Checkpoint{}, logproof.Checkpoint{}, err
-		}
-		return store.Checkpoint{Size: 0, Note: signed, At: l.clock().UTC()}, empty, nil
+		return l.empty()
 	}
 	if err != nil {
 		return c, logproof.Checkpoint{}, err
@@ -413,6 +429,16 @@ func (l *Log) Latest(ctx context.Context) (store.Checkpoint, logproof.Checkpoint
 		return c, oc, fmt.Errorf("latest checkpoint: %w", err)
 	}
 	return c, oc, nil
+}
+
+// empty is a signed checkpoint of the empty tree, made on the spot.
+func (l *Log) empty() (store.Checkpoint, logproof.Checkpoint, error) {
+	empty := logproof.Checkpoint{Origin: l.origin, Size: 0, Hash: emptyHash}
+	signed, err := logproof.Sign(empty, l.skey)
+	if err != nil {
+		return store.Checkpoint{}, logproof.Checkpoint{}, err
+	}
+	return store.Checkpoint{Size: 0, Note: signed, At: l.clock().UTC()}, empty, nil
 }
 
 // emptyHash is the RFC 6962 root of the empty tree: the SHA-256 of nothing.

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,14 +42,19 @@ import (
 const (
 	KeyFile        = "log.pub"
 	CheckpointFile = "checkpoint"
+	// ReplayedFile holds the tree size up to which every entry's artifacts
+	// have had their lookups checked: a run that stops at MaxIndexChecks
+	// leaves the rest to the next, which starts there.
+	ReplayedFile = "replayed"
 )
 
-// MaxEntries bounds the new entries one run reads and lists.
+// MaxEntries bounds the new entries one run reads and lists, and the
+// entries one run replays against the lookups.
 const MaxEntries = 1 << 20
 
 // MaxIndexChecks bounds the artifacts whose index one run checks (one
-// lookup each); the rest are counted as skipped and checked by no later
-// run, so a monitor run often enough never skips.
+// lookup each). Entries past the bound are replayed by the next run, so a
+// first run over a large log checks every artifact over successive runs.
 const MaxIndexChecks = 10_000
 
 // Options configure a run.
@@ -59,6 +65,8 @@ type Options struct {
 	Progress func(string)
 	// Now stamps evidence files; nil means time.Now.
 	Now func() time.Time
+	// MaxIndexChecks, when positive, replaces the package's bound.
+	MaxIndexChecks int
 }
 
 // Result is what one run found.
@@ -70,8 +78,13 @@ type Result struct {
 	Old, New logproof.Checkpoint
 	Entries  []Entry
 	// IndexesChecked counts the artifacts whose signed index was checked
-	// against the new entries; IndexesSkipped those past MaxIndexChecks.
+	// against the entries replayed; IndexesSkipped those past
+	// MaxIndexChecks, which the next run checks.
 	IndexesChecked, IndexesSkipped int
+	// ReplayedTo is the tree size up to which every entry's artifacts have
+	// been checked; EntriesPending the entries after it, left to the next
+	// run.
+	ReplayedTo, EntriesPending int64
 }
 
 // Entry is one new entry of the log.
@@ -210,15 +223,18 @@ func Run(ctx context.Context, c *client.Client, dir string, opts Options) (*Resu
 			return inconsistent(err)
 		}
 	}
-	res.Entries, err = readEntries(ctx, c, res.Old.Size, res.New, progress)
+	listFrom := max(res.Old.Size, res.New.Size-MaxEntries)
+	res.Entries, err = readEntries(ctx, c, listFrom, res.New.Size, res.New, progress)
+	if err == nil {
+		err = replay(ctx, c, v, dir, res, listFrom, opts, progress)
+	}
 	if err != nil {
 		var te *tileError
 		if errors.As(err, &te) {
 			return inconsistent(err)
 		}
-		return nil, fmt.Errorf("monitor: %w", err)
 	}
-	if err := checkIndexes(ctx, c, v, res, progress); err != nil {
+	if err != nil {
 		var xe *IndexError
 		if errors.As(err, &xe) {
 			path := filepath.Join(dir, "evidence-index-"+now().UTC().Format("20060102T150405Z")+".txt")
@@ -234,36 +250,96 @@ func Run(ctx context.Context, c *client.Client, dir string, opts Options) (*Resu
 	if err := atomicfile.Write(filepath.Join(dir, CheckpointFile), newNote, 0o644); err != nil {
 		return nil, fmt.Errorf("monitor: save checkpoint: %w", err)
 	}
+	if err := atomicfile.Write(filepath.Join(dir, ReplayedFile), []byte(strconv.FormatInt(res.ReplayedTo, 10)+"\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("monitor: save checkpoint: %w", err)
+	}
 	return res, nil
 }
 
-// checkIndexes replays the new entries against the centre's lookups: for
-// each artifact they name (in order of first mention, up to
-// MaxIndexChecks), the signed artifact index in the centre's bundle must
-// list every new entry naming it that its tree size covers. An index the
-// log's key did not sign, or that is for another artifact, is an
-// IndexError too; a centre that cannot be reached is a plain error.
-func checkIndexes(ctx context.Context, c *client.Client, v *logproof.Verifier, res *Result, progress func(string)) error {
+// replay checks the centre's lookups against the log's entries from where
+// the last run stopped (ReplayedFile; at the first run, the log's start)
+// up to the new tree, as far as one run's bound on lookups goes; listed are
+// the entries the run read from listFrom on, reused when the ranges agree.
+func replay(ctx context.Context, c *client.Client, v *logproof.Verifier, dir string, res *Result, listFrom int64, opts Options, progress func(string)) error {
+	from := int64(0)
+	if b, err := os.ReadFile(filepath.Join(dir, ReplayedFile)); err == nil {
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("monitor: %s: not a tree size", filepath.Join(dir, ReplayedFile))
+		}
+		from = n
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	} else if res.Old.Size > 0 {
+		// A state from before ReplayedFile: its runs replayed up to the
+		// checkpoint they saved.
+		from = res.Old.Size
+	}
+	from = min(from, res.New.Size)
+	entries, to := res.Entries, res.New.Size
+	if from != listFrom {
+		to = min(res.New.Size, from+MaxEntries)
+		var err error
+		if entries, err = readEntries(ctx, c, from, to, res.New, progress); err != nil {
+			return err
+		}
+	}
+	budget := opts.MaxIndexChecks
+	if budget <= 0 {
+		budget = MaxIndexChecks
+	}
+	return checkIndexes(ctx, c, v, res, entries, to, budget, progress)
+}
+
+// checkIndexes replays entries (those from tree size from on) against the
+// centre's lookups: for each artifact they name, in order of first mention,
+// the signed artifact index in the bundle the centre hands the artifact's
+// customers must be at a tree no older than the one replayed and list every
+// entry naming the artifact. An index the log's key did not sign, for
+// another artifact or older than the entries is an IndexError too; a
+// centre that cannot be reached is a plain error. It checks at most budget
+// artifacts: the entries from the first that names one more are left to
+// the next run (res.ReplayedTo, res.EntriesPending).
+func checkIndexes(ctx context.Context, c *client.Client, v *logproof.Verifier, res *Result, entries []Entry, to int64, budget int, progress func(string)) error {
 	bySubject := map[digest.Digest][]int64{}
 	var order []digest.Digest
-	for _, e := range res.Entries {
+	res.ReplayedTo = to
+	cut := false
+	skipped := map[digest.Digest]bool{}
+	for _, e := range entries {
+		var fresh []digest.Digest
 		for _, s := range e.Subjects {
 			d := digest.Digest(s)
 			if d.Validate() != nil || d.Algorithm() != digest.SHA256 {
 				continue
 			}
-			if _, ok := bySubject[d]; !ok {
-				order = append(order, d)
+			if _, ok := bySubject[d]; !ok && !slices.Contains(fresh, d) {
+				fresh = append(fresh, d)
 			}
-			if l := bySubject[d]; len(l) == 0 || l[len(l)-1] != e.Index {
+		}
+		if !cut && len(order)+len(fresh) > budget {
+			// This entry and those after it wait for the next run.
+			res.ReplayedTo, cut = e.Index, true
+		}
+		if cut {
+			for _, d := range fresh {
+				skipped[d] = true
+			}
+			continue
+		}
+		for _, d := range fresh {
+			order = append(order, d)
+			bySubject[d] = nil
+		}
+		for _, s := range e.Subjects {
+			d := digest.Digest(s)
+			if l, ok := bySubject[d]; ok && (len(l) == 0 || l[len(l)-1] != e.Index) {
 				bySubject[d] = append(l, e.Index)
 			}
 		}
 	}
-	if len(order) > MaxIndexChecks {
-		res.IndexesSkipped = len(order) - MaxIndexChecks
-		order = order[:MaxIndexChecks]
-	}
+	res.EntriesPending = res.New.Size - res.ReplayedTo
+	res.IndexesSkipped = len(skipped)
 	if len(order) > 0 {
 		progress(fmt.Sprintf("checking the centre's signed index of each of %d artifacts", len(order)))
 	}
@@ -285,15 +361,26 @@ func checkIndexes(ctx context.Context, c *client.Client, v *logproof.Verifier, r
 		if x.Subject != d {
 			return &IndexError{Subject: d, Index: []byte(bu.ArtifactIndex), Err: fmt.Errorf("the index is for %s", x.Subject)}
 		}
+		if x.Size < res.New.Size {
+			// A lookup answered at an older tree than the log's (a stale
+			// cache or front) says nothing of the entries logged since:
+			// the artifact's customers are not shown them.
+			var later []int64
+			for _, n := range bySubject[d] {
+				if n >= x.Size {
+					later = append(later, n)
+				}
+			}
+			return &IndexError{Subject: d, Missing: later, Index: []byte(bu.ArtifactIndex),
+				Err: fmt.Errorf("the centre's lookup answers at tree size %d, older than the log's %d: a stale lookup, which hides from the artifact's customers what was logged since%s", x.Size, res.New.Size, laterText(later))}
+		}
 		listed := map[int64]bool{}
 		for _, n := range x.Entries {
 			listed[n] = true
 		}
 		var missing []int64
 		for _, n := range bySubject[d] {
-			// An index signed at a smaller tree (a centre's cache) says
-			// nothing of later entries.
-			if n < x.Size && !listed[n] {
+			if !listed[n] {
 				missing = append(missing, n)
 			}
 		}
@@ -303,6 +390,17 @@ func checkIndexes(ctx context.Context, c *client.Client, v *logproof.Verifier, r
 		res.IndexesChecked++
 	}
 	return nil
+}
+
+func laterText(later []int64) string {
+	if len(later) == 0 {
+		return ""
+	}
+	ns := make([]string, len(later))
+	for i, n := range later {
+		ns[i] = strconv.FormatInt(n, 10)
+	}
+	return " (here " + map[bool]string{true: "entry ", false: "entries "}[len(ns) == 1] + strings.Join(ns, ", ") + ")"
 }
 
 // loadKey returns the pinned key, pinning key (or the one the centre
@@ -367,24 +465,22 @@ func (t tiles) ReadTiles(ts []tlog.Tile) ([][]byte, error) {
 
 func (tiles) SaveTiles([]tlog.Tile, [][]byte) {}
 
-// readEntries reads the entries [from, tree.Size) from the entry bundles
-// and checks each leaf's hash against the level-0 tiles, which
+// readEntries reads the entries [from, to) from the entry bundles of the
+// tree and checks each leaf's hash against the level-0 tiles, which
 // TileHashReader proves part of the tree.
-func readEntries(ctx context.Context, c *client.Client, from int64, tree logproof.Checkpoint, progress func(string)) ([]Entry, error) {
-	if tree.Size-from > MaxEntries {
-		from = tree.Size - MaxEntries
-	}
-	if from >= tree.Size {
+func readEntries(ctx context.Context, c *client.Client, from, to int64, tree logproof.Checkpoint, progress func(string)) ([]Entry, error) {
+	to = min(to, tree.Size)
+	if from >= to {
 		return nil, nil
 	}
-	if from == tree.Size-1 {
+	if from == to-1 {
 		progress(fmt.Sprintf("reading entry %d", from))
 	} else {
-		progress(fmt.Sprintf("reading entries %d to %d", from, tree.Size-1))
+		progress(fmt.Sprintf("reading entries %d to %d", from, to-1))
 	}
 	hr := tlog.TileHashReader(tlog.Tree{N: tree.Size, Hash: tree.Hash}, tiles{ctx: ctx, c: c})
 	var out []Entry
-	for start := from &^ 255; start < tree.Size; start += 256 {
+	for start := from &^ 255; start < to; start += 256 {
 		w := min(256, tree.Size-start)
 		tile := tlog.Tile{H: merklelog.TileHeight, L: -1, N: start >> 8, W: int(w)}
 		b, err := c.Tile(ctx, tile)
@@ -408,7 +504,7 @@ func readEntries(ctx context.Context, c *client.Client, from int64, tree logproo
 			if logproof.LeafHash(leaf) != hs[i] {
 				return nil, &tileError{fmt.Errorf("entry %d: the entry bundle's leaf is not the one in the tree", n)}
 			}
-			if n < from {
+			if n < from || n >= to {
 				continue
 			}
 			e := Entry{Index: n, Subjects: []string{}}

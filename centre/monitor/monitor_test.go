@@ -174,6 +174,7 @@ func tamperingProxy(t *testing.T, upstream string, tamper func(path string, b []
 		for k, v := range resp.Header {
 			w.Header()[k] = v
 		}
+		w.Header().Del("Content-Length") // the body may change
 		w.WriteHeader(resp.StatusCode)
 		w.Write(tamper(r.URL.Path, b))
 	}))
@@ -254,5 +255,122 @@ func TestMonitorCatchesHiddenEntry(t *testing.T) {
 	}
 	if res, err := run(t, a.URL, state, ""); err != nil || res.IndexesChecked != 0 {
 		t.Fatalf("nothing new: %v %+v", err, res)
+	}
+}
+
+// TestMonitorCatchesStaleLookup (issue 16, finding 2): a front that hands
+// an artifact's customers its bundle from before rebuilder B's "different"
+// was logged. The monitor replays B's summary against the lookup, whose
+// index is older than the entries replayed: exit 3, not a silent pass.
+func TestMonitorCatchesStaleLookup(t *testing.T) {
+	ctx := context.Background()
+	a := centretest.Start(t, centretest.Options{})
+	rel, err := fixture.MakeRelease(ctx, "tool", "1.0", []*fixture.Party{centretest.Alice}, centretest.Says)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := client.New(a.URL)
+	if _, err := c.Publish(ctx, rel.All(centretest.Says[:1])); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	if _, err := run(t, a.URL, state, ""); err != nil {
+		t.Fatal(err)
+	}
+	old, err := c.FetchBundle(ctx, rel.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldJSON, _ := old.Marshal()
+	b := centretest.RebB.Name
+	if _, err := c.Publish(ctx, [][]byte{rel.Rebuilds[b], rel.Comparisons[b], rel.Summaries[b]}); err != nil {
+		t.Fatal(err)
+	}
+	front := tamperingProxy(t, a.URL, func(path string, b []byte) []byte {
+		if path == "/v1/artifacts/"+rel.Digest.String() {
+			return oldJSON
+		}
+		return b
+	})
+	res, err := run(t, front, state, "")
+	var xe *IndexError
+	if !errors.As(err, &xe) || xe.Subject != rel.Digest {
+		t.Fatalf("err = %v, want the stale lookup of %s", err, rel.Digest)
+	}
+	if !strings.Contains(err.Error(), "the centre's lookup answers at tree size 4, older than the log's 7: a stale lookup") ||
+		!slices.Equal(xe.Missing, []int64{5, 6}) {
+		t.Errorf("message: %v (missing %v)", err, xe.Missing)
+	}
+	var failed bool
+	for _, e := range res.Entries {
+		failed = failed || strings.Contains(e.What, "FAILED")
+	}
+	if !failed {
+		t.Errorf("the run did not list B's FAILED summary: %+v", res.Entries)
+	}
+	// The centre itself passes.
+	if _, err := run(t, a.URL, state, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMonitorChecksEveryArtifactOverRuns: with a bound of 2 lookups a run,
+// 5 artifacts are all checked over 3 runs, none skipped for good, and a
+// lie about the last one is caught when its turn comes.
+func TestMonitorChecksEveryArtifactOverRuns(t *testing.T) {
+	ctx := context.Background()
+	a := centretest.Start(t, centretest.Options{})
+	c, _ := client.New(a.URL)
+	var envs [][]byte
+	for i := range 5 {
+		e, err := fixture.Review(ctx, centretest.Alice, "tool", fmt.Sprintf("1.%d", i), "one artifact each")
+		if err != nil {
+			t.Fatal(err)
+		}
+		envs = append(envs, e)
+	}
+	if _, err := c.Publish(ctx, envs); err != nil {
+		t.Fatal(err)
+	}
+	// The lie: the last artifact's lookup answers with the first's bundle.
+	last := fixture.Source("tool", "1.4").Archive
+	first, err := c.FetchBundle(ctx, fixture.Source("tool", "1.0").Archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	firstJSON, _ := first.Marshal()
+	lying := tamperingProxy(t, a.URL, func(path string, b []byte) []byte {
+		if path == "/v1/artifacts/"+last.String() {
+			return firstJSON
+		}
+		return b
+	})
+	state := t.TempDir()
+	cl, _ := client.New(lying)
+	type counts struct {
+		checked, skipped int
+		replayed, pend   int64
+	}
+	var got []counts
+	for range 3 {
+		res, err := Run(ctx, cl, state, Options{MaxIndexChecks: 2})
+		if err != nil {
+			var xe *IndexError
+			if !errors.As(err, &xe) || xe.Subject != last {
+				t.Fatalf("run %d: %v", len(got)+1, err)
+			}
+			got = append(got, counts{-1, -1, -1, -1})
+			break
+		}
+		got = append(got, counts{res.IndexesChecked, res.IndexesSkipped, res.ReplayedTo, res.EntriesPending})
+	}
+	want := []counts{{2, 3, 2, 3}, {2, 1, 4, 1}, {-1, -1, -1, -1}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("runs (checked, skipped, replayed to, pending) = %v, want %v (the third catches the lie)", got, want)
+	}
+	// The honest centre finishes the replay.
+	res, err := run(t, a.URL, state, "")
+	if err != nil || res.IndexesChecked != 1 || res.EntriesPending != 0 || res.ReplayedTo != 5 {
+		t.Fatalf("honest: %v %+v", err, res)
 	}
 }

@@ -494,12 +494,12 @@ func (s *sqlStore) Search(ctx context.Context, name, version string, limit int) 
 	var branches []string
 	var all []any
 	// The outputs of rebuilds of recipes so named.
-	branches = append(branches, `SELECT s.digest AS digest, n.name AS name, n.version AS version, s.idx AS idx
+	branches = append(branches, `SELECT s.digest AS digest, n.name AS name, n.version AS version, s.idx AS idx, 'rebuilt' AS role
 		FROM names n JOIN entries r ON r.idx = n.idx JOIN subjects s ON s.idx = n.idx
 		WHERE `+cond+` AND r.kind = ?`)
 	all = append(append(all, args...), rebuild)
 	// The shipped files of summaries citing such a rebuild.
-	branches = append(branches, `SELECT s.digest, n.name, n.version, s.idx
+	branches = append(branches, `SELECT s.digest, n.name, n.version, s.idx, 'shipped'
 		FROM names n JOIN entries r ON r.idx = n.idx
 		JOIN cites c ON c.payload_digest = r.payload_digest
 		JOIN entries e ON e.idx = c.idx
@@ -509,12 +509,15 @@ func (s *sqlStore) Search(ctx context.Context, name, version string, limit int) 
 	if version == "" {
 		// The subjects of summaries that name them so (a summary names no
 		// version of its own).
-		branches = append(branches, `SELECT s.digest, n.name, n.version, s.idx
+		branches = append(branches, `SELECT s.digest, n.name, n.version, s.idx, 'shipped'
 			FROM names n JOIN entries e ON e.idx = n.idx JOIN subjects s ON s.idx = n.idx
 			WHERE `+cond+` AND e.kind = ?`)
 		all = append(append(all, args...), summary)
 	}
-	query := `SELECT digest, name, max(version), max(idx) AS newest FROM (` + strings.Join(branches, " UNION ALL ") +
+	// A digest some summary is about is a shipped file ('shipped' sorts
+	// after 'rebuilt', so max says so); one only a rebuild produced is a
+	// rebuilt output.
+	query := `SELECT digest, name, max(version), max(idx) AS newest, max(role) FROM (` + strings.Join(branches, " UNION ALL ") +
 		`) AS found GROUP BY digest, name ORDER BY newest DESC LIMIT ?`
 	all = append(all, limit)
 	rows, err := s.db.QueryContext(ctx, s.q(query), all...)
@@ -527,10 +530,12 @@ func (s *sqlStore) Search(ctx context.Context, name, version string, limit int) 
 		var r Release
 		var d string
 		var newest int64
-		if err := rows.Scan(&d, &r.Name, &r.Version, &newest); err != nil {
+		var role string
+		if err := rows.Scan(&d, &r.Name, &r.Version, &newest, &role); err != nil {
 			return nil, fmt.Errorf("search %q: %w", name, err)
 		}
 		r.Digest = digest.Digest(d)
+		r.Shipped = role == "shipped"
 		out = append(out, r)
 	}
 	return out, rows.Err()

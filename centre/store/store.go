@@ -70,6 +70,15 @@ type Store interface {
 	// KeysVersion changes whenever a key is added: callers cache Keys.
 	KeysVersion(ctx context.Context) (int64, error)
 
+	// AddCosignature records a witness's cosignature of the checkpoint of
+	// a tree size, keeping only the newest line of each witness per size.
+	AddCosignature(ctx context.Context, c Cosignature) error
+	// Cosignatures returns the cosignatures stored for a tree size.
+	Cosignatures(ctx context.Context, size int64) ([]Cosignature, error)
+	// LatestCosigned is the largest tree size cosigned by at least n of
+	// the witnesses named (ErrNotFound when there is none).
+	LatestCosigned(ctx context.Context, n int, witnesses []string) (int64, error)
+
 	// InitMeta stores value under name unless one is stored already, and
 	// returns the stored value.
 	InitMeta(ctx context.Context, name, value string) (string, error)
@@ -126,6 +135,10 @@ type Release struct {
 	Digest  digest.Digest
 	Name    string
 	Version string
+	// Shipped is true when a verification summary is about the file (it
+	// is what the vendor shipped); false when only a rebuild produced it
+	// (a rebuilder's output that differs from every shipped file).
+	Shipped bool
 }
 
 // KeyRecord is a registered key.

@@ -145,9 +145,17 @@ func TestStore(t *testing.T) {
 				found := false
 				for _, r := range rs {
 					found = found || r.Digest == rel.Digest
+					// Only the file the summaries are about is shipped;
+					// B's differing output is a rebuilt output.
+					if r.Shipped != (r.Digest == rel.Digest) {
+						t.Errorf("search %q %q: %s has Shipped=%v", q.name, q.version, r.Digest, r.Shipped)
+					}
 				}
 				if !found {
 					t.Errorf("search %q %q: %+v, no %s", q.name, q.version, rs, rel.Digest)
+				}
+				if q.version != "" && len(rs) != 2 {
+					t.Errorf("search %q %q: %d results, want the shipped file and rebuilder B's output", q.name, q.version, len(rs))
 				}
 			}
 			if rs, _ := s.Search(ctx, "hello", "9.9", 10); len(rs) != 0 {

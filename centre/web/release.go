@@ -13,7 +13,8 @@ import (
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/store"
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/report"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 // releaseView is a release page: everything the log holds for one file.
@@ -79,7 +80,7 @@ type reviewView struct {
 type reportView struct {
 	Index  int64
 	Digest digest.Digest
-	*compare.Report
+	*report.Report
 }
 
 func (h *Handler) release(w http.ResponseWriter, r *http.Request) {
@@ -224,7 +225,7 @@ func (h *Handler) releaseOf(ctx context.Context, d digest.Digest) (*releaseView,
 				}
 			}
 			rv.Report = matchReport(rb)
-			if s.Verdict == compare.Different {
+			if s.Verdict == verdict.Different {
 				v.Dissent = append(v.Dissent, rv)
 			} else {
 				v.Agree = append(v.Agree, rv)
@@ -261,7 +262,7 @@ func (h *Handler) releaseOf(ctx context.Context, d digest.Digest) (*releaseView,
 				rv.Verdict, rv.Normalizers = c.Verdict.String(), c.Normalizers
 				rv.Rebuilt, _ = c.Rebuilt.Digest.Digest(digest.SHA256)
 				rv.Report = reportFor(c)
-				dissent = dissent || c.Verdict == compare.Different
+				dissent = dissent || c.Verdict == verdict.Different
 			}
 			if rv.Report == nil && rv.Rebuilt != "" {
 				rv.Report = matchReport(rv.Rebuilt)
@@ -286,7 +287,7 @@ func (h *Handler) releaseOf(ctx context.Context, d digest.Digest) (*releaseView,
 			rv.Rebuild = findRebuild(ref)
 		}
 		rv.Report = reportFor(c)
-		if c.Verdict == compare.Different {
+		if c.Verdict == verdict.Different {
 			v.Dissent = append(v.Dissent, rv)
 		} else {
 			v.Agree = append(v.Agree, rv)

@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -25,8 +26,8 @@ import (
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/merklelog"
 	"github.com/reprove/reprove/centre/store"
-	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/render"
+	"github.com/reprove/reprove/compare/report"
 )
 
 //go:embed templates/*.html
@@ -58,14 +59,14 @@ var funcs = template.FuncMap{
 // treeNode carries a compare report's node and its depth into the
 // recursive "node" template (the first levels render open).
 type treeNode struct {
-	N        *compare.Node
+	N        *report.Node
 	Depth    int
 	Children []*treeNode
 }
 
-func treeOf(n *compare.Node) *treeNode { return treeAt(n, 0) }
+func treeOf(n *report.Node) *treeNode { return treeAt(n, 0) }
 
-func treeAt(n *compare.Node, depth int) *treeNode {
+func treeAt(n *report.Node, depth int) *treeNode {
 	if n == nil {
 		return nil
 	}
@@ -76,14 +77,17 @@ func treeAt(n *compare.Node, depth int) *treeNode {
 	return t
 }
 
-var pages = func() map[string]*template.Template {
+// pages are the templates, parsed when the first Handler is made rather
+// than in a package initialiser: every reprove command links this package,
+// and `reprove verify` should not pay for a centre's pages at start-up.
+var pages = sync.OnceValue(func() map[string]*template.Template {
 	out := map[string]*template.Template{}
 	for _, p := range []string{"home", "search", "release", "entry", "log", "error"} {
 		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/parts.html", "templates/"+p+".html"))
 		out[p] = t
 	}
 	return out
-}()
+})
 
 // Handler serves the pages.
 type Handler struct {
@@ -95,6 +99,7 @@ type Handler struct {
 
 // New makes the pages' handler for a log.
 func New(l *merklelog.Log, clock func() time.Time) *Handler {
+	pages() // a broken template stops the server at its start
 	h := &Handler{log: l, st: l.Store(), clock: clock, mux: http.NewServeMux()}
 	h.mux.HandleFunc("GET /{$}", h.home)
 	h.mux.HandleFunc("GET /search", h.search)
@@ -124,7 +129,7 @@ type page struct {
 
 func (h *Handler) render(w http.ResponseWriter, status int, name, title, query string, body any) {
 	var b bytes.Buffer
-	if err := pages[name].Execute(&b, page{Title: title, Query: query, Body: body}); err != nil {
+	if err := pages()[name].Execute(&b, page{Title: title, Query: query, Body: body}); err != nil {
 		http.Error(w, "render page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}

@@ -71,6 +71,9 @@ type Symbol struct {
 	// Sized: the symbol table gave the size (ELF); otherwise it runs to
 	// the next symbol, which may be far (PE, Mach-O).
 	Sized bool
+	// Anonymous: no table names it; Name is made from its address
+	// (sub_ADDR), so it differs between builds where the code moved.
+	Anonymous bool
 }
 
 // File is what Parse found.
@@ -105,6 +108,10 @@ type File struct {
 	Funcs        []Symbol
 	FuncsFrom    string
 	FuncsSkipped string
+
+	// native are the functions the unwind tables, dynamic symbols and
+	// exports give a file without function symbols (see nativeELF).
+	native []Symbol
 }
 
 // Parse reads the executable in ra. A malformed file is an error naming
@@ -244,6 +251,15 @@ func parseELF(ef *elf.File, lim Limits) (*File, error) {
 			out.Symbols = append(out.Symbols, sym)
 		}
 	}
+	hasFunc := false
+	for _, s := range out.Symbols {
+		hasFunc = hasFunc || s.Func
+	}
+	if !hasFunc {
+		var objs []Symbol
+		out.native, objs = nativeELF(ef, out)
+		out.Symbols = append(out.Symbols, objs...)
+	}
 	return out, nil
 }
 
@@ -310,6 +326,7 @@ func parsePE(pf *pe.File, lim Limits) (*File, error) {
 	}
 	if len(pf.Symbols) == 0 {
 		out.SymbolsSkipped = "no COFF symbol table"
+		out.native = nativePE(pf, base, dirs)
 	}
 	var syms []Symbol
 	for _, s := range pf.Symbols {

@@ -31,8 +31,10 @@ func (f *File) goFuncs(ra io.ReaderAt, size int64, lim Limits) {
 	switch {
 	case len(f.Funcs) > 0:
 		f.FuncsFrom, f.FuncsSkipped = "symbol table", ""
+	case len(f.native) > 0:
+		f.Funcs, f.FuncsFrom, f.FuncsSkipped = f.native, FromUnwind, ""
 	case f.FuncsSkipped == "":
-		f.FuncsSkipped = "no Go function table and no function symbols"
+		f.FuncsSkipped = "no Go function table, no function symbols and no unwind table"
 	}
 }
 

@@ -186,10 +186,10 @@ func Compare(ctx context.Context, a, b Side, opts Options) (*Result, error) {
 			res.Explained[s.Name] = true
 		}
 	}
-	if len(a.File.Funcs) > 0 && len(b.File.Funcs) > 0 && a.File.FuncsFrom == "pclntab" {
+	if len(a.File.Funcs) > 0 && len(b.File.Funcs) > 0 {
 		// Tables derived from the code's layout.
 		for _, s := range la.f.Sections {
-			if isDerived(s.Name) {
+			if (a.File.FuncsFrom == "pclntab" && isDerived(s.Name)) || (a.File.FuncsFrom == exe.FromUnwind && isDerivedNative(s.Name)) {
 				res.Explained[s.Name] = true
 			}
 		}
@@ -214,6 +214,19 @@ func sortItems(items []Item) {
 func isDerived(name string) bool {
 	for _, s := range []string{"gopclntab", "typelink", "itablink", ".note", "gosymtab", ".symtab", ".strtab", "__go_buildinfo", ".go.buildinfo", ".go.fipsinfo", ".go.module", "debug_", "__go_", ".pdata", ".xdata", ".reloc", "__symbol_stub", "__stubs", "__got", "__la_symbol_ptr", "__nl_symbol_ptr"} {
 		if strings.Contains(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// isDerivedNative names the sections of a native ELF file that a linker
+// derives from the code and data (build ID, unwind tables, relocations,
+// the GOT, the dynamic section and symbol hashes): they change whenever
+// code moves, and the functions, strings and data explain why.
+func isDerivedNative(name string) bool {
+	for _, s := range []string{".note.gnu.build-id", ".eh_frame", ".rela.", ".rel.", ".got", ".dynamic", ".gnu.hash", ".hash", ".dynsym", ".dynstr", ".gnu.version", ".symtab", ".strtab", ".init_array", ".fini_array", ".data.rel.ro"} {
+		if strings.HasPrefix(name, s) {
 			return true
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 
 	"github.com/aymanbagabas/go-udiff/lcs"
@@ -232,28 +233,42 @@ func (fc *funcCmp) decodePair(p *fpair, ia, ib []disasm.Inst, votes *[]vote, ra,
 		}
 	}
 	p.class = Changed
-	p.hunks, p.summary = fc.structuralDiff(ta, tb)
+	p.hunks, p.summary = fc.structuralDiff(ta, tb, !decoded)
 	return ia, ib, nil
 }
 
 // structuralDiff aligns two instruction streams that differ in more than
 // addresses and renders the differing stretches.
-func (fc *funcCmp) structuralDiff(ia, ib []disasm.Inst) ([]hunk, string) {
-	shape := func(d *disasm.Decoder, l *layout, ins []disasm.Inst) []string {
+//
+// whole says ia and ib are the whole functions (not only the stretch up
+// to the last byte that differs), so their lengths are worth telling.
+func (fc *funcCmp) structuralDiff(ia, ib []disasm.Inst, whole bool) ([]hunk, string) {
+	// An instruction's shape: the instruction with its addresses set
+	// aside (a number from shapes), then what each address names: the
+	// same object and offset on both sides, "·" for memory no object
+	// names; a value that is no address is kept as it is.
+	var shapes disasm.Shapes
+	shape := func(_ *disasm.Decoder, l *layout, ins []disasm.Inst) []string {
 		out := make([]string, len(ins))
+		var b []byte
 		for i := range ins {
-			out[i] = d.Text(&ins[i], func(addr uint64) string {
-				if !l.isAddr(addr) {
-					return "" // a number, not an address: shown as it is
-				}
-				if k, o := kindOf(l, addr); k == paired {
-					if addr == o.addr {
-						return o.key
+			b = strconv.AppendInt(b[:0], int64(shapes.ID(&ins[i])), 36)
+			for _, r := range ins[i].Refs {
+				b = append(b, '|')
+				switch k, o := kindOf(l, r.Addr); {
+				case !l.isAddr(r.Addr):
+					b = strconv.AppendUint(b, r.Addr, 16)
+				case k == paired:
+					b = append(b, o.key...)
+					if r.Addr != o.addr {
+						b = append(b, '+')
+						b = strconv.AppendUint(b, r.Addr-o.addr, 16)
 					}
-					return fmt.Sprintf("%s+%#x", o.key, addr-o.addr)
+				default:
+					b = append(b, "·"...)
 				}
-				return "·"
-			})
+			}
+			out[i] = string(b)
 		}
 		return out
 	}
@@ -266,7 +281,11 @@ func (fc *funcCmp) structuralDiff(ia, ib []disasm.Inst) ([]hunk, string) {
 		changedB += d.ReplEnd - d.ReplStart
 		hunks = append(hunks, hunk{d.Start, d.End, d.ReplStart, d.ReplEnd})
 	}
-	return hunks, fmt.Sprintf("%s (%d instructions in rebuilt, %d in shipped)", verb(max(changedA, changedB), "instruction", "differs", "differ"), len(ia), len(ib))
+	summary := verb(max(changedA, changedB), "instruction", "differs", "differ")
+	if whole {
+		summary += fmt.Sprintf(" (%d instructions in rebuilt, %d in shipped)", len(ia), len(ib))
+	}
+	return hunks, summary
 }
 
 type hunk struct{ a0, a1, b0, b1 int }

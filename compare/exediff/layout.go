@@ -2,10 +2,13 @@ package exediff
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/aymanbagabas/go-udiff/lcs"
 
 	"github.com/reprove/reprove/compare/exe"
 )
@@ -18,6 +21,8 @@ type obj struct {
 	addr uint64
 	size int64
 	fn   bool
+	// anon: the name was made from the address (no table names it).
+	anon bool
 	// peer is the other side's object with the same key, or -1.
 	peer int
 }
@@ -56,7 +61,7 @@ func newLayout(s Side, maxBytes int64) (*layout, error) {
 		if n := seen[sy.Name]; n > 1 {
 			key = sy.Name + "#" + strconv.Itoa(n)
 		}
-		l.objs = append(l.objs, obj{name: sy.Name, key: key, sec: sy.Section, addr: sy.Addr, size: sy.Size, fn: sy.Func, peer: -1})
+		l.objs = append(l.objs, obj{name: sy.Name, key: key, sec: sy.Section, addr: sy.Addr, size: sy.Size, fn: sy.Func, anon: sy.Anonymous, peer: -1})
 	}
 	for _, fn := range s.File.Funcs {
 		if fn.Name == "go:buildid" || fn.Name == "_go:buildid" {
@@ -181,12 +186,156 @@ func (l *layout) label(addr uint64) string {
 	return ""
 }
 
-// pair links objects with the same key on both sides.
+// pair links objects with the same key on both sides, then functions
+// that have no name (sub_ADDR) by their place among the others.
 func pair(a, b *layout) {
 	for i := range a.objs {
-		if j, ok := b.byKey[a.objs[i].key]; ok && a.objs[i].fn == b.objs[j].fn {
+		if a.objs[i].anon {
+			continue
+		}
+		if j, ok := b.byKey[a.objs[i].key]; ok && a.objs[i].fn == b.objs[j].fn && !b.objs[j].anon {
 			a.objs[i].peer, b.objs[j].peer = j, i
 		}
+	}
+	pairAnonymous(a, b)
+}
+
+// pairAnonymous pairs the functions no table names (found from unwind
+// tables in a stripped binary), whose names are their addresses and so
+// differ whenever code moved. Per section, in address order, the named
+// functions both sides have cut the lists into stretches; within a
+// stretch the unnamed functions are aligned by size (a longest common
+// subsequence: most functions of a patched build keep theirs), and runs
+// that differ are aligned by similar size (alignHunk). What is left is
+// added or removed. A pair takes the shipped side's name on
+// both sides, so that references to it read the same.
+func pairAnonymous(a, b *layout) {
+	cut := func(l *layout) map[string][][]int {
+		out := map[string][][]int{}
+		for i := range l.objs {
+			o := &l.objs[i]
+			if !o.fn {
+				continue
+			}
+			runs := out[o.sec]
+			switch {
+			case o.anon:
+				if len(runs) == 0 {
+					runs = append(runs, nil)
+				}
+				runs[len(runs)-1] = append(runs[len(runs)-1], i)
+			case o.peer >= 0:
+				runs = append(runs, nil) // a named pair closes the stretch
+			}
+			out[o.sec] = runs
+		}
+		return out
+	}
+	sa, sb := cut(a), cut(b)
+	for sec, ra := range sa {
+		rb := sb[sec]
+		if len(ra) != len(rb) {
+			// The named functions are not in the same order on both
+			// sides: align the section as one stretch.
+			ra, rb = [][]int{flat(ra)}, [][]int{flat(rb)}
+		}
+		for k := range ra {
+			alignBySize(a, b, ra[k], rb[k])
+		}
+	}
+}
+
+// alignHunk pairs the functions of a stretch whose sizes differ on the
+// two sides (a patched function grew, one was added): an alignment that
+// keeps their order and pairs functions of similar size (cost: the
+// relative difference of the sizes) rather than leaving either out (cost
+// 0.6: a function that changed by more than that counts as another one).
+// Stretches of more than 64 functions are paired one to one only when both
+// sides have as many.
+func alignHunk(a, b *layout, ia, ib []int) [][2]int {
+	n, m := len(ia), len(ib)
+	if n == 0 || m == 0 {
+		return nil
+	}
+	if n > 64 || m > 64 {
+		if n != m {
+			return nil
+		}
+		out := make([][2]int, n)
+		for k := range ia {
+			out[k] = [2]int{ia[k], ib[k]}
+		}
+		return out
+	}
+	const gap = 0.6
+	match := func(i, j int) float64 {
+		x, y := float64(a.objs[ia[i]].size), float64(b.objs[ib[j]].size)
+		return math.Abs(x-y) / max(x, y, 1)
+	}
+	cost := make([][]float64, n+1)
+	for i := range cost {
+		cost[i] = make([]float64, m+1)
+		cost[i][0] = float64(i) * gap
+	}
+	for j := 0; j <= m; j++ {
+		cost[0][j] = float64(j) * gap
+	}
+	for i := 1; i <= n; i++ {
+		for j := 1; j <= m; j++ {
+			cost[i][j] = min(cost[i-1][j-1]+match(i-1, j-1), cost[i-1][j]+gap, cost[i][j-1]+gap)
+		}
+	}
+	var out [][2]int
+	for i, j := n, m; i > 0 && j > 0; {
+		switch c := cost[i][j]; {
+		case c == cost[i-1][j-1]+match(i-1, j-1) && match(i-1, j-1) < gap:
+			out = append(out, [2]int{ia[i-1], ib[j-1]})
+			i, j = i-1, j-1
+		case c == cost[i-1][j]+gap:
+			i--
+		default:
+			j--
+		}
+	}
+	return out
+}
+
+func flat(runs [][]int) []int {
+	var out []int
+	for _, r := range runs {
+		out = append(out, r...)
+	}
+	return out
+}
+
+func alignBySize(a, b *layout, ia, ib []int) {
+	if len(ia) == 0 || len(ib) == 0 {
+		return
+	}
+	sig := func(l *layout, idx []int) []string {
+		out := make([]string, len(idx))
+		for k, i := range idx {
+			out[k] = strconv.FormatInt(l.objs[i].size, 10)
+		}
+		return out
+	}
+	link := func(i, j int) {
+		x, y := &a.objs[i], &b.objs[j]
+		x.peer, y.peer = j, i
+		x.key, y.key = y.name, y.name
+	}
+	pa, pb := 0, 0
+	for _, d := range lcs.DiffLines(sig(a, ia), sig(b, ib)) {
+		for ; pa < d.Start; pa, pb = pa+1, pb+1 {
+			link(ia[pa], ib[pb])
+		}
+		for _, m := range alignHunk(a, b, ia[d.Start:d.End], ib[d.ReplStart:d.ReplEnd]) {
+			link(m[0], m[1])
+		}
+		pa, pb = d.End, d.ReplEnd
+	}
+	for ; pa < len(ia) && pb < len(ib); pa, pb = pa+1, pb+1 {
+		link(ia[pa], ib[pb])
 	}
 }
 

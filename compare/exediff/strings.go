@@ -5,7 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
+	"unicode/utf8"
 
 	"github.com/aymanbagabas/go-udiff/lcs"
 )
@@ -73,9 +73,29 @@ func (l *layout) pointerBytes(addr uint64, b []byte) bool {
 	return l.isAddr(v)
 }
 
-// setBounds records where strings start: the run starts and the addresses
-// code refers to inside runs.
+// isGo reports whether the side is a Go binary, whose literals are packed
+// without separators.
+func (l *layout) isGo() bool { return l.f.BuildInfo != nil || l.f.FuncsFrom == "pclntab" }
+
+// goName drops the length byte that precedes a name in a Go binary's type
+// data ("(*map.group[…]struct {}" is a 40-byte name after its length, '('):
+// it is printable when the name is 32 to 126 bytes long.
+func goName(b []byte, isGo bool) []byte {
+	if isGo && len(b) > 32 && int(b[0]) == len(b)-1 {
+		return b[1:]
+	}
+	return b
+}
+
+// setBounds records where strings start: the run starts and, in a Go
+// binary, the addresses code refers to inside runs. C and C++ end each
+// literal with a NUL, so a run is one literal, and an address inside it is
+// a shorter literal the linker merged into its tail ("G" in "DEBUG"), not
+// where another one starts.
 func (l *layout) setBounds(refs []uint64) {
+	if l.f.BuildInfo == nil && l.f.FuncsFrom != "pclntab" {
+		refs = nil
+	}
 	slices.Sort(refs)
 	refs = slices.Compact(refs)
 	l.bounds = l.bounds[:0]
@@ -122,12 +142,57 @@ func (l *layout) stringAt(addr uint64) string {
 	return quote(r.text[addr-r.addr : end-r.addr])
 }
 
+// quote quotes a literal for a report, cut after 60 bytes (at a character
+// boundary) with an ellipsis outside the quotes.
 func quote(b []byte) string {
 	const max = 60
 	if len(b) > max {
-		return strconv.Quote(string(b[:max])) + "…"
+		cut := max
+		for cut > 0 && !utf8.RuneStart(b[cut]) {
+			cut--
+		}
+		return strconv.Quote(string(b[:cut])) + "…"
 	}
 	return strconv.Quote(string(b))
+}
+
+// texty reports whether a printable run reads as text rather than as
+// bytes of a table that happen to be printable ("$U$U$U$", "@(h",
+// "133333", "1Rff&&\"\"\"\"\"\""): at least 4 bytes, and either a word of
+// three letters with letters and digits making up half of what is not
+// space, or mostly letters and digits of some variety (a version,
+// "go1.26.7", "0.25.0"); and no one character making up half or more
+// of a longer one.
+func texty(b []byte) bool {
+	if len(b) < 4 {
+		return false
+	}
+	var freq [256]int
+	letters, alnum, run, best, nonSpace, distinct := 0, 0, 0, 0, 0, 0
+	for _, c := range b {
+		isLetter := c|0x20 >= 'a' && c|0x20 <= 'z'
+		if isLetter {
+			letters++
+			run++
+			best = max(best, run)
+		} else {
+			run = 0
+		}
+		if isLetter || c >= '0' && c <= '9' {
+			alnum++
+		}
+		if c != ' ' && c != '\t' {
+			nonSpace++
+			if freq[c] == 0 {
+				distinct++
+			}
+			freq[c]++
+		}
+	}
+	if nonSpace >= 8 && slices.Max(freq[:])*2 >= nonSpace {
+		return false
+	}
+	return (best >= 3 && alnum*2 >= nonSpace) || (alnum*10 >= len(b)*6 && distinct >= 3)
 }
 
 // compareStrings diffs the literals of two sides as sets: runs both hold
@@ -136,6 +201,7 @@ func quote(b []byte) string {
 func compareStrings(a, b *layout, refsA, refsB []uint64) []Item {
 	a.setBounds(refsA)
 	b.setBounds(refsB)
+	goA, goB := a.isGo(), b.isGo()
 	count := map[string]int{}
 	for _, r := range a.runs {
 		count[string(r.text)]++
@@ -171,10 +237,14 @@ func compareStrings(a, b *layout, refsA, refsB []uint64) []Item {
 	if len(ja)+len(jb) > maxJoined {
 		// Too much differs to diff byte by byte: list the runs.
 		for _, t := range bytes.Split(bytes.TrimSuffix(ja, []byte("\n")), []byte("\n")) {
-			items = append(items, Item{Name: quote(t), Class: Removed})
+			if t = goName(t, goA); texty(t) {
+				items = append(items, Item{Name: quote(t), Class: Removed})
+			}
 		}
 		for _, t := range bytes.Split(bytes.TrimSuffix(jb, []byte("\n")), []byte("\n")) {
-			items = append(items, Item{Name: quote(t), Class: Added})
+			if t = goName(t, goB); texty(t) {
+				items = append(items, Item{Name: quote(t), Class: Added})
+			}
 		}
 		sortItems(items)
 		return items
@@ -211,7 +281,7 @@ func compareStrings(a, b *layout, refsA, refsB []uint64) []Item {
 			s1, e1 = widen(bb, d.ReplStart, d.ReplEnd, jb)
 		}
 		if d.End > d.Start {
-			for _, t := range literals(ja[s0:e0], ba, s0) {
+			for _, t := range literals(ja[s0:e0], ba, s0, goA) {
 				if !seenA[t] {
 					seenA[t] = true
 					items = append(items, Item{Name: t, Class: Removed})
@@ -219,7 +289,7 @@ func compareStrings(a, b *layout, refsA, refsB []uint64) []Item {
 			}
 		}
 		if d.ReplEnd > d.ReplStart {
-			for _, t := range literals(jb[s1:e1], bb, s1) {
+			for _, t := range literals(jb[s1:e1], bb, s1, goB) {
 				if !seenB[t] {
 					seenB[t] = true
 					items = append(items, Item{Name: t, Class: Added})
@@ -294,25 +364,25 @@ func widen(bounds []int, s, e int, joined []byte) (int, int) {
 }
 
 // literals splits text (starting at offset off of the joined runs) at the
-// bounds inside it.
-func literals(text []byte, bounds []int, off int) []string {
-	var out []string
+// bounds inside it and at the runs' separators, and quotes the parts that
+// read as text (see texty).
+func literals(text []byte, bounds []int, off int, isGo bool) []string {
+	var parts [][]byte
 	prev := 0
 	for _, b := range bounds {
 		if b-off > prev && b-off < len(text) {
-			out = append(out, quote(text[prev:b-off]))
+			parts = append(parts, text[prev:b-off])
 			prev = b - off
 		}
 	}
 	if prev < len(text) {
-		out = append(out, quote(text[prev:]))
+		parts = append(parts, text[prev:])
 	}
-	// The runs' separators are not text.
 	var keep []string
-	for _, q := range out {
-		for _, part := range strings.Split(q[1:len(q)-1], `\n`) {
-			if len(part) >= 2 {
-				keep = append(keep, `"`+part+`"`)
+	for _, p := range parts {
+		for _, t := range bytes.Split(p, []byte("\n")) {
+			if t = goName(t, isGo); texty(t) {
+				keep = append(keep, quote(t))
 			}
 		}
 	}

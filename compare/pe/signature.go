@@ -15,27 +15,9 @@ import (
 	"io"
 
 	"github.com/digitorus/pkcs7"
-)
 
-// Signature describes the Authenticode signature in a certificate table.
-type Signature struct {
-	// Signer and Issuer are the distinguished names of the signing
-	// certificate.
-	Signer string `json:"signer"`
-	Issuer string `json:"issuer"`
-	Serial string `json:"serial"`
-	// DigestAlgorithm and Digest are the image hash the signature covers.
-	DigestAlgorithm string `json:"digestAlgorithm,omitempty"`
-	Digest          string `json:"digest,omitempty"`
-	// DigestMatches is true when Digest is the Authenticode hash of this
-	// very image: the signature was made for these bytes.
-	DigestMatches bool `json:"digestMatches"`
-	// SignatureValid is true when the PKCS#7 signature verifies with the
-	// embedded certificate. No trust root is consulted: whether the signer
-	// is trusted is a policy question for the verifier, not for compare.
-	SignatureValid bool   `json:"signatureValid"`
-	Problem        string `json:"problem,omitempty"` // why DigestMatches or SignatureValid is false
-}
+	"github.com/reprove/reprove/compare/report"
+)
 
 const maxCertTable = 16 << 20
 
@@ -53,7 +35,7 @@ type spcIndirectData struct {
 }
 
 // ReadSignature parses the first WIN_CERTIFICATE of a signed image.
-func ReadSignature(ra io.ReaderAt, l *Layout) (*Signature, error) {
+func ReadSignature(ra io.ReaderAt, l *Layout) (*report.Signature, error) {
 	if !l.Signed() {
 		return nil, errors.New("read authenticode signature: image is not signed")
 	}
@@ -76,7 +58,7 @@ func ReadSignature(ra io.ReaderAt, l *Layout) (*Signature, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read authenticode signature: parse PKCS#7: %w", err)
 	}
-	s := &Signature{}
+	s := &report.Signature{}
 	if cert := p7.GetOnlySigner(); cert != nil {
 		s.Signer, s.Issuer, s.Serial = cert.Subject.String(), cert.Issuer.String(), cert.SerialNumber.String()
 	} else if len(p7.Certificates) > 0 {

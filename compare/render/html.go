@@ -7,7 +7,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/report"
+	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/english"
 )
 
@@ -16,13 +17,15 @@ type view struct {
 	ID       string
 	Path     string // for the filter: names from the top, lower case
 	Open     bool
-	N        *compare.Node
+	N        *report.Node
 	Tag      string
 	Class    string // of the tag: accepted, unallowed, fixed
 	Lines    []string
 	LinesCut int
 	Kids     []*view
 	Cut      int // differences under children not shown
+	// SeeID is the element of the node this one refers to (report.Node.See).
+	SeeID string
 }
 
 type indexEntry struct {
@@ -30,13 +33,16 @@ type indexEntry struct {
 }
 
 type page struct {
-	R       *compare.Report
+	R       *report.Report
 	Explain string
 	Root    *view
 	Index   []indexEntry
 	// IndexCut counts causes left out of the index.
 	IndexCut int
 	Cut      cut
+	// ids maps report node IDs to the elements that show them.
+	ids  map[string]string
+	refs []*view // views whose node refers to another
 }
 
 // HTML writes r as one self-contained page (inline style, a small inline
@@ -44,11 +50,14 @@ type page struct {
 // browser, with scripts or without. An index of the causes (changed
 // members, functions, strings) comes first; causes are open, what follows
 // from them is folded.
-func (o Options) HTML(w io.Writer, r *compare.Report) error {
-	pg := &page{R: r, Explain: explain(r)}
+func (o Options) HTML(w io.Writer, r *report.Report) error {
+	pg := &page{R: r, Explain: explain(r), ids: map[string]string{}}
 	if r.Differences != nil {
 		id := 0
 		pg.Root = o.build(r.Differences, 0, "", false, &id, pg)
+	}
+	for _, v := range pg.refs {
+		v.SeeID = pg.ids[v.N.See] // "" when the target was cut: no link
 	}
 	bw := bufio.NewWriter(w)
 	if err := pageTmpl.Execute(bw, pg); err != nil {
@@ -59,7 +68,7 @@ func (o Options) HTML(w io.Writer, r *compare.Report) error {
 
 // counts reports whether n holds a difference no allowed normalizer
 // accepts.
-func counts(n *compare.Node) bool {
+func counts(n *report.Node) bool {
 	if n.Leaf() && !n.Accepted {
 		return true
 	}
@@ -71,7 +80,7 @@ func counts(n *compare.Node) bool {
 	return false
 }
 
-func (o Options) build(n *compare.Node, depth int, path string, effect bool, id *int, pg *page) *view {
+func (o Options) build(n *report.Node, depth int, path string, effect bool, id *int, pg *page) *view {
 	*id++
 	effect = effect || n.Effect
 	p := n.Name
@@ -83,6 +92,12 @@ func (o Options) build(n *compare.Node, depth int, path string, effect bool, id 
 	}
 	v := &view{ID: fmt.Sprintf("d%d", *id), Path: strings.ToLower(p), N: n, Tag: Tag(n),
 		Open: depth == 0 || (!effect && counts(n))}
+	if n.ID != "" {
+		pg.ids[n.ID] = v.ID
+	}
+	if n.See != "" {
+		pg.refs = append(pg.refs, v)
+	}
 	switch {
 	case n.Accepted:
 		v.Class = "accepted"
@@ -119,11 +134,11 @@ func (o Options) build(n *compare.Node, depth int, path string, effect bool, id 
 }
 
 // explain is the sentence under the verdict badge.
-func explain(r *compare.Report) string {
+func explain(r *report.Report) string {
 	switch r.Verdict {
-	case compare.Identical:
+	case verdict.Identical:
 		return "The two files have the same digest: they are bit for bit the same."
-	case compare.Equivalent:
+	case verdict.Equivalent:
 		return "The files differ only in ways the allowed normalizers accept (" + strings.Join(r.Normalizers, ", ") + "); every such difference is listed below."
 	}
 	return "The files differ. The causes come first; what follows from them (code and data that only moved, section bytes) is folded below them."
@@ -207,7 +222,7 @@ qn.textContent=s==""?"":n+" matching";
 })();
 </script>
 </body></html>
-{{define "body"}}<span class="name">{{.N.Name}}</span>{{if .Tag}}<span class="kind {{if .N.Effect}}effect{{else}}{{.Class}}{{end}}">{{.Tag}}</span>{{end}}{{if .N.Summary}} — {{.N.Summary}}{{end}}{{if or .N.Rebuilt .N.Shipped}}<span class="vals mono"><span class="old">{{.N.Rebuilt}}</span> → <span class="new">{{.N.Shipped}}</span></span>{{end}}{{end}}
+{{define "body"}}<span class="name">{{.N.Name}}</span>{{if .Tag}}<span class="kind {{if .N.Effect}}effect{{else}}{{.Class}}{{end}}">{{.Tag}}</span>{{end}}{{if .N.Summary}} — {{.N.Summary}}{{end}}{{if .SeeID}} (<a href="#{{.SeeID}}">see its differences</a>){{end}}{{if or .N.Rebuilt .N.Shipped}}<span class="vals mono"><span class="old">{{.N.Rebuilt}}</span> → <span class="new">{{.N.Shipped}}</span></span>{{end}}{{end}}
 {{define "lines"}}{{if .Lines}}<pre>{{range .Lines}}<span class="{{lineClass .}}">{{.}}</span>{{end}}{{if .LinesCut}}<span class="hunk">… {{plural .LinesCut "more line"}} not shown</span>{{end}}{{if .N.LinesOmitted}}<span class="hunk">… {{plural .N.LinesOmitted "more line"}} not recorded</span>{{end}}</pre>{{end}}{{end}}
 {{define "node"}}{{if .Kids}}<details id="{{.ID}}" data-path="{{.Path}}"{{if .Open}} open{{end}}><summary>{{template "body" .}}</summary>
 {{template "lines" .}}{{range .Kids}}{{template "node" .}}{{end}}{{if .Cut}}<div class="cut">… {{plural .Cut "more difference"}} not shown (the JSON report holds them)</div>{{end}}</details>

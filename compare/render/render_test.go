@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/fixture"
 	"github.com/reprove/reprove/compare/render"
+	"github.com/reprove/reprove/compare/report"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -74,7 +74,7 @@ func reports(t *testing.T) map[string]golden {
 }
 
 type golden struct {
-	r    *compare.Report
+	r    *report.Report
 	show render.Options
 }
 
@@ -115,11 +115,11 @@ func TestGolden(t *testing.T) {
 			checkGolden(t, name+".html", html.Bytes())
 			// The JSON is the source of truth: it reads back to the same
 			// report.
-			back, err := compare.ReadReport(bytes.NewReader(js.Bytes()))
+			back, err := report.Read(bytes.NewReader(js.Bytes()))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(r, back, cmpopts.IgnoreUnexported(compare.Node{})); diff != "" {
+			if diff := cmp.Diff(r, back); diff != "" {
 				t.Errorf("JSON round trip (-want +got):\n%s", diff)
 			}
 		})

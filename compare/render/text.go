@@ -1,4 +1,4 @@
-// Package render turns a compare.Report (whose JSON form is the source of
+// Package render turns a report.Report (whose JSON form is the source of
 // truth, never cut) into text for a terminal and one self-contained HTML
 // page. Renderings cut long reports, and say where and how much: cut counts
 // are always differences (leaves of the report), and lines for the lines of
@@ -11,7 +11,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/report"
+	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/english"
 	"github.com/reprove/reprove/internal/escape"
 )
@@ -30,13 +31,13 @@ type Options struct {
 func DefaultOptions() Options { return Options{MaxEntries: 200, MaxLines: 200} }
 
 // Text writes r for a terminal with DefaultOptions.
-func Text(w io.Writer, r *compare.Report) error { return DefaultOptions().Text(w, r) }
+func Text(w io.Writer, r *report.Report) error { return DefaultOptions().Text(w, r) }
 
 // HTML writes r as a page with DefaultOptions.
-func HTML(w io.Writer, r *compare.Report) error { return DefaultOptions().HTML(w, r) }
+func HTML(w io.Writer, r *report.Report) error { return DefaultOptions().HTML(w, r) }
 
 // leaves counts the differences at or under n.
-func leaves(n *compare.Node) int {
+func leaves(n *report.Node) int {
 	if n.Leaf() {
 		return 1
 	}
@@ -64,20 +65,20 @@ func (c cut) String() string {
 // Text writes r for a terminal: the verdict first, then the tree of
 // differences, indented, causes before effects; effects are folded to one
 // line each; what was cut is said where it was cut and counted at the end.
-func (o Options) Text(w io.Writer, r *compare.Report) error {
+func (o Options) Text(w io.Writer, r *report.Report) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, args ...any) { fmt.Fprintf(bw, format, args...) }
 	p("%s\n", escape.Line(headline(r)))
 	for _, s := range []struct {
 		side string
-		a    compare.Artifact
+		a    report.Artifact
 	}{{"rebuilt", r.Rebuilt}, {"shipped", r.Shipped}} {
 		p("  %s  %s  %d bytes  %s  %s\n", s.side, s.a.Digest, s.a.Size, s.a.Format, escape.Line(s.a.Path))
 	}
 	if len(r.Allowed) > 0 {
 		p("  allowed normalizers: %s\n", escape.Line(strings.Join(r.Allowed, ", ")))
 	}
-	if r.Verdict != compare.Identical {
+	if r.Verdict != verdict.Identical {
 		p("  %s, %d accepted by allowed normalizers", english.Count(r.Counts.Differences, "difference"), r.Counts.Accepted)
 		if e := r.Counts.Differences - r.Counts.Causes; e > 0 && r.Counts.Causes > 0 {
 			p("; %s to read first, %d following from them", english.Count(r.Counts.Causes, "cause"), e)
@@ -93,7 +94,7 @@ func (o Options) Text(w io.Writer, r *compare.Report) error {
 	var c cut
 	if r.Differences != nil {
 		p("\n")
-		o.textNode(bw, r.Differences, 0, &c)
+		o.textNode(bw, r.Differences, 0, &c, idPaths(r.Differences))
 	}
 	if c.Diffs > 0 || c.Lines > 0 {
 		p("\n%s not shown (raise --max-entries-shown or --max-lines, 0 for no limit; --json holds everything)\n", c)
@@ -101,11 +102,11 @@ func (o Options) Text(w io.Writer, r *compare.Report) error {
 	return bw.Flush()
 }
 
-func headline(r *compare.Report) string {
+func headline(r *report.Report) string {
 	switch r.Verdict {
-	case compare.Identical:
+	case verdict.Identical:
 		return "identical: the digests are equal"
-	case compare.Equivalent:
+	case verdict.Equivalent:
 		return "equivalent: equal after normalizers " + strings.Join(r.Normalizers, ", ")
 	default:
 		return "different"
@@ -113,9 +114,9 @@ func headline(r *compare.Report) string {
 }
 
 // Tag describes a leaf's kind, change and whether a normalizer covers it.
-func Tag(n *compare.Node) string {
+func Tag(n *report.Node) string {
 	k := n.Kind.String()
-	if n.Change != compare.ChangeNone {
+	if n.Change != report.ChangeNone {
 		k = n.Change.String() + " " + k
 	}
 	switch {
@@ -130,7 +131,7 @@ func Tag(n *compare.Node) string {
 }
 
 // label is a node's line: name, summary, values.
-func label(n *compare.Node) string {
+func label(n *report.Node) string {
 	line := n.Name
 	if n.Summary != "" {
 		line += ": " + n.Summary
@@ -141,10 +142,34 @@ func label(n *compare.Node) string {
 	return line
 }
 
-func (o Options) textNode(w *bufio.Writer, n *compare.Node, depth int, c *cut) {
+// idPaths maps the IDs of nodes others refer to (report.Node.See) to
+// their paths below the root, names joined by " / ".
+func idPaths(root *report.Node) map[string]string {
+	out := map[string]string{}
+	var walk func(n *report.Node, path string)
+	walk = func(n *report.Node, path string) {
+		if n.ID != "" {
+			out[n.ID] = path
+		}
+		for _, c := range n.Children {
+			p := c.Name
+			if path != "" {
+				p = path + " / " + c.Name
+			}
+			walk(c, p)
+		}
+	}
+	walk(root, "")
+	return out
+}
+
+func (o Options) textNode(w *bufio.Writer, n *report.Node, depth int, c *cut, see map[string]string) {
 	ind := strings.Repeat("  ", depth)
 	// Names, values and lines come from the files compared: escaped.
 	line := ind + escape.Line(label(n))
+	if p, ok := see[n.See]; ok && n.See != "" {
+		line += " (see " + escape.Line(p) + ")"
+	}
 	if t := Tag(n); t != "" {
 		line += "  [" + escape.Line(t) + "]"
 	}
@@ -178,7 +203,7 @@ func (o Options) textNode(w *bufio.Writer, n *compare.Node, depth int, c *cut) {
 		kids = kids[:o.MaxEntries]
 	}
 	for _, k := range kids {
-		o.textNode(w, k, depth+1, c)
+		o.textNode(w, k, depth+1, c, see)
 	}
 	if hidden > 0 {
 		c.Diffs += hidden
@@ -187,7 +212,7 @@ func (o Options) textNode(w *bufio.Writer, n *compare.Node, depth int, c *cut) {
 }
 
 // foldedNames lists the first names under a folded node, for its line.
-func foldedNames(n *compare.Node, max int) string {
+func foldedNames(n *report.Node, max int) string {
 	if len(n.Children) == 0 {
 		return ""
 	}

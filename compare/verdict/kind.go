@@ -34,6 +34,7 @@ const (
 	KindObject                      // a named data object of an executable
 	KindString                      // a string literal one executable holds and the other does not
 	KindData                        // data no object names, compared as words
+	KindField                       // a field of a package's metadata (a Debian control file)
 )
 
 var kindNames = map[Kind]string{
@@ -44,7 +45,7 @@ var kindNames = map[Kind]string{
 	KindContent: "content", KindBuildInfo: "buildinfo", KindText: "text",
 	KindBytes: "bytes", KindTimestamp: "pe-timestamp", KindChecksum: "pe-checksum",
 	KindSignature: "signature", KindGroup: "group", KindFunction: "function", KindObject: "object",
-	KindString: "string", KindData: "data",
+	KindString: "string", KindData: "data", KindField: "field",
 }
 
 func (k Kind) String() string {

@@ -20,7 +20,7 @@ type Normalizer struct {
 // mode bits, link target, duplicate entries, content, or format.
 var never = []Kind{KindType, KindMode, KindLink, KindDuplicate, KindAdded, KindRemoved, KindFormat,
 	KindContent, KindText, KindBytes, KindBuildInfo, KindFile, KindSection,
-	KindGroup, KindFunction, KindObject, KindString, KindData}
+	KindGroup, KindFunction, KindObject, KindString, KindData, KindField}
 
 // registry is the list of known normalizers, in the order they are
 // documented (see the package documentation).

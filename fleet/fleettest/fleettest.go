@@ -24,7 +24,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/opencontainers/go-digest"
 
-	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/attest/signing"
 	"github.com/reprove/reprove/builder/buildertest"
 	"github.com/reprove/reprove/builder/daemon"
 	"github.com/reprove/reprove/builder/image"
@@ -169,11 +169,11 @@ func (f *Fleet) WriteRecipes(t testing.TB, dir string, rs []Recipe) []string {
 func (f *Fleet) Key(t testing.TB, dir, name string) string {
 	t.Helper()
 	ctx := context.Background()
-	p, err := keys.Generate([]byte(Password))
+	p, err := signing.Generate([]byte(Password))
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyPath, _, err := keys.WritePair(ctx, p, filepath.Join(dir, name), false)
+	keyPath, _, err := signing.WritePair(ctx, p, filepath.Join(dir, name), false)
 	if err != nil {
 		t.Fatal(err)
 	}

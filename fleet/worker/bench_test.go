@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/attest/signing"
 	"github.com/reprove/reprove/builder/buildertest"
 	"github.com/reprove/reprove/centre/store/pgtest"
 	"github.com/reprove/reprove/fleet/fleettest"
@@ -38,12 +38,12 @@ import (
 //     rebuild once warm, and on a second warm worker that takes the
 //     toolchain from the first one's cache (--shared-cache).
 
-func benchSigner(b *testing.B) *keys.Signer {
-	p, err := keys.Generate([]byte("bench"))
+func benchSigner(b *testing.B) *signing.Signer {
+	p, err := signing.Generate([]byte("bench"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := keys.ParseSigner(p.Private, []byte("bench"), "bench")
+	s, err := signing.Parse(p.Private, []byte("bench"), "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func benchDatabase(b *testing.B, dialect string) string {
 }
 
 // startWorker runs a worker in this process until the benchmark ends.
-func startWorker(b *testing.B, q *queue.Queue, d string, name string, signer *keys.Signer) func() {
+func startWorker(b *testing.B, q *queue.Queue, d string, name string, signer *signing.Signer) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

@@ -325,7 +325,7 @@ func (w *Worker) infer(ctx context.Context, s *slot, log *jobLog, row *rivertype
 		}
 		cands = []*recipes.Recipe{r}
 	default:
-		inf, err := s.sess.Infer(ctx, pipeline.InferRequest{URL: a.Artifact.URL, Digest: a.Artifact.Digest,
+		inf, err := s.sess.InferShipped(ctx, pipeline.ShippedRequest{URL: a.Artifact.URL, Digest: a.Artifact.Digest,
 			Module: a.Artifact.Module, ModuleVersion: a.Artifact.ModuleVersion, Member: a.Artifact.Member})
 		if err != nil {
 			if Deterministic(err) {
@@ -337,6 +337,11 @@ func (w *Worker) infer(ctx context.Context, s *slot, log *jobLog, row *rivertype
 			log.say("infer", fmt.Sprintf("%s %s %s: %s", f.Certainty, f.Topic, f.Value, f.Reason))
 		}
 		if len(inf.Incomplete) > 0 {
+			if len(inf.Notes) > 0 {
+				// Something could not be looked up (the checksum
+				// database): another try may complete the recipe.
+				return nil, fmt.Errorf("the recipe inferred for %s is incomplete: %s", a.Artifact.Describe(), strings.Join(inf.Notes, "; "))
+			}
 			return nil, &failure{recipe: inf.Recipe, err: fmt.Errorf("the recipe inferred for %s is incomplete: %s", a.Artifact.Describe(), strings.Join(inf.Incomplete, "; "))}
 		}
 		for _, c := range inf.Candidates {

@@ -34,7 +34,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
-	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/attest/signing"
 	"github.com/reprove/reprove/fleet/queue"
 	"github.com/reprove/reprove/pipeline"
 )
@@ -45,7 +45,7 @@ type Config struct {
 	// Name names the worker on the dashboard and in its builder id.
 	Name string
 	// Signer signs every attestation (the worker's rebuilder key).
-	Signer *keys.Signer
+	Signer *signing.Signer
 	// BuilderID is the URI naming this rebuilder in provenance (default
 	// DefaultBuilderID + Name).
 	BuilderID string

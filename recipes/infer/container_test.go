@@ -5,11 +5,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/builder"
 	"github.com/reprove/reprove/builder/buildertest"
 	"github.com/reprove/reprove/builder/plan"
+	"github.com/reprove/reprove/debian/archive"
+	"github.com/reprove/reprove/debian/lock"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -41,6 +44,15 @@ func TestInferRebuildsInContainer(t *testing.T) {
 					// module tree stands for it as built.
 					r.Source.Dir.Path = in.srcRoot
 				}
+				if d := r.Image.Debian; d != nil && d.Lock == nil {
+					// infer names the packages; the image is built
+					// only from a lock of them (reprove lock).
+					locked, err := lock.Image(context.Background(), &archive.Client{Keyring: keyring(t)}, d, "amd64")
+					if err != nil {
+						t.Fatal(err)
+					}
+					r.Image.Debian = locked
+				}
 				out := filepath.Join(t.TempDir(), "out")
 				res, err := b.Build(context.Background(), r, out)
 				if err != nil {
@@ -53,4 +65,12 @@ func TestInferRebuildsInContainer(t *testing.T) {
 			}
 		})
 	}
+}
+
+func keyring(t *testing.T) openpgp.EntityList {
+	kr, err := archive.LoadKeyring(archive.DefaultKeyring)
+	if err != nil {
+		t.Skipf("no Debian archive keyring (bash ci/setup.sh): %v", err)
+	}
+	return kr
 }

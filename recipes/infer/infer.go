@@ -269,7 +269,9 @@ func (in *inferrer) run() (*Result, error) {
 			in.note(Certain, k, v, "build info")
 		}
 	}
-	if _, ok := set["DefaultGODEBUG"]; ok {
+	if dist && gopathDist(goVersion) {
+		in.distGOPATH(env)
+	} else if _, ok := set["DefaultGODEBUG"]; ok {
 		in.note(Certain, "DefaultGODEBUG", "", "follows from the source's go.mod and //go:debug lines; nothing to set")
 	}
 	if len(env) > 0 {
@@ -373,6 +375,31 @@ func (in *inferrer) run() (*Result, error) {
 	return res, nil
 }
 
+// gopathDist reports whether the Go distribution of goVersion ("go1.22.12")
+// built its commands in GOPATH mode: every release from 1.21 (the first
+// published as golang.org/toolchain modules) to 1.23. Rebuilding bin/gofmt
+// and bin/go of 1.21.13, 1.22.12 and 1.23.5 gives the shipped bytes with
+// GO111MODULE=off and different ones without it; from 1.24 on, a
+// module-mode build gives them (the catalogue's 1.24, 1.25 and 1.26
+// recipes).
+func gopathDist(goVersion string) bool {
+	return goversion.Compare(goVersion, "go1.24") < 0
+}
+
+// distGOPATH sets what a GOPATH-mode command of the distribution needs. Its
+// recorded DefaultGODEBUG is the evidence: GOPATH mode gives the standard
+// library's commands Go 1.20's defaults (panicnil=1, …), where a module-mode
+// build of the same source records the distribution's own (none).
+func (in *inferrer) distGOPATH(env map[string]string) {
+	env["GO111MODULE"] = "off"
+	if d := in.set["DefaultGODEBUG"]; d != "" {
+		in.note(Certain, "GO111MODULE", "off", "the Go %s distribution built its commands in GOPATH mode (as every release from 1.21 to 1.23 did): the recorded DefaultGODEBUG=%s holds Go 1.20's defaults, which only a GOPATH-mode build gives them", strings.TrimPrefix(in.bi.GoVersion, "go"), d)
+		in.note(Certain, "DefaultGODEBUG", "", "follows from GOPATH mode; nothing to set")
+		return
+	}
+	in.note(Guess, "GO111MODULE", "off", "releases 1.21 to 1.23 built their commands in GOPATH mode, but this binary records no DefaultGODEBUG (Go 1.20's defaults) to show it")
+}
+
 // incomplete lists the fields that keep r from validating.
 func incomplete(r *recipes.Recipe) []string {
 	err := r.Validate()
@@ -385,14 +412,24 @@ func incomplete(r *recipes.Recipe) []string {
 	switch {
 	case errors.As(err, &es):
 		for _, e := range es {
-			out = append(out, e.Error())
+			out = append(out, what(e))
 		}
 	case errors.As(err, &e):
-		out = append(out, e.Error())
+		out = append(out, what(e))
 	default:
 		out = append(out, err.Error())
 	}
 	return out
+}
+
+// what is one problem of an incomplete recipe, with what fills it in where
+// infer knows: a clone whose origin is a path or an scp-style address
+// (git@host:repo) gives no URL a rebuilder can fetch.
+func what(e *recipes.Error) string {
+	if e.Field == "source.git.url" {
+		return e.Error() + "; give the repository's URL with --source-url"
+	}
+	return e.Error()
 }
 
 func short(rev string) string {
@@ -446,22 +483,47 @@ func (in *inferrer) pkg() (pkg, out string) {
 	switch {
 	case p == "command-line-arguments" || p == "":
 		in.note(Unknown, "package", ".", "built from a list of files (go build file.go ...): the files are not recorded; the recipe builds the package in the module's directory")
-		return ".", sanitizeName(path.Base(m)) + ext
+		return ".", sanitizeName(execName(m)) + ext
 	case p == m:
 		in.note(Certain, "package", ".", "build info: main package %s is the module root", p)
 	case strings.HasPrefix(p, m+"/"):
 		rel := "./" + strings.TrimPrefix(p, m+"/")
 		in.note(Certain, "package", rel, "build info: main package %s in module %s", p, m)
-		return rel, path.Base(p) + ext
+		return rel, execName(p) + ext
 	case m == "":
 		// A command of the Go distribution (cmd/gofmt): no main module.
 		in.note(Certain, "package", p, "build info: %s has no main module (a command of the Go distribution)", p)
-		return p, path.Base(p) + ext
+		return p, execName(p) + ext
 	default:
 		in.note(Unknown, "package", p, "main package %s is outside main module %s", p, m)
-		return p, path.Base(p) + ext
+		return p, execName(p) + ext
 	}
-	return ".", path.Base(p) + ext
+	return ".", execName(p) + ext
+}
+
+// execName is the name go build gives the program of package p: its last
+// element, or the one before when the last is a major version suffix
+// (example.com/tool/v2 builds "tool", as the go command names it).
+func execName(p string) string {
+	elem := path.Base(p)
+	if dir := path.Dir(p); dir != "." && dir != "/" && isMajorSuffix(elem) {
+		return path.Base(dir)
+	}
+	return elem
+}
+
+// isMajorSuffix reports whether elem is a module path's major version
+// element: v2, v3, … (v0 and v1 are never suffixes; v02 is not one).
+func isMajorSuffix(elem string) bool {
+	if len(elem) < 2 || elem[0] != 'v' || elem[1] < '1' || elem[1] > '9' {
+		return false
+	}
+	for _, c := range elem[2:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return elem != "v1"
 }
 
 // source decides the recipe's source and the main module's directory in it.

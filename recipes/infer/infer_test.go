@@ -87,6 +87,14 @@ func TestInfer(t *testing.T) {
 			with(linux, "-trimpath=true", "-tags=netgo,osusergo")...)), opts(func(o *Options) {
 			o.Source = &Source{Git: &recipes.GitSource{URL: "https://example.com/x.git", Commit: rev, Tree: tree}, ModuleDir: "go"}
 		})},
+		// A clone whose origin is an scp-style address: the recipe is
+		// incomplete and says which flag gives the URL.
+		{"git-source-scp-origin", withBI(stripped(), bi("go1.24.0", "github.com/evilmartians/lefthook", "github.com/evilmartians/lefthook",
+			with(linux, "-trimpath=true", "vcs=git", "vcs.revision="+rev, "vcs.modified=false")...)), opts(func(o *Options) {
+			o.Source = &Source{Git: &recipes.GitSource{URL: "git@github.com:evilmartians/lefthook.git", Commit: rev, Tree: tree}}
+		})},
+		{"major-version-module", withBI(stripped(), bi("go1.24.0", "github.com/evilmartians/lefthook/v2", "github.com/evilmartians/lefthook/v2",
+			with(linux, "-trimpath=true", "vcs=git", "vcs.revision="+rev, "vcs.modified=false")...)), defaults},
 		{"dir-source-vcs", withBI(full(), bi("go1.22.4", "example.com/x", "example.com/x",
 			with(linux, "-trimpath=true", "vcs=git", "vcs.revision="+rev, "vcs.modified=false")...)), opts(func(o *Options) {
 			o.Source = &Source{Dir: &recipes.DirSource{Path: "/work/x", Tree: tree}}
@@ -127,6 +135,12 @@ func TestInfer(t *testing.T) {
 			with(linux, "-gcflags=cmd/...=-dwarf=false", "-trimpath=true")...)), opts(func(o *Options) { o.ToolchainSum = "h1:ZOmGe1OnfREDMIdb1Qi4G9JSuDPBLGExZMQ4nis1RXM=" })},
 		{"dist-gofmt-no-sum", withBI(&Facts{Format: ELF, Symbols: true, BuildIDFound: true, BuildID: "x"}, bi("go1.26.8", "cmd/gofmt", "",
 			with(linux, "-gcflags=cmd/...=-dwarf=false", "-trimpath=true")...)), defaults},
+		// Go 1.21–1.23 distributions built their commands in GOPATH mode;
+		// the recorded DefaultGODEBUG (Go 1.20's defaults) shows it.
+		{"dist-gofmt-go1.21-gopath", withBI(&Facts{Format: ELF, Symbols: true, BuildIDFound: true, BuildID: "x"}, bi("go1.21.13", "cmd/gofmt", "",
+			with(linux, "-gcflags=cmd/...=-dwarf=false", "-trimpath=true", "DefaultGODEBUG=netedns0=0,panicnil=1")...)), opts(func(o *Options) { o.ToolchainSum = "h1:THKeCuuOK6mnQhbTbvvH9CKU3D4lwUERQax+yRXCVJk=" })},
+		{"dist-go-go1.23-no-godebug", withBI(&Facts{Format: ELF, Symbols: true, BuildIDFound: true, BuildID: "x"}, bi("go1.23.5", "cmd/go", "",
+			with(linux, "-gcflags=cmd/...=-dwarf=false", "-trimpath=true")...)), opts(func(o *Options) { o.ToolchainSum = "h1:Te4KCqBgVdpgo5znvhXhoZzvAIVRvPW1aM/m2o80MIM=" })},
 		{"cgo-dynamic", withBI(&Facts{Format: ELF, Symbols: true, DWARF: true, Dynamic: true, BuildIDFound: true, BuildID: "x"}, bi("go1.24.2", "example.com/x", "example.com/x",
 			"-buildmode=pie", "-compiler=gc", "-trimpath=true", "CGO_ENABLED=1", "CGO_CFLAGS=-O2", "CGO_LDFLAGS=", "GOARCH=amd64", "GOOS=linux", "GOAMD64=v2")), defaults},
 		{"cgo-static", withBI(full(), bi("go1.24.2", "example.com/x", "example.com/x",
@@ -237,6 +251,26 @@ func TestCertaintyText(t *testing.T) {
 		var back Format
 		if err := back.UnmarshalText(b); err != nil || back != f {
 			t.Errorf("round trip of %v: %v, %v", f, back, err)
+		}
+	}
+}
+
+// TestExecName: a /vN module's program is named after the element before,
+// as go build names it.
+func TestExecName(t *testing.T) {
+	for _, tt := range []struct{ pkg, want string }{
+		{"github.com/evilmartians/lefthook", "lefthook"},
+		{"github.com/evilmartians/lefthook/v2", "lefthook"},
+		{"example.com/tool/cmd/tool/v10", "tool"},
+		{"example.com/x/v1", "v1"},
+		{"example.com/x/v0", "v0"},
+		{"example.com/x/v02", "v02"},
+		{"example.com/x/vx", "vx"},
+		{"v2", "v2"},
+		{"cmd/gofmt", "gofmt"},
+	} {
+		if got := execName(tt.pkg); got != tt.want {
+			t.Errorf("execName(%q) = %q, want %q", tt.pkg, got, tt.want)
 		}
 	}
 }

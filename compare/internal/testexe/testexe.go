@@ -114,3 +114,59 @@ func HelloExtra(msg string) string {
 // Shipped are the linker flags real Go releases are built with (with
 // Build's -trimpath and CGO off).
 var Shipped = []string{"-ldflags=-s -w"}
+
+// BuildC compiles the C program src with gcc and the given flags
+// (for example -O2 -s -fPIE -pie), returning the executable's path.
+// Builds of the same source and flags are bit-identical.
+func BuildC(t testing.TB, src string, flags ...string) string {
+	t.Helper()
+	return buildC(t, "gcc", "prog", src, flags...)
+}
+
+// BuildWindowsC is BuildC with mingw-w64's cross compiler, returning a
+// Windows x64 executable.
+func BuildWindowsC(t testing.TB, src string, flags ...string) string {
+	t.Helper()
+	return buildC(t, "x86_64-w64-mingw32-gcc", "prog.exe", src, flags...)
+}
+
+func buildC(t testing.TB, compiler, name, src string, flags ...string) string {
+	t.Helper()
+	gcc, err := exec.LookPath(compiler)
+	if err != nil {
+		t.Fatalf("%s is not installed (ci/setup.sh --test installs it): %v", compiler, err)
+	}
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "main.c"), src)
+	out := filepath.Join(dir, name)
+	args := append([]string{"-o", out, "main.c"}, flags...)
+	cmd := exec.Command(gcc, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "SOURCE_DATE_EPOCH=1700000000")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gcc %v: %v\n%s", flags, err, b)
+	}
+	return out
+}
+
+// Year is a C program that prints a build year given as -DYEAR=…, beside
+// a few functions of its own, and exports one (-rdynamic names it).
+const Year = `#include <stdio.h>
+#include <stdlib.h>
+
+#ifdef EXTRA
+__attribute__((noinline)) int extra(int x) { return x * x - 7 * x + 3; }
+#define EXTRA_CALL(x) extra(x)
+#else
+#define EXTRA_CALL(x) 0
+#endif
+__attribute__((noinline)) int twice(int x) { return 2 * x + (x > 100); }
+__attribute__((noinline)) static int sum(const char *s) { int n = 0; while (*s) n += *s++; return n; }
+__attribute__((noinline)) static int helper(int argc) { return sum("reprove") * argc + twice(argc); }
+
+int main(int argc, char **argv) {
+	printf("built in %d\n", YEAR);
+	printf("%d\n", helper(argc) + (argc > 1 ? atoi(argv[1]) : 0) + EXTRA_CALL(argc));
+	return 0;
+}
+`

@@ -1,19 +1,18 @@
 package cli
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/compare/verdict"
+	"github.com/reprove/reprove/pipeline"
 )
 
 func newAttestCmd(env *Env) *cobra.Command {
@@ -29,7 +28,7 @@ func newAttestCmd(env *Env) *cobra.Command {
 
 Each is an in-toto v1 statement in a DSSE envelope signed with a cosign-format
 key; ` + "`cosign verify-blob-attestation`" + ` verifies them too.`,
-		Args: args(cobra.NoArgs),
+		Args: groupArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newAttestRebuildCmd(env), newAttestSummaryCmd(env))
@@ -38,14 +37,16 @@ key; ` + "`cosign verify-blob-attestation`" + ` verifies them too.`,
 
 func newAttestRebuildCmd(env *Env) *cobra.Command {
 	var keyPath, resultPath, out string
-	var force bool
+	var force, jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "rebuild --result REBUILD.json --key KEY -o OUT",
 		Short: "Sign SLSA provenance for a rebuild",
 		Long: `Sign SLSA Provenance v1 (build type ` + attest.BuildType + `)
-for the rebuild described by --result: the rebuild result JSON (schemaVersion
-1, documented in attest/FORMATS.md) with the recipe, resolved inputs, builder,
-commands, times and outputs. A failed rebuild is refused.`,
+for the rebuild described by --result: the record of the build that reprove
+rebuild writes as rebuild.json (schemaVersion 1, documented in
+attest/FORMATS.md: the recipe, resolved inputs, builder, commands, times and
+outputs), or the result.json beside it, which holds the same record. A failed
+rebuild is refused.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if resultPath == "" || out == "" {
@@ -58,7 +59,7 @@ commands, times and outputs. A failed rebuild is refused.`,
 			if err != nil {
 				return fmt.Errorf("read rebuild result: %w", err)
 			}
-			r, err := attest.ParseRebuild(b)
+			r, err := pipeline.ParseRebuildRecord(b)
 			if err != nil {
 				return fmt.Errorf("%s: %w", resultPath, err)
 			}
@@ -70,16 +71,18 @@ commands, times and outputs. A failed rebuild is refused.`,
 			if err != nil {
 				return err
 			}
-			printf(env.Stdout, "wrote %s: rebuild of %s %s (%s), signed by key %s (statement %s)\n",
+			return reportSigned(env, jsonOut, signedDoc{Command: "attest rebuild", Signer: s.Fingerprint,
+				Files: []signedFile{signedAt(out, attest.ProvenancePredicateType, digest.FromBytes(st))}},
+				"wrote %s: rebuild of %s %s (%s), signed by key %s (statement %s)\n",
 				out, r.Recipe.Name, r.Recipe.Version, count(len(r.Outputs), "output"), s.Fingerprint, digest.FromBytes(st))
-			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&keyPath, "key", "", "private key to sign with (cosign format)")
-	f.StringVar(&resultPath, "result", "", "the rebuild result `JSON`")
+	f.StringVar(&resultPath, "result", "", "the record of the build: rebuild.json or result.json from reprove rebuild (`JSON`)")
 	f.StringVarP(&out, "output", "o", "", "write the signed attestation to `FILE` (atomically)")
 	f.BoolVar(&force, "force", false, "replace the output file if it exists")
+	f.BoolVar(&jsonOut, "json", false, "print what was signed as JSON (schema signed)")
 	return cmd
 }
 
@@ -88,7 +91,7 @@ func newAttestSummaryCmd(env *Env) *cobra.Command {
 		keyPath, shipped, shippedURI, rebuildPath, comparePath, rebuilt, out, compOut string
 		verifierID                                                                    string
 		reviews, normalize                                                            []string
-		force                                                                         bool
+		force, jsonOut                                                                bool
 	)
 	cmd := &cobra.Command{
 		Use:   "summary --shipped FILE --rebuild REBUILD.intoto.json [--review REVIEW.intoto.json]... --key KEY -o OUT",
@@ -97,7 +100,9 @@ func newAttestSummaryCmd(env *Env) *cobra.Command {
 Summary Attestation (predicate ` + attest.VSAPredicateType + `, written to -o)
 and its companion comparison (predicate ` + attest.ComparisonPredicateType + `,
 written to --comparison-output, by default OUT with .json replaced by
-.comparison.json). With -o X.sigstore.json both are Sigstore bundles (v0.3). The VSA cites, by payload digest, the rebuild attestation
+.comparison.json). With -o X.sigstore.json both are Sigstore bundles (v0.3),
+and the VSA is also written as a bare envelope to X.intoto.json, the form
+slsa-verifier verify-vsa reads. The VSA cites, by payload digest, the rebuild attestation
 (--rebuild), the comparison and the review attestations (--review,
 repeatable): the link review → rebuild → shipped file that reprove verify
 follows. The comparison records the verdict, its normalizers and the compare
@@ -127,102 +132,65 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 				return usageErrorf("--normalize applies to --rebuilt")
 			}
 			if compOut == "" {
-				compOut = comparisonPath(out)
+				compOut = pipeline.ComparisonPath(out)
 			}
 			if compOut == out {
 				return usageErrorf("--comparison-output must differ from -o")
 			}
-			for _, o := range []string{out, compOut} {
+			for _, o := range []string{out, compOut, pipeline.BareBeside(out)} {
+				if o == "" {
+					continue
+				}
 				if err := refuseExisting(o, force); err != nil {
 					return err
 				}
 			}
-			rbEnv, rbStmt, err := readAttestation(ctx, rebuildPath, attest.ProvenancePredicateType)
-			if err != nil {
-				return err
-			}
-			in := attest.SummaryInput{
-				Rebuild:       rbEnv,
-				RebuildURI:    filepath.Base(rebuildPath),
-				ComparisonURI: filepath.Base(compOut),
-				ShippedURI:    shippedURI,
-				Verifier:      attest.Party{ID: verifierID},
-				Time:          env.Now(),
-			}
-			for _, r := range reviews {
-				e, _, err := readAttestation(ctx, r, attest.ReviewPredicateType)
-				if err != nil {
-					return err
-				}
-				in.Reviews = append(in.Reviews, e)
-			}
-			shippedDigest, err := env.status.hashFile(ctx, shipped)
-			if err != nil {
-				return err
-			}
-			in.Shipped = attest.Output{Name: filepath.Base(shipped), Digest: shippedDigest}
-			switch {
-			case comparePath != "":
-				b, err := os.ReadFile(comparePath)
-				if err != nil {
-					return fmt.Errorf("read compare report: %w", err)
-				}
-				rep, err := compare.ReadReport(bytes.NewReader(b))
-				if err != nil {
-					return fmt.Errorf("%s: %w", comparePath, err)
-				}
-				if rep.Shipped.Digest != shippedDigest {
-					return fmt.Errorf("compare report %s is about shipped %s, not %s (%s)", comparePath, rep.Shipped.Digest, shipped, shippedDigest)
-				}
-				in.Verdict, in.Normalizers, in.Rebuilt = rep.Verdict, rep.Normalizers, rep.Rebuilt.Digest
-				in.CompareReport, in.CompareReportURI = digest.FromBytes(b), filepath.Base(comparePath)
-			case rebuilt != "":
-				if _, err := compare.CheckNormalizers(normalize); err != nil {
+			if rebuilt != "" {
+				if _, err := verdict.CheckNormalizers(normalize); err != nil {
 					return usageErrorf("--normalize: %v", err)
 				}
-				rep, err := compare.Files(ctx, rebuilt, shipped, compare.Options{Normalizers: normalize})
-				if err != nil {
-					return err
-				}
-				in.Verdict, in.Normalizers, in.Rebuilt = rep.Verdict, rep.Normalizers, rep.Rebuilt.Digest
-			default:
-				isOutput := false
-				for _, s := range rbStmt.Subject {
-					if d, ok := s.Digest.Digest(digest.SHA256); ok && d == shippedDigest {
-						isOutput = true
-					}
-				}
-				if !isOutput {
-					return fmt.Errorf("the shipped file %s (%s) is none of the rebuild's outputs; give --compare or --rebuilt to record how they differ", shipped, shippedDigest)
-				}
-				in.Verdict, in.Rebuilt = compare.Identical, shippedDigest
 			}
 			s, err := loadSigner(cmd, env, keyPath)
 			if err != nil {
 				return err
 			}
-			comparison, summary, err := attest.SignSummary(ctx, in, s)
+			res, err := pipeline.Summarize(ctx, pipeline.SummaryRequest{
+				Shipped: shipped, ShippedURI: shippedURI, Rebuild: rebuildPath, Reviews: reviews,
+				CompareReport: comparePath, Rebuilt: rebuilt, Normalizers: normalize,
+				Verifier: attest.Party{ID: verifierID}, Signer: s,
+				Output: out, ComparisonOutput: compOut, Now: env.Now, Bytes: env.status.meter(),
+			})
+			var notOutput *pipeline.NotAnOutputError
+			if errors.As(err, &notOutput) {
+				return fmt.Errorf("%w; give --compare or --rebuilt to record how they differ", err)
+			}
 			if err != nil {
 				return err
 			}
-			if err := attest.WriteSigned(ctx, compOut, comparison, s); err != nil {
-				return err
-			}
-			if err := attest.WriteSigned(ctx, out, summary, s); err != nil {
-				os.Remove(compOut)
-				return err
-			}
 			prep := "to"
-			if in.Verdict == compare.Different {
+			if res.Verdict == verdict.Different {
 				prep = "from"
 			}
-			reviewed := "citing " + count(len(in.Reviews), "review")
-			if len(in.Reviews) == 0 {
+			reviewed := "citing " + count(res.Reviews, "review")
+			if res.Reviews == 0 {
 				reviewed = "citing no review"
 			}
-			printf(env.Stdout, "wrote %s and %s: %s is %s %s rebuilt output %s, %s, signed by key %s\n",
-				out, compOut, shippedDigest, in.Verdict, prep, in.Rebuilt, reviewed, s.Fingerprint)
-			return nil
+			written := res.Output + " and " + res.ComparisonOutput
+			if res.BareOutput != "" {
+				written = res.Output + ", " + res.BareOutput + " (for slsa-verifier) and " + res.ComparisonOutput
+			}
+			doc := signedDoc{Command: "attest summary", Signer: res.Key, Shipped: res.Shipped, Verdict: res.Verdict.String(), Rebuilt: res.Rebuilt, Reviews: new(int)}
+			*doc.Reviews = res.Reviews
+			for _, f := range []struct {
+				path, predicateType string
+				statement           digest.Digest
+			}{{res.Output, attest.VSAPredicateType, res.Statement}, {res.BareOutput, attest.VSAPredicateType, res.Statement}, {res.ComparisonOutput, attest.ComparisonPredicateType, res.ComparisonStatement}} {
+				if f.path != "" {
+					doc.Files = append(doc.Files, signedAt(f.path, f.predicateType, f.statement))
+				}
+			}
+			return reportSigned(env, jsonOut, doc, "wrote %s: %s is %s %s rebuilt output %s, %s, signed by key %s\n",
+				written, res.Shipped, res.Verdict, prep, res.Rebuilt, reviewed, res.Key)
 		},
 	}
 	f := cmd.Flags()
@@ -238,17 +206,8 @@ The rebuilt artifact must be one of the rebuild attestation's outputs.`,
 	f.StringVarP(&out, "output", "o", "", "write the signed VSA to `FILE` (atomically)")
 	f.StringVar(&compOut, "comparison-output", "", "write the signed comparison to `FILE` (default: OUT with .json replaced by .comparison.json)")
 	f.BoolVar(&force, "force", false, "replace the output files if they exist")
+	f.BoolVar(&jsonOut, "json", false, "print what was signed as JSON (schema signed)")
 	return cmd
-}
-
-// comparisonPath is where the comparison goes beside the VSA at out:
-// summary.json → summary.comparison.json, x.sigstore.json →
-// x.comparison.sigstore.json (so a bundle stays a bundle).
-func comparisonPath(out string) string {
-	if stem, ok := strings.CutSuffix(out, attest.BundleExt); ok {
-		return stem + ".comparison" + attest.BundleExt
-	}
-	return strings.TrimSuffix(out, ".json") + ".comparison.json"
 }
 
 // readAttestation reads one signed attestation of the wanted predicate type

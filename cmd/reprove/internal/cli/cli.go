@@ -163,14 +163,45 @@ func Main(ctx context.Context, args []string, env Env) int {
 // cobra sees it: with --help among the arguments cobra would print the root
 // help and succeed, so `reprove serve --help` on a reprove without serve
 // looked like it worked.
+//
+// The shells' completion scripts call reprove's hidden __complete commands,
+// which cobra adds only when it runs: they pass. A mistyped command is
+// answered with the commands it is close to.
 func unknownCommand(root *cobra.Command, args []string) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") || args[0] == "help" {
+		return nil
+	}
+	if args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd {
 		return nil
 	}
 	if c, _, err := root.Find(args); err == nil && c != root {
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (see reprove --help)", args[0])
+	return unknownCommandError(root, args[0])
+}
+
+// unknownCommandError names the unknown command and, when the name is close
+// to one of reprove's (by edit distance or prefix, as cobra measures it),
+// suggests it.
+func unknownCommandError(root *cobra.Command, name string) error {
+	return fmt.Errorf("unknown command %q%s (see reprove --help)", name, didYouMean(root, name))
+}
+
+// didYouMean is "; did you mean "x"?" when name is within cobra's edit
+// distance (2) of a subcommand of cmd, or a prefix of one; else "".
+func didYouMean(cmd *cobra.Command, name string) string {
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2 // cobra's default, which SuggestionsFor does not apply
+	}
+	s := cmd.SuggestionsFor(name)
+	if len(s) == 0 {
+		return ""
+	}
+	q := make([]string, len(s))
+	for i, c := range s {
+		q[i] = fmt.Sprintf("%q", c)
+	}
+	return "; did you mean " + strings.Join(q, " or ") + "?"
 }
 
 type eofReader struct{}
@@ -200,6 +231,16 @@ func args(check cobra.PositionalArgs) cobra.PositionalArgs {
 	}
 }
 
+// groupArgs is the positional-argument check of a command that only groups
+// subcommands (attest, key, …): an argument there is a mistyped
+// subcommand, refused as a usage error with the subcommands it is close to.
+func groupArgs(cmd *cobra.Command, a []string) error {
+	if len(a) == 0 {
+		return nil
+	}
+	return &flagError{fmt.Errorf("unknown command %q for %q%s (see %s --help)", a[0], cmd.CommandPath(), didYouMean(cmd, a[0]), cmd.CommandPath())}
+}
+
 func newRoot(env *Env) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "reprove",
@@ -210,7 +251,7 @@ func newRoot(env *Env) *cobra.Command {
 		Version: Version(),
 		Args: func(cmd *cobra.Command, a []string) error {
 			if len(a) > 0 {
-				return &flagError{fmt.Errorf("unknown command %q (see reprove --help)", a[0])}
+				return &flagError{unknownCommandError(cmd, a[0])}
 			}
 			return nil
 		},

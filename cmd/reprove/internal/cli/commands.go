@@ -12,6 +12,7 @@ func commands(env *Env) []*cobra.Command {
 		newCompareCmd(env),
 		newRecipeCmd(env),
 		newInferCmd(env),
+		newLockCmd(env),
 		newKeyCmd(env),
 		newReviewCmd(env),
 		newAttestCmd(env),

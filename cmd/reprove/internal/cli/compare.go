@@ -10,6 +10,7 @@ import (
 
 	"github.com/reprove/reprove/compare"
 	"github.com/reprove/reprove/compare/render"
+	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/atomicfile"
 )
 
@@ -37,7 +38,7 @@ An error (unreadable or corrupt input, a limit crossed) exits 1 and is never a m
 
 Normalizers (allow with --normalize NAME, repeatable or comma-separated):
 `)
-	for _, n := range compare.Normalizers() {
+	for _, n := range verdict.Normalizers() {
 		printf(&long, "  %-14s %s\n", n.Name, n.Description)
 	}
 	cmd := &cobra.Command{
@@ -46,7 +47,7 @@ Normalizers (allow with --normalize NAME, repeatable or comma-separated):
 		Long:  long.String(),
 		Args:  args(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			if _, err := compare.CheckNormalizers(normalize); err != nil {
+			if _, err := verdict.CheckNormalizers(normalize); err != nil {
 				return usageErrorf("--normalize: %v", err)
 			}
 			if htmlOut != "" {
@@ -83,7 +84,7 @@ Normalizers (allow with --normalize NAME, repeatable or comma-separated):
 			if err != nil {
 				return err
 			}
-			if r.Verdict == compare.Different {
+			if r.Verdict == verdict.Different {
 				return withCode(ExitNotReproduced)
 			}
 			return nil

@@ -19,8 +19,8 @@ import (
 
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/attest/logproof"
+	"github.com/reprove/reprove/attest/signing"
 	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/schemas"
 )
@@ -33,9 +33,9 @@ const goldenPassword = "golden"
 // into dir and returns their signers. The keys are fixed rather than made
 // per run because verify orders what several keys say by fingerprint, and
 // a golden must not change order from one run to the next.
-func goldenKeys(t *testing.T, dir string, names ...string) map[string]*keys.Signer {
+func goldenKeys(t *testing.T, dir string, names ...string) map[string]*signing.Signer {
 	t.Helper()
-	out := map[string]*keys.Signer{}
+	out := map[string]*signing.Signer{}
 	for _, n := range names {
 		for _, ext := range []string{".key", ".pub"} {
 			b, err := os.ReadFile(filepath.Join("testdata", "golden", "keys", n+ext))
@@ -44,7 +44,7 @@ func goldenKeys(t *testing.T, dir string, names ...string) map[string]*keys.Sign
 			}
 			writeFiles(t, dir, map[string]string{n + ext: string(b)})
 		}
-		s, err := keys.LoadSigner(context.Background(), filepath.Join(dir, n+".key"), []byte(goldenPassword))
+		s, err := signing.Load(context.Background(), filepath.Join(dir, n+".key"), []byte(goldenPassword))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +84,7 @@ func goldenSource() attest.Source {
 // and the VSA.
 type verifyFixture struct {
 	t       *testing.T
-	signers map[string]*keys.Signer
+	signers map[string]*signing.Signer
 	review  []byte
 	envs    map[string][]byte // by file name under atts/
 	// program is the recipe's name the rebuilds attest ("hello" when

@@ -7,6 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/reprove/reprove/builder/image"
+	"github.com/reprove/reprove/debian/archive"
+	"github.com/reprove/reprove/debian/lock"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -18,6 +20,8 @@ func newImageCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "image",
 		Short: "Build and inspect reprove's base images (no registry needed)",
+		Args:  groupArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newImageBuildCmd(env))
 	return cmd
@@ -29,6 +33,7 @@ func newImageBuildCmd(env *Env) *cobra.Command {
 		goVer    string
 		debian   string
 		packages []string
+		variant  string
 		force    bool
 	)
 	cmd := &cobra.Command{
@@ -53,9 +58,18 @@ Images are cached by the digest of what goes into them; rebuilds reuse them.
 			ctx := cmd.Context()
 			spec := image.Spec{Go: strings.TrimPrefix(goVer, "go")}
 			if debian != "" {
-				spec.Debian = &recipes.DebianImage{Suite: debian, Packages: packages}
-			} else if len(packages) > 0 {
-				return usageErrorf("--package needs --debian SUITE (the minimal image has no package manager)")
+				// Locked now, against the suite's signed indexes: an
+				// image is built only from locked files.
+				kr, err := archive.LoadKeyring(archive.DefaultKeyring)
+				if err != nil {
+					return err
+				}
+				c := &archive.Client{Base: rf.mirror, Keyring: kr}
+				if spec.Debian, err = lock.Image(ctx, c, &recipes.DebianImage{Suite: debian, Variant: variant, Packages: packages}, "amd64"); err != nil {
+					return err
+				}
+			} else if len(packages) > 0 || variant != "" {
+				return usageErrorf("--package and --variant need --debian SUITE (the minimal image has no package manager)")
 			}
 			sess, err := openSession(ctx, env, &rf)
 			if err != nil {
@@ -100,6 +114,7 @@ Images are cached by the digest of what goes into them; rebuilds reuse them.
 	f.StringVar(&goVer, "go", "", "install this Go release (e.g. 1.23.5)")
 	f.StringVar(&debian, "debian", "", "Debian suite for a minbase rootfs (e.g. bookworm); default: the minimal image")
 	f.StringSliceVar(&packages, "package", nil, "Debian package to install (repeatable; needs --debian)")
+	f.StringVar(&variant, "variant", "", "Debian package set: minbase (default) or buildd (needs --debian)")
 	f.BoolVar(&force, "force", false, "build even if the image is cached")
 	return cmd
 }

@@ -1,19 +1,16 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
-	"github.com/reprove/reprove/builder/goproxy"
-	"github.com/reprove/reprove/builder/plan"
 	"github.com/reprove/reprove/internal/atomicfile"
 	"github.com/reprove/reprove/internal/cachedir"
 	"github.com/reprove/reprove/pipeline"
@@ -34,6 +31,7 @@ const ExitIncomplete = 4
 type inferFlags struct {
 	source, commit, sourceURL string
 	shippedURL, member        string
+	buildinfo                 string
 	ldflags                   []string
 	output, name, suite       string
 	jsonOut                   bool
@@ -92,12 +90,14 @@ error, 2 bad usage.`,
 	f.StringVarP(&fl.output, "output", "o", "", "write the recipe to `file` instead of stdout")
 	f.StringVar(&fl.name, "name", "", "file name of the rebuilt binary in /out (default: from the main package)")
 	f.StringVar(&fl.suite, "suite", "bookworm", "Debian `suite` for images that need packages (git, gcc)")
+	f.StringVar(&fl.buildinfo, "buildinfo", "", "for a .deb: the original build's .buildinfo `file`; its Installed-Build-Depends are locked exactly, from the snapshot archive at its Build-Date")
+	f.StringVar(&fl.rf.snapshot, "snapshot", "", "snapshot archive `URL` (default https://snapshot.debian.org), for --buildinfo")
 	f.BoolVar(&fl.jsonOut, "json", false, "print the recipe, findings and candidates as JSON (schema-versioned)")
 	f.BoolVar(&fl.rebuild, "rebuild", false, "rebuild the candidates in turn until one reproduces the binary")
 	f.StringVar(&fl.rebuildDir, "rebuild-dir", "", "`directory` for the rebuilds (must not exist; default reprove-out/infer-NAME-VERSION)")
 	// The build settings of reprove rebuild (its --json is infer's own).
 	f.StringVar(&fl.rf.address, "containerd-address", "", "with --rebuild: use the containerd at this socket instead of starting reprove's own")
-	f.StringVar(&fl.rf.mirror, "debian-mirror", "", "with --rebuild: Debian mirror for base images")
+	f.StringVar(&fl.rf.mirror, "debian-mirror", "", "Debian mirror: for a .deb, where its suite's signed indexes are read; with --rebuild, for base images")
 	f.StringVar(&fl.rf.proxy, "goproxy", "", "with --rebuild: Go module proxy for toolchains and modules")
 	f.Var(&fl.rf.memory, "memory", "with --rebuild: memory limit of each build, e.g. 4GiB")
 	f.Var(&fl.rf.disk, "disk", "with --rebuild: disk limit of each build, e.g. 20GiB")
@@ -107,6 +107,9 @@ error, 2 bad usage.`,
 
 func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error {
 	ctx := cmd.Context()
+	if infer.IsDeb(binary) {
+		return runInferDeb(cmd, env, binary, fl)
+	}
 	if fl.commit != "" && fl.source == "" {
 		return usageErrorf("--commit needs --source")
 	}
@@ -121,79 +124,39 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 			return usageErrorf("--rebuild-dir %s already exists", fl.rebuildDir)
 		}
 	}
-	lim := infer.DefaultLimits()
-	var archiveDigest digest.Digest
-	var facts *infer.Facts
-	var pkgVersion, pkgManifest string
-	if fl.member != "" {
-		// BINARY is an archive (an npm .tgz, a release .zip): read the
-		// program out of it, and pin both.
-		var err error
-		if facts, err = memberFacts(ctx, binary, fl.member, lim); err != nil {
-			return err
-		}
-		if archiveDigest, err = env.status.hashFile(ctx, binary); err != nil {
-			return err
-		}
-		v, manifest, found, err := infer.PackageVersion(ctx, binary, fl.member, lim)
-		if err != nil {
-			return err
-		}
-		if found {
-			pkgVersion, pkgManifest = v, manifest+" in "+filepath.Base(binary)
-		}
-	} else {
-		var err error
-		if facts, err = infer.ReadFacts(ctx, binary, lim); err != nil {
-			return err
-		}
-	}
-	opts := infer.Options{
-		Output:      fl.name,
-		Ldflags:     fl.ldflags,
-		BuildGoRoot: plan.GoRoot,
-		Writable:    []string{plan.TmpDir, plan.HomeDir},
-		Suite:       fl.suite,
-		BuildArch:   runtime.GOARCH,
-
-		PackageVersion:  pkgVersion,
-		PackageManifest: pkgManifest,
-	}
-	shipped := &recipes.Shipped{Digest: facts.Digest}
-	if fl.member != "" {
-		shipped = &recipes.Shipped{Digest: archiveDigest, Member: fl.member, MemberDigest: facts.Digest}
-	}
-	if fl.shippedURL != "" {
-		shipped.URL = fl.shippedURL
-	} else {
-		var err error
-		if shipped.Path, err = shippedPath(binary, fl.output); err != nil {
-			return err
-		}
-	}
-	opts.Shipped = shipped
-	if infer.DistCommand(facts) && fl.source == "" {
-		opts.ToolchainSum = lookupToolchainSum(cmd, env, facts)
-	}
-	if fl.source != "" {
-		src, err := infer.ResolveSource(ctx, infer.SourceSpec{Location: fl.source, Commit: fl.commit, URL: fl.sourceURL,
-			Progress: func(msg string) {
-				if !fl.jsonOut {
-					printf(env.Stderr, "reprove: source  %s\n", msg)
-				}
-			}}, facts)
-		if err != nil {
-			return err
-		}
-		opts.Source = src
-	}
-	res, err := infer.Infer(facts, opts)
+	// Without a cache directory the checksum database cannot be asked, and
+	// the recipe says what to fill in.
+	cache, _ := cachedir.Dir(env.Getenv)
+	ir, err := pipeline.Infer(ctx, pipeline.InferRequest{
+		Binary: binary, Member: fl.member,
+		Source:     infer.SourceSpec{Location: fl.source, Commit: fl.commit, URL: fl.sourceURL},
+		ShippedURL: fl.shippedURL, RecipeFile: fl.output,
+		Ldflags: fl.ldflags, Output: fl.name, Suite: fl.suite,
+		CacheDir: cache,
+		Hash:     env.status.hashFile,
+		Progress: func(msg string) {
+			if !fl.jsonOut {
+				printf(env.Stderr, "reprove: source  %s\n", msg)
+			}
+		},
+	})
 	if err != nil {
+		if errors.Is(err, infer.ErrNotGo) && fl.member == "" {
+			// A native executable: what it records, no recipe.
+			return runInferNative(cmd, env, binary, fl)
+		}
 		return err
 	}
+	for _, n := range ir.Notes {
+		printf(env.Stderr, "reprove: %s\n", n)
+	}
+	res, facts, archiveDigest := ir.Result, ir.Facts, ir.ArchiveDigest
 	var tries []rebuildTry
 	reproduced := -1
 	if fl.rebuild {
+		if err := lockInferred(cmd, env, res, fl); err != nil {
+			return err
+		}
 		if len(res.Incomplete) > 0 {
 			return fmt.Errorf("cannot rebuild: the recipe is incomplete (%s); give --source", strings.Join(res.Incomplete, "; "))
 		}
@@ -248,37 +211,6 @@ func runInfer(cmd *cobra.Command, env *Env, binary string, fl inferFlags) error 
 		return withCode(ExitIncomplete)
 	}
 	return nil
-}
-
-// memberFacts reads the program member of an archive. It is copied out to
-// a private temporary file (infer reads executables from files); errors
-// name the member and the archive, never that file.
-func memberFacts(ctx context.Context, archive, member string, lim infer.Limits) (*infer.Facts, error) {
-	tmp, err := os.MkdirTemp("", "reprove-infer-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	exe := filepath.Join(tmp, "member")
-	d, err := infer.ExtractMember(ctx, archive, member, exe, lim)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(exe)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	facts, err := infer.Read(f, st.Size(), lim)
-	if err != nil {
-		return nil, fmt.Errorf("read executable %s in %s: %w", member, archive, err)
-	}
-	facts.Digest = d
-	return facts, nil
 }
 
 // rebuildTry is one candidate's rebuild, for the report.
@@ -349,27 +281,6 @@ func printTries(env *Env, tries []rebuildTry, reproduced int) {
 	}
 }
 
-// shippedPath is how the recipe refers to the binary: relative to the
-// recipe file's directory when one is written, else absolute.
-func shippedPath(binary, output string) (string, error) {
-	abs, err := filepath.Abs(binary)
-	if err != nil {
-		return "", err
-	}
-	if output == "" {
-		return abs, nil
-	}
-	dir, err := filepath.Abs(filepath.Dir(output))
-	if err != nil {
-		return "", err
-	}
-	rel, err := filepath.Rel(dir, abs)
-	if err != nil {
-		return abs, nil
-	}
-	return filepath.ToSlash(rel), nil
-}
-
 func printFindings(env *Env, res *infer.Result) {
 	for _, c := range []infer.Certainty{infer.Certain, infer.Guess, infer.Unknown} {
 		for _, f := range res.Findings {
@@ -419,23 +330,4 @@ func writeInferJSON(env *Env, binary, member string, archiveDigest digest.Digest
 		Incomplete []string        `json:"incomplete,omitempty"`
 		Rebuilds   []rebuildTry    `json:"rebuilds,omitempty"`
 	}{inferSchemaVersion, binary, member, archiveDigest, facts.Digest, facts.Format, len(res.Incomplete) == 0, res.Recipe, res.Findings, cands, res.Incomplete, tries})
-}
-
-// lookupToolchainSum finds the go.sum hash of the Go distribution a
-// distribution command (cmd/gofmt) is rebuilt from, in the checksum
-// database; "" (and a note) when it cannot be reached.
-func lookupToolchainSum(cmd *cobra.Command, env *Env, facts *infer.Facts) string {
-	goVersion := strings.TrimPrefix(strings.Fields(facts.BuildInfo.GoVersion)[0], "go")
-	version := recipes.ToolchainVersion(goVersion, runtime.GOARCH)
-	cache, err := cachedir.Dir(env.Getenv)
-	if err == nil {
-		var sum string
-		db := goproxy.NewSumDB(goproxy.DefaultProxy, goproxy.SumGolangOrgKey, filepath.Join(cache, "sumdb"), nil)
-		sum, err = db.Lookup(cmd.Context(), recipes.ToolchainModule, version)
-		if err == nil {
-			return sum
-		}
-	}
-	printf(env.Stderr, "reprove: look up %s@%s in the checksum database: %v\n", recipes.ToolchainModule, version, err)
-	return ""
 }

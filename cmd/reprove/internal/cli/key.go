@@ -1,15 +1,18 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/keys"
+	"github.com/reprove/reprove/attest/signing"
 )
 
 // Password variables, in the order they are read. COSIGN_PASSWORD is read
@@ -20,7 +23,7 @@ func newKeyCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "key",
 		Short: "Manage signing keys (cosign's format)",
-		Args:  args(cobra.NoArgs),
+		Args:  groupArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(newKeyGenerateCmd(env))
@@ -29,7 +32,7 @@ func newKeyCmd(env *Env) *cobra.Command {
 
 func newKeyGenerateCmd(env *Env) *cobra.Command {
 	var prefix string
-	var force bool
+	var force, jsonOut bool
 	cmd := &cobra.Command{
 		Use:   "generate",
 		Short: "Generate a signing key pair, as `cosign generate-key-pair` does",
@@ -54,11 +57,11 @@ on the terminal. Existing files are not replaced unless --force is given.`,
 			if err != nil {
 				return err
 			}
-			pair, err := keys.Generate(pw)
+			pair, err := signing.Generate(pw)
 			if err != nil {
 				return err
 			}
-			keyPath, pubPath, err := keys.WritePair(cmd.Context(), pair, prefix, force)
+			keyPath, pubPath, err := signing.WritePair(cmd.Context(), pair, prefix, force)
 			if err != nil {
 				return err
 			}
@@ -66,12 +69,23 @@ on the terminal. Existing files are not replaced unless --force is given.`,
 			if err != nil {
 				return err
 			}
+			if jsonOut {
+				enc := json.NewEncoder(env.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(struct {
+					SchemaVersion int           `json:"schemaVersion"`
+					PrivateKey    string        `json:"privateKey"`
+					PublicKey     string        `json:"publicKey"`
+					Fingerprint   digest.Digest `json:"fingerprint"`
+				}{1, keyPath, pubPath, v.Fingerprint})
+			}
 			printf(env.Stdout, "private key: %s\npublic key:  %s\nfingerprint: %s\n", keyPath, pubPath, v.Fingerprint)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&prefix, "output-key-prefix", "cosign", "write `PREFIX`.key and PREFIX.pub")
 	cmd.Flags().BoolVar(&force, "force", false, "replace existing key files")
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the files and the fingerprint as JSON (schema key-generate)")
 	return cmd
 }
 
@@ -113,7 +127,7 @@ func password(env *Env, confirm bool) ([]byte, error) {
 }
 
 // loadSigner reads a private key, with the password from password().
-func loadSigner(cmd *cobra.Command, env *Env, path string) (*keys.Signer, error) {
+func loadSigner(cmd *cobra.Command, env *Env, path string) (*signing.Signer, error) {
 	if path == "" {
 		return nil, usageErrorf("--key is required (a private key from reprove key generate or cosign generate-key-pair)")
 	}
@@ -121,13 +135,13 @@ func loadSigner(cmd *cobra.Command, env *Env, path string) (*keys.Signer, error)
 	if err != nil {
 		return nil, err
 	}
-	return keys.LoadSigner(cmd.Context(), path, pw)
+	return signing.Load(cmd.Context(), path, pw)
 }
 
 // signTo signs a statement with the key at keyPath and writes the envelope
 // to out atomically (a Sigstore bundle when out ends in .sigstore.json); it
 // returns the signer for reporting.
-func signTo(cmd *cobra.Command, env *Env, keyPath, out string, statement []byte) (*keys.Signer, error) {
+func signTo(cmd *cobra.Command, env *Env, keyPath, out string, statement []byte) (*signing.Signer, error) {
 	s, err := loadSigner(cmd, env, keyPath)
 	if err != nil {
 		return nil, err

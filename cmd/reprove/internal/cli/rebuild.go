@@ -14,8 +14,8 @@ import (
 
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/attest/keys"
-	"github.com/reprove/reprove/compare"
+	"github.com/reprove/reprove/attest/signing"
+	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/english"
 	"github.com/reprove/reprove/pipeline"
 	"github.com/reprove/reprove/recipes"
@@ -62,17 +62,17 @@ reproduced, 1 error, 2 usage.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			ctx := cmd.Context()
-			if _, err := compare.CheckNormalizers(normalize); err != nil {
+			if _, err := verdict.CheckNormalizers(normalize); err != nil {
 				return usageErrorf("--normalize: %v", err)
 			}
 			r, err := recipes.Load(ctx, a[0])
 			if err != nil {
 				return err
 			}
-			if _, err := compare.CheckNormalizers(r.Normalizers); err != nil {
+			if _, err := verdict.CheckNormalizers(r.Normalizers); err != nil {
 				return fmt.Errorf("%s: normalizers: %w", a[0], err)
 			}
-			var signer *keys.Signer
+			var signer *signing.Signer
 			if keyPath != "" {
 				if signer, err = loadSigner(cmd, env, keyPath); err != nil {
 					return err
@@ -135,7 +135,7 @@ reproduced, 1 error, 2 usage.`,
 	f.StringVarP(&out, "output", "o", "", "output `directory` (must not exist; default reprove-out/NAME-VERSION)")
 	f.BoolVar(&force, "force", false, "replace the output directory if it exists")
 	f.StringVar(&keyPath, "key", "", "sign attestations with this private key (cosign format; password from REPROVE_PASSWORD or COSIGN_PASSWORD)")
-	f.StringVar(&builderID, "builder-id", "", "URI naming this rebuilder in attestations (default "+pipeline.DefaultBuilderID+")")
+	f.StringVar(&builderID, "builder-id", "", "URI naming this rebuilder in attestations (default: one naming the signing key, https://reprove.dev/builders/key/sha256:FINGERPRINT)")
 	f.StringSliceVar(&reviews, "review", nil, "review attestation the verification summaries rest on (repeatable)")
 	f.StringSliceVar(&normalize, "normalize", nil, "also allow this normalizer when comparing (repeatable)")
 	f.StringVar(&publish, "publish", "", "publish the signed attestations and compare reports to the transparency centre at `URL` and keep its log bundles in the results (needs --key)")
@@ -174,18 +174,18 @@ func printRebuild(w io.Writer, st style, rep *pipeline.RebuildResult) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	printLine(tw, "  OUTPUT\tVERDICT\tREBUILT\tSHIPPED")
 	for _, o := range rep.Outputs {
-		verdict, shipped := "-", "-"
+		cell, shipped := "-", "-"
 		if o.Verdict != nil {
-			verdict = o.Verdict.String()
+			cell = o.Verdict.String()
 			if len(o.Normalizers) > 0 {
-				verdict += " (" + strings.Join(o.Normalizers, ", ") + ")"
+				cell += " (" + strings.Join(o.Normalizers, ", ") + ")"
 			}
-			if *o.Verdict == compare.Different {
-				verdict += " (" + english.Count(o.Causes, "cause") + ")"
+			if *o.Verdict == verdict.Different {
+				cell += " (" + english.Count(o.Causes, "cause") + ")"
 			}
 			shipped = st.digest(o.Shipped.Digest)
 		}
-		printf(tw, "  %s\t%s\t%s\t%s\n", o.Path, verdict, st.digest(o.Rebuilt), shipped)
+		printf(tw, "  %s\t%s\t%s\t%s\n", o.Path, cell, st.digest(o.Rebuilt), shipped)
 	}
 	tw.Flush()
 	if rb := rep.Rebuild; rb != nil {
@@ -193,7 +193,8 @@ func printRebuild(w io.Writer, st style, rep *pipeline.RebuildResult) {
 		if rb.BaseImage != nil {
 			img += " (" + st.digest(rb.BaseImage.Digest) + ")"
 		}
-		printf(w, "built in %s from %s on image %s\n", rb.FinishedOn.Sub(rb.StartedOn).Round(time.Millisecond), describeSource(rb.Source), img)
+		printf(w, "built in %s (%s with fetching and the image) from %s on image %s\n",
+			rep.Build.StepTime(), rb.FinishedOn.Sub(rb.StartedOn).Round(time.Millisecond), describeSource(rb.Source), img)
 	}
 	for _, o := range rep.Outputs {
 		if o.Shipped != nil && o.Shipped.Fetched != nil && o.Shipped.Fetched.Cached {
@@ -201,7 +202,7 @@ func printRebuild(w io.Writer, st style, rep *pipeline.RebuildResult) {
 		}
 	}
 	for _, o := range rep.Outputs {
-		if o.Verdict != nil && *o.Verdict == compare.Different {
+		if o.Verdict != nil && *o.Verdict == verdict.Different {
 			printf(w, "why %s differs (%s, %s in all): %s\n", o.Path, english.Count(o.Causes, "cause"), english.Count(o.Differences, "difference"), strings.TrimSuffix(o.Report, ".json")+".txt")
 		}
 	}

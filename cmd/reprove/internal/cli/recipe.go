@@ -17,7 +17,7 @@ func newRecipeCmd(env *Env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "recipe",
 		Short: "Work with recipe files",
-		Args:  args(cobra.NoArgs),
+		Args:  groupArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return cmd.Help()
 		},

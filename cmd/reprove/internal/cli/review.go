@@ -1,18 +1,13 @@
 package cli
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/opencontainers/go-digest"
-	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/spf13/cobra"
 
 	"github.com/reprove/reprove/attest"
-	"github.com/reprove/reprove/attest/envelope"
-	"github.com/reprove/reprove/attest/keys"
-	"github.com/reprove/reprove/internal/ctxio"
-	"github.com/reprove/reprove/internal/treehash"
+	"github.com/reprove/reprove/pipeline"
 )
 
 func newReviewCmd(env *Env) *cobra.Command {
@@ -23,7 +18,7 @@ func newReviewCmd(env *Env) *cobra.Command {
 		reviewerID, reviewerName, verdict, notes     string
 		scope                                        []string
 		reportFile, reportURI, when                  string
-		force                                        bool
+		force, jsonOut                               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "review",
@@ -37,8 +32,12 @@ reprove's sha256 tree digest of a checkout (what rebuilds of git sources
 record), --archive the sha256 of a source archive. A git commit id alone is
 SHA-1 and is not enough.
 
-With --cosign ENVELOPE, add your signature to an existing review instead (a
-second reviewer co-signing the same statement).`,
+With --cosign REVIEW, sign an existing review's statement instead (a second
+reviewer co-signing it): -o gets your signature alone, over the same
+statement, as a bundle or an envelope of its own (a Sigstore bundle holds
+one signature). Publish it beside the first; reprove verify counts the
+signers of one statement over all the files that carry it. A key that
+signed the review already is refused.`,
 		Example: `  reprove review --key audits.key --source-uri git+https://example.com/hello.git \
     --commit 0123… --tree-dir ./hello --reviewer mailto:alice@audits.example \
     --reviewer-name "Alice (Example Audits)" --verdict approved --report report.pdf \
@@ -53,38 +52,17 @@ second reviewer co-signing the same statement).`,
 				return err
 			}
 			if cosignPath != "" {
-				e, _, err := readAttestation(ctx, cosignPath, attest.ReviewPredicateType)
-				if err != nil {
-					return err
-				}
 				s, err := loadSigner(cmd, env, keyPath)
 				if err != nil {
 					return err
 				}
-				pubPEM, err := cryptoutils.MarshalPublicKeyToPEM(s.Public)
+				res, err := pipeline.CoSign(ctx, pipeline.CoSignRequest{Review: cosignPath, Signer: s, Output: out})
 				if err != nil {
 					return err
 				}
-				v, err := keys.ParseVerifier(pubPEM, keyPath)
-				if err != nil {
-					return err
-				}
-				already, err := envelope.SignedBy(ctx, e, []*keys.Verifier{v})
-				if err != nil {
-					return err
-				}
-				if len(already) > 0 {
-					return fmt.Errorf("co-sign review %s: it already carries a signature by key %s", cosignPath, s.Fingerprint)
-				}
-				signed, err := envelope.AddSignature(ctx, e, s)
-				if err != nil {
-					return err
-				}
-				if err := attest.WriteSigned(ctx, out, signed, s); err != nil {
-					return err
-				}
-				printf(env.Stdout, "wrote %s: review %s co-signed by key %s (%d signatures)\n", out, e.PayloadDigest(), s.Fingerprint, len(e.Signatures)+1)
-				return nil
+				return reportSigned(env, jsonOut, signedDoc{Command: "review", Signer: res.Key,
+					Files: []signedFile{signedAt(res.Output, attest.ReviewPredicateType, res.Statement)}},
+					"wrote %s: review %s co-signed by key %s (the other signatures stay in %s)\n", res.Output, res.Statement, res.Key, cosignPath)
 			}
 
 			v, err := attest.ParseReviewVerdict(verdict)
@@ -97,26 +75,12 @@ second reviewer co-signing the same statement).`,
 			if archiveFile != "" && archiveDigest != "" {
 				return usageErrorf("give --archive or --archive-digest, not both")
 			}
-			if treeDir != "" {
-				d, err := treehash.Dir(ctx, treeDir)
-				if err != nil {
-					return err
-				}
-				src.Tree = d
-			}
 			if treeDig != "" {
 				d, err := digest.Parse(treeDig)
 				if err != nil {
 					return usageErrorf("--tree: %v", err)
 				}
 				src.Tree = d
-			}
-			if archiveFile != "" {
-				d, err := env.status.hashFile(ctx, archiveFile)
-				if err != nil {
-					return err
-				}
-				src.Archive = d
 			}
 			if archiveDigest != "" {
 				d, err := digest.Parse(archiveDigest)
@@ -125,60 +89,71 @@ second reviewer co-signing the same statement).`,
 				}
 				src.Archive = d
 			}
-			p := &attest.ReviewPredicate{
-				Reviewer: attest.Party{ID: reviewerID, Name: reviewerName},
-				Source:   src,
-				Verdict:  v,
-				Notes:    notes,
-			}
-			if len(scope) == 0 {
-				p.Scope.All = true
-			} else {
-				p.Scope.Paths = scope
+			req := pipeline.ReviewRequest{
+				Review: attest.ReviewPredicate{
+					Reviewer: attest.Party{ID: reviewerID, Name: reviewerName},
+					Source:   src,
+					Verdict:  v,
+					Notes:    notes,
+					Scope:    attest.Scope{All: len(scope) == 0, Paths: scope},
+				},
+				TreeDir: treeDir, Archive: archiveFile, ReportFile: reportFile,
+				Output: out, Now: env.Now, Bytes: env.status.meter(),
 			}
 			if reportFile != "" || reportURI != "" {
-				p.Report = &attest.Report{URI: reportURI}
-				if reportFile != "" {
-					d, err := ctxio.HashFile(ctx, reportFile, nil)
-					if err != nil {
-						return err
-					}
-					p.Report.Digest = d
-				}
+				req.Review.Report = &attest.Report{URI: reportURI}
 			}
-			p.ReviewedAt = env.Now()
 			if when != "" {
 				t, err := time.Parse(time.RFC3339, when)
 				if err != nil {
 					return usageErrorf("--time: %v", err)
 				}
-				p.ReviewedAt = t
+				req.Review.ReviewedAt = t
 			}
-			if src.Tree == "" && src.Archive == "" && src.GoSum == "" && (src.GitCommit != "" || src.GitTree != "") {
+			if treeDir == "" && src.Tree == "" && archiveFile == "" && src.Archive == "" && src.GoSum == "" && (src.GitCommit != "" || src.GitTree != "") {
 				// The most common first try: a commit id only.
 				return usageErrorf("a git commit or tree id is SHA-1, too weak to pin what was reviewed: name the source by sha256 as well, with --tree-dir DIR (or --tree sha256:…), --archive FILE (or --archive-digest) or --go-module with --go-sum")
 			}
-			if err := p.Validate(); err != nil {
+			// Bad usage is said before a password is asked for: check the
+			// review as it will be, with the digests to come stood in for.
+			check := req.Review
+			if treeDir != "" {
+				check.Source.Tree = digest.FromString("the tree of " + treeDir)
+			}
+			if archiveFile != "" {
+				check.Source.Archive = digest.FromString("the archive " + archiveFile)
+			}
+			if check.Report != nil && reportFile != "" {
+				r := *check.Report
+				r.Digest = digest.FromString("the report " + reportFile)
+				check.Report = &r
+			}
+			if check.ReviewedAt.IsZero() {
+				check.ReviewedAt = env.Now()
+			}
+			if err := check.Validate(); err != nil {
 				return usageErrorf("%v", err)
 			}
-			st, err := attest.ReviewStatement(p)
+			s, err := loadSigner(cmd, env, keyPath)
 			if err != nil {
 				return err
 			}
-			s, err := signTo(cmd, env, keyPath, out, st)
+			req.Signer = s
+			res, err := pipeline.Review(ctx, req)
 			if err != nil {
 				return err
 			}
-			printf(env.Stdout, "wrote %s: review of %s, %s, signed by key %s (statement %s)\n",
-				out, src.Name(), v, s.Fingerprint, digest.FromBytes(st))
-			return nil
+			return reportSigned(env, jsonOut, signedDoc{Command: "review", Signer: res.Key,
+				Files: []signedFile{signedAt(res.Output, attest.ReviewPredicateType, res.Statement)}},
+				"wrote %s: review of %s, %s, signed by key %s (statement %s)\n", res.Output, res.Source.Name(), res.Verdict, res.Key, res.Statement)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&keyPath, "key", "", "private key to sign with (cosign format)")
 	f.StringVarP(&out, "output", "o", "", "write the signed attestation to `FILE` (atomically)")
 	f.BoolVar(&force, "force", false, "replace the output file if it exists")
-	f.StringVar(&cosignPath, "cosign", "", "add a signature to this existing review `ENVELOPE` instead of making one")
+	f.BoolVar(&jsonOut, "json", false, "print what was signed as JSON (schema signed)")
+	f.StringVar(&cosignPath, "cosign", "", "co-sign the statement of this existing `REVIEW` (bundle or envelope) instead of making one")
 	f.StringVar(&src.URI, "source-uri", "", "where the source lives (git+https://… or an archive URL)")
 	f.StringVar(&src.GitCommit, "commit", "", "git commit id of the reviewed source")
 	f.StringVar(&src.GitTree, "git-tree", "", "git tree id of the reviewed source")

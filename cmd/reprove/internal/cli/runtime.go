@@ -21,6 +21,7 @@ import (
 type runtimeFlags struct {
 	address    string
 	mirror     string
+	snapshot   string
 	proxy      string
 	memory     sizeFlag
 	disk       sizeFlag
@@ -73,6 +74,7 @@ func (rf *runtimeFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&rf.address, "containerd-address", "", "use the containerd at this socket instead of starting reprove's own")
 	f.StringVar(&rf.mirror, "debian-mirror", "", "Debian mirror for base images (default "+"http://deb.debian.org/debian"+")")
+	f.StringVar(&rf.snapshot, "snapshot", "", "snapshot archive `URL` that locked Debian packages are fetched from once the mirror has moved on (default https://snapshot.debian.org; off for none)")
 	f.StringVar(&rf.proxy, "goproxy", "", "Go module proxy for toolchains and modules (default https://proxy.golang.org)")
 	f.Var(&rf.memory, "memory", "memory limit of the build, e.g. 4GiB (default: the recipe's, else 4GiB)")
 	f.Var(&rf.disk, "disk", "disk limit of the build: what it writes to /src, /out and /home/build together, e.g. 20GiB (default: the recipe's, else 16GiB)")
@@ -157,6 +159,7 @@ func openSession(ctx context.Context, env *Env, rf *runtimeFlags) (*pipeline.Ses
 		ContainerdAddress: rf.address,
 		CacheDir:          cache,
 		DebianMirror:      rf.mirror,
+		DebianSnapshot:    rf.snapshot,
 		GoProxy:           rf.proxy,
 		Limits:            limits,
 		ReproveVersion:    Version(),

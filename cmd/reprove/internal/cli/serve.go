@@ -15,6 +15,7 @@ import (
 	"github.com/reprove/reprove/centre"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/store"
+	"github.com/reprove/reprove/centre/witness"
 	"github.com/reprove/reprove/internal/atomicfile"
 )
 
@@ -81,6 +82,10 @@ func newServeCmd(env *Env) *cobra.Command {
 		origin   string
 		grace    time.Duration
 		qf       queueFlag
+
+		witnesses []string
+		quorum    int
+		wopts     witness.Options
 	)
 	cmd := &cobra.Command{
 		Use:   "serve [--addr HOST:PORT] [--data DIR | --database postgres://…]",
@@ -99,6 +104,15 @@ The log is kept in SQLite under --data (the default), or in PostgreSQL
 the same --log-key. The log's signer key is made under --data at the first
 start unless --log-key names one; its verifier key, which customers pin in
 their policies, is printed at start and served at /v1/log.
+
+With --witness (repeatable: "VKEY URL", a witness's note verifier key and
+where it answers C2SP tlog-witness), the centre asks each witness to cosign
+every new checkpoint, in the background: appends never wait for a witness.
+Lookups and /checkpoint then serve the newest tree --witness-quorum of them
+cosigned (all by default), with their cosignatures; a witness that is down
+or slow only delays when new entries reach lookups, by about
+--witness-interval once it answers again. Tell each witness of the log
+first (its origin and verifier key, printed at start).
 
 SIGTERM or SIGINT shuts the server down gracefully: it stops accepting, lets
 requests in flight finish (up to --grace), and commits nothing half-done.`,
@@ -119,6 +133,17 @@ requests in flight finish (up to --grace), and commits nothing half-done.`,
 				defer q.Close()
 				cfg.Queue = q
 			}
+			for _, spec := range witnesses {
+				w, err := witness.Parse(spec)
+				if err != nil {
+					return usageErrorf("--witness: %v", err)
+				}
+				cfg.Witnesses = append(cfg.Witnesses, w)
+			}
+			if quorum < 0 || quorum > len(cfg.Witnesses) {
+				return usageErrorf("--witness-quorum %d: want 1 to the number of witnesses (%d)", quorum, len(cfg.Witnesses))
+			}
+			cfg.WitnessQuorum, cfg.Witnessing = quorum, wopts
 			c, err := centre.Open(ctx, cfg)
 			if err != nil {
 				return err
@@ -141,6 +166,12 @@ requests in flight finish (up to --grace), and commits nothing half-done.`,
 			}
 			printf(env.Stdout, "serving the transparency centre at %s\nlog:          %s\nverifier key: %s\nstore:        %s\n",
 				url, c.Log().Origin(), c.Log().VerifierKey(), describeStore(cfg))
+			for _, w := range cfg.Witnesses {
+				printf(env.Stdout, "witness:      %s at %s\n", w.Name(), w.URL)
+			}
+			if len(cfg.Witnesses) > 0 {
+				printf(env.Stdout, "lookups serve trees cosigned by %d of %d witnesses\n", c.Log().Quorum(), len(cfg.Witnesses))
+			}
 			if err := c.Serve(ctx, ln, grace); err != nil {
 				return err
 			}
@@ -156,6 +187,10 @@ requests in flight finish (up to --grace), and commits nothing half-done.`,
 	f.StringVar(&origin, "origin", "", "the log's name in a key made at the first start (default: HOSTNAME/reprove)")
 	f.DurationVar(&grace, "grace", 30*time.Second, "how long shutdown waits for requests in flight")
 	f.StringVar(&qf.database, "queue", "", "serve the dashboard of the rebuild fleet whose job queue is at this `URL` (postgres:// or sqlite:PATH) under /fleet/")
+	f.StringArrayVar(&witnesses, "witness", nil, "ask the witness `\"VKEY URL\"` to cosign each checkpoint (C2SP tlog-witness; repeatable)")
+	f.IntVar(&quorum, "witness-quorum", 0, "serve trees cosigned by `N` witnesses (default: all)")
+	f.DurationVar(&wopts.Interval, "witness-interval", time.Second, "ask each witness at most once per `DURATION`")
+	f.DurationVar(&wopts.Refresh, "witness-refresh", 15*time.Minute, "ask again for a cosignature of an unchanged tree after `DURATION`, so it stays young")
 	cmd.AddCommand(newServeKeysCmd(env, &cf))
 	return cmd
 }
@@ -164,7 +199,7 @@ func newServeKeysCmd(env *Env, cf *centreFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "Register the keys whose attestations the centre accepts",
-		Args:  args(cobra.NoArgs),
+		Args:  groupArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	var role string

@@ -12,6 +12,7 @@ import (
 	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/pipeline"
+	"github.com/reprove/reprove/recipes"
 	"github.com/reprove/reprove/schemas"
 )
 
@@ -21,7 +22,7 @@ func sampleRebuild() *pipeline.RebuildResult {
 	start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	return &pipeline.RebuildResult{
 		SchemaVersion: pipeline.RebuildSchemaVersion,
-		Recipe:        attest.RecipeRef{Name: "hello", Version: "1.0.0", Digest: digest.FromString("recipe")},
+		Recipe:        recipes.Ref{Name: "hello", Version: "1.0.0", Digest: digest.FromString("recipe")},
 		Verdict:       pipeline.NotReproduced,
 		Outputs: []pipeline.OutputResult{
 			{Path: "bin/hello-linux-amd64", Rebuilt: digest.FromString("a"), Size: 10, Verdict: &v, Differences: 12, Causes: 3,

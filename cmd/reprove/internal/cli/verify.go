@@ -1,19 +1,15 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/reprove/reprove/attest"
+	"github.com/reprove/reprove/attest/logproof/logstate"
 	"github.com/reprove/reprove/attest/policy"
 	"github.com/reprove/reprove/centre/client"
-	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/pipeline"
 )
 
@@ -43,7 +39,16 @@ FILE.intoto.jsonl is read if it exists.
 (every attestation the log holds for it, with inclusion proofs and the log's
 signed artifact index) and reads it with the rest. With a policy that names
 the log (log: key:), only what the bundle proves counts; the centre is not
-trusted for anything its log's key does not sign.
+trusted for anything its log's key does not sign, and with log: witnesses:
+a checkpoint counts only when enough of the named witnesses cosigned it
+(within log: maxAge:, when set).
+
+Under a policy that names a log, verify remembers the newest tree of that
+log it has seen, in $REPROVE_STATE (default $XDG_STATE_HOME/reprove, else
+~/.local/state/reprove), and refuses a bundle older than it (it may leave out
+what was logged since) or of another history (a fork). With --server it
+first reads the centre's own checkpoint, and fetches the proofs that the
+trees it sees are one log's; offline it says what it could not check.
 
 The policy (YAML, documented in the README) names the trusted reviewer and
 rebuilder keys with k-of-n thresholds, the normalizers allowed to make
@@ -68,23 +73,27 @@ usage errors.`,
 				atts = []string{def}
 			}
 			if server != "" {
-				p, cleanup, err := fetchLogBundle(ctx, server, file)
-				if err != nil {
-					return err
+				if _, err := client.New(server); err != nil {
+					return usageErrorf("--server: %v", err)
 				}
-				defer cleanup()
-				atts = append(atts, p)
 			}
 			pol, err := policy.Load(ctx, policyPath)
 			if err != nil {
 				return err
 			}
-			opts := attest.VerifyOptions{Now: env.Now, ExpectName: expectName, ExpectVersion: expectVersion}
-			if env.IsTerminal && !jsonOut {
-				opts.Progress = func(s string) { printf(env.Stderr, "reprove: %s\n", s) }
-				opts.Bytes = env.status.meter()
+			// Without a state directory, verify remembers no log's tree
+			// (and says so in a note).
+			stateDir, _ := logstate.DefaultDir(env.Getenv)
+			req := pipeline.VerifyRequest{
+				File: file, Attestations: atts, Server: server, Policy: pol,
+				ExpectName: expectName, ExpectVersion: expectVersion, Now: env.Now,
+				StateDir: stateDir,
 			}
-			res, err := attest.Verify(ctx, file, atts, pol, opts)
+			if env.IsTerminal && !jsonOut {
+				req.Progress = func(e pipeline.Event) { printf(env.Stderr, "reprove: %s\n", e.Message) }
+				req.Bytes = env.status.meter()
+			}
+			res, err := pipeline.Verify(ctx, req)
 			if err != nil {
 				return err
 			}
@@ -111,39 +120,4 @@ usage errors.`,
 	f.StringVar(&expectName, "name", "", "fail unless the attestations say the file is this program")
 	f.StringVar(&expectVersion, "version", "", "fail unless the attestations say the file is this version")
 	return cmd
-}
-
-// fetchLogBundle fetches FILE's log bundle from a centre into a temporary
-// file for the verifier to read, as it reads one that publish wrote. The
-// bundle is parsed here; its signatures and proofs are the verifier's to
-// check against the policy's log key.
-func fetchLogBundle(ctx context.Context, server, file string) (path string, cleanup func(), err error) {
-	if _, err := client.New(server); err != nil {
-		return "", nil, usageErrorf("--server: %v", err)
-	}
-	d, err := ctxio.HashFile(ctx, file, nil)
-	if err != nil {
-		return "", nil, err
-	}
-	bu, err := client.FetchBundle(ctx, server, d)
-	if errors.Is(err, client.ErrNotLogged) {
-		return "", nil, fmt.Errorf("verify: %s: %w", server, err)
-	}
-	if err != nil {
-		return "", nil, fmt.Errorf("verify: fetch the log bundle of %s from %s: %w", d, server, err)
-	}
-	b, err := bu.Marshal()
-	if err != nil {
-		return "", nil, err
-	}
-	dir, err := os.MkdirTemp("", "reprove-verify-")
-	if err != nil {
-		return "", nil, err
-	}
-	path = filepath.Join(dir, filepath.Base(file)+pipeline.LogBundleSuffix)
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	return path, func() { os.RemoveAll(dir) }, nil
 }

@@ -1,13 +1,20 @@
-package compare
+// Package report is the compare report model: the types the JSON report is
+// made of, which the engine (package compare) fills and the renderings
+// (package render, the centre's pages) read. It stands on the vocabulary
+// of package verdict and on nothing of the engine, so a reader of reports
+// does not carry the archive, compression and executable parsers.
+package report
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 
 	"github.com/opencontainers/go-digest"
 	"github.com/reprove/reprove/compare/format"
-	"github.com/reprove/reprove/compare/pe"
+	"github.com/reprove/reprove/compare/verdict"
 )
 
 // SchemaVersion is the version of the JSON report. It changes whenever a
@@ -16,16 +23,17 @@ import (
 // Version 2: the report is never cut (counts.omitted and childrenOmitted
 // are gone: renderings cut, and say so); nodes carry change and effect;
 // counts carry causes; executables are explained by function, object,
-// string and data nodes in groups instead of symbol nodes.
+// string and data nodes in groups instead of symbol nodes. Since added
+// within version 2: the field kind, and id and see.
 const SchemaVersion = 2
 
 // Report is the result of one comparison: the source of truth that the
 // text and HTML renderings are made from.
 type Report struct {
-	SchemaVersion int      `json:"schemaVersion"`
-	Verdict       Verdict  `json:"verdict"`
-	Rebuilt       Artifact `json:"rebuilt"`
-	Shipped       Artifact `json:"shipped"`
+	SchemaVersion int             `json:"schemaVersion"`
+	Verdict       verdict.Verdict `json:"verdict"`
+	Rebuilt       Artifact        `json:"rebuilt"`
+	Shipped       Artifact        `json:"shipped"`
 	// Allowed lists the normalizers the caller allowed.
 	Allowed []string `json:"allowedNormalizers"`
 	// Normalizers lists the allowed normalizers that were needed to reach
@@ -111,8 +119,8 @@ func (c *Change) UnmarshalText(b []byte) error {
 type Node struct {
 	// Name is the member, section or field this node is about, relative to
 	// its parent.
-	Name string `json:"name"`
-	Kind Kind   `json:"kind"`
+	Name string       `json:"name"`
+	Kind verdict.Kind `json:"kind"`
 	// Summary is one human sentence.
 	Summary string `json:"summary,omitempty"`
 	// Rebuilt and Shipped are the two values, for field differences.
@@ -133,36 +141,115 @@ type Node struct {
 	// fields. Renderings fold effects.
 	Effect bool `json:"effect,omitempty"`
 	// Signature describes an Authenticode signature (kind signature).
-	Signature *pe.Signature `json:"signature,omitempty"`
+	Signature *Signature `json:"signature,omitempty"`
 	// Lines holds a unified diff, an instruction diff or a hex view.
 	Lines []string `json:"lines,omitempty"`
 	// LinesOmitted counts lines the comparison did not record (byte ranges
 	// past Limits.MaxRanges, instructions past Limits.MaxListing).
-	LinesOmitted int     `json:"linesOmitted,omitempty"`
-	Children     []*Node `json:"children,omitempty"`
-
-	// order puts a place before its siblings of the same rank (Go build
-	// info first: it says which inputs changed; then functions, strings,
-	// data).
-	order int
+	LinesOmitted int `json:"linesOmitted,omitempty"`
+	// ID names this node for others that refer to it (See); set only on
+	// nodes something refers to, unique in the report.
+	ID string `json:"id,omitempty"`
+	// See is the ID of the node that explains this difference (an entry
+	// of a package's md5sums refers to the file it names).
+	See      string  `json:"see,omitempty"`
+	Children []*Node `json:"children,omitempty"`
 }
 
 // Leaf reports whether n is a difference rather than a place.
-func (n *Node) Leaf() bool { return n.Kind != KindFile && n.Kind != KindSection && n.Kind != KindGroup }
+func (n *Node) Leaf() bool {
+	return n.Kind != verdict.KindFile && n.Kind != verdict.KindSection && n.Kind != verdict.KindGroup
+}
 
-// WriteJSON writes r as indented JSON.
+// WriteJSON writes r as indented JSON. The tree is written node by node,
+// so a report of many megabytes is never held twice in memory (once as
+// the tree, once as its encoding); the output is what json.Encoder with
+// two-space indentation would write.
 func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	top := *r
+	top.Differences = nil
+	head, err := encode(&top, "")
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if r.Differences == nil {
+		bw.Write(head)
+		bw.WriteString("\n")
+		return flush(bw)
+	}
+	// Splice "differences" in where encoding/json puts it: after counts,
+	// before notes (the field order of Report).
+	if at := bytes.Index(head, []byte("\n  \"notes\": ")); at >= 0 {
+		bw.Write(head[:at]) // ends with the comma after counts
+		bw.WriteString("\n  \"differences\": ")
+		if err := writeNode(bw, r.Differences, "  "); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		bw.WriteString(",")
+		bw.Write(head[at:])
+	} else {
+		bw.Write(head[:len(head)-len("\n}")])
+		bw.WriteString(",\n  \"differences\": ")
+		if err := writeNode(bw, r.Differences, "  "); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		bw.WriteString("\n}")
+	}
+	bw.WriteString("\n")
+	return flush(bw)
+}
+
+func flush(bw *bufio.Writer) error {
+	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil
 }
 
-// ReadReport decodes a JSON report, refusing other schema versions.
-func ReadReport(rd io.Reader) (*Report, error) {
+// encode is json.Encoder's indented encoding of v, at indentation prefix,
+// without the final newline.
+func encode(v any, prefix string) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent(prefix, "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// writeNode writes n at indentation prefix: its fields as encoding/json
+// would, then its children one by one.
+func writeNode(w *bufio.Writer, n *Node, prefix string) error {
+	leaf := *n
+	leaf.Children = nil
+	b, err := encode(&leaf, prefix)
+	if err != nil {
+		return err
+	}
+	if len(n.Children) == 0 {
+		_, err := w.Write(b)
+		return err
+	}
+	w.Write(b[:len(b)-len("\n"+prefix+"}")])
+	w.WriteString(",\n" + prefix + "  \"children\": [")
+	for i, c := range n.Children {
+		if i > 0 {
+			w.WriteString(",")
+		}
+		w.WriteString("\n" + prefix + "    ")
+		if err := writeNode(w, c, prefix+"    "); err != nil {
+			return err
+		}
+	}
+	_, err = w.WriteString("\n" + prefix + "  ]\n" + prefix + "}")
+	return err
+}
+
+// Read decodes a JSON report, refusing other schema versions.
+func Read(rd io.Reader) (*Report, error) {
 	var r Report
 	dec := json.NewDecoder(rd)
 	if err := dec.Decode(&r); err != nil {
@@ -178,4 +265,24 @@ func ReadReport(rd io.Reader) (*Report, error) {
 		return nil, fmt.Errorf("read report: shipped digest: %w", err)
 	}
 	return &r, nil
+}
+
+// Signature describes the Authenticode signature in a certificate table.
+type Signature struct {
+	// Signer and Issuer are the distinguished names of the signing
+	// certificate.
+	Signer string `json:"signer"`
+	Issuer string `json:"issuer"`
+	Serial string `json:"serial"`
+	// DigestAlgorithm and Digest are the image hash the signature covers.
+	DigestAlgorithm string `json:"digestAlgorithm,omitempty"`
+	Digest          string `json:"digest,omitempty"`
+	// DigestMatches is true when Digest is the Authenticode hash of this
+	// very image: the signature was made for these bytes.
+	DigestMatches bool `json:"digestMatches"`
+	// SignatureValid is true when the PKCS#7 signature verifies with the
+	// embedded certificate. No trust root is consulted: whether the signer
+	// is trusted is a policy question for the verifier, not for compare.
+	SignatureValid bool   `json:"signatureValid"`
+	Problem        string `json:"problem,omitempty"` // why DigestMatches or SignatureValid is false
 }

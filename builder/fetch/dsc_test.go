@@ -1,0 +1,61 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/reprove/reprove/debian/archive/archivetest"
+	"github.com/reprove/reprove/recipes"
+)
+
+// A Debian source package: the .dsc and every file it lists, each checked;
+// from the snapshot archive once the mirror has moved on; a file with
+// other bytes refused.
+func TestDSCSource(t *testing.T) {
+	ctx := context.Background()
+	key := archivetest.NewKey(t, "archive")
+	date := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	src := archivetest.Source{Name: "hello", Version: "1.0-1", Files: map[string][]byte{"hello_1.0.orig.tar.gz": []byte("upstream"), "hello_1.0-1.debian.tar.xz": []byte("packaging")}}
+	suite := archivetest.Suite{Name: "bookworm", Arch: "amd64", Date: date, Sources: []archivetest.Source{src}}
+	files := suite.Files(t, key)
+	mirror := archivetest.NewMirror(t, files)
+	snap := archivetest.NewSnapshot(t)
+	snap.Take(date.Add(time.Hour), files)
+	name, dsc := src.DSC()
+	r := &recipes.Recipe{Source: recipes.Source{DSC: &recipes.DSCSource{URL: mirror.URL + "/pool/main/h/hello/" + name, Digest: digest.FromBytes(dsc)}},
+		Image: recipes.Image{Debian: &recipes.DebianImage{Suite: "bookworm", Lock: &recipes.DebianLock{Release: recipes.DebianRelease{Date: date.Format(time.RFC3339)}}}}}
+	fetcher := func() *Fetcher { return &Fetcher{CacheDir: t.TempDir(), Snapshot: snap.URL} }
+
+	got, err := fetcher().Source(ctx, r, filepath.Join(t.TempDir(), "src"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{name, "hello_1.0.orig.tar.gz", "hello_1.0-1.debian.tar.xz"} {
+		if _, err := os.Stat(filepath.Join(got.Dir, n)); err != nil {
+			t.Errorf("%s: %v", n, err)
+		}
+	}
+	if got.Resolved.Kind != "dsc" || got.Resolved.Digest != r.Source.DSC.Digest {
+		t.Errorf("resolved = %+v", got.Resolved)
+	}
+
+	mirror.Set(nil) // moved on
+	if _, err := fetcher().Source(ctx, r, filepath.Join(t.TempDir(), "src")); err != nil {
+		t.Fatalf("from the snapshot archive: %v", err)
+	}
+
+	mirror.Set(files)
+	mirror.Put("pool/main/h/hello/hello_1.0.orig.tar.gz", []byte("upstreaM"))
+	var de *DigestError
+	if _, err := fetcher().Source(ctx, r, filepath.Join(t.TempDir(), "src")); !errors.As(err, &de) {
+		t.Errorf("a tampered file: %v, want a DigestError", err)
+	} else {
+		t.Log(err)
+	}
+}

@@ -1,0 +1,269 @@
+package infer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"pault.ag/go/debian/version"
+
+	"github.com/reprove/reprove/debian/archive"
+	"github.com/reprove/reprove/debian/deb822"
+	"github.com/reprove/reprove/debian/debfile"
+	"github.com/reprove/reprove/debian/lock"
+	"github.com/reprove/reprove/recipes"
+)
+
+// ErrNotDeb is returned for a file that is not a Debian binary package.
+var ErrNotDeb = errors.New("not a Debian binary package (.deb)")
+
+// IsDeb reports whether the file at p starts as a .deb does.
+func IsDeb(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 21)
+	n, _ := f.Read(head)
+	return n == 21 && string(head) == "!<arch>\ndebian-binary"
+}
+
+// DebFacts is what a .deb and the archive say about it.
+type DebFacts struct {
+	// Control is the .deb's own control file.
+	Control *deb822.BinaryPackage
+	Digest  digest.Digest
+	// Source is the source package's paragraph in the suite's signed
+	// Sources index.
+	Source *deb822.SourcePackage
+	// InArchive is the binary's paragraph in the signed Packages index
+	// (nil when the suite holds another version).
+	InArchive *deb822.BinaryPackage
+	// Lock is the build environment: buildd and the source's
+	// Build-Depends, resolved against the suite (or exactly a
+	// .buildinfo's Installed-Build-Depends).
+	Lock *recipes.DebianLock
+	// BuildInfo, when given, is the .buildinfo of the original build.
+	BuildInfo *deb822.BuildInfo
+	Mirror    string
+	Suite     string
+}
+
+// DebOptions are what ReadDebFacts may be given beside the .deb.
+type DebOptions struct {
+	// BuildInfo is the original build's .buildinfo: its
+	// Installed-Build-Depends are locked exactly, from Snapshot.
+	BuildInfo *deb822.BuildInfo
+	// Snapshot reads the snapshot archive (its Base the snapshot
+	// archive's base URL); needed with BuildInfo.
+	Snapshot *archive.Client
+}
+
+// ReadDebFacts reads the .deb at p, finds its source package in the
+// suite's signed Sources index and locks its build environment.
+func ReadDebFacts(ctx context.Context, c *archive.Client, p, suite string, opts ...DebOptions) (*DebFacts, error) {
+	var o DebOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("infer: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := debfile.Control(p, f, fi.Size())
+	if err != nil {
+		return nil, fmt.Errorf("infer: %w", err)
+	}
+	ctl, err := deb822.ParseControl(p+": control", raw)
+	if err != nil {
+		return nil, fmt.Errorf("infer: %w", err)
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		return nil, err
+	}
+	d, err := digest.SHA256.FromReader(f)
+	if err != nil {
+		return nil, err
+	}
+	facts := &DebFacts{Control: ctl, Digest: d, Mirror: strings.TrimSuffix(c.Base, "/"), Suite: suite}
+	if facts.Mirror == "" {
+		facts.Mirror = archive.DefaultMirror
+	}
+	arch := ctl.Architecture
+	if arch == "all" {
+		arch = "amd64"
+	}
+	var ix *lock.Index
+	if bi := o.BuildInfo; bi != nil {
+		if bi.Source != func() string { n, _ := ctl.SourceName(); return n }() {
+			return nil, fmt.Errorf("infer: the .buildinfo is of %s, the .deb of source %s", bi.Source, ctl.Source)
+		}
+		when, err := buildDate(bi.BuildDate)
+		if err != nil {
+			return nil, fmt.Errorf("infer: .buildinfo Build-Date: %w", err)
+		}
+		sc := *o.Snapshot
+		sc.Base = archive.SnapshotURL(o.Snapshot.Base, when)
+		sc.Verify.IgnoreValidUntil = true
+		dist := bi.Distribution
+		if dist == "" {
+			dist = suite
+		}
+		facts.BuildInfo = bi
+		if facts.Lock, ix, err = lock.BuildInfo(ctx, &sc, dist, bi); err != nil {
+			return nil, fmt.Errorf("infer: %w", err)
+		}
+		facts.Mirror = strings.TrimSuffix(sc.Base, "/")
+		suite, c = dist, &sc
+	} else if ix, err = lock.Fetch(ctx, c, suite, arch); err != nil {
+		return nil, err
+	}
+	srcs, err := c.Sources(ctx, ix.Release, suite, lock.Component)
+	if err != nil {
+		return nil, err
+	}
+	name, ver := ctl.SourceName()
+	for _, s := range srcs {
+		if s.Package == name && s.Version == ver {
+			facts.Source = s
+			break
+		}
+	}
+	if facts.Source == nil {
+		return nil, fmt.Errorf("infer: source package %s %s is not in %s's signed Sources index (the suite holds another version; a snapshot archive would have it)", name, ver, suite)
+	}
+	if b, ok := ix.Lookup(ctl.Package); ok && b.Version == ctl.Version && (b.Architecture == ctl.Architecture) {
+		facts.InArchive = b
+	}
+	if facts.BuildInfo == nil {
+		if facts.Lock, err = ix.Resolve(lock.Request{Suite: suite, Variant: "buildd", Packages: BuilddExtra, BuildDepends: lock.BuildDepends(facts.Source), Arch: arch}); err != nil {
+			return nil, fmt.Errorf("infer: lock the build environment of %s %s: %w", name, ver, err)
+		}
+	}
+	facts.Suite = suite
+	return facts, nil
+}
+
+func buildDate(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC1123Z, time.RFC1123, "Mon, 2 Jan 2006 15:04:05 -0700"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date", s)
+}
+
+// BuilddExtra are the packages Debian's buildds (sbuild) install beside
+// the buildd variant and the Build-Depends: fakeroot, which
+// dpkg-buildpackage runs debian/rules binary under as a user.
+var BuilddExtra = []string{"fakeroot"}
+
+// upstream is a version without its epoch and Debian revision.
+func upstream(v string) string {
+	pv, err := version.Parse(v)
+	if err != nil {
+		return v
+	}
+	return pv.Version
+}
+
+func noEpoch(v string) string {
+	pv, err := version.Parse(v)
+	if err != nil {
+		return v
+	}
+	return pv.StringWithoutEpoch()
+}
+
+// InferDeb writes the recipe that rebuilds a .deb from its source package
+// as Debian's buildds build it.
+func InferDeb(f *DebFacts) (*Result, error) {
+	if f == nil || f.Control == nil || f.Source == nil || f.Lock == nil {
+		return nil, fmt.Errorf("infer recipe: %w", ErrNotDeb)
+	}
+	ctl, src := f.Control, f.Source
+	var findings []Finding
+	note := func(c Certainty, topic, value, reason string, args ...any) {
+		findings = append(findings, Finding{Certainty: c, Topic: topic, Value: value, Reason: fmt.Sprintf(reason, args...)})
+	}
+	var dsc *deb822.File
+	for i, file := range src.Files {
+		if strings.HasSuffix(file.Name, ".dsc") {
+			dsc = &src.Files[i]
+		}
+	}
+	if dsc == nil {
+		return nil, fmt.Errorf("infer: the Sources paragraph of %s %s lists no .dsc", src.Package, src.Version)
+	}
+	r := &recipes.Recipe{Schema: recipes.SchemaVersion, Name: ctl.Package, Version: noEpoch(ctl.Version)}
+	dscURL := f.Mirror + "/" + src.Directory + "/" + dsc.Name
+	r.Source.DSC = &recipes.DSCSource{URL: dscURL, Digest: dsc.SHA256}
+	note(Certain, "source", src.Package+" "+src.Version, "the .deb's control file names its source package (Source: %s); the suite's signed Sources index lists its .dsc with this sha256", src.Package)
+
+	r.Image.Debian = &recipes.DebianImage{Suite: f.Suite, Variant: "buildd", Packages: BuilddExtra, Lock: f.Lock}
+	if f.BuildInfo != nil {
+		// Exactly what the build had: the essential set comes from the
+		// lock like everything else, nothing is added by a variant.
+		r.Image.Debian = &recipes.DebianImage{Suite: f.Suite, Variant: "essential", Lock: f.Lock}
+	}
+	if f.BuildInfo != nil {
+		note(Certain, "image", fmt.Sprintf("%d packages", len(f.Lock.Packages)), "exactly the .buildinfo's Installed-Build-Depends, found in the snapshot archive's signed index")
+	} else {
+		note(Guess, "image", fmt.Sprintf("buildd + Build-Depends: %d packages of %s as it is today", len(f.Lock.Packages), f.Suite),
+			"a .deb does not record its build environment; the suite's current compilers and debhelper may differ from the ones the buildd had (give --buildinfo to lock exactly what it had)")
+	}
+
+	dir := src.Package + "-" + upstream(src.Version)
+	deb := fmt.Sprintf("%s_%s_%s.deb", ctl.Package, noEpoch(ctl.Version), ctl.Architecture)
+	var env []string
+	if f.BuildInfo != nil {
+		for _, kv := range f.BuildInfo.Environment {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "DEB_BUILD_OPTIONS", "DEB_BUILD_PROFILES", "LANG", "LC_ALL", "LC_COLLATE", "LC_CTYPE":
+				env = append(env, fmt.Sprintf("export %s=%s", k, debShellQuote(v)))
+			}
+		}
+		note(Certain, "environment", strings.Join(f.BuildInfo.Environment, " "), "recorded in the .buildinfo")
+	} else {
+		note(Unknown, "DEB_BUILD_OPTIONS", "", "not recorded in the .deb; Debian's buildds set parallel=N, which does not change the output of a reproducible package")
+	}
+	script := []string{
+		"dpkg-source -x " + dsc.Name + " " + dir,
+		"cd " + dir,
+	}
+	script = append(script, env...)
+	script = append(script,
+		`export SOURCE_DATE_EPOCH="$(dpkg-parsechangelog -STimestamp)"`,
+		"dpkg-buildpackage -b -uc -us",
+		"cp ../"+deb+" /out/",
+	)
+	r.Steps = []recipes.Step{{Shell: strings.Join(script, "\n") + "\n"}}
+	note(Certain, "build", "dpkg-buildpackage -b", "as Debian's buildds build: unpacked with dpkg-source in the container at %s/%s, SOURCE_DATE_EPOCH from debian/changelog", "/build/reproducible-path", dir)
+
+	out := recipes.Output{Path: deb}
+	if f.InArchive != nil && f.InArchive.SHA256 == f.Digest {
+		out.Shipped = &recipes.Shipped{URL: f.Mirror + "/" + f.InArchive.Filename, Digest: f.InArchive.SHA256}
+		note(Certain, "shipped", out.Shipped.URL, "the file is the one the suite's signed Packages index lists (sha256 %s)", f.Digest.Encoded()[:12])
+	} else {
+		note(Unknown, "shipped", "", "the suite's signed Packages index does not list this file (another version or build); compare with your file: reprove compare")
+	}
+	r.Outputs = []recipes.Output{out}
+	res := &Result{Recipe: r, Findings: findings, Candidates: []Candidate{{Recipe: r}}}
+	if err := r.Validate(); err != nil {
+		res.Incomplete = append(res.Incomplete, err.Error())
+	}
+	return res, nil
+}
+
+func debShellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
