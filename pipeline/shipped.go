@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"path/filepath"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/mod/module"
 
 	"github.com/reprove/reprove/builder/goproxy"
+	"github.com/reprove/reprove/debian/archive"
 	"github.com/reprove/reprove/internal/ctxio"
+	"github.com/reprove/reprove/recipes/infer"
 )
 
 // ShippedRequest names a shipped artifact to infer a recipe for, where it
@@ -49,14 +53,14 @@ func (e *InferError) Unwrap() error { return e.Err }
 // reprove infer does for a file at hand (Infer); the recipe names the
 // artifact where it is published.
 func (s *Session) InferShipped(ctx context.Context, req ShippedRequest) (*InferResult, error) {
-	var file, url string
+	var file, where string
 	switch {
 	case req.Module != "":
 		m, err := s.ModuleZip(ctx, req.Module, req.ModuleVersion)
 		if err != nil {
 			return nil, err
 		}
-		file, url = m.Path, m.URL
+		file, where = m.Path, m.URL
 	case req.URL != "":
 		b, err := s.Builder(nil)
 		if err != nil {
@@ -66,13 +70,13 @@ func (s *Session) InferShipped(ctx context.Context, req ShippedRequest) (*InferR
 		if file, _, err = b.Fetcher().Get(ctx, "shipped artifact", req.URL, req.Digest); err != nil {
 			return nil, err
 		}
-		url = req.URL
+		where = req.URL
 	default:
 		return nil, errors.New("infer: no artifact (a URL or a module)")
 	}
 	what := describeShipped(req)
 	s.sayf(PhaseFetch, "inferring a recipe for %s", what)
-	res, err := Infer(ctx, InferRequest{Binary: file, Member: req.Member, ShippedURL: url, Ldflags: req.Ldflags, Suite: req.Suite,
+	res, err := Infer(ctx, InferRequest{Binary: file, Member: req.Member, ShippedURL: where, Ldflags: req.Ldflags, Suite: req.Suite,
 		CacheDir: s.rt.CacheDir, Proxy: s.rt.GoProxy})
 	if err != nil {
 		// The bytes are pinned: what goes wrong now is the artifact's,
@@ -94,6 +98,62 @@ func describeShipped(req ShippedRequest) string {
 		return req.Member + " in " + where
 	}
 	return where
+}
+
+// DebRequest names a binary package of a Debian suite: its .deb where the
+// suite's signed Packages index says it is, pinned by the SHA-256 the
+// index lists.
+type DebRequest struct {
+	URL    string
+	Digest digest.Digest
+	Suite  string
+	// Mirror is the archive the suite is in (archive.DefaultMirror when
+	// empty).
+	Mirror string
+}
+
+// InferDeb fetches a .deb (checked against its pin) and infers the recipe
+// that rebuilds it from its source package, as reprove infer does for a
+// .deb: the source found in the suite's signed Sources index, a buildd
+// environment locked against its signed Packages index.
+func (s *Session) InferDeb(ctx context.Context, req DebRequest) (*infer.Result, error) {
+	b, err := s.Builder(nil)
+	if err != nil {
+		return nil, err
+	}
+	s.sayf(PhaseFetch, "Debian package %s", req.URL)
+	file, _, err := b.Fetcher().Get(ctx, "Debian package", req.URL, req.Digest)
+	if err != nil {
+		return nil, err
+	}
+	kr, err := archive.LoadKeyring(archive.DefaultKeyring)
+	if err != nil {
+		return nil, err
+	}
+	c := &archive.Client{Base: req.Mirror, Keyring: kr, CacheDir: filepath.Join(s.rt.CacheDir, "debian", "indexes"),
+		Log: func(m string) { s.sayf(PhaseFetch, "%s", m) }}
+	what := req.URL + " (" + req.Suite + ")"
+	s.sayf(PhaseFetch, "inferring a recipe for %s", what)
+	facts, err := infer.ReadDebFacts(ctx, c, file, req.Suite)
+	if err != nil {
+		if ctx.Err() != nil || unreachable(err) {
+			return nil, err
+		}
+		return nil, &InferError{Artifact: what, Err: err}
+	}
+	res, err := infer.InferDeb(facts)
+	if err != nil {
+		return nil, &InferError{Artifact: what, Err: err}
+	}
+	return res, nil
+}
+
+// unreachable reports whether err is the network's or a server's fault
+// (a request that failed, a 5xx answer), worth another try.
+func unreachable(err error) bool {
+	var ue *url.Error
+	var se *archive.StatusError
+	return errors.As(err, &ue) || (errors.As(err, &se) && se.Code >= 500)
 }
 
 // ModuleZip is a module version's zip from the Go module proxy, checked

@@ -98,6 +98,11 @@ const (
 	// source with make.bash -distpack (as gorebuild does), compared with
 	// the golang.org/toolchain module zip.
 	GoDistribution RecipeKind = "go-distribution"
+	// DebianPackage: a binary package (.deb) of a Debian suite, rebuilt
+	// from its source package as reprove infer writes the recipe (the
+	// source found in the suite's signed Sources index, a buildd
+	// environment locked against its signed Packages index).
+	DebianPackage RecipeKind = "debian"
 )
 
 // Artifact is a shipped artifact an infer job starts from: a file at a
@@ -116,11 +121,15 @@ type Artifact struct {
 	Recipe RecipeKind `json:"recipe"`
 	// Bootstrap is the Go release that builds a GoDistribution.
 	Bootstrap string `json:"bootstrap,omitempty"`
+	// Suite and Mirror are a DebianPackage's suite and the archive whose
+	// signed indexes name it.
+	Suite  string `json:"suite,omitempty"`
+	Mirror string `json:"mirror,omitempty"`
 }
 
 func (a Artifact) check() error {
 	switch {
-	case a.Recipe != Inferred && a.Recipe != GoDistribution:
+	case a.Recipe != Inferred && a.Recipe != GoDistribution && a.Recipe != DebianPackage:
 		return fmt.Errorf("artifact: unknown recipe kind %q", a.Recipe)
 	case (a.URL == "") == (a.Module == ""):
 		return errors.New("artifact: give a URL or a module, not both")
@@ -128,10 +137,12 @@ func (a Artifact) check() error {
 		return fmt.Errorf("artifact %s: no valid digest", a.URL)
 	case a.Module != "" && a.ModuleVersion == "":
 		return fmt.Errorf("artifact %s: no version", a.Module)
-	case a.Recipe == Inferred && a.Member == "":
-		return errors.New("artifact: inferring a recipe needs the program's member")
+	case a.Recipe == Inferred && a.Member == "" && a.Module != "":
+		return errors.New("artifact: inferring a recipe from a module zip needs the program's member")
 	case a.Recipe == GoDistribution && (a.Module == "" || a.Bootstrap == ""):
 		return errors.New("artifact: a Go distribution needs its module and a bootstrap Go release")
+	case a.Recipe == DebianPackage && (a.URL == "" || a.Suite == ""):
+		return errors.New("artifact: a Debian package needs its .deb's URL and its suite")
 	}
 	return nil
 }
@@ -145,6 +156,8 @@ func (a Artifact) Describe() string {
 	switch {
 	case a.Recipe == GoDistribution:
 		return "the Go distribution " + where
+	case a.Recipe == DebianPackage:
+		return where + " (" + a.Suite + ")"
 	case a.Member != "":
 		return a.Member + " in " + where
 	}

@@ -1,7 +1,8 @@
 // Package watch finds new releases and enqueues the jobs that rebuild
 // them: Go toolchain releases from the module proxy's golang.org/toolchain
 // version list (the go and gofmt commands, and the whole distribution),
-// npm packages on a watch list from the registry's package documents. What
+// npm packages on a watch list from the registry's package documents,
+// Debian binary packages from suites' signed indexes. What
 // a watch list has enqueued is remembered in the queue's database, in the
 // transaction that enqueues it (queue.EnqueueNew), so a watcher that
 // restarts, or two that run at once, never enqueue a release twice.
@@ -9,7 +10,8 @@
 // The documents a watcher reads are untrusted: they are size-limited,
 // parsed strictly enough to refuse what is not a release (a version that
 // is no version, a tarball that is not http(s), an integrity that is not
-// sha512), and everything they say is checked again by the worker that
+// sha512; a Debian index is read only once its InRelease is verified and
+// its own digest matches), and everything they say is checked again by the worker that
 // fetches the artifact against its pin.
 package watch
 

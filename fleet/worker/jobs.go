@@ -324,6 +324,21 @@ func (w *Worker) infer(ctx context.Context, s *slot, log *jobLog, row *rivertype
 			return nil, &failure{err: err}
 		}
 		cands = []*recipes.Recipe{r}
+	case queue.DebianPackage:
+		inf, err := s.sess.InferDeb(ctx, pipeline.DebRequest{URL: a.Artifact.URL, Digest: a.Artifact.Digest, Suite: a.Artifact.Suite, Mirror: a.Artifact.Mirror})
+		if err != nil {
+			if Deterministic(err) {
+				return nil, &failure{err: err}
+			}
+			return nil, err
+		}
+		for _, f := range inf.Findings {
+			log.say("infer", fmt.Sprintf("%s %s %s: %s", f.Certainty, f.Topic, f.Value, f.Reason))
+		}
+		if len(inf.Incomplete) > 0 {
+			return nil, &failure{recipe: inf.Recipe, err: fmt.Errorf("the recipe inferred for %s is incomplete: %s", a.Artifact.Describe(), strings.Join(inf.Incomplete, "; "))}
+		}
+		cands = []*recipes.Recipe{inf.Recipe}
 	default:
 		inf, err := s.sess.InferShipped(ctx, pipeline.ShippedRequest{URL: a.Artifact.URL, Digest: a.Artifact.Digest,
 			Module: a.Artifact.Module, ModuleVersion: a.Artifact.ModuleVersion, Member: a.Artifact.Member})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/reprove/reprove/debian/archive"
 	"github.com/reprove/reprove/fleet/queue"
 	"github.com/reprove/reprove/fleet/watch"
 )
@@ -17,7 +18,7 @@ func newWatchCmd(env *Env) *cobra.Command {
 		name  string
 	)
 	cmd := &cobra.Command{
-		Use:   "watch go|npm",
+		Use:   "watch go|npm|debian",
 		Short: "Enqueue a rebuild of every new release on a watch list",
 		Long: `Watch for new releases and enqueue the jobs that rebuild them on the fleet's
 queue (--database), once, or every --every. What a watch list has enqueued
@@ -30,7 +31,10 @@ release twice.
       and the whole distribution (make.bash -distpack), as gorebuild does.
   reprove watch npm --package @esbuild/linux-x64=package/bin/esbuild
       npm packages from the registry's package documents: the program at the
-      member path of each new version, through reprove infer.`,
+      member path of each new version, through reprove infer.
+  reprove watch debian --suite bookworm-updates --package openssl
+      Debian binary packages from suites' signed indexes: each new version's
+      .deb, rebuilt from its source package.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -78,7 +82,50 @@ release twice.
 	npmCmd.Flags().StringArrayVar(&pkgs, "package", nil, "a package and the program inside its tarball, `NAME=MEMBER` (repeatable)")
 	npmCmd.Flags().StringVar(&n.Since, "since", "", "the oldest `VERSION` to rebuild (default: every version)")
 	npmCmd.Flags().StringVar(&n.Registry, "registry", "", "the npm registry (default https://registry.npmjs.org)")
-	cmd.AddCommand(goCmd, npmCmd)
+	var (
+		d                     watch.Debian
+		suites, debs          []string
+		mirror, keyring, arch string
+	)
+	debCmd := &cobra.Command{
+		Use:   "debian --suite SUITE[=MIRROR]… --package NAME…",
+		Short: "Watch binary packages in Debian suites' signed indexes",
+		Long: `Watch binary packages in Debian suites: each suite's InRelease is verified with
+Debian's archive keyring, its Packages index checked against the Release,
+and each new version of a package on the list is enqueued: the worker
+infers the recipe that rebuilds its .deb from its source package (as
+reprove infer does on a .deb) and rebuilds it. Security updates live in
+another archive: --suite bookworm-security=http://deb.debian.org/debian-security.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(suites) == 0 || len(debs) == 0 {
+				return usageErrorf("--suite and --package are required")
+			}
+			for _, s := range suites {
+				name, m, _ := strings.Cut(s, "=")
+				if name == "" {
+					return usageErrorf("--suite %q: want SUITE or SUITE=MIRROR", s)
+				}
+				if m == "" {
+					m = mirror
+				}
+				d.Suites = append(d.Suites, watch.DebianSuite{Name: name, Mirror: m})
+			}
+			kr, err := archive.LoadKeyring(keyring)
+			if err != nil {
+				return err
+			}
+			d.Keyring, d.Packages, d.Arch, d.Watch = kr, debs, arch, name
+			return runWatch(cmd, env, &qf, &d, every)
+		},
+	}
+	df := debCmd.Flags()
+	df.StringArrayVar(&suites, "suite", nil, "a `SUITE` to watch, or SUITE=MIRROR for one in another archive (repeatable)")
+	df.StringArrayVar(&debs, "package", nil, "a binary package `NAME` to watch (repeatable)")
+	df.StringVar(&mirror, "debian-mirror", archive.DefaultMirror, "the archive of the suites given without one")
+	df.StringVar(&keyring, "keyring", archive.DefaultKeyring, "the `KEYRING` InRelease files must be signed by")
+	df.StringVar(&arch, "arch", "amd64", "the `ARCH` of the packages")
+	cmd.AddCommand(goCmd, npmCmd, debCmd)
 	return cmd
 }
 
