@@ -99,6 +99,11 @@ type Options struct {
 	Refetch bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// SharedCaches are other reprove caches, read-only, that downloads
+	// and Go module zips missing from CacheDir may be copied from; each
+	// copy is checked against its pin on the way (fetch.Fetcher.Shared,
+	// goproxy.Client.Shared).
+	SharedCaches []string
 }
 
 // Builder rebuilds recipes.
@@ -131,10 +136,13 @@ func New(opts Options) (*Builder, error) {
 		Progress: func(s string) { b.event(PhaseFetch, s) },
 		Bytes:    b.meter(PhaseFetch),
 	}
+	for _, d := range opts.SharedCaches {
+		b.proxy.Shared = append(b.proxy.Shared, filepath.Join(d, "gomodcache"))
+	}
 	b.fetcher = &fetch.Fetcher{CacheDir: opts.CacheDir, Proxy: b.proxy, Log: func(s string) { b.event(PhaseFetch, s) },
 		// Source trees belong to the build user, who may write to them.
 		Prepare: func(dir string) error { return chownTree(dir, plan.UID, plan.GID) },
-		Refetch: opts.Refetch, Now: opts.Now, Bytes: b.meter(PhaseFetch), Snapshot: opts.Snapshot}
+		Refetch: opts.Refetch, Now: opts.Now, Bytes: b.meter(PhaseFetch), Shared: opts.SharedCaches, Snapshot: opts.Snapshot}
 	b.sweep()
 	b.images = &image.Builder{Client: opts.Client, Dir: filepath.Join(opts.CacheDir, "images"), Proxy: b.proxy, Mirror: opts.Mirror,
 		Snapshot: opts.Snapshot, DebCache: filepath.Join(opts.CacheDir, "debian", "debs"),

@@ -65,6 +65,9 @@ type Runtime struct {
 	// Refetch contacts every URL and repository again even when the cache
 	// holds the pinned bytes (builder.Options.Refetch).
 	Refetch bool
+	// SharedCaches are other reprove caches, read-only, that inputs
+	// verified by digest may be copied from (builder.Options.SharedCaches).
+	SharedCaches []string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Progress receives events; nil drops them.
@@ -136,6 +139,7 @@ func (s *Session) Builder(buildLog io.Writer) (*builder.Builder, error) {
 		Proxy:          s.rt.GoProxy,
 		ReproveVersion: s.rt.ReproveVersion,
 		Refetch:        s.rt.Refetch,
+		SharedCaches:   s.rt.SharedCaches,
 		Progress: func(e builder.Event) {
 			s.emit(Event{Phase: Phase(e.Phase), Message: e.Message, Line: e.Line, Bytes: e.Bytes, Total: e.Total})
 		},
