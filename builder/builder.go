@@ -31,6 +31,7 @@ import (
 	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/internal/english"
 	"github.com/reprove/reprove/internal/escape"
+	"github.com/reprove/reprove/internal/progress"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -39,7 +40,7 @@ import (
 const ResultSchema = 2
 
 // Phase is a stage of a rebuild.
-type Phase string
+type Phase = progress.Phase
 
 // The phases, in order.
 const (
@@ -49,24 +50,9 @@ const (
 	PhaseCollect Phase = "collect"
 )
 
-// Event is progress: a phase message, or (in PhaseBuild) a line of the
-// build's output.
-type Event struct {
-	Phase   Phase
-	Message string
-	// Line is set for build output lines. It is safe to print on a
-	// terminal: control characters (escape sequences, carriage returns,
-	// backspaces) and invalid UTF-8 are shown escaped (see internal/escape), so
-	// a build cannot erase or fake the lines around its own. The raw bytes
-	// go to Options.BuildLog.
-	Line string
-	// Bytes is set (above zero) on byte progress: Message names the
-	// transfer ("downloading https://…"), Bytes have passed, of Total
-	// (0 when unknown). Such events repeat for one transfer, often; a
-	// consumer that draws no progress bar drops them, since a phase
-	// message has said what is being fetched.
-	Bytes, Total int64
-}
+// Event is progress (internal/progress): a phase message, in PhaseBuild a
+// line of the build's output, or byte progress of a download.
+type Event = progress.Event
 
 // Options configures a Builder.
 type Options struct {
