@@ -83,8 +83,10 @@ func Start(t testing.TB, opts Options) *Centre {
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
 	}
-	// A centre given another's key starts a new log with it on purpose.
-	cfg := centre.Config{DataDir: opts.Dir, Origin: "centre.test/log", LogKey: opts.LogKey, NewLog: opts.LogKey != "", Logf: t.Logf, Queue: opts.Queue,
+	// A test centre starts its log on purpose, under a key made first for
+	// its witnesses (LogKey) or another centre's (a fork); a restart on
+	// the same Dir opens the log the database holds.
+	cfg := centre.Config{DataDir: opts.Dir, Origin: "centre.test/log", LogKey: opts.LogKey, NewLog: true, Logf: t.Logf, Queue: opts.Queue,
 		KeyRate:   -1, // tests publish faster than a key's share
 		Witnesses: opts.Witnesses, Witnessing: witness.Options{Interval: WitnessInterval, MaxBackoff: 200 * time.Millisecond}}
 	if opts.Postgres {
