@@ -374,35 +374,7 @@ func (g *Graph) claimOfVSA(c *Chain) (rebuild digest.Digest, reviews []digest.Di
 		return "", nil, err
 	}
 	c.Verifier, c.Time, c.Result, c.Levels = Party{ID: v.verifier}, v.time, v.result, v.levels
-	var rebuilds []digest.Digest
-	var first error
-	for _, d := range v.inputs {
-		in := g.nodes[d]
-		if in == nil {
-			g.cite(c, "input attestation", d)
-			if first == nil {
-				first = fmt.Errorf("its input attestation %s is not among the attestations given", d)
-			}
-			continue
-		}
-		switch in.Statement.PredicateType {
-		case ProvenancePredicateType:
-			rebuilds = append(rebuilds, d)
-		case ComparisonPredicateType:
-			if c.Comparison != nil && first == nil {
-				first = fmt.Errorf("it cites two comparisons (%s and %s)", c.Comparison.Digest, d)
-			}
-			if c.Comparison == nil {
-				c.Comparison = in
-			}
-		case ReviewPredicateType:
-			reviews = append(reviews, d)
-		default:
-			if first == nil {
-				first = fmt.Errorf("its input attestation %s is a %s attestation, not a rebuild, comparison or review", d, in.Statement.PredicateType)
-			}
-		}
-	}
+	rebuilds, reviews, first := g.inputsOfVSA(c, v.inputs)
 	if len(rebuilds) == 1 {
 		rebuild = rebuilds[0]
 	}
@@ -434,6 +406,40 @@ func (g *Graph) claimOfVSA(c *Chain) (rebuild digest.Digest, reviews []digest.Di
 		return rebuild, reviews, fmt.Errorf("its result %s %v does not follow from the comparison's verdict %s (want %s %v)", v.result, v.levels, cp.Verdict, result, levels)
 	}
 	return rebuild, reviews, nil
+}
+
+// inputsOfVSA sorts a VSA's inputs into rebuilds, its comparison (set in
+// c) and reviews; first is the first input that is missing or of another
+// kind, or a second comparison.
+func (g *Graph) inputsOfVSA(c *Chain, inputs []digest.Digest) (rebuilds, reviews []digest.Digest, first error) {
+	for _, d := range inputs {
+		in := g.nodes[d]
+		if in == nil {
+			g.cite(c, "input attestation", d)
+			if first == nil {
+				first = fmt.Errorf("its input attestation %s is not among the attestations given", d)
+			}
+			continue
+		}
+		switch in.Statement.PredicateType {
+		case ProvenancePredicateType:
+			rebuilds = append(rebuilds, d)
+		case ComparisonPredicateType:
+			if c.Comparison != nil && first == nil {
+				first = fmt.Errorf("it cites two comparisons (%s and %s)", c.Comparison.Digest, d)
+			}
+			if c.Comparison == nil {
+				c.Comparison = in
+			}
+		case ReviewPredicateType:
+			reviews = append(reviews, d)
+		default:
+			if first == nil {
+				first = fmt.Errorf("its input attestation %s is a %s attestation, not a rebuild, comparison or review", d, in.Statement.PredicateType)
+			}
+		}
+	}
+	return rebuilds, reviews, first
 }
 
 // readComparison reads a comparison no summary cites: its verdict and the
