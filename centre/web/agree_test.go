@@ -59,6 +59,12 @@ func TestPageAgreesWithVerify(t *testing.T) {
 	var order []string
 	add := func(name string, env []byte) { signed[name] = env; order = append(order, name) }
 	add("review-alice", rel.Reviews[0])
+	// An approval of another release's source, logged beside this file.
+	old, err := fixture.Review(ctx, alice, "hello", "0.9", "the old one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	add("review-old-alice", old)
 	add("findings-bob", findingsOf(t, bob))
 	for _, s := range says {
 		n := s.Rebuilder.Name
@@ -73,7 +79,7 @@ func TestPageAgreesWithVerify(t *testing.T) {
 	add("summary-D", relD.Summaries["D"])
 
 	now := fixture.Time.Add(60 * 24 * time.Hour)
-	page := pageAccount(t, rel, signed, order, now)
+	page, v := pageAccount(t, rel, signed, order, now)
 	verify := verifyAccount(t, rel, signed, order, now)
 	if diff := cmp.Diff(verify, page); diff != "" {
 		t.Errorf("the page and verify disagree (-verify +page):\n%s", diff)
@@ -87,6 +93,15 @@ func TestPageAgreesWithVerify(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, page); diff != "" {
 		t.Errorf("page (-want +got):\n%s", diff)
+	}
+	// The page shows the reviews of the rebuilt source, and no other.
+	var shown []string
+	for _, r := range v.Reviews {
+		shown = append(shown, r.Verdict+" "+r.Source)
+	}
+	src := fixture.Source("hello", "1.0").Name()
+	if diff := cmp.Diff([]string{"approved " + src, "findings " + src}, shown); diff != "" {
+		t.Errorf("reviews shown (-want +got):\n%s", diff)
 	}
 }
 
@@ -114,7 +129,7 @@ func findingsOf(t *testing.T, p *fixture.Party) []byte {
 
 // pageAccount reads the statements as the centre's release page does,
 // each logged as an entry signed by the party that signed it.
-func pageAccount(t *testing.T, rel *fixture.Release, signed map[string][]byte, order []string, now time.Time) account {
+func pageAccount(t *testing.T, rel *fixture.Release, signed map[string][]byte, order []string, now time.Time) (account, *releaseView) {
 	t.Helper()
 	var entries []*store.Entry
 	signer := map[int64]string{}
@@ -154,7 +169,7 @@ func pageAccount(t *testing.T, rel *fixture.Release, signed map[string][]byte, o
 		}
 	}
 	a.RestsOn, a.Findings = uniq(a.RestsOn), uniq(a.Findings)
-	return a
+	return a, v
 }
 
 var findingsReason = regexp.MustCompile(`^trusted reviewer (\S+) \(.*\) reported findings`)
