@@ -65,7 +65,11 @@ func TestPageAgreesWithVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	add("review-old-alice", old)
-	add("findings-bob", findingsOf(t, bob))
+	findings, err := fixture.Findings(ctx, bob, "hello", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	add("findings-bob", findings)
 	for _, s := range says {
 		n := s.Rebuilder.Name
 		if n != "C" { // C's rebuild is not there: its chain does not close
@@ -103,28 +107,6 @@ func TestPageAgreesWithVerify(t *testing.T) {
 	if diff := cmp.Diff([]string{"approved " + src, "findings " + src}, shown); diff != "" {
 		t.Errorf("reviews shown (-want +got):\n%s", diff)
 	}
-}
-
-// findingsOf signs p's review of the release's source with findings, cited
-// by no summary: the centre files it under the source digest alone.
-func findingsOf(t *testing.T, p *fixture.Party) []byte {
-	t.Helper()
-	st, err := attest.ReviewStatement(&attest.ReviewPredicate{
-		Reviewer:   attest.Party{ID: "mailto:" + p.Name + "@audits.example", Name: p.Name},
-		Source:     fixture.Source("hello", "1.0"),
-		Scope:      attest.Scope{Paths: []string{"cmd/"}},
-		Verdict:    attest.Findings,
-		Notes:      "cmd/ reads a second, undocumented config file",
-		ReviewedAt: fixture.Time.Add(2 * time.Hour),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := envelope.Sign(context.Background(), st, p.Signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env
 }
 
 // pageAccount reads the statements as the centre's release page does,
