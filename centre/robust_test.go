@@ -612,8 +612,9 @@ func TestQuotasAndOverload(t *testing.T) {
 	}()
 	pw.Write([]byte(" ")) // the slow one is in: the server reads its body
 	big := bytes.Repeat([]byte(" "), 32<<10)
-	for range 100 {
-		// Until the server has taken the slow one in (it is concurrent).
+	// Until the server has taken the slow one in (it is concurrent, and
+	// on a loaded machine may take seconds to).
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
 		status, b = tc.do(t, "POST", api.PathAttestations, big)
 		if status == http.StatusServiceUnavailable {
 			break
