@@ -58,21 +58,21 @@ func (e *evaluator) builderClaims() {
 		if g == nil {
 			continue
 		}
-		for _, pd := range g.order {
-			n := g.nodes[pd]
-			if n.stmt.PredicateType != ProvenancePredicateType || len(n.builders) == 0 {
+		for _, gn := range g.g.Nodes() {
+			n := g.nodes[gn.Digest]
+			if gn.Statement.PredicateType != ProvenancePredicateType || len(n.builders) == 0 {
 				continue
 			}
-			if !subjectsMatchFile(n.stmt.Subject, e.fileDigests) {
-				e.note("attestation %s is a build provenance of another file (%s); not counted", n.src, subjectNames(n.stmt.Subject))
+			if !subjectsMatchFile(gn.Statement.Subject, e.fileDigests) {
+				e.note("attestation %s is a build provenance of another file (%s); not counted", gn.Source, subjectNames(gn.Statement.Subject))
 				continue
 			}
-			br, err := readBuildProvenance(n.stmt, e.now)
+			br, err := readBuildProvenance(gn.Statement, e.now)
 			if err != nil {
-				e.reason("attestation %s: the build provenance of a trusted builder: %v", n.src, err)
+				e.reason("attestation %s: the build provenance of a trusted builder: %v", gn.Source, err)
 				continue
 			}
-			br.Attestation = n.src
+			br.Attestation = gn.Source
 			for _, id := range sortedKeys(n.builders) {
 				p, _ := e.pol.Builders.Party(id)
 				r := *br

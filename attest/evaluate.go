@@ -17,21 +17,18 @@ import (
 	"github.com/reprove/reprove/compare/verdict"
 )
 
-// node is one distinct statement (by payload digest) with everyone who
-// validly signed it, merged over all envelopes that carry it.
+// node is one statement of the graph with the roles in which the policy
+// trusts those who validly signed it, merged over all envelopes that
+// carry it.
 type node struct {
-	src        string
-	stmt       *Statement
-	digest     digest.Digest
+	*Node
 	reviewers  map[digest.Digest]bool // trusted, unexpired reviewers (party IDs: key fingerprints, identity IDs)
 	rebuilders map[digest.Digest]bool // trusted, unexpired rebuilders
 	builders   map[digest.Digest]bool // trusted, unexpired builders
 }
 
-// newNode is an empty node for the statement with payload digest pd.
-func newNode(src string, pd digest.Digest, st *Statement) *node {
-	return &node{src: src, digest: pd, stmt: st,
-		reviewers: map[digest.Digest]bool{}, rebuilders: map[digest.Digest]bool{}, builders: map[digest.Digest]bool{}}
+func newNode() *node {
+	return &node{reviewers: map[digest.Digest]bool{}, rebuilders: map[digest.Digest]bool{}, builders: map[digest.Digest]bool{}}
 }
 
 // say is what one trusted rebuilder key said in one summary, with the
@@ -40,7 +37,7 @@ type say struct {
 	summary digest.Digest // the summary's payload digest
 	outcome RebuilderResult
 	prov    *ProvenanceInfo
-	reviews []*node
+	reviews []*Node
 }
 
 // evaluator holds one verification while it runs through its phases:
@@ -69,11 +66,11 @@ type evaluator struct {
 	// nil when the bundle failed them (and the reason was given).
 	bundles map[*logproof.Bundle]*logproof.Checked
 
-	// nodes are the statements by payload digest (the contents only of
-	// those with a trusted, unexpired signer); order is the order first
-	// seen.
+	// g holds the statements (the contents only of those with a trusted,
+	// unexpired signer, whose party IDs are its signers) and follows their
+	// chains; nodes adds, by payload digest, the roles they signed in.
+	g     *Graph
 	nodes map[digest.Digest]*node
-	order []digest.Digest
 
 	// held, under a policy that names a log, evaluates the envelopes that
 	// came with no proof of being in it: they cannot make a file
@@ -89,9 +86,9 @@ type evaluator struct {
 func (e *evaluator) subjectAlgorithms() []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, pd := range e.order {
-		n := e.nodes[pd]
-		switch n.stmt.PredicateType {
+	for _, gn := range e.g.Nodes() {
+		n := e.nodes[gn.Digest]
+		switch n.Statement.PredicateType {
 		case SummaryPredicateType, VSAPredicateType, ComparisonPredicateType:
 			if len(n.rebuilders) == 0 {
 				continue
@@ -103,7 +100,7 @@ func (e *evaluator) subjectAlgorithms() []string {
 		default:
 			continue
 		}
-		for _, s := range n.stmt.Subject {
+		for _, s := range n.Statement.Subject {
 			for alg := range s.Digest {
 				if _, ok := e.fileDigests[alg]; !ok && !seen[alg] {
 					seen[alg] = true
@@ -157,6 +154,7 @@ func newEvaluator(ctx context.Context, t *Target, pol *policy.Policy, now time.T
 	}
 	return &evaluator{
 		ctx: ctx, pol: pol, now: now, fileDigests: t.Digests, fileSHA: fileSHA,
+		g:       NewGraph(t.Digests, now),
 		nodes:   map[digest.Digest]*node{},
 		bundles: map[*logproof.Bundle]*logproof.Checked{},
 		res: &Result{
@@ -240,10 +238,7 @@ func (e *evaluator) index(d Document) error {
 		}
 		json.Unmarshal(d.Envelope.Payload, &t)
 		e.untrustedNote(d, t.PredicateType)
-		if pd := d.Envelope.PayloadDigest(); e.nodes[pd] == nil {
-			e.nodes[pd] = newNode(d.Source, pd, &Statement{PredicateType: t.PredicateType})
-			e.order = append(e.order, pd)
-		}
+		e.add(d.Source, d.Envelope.PayloadDigest(), &Statement{PredicateType: t.PredicateType}, nil)
 		return nil
 	}
 	st, err := ParseStatement(d.Envelope.Payload)
@@ -254,24 +249,28 @@ func (e *evaluator) index(d Document) error {
 	pd := d.Envelope.PayloadDigest()
 	n := e.nodes[pd]
 	if n == nil {
-		n = newNode(d.Source, pd, nil)
-		e.nodes[pd] = n
-		e.order = append(e.order, pd)
+		n = newNode()
 	}
-	if !e.addSigners(n, d.Source, signers) {
+	accepted, trusted := e.addSigners(n, d.Source, signers)
+	if !trusted {
 		e.untrustedNote(d, st.PredicateType)
 	}
-	switch {
-	case len(n.reviewers) > 0 || len(n.rebuilders) > 0 || len(n.builders) > 0:
-		if n.stmt == nil || n.stmt.Predicate == nil {
-			n.stmt = st
-		}
-	case n.stmt == nil:
-		// Untrusted so far: keep only its type, for the messages of a
-		// chain that cites it, and not its contents.
-		n.stmt = &Statement{Type: st.Type, PredicateType: st.PredicateType}
-	}
+	// Untrusted so far (no accepted signer): the graph keeps only its
+	// type, for the messages of a chain that cites it, and not its
+	// contents.
+	e.nodes[pd] = n
+	n.Node = e.g.Add(d.Source, pd, st, accepted)
 	return nil
+}
+
+// add records a statement signed by nobody the policy trusts.
+func (e *evaluator) add(src string, pd digest.Digest, st *Statement, accepted []string) {
+	n := e.nodes[pd]
+	if n == nil {
+		n = newNode()
+		e.nodes[pd] = n
+	}
+	n.Node = e.g.Add(src, pd, st, accepted)
 }
 
 // logged decides, under a policy that names a log, whether document d
@@ -345,9 +344,9 @@ func (e *evaluator) trustedKeys() []digest.Digest {
 }
 
 // addSigners records on n each signer that the policy trusts in a role and
-// whose key has not expired; it reports whether any signer was trusted.
-func (e *evaluator) addSigners(n *node, src string, signers []digest.Digest) bool {
-	trusted := false
+// whose key has not expired, and returns them (as the graph's signers); it
+// reports whether any signer was trusted.
+func (e *evaluator) addSigners(n *node, src string, signers []digest.Digest) (accepted []string, trusted bool) {
 	for _, fp := range signers {
 		for _, role := range []struct {
 			r   policy.Role
@@ -367,61 +366,52 @@ func (e *evaluator) addSigners(n *node, src string, signers []digest.Digest) boo
 				continue
 			}
 			role.set[fp] = true
+			accepted = append(accepted, fp.String())
 		}
 	}
-	return trusted
+	return accepted, trusted
 }
 
 // gatherSummaries is phase 2: for each summary about the file signed by a
 // trusted rebuilder, what each signing rebuilder key says, with the chain
-// checked for that key.
+// (Graph.Follow) checked for that key.
 func (e *evaluator) gatherSummaries() map[digest.Digest][]say {
 	perKey := map[digest.Digest][]say{}
-	for _, pd := range e.order {
-		n := e.nodes[pd]
-		isSummary := n.stmt.PredicateType == SummaryPredicateType || n.stmt.PredicateType == VSAPredicateType
-		if !isSummary || len(n.rebuilders) == 0 {
+	for _, gn := range e.g.Nodes() {
+		n := e.nodes[gn.Digest]
+		if !gn.IsSummary() || len(n.rebuilders) == 0 {
 			continue
 		}
-		if !subjectsMatchFile(n.stmt.Subject, e.fileDigests) {
-			e.note("attestation %s is a verification summary for another file (%s); not counted", n.src, subjectNames(n.stmt.Subject))
+		if !e.g.About(gn) {
+			e.note("attestation %s is a verification summary for another file (%s); not counted", gn.Source, subjectNames(gn.Statement.Subject))
 			continue
 		}
-		var c *claim
-		var err error
-		if n.stmt.PredicateType == VSAPredicateType {
-			c, err = claimOfVSA(n, e.nodes, e.fileDigests)
-		} else {
-			c, err = claimOfSummary(n.stmt)
-		}
+		ch := e.g.Follow(gn)
 		for _, fp := range sortedKeys(n.rebuilders) {
 			k, _ := e.pol.Rebuilders.Party(fp)
-			rr := RebuilderResult{Name: k.Name, Key: fp, Identity: identityRef(k)}
-			if err != nil {
-				rr.Outcome, rr.Detail = Broken, fmt.Sprintf("%s: %v", n.src, err)
-				perKey[fp] = append(perKey[fp], say{summary: pd, outcome: rr})
-				continue
-			}
-			sy := e.judge(n, c, rr)
-			sy.summary = pd
+			sy := e.judge(ch, RebuilderResult{Name: k.Name, Key: fp, Identity: identityRef(k)})
+			sy.summary = gn.Digest
 			perKey[fp] = append(perKey[fp], sy)
 		}
 	}
 	return perKey
 }
 
-// judge follows one summary's claim for the key in rr and decides its
-// outcome.
-func (e *evaluator) judge(n *node, c *claim, rr RebuilderResult) say {
-	rr.Verdict, rr.Normalizers = c.verdict, c.normalizers
-	prov, reviews, detail := checkChain(n, c, rr.Key, e.nodes, e.fileSHA, e.now)
-	switch {
-	case detail != "":
-		rr.Outcome, rr.Detail = Broken, detail
-	case c.verdict == verdict.Different:
+// judge decides what one summary's chain says for the rebuilder key in
+// rr.
+func (e *evaluator) judge(ch *Chain, rr RebuilderResult) say {
+	if ch.claimed && !e.comparisonUntrusted(ch) {
+		rr.Verdict, rr.Normalizers = ch.Verdict, ch.Normalizers
+	}
+	if err := e.closes(ch, rr.Key); err != nil {
+		rr.Outcome, rr.Detail = Broken, err.Error()
+		return say{outcome: rr}
+	}
+	switch ch.Verdict {
+	case verdict.Different:
 		rr.Outcome = Disagrees
-	case c.verdict == verdict.Equivalent:
-		if ok, bad := e.pol.Allows(c.normalizers); !ok {
+	case verdict.Equivalent:
+		if ok, bad := e.pol.Allows(ch.Normalizers); !ok {
 			rr.Outcome, rr.Detail = NotAccepted, "equivalent only under normalizers the policy does not allow: "+strings.Join(bad, ", ")
 		} else {
 			rr.Outcome = Agrees
@@ -429,10 +419,37 @@ func (e *evaluator) judge(n *node, c *claim, rr RebuilderResult) say {
 	default:
 		rr.Outcome = Agrees
 	}
-	if prov != nil {
-		rr.BuilderID = prov.BuilderID
+	rr.BuilderID = ch.Provenance.BuilderID
+	return say{outcome: rr, prov: ch.Provenance, reviews: ch.Reviews}
+}
+
+// comparisonUntrusted reports whether a VSA's comparison is signed by no
+// trusted rebuilder (the VSA's claim is then not read).
+func (e *evaluator) comparisonUntrusted(ch *Chain) bool {
+	return ch.Summary != nil && ch.Comparison != nil && len(e.nodes[ch.Comparison.Digest].rebuilders) == 0
+}
+
+// closes checks a chain for the rebuilder key fp: the comparison and the
+// rebuild are signed by fp as a trusted rebuilder (a rebuilder vouches for
+// its own rebuild, not for another's), each review by a trusted reviewer,
+// and the chain closes (Graph.Follow).
+func (e *evaluator) closes(ch *Chain, fp digest.Digest) error {
+	src := ch.Head().Source
+	if e.comparisonUntrusted(ch) {
+		return fmt.Errorf("%s: its comparison %s is signed by no trusted rebuilder", src, ch.Comparison.Source)
 	}
-	return say{outcome: rr, prov: prov, reviews: reviews}
+	if ch.Summary != nil && ch.Comparison != nil && !e.nodes[ch.Comparison.Digest].rebuilders[fp] {
+		return fmt.Errorf("%s: its comparison %s is not signed by the same rebuilder key", src, ch.Comparison.Source)
+	}
+	if ch.Rebuild != nil && !e.nodes[ch.Rebuild.Digest].rebuilders[fp] {
+		return fmt.Errorf("%s: its rebuild attestation %s is not signed by the same rebuilder key", src, ch.Rebuild.Digest)
+	}
+	for _, r := range ch.Reviews {
+		if len(e.nodes[r.Digest].reviewers) == 0 {
+			return fmt.Errorf("%s: its review attestation %s is signed by no trusted reviewer", src, r.Source)
+		}
+	}
+	return ch.Err
 }
 
 // reduce is phase 3: one result per trusted rebuilder key, the worst of
@@ -491,12 +508,12 @@ func worstSay(says []say) say {
 		// Every summary agrees: the reviews any of them cites count (a
 		// rebuilder may sign a first summary before any review, and a
 		// later one citing the reviews).
-		var all []*node
+		var all []*Node
 		seen := map[digest.Digest]bool{}
 		for _, s := range says {
 			for _, r := range s.reviews {
-				if !seen[r.digest] {
-					seen[r.digest] = true
+				if !seen[r.Digest] {
+					seen[r.Digest] = true
 					all = append(all, r)
 				}
 			}
@@ -546,15 +563,15 @@ func (e *evaluator) countReviews(agreeing []say) map[digest.Digest]bool {
 	}
 	for _, a := range agreeing {
 		for _, rn := range a.reviews {
-			if seen[rn.digest] {
+			if seen[rn.Digest] {
 				continue
 			}
-			seen[rn.digest] = true
-			rp, err := parseReview(rn.stmt)
+			seen[rn.Digest] = true
+			rp, err := e.g.Review(rn)
 			if err != nil {
-				continue // checkChain already refused it
+				continue // Follow already refused it
 			}
-			for _, fp := range e.reviewersByName(rn.reviewers) {
+			for _, fp := range e.reviewersByName(e.nodes[rn.Digest].reviewers) {
 				k, _ := e.pol.Reviewers.Party(fp)
 				rr := ReviewerResult{
 					Name: k.Name, Key: fp, Identity: identityRef(k), Reviewer: rp.Reviewer, Verdict: rp.Verdict, Scope: rp.Scope, ReviewedAt: rp.ReviewedAt,
@@ -594,14 +611,14 @@ func (e *evaluator) unreferencedReviews(seen map[digest.Digest]bool) {
 	if e.res.Source == nil {
 		return
 	}
-	for _, pd := range e.order {
-		n := e.nodes[pd]
-		if seen[pd] || n.stmt.PredicateType != ReviewPredicateType || len(n.reviewers) == 0 {
+	for _, gn := range e.g.Nodes() {
+		n := e.nodes[gn.Digest]
+		if seen[gn.Digest] || gn.Statement.PredicateType != ReviewPredicateType || len(n.reviewers) == 0 {
 			continue
 		}
-		rp, err := parseReview(n.stmt)
+		rp, err := e.g.Review(gn)
 		if err != nil {
-			e.reason("attestation %s: %v", n.src, err)
+			e.reason("attestation %s: %v", gn.Source, err)
 			continue
 		}
 		if ok, _ := matchSets(rp.Source.DigestSet(), e.res.Source.DigestSet()); !ok {
@@ -610,9 +627,9 @@ func (e *evaluator) unreferencedReviews(seen map[digest.Digest]bool) {
 		for _, fp := range e.reviewersByName(n.reviewers) {
 			k, _ := e.pol.Reviewers.Party(fp)
 			if rp.Verdict == Findings {
-				e.reason("trusted reviewer %s (%s) reported findings in %s (%s)", k.Name, rp.Reviewer.Display(), rp.Source.Name(), n.src)
+				e.reason("trusted reviewer %s (%s) reported findings in %s (%s)", k.Name, rp.Reviewer.Display(), rp.Source.Name(), gn.Source)
 			} else {
-				e.note("review %s by %s is not referenced by any verification summary; not counted", n.src, k.Name)
+				e.note("review %s by %s is not referenced by any verification summary; not counted", gn.Source, k.Name)
 			}
 		}
 	}
@@ -635,7 +652,7 @@ func (e *evaluator) heldEvaluator() *evaluator {
 		pol := *e.pol
 		pol.Log = nil
 		e.held = &evaluator{ctx: e.ctx, pol: &pol, now: e.now, fileDigests: e.fileDigests, fileSHA: e.fileSHA,
-			verifierList: e.verifierList, nodes: map[digest.Digest]*node{}, res: &Result{}}
+			verifierList: e.verifierList, g: NewGraph(e.fileDigests, e.now), nodes: map[digest.Digest]*node{}, res: &Result{}}
 	}
 	return e.held
 }
@@ -662,7 +679,7 @@ func (e *evaluator) heldDissent() {
 			if n := e.nodes[s.summary]; n != nil && n.rebuilders[fp] {
 				continue // logged: counted in phase 3
 			}
-			src := all.nodes[s.summary].src
+			src := all.nodes[s.summary].Source
 			if e.pol.Dissent == policy.DissentFail {
 				e.reason("trusted rebuilder %s disagrees: %s, in a signed summary the log does not hold (%s)", s.outcome.Name, s.outcome.Verdict, src)
 			} else {
@@ -694,18 +711,14 @@ func (e *evaluator) heldDissent() {
 // together, each statement with the signers of both.
 func (e *evaluator) mergedWithHeld() *evaluator {
 	m := &evaluator{ctx: e.ctx, pol: e.held.pol, now: e.now, fileDigests: e.fileDigests, fileSHA: e.fileSHA,
-		nodes: map[digest.Digest]*node{}, res: &Result{}}
+		g: e.g.Merge(e.held.g), nodes: map[digest.Digest]*node{}, res: &Result{}}
 	for _, g := range []*evaluator{e, e.held} {
-		for _, pd := range g.order {
-			n := g.nodes[pd]
+		for pd, n := range g.nodes {
 			mn := m.nodes[pd]
 			if mn == nil {
-				mn = newNode(n.src, pd, n.stmt)
+				mn = newNode()
+				mn.Node = m.g.Node(pd)
 				m.nodes[pd] = mn
-				m.order = append(m.order, pd)
-			}
-			if mn.stmt.Predicate == nil && n.stmt.Predicate != nil {
-				mn.stmt = n.stmt
 			}
 			maps.Copy(mn.reviewers, n.reviewers)
 			maps.Copy(mn.rebuilders, n.rebuilders)

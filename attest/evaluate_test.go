@@ -115,12 +115,12 @@ func TestPhaseIndexSigners(t *testing.T) {
 			if err := indexAll(e, docs); err != nil {
 				t.Fatal(err)
 			}
-			if len(e.nodes) != tt.wantNodes || len(e.order) != tt.wantNodes {
-				t.Errorf("%d nodes (%d in order), want %d", len(e.nodes), len(e.order), tt.wantNodes)
+			if len(e.nodes) != tt.wantNodes || len(e.g.Nodes()) != tt.wantNodes {
+				t.Errorf("%d nodes (%d in the graph), want %d", len(e.nodes), len(e.g.Nodes()), tt.wantNodes)
 			}
 			got := map[string][2]int{}
 			for _, n := range e.nodes {
-				got[n.src] = [2]int{len(n.reviewers), len(n.rebuilders)}
+				got[n.Source] = [2]int{len(n.reviewers), len(n.rebuilders)}
 			}
 			if tt.wantSigners == nil {
 				tt.wantSigners = map[string][2]int{}

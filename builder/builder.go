@@ -31,6 +31,7 @@ import (
 	"github.com/reprove/reprove/internal/ctxio"
 	"github.com/reprove/reprove/internal/english"
 	"github.com/reprove/reprove/internal/escape"
+	"github.com/reprove/reprove/internal/progress"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -39,7 +40,7 @@ import (
 const ResultSchema = 2
 
 // Phase is a stage of a rebuild.
-type Phase string
+type Phase = progress.Phase
 
 // The phases, in order.
 const (
@@ -49,24 +50,9 @@ const (
 	PhaseCollect Phase = "collect"
 )
 
-// Event is progress: a phase message, or (in PhaseBuild) a line of the
-// build's output.
-type Event struct {
-	Phase   Phase
-	Message string
-	// Line is set for build output lines. It is safe to print on a
-	// terminal: control characters (escape sequences, carriage returns,
-	// backspaces) and invalid UTF-8 are shown escaped (see internal/escape), so
-	// a build cannot erase or fake the lines around its own. The raw bytes
-	// go to Options.BuildLog.
-	Line string
-	// Bytes is set (above zero) on byte progress: Message names the
-	// transfer ("downloading https://…"), Bytes have passed, of Total
-	// (0 when unknown). Such events repeat for one transfer, often; a
-	// consumer that draws no progress bar drops them, since a phase
-	// message has said what is being fetched.
-	Bytes, Total int64
-}
+// Event is progress (internal/progress): a phase message, in PhaseBuild a
+// line of the build's output, or byte progress of a download.
+type Event = progress.Event
 
 // Options configures a Builder.
 type Options struct {
@@ -99,6 +85,11 @@ type Options struct {
 	Refetch bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// SharedCaches are other reprove caches, read-only, that downloads
+	// and Go module zips missing from CacheDir may be copied from; each
+	// copy is checked against its pin on the way (fetch.Fetcher.Shared,
+	// goproxy.Client.Shared).
+	SharedCaches []string
 }
 
 // Builder rebuilds recipes.
@@ -131,10 +122,13 @@ func New(opts Options) (*Builder, error) {
 		Progress: func(s string) { b.event(PhaseFetch, s) },
 		Bytes:    b.meter(PhaseFetch),
 	}
+	for _, d := range opts.SharedCaches {
+		b.proxy.Shared = append(b.proxy.Shared, filepath.Join(d, "gomodcache"))
+	}
 	b.fetcher = &fetch.Fetcher{CacheDir: opts.CacheDir, Proxy: b.proxy, Log: func(s string) { b.event(PhaseFetch, s) },
 		// Source trees belong to the build user, who may write to them.
 		Prepare: func(dir string) error { return chownTree(dir, plan.UID, plan.GID) },
-		Refetch: opts.Refetch, Now: opts.Now, Bytes: b.meter(PhaseFetch), Snapshot: opts.Snapshot}
+		Refetch: opts.Refetch, Now: opts.Now, Bytes: b.meter(PhaseFetch), Shared: opts.SharedCaches, Snapshot: opts.Snapshot}
 	b.sweep()
 	b.images = &image.Builder{Client: opts.Client, Dir: filepath.Join(opts.CacheDir, "images"), Proxy: b.proxy, Mirror: opts.Mirror,
 		Snapshot: opts.Snapshot, DebCache: filepath.Join(opts.CacheDir, "debian", "debs"),

@@ -128,6 +128,10 @@ func TestWorkTreeDoesNotOutliveBuild(t *testing.T) {
 func TestKilledWorkIsSwept(t *testing.T) {
 	cache := buildertest.CacheDir(t)
 	dir := filepath.Join(cache, "work", "killed-run")
+	// A run of this test that was itself killed left its disk mounted:
+	// start from nothing.
+	exec.Command("umount", filepath.Join(dir, "disk")).Run()
+	os.RemoveAll(dir)
 	os.MkdirAll(filepath.Join(dir, "disk"), 0o755)
 	// A process that is gone.
 	os.WriteFile(filepath.Join(dir, "owner"), []byte("999999999:1\n"), 0o644)

@@ -34,11 +34,13 @@ import (
 
 	"github.com/reprove/reprove/attest/keys"
 	"github.com/reprove/reprove/attest/logproof"
+	"github.com/reprove/reprove/centre/fleetweb"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/merklelog"
 	"github.com/reprove/reprove/centre/store"
 	"github.com/reprove/reprove/centre/web"
 	"github.com/reprove/reprove/centre/witness"
+	"github.com/reprove/reprove/fleet/queue"
 )
 
 // Config configures a centre.
@@ -78,6 +80,9 @@ type Config struct {
 	// answered 503 with Retry-After.
 	MaxInFlight    int64
 	MaxSubmissions int
+	// Queue, when set, is a rebuild fleet's job queue: the centre serves
+	// its dashboard under /fleet/ (centre/fleetweb).
+	Queue *queue.Queue
 	// Witnesses are asked to cosign each new checkpoint (C2SP
 	// tlog-witness); lookups then serve the newest checkpoint that
 	// WitnessQuorum of them cosigned (all of them when 0).
@@ -97,6 +102,7 @@ type Centre struct {
 	quota *quotas
 	cosig *witness.Cosigner
 	web   http.Handler
+	fleet http.Handler
 	logf  func(string, ...any)
 	clock func() time.Time
 	// KeyCreated is set when this start made the log's key pair.
@@ -171,6 +177,9 @@ func Open(ctx context.Context, cfg Config) (*Centre, error) {
 	c.gate = newGate(cfg.MaxInFlight, cfg.MaxSubmissions)
 	c.quota = newQuotas(cfg.KeyRate, cfg.KeyBurst)
 	c.web = web.New(c.log, c.clock)
+	if cfg.Queue != nil {
+		c.fleet = fleetweb.New(cfg.Queue, c.log, c.clock)
+	}
 	return c, nil
 }
 
@@ -255,6 +264,9 @@ func (c *Centre) Close() error {
 func (c *Centre) Handler() http.Handler {
 	mux := http.NewServeMux()
 	c.routes(mux)
+	if c.fleet != nil {
+		mux.Handle("/fleet/", c.fleet)
+	}
 	mux.Handle("/", c.web)
 	return mux
 }

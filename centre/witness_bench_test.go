@@ -36,7 +36,7 @@ func BenchmarkAppendWitnessed(b *testing.B) {
 			b.Run(backend+"/"+mode.name, func(b *testing.B) {
 				ctx := context.Background()
 				dir := b.TempDir()
-				cfg := Config{DataDir: dir, Origin: "bench.test/log", Witnessing: witness.Options{Interval: mode.interval}}
+				cfg := Config{DataDir: dir, Origin: "bench.test/log", NewLog: true, KeyRate: -1, Witnessing: witness.Options{Interval: mode.interval}}
 				if backend == "postgres" {
 					cfg.DatabaseURL = pgtest.Database(b)
 				}

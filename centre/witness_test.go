@@ -69,7 +69,10 @@ func newWitnessed(t *testing.T, n int, dir string, ws []*witness.Witness) *witne
 		w.policy.Witnesses = append(w.policy.Witnesses, pw)
 	}
 	w.policy.Threshold = len(w.policy.Witnesses)
-	cfg := Config{DataDir: dir, Origin: "centre.test/log", Logf: t.Logf, Witnesses: ws,
+	// The key is made first, to tell the witnesses of the log (or copied,
+	// for a fork); the centre then starts its new log under it on purpose.
+	cfg := Config{DataDir: dir, Origin: "centre.test/log", Logf: t.Logf, Witnesses: ws, NewLog: true,
+		KeyRate:    -1, // the load test publishes faster than a key's share
 		Witnessing: witness.Options{Interval: testInterval, MaxBackoff: 200 * time.Millisecond, Timeout: 5 * time.Second}}
 	c, err := Open(ctx, cfg)
 	if err != nil {

@@ -11,37 +11,30 @@ import (
 	"github.com/reprove/reprove/builder"
 	"github.com/reprove/reprove/builder/daemon"
 	"github.com/reprove/reprove/builder/plan"
+	"github.com/reprove/reprove/internal/progress"
 )
 
 // Phase names a stage of the work, for progress.
-type Phase string
+type Phase = progress.Phase
 
 // The phases. The builder's own (fetch, image, build, collect) pass
 // through unchanged.
 const (
 	PhaseRuntime Phase = "runtime"
-	PhaseFetch   Phase = Phase(builder.PhaseFetch)
-	PhaseImage   Phase = Phase(builder.PhaseImage)
-	PhaseBuild   Phase = Phase(builder.PhaseBuild)
-	PhaseCollect Phase = Phase(builder.PhaseCollect)
+	PhaseFetch   Phase = builder.PhaseFetch
+	PhaseImage   Phase = builder.PhaseImage
+	PhaseBuild   Phase = builder.PhaseBuild
+	PhaseCollect Phase = builder.PhaseCollect
 	PhaseCompare Phase = "compare"
 	PhaseAttest  Phase = "attest"
 	PhaseCheck   Phase = "check"
 	PhasePublish Phase = "publish"
 )
 
-// Event is progress: a phase message, in PhaseBuild a line of the
-// build's own output (Line set, Message empty), or byte progress of a
-// download or of hashing (Bytes above zero; see builder.Event).
-type Event struct {
-	Phase   Phase
-	Message string
-	Line    string
-	// Bytes have passed of Total (0 when unknown) in the transfer that
-	// Message names. Byte events repeat; drop them unless drawing a
-	// status line.
-	Bytes, Total int64
-}
+// Event is progress (internal/progress), the builder's own events
+// included: a phase message, in PhaseBuild a line of the build's output,
+// or byte progress of a download or of hashing.
+type Event = progress.Event
 
 // Runtime is how a Session reaches containerd and the network, and where it
 // caches.
@@ -65,6 +58,9 @@ type Runtime struct {
 	// Refetch contacts every URL and repository again even when the cache
 	// holds the pinned bytes (builder.Options.Refetch).
 	Refetch bool
+	// SharedCaches are other reprove caches, read-only, that inputs
+	// verified by digest may be copied from (builder.Options.SharedCaches).
+	SharedCaches []string
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Progress receives events; nil drops them.
@@ -136,10 +132,9 @@ func (s *Session) Builder(buildLog io.Writer) (*builder.Builder, error) {
 		Proxy:          s.rt.GoProxy,
 		ReproveVersion: s.rt.ReproveVersion,
 		Refetch:        s.rt.Refetch,
-		Progress: func(e builder.Event) {
-			s.emit(Event{Phase: Phase(e.Phase), Message: e.Message, Line: e.Line, Bytes: e.Bytes, Total: e.Total})
-		},
-		BuildLog: buildLog,
-		Now:      s.rt.Now,
+		SharedCaches:   s.rt.SharedCaches,
+		Progress:       s.emit,
+		BuildLog:       buildLog,
+		Now:            s.rt.Now,
 	})
 }

@@ -104,6 +104,24 @@ func Load(ctx context.Context, path string) (*Recipe, error) {
 	return r, nil
 }
 
+// ParseIn is Parse for a recipe whose relative paths (dir and archive
+// sources, shipped files) are relative to baseDir, as if it had been
+// loaded from a file there: a recipe carried as bytes (in a queued job)
+// keeps the meaning it had where it was read. An empty baseDir is Parse.
+func ParseIn(name, baseDir string, data []byte) (*Recipe, error) {
+	r, err := Parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	if baseDir != "" {
+		if !filepath.IsAbs(baseDir) {
+			return nil, fmt.Errorf("parse recipe %s: base directory %q is not absolute", name, baseDir)
+		}
+		r.baseDir = filepath.Clean(baseDir)
+	}
+	return r, nil
+}
+
 // BaseDir is the directory of the file the recipe was loaded from, or ""
 // when it was parsed from bytes.
 func (r *Recipe) BaseDir() string { return r.baseDir }

@@ -59,6 +59,12 @@ type Fetcher struct {
 	Refetch bool
 	// Now is the clock for Fetched records (time.Now when nil).
 	Now func() time.Time
+	// Shared are other reprove caches, read-only (a fleet's shared cache):
+	// a download missing here is taken from one of them, by digest, when
+	// it holds it. Its bytes are copied into this cache and checked
+	// against the pin on the way, so a shared cache can save a fetch but
+	// never change an input; a copy that does not match is ignored.
+	Shared []string
 	// Snapshot is the snapshot archive the files of a Debian source
 	// package are fetched from once the mirror has moved on
 	// (archive.DefaultSnapshot when empty, none when "off").
@@ -235,6 +241,11 @@ func (f *Fetcher) Get(ctx context.Context, what, location string, want digest.Di
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return "", nil, err
 	}
+	if isURL(location) && !f.Refetch {
+		if rec, ok := f.fromShared(ctx, what, location, want, dest); ok {
+			return dest, rec, nil
+		}
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(dest), ".tmp-*")
 	if err != nil {
 		return "", nil, err
@@ -267,6 +278,53 @@ func (f *Fetcher) Get(ctx context.Context, what, location string, want digest.Di
 		return "", nil, err
 	}
 	return dest, &Fetched{Location: location, FetchedFrom: location, FetchedAt: fetchedAt}, nil
+}
+
+// fromShared copies a download from a shared cache into dest, checking it
+// against want on the way; it reports whether one held the right bytes.
+func (f *Fetcher) fromShared(ctx context.Context, what, location string, want digest.Digest, dest string) (*Fetched, bool) {
+	for _, dir := range f.Shared {
+		src := filepath.Join(dir, "downloads", string(want.Algorithm()), want.Encoded())
+		tmp, err := os.CreateTemp(filepath.Dir(dest), ".tmp-*")
+		if err != nil {
+			return nil, false
+		}
+		h := want.Algorithm().Hash()
+		err = f.copyFrom(ctx, src, io.MultiWriter(tmp, h))
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil && digest.NewDigest(want.Algorithm(), h) == want {
+			err = os.Rename(tmp.Name(), dest)
+			if err == nil {
+				err = verified.Stamp(dest, want.String())
+			}
+		} else if err == nil {
+			err = fmt.Errorf("its digest is not %s", want)
+		}
+		os.Remove(tmp.Name())
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				f.log("%s: the shared cache %s: %v (ignored)", what, dir, err)
+			}
+			continue
+		}
+		// The shared cache's record of where the bytes came from is
+		// kept as information; the pin is what vouches for them.
+		o := readOrigin(src)
+		from := "the shared cache " + dir
+		if o.Location != "" {
+			from += " (fetched there from " + o.Location + ")"
+		}
+		now := f.now()
+		if raw, err := json.Marshal(origin{Location: from, FetchedAt: now}); err == nil {
+			atomicfile.Write(originPath(dest), raw, 0o644)
+		}
+		rec := &Fetched{Location: location, Cached: true, FetchedFrom: from, FetchedAt: now}
+		f.log("%s: %s", what, rec.Describe())
+		return rec, true
+	}
+	return nil, false
 }
 
 func (f *Fetcher) copyFrom(ctx context.Context, location string, w io.Writer) error {

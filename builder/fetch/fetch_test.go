@@ -449,3 +449,55 @@ func TestShipped(t *testing.T) {
 		t.Fatalf("wrong member digest: err = %v", err)
 	}
 }
+
+// A download another cache holds (a fleet's shared cache) is copied from
+// it without contacting the URL, and checked: a shared copy with other
+// bytes is ignored and the URL fetched, and the shared cache is never
+// written to.
+func TestGetFromSharedCache(t *testing.T) {
+	body := []byte("shared release bytes")
+	want := digest.FromBytes(body)
+	hits := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits++
+		w.Write(body)
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	seed := &Fetcher{CacheDir: t.TempDir(), Now: func() time.Time { return now }}
+	if _, _, err := seed.Get(ctx, "shipped artifact", srv.URL+"/r.tgz", want); err != nil {
+		t.Fatal(err)
+	}
+	shared := seed.CacheDir
+	f := &Fetcher{CacheDir: t.TempDir(), Shared: []string{t.TempDir(), shared}, Now: func() time.Time { return now }}
+	p, rec, err := f.Get(ctx, "shipped artifact", srv.URL+"/other-name.tgz", want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hits != 1 || !rec.Cached || !strings.Contains(rec.FetchedFrom, "the shared cache "+shared) || !strings.Contains(rec.FetchedFrom, srv.URL+"/r.tgz") {
+		t.Errorf("%d requests; record %+v", hits, rec)
+	}
+	if b, _ := os.ReadFile(p); string(b) != string(body) || !strings.HasPrefix(p, f.CacheDir) {
+		t.Errorf("got %s holding %q", p, b)
+	}
+
+	// A shared copy whose bytes are not the pinned ones is not used.
+	other := []byte("other bytes")
+	wantOther := digest.FromBytes(other)
+	bad := t.TempDir()
+	os.MkdirAll(filepath.Join(bad, "downloads", "sha256"), 0o755)
+	os.WriteFile(filepath.Join(bad, "downloads", "sha256", wantOther.Encoded()), []byte("tampered"), 0o644)
+	body = other
+	f = &Fetcher{CacheDir: t.TempDir(), Shared: []string{bad}}
+	p, rec, err = f.Get(ctx, "shipped artifact", srv.URL+"/o.tgz", wantOther)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "other bytes" || rec.Cached || hits != 2 {
+		t.Errorf("a tampered shared copy: got %q, record %+v, %d requests", b, rec, hits)
+	}
+	if b, _ := os.ReadFile(filepath.Join(bad, "downloads", "sha256", wantOther.Encoded())); string(b) != "tampered" {
+		t.Error("the shared cache was written to")
+	}
+}

@@ -47,6 +47,12 @@ type Client struct {
 	// Bytes, when set, hears how each download goes (a toolchain zip is
 	// tens of MiB), for byte progress on a terminal.
 	Bytes ctxio.Meter
+	// Shared are other module caches (GOMODCACHE layout), read-only: a
+	// module zip missing here is copied from one of them before the proxy
+	// is asked, and then checked as a download is (its go.sum hash, and
+	// the checksum database), so a shared cache can save a fetch but never
+	// change a module.
+	Shared []string
 }
 
 // Module is a module version with its go.sum hashes.
@@ -223,6 +229,9 @@ func (c *Client) Zip(ctx context.Context, path, version, wantSum string) (string
 	if err != nil {
 		return "", "", fmt.Errorf("module %s@%s: %w", path, version, err)
 	}
+	if _, err := os.Stat(dest); err != nil && c.fromShared(ctx, path, version, wantSum, dest) {
+		c.progress("%s@%s from a shared module cache", path, version)
+	}
 	if _, err := os.Stat(dest); err != nil {
 		u, err := c.url(path, version, ".zip")
 		if err != nil {
@@ -260,6 +269,38 @@ func (c *Client) Zip(ctx context.Context, path, version, wantSum string) (string
 		return "", "", err
 	}
 	return dest, got, nil
+}
+
+// fromShared copies a module zip from a shared cache to dest when one
+// holds a copy whose hash is the expected one (or the checksum
+// database's); a copy that is not is left where it is.
+func (c *Client) fromShared(ctx context.Context, path, version, wantSum, dest string) bool {
+	rel, err := filepath.Rel(c.ModCache, dest)
+	if err != nil {
+		return false
+	}
+	for _, dir := range c.Shared {
+		f, err := os.Open(filepath.Join(dir, rel))
+		if err != nil {
+			continue
+		}
+		err = writeAtomic(dest, ctxio.NewReader(ctx, f))
+		f.Close()
+		if err != nil {
+			continue
+		}
+		got, err := dirhash.HashZip(dest, dirhash.Hash1)
+		if err == nil {
+			err = c.check(ctx, path, version, wantSum, got)
+		}
+		if err != nil {
+			os.Remove(dest)
+			c.progress("%s@%s in the shared cache %s: %v (ignored)", path, version, dir, err)
+			continue
+		}
+		return true
+	}
+	return false
 }
 
 // check compares a computed hash with what the caller expects and what the

@@ -174,3 +174,39 @@ func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
+
+// A module zip another cache holds is copied and verified; a shared copy
+// that is not the module is refused and the proxy asked.
+func TestZipFromSharedCache(t *testing.T) {
+	seed := newTestClient(t)
+	ctx := context.Background()
+	if _, _, err := seed.Zip(ctx, uuidPath, uuidVer, uuidSum); err != nil {
+		t.Fatal(err)
+	}
+	var said []string
+	c := newTestClient(t)
+	c.Shared = []string{seed.ModCache}
+	c.Progress = func(s string) { said = append(said, s) }
+	if _, sum, err := c.Zip(ctx, uuidPath, uuidVer, uuidSum); err != nil || sum != uuidSum {
+		t.Fatalf("Zip = %q, %v", sum, err)
+	}
+	if len(said) != 1 || !strings.Contains(said[0], "from a shared module cache") {
+		t.Errorf("progress: %q", said)
+	}
+
+	bad := t.TempDir()
+	zip, _ := seed.file(uuidPath, uuidVer, ".zip")
+	rel, _ := filepath.Rel(seed.ModCache, zip)
+	os.MkdirAll(filepath.Dir(filepath.Join(bad, rel)), 0o755)
+	os.WriteFile(filepath.Join(bad, rel), []byte("PK not the module"), 0o644)
+	said = nil
+	c = newTestClient(t)
+	c.Shared = []string{bad}
+	c.Progress = func(s string) { said = append(said, s) }
+	if _, sum, err := c.Zip(ctx, uuidPath, uuidVer, uuidSum); err != nil || sum != uuidSum {
+		t.Fatalf("Zip past a bad shared copy = %q, %v", sum, err)
+	}
+	if len(said) != 2 || !strings.Contains(said[0], "(ignored)") || !strings.Contains(said[1], "downloading") {
+		t.Errorf("progress: %q", said)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/reprove/reprove/centre/merklelog"
 	"github.com/reprove/reprove/centre/store/pgtest"
 	"github.com/reprove/reprove/centre/witness"
+	"github.com/reprove/reprove/fleet/queue"
 )
 
 // Registered are the parties whose keys every test centre knows.
@@ -38,6 +39,9 @@ type Options struct {
 	LogKey string
 	// Dir is the data directory; a fresh one when empty.
 	Dir string
+	// Queue, when set, is a fleet's queue whose dashboard the centre
+	// serves under /fleet/.
+	Queue *queue.Queue
 	// Witnesses, when set, are asked to cosign the log's checkpoints
 	// (make the log's key first with LogKey, for the witnesses to know).
 	Witnesses []*witness.Witness
@@ -68,6 +72,8 @@ type Centre struct {
 	Server *httptest.Server
 	URL    string
 	Dir    string
+	// Config is how it was opened (its store, for another connection).
+	Config centre.Config
 }
 
 // Start opens a centre and serves it until the test ends.
@@ -77,8 +83,10 @@ func Start(t testing.TB, opts Options) *Centre {
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
 	}
-	// A centre given another's key starts a new log with it on purpose.
-	cfg := centre.Config{DataDir: opts.Dir, Origin: "centre.test/log", LogKey: opts.LogKey, NewLog: opts.LogKey != "", Logf: t.Logf,
+	// A test centre starts its log on purpose, under a key made first for
+	// its witnesses (LogKey) or another centre's (a fork); a restart on
+	// the same Dir opens the log the database holds.
+	cfg := centre.Config{DataDir: opts.Dir, Origin: "centre.test/log", LogKey: opts.LogKey, NewLog: true, Logf: t.Logf, Queue: opts.Queue,
 		KeyRate:   -1, // tests publish faster than a key's share
 		Witnesses: opts.Witnesses, Witnessing: witness.Options{Interval: WitnessInterval, MaxBackoff: 200 * time.Millisecond}}
 	if opts.Postgres {
@@ -106,7 +114,21 @@ func Start(t testing.TB, opts Options) *Centre {
 		srv.Close()
 		c.Close()
 	})
-	return &Centre{Centre: c, Server: srv, URL: srv.URL, Dir: opts.Dir}
+	return &Centre{Centre: c, Server: srv, URL: srv.URL, Dir: opts.Dir, Config: cfg}
+}
+
+// AddKey registers one more key with the running centre.
+func (c *Centre) AddKey(t testing.TB, name string, role item.Role, pem []byte) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := centre.OpenStore(ctx, c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := centre.AddKey(ctx, st, name, role, pem, time.Now()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // KeyPath is the log's signer key file of a centre started without LogKey.

@@ -34,6 +34,9 @@ type Described struct {
 	Revocation *logproof.Revocation
 	// Cites and Sources are the item's index (see Item).
 	Cites, Sources []digest.Digest
+	// Statement is the statement an attestation leaf carries (nil for
+	// compare reports and revocations).
+	Statement *attest.Statement
 }
 
 // Provenance is what a rebuild attestation says: the recipe, source and
@@ -89,7 +92,7 @@ func Describe(leaf []byte) (*Described, error) {
 		return nil, fmt.Errorf("describe leaf: %w", err)
 	}
 	d := &Described{Kind: it.Kind, PredicateType: st.PredicateType, PayloadDigest: e.PayloadDigest(), Subjects: it.Subjects,
-		Cites: it.Cites, Sources: it.Sources}
+		Cites: it.Cites, Sources: it.Sources, Statement: st}
 	switch st.PredicateType {
 	case attest.ReviewPredicateType:
 		d.Review, err = attest.ReadReview(st)

@@ -9,30 +9,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/opencontainers/go-digest"
 
-	"github.com/reprove/reprove/attest"
-	"github.com/reprove/reprove/attest/envelope"
 	"github.com/reprove/reprove/attest/logproof"
 	"github.com/reprove/reprove/centre/centretest/fixture"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/store"
 )
 
-// findingsReview is a review of the release's source with findings, by p:
-// filed under the source digest only, cited by no summary.
-func findingsReview(t *testing.T, p *fixture.Party, name, version string) []byte {
+func mustFindings(t *testing.T, p *fixture.Party) []byte {
 	t.Helper()
-	st, err := attest.ReviewStatement(&attest.ReviewPredicate{
-		Reviewer:   attest.Party{ID: "mailto:" + p.Name + "@audits.example"},
-		Source:     fixture.Source(name, version),
-		Scope:      attest.Scope{Paths: []string{"cmd/"}},
-		Verdict:    attest.Findings,
-		Notes:      "a backdoor in cmd/",
-		ReviewedAt: fixture.Time.Add(time.Hour),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	env, err := envelope.Sign(context.Background(), st, p.Signer)
+	env, err := fixture.Findings(context.Background(), p, "hello", "1.0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +41,7 @@ func TestFind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	envs := append(rel.All(says), findingsReview(t, bob, "hello", "1.0"))
+	envs := append(rel.All(says), mustFindings(t, bob))
 	for name, b := range backends(t) {
 		t.Run(name, func(t *testing.T) {
 			s, err := b.open()

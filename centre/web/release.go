@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,9 +31,10 @@ type releaseView struct {
 	Names      []string
 	TreeSize   int64
 	Checkpoint string
-	// Agree and Dissent are the rebuilders' verdicts, side by side.
-	Agree, Dissent []*rebuilderView
-	Reviews        []*reviewView
+	// Agree and Dissent are the rebuilders' verdicts, side by side;
+	// Broken are those whose chain does not close.
+	Agree, Dissent, Broken []*rebuilderView
+	Reviews                []*reviewView
 	// Rebuilds are rebuilds of this file that no summary here cites.
 	Rebuilds []*rebuildView
 	// Reports are compare reports no summary here matches.
@@ -56,7 +58,11 @@ type rebuilderView struct {
 	Time            time.Time
 	Levels          []string
 	Rebuild         *rebuildView
-	Report          *reportView
+	// Reviews are the entries of the reviews the chain rests on.
+	Reviews []int64
+	Report  *reportView
+	// Problem is why the chain does not close ("" when it does).
+	Problem string
 }
 
 type rebuildView struct {
@@ -82,7 +88,6 @@ type reviewView struct {
 	ReportURI  string
 	ReportSum  digest.Digest
 	Notes      string
-	source     attest.Source
 }
 
 type reportView struct {
@@ -117,230 +122,240 @@ func (h *Handler) release(w http.ResponseWriter, r *http.Request) {
 	h.render(w, http.StatusOK, "release", title, d.String(), v)
 }
 
+// releaseOf reads what the log holds for file d into a page. The chains
+// (summary → comparison → rebuild → reviews) are attest's statement
+// graph's (attest.Graph.Follow, the links `reprove verify` follows too):
+// the page renders them and decides nothing of its own about what a
+// summary rests on.
 func (h *Handler) releaseOf(ctx context.Context, d digest.Digest) (*releaseView, error) {
 	cp, _, err := h.log.Latest(ctx)
 	if err != nil {
 		return nil, err
 	}
-	v := &releaseView{Digest: d, TreeSize: cp.Size, Checkpoint: string(cp.Note)}
 	entries, err := h.st.Lookup(ctx, d, cp.Size, true)
 	if err != nil {
 		return nil, err
 	}
-	byPayload := map[digest.Digest][]*store.Entry{}
-	described := map[int64]*item.Described{}
+	r := readRelease(d, entries, h.clock())
+	if err := r.readReports(ctx, h.st); err != nil {
+		return nil, err
+	}
+	r.v.TreeSize, r.v.Checkpoint = cp.Size, string(cp.Note)
+	return r.view(), nil
+}
+
+// release is the graph of what the log holds for one file, with the log's
+// entries beside its statements, while a page of it is made.
+type release struct {
+	v *releaseView
+	g *attest.Graph
+	// first and described are, by payload digest, the first entry that
+	// carries a statement and what it says; byIndex is each entry's.
+	first     map[digest.Digest]*store.Entry
+	described map[digest.Digest]*item.Described
+	byIndex   map[int64]*item.Described
+	entries   []*store.Entry
+	// reports are the logged compare reports, by entry; usedReport those
+	// a rebuilder's card shows.
+	reports    []*reportView
+	usedReport map[int64]bool
+	// cited are the rebuilds a chain rests on; names the recipes shown.
+	cited map[digest.Digest]bool
+	names map[string]bool
+}
+
+// readRelease puts entries in a graph of statements about d, as of now.
+// Every statement the log holds was signed by a registered key when it
+// was logged: its signers are the names those keys are registered by.
+func readRelease(d digest.Digest, entries []*store.Entry, now time.Time) *release {
+	r := &release{v: &releaseView{Digest: d}, g: attest.NewGraph(attest.DigestSet{"sha256": d.Encoded()}, now),
+		first: map[digest.Digest]*store.Entry{}, described: map[digest.Digest]*item.Described{}, byIndex: map[int64]*item.Described{},
+		entries: entries, usedReport: map[int64]bool{}, cited: map[digest.Digest]bool{}, names: map[string]bool{}}
 	for _, e := range entries {
-		v.Entries = append(v.Entries, rowOf(e))
+		r.v.Entries = append(r.v.Entries, rowOf(e))
 		ds, err := item.Describe(e.Leaf)
 		if err != nil {
 			continue // rowOf says so in the entries table
 		}
-		described[e.Index] = ds
-		byPayload[e.PayloadDigest] = append(byPayload[e.PayloadDigest], e)
-	}
-	reports := map[int64]*reportView{}
-	for _, e := range entries {
-		if ds := described[e.Index]; ds != nil && ds.Kind == item.CompareReport {
-			b, err := h.st.CompareReport(ctx, ds.CompareReport)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			rep, err := item.ParseCompareReport(b)
-			if err != nil {
-				continue
-			}
-			reports[e.Index] = &reportView{Index: e.Index, Digest: ds.CompareReport, Report: rep}
-		}
-	}
-	usedReport := map[int64]bool{}
-	cited := map[int64]bool{}
-	names := map[string]bool{}
-	var rebuiltSources []attest.Source
-	rebuildOf := func(e *store.Entry) *rebuildView {
-		ds := described[e.Index]
-		if ds == nil || ds.Rebuild == nil {
-			return nil
-		}
-		p := ds.Rebuild
-		rv := &rebuildView{Index: e.Index, Signers: e.Signers, Recipe: p.Recipe, Source: p.Source.Name(), BuilderID: p.BuilderID, Outputs: p.Outputs}
-		if in := p.Input(attest.RoleToolchain); in != nil {
-			rv.Toolchain = in.Name
-		}
-		if in := p.Input(attest.RoleBaseImage); in != nil {
-			rv.BaseImage = in.Name
-			if dd, ok := in.Digest.Digest(digest.SHA256); ok {
-				rv.BaseImage += " (" + dd.String() + ")"
-			}
-		}
-		names[p.Recipe.Name+" "+p.Recipe.Version] = true
-		rebuiltSources = append(rebuiltSources, p.Source)
-		return rv
-	}
-	findRebuild := func(ref digest.Digest) *rebuildView {
-		for _, e := range byPayload[ref] {
-			if rv := rebuildOf(e); rv != nil {
-				cited[e.Index] = true
-				return rv
-			}
-		}
-		v.Missing = append(v.Missing, "rebuild "+ref.String())
-		return nil
-	}
-	usedComparison := map[int64]bool{}
-	reportFor := func(c *attest.ComparisonPredicate) *reportView {
-		if c.CompareReport == nil {
-			return nil
-		}
-		rd, ok := c.CompareReport.Digest.Digest(digest.SHA256)
-		if !ok {
-			return nil
-		}
-		for idx, rep := range reports {
-			if rep.Digest == rd {
-				usedReport[idx] = true
-				return rep
-			}
-		}
-		return nil
-	}
-	matchReport := func(rebuilt digest.Digest) *reportView {
-		for idx, rep := range reports {
-			if !usedReport[idx] && rep.Rebuilt.Digest == rebuilt && rep.Shipped.Digest == d {
-				usedReport[idx] = true
-				return rep
-			}
-		}
-		return nil
-	}
-	for _, e := range entries {
-		ds := described[e.Index]
-		if ds == nil || !isSubject(ds, d) {
+		r.byIndex[e.Index] = ds
+		if ds.Statement == nil {
 			continue
 		}
+		if r.first[e.PayloadDigest] == nil {
+			r.first[e.PayloadDigest], r.described[e.PayloadDigest] = e, ds
+		}
+		r.g.Add("entry "+strconv.FormatInt(e.Index, 10), e.PayloadDigest, ds.Statement, e.Signers)
+	}
+	return r
+}
+
+// readReports reads the compare reports among the entries.
+func (r *release) readReports(ctx context.Context, st store.Store) error {
+	for _, e := range r.entries {
+		ds := r.byIndex[e.Index]
+		if ds == nil || ds.Kind != item.CompareReport {
+			continue
+		}
+		b, err := st.CompareReport(ctx, ds.CompareReport)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		rep, err := item.ParseCompareReport(b)
+		if err != nil {
+			continue
+		}
+		r.reports = append(r.reports, &reportView{Index: e.Index, Digest: ds.CompareReport, Report: rep})
+	}
+	return nil
+}
+
+// view renders the graph: each summary about the file (and each
+// comparison no summary cites) followed along its chain, the rebuilds no
+// chain rests on, and the reviews of the sources the chains' rebuilds
+// name.
+func (r *release) view() *releaseView {
+	v := r.v
+	var sources []attest.Source
+	for _, n := range append(r.g.Summaries(), r.g.UncitedComparisons()...) {
+		ch := r.g.Follow(n)
+		rv := r.rebuilder(ch)
 		switch {
-		case ds.Summary != nil:
-			s := ds.Summary
-			rb, _ := s.Rebuilt.Digest.Digest(digest.SHA256)
-			rv := &rebuilderView{Name: s.Verifier.Display(), Verifier: s.Verifier.ID, Index: e.Index, Signers: e.Signers, Verdict: s.Verdict.String(),
-				Normalizers: s.Normalizers, Rebuilt: rb, Time: s.TimeVerified}
-			if ref, ok := s.Rebuild.Digest.Digest(digest.SHA256); ok {
-				rv.Rebuild = findRebuild(ref)
-			}
-			for _, r := range s.Reviews {
-				if ref, ok := r.Digest.Digest(digest.SHA256); ok && len(byPayload[ref]) == 0 {
-					v.Missing = append(v.Missing, "review "+ref.String())
-				}
-			}
-			rv.Report = matchReport(rb)
-			if s.Verdict == verdict.Different {
-				v.Dissent = append(v.Dissent, rv)
-			} else {
-				v.Agree = append(v.Agree, rv)
-			}
-		case ds.VSA != nil:
-			s := ds.VSA
-			rv := &rebuilderView{Name: signerName(e, s.Verifier), Verifier: s.Verifier, Index: e.Index, Signers: e.Signers,
-				Verdict: strings.ToLower(s.Result), Time: s.Time, Levels: s.Levels}
-			var comp *item.Described
-			for _, in := range s.Inputs {
-				found := false
-				for _, ce := range byPayload[in] {
-					cd := described[ce.Index]
-					switch {
-					case cd == nil:
-					case cd.Comparison != nil && comp == nil:
-						comp, found = cd, true
-						usedComparison[ce.Index] = true
-						rv.ComparisonIndex, rv.HasComparison = ce.Index, true
-					case cd.Rebuild != nil && rv.Rebuild == nil:
-						rv.Rebuild, found = rebuildOf(ce), true
-						cited[ce.Index] = true
-					case cd.Review != nil:
-						found = true
-					}
-				}
-				if !found {
-					v.Missing = append(v.Missing, "input attestation "+in.String())
-				}
-			}
-			dissent := s.Result != attest.ResultPassed
-			if comp != nil {
-				c := comp.Comparison
-				rv.Verdict, rv.Normalizers = c.Verdict.String(), c.Normalizers
-				rv.Rebuilt, _ = c.Rebuilt.Digest.Digest(digest.SHA256)
-				rv.Report = reportFor(c)
-				dissent = dissent || c.Verdict == verdict.Different
-			}
-			if rv.Report == nil && rv.Rebuilt != "" {
-				rv.Report = matchReport(rv.Rebuilt)
-			}
-			if dissent {
-				v.Dissent = append(v.Dissent, rv)
-			} else {
-				v.Agree = append(v.Agree, rv)
-			}
-		}
-	}
-	// Comparisons no VSA here cites speak for themselves.
-	for _, e := range entries {
-		ds := described[e.Index]
-		if ds == nil || ds.Comparison == nil || usedComparison[e.Index] || !isSubject(ds, d) {
-			continue
-		}
-		c := ds.Comparison
-		rv := &rebuilderView{Name: signerName(e, ""), Index: e.Index, Signers: e.Signers, Verdict: c.Verdict.String(), Normalizers: c.Normalizers}
-		rv.Rebuilt, _ = c.Rebuilt.Digest.Digest(digest.SHA256)
-		if ref, ok := c.Rebuild.Digest.Digest(digest.SHA256); ok {
-			rv.Rebuild = findRebuild(ref)
-		}
-		rv.Report = reportFor(c)
-		if c.Verdict == verdict.Different {
+		case ch.Err != nil:
+			v.Broken = append(v.Broken, rv)
+		case ch.Dissents():
 			v.Dissent = append(v.Dissent, rv)
-		} else {
+		default:
 			v.Agree = append(v.Agree, rv)
 		}
+		if ch.Provenance != nil {
+			sources = append(sources, ch.Provenance.Source)
+		}
 	}
-	// Reviews count here for the sources that summaries' rebuilds name,
-	// not for those of rebuilds no summary of this file cites.
-	citedSources := rebuiltSources
-	for _, e := range entries {
-		ds := described[e.Index]
-		switch {
-		case ds == nil:
-		case ds.Review != nil:
-			p := ds.Review
-			rv := &reviewView{Index: e.Index, Signers: e.Signers, Reviewer: p.Reviewer.Display(), Verdict: p.Verdict.String(),
-				Findings: p.Verdict == attest.Findings, Source: p.Source.Name(), ReviewedAt: p.ReviewedAt, Notes: p.Notes, Scope: "everything",
-				source: p.Source}
+	for _, n := range r.g.Nodes() {
+		if n.Read() && n.Statement.PredicateType == attest.ProvenancePredicateType && !r.cited[n.Digest] {
+			if rv := r.rebuild(n); rv != nil {
+				v.Rebuilds = append(v.Rebuilds, rv)
+			}
+		}
+	}
+	v.Reviews = r.reviewsOf(sources)
+	for _, rep := range r.reports {
+		if !r.usedReport[rep.Index] {
+			v.Reports = append(v.Reports, rep)
+		}
+	}
+	for n := range r.names {
+		v.Names = append(v.Names, n)
+	}
+	sort.Strings(v.Names)
+	v.Title, v.TitleClaimants, v.OtherNames = titleOf(r.entries, r.byIndex, v.Digest)
+	return v
+}
+
+// rebuilder renders one chain: what its head says, the rebuild and the
+// reviews it rests on, its compare report, and why it does not close.
+func (r *release) rebuilder(ch *attest.Chain) *rebuilderView {
+	head := ch.Head()
+	rv := &rebuilderView{Name: strings.Join(head.Signers, ", "), Verifier: ch.Verifier.ID, Index: r.first[head.Digest].Index, Signers: head.Signers,
+		Normalizers: ch.Normalizers, Rebuilt: ch.Rebuilt, Time: ch.Time, Levels: ch.Levels}
+	if ch.Summary != nil && ch.Summary.Statement.PredicateType == attest.SummaryPredicateType {
+		rv.Name = ch.Verifier.Display() // reprove's earlier summary names its verifier
+	} else if rv.Name == "" {
+		rv.Name = ch.Verifier.ID
+	}
+	var unknown verdict.Verdict
+	if rv.Verdict = strings.ToLower(ch.Result); ch.Verdict != unknown {
+		rv.Verdict = ch.Verdict.String()
+	}
+	if ch.Summary != nil && ch.Comparison != nil {
+		rv.ComparisonIndex, rv.HasComparison = r.first[ch.Comparison.Digest].Index, true
+	}
+	if ch.Rebuild != nil {
+		r.cited[ch.Rebuild.Digest] = true
+		rv.Rebuild = r.rebuild(ch.Rebuild)
+	}
+	for _, n := range ch.Reviews {
+		rv.Reviews = append(rv.Reviews, r.first[n.Digest].Index)
+	}
+	rv.Report = r.reportFor(ch)
+	if ch.Err != nil {
+		rv.Problem = ch.Err.Error()
+	}
+	for _, m := range ch.Missing {
+		r.v.Missing = append(r.v.Missing, m.What+" "+m.Digest.String())
+	}
+	return rv
+}
+
+// reportFor is the compare report a chain's comparison names, else (for a
+// summary) the first one left of its rebuilt file against this one.
+func (r *release) reportFor(ch *attest.Chain) *reportView {
+	for _, rep := range r.reports {
+		match := rep.Digest == ch.CompareReport
+		if ch.CompareReport == "" && ch.Summary != nil {
+			match = !r.usedReport[rep.Index] && ch.Rebuilt != "" && rep.Rebuilt.Digest == ch.Rebuilt && rep.Shipped.Digest == r.v.Digest
+		}
+		if match {
+			r.usedReport[rep.Index] = true
+			return rep
+		}
+	}
+	return nil
+}
+
+// rebuild renders a rebuild statement.
+func (r *release) rebuild(n *attest.Node) *rebuildView {
+	ds := r.described[n.Digest]
+	if ds == nil || ds.Rebuild == nil {
+		return nil
+	}
+	p := ds.Rebuild
+	rv := &rebuildView{Index: r.first[n.Digest].Index, Signers: n.Signers, Recipe: p.Recipe, Source: p.Source.Name(), BuilderID: p.BuilderID, Outputs: p.Outputs}
+	if in := p.Input(attest.RoleToolchain); in != nil {
+		rv.Toolchain = in.Name
+	}
+	if in := p.Input(attest.RoleBaseImage); in != nil {
+		rv.BaseImage = in.Name
+		if dd, ok := in.Digest.Digest(digest.SHA256); ok {
+			rv.BaseImage += " (" + dd.String() + ")"
+		}
+	}
+	r.names[p.Recipe.Name+" "+p.Recipe.Version] = true
+	return rv
+}
+
+// reviewsOf renders the reviews of the sources the chains' rebuilds name
+// (attest.Graph.ReviewsOf), in log order: a review of other source,
+// however it came to be logged beside this file, says nothing about it.
+func (r *release) reviewsOf(sources []attest.Source) []*reviewView {
+	seen := map[digest.Digest]bool{}
+	var out []*reviewView
+	for _, src := range sources {
+		for _, n := range r.g.ReviewsOf(src) {
+			if seen[n.Digest] {
+				continue
+			}
+			seen[n.Digest] = true
+			p := r.described[n.Digest].Review
+			if p == nil {
+				continue
+			}
+			rv := &reviewView{Index: r.first[n.Digest].Index, Signers: n.Signers, Reviewer: p.Reviewer.Display(), Verdict: p.Verdict.String(),
+				Findings: p.Verdict == attest.Findings, Source: p.Source.Name(), ReviewedAt: p.ReviewedAt, Notes: p.Notes, Scope: "everything"}
 			if !p.Scope.All {
 				rv.Scope = strings.Join(p.Scope.Paths, ", ")
 			}
 			if p.Report != nil {
 				rv.ReportURI, rv.ReportSum = p.Report.URI, p.Report.Digest
 			}
-			v.Reviews = append(v.Reviews, rv)
-		case ds.Rebuild != nil && !cited[e.Index]:
-			if rv := rebuildOf(e); rv != nil {
-				v.Rebuilds = append(v.Rebuilds, rv)
-			}
+			out = append(out, rv)
 		}
 	}
-	for idx, rep := range reports {
-		if !usedReport[idx] {
-			v.Reports = append(v.Reports, rep)
-		}
-	}
-	sort.Slice(v.Reports, func(i, j int) bool { return v.Reports[i].Index < v.Reports[j].Index })
-	for n := range names {
-		v.Names = append(v.Names, n)
-	}
-	sort.Strings(v.Names)
-	v.Title, v.TitleClaimants, v.OtherNames = titleOf(entries, described, d)
-	v.Reviews = reviewsOfRebuiltSource(v.Reviews, citedSources)
-	return v, nil
+	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
+	return out
 }
 
 // titleOf picks the name the most distinct signers give file d as a
@@ -384,38 +399,4 @@ func titleOf(entries []*store.Entry, described map[int64]*item.Described, d dige
 	}
 	sort.Strings(claimants)
 	return names[0], claimants, names[1:]
-}
-
-// reviewsOfRebuiltSource keeps the reviews of a source that a rebuild of
-// this file names: a review of other source, however it came to be logged
-// beside this file, says nothing about it.
-func reviewsOfRebuiltSource(reviews []*reviewView, sources []attest.Source) []*reviewView {
-	var out []*reviewView
-	for _, r := range reviews {
-		for _, s := range sources {
-			if r.source.Matches(s) {
-				out = append(out, r)
-				break
-			}
-		}
-	}
-	return out
-}
-
-// signerName is how a rebuilder is shown: the name its key was registered
-// under, else the verifier it names.
-func signerName(e *store.Entry, verifier string) string {
-	if len(e.Signers) > 0 {
-		return strings.Join(e.Signers, ", ")
-	}
-	return verifier
-}
-
-func isSubject(ds *item.Described, d digest.Digest) bool {
-	for _, s := range ds.Subjects {
-		if s.Digest == d {
-			return true
-		}
-	}
-	return false
 }

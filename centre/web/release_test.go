@@ -6,7 +6,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/opencontainers/go-digest"
 
-	"github.com/reprove/reprove/attest"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/store"
 )
@@ -29,19 +28,5 @@ func TestTitleOf(t *testing.T) {
 	title, claimants, others := titleOf(entries, described, d)
 	if diff := cmp.Diff([]any{"hello-1.0.tar", []string{"a", "b"}, []string{"bank-app.exe"}}, []any{title, claimants, others}); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
-	}
-}
-
-// Reviews are shown only for the source the file's rebuilds name.
-func TestReviewsOfRebuiltSource(t *testing.T) {
-	src := attest.Source{URI: "https://example.com/hello.tar", Archive: digest.FromString("hello source")}
-	otherSrc := attest.Source{URI: "https://example.com/hello.tar", Archive: digest.FromString("something else")}
-	mine, theirs := &reviewView{Reviewer: "alice", source: src}, &reviewView{Reviewer: "mallory", source: otherSrc}
-	got := reviewsOfRebuiltSource([]*reviewView{mine, theirs}, []attest.Source{src})
-	if len(got) != 1 || got[0] != mine {
-		t.Errorf("kept %v", got)
-	}
-	if got := reviewsOfRebuiltSource([]*reviewView{mine}, nil); len(got) != 0 {
-		t.Error("a review shown on a release no rebuild names a source of")
 	}
 }

@@ -20,6 +20,9 @@ func commands(env *Env) []*cobra.Command {
 		newServeCmd(env),
 		newPublishCmd(env),
 		newLogCmd(env),
+		newWorkerCmd(env),
+		newQueueCmd(env),
+		newWatchCmd(env),
 		newCompletionCmd(env),
 	}
 }

@@ -84,6 +84,7 @@ func newServeCmd(env *Env) *cobra.Command {
 		newLog   bool
 		keyRate  float64
 		keyBurst int
+		qf       queueFlag
 
 		witnesses []string
 		quorum    int
@@ -138,6 +139,14 @@ requests in flight finish (up to --grace), and commits nothing half-done.`,
 			cfg.LogKey, cfg.Origin, cfg.Clock, cfg.NewLog = logKey, origin, env.Now, newLog
 			cfg.KeyRate, cfg.KeyBurst = keyRate, keyBurst
 			cfg.Logf = func(format string, a ...any) { printf(env.Stderr, "reprove: "+format+"\n", a...) }
+			if qf.database != "" {
+				q, err := qf.open(cmd, env)
+				if err != nil {
+					return err
+				}
+				defer q.Close()
+				cfg.Queue = q
+			}
 			for _, spec := range witnesses {
 				w, err := witness.Parse(spec)
 				if err != nil {
@@ -194,6 +203,7 @@ requests in flight finish (up to --grace), and commits nothing half-done.`,
 	f.BoolVar(&newLog, "new-log", false, "start a new, empty log with a key that exists already (only on purpose: see above)")
 	f.Float64Var(&keyRate, "key-rate", centre.DefaultKeyRate, "envelopes a second each registered key may submit over time (negative: no limit)")
 	f.IntVar(&keyBurst, "key-burst", centre.DefaultKeyBurst, "envelopes each registered key may submit at once")
+	f.StringVar(&qf.database, "queue", "", "serve the dashboard of the rebuild fleet whose job queue is at this `URL` (postgres:// or sqlite:PATH) under /fleet/")
 	f.StringArrayVar(&witnesses, "witness", nil, "ask the witness `\"VKEY URL\"` to cosign each checkpoint (C2SP tlog-witness; repeatable)")
 	f.IntVar(&quorum, "witness-quorum", 0, "serve trees cosigned by `N` witnesses (default: all)")
 	f.DurationVar(&wopts.Interval, "witness-interval", time.Second, "ask each witness at most once per `DURATION`")
