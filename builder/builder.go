@@ -156,6 +156,9 @@ func (b *Builder) meter(p Phase) ctxio.Meter {
 // Images is the base image builder (for `reprove image build`).
 func (b *Builder) Images() *image.Builder { return b.images }
 
+// CacheDir is the builder's cache directory.
+func (b *Builder) CacheDir() string { return b.opts.CacheDir }
+
 // Fetcher fetches and verifies inputs (shipped artifacts, for compare).
 func (b *Builder) Fetcher() *fetch.Fetcher { return b.fetcher }
 

@@ -1,10 +1,11 @@
 // Package check tells a release engineer, before shipping, whether a
 // recipe's build is reproducible: it builds twice, once normally and once
 // under varied conditions (build path, umask, locale, time zone, hostname,
-// file order on disk, number of CPUs, and the clock, which differs between
-// any two builds), and compares the outputs by digest. When they differ it
-// bisects: each variation alone, and a second normal build, show which
-// condition the output depends on.
+// file order on disk, number of CPUs, and the clock: shifted by more than
+// a year in the varied build, see clockshift, and more than a second
+// apart between any two builds), and compares the outputs by digest. When
+// they differ it bisects: each variation alone, and a second normal build,
+// show which condition the output depends on.
 //
 // The same containerd builder does the builds, so a recipe that passes
 // check rebuilds the same way for anyone.
@@ -22,6 +23,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/builder"
+	"github.com/reprove/reprove/builder/check/clockshift"
 	"github.com/reprove/reprove/builder/plan"
 	"github.com/reprove/reprove/recipes"
 )
@@ -38,8 +40,10 @@ type Variation struct {
 	apply  func(*builder.Variation)
 }
 
-// TimeVariation names the clock: it differs between any two builds, so it
-// is never applied, only blamed when two normal builds differ.
+// TimeVariation names the clock. The varied build runs with its wall
+// clock shifted by clockshift.Offset, which catches a build that embeds
+// the date or the year; and any two builds read clocks more than a second
+// apart, so two normal builds that differ blame it too.
 const TimeVariation = "time"
 
 // Variations are the conditions varied, in the order they are bisected.
@@ -60,6 +64,8 @@ func Variations() []Variation {
 			apply: func(v *builder.Variation) { v.ReverseFileOrder = true }},
 		{Name: "cpus", Normal: cpus, Varied: "1 (cpuset 0)",
 			apply: func(v *builder.Variation) { v.CPUSet = "0" }},
+		{Name: TimeVariation, Normal: "the host's clock", Varied: clockshift.Describe,
+			apply: func(v *builder.Variation) { v.ClockOffset = clockshift.Offset }},
 	}
 }
 
@@ -87,6 +93,9 @@ type Report struct {
 	Causes []string `json:"causes,omitempty"`
 	// Bisected is true when bisection ran.
 	Bisected bool `json:"bisected"`
+	// ClockHelper is the digest of the helper that shifted the clock
+	// (clockshift.HelperDigest).
+	ClockHelper digest.Digest `json:"clockHelper,omitempty"`
 	// Note explains a bisection that could not name single causes.
 	Note string `json:"note,omitempty"`
 	// Builds lists every build made, with its outputs.
@@ -143,6 +152,14 @@ func Run(ctx context.Context, b *builder.Builder, r *recipes.Recipe, work string
 			case <-ctx.Done():
 				return nil, ctx.Err()
 			}
+		}
+		if v.ClockOffset != 0 {
+			helper, err := ClockHelper(ctx, b, say)
+			if err != nil {
+				return nil, err
+			}
+			v.ClockHelper = helper
+			rep.ClockHelper = clockshift.HelperDigest
 		}
 		say("build %d: %s", len(rep.Builds)+1, label)
 		dir := filepath.Join(work, label)

@@ -34,7 +34,10 @@ const (
 	UID            = 1000
 	GID            = 1000
 	Umask          = 0o022
-	DefaultPath    = GoRoot + "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	// ClockHelperPath is where a varied build whose clock is shifted
+	// finds the helper that shifts it (read-only).
+	ClockHelperPath = "/usr/libexec/reprove/clockshift"
+	DefaultPath     = GoRoot + "/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
 
 // Defaults for limits a recipe and the flags leave unset.
@@ -140,6 +143,12 @@ type Variation struct {
 	Hostname string
 	// CPUSet restricts the build to these CPUs (cpuset syntax, "0").
 	CPUSet string
+	// ClockOffset, when not 0, shifts the wall clock of every process of
+	// each step by this many seconds: the step runs under ClockHelper, the
+	// host path of reprove's static clock helper (builder/check/clockshift),
+	// bound read-only at ClockHelperPath.
+	ClockOffset int64
+	ClockHelper string
 }
 
 // OptionalUmask is a umask that may be unset.
@@ -273,6 +282,16 @@ func Make(in Inputs) (*Plan, error) {
 			return nil, fmt.Errorf("plan build: module cache %q is not absolute", in.HostModCache)
 		}
 		mounts = append(mounts, Mount{Type: "bind", Source: in.HostModCache, Target: ModCacheDir, ReadOnly: true})
+	}
+	if in.Vary.ClockOffset != 0 {
+		if !path.IsAbs(in.Vary.ClockHelper) {
+			return nil, fmt.Errorf("plan build: clock helper %q is not an absolute path", in.Vary.ClockHelper)
+		}
+		mounts = append(mounts, Mount{Type: "bind", Source: in.Vary.ClockHelper, Target: ClockHelperPath, ReadOnly: true})
+		offset := strconv.FormatInt(in.Vary.ClockOffset, 10)
+		for i, s := range steps {
+			steps[i].Args = append([]string{ClockHelperPath, "-offset", offset, "--"}, s.Args...)
+		}
 	}
 	sort.Slice(mounts, func(i, j int) bool { return mounts[i].Target < mounts[j].Target })
 

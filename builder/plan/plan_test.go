@@ -260,3 +260,38 @@ func TestMakeDebianSource(t *testing.T) {
 		t.Errorf("the source is not mounted writable at %s: %+v", DebianBuildDir, p.Mounts)
 	}
 }
+
+// A shifted clock runs every step under the clock helper, bound
+// read-only; nothing else of the plan changes.
+func TestMakeShiftedClock(t *testing.T) {
+	in := inputs(recipe())
+	normal, err := Make(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Vary = Variation{ClockOffset: 42, ClockHelper: "/cache/clockshift/helper"}
+	p, err := Make(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *normal
+	want.Steps = []Step{
+		{Args: []string{ClockHelperPath, "-offset", "42", "--", "go", "build", "-trimpath", "-o", "/out/hello", "."}, Dir: "/src"},
+		{Args: []string{ClockHelperPath, "-offset", "42", "--", "/bin/sh", "-ec", "ls /out"}, Dir: "/src/cmd"},
+	}
+	want.Mounts = []Mount{
+		{Type: "bind", Source: "/cache/gomodcache", Target: "/gomodcache", ReadOnly: true},
+		{Type: "bind", Source: "/cache/work/home", Target: "/home/build"},
+		{Type: "bind", Source: "/cache/work/out", Target: "/out"},
+		{Type: "bind", Source: "/cache/work/src", Target: "/src"},
+		{Type: "tmpfs", Target: "/tmp", SizeBytes: 1 << 30},
+		{Type: "bind", Source: "/cache/clockshift/helper", Target: ClockHelperPath, ReadOnly: true},
+	}
+	if diff := cmp.Diff(&want, p); diff != "" {
+		t.Errorf("Make (-want +got):\n%s", diff)
+	}
+	in.Vary = Variation{ClockOffset: 42}
+	if _, err := Make(in); err == nil {
+		t.Error("a shifted clock without a helper was planned")
+	}
+}

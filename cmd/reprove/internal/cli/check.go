@@ -30,7 +30,14 @@ these conditions changed, and compare the outputs bit for bit:
 	for _, v := range check.Variations() {
 		printf(&long, "  %-11s %s → %s\n", v.Name, v.Normal, v.Varied)
 	}
-	long.WriteString(`  time        the clock differs between any two builds (SOURCE_DATE_EPOCH does not)
+	long.WriteString(`
+The clock is shifted by running each step of the varied build under a small
+static helper (built by reprove on first use and pinned by digest) that
+traces it with ptrace and adds the offset to every read of the wall clock,
+static binaries included; file times the kernel writes are not shifted. Any
+two builds also start more than a second apart, so a build that embeds the
+time differs from the next one too (SOURCE_DATE_EPOCH is the same in every
+build).
 
 When the outputs differ, check bisects (unless --no-bisect): it builds once
 more normally (if that differs too, the build depends on the clock or is
@@ -99,7 +106,7 @@ func printCheck(w io.Writer, st style, rep *pipeline.CheckResult) {
 	for _, v := range rep.Variations {
 		varied = append(varied, v.Name)
 	}
-	printf(w, "  varied: %s, time\n", strings.Join(varied, ", "))
+	printf(w, "  varied: %s\n", strings.Join(varied, ", "))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	// Every column has a header, so no line ends in padding.
 	printLine(tw, "  OUTPUT\tNORMAL\tVARIED\tRESULT")
@@ -114,6 +121,10 @@ func printCheck(w io.Writer, st style, rep *pipeline.CheckResult) {
 	if rep.Bisected {
 		if len(rep.Causes) > 0 {
 			printf(w, "  caused by: %s\n", strings.Join(rep.Causes, ", "))
+		}
+		// A note says why the causes are not variations tried alone (two
+		// normal builds differed): then no variation is explained.
+		if rep.Note == "" {
 			for _, c := range rep.Causes {
 				for _, v := range rep.Variations {
 					if v.Name == c {

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/reprove/reprove/builder"
 	"github.com/reprove/reprove/builder/buildertest"
+	"github.com/reprove/reprove/builder/check"
 	"github.com/reprove/reprove/internal/treehash"
 	"github.com/reprove/reprove/schemas"
 )
@@ -41,8 +43,16 @@ steps:
 outputs:
   - path: hello
 `})
-	// A first run outside the transcript makes the base image if this
-	// cache has none yet (its progress is not the command's output).
+	// The clock helper and a first run outside the transcript make what
+	// this cache may lack (their progress is not the command's output):
+	// the helper, and the base image.
+	b, err := builder.New(builder.Options{Client: buildertest.Daemon(t).Client, CacheDir: tr.env["REPROVE_CACHE"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := check.ClockHelper(context.Background(), b, nil); err != nil {
+		t.Fatal(err)
+	}
 	tr.run("rebuild", "recipe.yaml", "-o", "warm-up")
 	tr.b.Reset()
 	tr.run("check", "recipe.yaml", "-o", "out")
