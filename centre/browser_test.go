@@ -9,54 +9,13 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/reprove/reprove/centre/api"
 	"github.com/reprove/reprove/centre/centretest/fixture"
+	"github.com/reprove/reprove/centre/pagetest"
 )
-
-// chromium is the browser the page tests drive (ci/setup.sh --test installs
-// Debian's chromium).
-const chromium = "/usr/bin/chromium"
-
-// newBrowser starts a headless Chromium for one test. As root it needs
-// --no-sandbox, and the background services off and a fresh profile, or it
-// stalls on connections this machine refuses.
-func newBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("needs Chromium (skipped with -short)")
-	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("Chromium is not installed (bash ci/setup.sh --test installs it): %v", err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelB := chromedp.NewContext(actx)
-	ctx, cancelC := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelC(); cancelB(); cancelA() })
-	// The pages must work without JavaScript: the browser runs none.
-	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return ctx
-}
 
 // TestPagesInBrowser loads the centre's pages in a real browser with
 // JavaScript off: search for a digest from the home page, land on the
@@ -73,7 +32,7 @@ func TestPagesInBrowser(t *testing.T) {
 	if status, b := tc.do(t, "POST", api.PathCompareReports, rel.Reports["rebuilder-b"]); status != http.StatusOK {
 		t.Fatalf("compare report: %d %s", status, b)
 	}
-	bctx := newBrowser(t)
+	bctx := pagetest.Browser(t)
 
 	b := browser{t: t, ctx: bctx}
 	b.do(
@@ -216,7 +175,7 @@ func TestPagesShowClaimsAsClaims(t *testing.T) {
 		t.Fatal(err)
 	}
 	tc.submit(t, rel.All(says[:1])...)
-	bctx := newBrowser(t)
+	bctx := pagetest.Browser(t)
 	b := browser{t: t, ctx: bctx}
 	b.do(chromedp.Navigate(tc.srv.URL+"/artifacts/"+rel.Digest.String()), chromedp.WaitVisible(`#agree`))
 	h1 := b.get(chromedp.Text(`h1`))
