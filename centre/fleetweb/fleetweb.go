@@ -46,6 +46,7 @@ import (
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/merklelog"
 	"github.com/reprove/reprove/centre/store"
+	"github.com/reprove/reprove/centre/web"
 	"github.com/reprove/reprove/fleet/queue"
 	"github.com/reprove/reprove/internal/escape"
 )
@@ -140,9 +141,7 @@ func New(q *queue.Queue, l *merklelog.Log, clock func() time.Time) *Handler {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Referrer-Policy", "no-referrer")
+	web.SetPageHeaders(w.Header())
 	h.mux.ServeHTTP(w, r)
 }
 

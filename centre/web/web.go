@@ -145,11 +145,18 @@ func New(l *merklelog.Log, clock func() time.Time) *Handler {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// Self-contained pages: nothing may load from anywhere, not even here.
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Referrer-Policy", "no-referrer")
+	SetPageHeaders(w.Header())
 	h.mux.ServeHTTP(w, r)
+}
+
+// SetPageHeaders sets the security headers of every page the centre
+// serves (the log's and the fleet's): self-contained pages, so nothing may
+// load from anywhere, not even from the centre, no script runs, and no
+// other site may frame them.
+func SetPageHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
 }
 
 type page struct {
