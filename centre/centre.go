@@ -324,19 +324,13 @@ type Revoked struct {
 	Index, TreeSize int64
 }
 
-// RevokeKey revokes the registered key name: a revocation entry
-// (logproof.Revocation) is logged, and from its commit on the centre
-// refuses what the key signs (every replica: the append transaction
-// checks). What it signed before stays in the log; lookups of it carry
-// the revocation, so verifiers can mark it.
-func (c *Centre) RevokeKey(ctx context.Context, name, reason string) (*Revoked, error) {
-	return revoke(ctx, c.st, c.log, name, reason, c.clock())
-}
-
-// RevokeKey is Centre.RevokeKey for `reprove serve keys revoke`, beside or
-// without a running centre: it opens the store and the log as cfg names
-// them (the log's key must exist) and appends the revocation as one more
-// replica would.
+// RevokeKey revokes the registered key name, for `reprove serve keys
+// revoke`, beside or without a running centre: it opens the store and the
+// log as cfg names them (the log's key must exist) and appends a
+// revocation entry (logproof.Revocation) as one more replica would. From
+// its commit on, every replica refuses what the key signs (the append
+// transaction checks). What it signed before stays in the log; lookups of
+// it carry the revocation, so verifiers can mark it.
 func RevokeKey(ctx context.Context, cfg Config, name, reason string) (*Revoked, error) {
 	if cfg.DataDir == "" && (cfg.DatabaseURL == "" || cfg.LogKey == "") {
 		return nil, errors.New("revoke key: no data directory")

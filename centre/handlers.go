@@ -153,16 +153,6 @@ func docOf(err error) (string, error) {
 	return "", err
 }
 
-// Check decodes and checks a submission as POST /v1/attestations does,
-// without logging it.
-func (c *Centre) Check(ctx context.Context, body []byte) ([]*item.Item, error) {
-	docs, err := DecodeSubmission(body)
-	if err != nil {
-		return nil, err
-	}
-	return c.checkDocs(ctx, docs)
-}
-
 func (c *Centre) checkDocs(ctx context.Context, docs []attest.Document) ([]*item.Item, error) {
 	known, err := c.keys.get(ctx, false)
 	if err != nil {

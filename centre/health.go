@@ -10,6 +10,8 @@ import (
 
 	"github.com/reprove/reprove/centre/api"
 	"github.com/reprove/reprove/centre/merklelog"
+	"github.com/reprove/reprove/centre/witness"
+	"github.com/reprove/reprove/internal/escape"
 )
 
 // Health says whether the centre can take submissions now: its store
@@ -49,6 +51,25 @@ func (c *Centre) getHealth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	io.WriteString(w, "ok\n")
+	// A witness that is down does not make the centre unhealthy (appends
+	// go on and cosigning catches up), but its operator should see it.
+	for _, s := range c.Witnesses() {
+		io.WriteString(w, witnessLine(s)+"\n")
+	}
+}
+
+// witnessLine is one line of /healthz about a witness. The names and
+// errors are the operator's own configuration and the witness's replies;
+// escape.Line keeps them on one line.
+func witnessLine(s witness.Status) string {
+	line := fmt.Sprintf("witness %s: cosigned tree size %d", s.Witness, s.Cosigned)
+	if !s.At.IsZero() {
+		line += " at " + s.At.UTC().Format(time.RFC3339)
+	}
+	if s.Err != nil {
+		line += "; last attempt failed: " + s.Err.Error()
+	}
+	return escape.Line(line)
 }
 
 func (c *Centre) getKeys(w http.ResponseWriter, r *http.Request) {

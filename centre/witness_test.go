@@ -201,6 +201,11 @@ func TestWitnessedCheckpoints(t *testing.T) {
 	if down == nil {
 		t.Error("the cosigner reports no error for the witness that is down")
 	}
+	// The operator sees it on /healthz, which still says ok: appends go on.
+	if status, body := w.do(t, "GET", "/healthz", nil); status != http.StatusOK || !strings.HasPrefix(string(body), "ok\n") ||
+		!strings.Contains(string(body), "witness "+w.witnesses[1].Name+": cosigned tree size ") || !strings.Contains(string(body), "; last attempt failed: ") {
+		t.Errorf("/healthz with witness b down: %d %q", status, body)
+	}
 	// Back up: cosigning catches up, the new entries reach lookups.
 	w.witnesses[1].Restart()
 	if got := w.served(t, rep2.TreeSize); got.Size < rep2.TreeSize {

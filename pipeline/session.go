@@ -107,9 +107,6 @@ func (s *Session) Close() error {
 	return s.daemon.Close()
 }
 
-// CacheDir is the session's cache.
-func (s *Session) CacheDir() string { return s.rt.CacheDir }
-
 func (s *Session) emit(e Event) {
 	if s.rt.Progress != nil {
 		s.rt.Progress(e)

@@ -26,12 +26,7 @@ const MaxSize = 1 << 20
 // All problems found are returned together (as Errors when there are
 // several), each naming name, line, column and field.
 func Parse(name string, data []byte) (*Recipe, error) {
-	return parse(name, data, false)
-}
-
-// ParseUnlocked is Parse without the checks of a Debian image's lock.
-func ParseUnlocked(name string, data []byte) (*Recipe, error) {
-	return parse(name, data, true)
+	return parse(name, data)
 }
 
 // Decode decodes a recipe strictly without validating it: for `reprove
@@ -45,7 +40,7 @@ func Decode(name string, data []byte) (*Recipe, error) {
 	return r, nil
 }
 
-func parse(name string, data []byte, unlocked bool) (*Recipe, error) {
+func parse(name string, data []byte) (*Recipe, error) {
 	r, errs := decode(name, data)
 	if r == nil {
 		return nil, errs.Err()
@@ -55,7 +50,7 @@ func parse(name string, data []byte, unlocked bool) (*Recipe, error) {
 	// unknown "shel" key makes its step lack a shell): any validation error
 	// on the same field, or on one enclosing or enclosed by it.
 	decoded := slices.Clone(errs)
-	v := &validator{errorList: errorList{doc: r.doc}, unlocked: unlocked}
+	v := &validator{errorList: errorList{doc: r.doc}}
 	v.recipe(r)
 	for _, e := range v.errs {
 		if !slices.ContainsFunc(decoded, func(d *Error) bool { return related(d.Field, e.Field) }) {

@@ -37,8 +37,6 @@ func (r *Recipe) Validate() error {
 
 type validator struct {
 	errorList
-	// unlocked skips the checks of a Debian image's lock.
-	unlocked bool
 }
 
 var (
@@ -534,9 +532,6 @@ var (
 // image asks for.
 func (v *validator) debianLock(d *DebianImage) {
 	l := d.Lock
-	if v.unlocked {
-		return
-	}
 	if l == nil {
 		v.atf("image.debian.lock", "%w: a Debian image is built only from locked packages; run `reprove lock RECIPE` to resolve the suite's signed indexes and write the lock into the recipe", ErrRequired)
 		return

@@ -60,7 +60,7 @@ func FuzzParseGoSum(f *testing.F) {
 				t.Fatalf("module %v without any hash", m)
 			}
 			for _, s := range []string{m.Sum, m.ModSum} {
-				if s != "" && CheckH1(s) != nil {
+				if s != "" && checkH1(s) != nil {
 					t.Fatalf("accepted invalid hash %q", s)
 				}
 			}

@@ -75,9 +75,6 @@ func checkH1(sum string) error {
 	return nil
 }
 
-// CheckH1 validates an h1: hash (exported for recipe and provenance checks).
-func CheckH1(sum string) error { return checkH1(sum) }
-
 // FetchAll downloads every module listed in mods into the module cache,
 // checks each go.mod and zip against its go.sum hash and unpacks the zips,
 // so that a build with GOPROXY=off finds them. Modules listed with only a

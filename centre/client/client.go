@@ -241,15 +241,6 @@ func (c *Client) FetchBundleAt(ctx context.Context, d digest.Digest, size int64)
 	return bu, nil
 }
 
-// FetchBundle fetches the log bundle of d from the centre at server.
-func FetchBundle(ctx context.Context, server string, d digest.Digest) (*logproof.Bundle, error) {
-	c, err := New(server)
-	if err != nil {
-		return nil, err
-	}
-	return c.FetchBundle(ctx, d)
-}
-
 // Keys reads the keys the centre registered (revoked ones too). The list
 // is only as trustworthy as the connection; a monitor uses it to ask a
 // crowded artifact's lookup key by key, and what it asks is checked

@@ -66,7 +66,7 @@ func TestPublishAndFetch(t *testing.T) {
 	if _, err := c.PublishCompareReport(ctx, rel.Reports["rebuilder-b"]); err != nil {
 		t.Fatal(err)
 	}
-	bu, err := FetchBundle(ctx, tc.URL, rel.Digest)
+	bu, err := c.FetchBundle(ctx, rel.Digest)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,9 +66,6 @@ func New(vkey, rawURL string) (*Witness, error) {
 // Name is the witness's name (the name in its key and cosignature lines).
 func (w *Witness) Name() string { return w.v.Name() }
 
-// Verifier checks the witness's cosignatures.
-func (w *Witness) Verifier() note.Verifier { return w.v }
-
 // ConflictError is the witness's answer that it holds a checkpoint of
 // another size than the old size the request named (409): ask again with a
 // proof from Known.

@@ -127,7 +127,7 @@ func FuzzCosignature(f *testing.F) {
 		if err != nil {
 			return
 		}
-		n, err := note.Open(append(append([]byte{}, signed...), line...), note.VerifierList(w.Verifier()))
+		n, err := note.Open(append(append([]byte{}, signed...), line...), note.VerifierList(w.v))
 		if err != nil || len(n.Sigs) != 1 {
 			t.Fatalf("accepted %q: %v", line, err)
 		}

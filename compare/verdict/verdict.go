@@ -51,10 +51,3 @@ func (v *Verdict) UnmarshalText(b []byte) error {
 	}
 	return fmt.Errorf("unmarshal verdict: unknown verdict %q (want identical, equivalent or different)", b)
 }
-
-// ParseVerdict parses one of the exact verdict words.
-func ParseVerdict(s string) (Verdict, error) {
-	var v Verdict
-	err := v.UnmarshalText([]byte(s))
-	return v, err
-}

@@ -58,9 +58,6 @@ func (p *Paragraph) Value(key string) string {
 	return v
 }
 
-// Keys returns the field names in the order written.
-func (p *Paragraph) Keys() []string { return append([]string(nil), p.keys...) }
-
 // FieldError is a problem with one field of one paragraph.
 type FieldError struct {
 	// What names the document ("Packages", "hello_2.10-3.dsc").

@@ -317,12 +317,6 @@ type SourcePackage struct {
 	Files []File
 }
 
-// DSCName is the file name of the package's .dsc.
-func (s *SourcePackage) DSCName() string {
-	v, _ := version.Parse(s.Version)
-	return s.Package + "_" + v.StringWithoutEpoch() + ".dsc"
-}
-
 func sourceFields(what string, p *Paragraph, nameKey string) (*SourcePackage, error) {
 	s := &SourcePackage{}
 	var err error

@@ -255,9 +255,6 @@ func (w *Worker) Kill() {
 	<-w.done
 }
 
-// Done is closed when the process has exited.
-func (w *Worker) Done() <-chan struct{} { return w.done }
-
 // Output is what the worker printed so far.
 func (w *Worker) Output() string { return w.out.String() }
 

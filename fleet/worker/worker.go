@@ -198,9 +198,6 @@ func start(ctx context.Context, cfg Config) (*Worker, error) {
 	return w, nil
 }
 
-// ID is the worker's id in the queue (its River client's).
-func (w *Worker) ID() string { return w.id }
-
 func (w *Worker) run(ctx context.Context, abort <-chan struct{}) error {
 	defer w.closeSlots()
 	// River runs on a context of its own: the caller's ending means

@@ -42,11 +42,6 @@ func Dir(ctx context.Context, root string) (digest.Digest, error) {
 	return digest.FromBytes(lines), nil
 }
 
-// Listing returns the text that Dir hashes, for explaining a mismatch.
-func Listing(ctx context.Context, root string) ([]byte, error) {
-	return listing(ctx, root)
-}
-
 type entry struct {
 	path string
 	line string

@@ -128,7 +128,7 @@ func TestDirDoesNotFollowLinksOut(t *testing.T) {
 	outside := t.TempDir()
 	write(t, outside, "go.sum", "secret\n", 0o644)
 	tree := hostileTree(t, outside)
-	list, err := Listing(ctx, tree)
+	list, err := listing(ctx, tree)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -233,16 +233,6 @@ func (l *Litewitness) Size(origin string) int64 {
 	}
 }
 
-// Log is what litewitness wrote on stderr so far.
-func (l *Litewitness) Log() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stderr == nil {
-		return ""
-	}
-	return l.stderr.String()
-}
-
 func run(t T, env []string, name string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
