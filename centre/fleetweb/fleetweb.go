@@ -39,6 +39,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -106,13 +107,15 @@ var funcs = template.FuncMap{
 	"minus1":  func(n int) int { return n - 1 },
 }
 
-var pages = func() map[string]*template.Template {
+// pages are parsed on first use, not at start-up: every reprove command
+// links the dashboard, and `reprove verify` should not pay for it.
+var pages = sync.OnceValue(func() map[string]*template.Template {
 	out := map[string]*template.Template{}
 	for _, p := range []string{"overview", "releases", "job", "queue", "error"} {
 		out[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFiles, "templates/layout.html", "templates/"+p+".html"))
 	}
 	return out
-}()
+})
 
 // Handler serves the dashboard.
 type Handler struct {
@@ -153,7 +156,7 @@ type page struct {
 
 func (h *Handler) render(w http.ResponseWriter, status int, name, title string, body any) {
 	var b bytes.Buffer
-	if err := pages[name].Execute(&b, page{Title: title, Now: h.clock(), Body: body}); err != nil {
+	if err := pages()[name].Execute(&b, page{Title: title, Now: h.clock(), Body: body}); err != nil {
 		http.Error(w, "render page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
