@@ -590,13 +590,17 @@ func (fc *funcCmp) gaps() []Item {
 	}
 	ga, gb := collect(fc.a), collect(fc.b)
 	var items []Item
-	for sec, ma := range ga {
-		mb := gb[sec]
-		if mb == nil {
+	// In the sections' order, so that the report is the same every time.
+	for _, s := range fc.a.f.Sections {
+		sec := s.Name
+		ma, mb := ga[sec], gb[sec]
+		if ma == nil || mb == nil {
 			continue
 		}
+		delete(ga, sec) // a repeated section name is compared once
 		var n, bytesDiff int
-		var first string
+		var first string // "" is the stretch at the start
+		found := false
 		for k, x := range ma {
 			y, ok := mb[k]
 			if !ok {
@@ -607,8 +611,8 @@ func (fc *funcCmp) gaps() []Item {
 			if !bytes.Equal(x.b, y.b) {
 				n++
 				bytesDiff += max(len(x.b), len(y.b))
-				if first == "" || k < first {
-					first = k
+				if !found || k < first {
+					first, found = k, true
 				}
 			}
 		}
