@@ -2,6 +2,7 @@ package compare
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -267,6 +268,8 @@ func (e *engine) compareCompressed(parent *report.Node, a, b *blob, fa, fb forma
 	if err := errors.Join(errA, errB); err != nil {
 		return err
 	}
+	// What the scan kept need not be decompressed again.
+	oa, ob = ia.reopen(oa), ib.reopen(ob)
 	if ia.dig == ib.dig {
 		// Same content; do the compressed payloads differ beyond the header?
 		pa := &blob{ra: io.NewSectionReader(a.ra, ha, a.size-ha), size: a.size - ha, where: a.where + " (payload)"}
@@ -313,6 +316,44 @@ type streamInfo struct {
 	f       format.Format
 	members []*member // when f is Tar
 	trailer archive.Trailer
+	// kept is the whole decompressed content when it is at most
+	// keepDecompressed bytes, else nil.
+	kept []byte
+}
+
+// keepDecompressed is the most a scan keeps of one decompressed stream,
+// so that the members that differ are read from memory rather than
+// decompressed a second time (a .deb's tars, an npm package). An xz
+// decoder alone allocates its whole dictionary (8 MiB at -6) each time it
+// starts.
+const keepDecompressed = 16 << 20
+
+// reopen returns an opener of what the scan kept, or open when it kept
+// nothing.
+func (s *streamInfo) reopen(open func() (io.ReadCloser, error)) func() (io.ReadCloser, error) {
+	if s.kept == nil {
+		return open
+	}
+	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(s.kept)), nil }
+}
+
+// keeper collects what is written to it up to max bytes; past that it
+// drops everything and collects no more.
+type keeper struct {
+	buf  []byte
+	max  int
+	over bool
+}
+
+func (k *keeper) Write(p []byte) (int, error) {
+	switch {
+	case k.over:
+	case len(k.buf)+len(p) > k.max:
+		k.over, k.buf = true, nil
+	default:
+		k.buf = append(k.buf, p...)
+	}
+	return len(p), nil
 }
 
 // scanStream reads a decompressed stream once: its digest, its format and,
@@ -332,7 +373,8 @@ func (e *engine) scanStream(open func() (io.ReadCloser, error), where string, bu
 	}
 	info := &streamInfo{f: format.Detect(head, int64(len(head)))}
 	d := digest.SHA256.Digester()
-	tee := io.TeeReader(br, d.Hash())
+	k := &keeper{max: keepDecompressed}
+	tee := io.TeeReader(br, io.MultiWriter(d.Hash(), k))
 	if info.f == format.Tar {
 		if info.members, info.trailer, err = e.listTarReader(tee, where, buf); err != nil {
 			return nil, err
@@ -344,6 +386,12 @@ func (e *engine) scanStream(open func() (io.ReadCloser, error), where string, bu
 		return nil, err
 	}
 	info.dig = d.Digest()
+	if !k.over {
+		info.kept = k.buf
+		if info.kept == nil {
+			info.kept = []byte{}
+		}
+	}
 	return info, nil
 }
 
@@ -396,16 +444,26 @@ func (e *engine) compareTarMembers(parent *report.Node, wa, wb string, oa, ob fu
 		}
 	}
 	if len(differ) > 0 {
-		ka, err := e.keepTar(oa, wa, wantA)
-		if err != nil {
-			return err
-		}
+		// Both sides at once, each with its own copy buffer.
+		var ka, kb map[int]*blob
+		var errA, errB error
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			kb, errB = e.keepTar(ob, wb, wantB, make([]byte, len(e.buf)))
+		}()
+		ka, errA = e.keepTar(oa, wa, wantA, e.buf)
+		wg.Wait()
 		defer freeAll(ka)
-		kb, err := e.keepTar(ob, wb, wantB)
-		if err != nil {
+		defer freeAll(kb)
+		if err := errors.Join(errA, errB); err != nil {
 			return err
 		}
-		defer freeAll(kb)
+		for _, p := range differ {
+			// The scan hashed their contents already.
+			ka[p.ai].dig, kb[p.bi].dig = p.a.dig, p.b.dig
+		}
 		for _, p := range differ {
 			if part == "control" {
 				handled, err := e.compareDebControl(p.node, p.a.Name, ka[p.ai], kb[p.bi])
@@ -479,7 +537,9 @@ func (e *engine) listTarReader(r io.Reader, where string, buf []byte) ([]*member
 	return out, t, nil
 }
 
-func (e *engine) keepTar(open func() (io.ReadCloser, error), where string, want map[int]bool) (map[int]*blob, error) {
+// keepTar keeps the members of the tar open reads whose indices are in
+// want. It may run for both sides at once (see scanStream).
+func (e *engine) keepTar(open func() (io.ReadCloser, error), where string, want map[int]bool, buf []byte) (map[int]*blob, error) {
 	rc, err := open()
 	if err != nil {
 		return nil, err
@@ -492,7 +552,7 @@ func (e *engine) keepTar(open func() (io.ReadCloser, error), where string, want 
 		if !want[i] {
 			return nil
 		}
-		b, err := e.spill(body, en.Size, where+": "+en.Name)
+		b, err := e.spillWith(body, en.Size, where+": "+en.Name, buf)
 		if err != nil {
 			return err
 		}

@@ -187,6 +187,8 @@ type engine struct {
 	tempDir string
 	private string // made on first spill, removed by cleanup
 
+	privateMu sync.Mutex // guards private
+
 	buf []byte // one copy buffer for every hash: io.Copy would allocate 32 KiB per call
 
 	counts      report.Counts
@@ -287,6 +289,12 @@ func (e *engine) sniff(b *blob) (format.Format, error) {
 // spill stores r (of the given size, -1 if unknown) as a blob: in memory
 // up to 1 MiB, else in a file of the private directory.
 func (e *engine) spill(r io.Reader, size int64, where string) (*blob, error) {
+	return e.spillWith(r, size, where, e.buf)
+}
+
+// spillWith is spill with its own copy buffer: it may run on two sides at
+// once.
+func (e *engine) spillWith(r io.Reader, size int64, where string, buf []byte) (*blob, error) {
 	const inMemory = 1 << 20
 	if size >= 0 && size <= inMemory {
 		buf := make([]byte, size)
@@ -295,24 +303,35 @@ func (e *engine) spill(r io.Reader, size int64, where string) (*blob, error) {
 		}
 		return &blob{ra: bytes.NewReader(buf), size: size, where: where}, nil
 	}
-	if e.private == "" {
-		dir, err := os.MkdirTemp(e.tempDir, "reprove-compare-")
-		if err != nil {
-			return nil, fmt.Errorf("make private directory: %w", err)
-		}
-		e.private = dir
+	dir, err := e.privateDir()
+	if err != nil {
+		return nil, err
 	}
-	f, err := os.CreateTemp(e.private, "member-")
+	f, err := os.CreateTemp(dir, "member-")
 	if err != nil {
 		return nil, fmt.Errorf("spill %s: %w", where, err)
 	}
-	n, err := io.CopyBuffer(f, r, e.buf)
+	n, err := io.CopyBuffer(f, r, buf)
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return nil, err
 	}
 	return &blob{ra: f, size: n, where: where, release: func() { f.Close(); os.Remove(f.Name()) }}, nil
+}
+
+// privateDir makes the private directory on first use.
+func (e *engine) privateDir() (string, error) {
+	e.privateMu.Lock()
+	defer e.privateMu.Unlock()
+	if e.private == "" {
+		dir, err := os.MkdirTemp(e.tempDir, "reprove-compare-")
+		if err != nil {
+			return "", fmt.Errorf("make private directory: %w", err)
+		}
+		e.private = dir
+	}
+	return e.private, nil
 }
 
 // note records something a comparison could not look into; it is no
