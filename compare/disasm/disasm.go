@@ -14,7 +14,6 @@ package disasm
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"strings"
 
 	"golang.org/x/arch/arm64/arm64asm"
@@ -250,13 +249,14 @@ func TrimPadding(ins []Inst) []Inst {
 	return ins[:n]
 }
 
-// Shift returns the instructions of code (at address pc) from those of
-// a, decoded from code of the same length, when code differs from a's
-// bytes only inside a's PC-relative displacement fields: x86 decoding
-// does not depend on a displacement's value, so such code is a's
-// instructions with other displacements, and need not be decoded again.
-// ok is false when that does not hold (or for arm64): decode code.
-func (d *Decoder) Shift(a []Inst, code []byte, pc uint64, dst []Inst) (out []Inst, ok bool) {
+// ShiftRefs returns the Refs of the instructions of code (at address
+// pc), one after another, when code differs from a's bytes only inside
+// a's PC-relative displacement fields: x86 decoding does not depend on a
+// displacement's value, so such code is a's instructions with other
+// displacements (instruction i is Equal to a[i] and has as many Refs), and
+// need not be decoded, nor its instructions held. ok is false when that
+// does not hold (or for arm64): decode code.
+func (d *Decoder) ShiftRefs(a []Inst, code []byte, pc uint64, dst []Ref) (out []Ref, ok bool) {
 	if d.arch == "arm64" {
 		return dst, false
 	}
@@ -268,8 +268,6 @@ func (d *Decoder) Shift(a []Inst, code []byte, pc uint64, dst []Inst) (out []Ins
 			return dst, false
 		}
 		y := code[off : off+x.Len]
-		in := *x
-		in.PC, in.raw = pc+uint64(off), y
 		if x.relLen > 0 {
 			f0, f1 := int(x.relOff), int(x.relOff)+int(x.relLen)
 			if !bytes.Equal(x.raw[:f0], y[:f0]) || !bytes.Equal(x.raw[f1:], y[f1:]) {
@@ -286,12 +284,15 @@ func (d *Decoder) Shift(a []Inst, code []byte, pc uint64, dst []Inst) (out []Ins
 			default:
 				return dst, false
 			}
-			in.Refs = slices.Clone(x.Refs)
-			in.Refs[x.relRef].Addr = in.PC + uint64(x.Len) + uint64(disp)
-		} else if !bytes.Equal(x.raw, y) {
-			return dst, false
+			n := len(out)
+			out = append(out, x.Refs...)
+			out[n+int(x.relRef)].Addr = pc + uint64(off) + uint64(x.Len) + uint64(disp)
+		} else {
+			if !bytes.Equal(x.raw, y) {
+				return dst, false
+			}
+			out = append(out, x.Refs...)
 		}
-		out = append(out, in)
 		off += x.Len
 	}
 	if off != len(code) {

@@ -105,24 +105,21 @@ func compareFuncs(ctx context.Context, a, b *layout, m *mapper, opts Options) (*
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var votes []vote
-			var ra, rb []uint64
-			var ia, ib []disasm.Inst
+			var s scratch
 			for p := range ch {
-				var err error
-				ia, ib, err = fc.decodePair(p, ia, ib, &votes, &ra, &rb, m)
-				if err != nil {
+				if err := fc.decodePair(p, &s, m); err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
 					}
 					mu.Unlock()
 				}
+				s.shrink()
 			}
-			m.addVotes(votes)
+			m.addVotes(s.votes)
 			mu.Lock()
-			fc.refsA = append(fc.refsA, ra...)
-			fc.refsB = append(fc.refsB, rb...)
+			fc.refsA = append(fc.refsA, s.ra...)
+			fc.refsB = append(fc.refsB, s.rb...)
 			mu.Unlock()
 		}()
 	}
@@ -140,9 +137,36 @@ func compareFuncs(ctx context.Context, a, b *layout, m *mapper, opts Options) (*
 	return fc, firstErr
 }
 
+// scratch is what one decoding worker reuses from function to function,
+// and what it gathers: votes, and the addresses the code refers to.
+type scratch struct {
+	ia, ib []disasm.Inst
+	refsB  []disasm.Ref
+	votes  []vote
+	ra, rb []uint64
+}
+
+// maxKept is the most instructions a worker's buffers keep between
+// functions: one very large function (a generated table of intrinsics,
+// 60,000 instructions of some 300 bytes each) must not hold its buffers'
+// memory for the rest of the comparison.
+const maxKept = 1 << 14
+
+func (s *scratch) shrink() {
+	if cap(s.ia) > maxKept {
+		s.ia = nil
+	}
+	if cap(s.ib) > maxKept {
+		s.ib = nil
+	}
+	if cap(s.refsB) > maxKept {
+		s.refsB = nil
+	}
+}
+
 // decodePair compares a function with its peer instruction by
 // instruction.
-func (fc *funcCmp) decodePair(p *fpair, ia, ib []disasm.Inst, votes *[]vote, ra, rb *[]uint64, m *mapper) ([]disasm.Inst, []disasm.Inst, error) {
+func (fc *funcCmp) decodePair(p *fpair, s *scratch, m *mapper) error {
 	ca, cb := fc.a.at(p.a.addr, p.a.size), fc.b.at(p.b.addr, p.b.size)
 	// A function at the same address whose bytes differ only up to some
 	// point is decoded only that far: past it, the same bytes at the same
@@ -156,14 +180,15 @@ func (fc *funcCmp) decodePair(p *fpair, ia, ib []disasm.Inst, votes *[]vote, ra,
 			last--
 		}
 		if end := last + 16; end < len(ca) {
-			pre, err := fc.decA.Decode(ca[:end], p.a.addr, ia)
+			pre, err := fc.decA.Decode(ca[:end], p.a.addr, s.ia)
 			if err == nil {
+				s.ia = pre
 				n := 0
 				for i := range pre {
 					n += pre[i].Len
 					if n > last {
 						if !pre[i].Bad && n <= end-1 {
-							ca, cb, ia, decoded = ca[:n], cb[:n], pre[:i+1], true
+							ca, cb, s.ia, decoded = ca[:n], cb[:n], pre[:i+1], true
 						}
 						break
 					}
@@ -173,68 +198,87 @@ func (fc *funcCmp) decodePair(p *fpair, ia, ib []disasm.Inst, votes *[]vote, ra,
 	}
 	var err error
 	if !decoded {
-		if ia, err = fc.decA.Decode(ca, p.a.addr, ia); err != nil {
-			return ia, ib, fmt.Errorf("rebuilt: %s: %w", p.a.name, err)
+		if s.ia, err = fc.decA.Decode(ca, p.a.addr, s.ia); err != nil {
+			return fmt.Errorf("rebuilt: %s: %w", p.a.name, err)
 		}
 	}
-	if len(ca) != len(cb) || fc.a.f.Arch != fc.b.f.Arch {
-		ib, err = fc.decB.Decode(cb, p.b.addr, ib)
-	} else if shifted, ok := fc.decB.Shift(ia, cb, p.b.addr, ib); ok {
-		ib = shifted
-	} else {
-		ib, err = fc.decB.Decode(cb, p.b.addr, ib)
-	}
-	if err != nil {
-		return ia, ib, fmt.Errorf("shipped: %s: %w", p.b.name, err)
-	}
+	ia := s.ia
 	for i := range ia {
 		for _, r := range ia[i].Refs {
-			*ra = append(*ra, r.Addr)
+			s.ra = append(s.ra, r.Addr)
 		}
 	}
+	if len(ca) == len(cb) && fc.a.f.Arch == fc.b.f.Arch {
+		// The common case of code that moved: the same instructions
+		// with other displacements. Only their references are needed.
+		if refs, ok := fc.decB.ShiftRefs(ia, cb, p.b.addr, s.refsB); ok {
+			s.refsB = refs
+			for _, r := range refs {
+				s.rb = append(s.rb, r.Addr)
+			}
+			fc.aligned(p, disasm.TrimPadding(ia), refs, s, m)
+			return nil
+		}
+	}
+	if s.ib, err = fc.decB.Decode(cb, p.b.addr, s.ib); err != nil {
+		return fmt.Errorf("shipped: %s: %w", p.b.name, err)
+	}
+	ib := s.ib
 	for i := range ib {
 		for _, r := range ib[i].Refs {
-			*rb = append(*rb, r.Addr)
+			s.rb = append(s.rb, r.Addr)
 		}
 	}
 	// Padding after the last instruction differs in length when only the
 	// alignment of what follows changed.
 	ta, tb := disasm.TrimPadding(ia), disasm.TrimPadding(ib)
 	if len(ta) == len(tb) {
-		ia, ib := ta, tb
-		aligned := true
-		for i := range ia {
-			if !disasm.Equal(&ia[i], &ib[i]) {
-				aligned = false
+		same := true
+		for i := range ta {
+			if !disasm.Equal(&ta[i], &tb[i]) {
+				same = false
 				break
 			}
 		}
-		if aligned {
-			p.class = Moved
-			var mine []vote
-			for i := range ia {
-				for k, r := range ia[i].Refs {
-					s := ib[i].Refs[k]
-					same, decided := m.resolve(r.Addr, s.Addr, r.Soft)
-					switch {
-					case !decided:
-						mine = append(mine, vote{r.Addr, s.Addr})
-						p.pending = append(p.pending, refPair{r.Addr, s.Addr, i})
-					case !same:
-						p.bad = append(p.bad, i)
-					}
-				}
+		if same {
+			refs := s.refsB[:0]
+			for i := range tb {
+				refs = append(refs, tb[i].Refs...)
 			}
-			*votes = append(*votes, mine...)
-			if len(p.bad) > 0 {
-				p.class = Changed
-			}
-			return ia, ib, nil
+			s.refsB = refs
+			fc.aligned(p, ta, refs, s, m)
+			return nil
 		}
 	}
 	p.class = Changed
 	p.hunks, p.summary = fc.structuralDiff(ta, tb, !decoded)
-	return ia, ib, nil
+	return nil
+}
+
+// aligned judges a function whose instructions are Equal to its peer's,
+// whose references are refsB (one after another, as many as ia's): it
+// moved when every pair of references agrees. Pairs no object decides
+// are votes, and wait for them (fpair.pending).
+func (fc *funcCmp) aligned(p *fpair, ia []disasm.Inst, refsB []disasm.Ref, s *scratch, m *mapper) {
+	p.class = Moved
+	j := 0
+	for i := range ia {
+		for _, r := range ia[i].Refs {
+			rb := refsB[j].Addr
+			j++
+			same, decided := m.resolve(r.Addr, rb, r.Soft)
+			switch {
+			case !decided:
+				s.votes = append(s.votes, vote{r.Addr, rb})
+				p.pending = append(p.pending, refPair{r.Addr, rb, i})
+			case !same:
+				p.bad = append(p.bad, i)
+			}
+		}
+	}
+	if len(p.bad) > 0 {
+		p.class = Changed
+	}
 }
 
 // structuralDiff aligns two instruction streams that differ in more than
