@@ -318,7 +318,7 @@ type streamInfo struct {
 	trailer archive.Trailer
 	// kept is the whole decompressed content when it is at most
 	// keepDecompressed bytes, else nil.
-	kept []byte
+	kept *keeper
 }
 
 // keepDecompressed is the most a scan keeps of one decompressed stream,
@@ -334,24 +334,45 @@ func (s *streamInfo) reopen(open func() (io.ReadCloser, error)) func() (io.ReadC
 	if s.kept == nil {
 		return open
 	}
-	return func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(s.kept)), nil }
+	return func() (io.ReadCloser, error) {
+		rs := make([]io.Reader, len(s.kept.chunks))
+		for i, c := range s.kept.chunks {
+			rs[i] = bytes.NewReader(c)
+		}
+		return io.NopCloser(io.MultiReader(rs...)), nil
+	}
 }
 
-// keeper collects what is written to it up to max bytes; past that it
-// drops everything and collects no more.
+// keeper collects what is written to it, in chunks (a stream of unknown
+// length is never copied to grow), up to max bytes; past that it drops
+// everything and collects no more.
 type keeper struct {
-	buf  []byte
-	max  int
-	over bool
+	chunks [][]byte
+	n, max int
+	over   bool
 }
+
+const keepChunk = 1 << 20
 
 func (k *keeper) Write(p []byte) (int, error) {
-	switch {
-	case k.over:
-	case len(k.buf)+len(p) > k.max:
-		k.over, k.buf = true, nil
-	default:
-		k.buf = append(k.buf, p...)
+	if k.over {
+		return len(p), nil
+	}
+	if k.n+len(p) > k.max {
+		k.over, k.chunks = true, nil
+		return len(p), nil
+	}
+	k.n += len(p)
+	for q := p; len(q) > 0; {
+		last := len(k.chunks) - 1
+		if last < 0 || len(k.chunks[last]) == cap(k.chunks[last]) {
+			k.chunks = append(k.chunks, make([]byte, 0, keepChunk))
+			last++
+		}
+		c := k.chunks[last]
+		m := min(len(q), cap(c)-len(c))
+		k.chunks[last] = append(c, q[:m]...)
+		q = q[m:]
 	}
 	return len(p), nil
 }
@@ -387,10 +408,7 @@ func (e *engine) scanStream(open func() (io.ReadCloser, error), where string, bu
 	}
 	info.dig = d.Digest()
 	if !k.over {
-		info.kept = k.buf
-		if info.kept == nil {
-			info.kept = []byte{}
-		}
+		info.kept = k
 	}
 	return info, nil
 }
