@@ -385,7 +385,10 @@ func (fc *funcCmp) namer(l *layout) func(uint64) string {
 func (fc *funcCmp) finish(m *mapper, opts Options, w *words) ([]Item, Counts) {
 	var items []Item
 	var counts Counts
-	var ia, ib []disasm.Inst
+	// Rendering an item (decoding its function again, writing its
+	// instructions) is the slow part: it waits for the classification
+	// below, then runs in parallel. jobs[k] fills items[k].
+	var jobs []renderJob
 	slices.Sort(w.changed)
 	fc.findUsers(w)
 	for _, p := range fc.pairs {
@@ -417,45 +420,88 @@ func (fc *funcCmp) finish(m *mapper, opts Options, w *words) ([]Item, Counts) {
 		if p.b != nil {
 			it.Name, it.Section, it.AddrB, it.SizeB = p.b.name, p.b.sec, p.b.addr, p.b.size
 		}
+		p := p
+		var do renderJob
 		switch {
 		case p.class == Changed && len(p.hunks) > 0:
-			ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, ia)
-			ib, _ = fc.decB.Decode(fc.b.at(p.b.addr, p.b.size), p.b.addr, ib)
-			it.Lines = fc.render(disasm.TrimPadding(ia), disasm.TrimPadding(ib), p.hunks, p)
+			do = func(it *Item, ia, ib *[]disasm.Inst) {
+				*ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, *ia)
+				*ib, _ = fc.decB.Decode(fc.b.at(p.b.addr, p.b.size), p.b.addr, *ib)
+				it.Lines = fc.render(disasm.TrimPadding(*ia), disasm.TrimPadding(*ib), p.hunks, p)
+			}
 		case p.class == Changed && len(p.bad) > 0 && fc.decA != nil:
-			ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, ia)
-			ib, _ = fc.decB.Decode(fc.b.at(p.b.addr, p.b.size), p.b.addr, ib)
-			var hs []hunk
-			seen := map[int]bool{}
-			for _, i := range sortedUnique(p.bad) {
-				if !seen[i] && i < len(ia) && i < len(ib) {
-					seen[i] = true
-					hs = append(hs, hunk{i, i + 1, i, i + 1})
+			do = func(it *Item, ia, ib *[]disasm.Inst) {
+				*ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, *ia)
+				*ib, _ = fc.decB.Decode(fc.b.at(p.b.addr, p.b.size), p.b.addr, *ib)
+				var hs []hunk
+				seen := map[int]bool{}
+				for _, i := range sortedUnique(p.bad) {
+					if !seen[i] && i < len(*ia) && i < len(*ib) {
+						seen[i] = true
+						hs = append(hs, hunk{i, i + 1, i, i + 1})
+					}
 				}
+				it.Lines = fc.render(*ia, *ib, hs, p)
+				it.Summary = fmt.Sprintf("%s to other code or data (the instructions are otherwise the same)", verb(len(hs), "instruction", "refers", "refer"))
 			}
-			it.Lines = fc.render(ia, ib, hs, p)
-			it.Summary = fmt.Sprintf("%s to other code or data (the instructions are otherwise the same)", verb(len(hs), "instruction", "refers", "refer"))
 		case p.class == Changed && len(dataLines) > 0:
-			ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, ia)
-			for _, i := range sortedUnique(dataInst) {
-				if i < len(ia) {
-					it.Lines = append(it.Lines, fmt.Sprintf("  +%#04x  %s", ia[i].PC-p.a.addr, fc.decA.Text(&ia[i], fc.namer(fc.a))))
+			do = func(it *Item, ia, _ *[]disasm.Inst) {
+				*ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, *ia)
+				for _, i := range sortedUnique(dataInst) {
+					if i < len(*ia) {
+						it.Lines = append(it.Lines, fmt.Sprintf("  +%#04x  %s", (*ia)[i].PC-p.a.addr, fc.decA.Text(&(*ia)[i], fc.namer(fc.a))))
+					}
 				}
-			}
-			for _, l := range unique(dataLines) {
-				it.Lines = append(it.Lines, "    "+l)
+				for _, l := range unique(dataLines) {
+					it.Lines = append(it.Lines, "    "+l)
+				}
 			}
 			it.Summary = "same code, but it refers to data that changed"
 		case p.class == Added || p.class == Removed:
-			it.Lines, it.LinesOmitted = fc.listing(p, opts.MaxListing)
+			do = func(it *Item, _, _ *[]disasm.Inst) { it.Lines, it.LinesOmitted = fc.listing(p, opts.MaxListing) }
 			it.Summary = fmt.Sprintf("%d bytes", max(it.SizeA, it.SizeB))
 		case p.class == Changed && fc.decA == nil && it.Summary == "":
 			it.Summary = fmt.Sprintf("bytes differ (%d → %d bytes)", it.SizeA, it.SizeB)
 		}
 		items = append(items, it)
+		jobs = append(jobs, do)
 	}
+	fc.renderItems(items, jobs, opts.Workers)
 	sortItems(items)
 	return items, counts
+}
+
+// renderJob fills in an item's lines, with buffers it may reuse.
+type renderJob func(it *Item, ia, ib *[]disasm.Inst)
+
+// renderItems runs jobs[k] on items[k], where there is a job, on workers
+// goroutines; each job touches only its own item and reads the layouts.
+func (fc *funcCmp) renderItems(items []Item, jobs []renderJob, workers int) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ia, ib []disasm.Inst
+			for k := range next {
+				jobs[k](&items[k], &ia, &ib)
+				if cap(ia) > maxKept {
+					ia = nil
+				}
+				if cap(ib) > maxKept {
+					ib = nil
+				}
+			}
+		}()
+	}
+	for k, j := range jobs {
+		if j != nil {
+			next <- k
+		}
+	}
+	close(next)
+	wg.Wait()
 }
 
 func (fc *funcCmp) listing(p *fpair, max int) ([]string, int) {
