@@ -145,6 +145,12 @@ func (d *Decoder) Decode(code []byte, pc uint64, dst []Inst) (out []Inst, err er
 		}
 	}()
 	out = dst[:0]
+	// An instruction takes 4 bytes on arm64 and about as many on average
+	// on amd64: room for that many up front, rather than growing (and
+	// copying) a slice of large structs many times over.
+	if want := len(code)/4 + 8; cap(out) < want {
+		out = make([]Inst, 0, want)
+	}
 	if d.arch == "arm64" {
 		return d.decodeARM64(code, pc, out), nil
 	}
