@@ -482,9 +482,11 @@ func (e *engine) compareTarMembers(parent *report.Node, wa, wb string, oa, ob fu
 			// The scan hashed their contents already.
 			ka[p.ai].dig, kb[p.bi].dig = p.a.dig, p.b.dig
 		}
+		var tasks []memberTask
 		for _, p := range differ {
+			x, y := ka[p.ai], kb[p.bi]
 			if part == "control" {
-				handled, err := e.compareDebControl(p.node, p.a.Name, ka[p.ai], kb[p.bi])
+				handled, err := e.compareDebControl(p.node, p.a.Name, x, y)
 				if err != nil {
 					return err
 				}
@@ -492,19 +494,22 @@ func (e *engine) compareTarMembers(parent *report.Node, wa, wb string, oa, ob fu
 					if strings.TrimPrefix(p.a.Name, "./") == "md5sums" {
 						e.deb.sumsNode = p.node
 					}
-					ka[p.ai].free()
-					kb[p.bi].free()
+					x.free()
+					y.free()
 					continue
 				}
 			}
 			if part == "data" && isChangelog(p.a.Name) {
 				e.order[p.node] = -1 // why this version exists: first
 			}
-			if err := e.compareBlobs(p.node, ka[p.ai], kb[p.bi], depth+1); err != nil {
-				return err
-			}
-			ka[p.ai].free()
-			kb[p.bi].free()
+			tasks = append(tasks, memberTask{size: max(x.size, y.size), run: func(c *engine) error {
+				defer x.free()
+				defer y.free()
+				return c.compareBlobs(p.node, x, y, depth+1)
+			}})
+		}
+		if err := e.compareMembers(tasks); err != nil {
+			return err
 		}
 	}
 	for _, p := range pairs {
@@ -615,43 +620,51 @@ func (e *engine) compareZip(parent *report.Node, a, b *blob, depth int) error {
 		return out
 	}
 	pairs := e.diffMembers(parent, ms(za), ms(zb))
+	var tasks []memberTask
 	for _, p := range pairs {
 		x, y := za.Members[p.ai], zb.Members[p.bi]
 		if !x.Regular() || !y.Regular() || (x.Method == y.Method && x.RawDigest == y.RawDigest) {
 			continue
 		}
-		ba, err := e.zipMember(za, x)
-		if err != nil {
-			return err
-		}
-		bb, err := e.zipMember(zb, y)
-		if err != nil {
-			ba.free()
-			return err
-		}
-		da, err1 := e.digest(ba)
-		db, err2 := e.digest(bb)
-		switch {
-		case err1 != nil || err2 != nil:
-			err = errorsJoin(err1, err2)
-		case da == db:
-			if x.Method == y.Method {
-				e.add(p.node, &report.Node{Name: "compressed data", Kind: verdict.KindCompression,
-					Summary: fmt.Sprintf("same content, different compressed bytes (%d vs %d bytes)", x.CompressedSize(), y.CompressedSize())})
-			}
-		default:
-			err = e.compareBlobs(p.node, ba, bb, depth+1)
-		}
-		ba.free()
-		bb.free()
-		if err != nil {
-			return err
-		}
+		tasks = append(tasks, memberTask{size: max(x.Size, y.Size), run: func(c *engine) error {
+			return c.compareZipMembers(p.node, za, zb, x, y, depth)
+		}})
+	}
+	if err := e.compareMembers(tasks); err != nil {
+		return err
 	}
 	for _, p := range pairs {
 		e.attach(parent, p.node)
 	}
 	return nil
+}
+
+// compareZipMembers compares two members of zips whose compressed bytes
+// differ.
+func (e *engine) compareZipMembers(n *report.Node, za, zb *archive.Zip, x, y *archive.ZipMember, depth int) error {
+	ba, err := e.zipMember(za, x)
+	if err != nil {
+		return err
+	}
+	defer ba.free()
+	bb, err := e.zipMember(zb, y)
+	if err != nil {
+		return err
+	}
+	defer bb.free()
+	da, err1 := e.digest(ba)
+	db, err2 := e.digest(bb)
+	switch {
+	case err1 != nil || err2 != nil:
+		return errorsJoin(err1, err2)
+	case da == db:
+		if x.Method == y.Method {
+			e.add(n, &report.Node{Name: "compressed data", Kind: verdict.KindCompression,
+				Summary: fmt.Sprintf("same content, different compressed bytes (%d vs %d bytes)", x.CompressedSize(), y.CompressedSize())})
+		}
+		return nil
+	}
+	return e.compareBlobs(n, ba, bb, depth+1)
 }
 
 func errorsJoin(a, b error) error {

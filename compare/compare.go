@@ -140,7 +140,7 @@ func Compare(ctx context.Context, rebuilt, shipped Input, opts Options) (*report
 	return r, nil
 }
 
-func sortedKeys(m map[string]bool) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -185,9 +185,8 @@ type engine struct {
 	budget  *archive.Budget
 	prog    func(Progress)
 	tempDir string
-	private string // made on first spill, removed by cleanup
-
-	privateMu sync.Mutex // guards private
+	// shared is what the forks of an engine (see fork) share with it.
+	shared *shared
 
 	buf []byte // one copy buffer for every hash: io.Copy would allocate 32 KiB per call
 
@@ -202,7 +201,21 @@ type engine struct {
 	order map[*report.Node]int
 	// deb is set while the members of two Debian packages are compared.
 	deb *debState
-	ids int // node IDs given out (report.Node.ID)
+}
+
+// shared is the state the forks of one comparison share.
+type shared struct {
+	mu      sync.Mutex
+	private string // made on first spill, removed by cleanup
+	ids     int    // node IDs given out (report.Node.ID)
+}
+
+// nextID returns a node ID no other node of the report has.
+func (e *engine) nextID() string {
+	e.shared.mu.Lock()
+	defer e.shared.mu.Unlock()
+	e.shared.ids++
+	return fmt.Sprintf("n%d", e.shared.ids)
 }
 
 func newEngine(ctx context.Context, opts Options, allowed []string) *engine {
@@ -219,12 +232,12 @@ func newEngine(ctx context.Context, opts Options, allowed []string) *engine {
 		}
 	}
 	return &engine{ctx: ctx, lim: lim, allowed: allowed, budget: archive.NewBudget(lim.archive()), buf: make([]byte, 256<<10),
-		prog: prog, tempDir: opts.TempDir, needed: map[string]bool{}, suggested: map[string]bool{}, order: map[*report.Node]int{}}
+		prog: prog, tempDir: opts.TempDir, shared: &shared{}, needed: map[string]bool{}, suggested: map[string]bool{}, order: map[*report.Node]int{}}
 }
 
 func (e *engine) cleanup() {
-	if e.private != "" {
-		os.RemoveAll(e.private)
+	if e.shared.private != "" {
+		os.RemoveAll(e.shared.private)
 	}
 }
 
@@ -322,16 +335,16 @@ func (e *engine) spillWith(r io.Reader, size int64, where string, buf []byte) (*
 
 // privateDir makes the private directory on first use.
 func (e *engine) privateDir() (string, error) {
-	e.privateMu.Lock()
-	defer e.privateMu.Unlock()
-	if e.private == "" {
+	e.shared.mu.Lock()
+	defer e.shared.mu.Unlock()
+	if e.shared.private == "" {
 		dir, err := os.MkdirTemp(e.tempDir, "reprove-compare-")
 		if err != nil {
 			return "", fmt.Errorf("make private directory: %w", err)
 		}
-		e.private = dir
+		e.shared.private = dir
 	}
-	return e.private, nil
+	return e.shared.private, nil
 }
 
 // note records something a comparison could not look into; it is no
