@@ -475,7 +475,7 @@ func (e *engine) compareTarMembers(parent *report.Node, wa, wb string, oa, ob fu
 		wg.Wait()
 		defer freeAll(ka)
 		defer freeAll(kb)
-		if err := errors.Join(errA, errB); err != nil {
+		if err := errorsJoin(errA, errB); err != nil {
 			return err
 		}
 		for _, p := range differ {
@@ -596,12 +596,19 @@ func (e *engine) keepTar(open func() (io.ReadCloser, error), where string, want 
 // compareZip compares two zip archives. Members whose compressed bytes are
 // equal (same method) are equal and never decompressed.
 func (e *engine) compareZip(parent *report.Node, a, b *blob, depth int) error {
-	za, err := archive.OpenZip(e.ctx, a.ra, a.size, a.where, e.budget)
-	if err != nil {
-		return err
-	}
-	zb, err := archive.OpenZip(e.ctx, b.ra, b.size, b.where, e.budget)
-	if err != nil {
+	// Both central directories at once: opening hashes every member's
+	// compressed bytes.
+	var za, zb *archive.Zip
+	var errA, errB error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		zb, errB = archive.OpenZip(e.ctx, b.ra, b.size, b.where, e.budget)
+	}()
+	za, errA = archive.OpenZip(e.ctx, a.ra, a.size, a.where, e.budget)
+	wg.Wait()
+	if err := errorsJoin(errA, errB); err != nil {
 		return err
 	}
 	if za.OutsideDigest != zb.OutsideDigest {
@@ -667,6 +674,8 @@ func (e *engine) compareZipMembers(n *report.Node, za, zb *archive.Zip, x, y *ar
 	return e.compareBlobs(n, ba, bb, depth+1)
 }
 
+// errorsJoin returns the first error that is not nil (the rebuilt side's,
+// when both sides were read at once and both failed).
 func errorsJoin(a, b error) error {
 	if a != nil {
 		return a
