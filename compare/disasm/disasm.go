@@ -81,6 +81,16 @@ type shapeKey struct {
 	refs int
 }
 
+// Reset forgets the numbers given out, keeping the room they took unless
+// there were more than max of them.
+func (s *Shapes) Reset(max int) {
+	if len(s.ids) > max {
+		s.ids = nil
+		return
+	}
+	clear(s.ids)
+}
+
 // ID returns in's number: equal for two instructions exactly when Equal
 // holds for them.
 func (s *Shapes) ID(in *Inst) int {

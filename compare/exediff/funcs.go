@@ -142,6 +142,7 @@ func compareFuncs(ctx context.Context, a, b *layout, m *mapper, opts Options) (*
 type scratch struct {
 	ia, ib []disasm.Inst
 	refsB  []disasm.Ref
+	shapes disasm.Shapes // numbers instructions for structural diffs
 	votes  []vote
 	ra, rb []uint64
 }
@@ -251,7 +252,7 @@ func (fc *funcCmp) decodePair(p *fpair, s *scratch, m *mapper) error {
 		}
 	}
 	p.class = Changed
-	p.hunks, p.summary = fc.structuralDiff(ta, tb, !decoded)
+	p.hunks, p.summary = fc.structuralDiff(ta, tb, !decoded, &s.shapes)
 	return nil
 }
 
@@ -286,12 +287,12 @@ func (fc *funcCmp) aligned(p *fpair, ia []disasm.Inst, refsB []disasm.Ref, s *sc
 //
 // whole says ia and ib are the whole functions (not only the stretch up
 // to the last byte that differs), so their lengths are worth telling.
-func (fc *funcCmp) structuralDiff(ia, ib []disasm.Inst, whole bool) ([]hunk, string) {
+func (fc *funcCmp) structuralDiff(ia, ib []disasm.Inst, whole bool, shapes *disasm.Shapes) ([]hunk, string) {
 	// An instruction's shape: the instruction with its addresses set
 	// aside (a number from shapes), then what each address names: the
 	// same object and offset on both sides, "·" for memory no object
 	// names; a value that is no address is kept as it is.
-	var shapes disasm.Shapes
+	shapes.Reset(maxKept)
 	shape := func(_ *disasm.Decoder, l *layout, ins []disasm.Inst) []string {
 		out := make([]string, len(ins))
 		var b []byte
