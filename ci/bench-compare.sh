@@ -7,14 +7,14 @@
 #   str            two builds of the go command differing in one string literal
 #   ins            two builds of a program, one with a function inserted
 # For each pair it prints both times and their ratio (target: reprove at
-# least 100x faster), reprove's peak RSS (target: at most 256 MB), both
+# least 100x faster), reprove's peak RSS (target: at most 256 MiB), both
 # text reports' lengths and their ratio (target: reprove's at least 10x
 # shorter), and whether each report names the pair's root cause (both must).
 # Then real release pairs, downloaded once from the npm registry, Debian's
 # mirror and the Go module proxy, cached by digest and pinned by sha256
 # (two versions of esbuild, of lefthook, of a Debian package with a
 # security fix in C; two Go toolchain module zips): reprove against
-# diffoscope (target: at least 30x faster, peak RSS at most 256 MB, the
+# diffoscope (target: at least 30x faster, peak RSS at most 256 MiB, the
 # cause -- toolchain, dependency or package version -- in the first 15
 # lines of reprove's text), and reprove's --json peak RSS on esbuild.
 # Then it compares a ~1 GB tar.gz pair and prints reprove's peak RSS.
@@ -78,14 +78,14 @@ bench() {
 	theirs=$(wc -l <"$work/$name.diffoscope.txt")
 	lratio=$(calc "$theirs / $ours")
 	named=$(bin/benchpeer check "$name" "$work")
-	printf '%-14s reprove %.3f s, diffoscope %.1f s: %.0fx faster (target >= 100x); peak RSS %d MB (target <= 256 MB); text %d vs %d lines: %.0fx shorter (target >= 10x); root cause named: %s\n' \
+	printf '%-14s reprove %.3f s, diffoscope %.1f s: %.0fx faster (target >= 100x); peak RSS %d MiB (target <= 256 MiB); text %d vs %d lines: %.0fx shorter (target >= 10x); root cause named: %s\n' \
 		"$name" "$best" "$dt" "$ratio" "$((rss / 1024))" "$ours" "$theirs" "$lratio" "$named"
 	if is "$ratio < 100"; then
 		echo "  below the 100x speed target"
 		status=1
 	fi
 	if [ "$rss" -gt $((256 * 1024)) ]; then
-		echo "  above the 256 MB memory target"
+		echo "  above the 256 MiB memory target"
 		status=1
 	fi
 	if is "$lratio < 10"; then
@@ -155,7 +155,7 @@ release() {
 	ours=$(wc -l <"$work/$name.reprove.txt")
 	if head -n 15 "$work/$name.reprove.txt" | grep -qF -- "$cause"; then named=yes; fi
 	if [ -n "$only" ]; then
-		printf '%-16s reprove %.2f s (diffoscope not run: %s); peak RSS %d MB; text %d lines; cause in the first 15 lines: %s\n' \
+		printf '%-16s reprove %.2f s (diffoscope not run: %s); peak RSS %d MiB; text %d lines; cause in the first 15 lines: %s\n' \
 			"$name" "$best" "$only" "$((rss / 1024))" "$ours" "$named"
 	else
 		rc=0
@@ -172,7 +172,7 @@ release() {
 		dt=$(calc "$t1 - $t0")
 		ratio=$(calc "$dt / $best")
 		theirs=$(wc -l <"$work/$name.diffoscope.txt")
-		printf '%-16s reprove %.2f s, diffoscope %.1f s: %.1fx faster (target >= 30x); peak RSS %d MB (target <= 256 MB); text %d vs %d lines; cause in the first 15 lines: %s\n' \
+		printf '%-16s reprove %.2f s, diffoscope %.1f s: %.1fx faster (target >= 30x); peak RSS %d MiB (target <= 256 MiB); text %d vs %d lines; cause in the first 15 lines: %s\n' \
 			"$name" "$best" "$dt" "$ratio" "$((rss / 1024))" "$ours" "$theirs" "$named"
 		if is "$ratio < 30"; then
 			echo "  below the 30x speed target"
@@ -180,7 +180,7 @@ release() {
 		fi
 	fi
 	if [ "$rss" -gt $((256 * 1024)) ]; then
-		echo "  above the 256 MB memory target"
+		echo "  above the 256 MiB memory target"
 		status=1
 	fi
 	if [ "$named" != yes ]; then
@@ -191,6 +191,9 @@ release() {
 }
 
 if [ "${BENCH_SKIP_RELEASES:-}" != 1 ]; then
+	# Both tools run in the same load, so the ratio holds on a busy
+	# machine; the times alone do not. Say what the load was.
+	echo "release pairs; load: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs" >&2
 	npm=https://registry.npmjs.org
 	deb=http://deb.debian.org
 	if e1=$(fetch esbuild-0.25.0.tgz $npm/@esbuild/linux-x64/-/linux-x64-0.25.0.tgz 822e9d5ff45b588f5af388f3ae17a4cd4d0d1b93d04220ee92956e941e7b8d9d) &&
@@ -199,9 +202,9 @@ if [ "${BENCH_SKIP_RELEASES:-}" != 1 ]; then
 		rc=0
 		/usr/bin/time -f '%M' -o "$work/esbuild-json.rss" bin/reprove compare --json "$e1" "$e2" >"$work/esbuild.json" || rc=$?
 		kb=$(tail -n 1 "$work/esbuild-json.rss")
-		printf '%-16s reprove --json wrote %d MB, peak RSS %d MB (target <= 256 MB)\n' esbuild-json "$(($(stat -c %s "$work/esbuild.json") / 1000000))" "$((kb / 1024))"
+		printf '%-16s reprove --json wrote %d MB, peak RSS %d MiB (target <= 256 MiB)\n' esbuild-json "$(($(stat -c %s "$work/esbuild.json") / 1000000))" "$((kb / 1024))"
 		if [ "$rc" != 3 ] || [ "$kb" -gt $((256 * 1024)) ]; then
-			echo "  exit $rc (want 3) or above the 256 MB memory target"
+			echo "  exit $rc (want 3) or above the 256 MiB memory target"
 			status=1
 		fi
 	else
@@ -256,11 +259,12 @@ if [ "${BENCH_SKIP_LARGE:-}" != 1 ] && [ "${BENCH_SKIP_SYNTHETIC:-}" != 1 ]; the
 		head -20 "$work/large.txt" >&2
 		status=1
 	fi
-	printf 'large-tar.gz: two %.2f GB files in %.1f s, peak RSS %d MB (target <= 256 MB)\n' \
+	printf 'large-tar.gz: two %.2f GB files in %.1f s, peak RSS %d MiB (target <= 256 MiB)\n' \
 		"$(calc "$size / 1000000000")" "$secs" "$((kb / 1024))"
 	if [ "$kb" -gt $((256 * 1024)) ]; then
-		echo "  above the 256 MB target"
+		echo "  above the 256 MiB target"
 		status=1
 	fi
 fi
+echo "done; load: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 exit $status

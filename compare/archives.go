@@ -2,6 +2,7 @@ package compare
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -267,6 +268,8 @@ func (e *engine) compareCompressed(parent *report.Node, a, b *blob, fa, fb forma
 	if err := errors.Join(errA, errB); err != nil {
 		return err
 	}
+	// What the scan kept need not be decompressed again.
+	oa, ob = ia.reopen(oa), ib.reopen(ob)
 	if ia.dig == ib.dig {
 		// Same content; do the compressed payloads differ beyond the header?
 		pa := &blob{ra: io.NewSectionReader(a.ra, ha, a.size-ha), size: a.size - ha, where: a.where + " (payload)"}
@@ -313,6 +316,65 @@ type streamInfo struct {
 	f       format.Format
 	members []*member // when f is Tar
 	trailer archive.Trailer
+	// kept is the whole decompressed content when it is at most
+	// keepDecompressed bytes, else nil.
+	kept *keeper
+}
+
+// keepDecompressed is the most a scan keeps of one decompressed stream,
+// so that the members that differ are read from memory rather than
+// decompressed a second time (a .deb's tars, an npm package). An xz
+// decoder alone allocates its whole dictionary (8 MiB at -6) each time it
+// starts.
+const keepDecompressed = 16 << 20
+
+// reopen returns an opener of what the scan kept, or open when it kept
+// nothing.
+func (s *streamInfo) reopen(open func() (io.ReadCloser, error)) func() (io.ReadCloser, error) {
+	if s.kept == nil {
+		return open
+	}
+	return func() (io.ReadCloser, error) {
+		rs := make([]io.Reader, len(s.kept.chunks))
+		for i, c := range s.kept.chunks {
+			rs[i] = bytes.NewReader(c)
+		}
+		return io.NopCloser(io.MultiReader(rs...)), nil
+	}
+}
+
+// keeper collects what is written to it, in chunks (a stream of unknown
+// length is never copied to grow), up to max bytes; past that it drops
+// everything and collects no more.
+type keeper struct {
+	chunks [][]byte
+	n, max int
+	over   bool
+}
+
+const keepChunk = 1 << 20
+
+func (k *keeper) Write(p []byte) (int, error) {
+	if k.over {
+		return len(p), nil
+	}
+	if k.n+len(p) > k.max {
+		k.over, k.chunks = true, nil
+		return len(p), nil
+	}
+	k.n += len(p)
+	for q := p; len(q) > 0; {
+		last := len(k.chunks) - 1
+		if last < 0 || len(k.chunks[last]) == cap(k.chunks[last]) {
+			k.chunks = append(k.chunks, make([]byte, 0, keepChunk))
+			last++
+		}
+		c := k.chunks[last]
+		m := min(len(q), cap(c)-len(c))
+		k.chunks[last] = append(c, q[:m]...)
+		q = q[m:]
+	}
+	return len(p), nil
 }
 
 // scanStream reads a decompressed stream once: its digest, its format and,
@@ -332,7 +394,8 @@ func (e *engine) scanStream(open func() (io.ReadCloser, error), where string, bu
 	}
 	info := &streamInfo{f: format.Detect(head, int64(len(head)))}
 	d := digest.SHA256.Digester()
-	tee := io.TeeReader(br, d.Hash())
+	k := &keeper{max: keepDecompressed}
+	tee := io.TeeReader(br, io.MultiWriter(d.Hash(), k))
 	if info.f == format.Tar {
 		if info.members, info.trailer, err = e.listTarReader(tee, where, buf); err != nil {
 			return nil, err
@@ -344,6 +407,9 @@ func (e *engine) scanStream(open func() (io.ReadCloser, error), where string, bu
 		return nil, err
 	}
 	info.dig = d.Digest()
+	if !k.over {
+		info.kept = k
+	}
 	return info, nil
 }
 
@@ -396,19 +462,31 @@ func (e *engine) compareTarMembers(parent *report.Node, wa, wb string, oa, ob fu
 		}
 	}
 	if len(differ) > 0 {
-		ka, err := e.keepTar(oa, wa, wantA)
-		if err != nil {
-			return err
-		}
+		// Both sides at once, each with its own copy buffer.
+		var ka, kb map[int]*blob
+		var errA, errB error
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			kb, errB = e.keepTar(ob, wb, wantB, make([]byte, len(e.buf)))
+		}()
+		ka, errA = e.keepTar(oa, wa, wantA, e.buf)
+		wg.Wait()
 		defer freeAll(ka)
-		kb, err := e.keepTar(ob, wb, wantB)
-		if err != nil {
+		defer freeAll(kb)
+		if err := errorsJoin(errA, errB); err != nil {
 			return err
 		}
-		defer freeAll(kb)
 		for _, p := range differ {
+			// The scan hashed their contents already.
+			ka[p.ai].dig, kb[p.bi].dig = p.a.dig, p.b.dig
+		}
+		var tasks []memberTask
+		for _, p := range differ {
+			x, y := ka[p.ai], kb[p.bi]
 			if part == "control" {
-				handled, err := e.compareDebControl(p.node, p.a.Name, ka[p.ai], kb[p.bi])
+				handled, err := e.compareDebControl(p.node, p.a.Name, x, y)
 				if err != nil {
 					return err
 				}
@@ -416,19 +494,22 @@ func (e *engine) compareTarMembers(parent *report.Node, wa, wb string, oa, ob fu
 					if strings.TrimPrefix(p.a.Name, "./") == "md5sums" {
 						e.deb.sumsNode = p.node
 					}
-					ka[p.ai].free()
-					kb[p.bi].free()
+					x.free()
+					y.free()
 					continue
 				}
 			}
 			if part == "data" && isChangelog(p.a.Name) {
 				e.order[p.node] = -1 // why this version exists: first
 			}
-			if err := e.compareBlobs(p.node, ka[p.ai], kb[p.bi], depth+1); err != nil {
-				return err
-			}
-			ka[p.ai].free()
-			kb[p.bi].free()
+			tasks = append(tasks, memberTask{size: max(x.size, y.size), run: func(c *engine) error {
+				defer x.free()
+				defer y.free()
+				return c.compareBlobs(p.node, x, y, depth+1)
+			}})
+		}
+		if err := e.compareMembers(tasks); err != nil {
+			return err
 		}
 	}
 	for _, p := range pairs {
@@ -479,7 +560,9 @@ func (e *engine) listTarReader(r io.Reader, where string, buf []byte) ([]*member
 	return out, t, nil
 }
 
-func (e *engine) keepTar(open func() (io.ReadCloser, error), where string, want map[int]bool) (map[int]*blob, error) {
+// keepTar keeps the members of the tar open reads whose indices are in
+// want. It may run for both sides at once (see scanStream).
+func (e *engine) keepTar(open func() (io.ReadCloser, error), where string, want map[int]bool, buf []byte) (map[int]*blob, error) {
 	rc, err := open()
 	if err != nil {
 		return nil, err
@@ -492,7 +575,7 @@ func (e *engine) keepTar(open func() (io.ReadCloser, error), where string, want 
 		if !want[i] {
 			return nil
 		}
-		b, err := e.spill(body, en.Size, where+": "+en.Name)
+		b, err := e.spillWith(body, en.Size, where+": "+en.Name, buf)
 		if err != nil {
 			return err
 		}
@@ -513,12 +596,19 @@ func (e *engine) keepTar(open func() (io.ReadCloser, error), where string, want 
 // compareZip compares two zip archives. Members whose compressed bytes are
 // equal (same method) are equal and never decompressed.
 func (e *engine) compareZip(parent *report.Node, a, b *blob, depth int) error {
-	za, err := archive.OpenZip(e.ctx, a.ra, a.size, a.where, e.budget)
-	if err != nil {
-		return err
-	}
-	zb, err := archive.OpenZip(e.ctx, b.ra, b.size, b.where, e.budget)
-	if err != nil {
+	// Both central directories at once: opening hashes every member's
+	// compressed bytes.
+	var za, zb *archive.Zip
+	var errA, errB error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		zb, errB = archive.OpenZip(e.ctx, b.ra, b.size, b.where, e.budget)
+	}()
+	za, errA = archive.OpenZip(e.ctx, a.ra, a.size, a.where, e.budget)
+	wg.Wait()
+	if err := errorsJoin(errA, errB); err != nil {
 		return err
 	}
 	if za.OutsideDigest != zb.OutsideDigest {
@@ -537,38 +627,18 @@ func (e *engine) compareZip(parent *report.Node, a, b *blob, depth int) error {
 		return out
 	}
 	pairs := e.diffMembers(parent, ms(za), ms(zb))
+	var tasks []memberTask
 	for _, p := range pairs {
 		x, y := za.Members[p.ai], zb.Members[p.bi]
 		if !x.Regular() || !y.Regular() || (x.Method == y.Method && x.RawDigest == y.RawDigest) {
 			continue
 		}
-		ba, err := e.zipMember(za, x)
-		if err != nil {
-			return err
-		}
-		bb, err := e.zipMember(zb, y)
-		if err != nil {
-			ba.free()
-			return err
-		}
-		da, err1 := e.digest(ba)
-		db, err2 := e.digest(bb)
-		switch {
-		case err1 != nil || err2 != nil:
-			err = errorsJoin(err1, err2)
-		case da == db:
-			if x.Method == y.Method {
-				e.add(p.node, &report.Node{Name: "compressed data", Kind: verdict.KindCompression,
-					Summary: fmt.Sprintf("same content, different compressed bytes (%d vs %d bytes)", x.CompressedSize(), y.CompressedSize())})
-			}
-		default:
-			err = e.compareBlobs(p.node, ba, bb, depth+1)
-		}
-		ba.free()
-		bb.free()
-		if err != nil {
-			return err
-		}
+		tasks = append(tasks, memberTask{size: max(x.Size, y.Size), run: func(c *engine) error {
+			return c.compareZipMembers(p.node, za, zb, x, y, depth)
+		}})
+	}
+	if err := e.compareMembers(tasks); err != nil {
+		return err
 	}
 	for _, p := range pairs {
 		e.attach(parent, p.node)
@@ -576,6 +646,36 @@ func (e *engine) compareZip(parent *report.Node, a, b *blob, depth int) error {
 	return nil
 }
 
+// compareZipMembers compares two members of zips whose compressed bytes
+// differ.
+func (e *engine) compareZipMembers(n *report.Node, za, zb *archive.Zip, x, y *archive.ZipMember, depth int) error {
+	ba, err := e.zipMember(za, x)
+	if err != nil {
+		return err
+	}
+	defer ba.free()
+	bb, err := e.zipMember(zb, y)
+	if err != nil {
+		return err
+	}
+	defer bb.free()
+	da, err1 := e.digest(ba)
+	db, err2 := e.digest(bb)
+	switch {
+	case err1 != nil || err2 != nil:
+		return errorsJoin(err1, err2)
+	case da == db:
+		if x.Method == y.Method {
+			e.add(n, &report.Node{Name: "compressed data", Kind: verdict.KindCompression,
+				Summary: fmt.Sprintf("same content, different compressed bytes (%d vs %d bytes)", x.CompressedSize(), y.CompressedSize())})
+		}
+		return nil
+	}
+	return e.compareBlobs(n, ba, bb, depth+1)
+}
+
+// errorsJoin returns the first error that is not nil (the rebuilt side's,
+// when both sides were read at once and both failed).
 func errorsJoin(a, b error) error {
 	if a != nil {
 		return a

@@ -62,3 +62,26 @@ func BenchmarkToolchainTarGz(b *testing.B) {
 	x, y := toolchainLike(4000)
 	benchPair(b, fixture.Gzip(fixture.Tar(x...), fixture.Epoch, 6), fixture.Gzip(fixture.Tar(y...), fixture.Epoch, 6))
 }
+
+// debLike is a Debian-package-like pair: an ar holding an xz tar whose
+// members are mostly equal, a few with other content (the members kept
+// for a closer look come from the scan, not a second decompression).
+func debLike() (a, b []byte) {
+	x, y := toolchainLike(150)
+	for i := 7; i < len(y); i += 37 {
+		body := append([]byte{}, y[i].Body...)
+		body[len(body)/2] ^= 1
+		y[i].Body = body
+	}
+	deb := func(ms []M) []byte {
+		return fixture.Ar(
+			M{Name: "debian-binary", Body: []byte("2.0\n"), Type: tar.TypeReg},
+			M{Name: "data.tar.xz", Body: fixture.Xz(fixture.Tar(ms...)), Type: tar.TypeReg})
+	}
+	return deb(x), deb(y)
+}
+
+func BenchmarkDebLike(b *testing.B) {
+	x, y := debLike()
+	benchPair(b, x, y)
+}

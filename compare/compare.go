@@ -140,7 +140,7 @@ func Compare(ctx context.Context, rebuilt, shipped Input, opts Options) (*report
 	return r, nil
 }
 
-func sortedKeys(m map[string]bool) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)
@@ -185,7 +185,8 @@ type engine struct {
 	budget  *archive.Budget
 	prog    func(Progress)
 	tempDir string
-	private string // made on first spill, removed by cleanup
+	// shared is what the forks of an engine (see fork) share with it.
+	shared *shared
 
 	buf []byte // one copy buffer for every hash: io.Copy would allocate 32 KiB per call
 
@@ -200,7 +201,21 @@ type engine struct {
 	order map[*report.Node]int
 	// deb is set while the members of two Debian packages are compared.
 	deb *debState
-	ids int // node IDs given out (report.Node.ID)
+}
+
+// shared is the state the forks of one comparison share.
+type shared struct {
+	mu      sync.Mutex
+	private string // made on first spill, removed by cleanup
+	ids     int    // node IDs given out (report.Node.ID)
+}
+
+// nextID returns a node ID no other node of the report has.
+func (e *engine) nextID() string {
+	e.shared.mu.Lock()
+	defer e.shared.mu.Unlock()
+	e.shared.ids++
+	return fmt.Sprintf("n%d", e.shared.ids)
 }
 
 func newEngine(ctx context.Context, opts Options, allowed []string) *engine {
@@ -217,12 +232,12 @@ func newEngine(ctx context.Context, opts Options, allowed []string) *engine {
 		}
 	}
 	return &engine{ctx: ctx, lim: lim, allowed: allowed, budget: archive.NewBudget(lim.archive()), buf: make([]byte, 256<<10),
-		prog: prog, tempDir: opts.TempDir, needed: map[string]bool{}, suggested: map[string]bool{}, order: map[*report.Node]int{}}
+		prog: prog, tempDir: opts.TempDir, shared: &shared{}, needed: map[string]bool{}, suggested: map[string]bool{}, order: map[*report.Node]int{}}
 }
 
 func (e *engine) cleanup() {
-	if e.private != "" {
-		os.RemoveAll(e.private)
+	if e.shared.private != "" {
+		os.RemoveAll(e.shared.private)
 	}
 }
 
@@ -287,6 +302,12 @@ func (e *engine) sniff(b *blob) (format.Format, error) {
 // spill stores r (of the given size, -1 if unknown) as a blob: in memory
 // up to 1 MiB, else in a file of the private directory.
 func (e *engine) spill(r io.Reader, size int64, where string) (*blob, error) {
+	return e.spillWith(r, size, where, e.buf)
+}
+
+// spillWith is spill with its own copy buffer: it may run on two sides at
+// once.
+func (e *engine) spillWith(r io.Reader, size int64, where string, buf []byte) (*blob, error) {
 	const inMemory = 1 << 20
 	if size >= 0 && size <= inMemory {
 		buf := make([]byte, size)
@@ -295,24 +316,35 @@ func (e *engine) spill(r io.Reader, size int64, where string) (*blob, error) {
 		}
 		return &blob{ra: bytes.NewReader(buf), size: size, where: where}, nil
 	}
-	if e.private == "" {
-		dir, err := os.MkdirTemp(e.tempDir, "reprove-compare-")
-		if err != nil {
-			return nil, fmt.Errorf("make private directory: %w", err)
-		}
-		e.private = dir
+	dir, err := e.privateDir()
+	if err != nil {
+		return nil, err
 	}
-	f, err := os.CreateTemp(e.private, "member-")
+	f, err := os.CreateTemp(dir, "member-")
 	if err != nil {
 		return nil, fmt.Errorf("spill %s: %w", where, err)
 	}
-	n, err := io.CopyBuffer(f, r, e.buf)
+	n, err := io.CopyBuffer(f, r, buf)
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return nil, err
 	}
 	return &blob{ra: f, size: n, where: where, release: func() { f.Close(); os.Remove(f.Name()) }}, nil
+}
+
+// privateDir makes the private directory on first use.
+func (e *engine) privateDir() (string, error) {
+	e.shared.mu.Lock()
+	defer e.shared.mu.Unlock()
+	if e.shared.private == "" {
+		dir, err := os.MkdirTemp(e.tempDir, "reprove-compare-")
+		if err != nil {
+			return "", fmt.Errorf("make private directory: %w", err)
+		}
+		e.shared.private = dir
+	}
+	return e.shared.private, nil
 }
 
 // note records something a comparison could not look into; it is no

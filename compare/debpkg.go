@@ -171,15 +171,16 @@ func (e *engine) linkSums(sumsNode *report.Node) {
 		byName[strings.TrimPrefix(c.Name, "./")] = c
 	}
 	allEffects := true
-	for p, n := range d.sums {
+	// In path order, so that the IDs are the same every time.
+	for _, p := range sortedKeys(d.sums) {
+		n := d.sums[p]
 		t := byName[p]
 		if t == nil {
 			allEffects = false
 			continue
 		}
 		if t.ID == "" {
-			e.ids++
-			t.ID = fmt.Sprintf("n%d", e.ids)
+			t.ID = e.nextID()
 		}
 		n.See, n.Effect = t.ID, true
 	}

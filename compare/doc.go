@@ -67,7 +67,11 @@
 //
 // Archives are read as streams, never extracted by member name; differing
 // members are held in memory when small, else in a private directory under
-// Options.TempDir that is removed before Files returns. Limits bound members,
+// Options.TempDir that is removed before Files returns. A compressed
+// stream is decompressed once when its content is at most 16 MiB (the
+// scan keeps it), else twice: once to list and hash its members, once to
+// keep those that differ. Differing members are compared two at a time,
+// those over 4 MiB alone, and their findings joined in member order. Limits bound members,
 // nesting, expanded bytes, compression ratio, decompressor windows, what
 // debug/* may parse and how much code and data is held for analysis (see
 // Limits). Executables are opened through internal/exefile, the hardened

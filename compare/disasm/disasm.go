@@ -14,7 +14,6 @@ package disasm
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"strings"
 
 	"golang.org/x/arch/arm64/arm64asm"
@@ -82,6 +81,16 @@ type shapeKey struct {
 	refs int
 }
 
+// Reset forgets the numbers given out, keeping the room they took unless
+// there were more than max of them.
+func (s *Shapes) Reset(max int) {
+	if len(s.ids) > max {
+		s.ids = nil
+		return
+	}
+	clear(s.ids)
+}
+
 // ID returns in's number: equal for two instructions exactly when Equal
 // holds for them.
 func (s *Shapes) ID(in *Inst) int {
@@ -146,6 +155,12 @@ func (d *Decoder) Decode(code []byte, pc uint64, dst []Inst) (out []Inst, err er
 		}
 	}()
 	out = dst[:0]
+	// An instruction takes 4 bytes on arm64 and about as many on average
+	// on amd64: room for that many up front, rather than growing (and
+	// copying) a slice of large structs many times over.
+	if want := len(code)/4 + 8; cap(out) < want {
+		out = make([]Inst, 0, want)
+	}
 	if d.arch == "arm64" {
 		return d.decodeARM64(code, pc, out), nil
 	}
@@ -250,13 +265,14 @@ func TrimPadding(ins []Inst) []Inst {
 	return ins[:n]
 }
 
-// Shift returns the instructions of code (at address pc) from those of
-// a, decoded from code of the same length, when code differs from a's
-// bytes only inside a's PC-relative displacement fields: x86 decoding
-// does not depend on a displacement's value, so such code is a's
-// instructions with other displacements, and need not be decoded again.
-// ok is false when that does not hold (or for arm64): decode code.
-func (d *Decoder) Shift(a []Inst, code []byte, pc uint64, dst []Inst) (out []Inst, ok bool) {
+// ShiftRefs returns the Refs of the instructions of code (at address
+// pc), one after another, when code differs from a's bytes only inside
+// a's PC-relative displacement fields: x86 decoding does not depend on a
+// displacement's value, so such code is a's instructions with other
+// displacements (instruction i is Equal to a[i] and has as many Refs), and
+// need not be decoded, nor its instructions held. ok is false when that
+// does not hold (or for arm64): decode code.
+func (d *Decoder) ShiftRefs(a []Inst, code []byte, pc uint64, dst []Ref) (out []Ref, ok bool) {
 	if d.arch == "arm64" {
 		return dst, false
 	}
@@ -268,8 +284,6 @@ func (d *Decoder) Shift(a []Inst, code []byte, pc uint64, dst []Inst) (out []Ins
 			return dst, false
 		}
 		y := code[off : off+x.Len]
-		in := *x
-		in.PC, in.raw = pc+uint64(off), y
 		if x.relLen > 0 {
 			f0, f1 := int(x.relOff), int(x.relOff)+int(x.relLen)
 			if !bytes.Equal(x.raw[:f0], y[:f0]) || !bytes.Equal(x.raw[f1:], y[f1:]) {
@@ -286,12 +300,15 @@ func (d *Decoder) Shift(a []Inst, code []byte, pc uint64, dst []Inst) (out []Ins
 			default:
 				return dst, false
 			}
-			in.Refs = slices.Clone(x.Refs)
-			in.Refs[x.relRef].Addr = in.PC + uint64(x.Len) + uint64(disp)
-		} else if !bytes.Equal(x.raw, y) {
-			return dst, false
+			n := len(out)
+			out = append(out, x.Refs...)
+			out[n+int(x.relRef)].Addr = pc + uint64(off) + uint64(x.Len) + uint64(disp)
+		} else {
+			if !bytes.Equal(x.raw, y) {
+				return dst, false
+			}
+			out = append(out, x.Refs...)
 		}
-		out = append(out, in)
 		off += x.Len
 	}
 	if off != len(code) {

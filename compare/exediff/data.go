@@ -156,7 +156,8 @@ func (w *words) same(x, y []byte) bool {
 	if w.m.consistent(va, vb) {
 		return true
 	}
-	for _, d := range w.m.shiftsNear(va) {
+	var buf [3]uint64
+	for _, d := range w.m.shiftsNear(va, buf[:0]) {
 		if va+d == vb {
 			return true
 		}
@@ -178,7 +179,8 @@ func (w *words) sameOffsets(x, y []byte, baseA, baseB uint64) bool {
 		}
 		same, decided := w.m.resolve(ra, rb, false)
 		if !decided {
-			same = w.m.consistent(ra, rb) || slices.Contains(w.m.shiftsNear(ra), rb-ra)
+			var buf [3]uint64
+			same = w.m.consistent(ra, rb) || slices.Contains(w.m.shiftsNear(ra, buf[:0]), rb-ra)
 		}
 		if !same {
 			return false
@@ -380,6 +382,7 @@ func unnamedData(a, b *layout, w *words) []Item {
 		var first uint64
 		var lines []string
 		var addrs []uint64
+		cands := make([]uint64, 0, 16) // reused word after word
 		for off := (ptr - s.Addr%ptr) % ptr; off+ptr <= uint64(len(x)); off += ptr {
 			addr := s.Addr + off
 			if skip(addr) {
@@ -393,7 +396,7 @@ func unnamedData(a, b *layout, w *words) []Item {
 			// refers to); a new shift must hold for the next two words,
 			// one of them not zero.
 			found := false
-			cands := w.m.shiftsNear(addr)
+			cands = w.m.shiftsNear(addr, cands)
 			for k := uint64(1); k <= 4; k++ {
 				cands = append(cands, shift+k*ptr, shift-k*ptr)
 			}

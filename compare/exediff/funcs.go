@@ -105,24 +105,21 @@ func compareFuncs(ctx context.Context, a, b *layout, m *mapper, opts Options) (*
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var votes []vote
-			var ra, rb []uint64
-			var ia, ib []disasm.Inst
+			var s scratch
 			for p := range ch {
-				var err error
-				ia, ib, err = fc.decodePair(p, ia, ib, &votes, &ra, &rb, m)
-				if err != nil {
+				if err := fc.decodePair(p, &s, m); err != nil {
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
 					}
 					mu.Unlock()
 				}
+				s.shrink()
 			}
-			m.addVotes(votes)
+			m.addVotes(s.votes)
 			mu.Lock()
-			fc.refsA = append(fc.refsA, ra...)
-			fc.refsB = append(fc.refsB, rb...)
+			fc.refsA = append(fc.refsA, s.ra...)
+			fc.refsB = append(fc.refsB, s.rb...)
 			mu.Unlock()
 		}()
 	}
@@ -140,9 +137,37 @@ func compareFuncs(ctx context.Context, a, b *layout, m *mapper, opts Options) (*
 	return fc, firstErr
 }
 
+// scratch is what one decoding worker reuses from function to function,
+// and what it gathers: votes, and the addresses the code refers to.
+type scratch struct {
+	ia, ib []disasm.Inst
+	refsB  []disasm.Ref
+	shapes disasm.Shapes // numbers instructions for structural diffs
+	votes  []vote
+	ra, rb []uint64
+}
+
+// maxKept is the most instructions a worker's buffers keep between
+// functions: one very large function (a generated table of intrinsics,
+// 60,000 instructions of some 300 bytes each) must not hold its buffers'
+// memory for the rest of the comparison.
+const maxKept = 1 << 14
+
+func (s *scratch) shrink() {
+	if cap(s.ia) > maxKept {
+		s.ia = nil
+	}
+	if cap(s.ib) > maxKept {
+		s.ib = nil
+	}
+	if cap(s.refsB) > maxKept {
+		s.refsB = nil
+	}
+}
+
 // decodePair compares a function with its peer instruction by
 // instruction.
-func (fc *funcCmp) decodePair(p *fpair, ia, ib []disasm.Inst, votes *[]vote, ra, rb *[]uint64, m *mapper) ([]disasm.Inst, []disasm.Inst, error) {
+func (fc *funcCmp) decodePair(p *fpair, s *scratch, m *mapper) error {
 	ca, cb := fc.a.at(p.a.addr, p.a.size), fc.b.at(p.b.addr, p.b.size)
 	// A function at the same address whose bytes differ only up to some
 	// point is decoded only that far: past it, the same bytes at the same
@@ -156,14 +181,15 @@ func (fc *funcCmp) decodePair(p *fpair, ia, ib []disasm.Inst, votes *[]vote, ra,
 			last--
 		}
 		if end := last + 16; end < len(ca) {
-			pre, err := fc.decA.Decode(ca[:end], p.a.addr, ia)
+			pre, err := fc.decA.Decode(ca[:end], p.a.addr, s.ia)
 			if err == nil {
+				s.ia = pre
 				n := 0
 				for i := range pre {
 					n += pre[i].Len
 					if n > last {
 						if !pre[i].Bad && n <= end-1 {
-							ca, cb, ia, decoded = ca[:n], cb[:n], pre[:i+1], true
+							ca, cb, s.ia, decoded = ca[:n], cb[:n], pre[:i+1], true
 						}
 						break
 					}
@@ -173,68 +199,87 @@ func (fc *funcCmp) decodePair(p *fpair, ia, ib []disasm.Inst, votes *[]vote, ra,
 	}
 	var err error
 	if !decoded {
-		if ia, err = fc.decA.Decode(ca, p.a.addr, ia); err != nil {
-			return ia, ib, fmt.Errorf("rebuilt: %s: %w", p.a.name, err)
+		if s.ia, err = fc.decA.Decode(ca, p.a.addr, s.ia); err != nil {
+			return fmt.Errorf("rebuilt: %s: %w", p.a.name, err)
 		}
 	}
-	if len(ca) != len(cb) || fc.a.f.Arch != fc.b.f.Arch {
-		ib, err = fc.decB.Decode(cb, p.b.addr, ib)
-	} else if shifted, ok := fc.decB.Shift(ia, cb, p.b.addr, ib); ok {
-		ib = shifted
-	} else {
-		ib, err = fc.decB.Decode(cb, p.b.addr, ib)
-	}
-	if err != nil {
-		return ia, ib, fmt.Errorf("shipped: %s: %w", p.b.name, err)
-	}
+	ia := s.ia
 	for i := range ia {
 		for _, r := range ia[i].Refs {
-			*ra = append(*ra, r.Addr)
+			s.ra = append(s.ra, r.Addr)
 		}
 	}
+	if len(ca) == len(cb) && fc.a.f.Arch == fc.b.f.Arch {
+		// The common case of code that moved: the same instructions
+		// with other displacements. Only their references are needed.
+		if refs, ok := fc.decB.ShiftRefs(ia, cb, p.b.addr, s.refsB); ok {
+			s.refsB = refs
+			for _, r := range refs {
+				s.rb = append(s.rb, r.Addr)
+			}
+			fc.aligned(p, disasm.TrimPadding(ia), refs, s, m)
+			return nil
+		}
+	}
+	if s.ib, err = fc.decB.Decode(cb, p.b.addr, s.ib); err != nil {
+		return fmt.Errorf("shipped: %s: %w", p.b.name, err)
+	}
+	ib := s.ib
 	for i := range ib {
 		for _, r := range ib[i].Refs {
-			*rb = append(*rb, r.Addr)
+			s.rb = append(s.rb, r.Addr)
 		}
 	}
 	// Padding after the last instruction differs in length when only the
 	// alignment of what follows changed.
 	ta, tb := disasm.TrimPadding(ia), disasm.TrimPadding(ib)
 	if len(ta) == len(tb) {
-		ia, ib := ta, tb
-		aligned := true
-		for i := range ia {
-			if !disasm.Equal(&ia[i], &ib[i]) {
-				aligned = false
+		same := true
+		for i := range ta {
+			if !disasm.Equal(&ta[i], &tb[i]) {
+				same = false
 				break
 			}
 		}
-		if aligned {
-			p.class = Moved
-			var mine []vote
-			for i := range ia {
-				for k, r := range ia[i].Refs {
-					s := ib[i].Refs[k]
-					same, decided := m.resolve(r.Addr, s.Addr, r.Soft)
-					switch {
-					case !decided:
-						mine = append(mine, vote{r.Addr, s.Addr})
-						p.pending = append(p.pending, refPair{r.Addr, s.Addr, i})
-					case !same:
-						p.bad = append(p.bad, i)
-					}
-				}
+		if same {
+			refs := s.refsB[:0]
+			for i := range tb {
+				refs = append(refs, tb[i].Refs...)
 			}
-			*votes = append(*votes, mine...)
-			if len(p.bad) > 0 {
-				p.class = Changed
-			}
-			return ia, ib, nil
+			s.refsB = refs
+			fc.aligned(p, ta, refs, s, m)
+			return nil
 		}
 	}
 	p.class = Changed
-	p.hunks, p.summary = fc.structuralDiff(ta, tb, !decoded)
-	return ia, ib, nil
+	p.hunks, p.summary = fc.structuralDiff(ta, tb, !decoded, &s.shapes)
+	return nil
+}
+
+// aligned judges a function whose instructions are Equal to its peer's,
+// whose references are refsB (one after another, as many as ia's): it
+// moved when every pair of references agrees. Pairs no object decides
+// are votes, and wait for them (fpair.pending).
+func (fc *funcCmp) aligned(p *fpair, ia []disasm.Inst, refsB []disasm.Ref, s *scratch, m *mapper) {
+	p.class = Moved
+	j := 0
+	for i := range ia {
+		for _, r := range ia[i].Refs {
+			rb := refsB[j].Addr
+			j++
+			same, decided := m.resolve(r.Addr, rb, r.Soft)
+			switch {
+			case !decided:
+				s.votes = append(s.votes, vote{r.Addr, rb})
+				p.pending = append(p.pending, refPair{r.Addr, rb, i})
+			case !same:
+				p.bad = append(p.bad, i)
+			}
+		}
+	}
+	if len(p.bad) > 0 {
+		p.class = Changed
+	}
 }
 
 // structuralDiff aligns two instruction streams that differ in more than
@@ -242,12 +287,12 @@ func (fc *funcCmp) decodePair(p *fpair, ia, ib []disasm.Inst, votes *[]vote, ra,
 //
 // whole says ia and ib are the whole functions (not only the stretch up
 // to the last byte that differs), so their lengths are worth telling.
-func (fc *funcCmp) structuralDiff(ia, ib []disasm.Inst, whole bool) ([]hunk, string) {
+func (fc *funcCmp) structuralDiff(ia, ib []disasm.Inst, whole bool, shapes *disasm.Shapes) ([]hunk, string) {
 	// An instruction's shape: the instruction with its addresses set
 	// aside (a number from shapes), then what each address names: the
 	// same object and offset on both sides, "·" for memory no object
 	// names; a value that is no address is kept as it is.
-	var shapes disasm.Shapes
+	shapes.Reset(maxKept)
 	shape := func(_ *disasm.Decoder, l *layout, ins []disasm.Inst) []string {
 		out := make([]string, len(ins))
 		var b []byte
@@ -341,7 +386,10 @@ func (fc *funcCmp) namer(l *layout) func(uint64) string {
 func (fc *funcCmp) finish(m *mapper, opts Options, w *words) ([]Item, Counts) {
 	var items []Item
 	var counts Counts
-	var ia, ib []disasm.Inst
+	// Rendering an item (decoding its function again, writing its
+	// instructions) is the slow part: it waits for the classification
+	// below, then runs in parallel. jobs[k] fills items[k].
+	var jobs []renderJob
 	slices.Sort(w.changed)
 	fc.findUsers(w)
 	for _, p := range fc.pairs {
@@ -373,45 +421,88 @@ func (fc *funcCmp) finish(m *mapper, opts Options, w *words) ([]Item, Counts) {
 		if p.b != nil {
 			it.Name, it.Section, it.AddrB, it.SizeB = p.b.name, p.b.sec, p.b.addr, p.b.size
 		}
+		p := p
+		var do renderJob
 		switch {
 		case p.class == Changed && len(p.hunks) > 0:
-			ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, ia)
-			ib, _ = fc.decB.Decode(fc.b.at(p.b.addr, p.b.size), p.b.addr, ib)
-			it.Lines = fc.render(disasm.TrimPadding(ia), disasm.TrimPadding(ib), p.hunks, p)
+			do = func(it *Item, ia, ib *[]disasm.Inst) {
+				*ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, *ia)
+				*ib, _ = fc.decB.Decode(fc.b.at(p.b.addr, p.b.size), p.b.addr, *ib)
+				it.Lines = fc.render(disasm.TrimPadding(*ia), disasm.TrimPadding(*ib), p.hunks, p)
+			}
 		case p.class == Changed && len(p.bad) > 0 && fc.decA != nil:
-			ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, ia)
-			ib, _ = fc.decB.Decode(fc.b.at(p.b.addr, p.b.size), p.b.addr, ib)
-			var hs []hunk
-			seen := map[int]bool{}
-			for _, i := range sortedUnique(p.bad) {
-				if !seen[i] && i < len(ia) && i < len(ib) {
-					seen[i] = true
-					hs = append(hs, hunk{i, i + 1, i, i + 1})
+			do = func(it *Item, ia, ib *[]disasm.Inst) {
+				*ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, *ia)
+				*ib, _ = fc.decB.Decode(fc.b.at(p.b.addr, p.b.size), p.b.addr, *ib)
+				var hs []hunk
+				seen := map[int]bool{}
+				for _, i := range sortedUnique(p.bad) {
+					if !seen[i] && i < len(*ia) && i < len(*ib) {
+						seen[i] = true
+						hs = append(hs, hunk{i, i + 1, i, i + 1})
+					}
 				}
+				it.Lines = fc.render(*ia, *ib, hs, p)
+				it.Summary = fmt.Sprintf("%s to other code or data (the instructions are otherwise the same)", verb(len(hs), "instruction", "refers", "refer"))
 			}
-			it.Lines = fc.render(ia, ib, hs, p)
-			it.Summary = fmt.Sprintf("%s to other code or data (the instructions are otherwise the same)", verb(len(hs), "instruction", "refers", "refer"))
 		case p.class == Changed && len(dataLines) > 0:
-			ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, ia)
-			for _, i := range sortedUnique(dataInst) {
-				if i < len(ia) {
-					it.Lines = append(it.Lines, fmt.Sprintf("  +%#04x  %s", ia[i].PC-p.a.addr, fc.decA.Text(&ia[i], fc.namer(fc.a))))
+			do = func(it *Item, ia, _ *[]disasm.Inst) {
+				*ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, *ia)
+				for _, i := range sortedUnique(dataInst) {
+					if i < len(*ia) {
+						it.Lines = append(it.Lines, fmt.Sprintf("  +%#04x  %s", (*ia)[i].PC-p.a.addr, fc.decA.Text(&(*ia)[i], fc.namer(fc.a))))
+					}
 				}
-			}
-			for _, l := range unique(dataLines) {
-				it.Lines = append(it.Lines, "    "+l)
+				for _, l := range unique(dataLines) {
+					it.Lines = append(it.Lines, "    "+l)
+				}
 			}
 			it.Summary = "same code, but it refers to data that changed"
 		case p.class == Added || p.class == Removed:
-			it.Lines, it.LinesOmitted = fc.listing(p, opts.MaxListing)
+			do = func(it *Item, _, _ *[]disasm.Inst) { it.Lines, it.LinesOmitted = fc.listing(p, opts.MaxListing) }
 			it.Summary = fmt.Sprintf("%d bytes", max(it.SizeA, it.SizeB))
 		case p.class == Changed && fc.decA == nil && it.Summary == "":
 			it.Summary = fmt.Sprintf("bytes differ (%d → %d bytes)", it.SizeA, it.SizeB)
 		}
 		items = append(items, it)
+		jobs = append(jobs, do)
 	}
+	fc.renderItems(items, jobs, opts.Workers)
 	sortItems(items)
 	return items, counts
+}
+
+// renderJob fills in an item's lines, with buffers it may reuse.
+type renderJob func(it *Item, ia, ib *[]disasm.Inst)
+
+// renderItems runs jobs[k] on items[k], where there is a job, on workers
+// goroutines; each job touches only its own item and reads the layouts.
+func (fc *funcCmp) renderItems(items []Item, jobs []renderJob, workers int) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ia, ib []disasm.Inst
+			for k := range next {
+				jobs[k](&items[k], &ia, &ib)
+				if cap(ia) > maxKept {
+					ia = nil
+				}
+				if cap(ib) > maxKept {
+					ib = nil
+				}
+			}
+		}()
+	}
+	for k, j := range jobs {
+		if j != nil {
+			next <- k
+		}
+	}
+	close(next)
+	wg.Wait()
 }
 
 func (fc *funcCmp) listing(p *fpair, max int) ([]string, int) {
@@ -590,13 +681,17 @@ func (fc *funcCmp) gaps() []Item {
 	}
 	ga, gb := collect(fc.a), collect(fc.b)
 	var items []Item
-	for sec, ma := range ga {
-		mb := gb[sec]
-		if mb == nil {
+	// In the sections' order, so that the report is the same every time.
+	for _, s := range fc.a.f.Sections {
+		sec := s.Name
+		ma, mb := ga[sec], gb[sec]
+		if ma == nil || mb == nil {
 			continue
 		}
+		delete(ga, sec) // a repeated section name is compared once
 		var n, bytesDiff int
-		var first string
+		var first string // "" is the stretch at the start
+		found := false
 		for k, x := range ma {
 			y, ok := mb[k]
 			if !ok {
@@ -607,8 +702,8 @@ func (fc *funcCmp) gaps() []Item {
 			if !bytes.Equal(x.b, y.b) {
 				n++
 				bytesDiff += max(len(x.b), len(y.b))
-				if first == "" || k < first {
-					first = k
+				if !found || k < first {
+					first, found = k, true
 				}
 			}
 		}

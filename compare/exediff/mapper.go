@@ -165,13 +165,13 @@ func (m *mapper) reliable(i int) bool {
 
 // shiftsNear returns the shifts of the nearest reliable referenced
 // addresses at or below ra and above it, in ra's section, and the
-// section's own shift.
-func (m *mapper) shiftsNear(ra uint64) []uint64 {
+// section's own shift, appended to dst[:0].
+func (m *mapper) shiftsNear(ra uint64, dst []uint64) []uint64 {
+	out := dst[:0]
 	s := m.a.secAt(ra)
 	if s == nil {
-		return nil
+		return out
 	}
-	var out []uint64
 	i := sort.Search(len(m.anchors), func(i int) bool { return m.anchors[i].ra > ra })
 	for j := i - 1; j >= 0 && m.anchors[j].sec == s.Name; j-- {
 		if m.reliable(j) {

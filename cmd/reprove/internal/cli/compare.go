@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,10 @@ import (
 	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/internal/atomicfile"
 )
+
+// compareMemoryLimit is the Go runtime's soft memory limit while compare
+// runs, unless GOMEMLIMIT sets one.
+const compareMemoryLimit = 192 << 20
 
 func newCompareCmd(env *Env) *cobra.Command {
 	var (
@@ -54,6 +59,16 @@ Normalizers (allow with --normalize NAME, repeatable or comma-separated):
 				if st, err := os.Stat(htmlOut); err == nil && st.IsDir() {
 					return usageErrorf("--html %s: is a directory", htmlOut)
 				}
+			}
+			if os.Getenv("GOMEMLIMIT") == "" {
+				// Most of what a comparison allocates is short-lived
+				// (decoded instructions, decompression windows): with
+				// the default pacing the heap grows to twice the live
+				// data before it is collected. A soft limit keeps a
+				// comparison of two Go toolchains (two 25 MB compilers
+				// disassembled) under 256 MiB; the collector works harder
+				// only near it.
+				debug.SetMemoryLimit(compareMemoryLimit)
 			}
 			opts := compare.Options{Normalizers: normalize, Limits: lim}
 			if !jsonOut && env.status != nil {
