@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -25,6 +26,14 @@ func TestMain(m *testing.M) {
 			code := Main(ctx, os.Args[1:], OSEnv())
 			stop()
 			os.Exit(code)
+		},
+		// readme-sh FILE runs a README block (written by the script
+		// command readme) in bash in a process group of its own, and
+		// passes SIGINT and SIGTERM on to the whole group: a block whose
+		// last command is a server (reprove serve) stops with it when the
+		// script kills readme-sh, as a user's Ctrl-C stops it.
+		"readme-sh": func() {
+			os.Exit(runProcessGroup("bash", os.Args[1:]...))
 		},
 		// slsa-verifier is not served by the Go module proxy, so the
 		// tests cannot build it; this stand-in does what its verify-vsa
@@ -66,4 +75,34 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 	})
+}
+
+// runProcessGroup runs name in a new process group, sends the signals this
+// process gets to the whole group, and returns the command's exit status.
+func runProcessGroup(name string, args ...string) int {
+	cmd := exec.Command(name, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	go func() {
+		for s := range sigs {
+			syscall.Kill(-cmd.Process.Pid, s.(syscall.Signal))
+		}
+	}()
+	err := cmd.Wait()
+	if exit, ok := err.(*exec.ExitError); ok {
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return exit.ExitCode()
+	} else if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
 }
