@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -72,6 +73,15 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			e.Setenv("REPO", root)
+			// The Go caches of the machine running the tests, for scripts
+			// that build reprove itself (the README's `make demo`).
+			for _, k := range []string{"GOCACHE", "GOMODCACHE"} {
+				out, err := exec.Command("go", "env", k).Output()
+				if err != nil {
+					return fmt.Errorf("go env %s: %v", k, err)
+				}
+				e.Setenv("HOST_"+k, strings.TrimSpace(string(out)))
+			}
 			return nil
 		},
 	})
