@@ -9,7 +9,8 @@ package cli
 //	                        (or a test here reads it with readmeExample)
 //	<!-- output: NAME -->   before a ```text block showing what a command
 //	                        prints: a script checks that a real output holds
-//	                        it, with `readme-output NAME FILE`
+//	                        it, with `readme-output NAME FILE` (or a test
+//	                        here, with readmeOutput)
 //
 // TestREADMEExamples holds the README to that: a block without a name, a
 // name used twice, a named block no test runs (or a test naming a block the
@@ -148,6 +149,20 @@ func readmeExample(t *testing.T, name string) string {
 	return b.text
 }
 
+// readmeOutput checks that got holds the README's output block NAME, as
+// readme-output does in a script (TestREADMEExamples finds such tests by
+// this call).
+func readmeOutput(t *testing.T, name, got string) {
+	t.Helper()
+	b, err := readmeBlockNamed("output", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, ok := matchExcerpt(b.text, got); !ok {
+		t.Errorf("README.md:%d: the output %s shows a line the command does not print, in that order:\n%s\nthe command printed:\n%s", b.line, name, l, got)
+	}
+}
+
 // substitute replaces each OLD=>NEW pair's OLD in text. Every OLD must occur:
 // a stand-in for a README word that is no longer there is stale.
 func substitute(text string, pairs []string) (string, error) {
@@ -261,8 +276,6 @@ var readmeNotRun = map[string]string{
 	"example serve-replicas": "not wired yet",
 	"example infer-npm":      "needs a clone of github.com/evanw/esbuild, and GitHub is not reachable from the machines the tests run on; infer.txtar runs --member on an npm-style .tgz made in the test",
 	"example witness":        "not wired yet",
-	"output compare-native":  "not wired yet",
-	"output compare-strings": "not wired yet",
 }
 
 // The lines around a README block in NAME.sh: one line before it, so that
@@ -276,6 +289,7 @@ var (
 	scriptReadmeRe = regexp.MustCompile(`(?m)^\s*(?:\[[^\]]*\]\s*)*readme\s+(\S+)`)
 	scriptOutputRe = regexp.MustCompile(`(?m)^\s*(?:\[[^\]]*\]\s*)*readme-output\s+(\S+)`)
 	goExampleRe    = regexp.MustCompile(`readmeExample\(t, "([^"]+)"\)`)
+	goOutputRe     = regexp.MustCompile(`readmeOutput\(t, "([^"]+)"`)
 )
 
 // TestREADMEExamples: every command block of the README is named and run by
@@ -328,6 +342,9 @@ func TestREADMEExamples(t *testing.T) {
 		}
 		for _, m := range goExampleRe.FindAllStringSubmatch(string(body), -1) {
 			runners["example "+m[1]] = append(runners["example "+m[1]], f)
+		}
+		for _, m := range goOutputRe.FindAllStringSubmatch(string(body), -1) {
+			runners["output "+m[1]] = append(runners["output "+m[1]], f)
 		}
 	}
 
