@@ -242,14 +242,18 @@ func init() {
 		}
 		f := newFixups()
 		f.path(ts.Getenv("WORK"), "$WORK")
-		// Scripts run on the real clock: what they sign is dated today.
-		// Their servers listen on ports the kernel picks.
-		f.rules = append(f.rules,
-			rule{regexp.MustCompile(`\b\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d+)?Z)?\b`), "<date>"},
-			rule{regexp.MustCompile(`\b127\.0\.0\.1:\d+\b`), "127.0.0.1:<port>"},
-			// A centre's log key is made at its first start, named after
-			// the host unless --origin says otherwise.
-			rule{regexp.MustCompile(`[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]{43,}=*`), "<log key>"})
+		// Scripts run on the real clock: what they sign is dated today, and
+		// a rebuild's time (and whether it built its image, which another
+		// script may have done first) changes from run to run. Their
+		// servers listen on ports the kernel picks, and a centre's log key
+		// is made at its first start, named after the host unless --origin
+		// says otherwise.
+		f.rules = append([]rule{
+			{regexp.MustCompile(`(?m)^built in .*? from `), "built in <durations> from "},
+			{regexp.MustCompile(`\b\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d+)?Z)?\b`), "<date>"},
+			{regexp.MustCompile(`\b127\.0\.0\.1:\d+\b`), "127.0.0.1:<port>"},
+			{regexp.MustCompile(`[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]{43,}=*`), "<log key>"},
+		}, f.rules...)
 		got := f.apply(ts.ReadFile(args[0]))
 		path := filepath.Join(repoRoot(), "cmd", "reprove", "internal", "cli", "testdata", "golden", args[1]+".golden")
 		if *update {
