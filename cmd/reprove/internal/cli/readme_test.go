@@ -279,7 +279,6 @@ var readmeNotRun = map[string]string{
 	"example fleet":          "its worker would rebuild every catalogue recipe and every release the watchers enqueue (hours of builds); fleet.txtar runs the queue's commands and fleet/fleettest runs reprove worker processes on a real queue and centre",
 	"example serve-replicas": "not wired yet",
 	"example infer-npm":      "needs a clone of github.com/evanw/esbuild, and GitHub is not reachable from the machines the tests run on; infer.txtar runs --member on an npm-style .tgz made in the test",
-	"example witness":        "not wired yet",
 }
 
 // The lines around a README block in NAME.sh: one line before it, so that
