@@ -20,6 +20,7 @@ package cli
 // tests' fixups applied, -update rewrites it).
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -31,6 +32,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/reprove/reprove/centre/store/pgtest"
 )
 
 // readmeBlock is one fenced block of the README.
@@ -233,6 +236,20 @@ func init() {
 			ts.Fatalf("README.md:%d: the output %s shows a line that %s does not hold, in that order:\n%s", b.line, args[0], args[1], l)
 		}
 	}
+	// postgres VAR: start a private PostgreSQL for the rest of the script
+	// (centre/store/pgtest: initdb and pg_ctl, a Unix socket only) and set
+	// VAR to the postgres:// URL of a new database on it.
+	scriptCmds["postgres"] = func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 1 {
+			ts.Fatalf("usage: postgres VAR")
+		}
+		c, err := pgtest.Start(context.Background())
+		ts.Check(err)
+		ts.Defer(c.Close)
+		url, err := c.CreateDatabase(context.Background())
+		ts.Check(err)
+		ts.Setenv(args[0], url)
+	}
 	// golden FILE NAME: FILE, with the golden tests' fixups ($WORK, digests
 	// numbered, durations) and dates, loopback ports and log keys replaced, equals testdata/golden/NAME.golden; -update
 	// rewrites it.
@@ -277,7 +294,6 @@ func init() {
 var readmeNotRun = map[string]string{
 	"example debian-package": "rebuilds a Debian package (about 14 minutes here) from a snapshot archive, which the test machines cannot reach; pipeline's TestDebianPackageEndToEnd infers and rebuilds the same package through the same library calls",
 	"example fleet":          "its worker would rebuild every catalogue recipe and every release the watchers enqueue (hours of builds); fleet.txtar runs the queue's commands and fleet/fleettest runs reprove worker processes on a real queue and centre",
-	"example serve-replicas": "not wired yet",
 	"example infer-npm":      "needs a clone of github.com/evanw/esbuild, and GitHub is not reachable from the machines the tests run on; infer.txtar runs --member on an npm-style .tgz made in the test",
 }
 
