@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -75,17 +76,30 @@ func TestScripts(t *testing.T) {
 			e.Setenv("REPO", root)
 			// The Go caches of the machine running the tests, for scripts
 			// that build reprove itself (the README's `make demo`).
-			for _, k := range []string{"GOCACHE", "GOMODCACHE"} {
-				out, err := exec.Command("go", "env", k).Output()
-				if err != nil {
-					return fmt.Errorf("go env %s: %v", k, err)
-				}
-				e.Setenv("HOST_"+k, strings.TrimSpace(string(out)))
+			caches, err := hostGoCaches()
+			if err != nil {
+				return err
 			}
+			e.Setenv("HOST_GOCACHE", caches[0])
+			e.Setenv("HOST_GOMODCACHE", caches[1])
 			return nil
 		},
 	})
 }
+
+// hostGoCaches is `go env GOCACHE GOMODCACHE` of the machine running the
+// tests, asked once.
+var hostGoCaches = sync.OnceValues(func() ([]string, error) {
+	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go env: %v", err)
+	}
+	caches := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(caches) != 2 {
+		return nil, fmt.Errorf("go env GOCACHE GOMODCACHE: %q", out)
+	}
+	return caches, nil
+})
 
 // runProcessGroup runs name in a new process group, sends the signals this
 // process gets to the whole group, and returns the command's exit status.
