@@ -267,6 +267,9 @@ func init() {
 		// says otherwise.
 		f.rules = append([]rule{
 			{regexp.MustCompile(`(?m)^built in .*? from `), "built in <durations> from "},
+			// A review kept beside a rebuild's attestations is named by
+			// its statement's digest, and the statement holds its time.
+			{regexp.MustCompile(`\breview-[0-9a-f]{12}\.`), "review-<digest>."},
 			{regexp.MustCompile(`\b\d{4}-\d\d-\d\d(T\d\d:\d\d:\d\d(\.\d+)?Z)?\b`), "<date>"},
 			{regexp.MustCompile(`\b127\.0\.0\.1:\d+\b`), "127.0.0.1:<port>"},
 			{regexp.MustCompile(`[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]{43,}=*`), "<log key>"},
