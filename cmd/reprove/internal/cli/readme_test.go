@@ -295,9 +295,9 @@ func init() {
 // It is the whole list of what the README shows and no test backs: keep it
 // short, and say why each one stays.
 var readmeNotRun = map[string]string{
-	"example debian-package": "rebuilds a Debian package (about 14 minutes here) from a snapshot archive, which the test machines cannot reach; pipeline's TestDebianPackageEndToEnd infers and rebuilds the same package through the same library calls",
-	"example fleet":          "its worker would rebuild every catalogue recipe and every release the watchers enqueue (hours of builds); fleet.txtar runs the queue's commands and fleet/fleettest runs reprove worker processes on a real queue and centre",
-	"example infer-npm":      "needs a clone of github.com/evanw/esbuild, and GitHub is not reachable from the machines the tests run on; infer.txtar runs --member on an npm-style .tgz made in the test",
+	"example rebuild-snapshot": "rebuilds a Debian package (about 14 minutes here) from a snapshot archive, which the test machines cannot reach; pipeline's TestDebianPackageEndToEnd rebuilds the same package, from the mirror, through the same library calls",
+	"example fleet":            "its worker would rebuild every catalogue recipe and every release the watchers enqueue (hours of builds); fleet.txtar runs the queue's commands and fleet/fleettest runs reprove worker processes on a real queue and centre",
+	"example infer-npm":        "needs a clone of github.com/evanw/esbuild, and GitHub is not reachable from the machines the tests run on; infer.txtar runs --member on an npm-style .tgz made in the test",
 }
 
 // The lines around a README block in NAME.sh: one line before it, so that
