@@ -51,6 +51,8 @@ func TestGoldenCompare(t *testing.T) {
 		goldenGoBuild(t, dir, "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(tr.dir, "hello-"+b.dir), ".")
 	}
 	tr.run("compare", "hello-a", "hello-b")
+	// The README shows this report, its digests cut short as on a terminal.
+	readmeOutput(t, "compare-strings", tr.b.String())
 	tr.run("compare", "hello-a", "nope")
 	tr.check("compare")
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -41,11 +40,7 @@ func TestREADMESlsaVerifier(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash")
 	}
-	readme, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	command := readmeCommand(t, readme, "slsa-verifier verify-vsa")
+	command := readmeExample(t, "slsa-verifier")
 
 	tr := newTranscript(t)
 	goldenKeys(t, tr.dir, "alice", "a")
@@ -114,29 +109,6 @@ func TestREADMESlsaVerifier(t *testing.T) {
 			t.Errorf("with %s %s: err = %v, want %q", tt.flag, tt.value, err, tt.want)
 		}
 	}
-}
-
-// readmeCommand returns the command of the README's sh block that starts
-// with prefix, its continuation lines joined.
-func readmeCommand(t *testing.T, readme []byte, prefix string) string {
-	t.Helper()
-	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllSubmatch(readme, -1)
-	for _, b := range blocks {
-		lines := strings.Split(string(b[1]), "\n")
-		for i, l := range lines {
-			if !strings.HasPrefix(l, prefix) {
-				continue
-			}
-			cmd := l
-			for strings.HasSuffix(cmd, "\\") && i+1 < len(lines) {
-				i++
-				cmd = strings.TrimSuffix(cmd, "\\") + " " + strings.TrimSpace(lines[i])
-			}
-			return cmd
-		}
-	}
-	t.Fatalf("the README has no %q command", prefix)
-	return ""
 }
 
 func setFlag(argv []string, flag, value string) []string {

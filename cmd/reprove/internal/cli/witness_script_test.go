@@ -21,7 +21,8 @@ func init() {
 	witnesses := map[*testscript.TestScript]map[string]*witnesstest.Litewitness{}
 	// litewitness NAME VAR: start a real litewitness (its own ssh-agent,
 	// state and port) for the rest of the script; set VAR to it as serve
-	// --witness takes it ("VKEY URL"), VAR_KEY to its verifier key.
+	// --witness takes it ("VKEY URL"), VAR_KEY to its verifier key and
+	// VAR_DB to its database (which witnessctl edits).
 	scriptCmds["litewitness"] = func(ts *testscript.TestScript, neg bool, args []string) {
 		if neg || len(args) != 2 {
 			ts.Fatalf("usage: litewitness NAME VAR")
@@ -40,6 +41,7 @@ func init() {
 		mu.Unlock()
 		ts.Setenv(args[1], lw.Spec())
 		ts.Setenv(args[1]+"_KEY", lw.Key)
+		ts.Setenv(args[1]+"_DB", lw.DB)
 	}
 	// witness-add-log NAME LOGKEYFILE: the witness's operator tells it of
 	// a log by the log's verifier key (witnessctl add-log and add-key).
