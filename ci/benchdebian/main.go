@@ -102,6 +102,10 @@ var packages = []struct{ source, binary, kind string }{
 // site is not reachable from this machine.
 const debianRate = "about 97% (Debian's reproducible-builds tests, bookworm amd64)"
 
+// keepDir, when set, receives the compare reports and both .debs of each
+// package that is not identical.
+var keepDir string
+
 type outcome int
 
 const (
@@ -130,6 +134,7 @@ func (r row) reproveTime() time.Duration { return r.total - r.image }
 func main() {
 	only := flag.String("only", "", "comma-separated source packages to run (default: all; any bookworm source package may be named)")
 	noPlain := flag.Bool("no-plain", false, "skip the plain dpkg-buildpackage baseline")
+	flag.StringVar(&keepDir, "keep", "", "keep each different package's compare reports and both .debs in this directory")
 	flag.Parse()
 	log.SetFlags(0)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
@@ -390,6 +395,15 @@ func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *loc
 	default:
 		r.outcome = different
 		r.result = "different: " + firstCause(filepath.Join(out, "compare", filepath.Base(o.Path)+".txt"))
+		if keepDir != "" {
+			dest := filepath.Join(keepDir, source)
+			if err := os.MkdirAll(keepDir, 0o755); err == nil {
+				os.RemoveAll(dest)
+				if err := os.Rename(out, dest); err != nil {
+					log.Printf("keep %s: %v", source, err)
+				}
+			}
+		}
 	}
 	if plain && rr.Rebuild != nil && rr.Rebuild.BaseImage != nil {
 		work := filepath.Join(tmp, source+"-plain")
