@@ -22,8 +22,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -39,6 +39,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/reprove/reprove/compare/report"
 	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/debian/archive"
 	"github.com/reprove/reprove/debian/deb822"
@@ -398,7 +399,8 @@ func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *loc
 		r.result = "identical"
 	default:
 		r.outcome = different
-		r.result = "different: " + firstCause(filepath.Join(out, "compare", filepath.Base(o.Path)+".txt"))
+		stem := filepath.Join(out, "compare", filepath.Base(o.Path))
+		r.result = "different: " + firstCause(stem+".json", stem+".txt")
 		if keepDir != "" {
 			dest := filepath.Join(keepDir, source)
 			if err := os.MkdirAll(keepDir, 0o755); err == nil {
@@ -427,30 +429,84 @@ func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *loc
 	return r
 }
 
-// firstCause is the first line of compare's text report that names a
-// difference (within its first 15 lines).
-func firstCause(report string) string {
-	f, err := os.Open(report)
+// firstCause finds the first difference compare gives as a cause (a leaf
+// that is no effect of another, in the report's own order) and the line
+// of compare's text report that shows it: the target is that a reader
+// meets the cause within the text's first 15 lines.
+func firstCause(reportJSON, reportText string) string {
+	raw, err := os.ReadFile(reportJSON)
 	if err != nil {
 		return "(no report)"
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	var cause []string
-	for i := 0; sc.Scan() && i < 15; i++ {
-		line := strings.TrimSpace(sc.Text())
-		if i < 4 || line == "" || strings.HasPrefix(line, "rebuilt") || strings.HasPrefix(line, "shipped") || strings.HasPrefix(line, "note:") || strings.HasSuffix(line, ".deb") {
-			continue
+	var rep report.Report
+	if err := json.Unmarshal(raw, &rep); err != nil || rep.Differences == nil {
+		return "(no report)"
+	}
+	var path []*report.Node
+	var find func(n *report.Node, trail []*report.Node) bool
+	find = func(n *report.Node, trail []*report.Node) bool {
+		if n.Effect {
+			return false
 		}
-		cause = append(cause, line)
-		if len(cause) == 3 {
-			break
+		trail = append(trail, n)
+		if n.Leaf() {
+			path = trail
+			return true
+		}
+		for _, c := range n.Children {
+			if find(c, trail) {
+				return true
+			}
+		}
+		return false
+	}
+	if !find(rep.Differences, nil) {
+		return "(no cause: every difference is marked as an effect)"
+	}
+	var names []string
+	what := ""
+	for _, n := range path[1:] {
+		names = append(names, n.Name)
+		if n.Summary != "" && n.Kind != verdict.KindBytes {
+			what = n.Summary
 		}
 	}
-	if len(cause) > 0 {
-		return strings.Join(cause, " / ")
+	leaf := path[len(path)-1]
+	if leaf.Rebuilt != "" || leaf.Shipped != "" {
+		what = leaf.Rebuilt + " → " + leaf.Shipped
+	} else if what == "" {
+		what = leaf.Summary
 	}
-	return "(cause not in the first 15 lines)"
+	if len(what) > 110 {
+		what = what[:107] + "..."
+	}
+	desc := strings.Join(names, " / ") + ": " + what
+	text, err := os.ReadFile(reportText)
+	if err != nil {
+		return desc + " (no text report)"
+	}
+	// The text shows the tree in the same order, one node a line, each
+	// line starting (after its indent) with the node's name.
+	at, i := 0, 0
+	for n, line := range strings.Split(string(text), "\n") {
+		if n < 5 {
+			continue // the verdict, the two files, the counts
+		}
+		if strings.HasPrefix(strings.TrimSpace(line), path[i].Name) {
+			i++
+			if i == len(path) {
+				at = n + 1
+				break
+			}
+		}
+	}
+	switch {
+	case at == 0:
+		return desc + " [cause NOT shown in the text]"
+	case at > 15:
+		return fmt.Sprintf("%s [cause NOT in the first 15 lines: line %d]", desc, at)
+	}
+	return fmt.Sprintf("%s [line %d]", desc, at)
 }
 
 // head asks the mirror whether it serves url.
