@@ -195,6 +195,11 @@ func main() {
 			break
 		}
 		r := run(ctx, sess, c, ix, srcs, &ev, p.source, p.binary, p.kind, tmp, cache, !*noPlain)
+		if ctx.Err() != nil {
+			// Cut short by a signal: not a result of the package's.
+			fmt.Printf("%-22s (interrupted: not counted)\n", r.pkg)
+			break
+		}
 		rows = append(rows, r)
 		ratio := "-"
 		if r.plain > 0 {
