@@ -24,6 +24,9 @@ type debState struct {
 	// them.
 	sums     map[string]*report.Node
 	sumsNode *report.Node
+	// installedSize is the control file's Installed-Size when it differs:
+	// dpkg-gencontrol sums the sizes of the data files into it.
+	installedSize *report.Node
 }
 
 // take returns the part about to be compared and clears it.
@@ -117,7 +120,11 @@ func (e *engine) diffControl(n *report.Node, fa, fb []deb.Field) {
 		case !ok:
 			e.add(n, &report.Node{Name: f.Name, Kind: verdict.KindField, Rebuilt: f.Value, Shipped: "(absent)"})
 		case v != f.Value:
-			e.add(n, &report.Node{Name: f.Name, Kind: verdict.KindField, Rebuilt: f.Value, Shipped: v})
+			x := &report.Node{Name: f.Name, Kind: verdict.KindField, Rebuilt: f.Value, Shipped: v}
+			if k == "installed-size" && e.deb != nil {
+				e.deb.installedSize = x
+			}
+			e.add(n, x)
 		}
 	}
 	for _, f := range fb {
@@ -161,8 +168,16 @@ func (e *engine) diffSums(n *report.Node, sa, sb []deb.Sum) {
 // linkSums points each md5sums entry that differs at the data member it
 // names, when that member's own differences are in the report: the entry
 // then follows from them (an effect) and says where to look.
+//
+// A differing Installed-Size follows likewise from the data files that
+// differ (dpkg-gencontrol adds up their sizes): it is an effect then, not
+// a headline, and the files that differ are what to read.
 func (e *engine) linkSums(sumsNode *report.Node) {
 	d := e.deb
+	if d != nil && d.installedSize != nil && d.data != nil && len(d.data.Children) > 0 {
+		d.installedSize.Effect = true
+		d.installedSize.Summary = "follows from the sizes of the data files that differ"
+	}
 	if d == nil || d.data == nil || len(d.sums) == 0 {
 		return
 	}

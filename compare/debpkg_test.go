@@ -111,3 +111,49 @@ func TestDebianPackageVersions(t *testing.T) {
 		}
 	}
 }
+
+// A package whose changelog is shorter in one build (older entries
+// trimmed): its Installed-Size differs too, as an effect of the data file
+// that differs, said so, not as a headline cause. With the data the same, a
+// differing Installed-Size stays a cause.
+func TestDebianInstalledSizeFollowsFromData(t *testing.T) {
+	mk := func(installed string, changelog []byte) []byte {
+		control := "Package: hello\nVersion: 1.0-1\nArchitecture: amd64\nInstalled-Size: " + installed + "\nDescription: greet\n the world\n"
+		ctl := fixture.Xz(fixture.Tar(M{Name: "./control", Body: []byte(control)}))
+		data := fixture.Xz(fixture.Tar(M{Name: "./usr/share/doc/hello/changelog.Debian", Body: changelog}))
+		return fixture.Ar(M{Name: "debian-binary", Body: []byte("2.0\n")}, M{Name: "control.tar.xz", Body: ctl}, M{Name: "data.tar.xz", Body: data})
+	}
+	long := []byte("hello (1.0-1) bookworm; urgency=medium\n\n  * Second.\n\n" + strings.Repeat("hello (0.9-1) unstable; urgency=low\n\n  * First.\n\n", 80))
+	short := long[:60]
+	find := func(r *report.Report) *report.Node {
+		var got *report.Node
+		var walk func(n *report.Node)
+		walk = func(n *report.Node) {
+			if n.Name == "Installed-Size" {
+				got = n
+			}
+			for _, c := range n.Children {
+				walk(c)
+			}
+		}
+		walk(r.Differences)
+		if got == nil {
+			t.Fatal("no Installed-Size difference")
+		}
+		return got
+	}
+	dir := t.TempDir()
+	r := filesReport(t, writeFile(t, dir, "a.deb", mk("12", long)), writeFile(t, dir, "b.deb", mk("8", short)))
+	if n := find(r); !n.Effect {
+		t.Errorf("Installed-Size is not an effect of the data file that differs: %+v", n)
+	}
+	var txt bytes.Buffer
+	render.Text(&txt, r)
+	if !strings.Contains(txt.String(), "Installed-Size: follows from the sizes of the data files that differ: 12 → 8") {
+		t.Errorf("the text does not say where Installed-Size comes from:\n%s", txt.String())
+	}
+	r = filesReport(t, writeFile(t, dir, "c.deb", mk("12", long)), writeFile(t, dir, "d.deb", mk("13", long)))
+	if n := find(r); n.Effect {
+		t.Errorf("with the data the same, Installed-Size was taken for an effect: %+v", n)
+	}
+}

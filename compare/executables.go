@@ -164,6 +164,7 @@ func (e *engine) describeSignature(x *blob, l *pe.Layout, side string) (string, 
 // sections byte by byte.
 func (e *engine) compareExe(parent *report.Node, a, b *blob, skipHeader map[string]bool) error {
 	lim := e.lim.exe()
+	before := len(parent.Children)
 	xa, erra := exe.Parse(a.ra, a.size, a.f, lim)
 	xb, errb := exe.Parse(b.ra, b.size, b.f, lim)
 	if erra != nil || errb != nil {
@@ -241,6 +242,9 @@ func (e *engine) compareExe(parent *report.Node, a, b *blob, skipHeader map[stri
 			e.add(parent, &report.Node{Name: "section " + k, Kind: verdict.KindAdded, Summary: fmt.Sprintf("section only in shipped (%d bytes)", xb.Sections[j].Size)})
 		}
 	}
+	if len(parent.Children) == before {
+		onlyBuildID(group)
+	}
 	if len(group.Children) > 0 {
 		group.Effect = true
 		for _, c := range group.Children {
@@ -254,6 +258,45 @@ func (e *engine) compareExe(parent *report.Node, a, b *blob, skipHeader map[stri
 		parent.Children = append(parent.Children, group)
 	}
 	return nil
+}
+
+// GNU build IDs and the debug link that names the detached debug file by
+// the build ID (with that file's CRC), as dh_strip and objcopy
+// --add-gnu-debuglink write them.
+const (
+	sectionBuildID   = ".note.gnu.build-id"
+	sectionDebugLink = ".gnu_debuglink"
+)
+
+// onlyBuildID turns the explanation round when a native executable's GNU
+// build ID is all that differs (beside the debug link, which follows from
+// it), nothing in the header, layout, functions, strings or data: the
+// build ID is usually an effect of the code it hashes, but here nothing in
+// the file accounts for it. The linker computed it before the debug
+// information was stripped, so that is where the difference lies (in
+// Debian, in the -dbgsym package). The build ID becomes the cause, said
+// so in its first line, and the debug link its effect.
+func onlyBuildID(group *report.Node) {
+	var id, link *report.Node
+	for _, c := range group.Children {
+		switch c.Name {
+		case sectionBuildID:
+			id = c
+		case sectionDebugLink:
+			link = c
+		default:
+			return
+		}
+	}
+	if id == nil {
+		return
+	}
+	id.Effect = false
+	id.Summary = "the build ID differs and nothing else in the code or data does: the linker hashed the file before its debug information was stripped, so the difference is in that debug information (a -dbgsym package holds it)"
+	if link != nil {
+		link.Effect = true
+		link.Summary = "names the detached debug file by the build ID (and holds its CRC): follows from the build ID"
+	}
 }
 
 // layoutField names the header fields that only place things: they change

@@ -2,6 +2,8 @@ package compare_test
 
 import (
 	"bytes"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -74,5 +76,53 @@ func TestNativePEYearImmediate(t *testing.T) {
 		if !strings.Contains(head, want) {
 			t.Errorf("the first 15 lines do not show %q:\n%s", want, txt.String())
 		}
+	}
+}
+
+// Two builds of one C program whose code and data are the same but whose
+// debug information differs (built in other directories), stripped as
+// Debian's dh_strip strips them (debug information moved to a detached
+// file, a debug link naming it): only the GNU build ID and the debug link
+// differ. The build ID is the cause, said in the first 15 lines, and the
+// debug link follows from it: not the other way round.
+func TestNativeOnlyBuildIDDiffers(t *testing.T) {
+	flags := []string{"-g", "-O2", "-fPIE", "-pie", "-Wl,--build-id=sha1", "-DYEAR=2025"}
+	strip := func(prog string) string {
+		debug := prog + ".debug"
+		for _, args := range [][]string{
+			{"objcopy", "--only-keep-debug", prog, debug},
+			{"strip", "--remove-section=.comment", "--remove-section=.note", "--strip-debug", "--strip-unneeded", prog},
+			{"objcopy", "--add-gnu-debuglink=" + debug, prog},
+		} {
+			cmd := exec.Command(args[0], args[1:]...)
+			cmd.Dir = filepath.Dir(prog)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v\n%s", args, err, out)
+			}
+		}
+		return prog
+	}
+	a := strip(testexe.BuildC(t, testexe.Year, flags...))
+	b := strip(testexe.BuildC(t, testexe.Year, flags...))
+	r := filesReport(t, a, b)
+	if r.Verdict != verdict.Different {
+		t.Fatalf("verdict %v (the two builds' debug information should differ by their directories)", r.Verdict)
+	}
+	var txt bytes.Buffer
+	if err := render.Text(&txt, r); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(txt.String(), "\n")
+	head := strings.Join(lines[:min(15, len(lines))], "\n")
+	for _, want := range []string{".note.gnu.build-id: the build ID differs and nothing else in the code or data does", "debug information", ".gnu_debuglink: names the detached debug file by the build ID"} {
+		if !strings.Contains(head, want) {
+			t.Errorf("the first 15 lines do not say %q:\n%s", want, txt.String())
+		}
+	}
+	if i, j := strings.Index(txt.String(), ".note.gnu.build-id"), strings.Index(txt.String(), ".gnu_debuglink"); i < 0 || j < 0 || i > j {
+		t.Errorf("the build ID (the cause) is not shown before the debug link (its effect):\n%s", txt.String())
+	}
+	if r.Counts.Causes != 1 {
+		t.Errorf("%d causes, want 1 (the build ID):\n%s", r.Counts.Causes, txt.String())
 	}
 }

@@ -2,6 +2,7 @@ package fetch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -105,6 +106,39 @@ func (f *Fetcher) getPool(ctx context.Context, r *recipes.Recipe, what, loc stri
 		base = archive.DefaultSnapshot
 	}
 	snap := archive.SnapshotURL(base, date.Add(archive.SnapshotDelay)) + loc[i:]
-	f.log("%s: %s is gone from the mirror; fetching it from the snapshot archive", what, loc)
-	return f.Get(ctx, what, snap, want)
+	f.log("%s: the mirror does not serve %s (%v); fetching it from the snapshot archive", what, loc, statusOf(err))
+	p, rec, serr := f.Get(ctx, what, snap, want)
+	if serr != nil {
+		// Both places are named: a snapshot archive that cannot be
+		// reached must not hide that the mirror answered 404, nor the
+		// other way round.
+		return p, rec, &PoolError{What: what, Mirror: err, Snapshot: serr}
+	}
+	return p, rec, nil
+}
+
+// PoolError is a file of the archive's pool that neither the mirror nor
+// the snapshot archive gave.
+type PoolError struct {
+	What string
+	// Mirror is the mirror's answer (a 404), Snapshot the snapshot
+	// archive's.
+	Mirror, Snapshot error
+}
+
+func (e *PoolError) Error() string {
+	return fmt.Sprintf("%s: the mirror does not serve it (%v); from the snapshot archive: %s", e.What, statusOf(e.Mirror), strings.TrimPrefix(e.Snapshot.Error(), e.What+": "))
+}
+
+// Unwrap gives both causes: a DigestError from the snapshot archive is
+// still found by errors.As.
+func (e *PoolError) Unwrap() []error { return []error{e.Mirror, e.Snapshot} }
+
+// statusOf is an archive error without the "what:" its caller added.
+func statusOf(err error) error {
+	var se *archive.StatusError
+	if errors.As(err, &se) {
+		return se
+	}
+	return err
 }

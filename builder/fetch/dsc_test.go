@@ -3,8 +3,11 @@ package fetch
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,5 +60,51 @@ func TestDSCSource(t *testing.T) {
 		t.Errorf("a tampered file: %v, want a DigestError", err)
 	} else {
 		t.Log(err)
+	}
+}
+
+// A file the signed index lists but the mirror does not serve, with a
+// snapshot archive that lacks it or cannot be reached: the error names
+// the mirror's 404 and what the snapshot archive said, both.
+func TestDSCSourceMirrorAndSnapshotBothNamed(t *testing.T) {
+	ctx := context.Background()
+	key := archivetest.NewKey(t, "archive")
+	date := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	src := archivetest.Source{Name: "hello", Version: "1.0-1", Files: map[string][]byte{"hello_1.0.orig.tar.gz": []byte("upstream"), "hello_1.0-1.debian.tar.xz": []byte("packaging")}}
+	suite := archivetest.Suite{Name: "bookworm", Arch: "amd64", Date: date, Sources: []archivetest.Source{src}}
+	files := suite.Files(t, key)
+	partial := map[string][]byte{}
+	for p, b := range files {
+		if !strings.HasSuffix(p, ".debian.tar.xz") {
+			partial[p] = b
+		}
+	}
+	mirror := archivetest.NewMirror(t, partial)
+	snap := archivetest.NewSnapshot(t) // holds nothing
+	name, dsc := src.DSC()
+	r := &recipes.Recipe{Source: recipes.Source{DSC: &recipes.DSCSource{URL: mirror.URL + "/pool/main/h/hello/" + name, Digest: digest.FromBytes(dsc)}},
+		Image: recipes.Image{Debian: &recipes.DebianImage{Suite: "bookworm", Lock: &recipes.DebianLock{Release: recipes.DebianRelease{Date: date.Format(time.RFC3339)}}}}}
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close() // a snapshot archive that cannot be reached
+
+	for _, tc := range []struct{ name, snapshot, wantSnap string }{
+		{"snapshot lacks it", snap.URL, "404"},
+		{"snapshot unreachable", closed.URL, "connect"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &Fetcher{CacheDir: t.TempDir(), Snapshot: tc.snapshot}
+			_, err := f.Source(ctx, r, filepath.Join(t.TempDir(), "src"))
+			var pe *PoolError
+			if !errors.As(err, &pe) {
+				t.Fatalf("err = %v, want a PoolError", err)
+			}
+			msg := err.Error()
+			t.Log(msg)
+			for _, want := range []string{"hello_1.0-1.debian.tar.xz", "the mirror does not serve it", mirror.URL + "/pool/main/h/hello/hello_1.0-1.debian.tar.xz: 404", "from the snapshot archive", tc.snapshot + "/archive/debian/", tc.wantSnap} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error %q does not say %q", msg, want)
+				}
+			}
+		})
 	}
 }

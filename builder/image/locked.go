@@ -276,7 +276,7 @@ func (b *Builder) lockedRootfs(ctx context.Context, spec Spec, work, tarPath str
 		args = append(args, "--skip=cleanup/apt/cache")
 	}
 	args = append(args, suite, tarPath, "deb [trusted=yes] copy://"+repo+" "+suite+" main")
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := groupCommand(ctx, bin, args...)
 	cmd.Env = []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"SOURCE_DATE_EPOCH=" + strconv.FormatInt(Epoch.Unix(), 10),

@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"os/exec"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -66,7 +69,7 @@ func debianRootfs(ctx context.Context, spec Spec, mirror, tarPath string, log fu
 		}
 	}
 	args = append(args, "--mode=root", "--format=tar", "--quiet", suite, tarPath, mirror)
-	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd := groupCommand(ctx, bin, args...)
 	// A fixed environment: nothing of the caller's reaches the rootfs.
 	cmd.Env = []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -86,6 +89,30 @@ func debianRootfs(ctx context.Context, spec Spec, mirror, tarPath string, log fu
 	}
 	return nil
 }
+
+// groupCommand is exec.CommandContext for a program that forks workers,
+// as mmdebstrap does (itself again, apt, dpkg): it runs in a process group
+// of its own, and a cancelled ctx sends SIGTERM to the whole group, not
+// only to the program, so that nothing goes on installing into a tree the
+// cancelled caller is about to remove. mmdebstrap unmounts what it
+// mounted on SIGTERM; whatever still runs WaitDelay later is killed.
+func groupCommand(ctx context.Context, bin string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		err := syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		if errors.Is(err, syscall.ESRCH) {
+			return os.ErrProcessDone
+		}
+		return err
+	}
+	cmd.WaitDelay = groupWaitDelay
+	return cmd
+}
+
+// groupWaitDelay is how long a cancelled groupCommand's group has to end
+// after SIGTERM before it is killed.
+var groupWaitDelay = 30 * time.Second
 
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")

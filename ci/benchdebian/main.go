@@ -1,14 +1,20 @@
 // Command benchdebian rebuilds a fixed list of small bookworm amd64 source
 // packages, across build systems, as `reprove infer` + `reprove rebuild`
-// do: for each, the current .deb of its first binary from the mirror,
-// infer (the source package from the signed Sources index, the build
-// environment locked from the signed Packages index), then a hermetic
-// rebuild compared with that .deb. It prints one line per package
-// (identical / different with the first cause compare names / failed and
-// why), its time and the build's peak disk, then the reproduction rate
-// beside Debian's published figure, and the median of reprove's time per
-// package (image cached) over the dpkg-buildpackage step's own time in the
-// same image and container: what reprove adds around the build.
+// do: for each, the suite's current version of the source package (read
+// from the signed Sources index when the bench runs, and printed), the
+// .deb of one of its binaries from the mirror, infer (the source package
+// from the signed Sources index, the build environment locked from the
+// signed Packages index), then a hermetic rebuild compared with that .deb.
+// After each rebuild the same steps run once more by hand, as a plain
+// dpkg-buildpackage in a chroot of the same locked image (plain.go): the
+// baseline reprove's time is measured against.
+//
+// It prints one line per package (identical / different with the first
+// cause compare names / failed and why / not measured because the mirror
+// does not serve a file of the source package), reprove's time (an image
+// built on the way is shown apart), the plain build's time, their ratio and
+// the build's peak disk; then the reproduction rate over the packages
+// measured beside Debian's published figure, and the median ratio.
 //
 // It is `make bench`'s (ci/bench-debian.sh), not CI's: it takes an hour or
 // more on a quiet machine, most of it building one image per distinct
@@ -16,8 +22,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -33,6 +39,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/reprove/reprove/compare/report"
 	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/debian/archive"
 	"github.com/reprove/reprove/debian/deb822"
@@ -43,35 +50,55 @@ import (
 	"github.com/reprove/reprove/recipes/infer"
 )
 
-// packages: source package and the build system it stands for. Packages
-// of one kind mostly share their Build-Depends, so their locks, so their
-// images.
-var packages = []struct{ source, kind string }{
-	{"dmitry", "autotools C"},
-	{"hello", "autotools C"},
-	{"buthead", "make C"},
-	{"eancheck", "make C"},
-	{"tmperamental", "make C"},
-	{"base-files", "debhelper"},
-	{"liblinux-pid-perl", "Perl XS"},
-	{"libarray-refelem-perl", "Perl XS"},
-	{"libperl-destruct-level-perl", "Perl XS"},
-	{"libtext-levenshteinxs-perl", "Perl XS"},
-	{"libdigest-elf-perl", "Perl XS"},
-	{"libtime-hr-perl", "Perl XS"},
-	{"libdevel-leak-perl", "Perl XS"},
-	{"libfilesys-statvfs-perl", "Perl XS"},
-	{"libvolatilestream", "CMake C"},
-	{"caps2esc", "CMake C"},
-	{"liblaxjson", "CMake C"},
-	{"libomp-jonathonl", "CMake C++"},
-	{"paryfor", "CMake C++"},
-	{"tllist", "Meson"},
-	{"aml", "Meson"},
-	{"spidev", "Python C extension"},
-	{"python-schedutils", "Python C extension"},
-	{"rust-easy-parallel", "Rust crate (dh-cargo)"},
-	{"libz-mingw-w64", "mingw-w64 (Windows PE)"},
+// packages: source package, the binary compared (its first binary in the
+// index when empty) and the build system it stands for. Packages of one
+// kind mostly share their Build-Depends, so their locks, so their images.
+//
+// Every package here has all its source files served by the mirror this
+// bench runs against. The mirror reachable from reprove's own machine
+// serves every index, every .dsc and every .deb, but only some of the
+// .orig and .debian tarballs (checked on 2026-12-07: 6 of 50 .debian.tar
+// files of randomly drawn bookworm source packages, 26 of 53 upstream
+// tarballs), and the snapshot archive is not reachable there. The first
+// list (2026-12-07) had 18 packages whose tarballs answer 404 on it: aml,
+// caps2esc, libvolatilestream, liblaxjson, libomp-jonathonl, paryfor,
+// tllist, spidev, python-schedutils, rust-easy-parallel, libz-mingw-w64,
+// and the Perl XS modules liblinux-pid, libperl-destruct-level,
+// libtext-levenshteinxs, libdigest-elf, libtime-hr, libdevel-leak and
+// libfilesys-statvfs. They were replaced by packages of the same kinds
+// whose files are all served. On another mirror any of them can be run
+// with -only; a package whose files the mirror does not serve is reported
+// as not measured, and left out of the rate.
+var packages = []struct{ source, binary, kind string }{
+	// One of each build system first, so that a run cut short has
+	// measured each kind.
+	{"dmitry", "", "autotools C"},
+	{"libarray-refelem-perl", "", "Perl XS"},
+	{"tini", "", "CMake C"},
+	{"webp-pixbuf-loader", "", "Meson"},
+	{"python-kyotocabinet", "", "Python C extension"},
+	{"fatcat", "", "CMake C++"},
+	{"rust-pin-utils", "", "Rust crate (dh-cargo)"},
+	{"buthead", "", "make C"},
+	{"base-files", "", "debhelper"},
+	// Then the rest, those sharing a lock (so an image) with one above
+	// first.
+	{"libmath-libm-perl", "", "Perl XS"},
+	{"libterm-size-perl", "", "Perl XS"},
+	{"libguard-perl", "", "Perl XS"},
+	{"eancheck", "", "make C"},
+	{"tmperamental", "", "make C"},
+	{"hello", "", "autotools C"},
+	{"sipcalc", "", "autotools C"},
+	{"minizip", "minizip", "autotools C"},
+	{"bridge-utils", "", "autotools C"},
+	{"libuecc", "libuecc0", "CMake C"},
+	{"uchardet", "", "CMake C++"},
+	{"meshoptimizer", "", "CMake C++"},
+	{"low-memory-monitor", "low-memory-monitor", "Meson"},
+	{"flatpak-xdg-utils", "flatpak-xdg-utils", "Meson"},
+	{"termbox", "python3-termbox", "Python C extension"},
+	{"pam-wrapper", "python3-pypamtest", "Python C extension"},
 }
 
 // debianRate is Debian's own figure for bookworm amd64 as the issue quotes
@@ -80,18 +107,42 @@ var packages = []struct{ source, kind string }{
 // site is not reachable from this machine.
 const debianRate = "about 97% (Debian's reproducible-builds tests, bookworm amd64)"
 
+// keepDir, when set, receives the compare reports and both .debs of each
+// package that is not identical.
+var keepDir string
+
+type outcome int
+
+const (
+	failed      outcome = iota
+	notMeasured         // the mirror does not serve the source package
+	identical
+	different
+)
+
 type row struct {
-	pkg, kind, result string
-	total, build      time.Duration
-	peakDisk          int64
-	imageBuilt        bool
+	pkg, version, kind, result string
+	outcome                    outcome
+	// total is reprove's time for the rebuild, image is the part of it
+	// spent building a new base image (zero when it was cached).
+	total, image time.Duration
+	// plain is the baseline's time; plainSame whether it made the same
+	// bytes as reprove's container.
+	plain     time.Duration
+	plainSame string
+	peakDisk  int64
 }
 
+// reproveTime is reprove's time without a new image's build.
+func (r row) reproveTime() time.Duration { return r.total - r.image }
+
 func main() {
-	only := flag.String("only", "", "comma-separated source packages to run (default: all)")
+	only := flag.String("only", "", "comma-separated source packages to run (default: all; any bookworm source package may be named)")
+	noPlain := flag.Bool("no-plain", false, "skip the plain dpkg-buildpackage baseline")
+	flag.StringVar(&keepDir, "keep", "", "keep each different package's compare reports and both .debs in this directory")
 	flag.Parse()
 	log.SetFlags(0)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
 	defer stop()
 	cache, err := cachedir.Dir(os.Getenv)
 	if err != nil {
@@ -111,7 +162,8 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	sess, err := pipeline.Open(ctx, pipeline.Runtime{CacheDir: cache, ReproveVersion: "bench", Progress: func(pipeline.Event) {}})
+	var ev eventClock
+	sess, err := pipeline.Open(ctx, pipeline.Runtime{CacheDir: cache, ReproveVersion: "bench", Progress: ev.see})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -122,66 +174,177 @@ func main() {
 	}
 	defer os.RemoveAll(tmp)
 
-	fmt.Printf("%-28s %-24s %9s %9s %10s  %s\n", "package", "build system", "time", "dpkg-bp", "peak disk", "result")
-	var rows []row
-	for _, p := range packages {
-		if *only != "" && !strings.Contains(","+*only+",", ","+p.source+",") {
-			continue
+	list := packages
+	if *only != "" {
+		list = list[:0:0]
+		for _, name := range strings.Split(*only, ",") {
+			kind, bin := "(named with -only)", ""
+			for _, p := range packages {
+				if p.source == name {
+					kind, bin = p.kind, p.binary
+				}
+			}
+			list = append(list, struct{ source, binary, kind string }{name, bin, kind})
 		}
+	}
+	fmt.Printf("bookworm as the mirror's signed InRelease has it: %s (%s)\n\n", rel.Version, rel.Date)
+	fmt.Printf("%-22s %-22s %-19s %8s %8s %8s %6s %9s  %s\n", "package", "version", "build system", "reprove", "image", "plain", "ratio", "peak disk", "result")
+	var rows []row
+	for _, p := range list {
 		if ctx.Err() != nil {
 			break
 		}
-		r := run(ctx, sess, c, ix, srcs, p.source, p.kind, tmp, cache)
+		r := run(ctx, sess, c, ix, srcs, &ev, p.source, p.binary, p.kind, tmp, cache, !*noPlain)
+		if ctx.Err() != nil {
+			// Cut short by a signal: not a result of the package's.
+			fmt.Printf("%-22s (interrupted: not counted)\n", r.pkg)
+			break
+		}
 		rows = append(rows, r)
-		fmt.Printf("%-28s %-24s %9s %9s %10s  %s\n", r.pkg, r.kind, r.total.Round(time.Second), r.build.Round(time.Second), human(r.peakDisk), r.result)
+		ratio := "-"
+		if r.plain > 0 {
+			ratio = fmt.Sprintf("%.2fx", r.reproveTime().Seconds()/r.plain.Seconds())
+		}
+		img := "-"
+		if r.image > 0 {
+			img = r.image.Round(time.Second).String()
+		}
+		res := r.result
+		if r.plainSame != "" {
+			res += " [" + r.plainSame + "]"
+		}
+		fmt.Printf("%-22s %-22s %-19s %8s %8s %8s %6s %9s  %s\n", r.pkg, r.version, r.kind, dur(r.reproveTime()), img, dur(r.plain), ratio, human(r.peakDisk), res)
 	}
-	identical, ratios := 0, []float64{}
+	summarize(os.Stdout, rows)
+}
+
+func dur(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return d.Round(time.Second).String()
+}
+
+// summarize prints the rate over the packages measured and the median
+// ratio of reprove's time to the plain build's.
+func summarize(w io.Writer, rows []row) {
+	count := map[outcome]int{}
+	var ratios []float64
 	for _, r := range rows {
-		if r.result == "identical" {
-			identical++
-		}
-		if r.build > 0 && !r.imageBuilt {
-			ratios = append(ratios, r.total.Seconds()/r.build.Seconds())
+		count[r.outcome]++
+		if r.plain > 0 && r.total > 0 {
+			ratios = append(ratios, r.reproveTime().Seconds()/r.plain.Seconds())
 		}
 	}
-	fmt.Printf("\nreproduced %d of %d (%.0f%%): identical to the .deb in Debian's pool, rebuilt from a lock of bookworm as it is today\n",
-		identical, len(rows), 100*float64(identical)/float64(max(len(rows), 1)))
-	fmt.Printf("Debian's figure: %s\n", debianRate)
+	measured := len(rows) - count[notMeasured]
+	fmt.Fprintf(w, "\n%d packages run: %d identical, %d different, %d failed, %d not measured (a source file the mirror does not serve)\n",
+		len(rows), count[identical], count[different], count[failed], count[notMeasured])
+	if measured > 0 {
+		fmt.Fprintf(w, "reproduced %d of %d measured (%.0f%%): identical to the .deb in Debian's pool, rebuilt in a lock of bookworm as it is today (failures count as not reproduced)\n",
+			count[identical], measured, 100*float64(count[identical])/float64(measured))
+	}
+	fmt.Fprintf(w, "Debian's figure: %s\n", debianRate)
 	if len(ratios) > 0 {
 		sort.Float64s(ratios)
-		fmt.Printf("median time / dpkg-buildpackage in the same image: %.2fx over %d packages whose image was cached (target <= 1.2x)\n", ratios[len(ratios)/2], len(ratios))
+		med := ratios[len(ratios)/2]
+		if len(ratios)%2 == 0 {
+			med = (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
+		}
+		fmt.Fprintf(w, "median reprove time / plain dpkg-buildpackage in a chroot of the same locked image: %.2fx over %d packages (min %.2fx, max %.2fx; target <= 1.2x; a new image's build is not counted)\n",
+			med, len(ratios), ratios[0], ratios[len(ratios)-1])
 	}
 }
 
-func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *lock.Index, srcs []*deb822.SourcePackage, source, kind, tmp, cache string) (r row) {
-	r = row{pkg: source, kind: kind}
+// eventClock times the image phase of a rebuild from its progress events:
+// from the first image event to the first event of a later phase.
+type eventClock struct {
+	mu               sync.Mutex
+	imageAt, afterAt time.Time
+}
+
+func (e *eventClock) reset() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.imageAt, e.afterAt = time.Time{}, time.Time{}
+}
+
+func (e *eventClock) see(ev pipeline.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := time.Now()
+	switch {
+	case ev.Phase == pipeline.PhaseImage:
+		if e.imageAt.IsZero() {
+			e.imageAt = now
+		}
+	case !e.imageAt.IsZero() && e.afterAt.IsZero():
+		e.afterAt = now
+	}
+}
+
+// imageTime is how long the image phase took.
+func (e *eventClock) imageTime() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.imageAt.IsZero() || e.afterAt.IsZero() {
+		return 0
+	}
+	return e.afterAt.Sub(e.imageAt)
+}
+
+func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *lock.Index, srcs []*deb822.SourcePackage, ev *eventClock, source, binary, kind, tmp, cache string, plain bool) (r row) {
+	r = row{pkg: source, kind: kind, version: "-"}
 	fail := func(format string, args ...any) row {
+		r.outcome = failed
 		r.result = "failed: " + fmt.Sprintf(format, args...)
-		if len(r.result) > 160 {
-			r.result = r.result[:157] + "..."
+		if len(r.result) > 200 {
+			r.result = r.result[:197] + "..."
 		}
 		return r
 	}
-	var bin string
+	var src *deb822.SourcePackage
 	for _, s := range srcs {
 		if s.Package == source {
-			for _, b := range s.Binary {
-				if p, ok := ix.Lookup(b); ok && (p.Architecture == "amd64" || p.Architecture == "all") && strings.HasPrefix(p.Filename, "pool/") {
-					if ps, _ := p.SourceName(); ps == source {
-						bin = p.Filename
-						break
-					}
-				}
+			src = s
+		}
+	}
+	if src == nil {
+		return fail("no source package %s in bookworm's signed Sources index", source)
+	}
+	r.version = src.Version
+	// Every file of the source package, as the signed index lists it, at
+	// the path it gives: a file the mirror does not serve is not a
+	// failure of reprove's, and the package is not measured.
+	for _, f := range src.Files {
+		u := archive.DefaultMirror + "/" + src.Directory + "/" + f.Name
+		if code, err := head(ctx, u); err != nil {
+			return fail("%v", err)
+		} else if code != http.StatusOK {
+			r.outcome = notMeasured
+			r.result = fmt.Sprintf("not measured: the mirror answers %d for %s (listed in the signed Sources index)", code, f.Name)
+			return r
+		}
+	}
+	var bin string
+	for _, b := range src.Binary {
+		if binary != "" && b != binary {
+			continue
+		}
+		if p, ok := ix.Lookup(b); ok && (p.Architecture == "amd64" || p.Architecture == "all") && strings.HasPrefix(p.Filename, "pool/") {
+			if ps, pv := p.SourceName(); ps == source && pv == src.Version {
+				bin = p.Filename
+				break
 			}
 		}
 	}
 	if bin == "" {
-		return fail("no binary of %s in bookworm", source)
+		return fail("no amd64 binary of %s %s in bookworm's signed Packages index", source, src.Version)
 	}
 	deb := filepath.Join(tmp, filepath.Base(bin))
 	if err := download(ctx, archive.DefaultMirror+"/"+bin, deb); err != nil {
 		return fail("%v", err)
 	}
+	defer os.Remove(deb)
 	facts, err := infer.ReadDebFacts(ctx, c, deb, "bookworm")
 	if err != nil {
 		return fail("infer: %v", err)
@@ -195,9 +358,8 @@ func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *loc
 	if err != nil {
 		return fail("recipe: %v", err)
 	}
-	spec := rc.Image.Debian
-	key := filepath.Join(cache, "images", "images")
-	before, _ := os.ReadDir(key)
+	metas := filepath.Join(cache, "images", "images")
+	before, _ := os.ReadDir(metas)
 	var peak int64
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -216,15 +378,18 @@ func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *loc
 		}
 	}()
 	out := filepath.Join(tmp, source+"-out")
+	defer os.RemoveAll(out)
+	ev.reset()
 	start := time.Now()
 	rr, err := sess.Rebuild(ctx, pipeline.RebuildRequest{Recipe: rc, OutDir: out})
 	r.total = time.Since(start)
 	close(done)
 	wg.Wait()
 	r.peakDisk = peak
-	after, _ := os.ReadDir(key)
-	r.imageBuilt = len(after) > len(before)
-	_ = spec
+	after, _ := os.ReadDir(metas)
+	if len(after) > len(before) {
+		r.image = ev.imageTime()
+	}
 	if err != nil {
 		msg := err.Error()
 		if i := strings.Index(msg, "\n"); i > 0 {
@@ -232,46 +397,135 @@ func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *loc
 		}
 		return fail("%s", msg)
 	}
-	for _, s := range rr.Build.Steps {
-		if d, err := time.ParseDuration(s.Duration); err == nil {
-			r.build += d
-		}
-	}
 	o := rr.Outputs[0]
 	switch {
 	case o.Verdict != nil && *o.Verdict == verdict.Identical:
+		r.outcome = identical
 		r.result = "identical"
 	default:
-		r.result = "different: " + firstCause(filepath.Join(out, "compare", filepath.Base(o.Path)+".txt"))
+		r.outcome = different
+		stem := filepath.Join(out, "compare", filepath.Base(o.Path))
+		r.result = "different: " + firstCause(stem+".json", stem+".txt")
+		if keepDir != "" {
+			dest := filepath.Join(keepDir, source)
+			if err := os.MkdirAll(keepDir, 0o755); err == nil {
+				os.RemoveAll(dest)
+				if err := os.Rename(out, dest); err != nil {
+					log.Printf("keep %s: %v", source, err)
+				}
+			}
+		}
 	}
-	os.RemoveAll(out)
+	if plain && rr.Rebuild != nil && rr.Rebuild.BaseImage != nil {
+		work := filepath.Join(tmp, source+"-plain")
+		pr, err := plainBuild(ctx, cache, rr.Rebuild.BaseImage.Digest, rc, src, archive.DefaultMirror, work)
+		if err != nil {
+			r.plainSame = "plain build failed: " + err.Error()
+			return r
+		}
+		os.RemoveAll(work)
+		r.plain = pr.Time
+		if pr.Digest == o.Rebuilt {
+			r.plainSame = "plain build: the same bytes"
+		} else {
+			r.plainSame = "plain build: other bytes " + pr.Digest.Encoded()[:12]
+		}
+	}
 	return r
 }
 
-// firstCause is the first line of compare's text report that names a
-// difference (within its first 15 lines).
-func firstCause(report string) string {
-	f, err := os.Open(report)
+// firstCause finds the first difference compare gives as a cause (a leaf
+// that is no effect of another, in the report's own order) and the line
+// of compare's text report that shows it: the target is that a reader
+// meets the cause within the text's first 15 lines.
+func firstCause(reportJSON, reportText string) string {
+	raw, err := os.ReadFile(reportJSON)
 	if err != nil {
 		return "(no report)"
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	var cause []string
-	for i := 0; sc.Scan() && i < 15; i++ {
-		line := strings.TrimSpace(sc.Text())
-		if i < 4 || line == "" || strings.HasPrefix(line, "rebuilt") || strings.HasPrefix(line, "shipped") || strings.HasPrefix(line, "note:") || strings.HasSuffix(line, ".deb") {
-			continue
+	var rep report.Report
+	if err := json.Unmarshal(raw, &rep); err != nil || rep.Differences == nil {
+		return "(no report)"
+	}
+	var path []*report.Node
+	var find func(n *report.Node, trail []*report.Node) bool
+	find = func(n *report.Node, trail []*report.Node) bool {
+		if n.Effect {
+			return false
 		}
-		cause = append(cause, line)
-		if len(cause) == 3 {
-			break
+		trail = append(trail, n)
+		if n.Leaf() {
+			path = trail
+			return true
+		}
+		for _, c := range n.Children {
+			if find(c, trail) {
+				return true
+			}
+		}
+		return false
+	}
+	if !find(rep.Differences, nil) {
+		return "(no cause: every difference is marked as an effect)"
+	}
+	var names []string
+	what := ""
+	for _, n := range path[1:] {
+		names = append(names, n.Name)
+		if n.Summary != "" && n.Kind != verdict.KindBytes {
+			what = n.Summary
 		}
 	}
-	if len(cause) > 0 {
-		return strings.Join(cause, " / ")
+	leaf := path[len(path)-1]
+	if leaf.Rebuilt != "" || leaf.Shipped != "" {
+		what = leaf.Rebuilt + " → " + leaf.Shipped
+	} else if what == "" {
+		what = leaf.Summary
 	}
-	return "(cause not in the first 15 lines)"
+	if len(what) > 110 {
+		what = what[:107] + "..."
+	}
+	desc := strings.Join(names, " / ") + ": " + what
+	text, err := os.ReadFile(reportText)
+	if err != nil {
+		return desc + " (no text report)"
+	}
+	// The text shows the tree in the same order, one node a line, each
+	// line starting (after its indent) with the node's name.
+	at, i := 0, 0
+	for n, line := range strings.Split(string(text), "\n") {
+		if n < 5 {
+			continue // the verdict, the two files, the counts
+		}
+		if strings.HasPrefix(strings.TrimSpace(line), path[i].Name) {
+			i++
+			if i == len(path) {
+				at = n + 1
+				break
+			}
+		}
+	}
+	switch {
+	case at == 0:
+		return desc + " [cause NOT shown in the text]"
+	case at > 15:
+		return fmt.Sprintf("%s [cause NOT in the first 15 lines: line %d]", desc, at)
+	}
+	return fmt.Sprintf("%s [line %d]", desc, at)
+}
+
+// head asks the mirror whether it serves url.
+func head(ctx context.Context, url string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 func download(ctx context.Context, url, dest string) error {

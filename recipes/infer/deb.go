@@ -1,10 +1,14 @@
 package infer
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -50,8 +54,13 @@ type DebFacts struct {
 	Lock *recipes.DebianLock
 	// BuildInfo, when given, is the .buildinfo of the original build.
 	BuildInfo *deb822.BuildInfo
-	Mirror    string
-	Suite     string
+	// BinNMU is the changelog entry of a binary-only upload (a binNMU:
+	// the same source built again, its version suffixed +bN), as the .deb
+	// ships it in usr/share/doc/PACKAGE/changelog.Debian.ARCH.gz; empty
+	// for a .deb built from its source version as it is.
+	BinNMU string
+	Mirror string
+	Suite  string
 }
 
 // DebOptions are what ReadDebFacts may be given beside the .deb.
@@ -96,6 +105,9 @@ func ReadDebFacts(ctx context.Context, c *archive.Client, p, suite string, opts 
 		return nil, err
 	}
 	facts := &DebFacts{Control: ctl, Digest: d, Mirror: strings.TrimSuffix(c.Base, "/"), Suite: suite}
+	if facts.BinNMU, err = binNMUEntry(p, f, fi.Size(), ctl); err != nil {
+		return nil, fmt.Errorf("infer: %w", err)
+	}
 	if facts.Mirror == "" {
 		facts.Mirror = archive.DefaultMirror
 	}
@@ -161,6 +173,46 @@ func buildDate(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not a date", s)
+}
+
+// binNMUSuffix is the version suffix of a binary-only upload.
+var binNMUSuffix = regexp.MustCompile(`\+b[0-9]+$`)
+
+// binNMUEntry returns the changelog entry of a binary-only upload that
+// the .deb records, or "" when ctl's version is its source's. Debian's
+// buildds (sbuild) put that entry at the top of debian/changelog before
+// building; dh_installchangelogs ships it apart, as
+// changelog.Debian.ARCH.gz, which is where it is read back from.
+func binNMUEntry(p string, r io.ReaderAt, size int64, ctl *deb822.BinaryPackage) (string, error) {
+	srcName, sv := ctl.SourceName()
+	if sv == ctl.Version || !binNMUSuffix.MatchString(ctl.Version) || strings.TrimSuffix(ctl.Version, binNMUSuffix.FindString(ctl.Version)) != sv {
+		return "", nil
+	}
+	name := "usr/share/doc/" + ctl.Package + "/changelog.Debian." + ctl.Architecture + ".gz"
+	gz, err := debfile.DataFile(p, r, size, name, 1<<20)
+	if err != nil {
+		return "", fmt.Errorf("%s %s is a binary-only upload of source version %s, and its changelog entry, which the rebuild needs, is not where dh_installchangelogs puts it: %w", ctl.Package, ctl.Version, sv, err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return "", fmt.Errorf("%s: %s: %w", p, name, err)
+	}
+	raw, err := io.ReadAll(io.LimitReader(zr, 1<<20))
+	if err != nil {
+		return "", fmt.Errorf("%s: %s: %w", p, name, err)
+	}
+	// The first entry: its header line to its trailer line (" -- ").
+	var entry []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		entry = append(entry, line)
+		if strings.HasPrefix(line, " -- ") {
+			break
+		}
+	}
+	if len(entry) < 3 || !strings.HasPrefix(entry[0], srcName+" ("+ctl.Version+") ") || !strings.HasPrefix(entry[len(entry)-1], " -- ") {
+		return "", fmt.Errorf("%s: %s does not start with the entry of %s %s", p, name, ctl.Package, ctl.Version)
+	}
+	return strings.Join(entry, "\n") + "\n", nil
 }
 
 // BuilddExtra are the packages Debian's buildds (sbuild) install beside
@@ -241,6 +293,16 @@ func InferDeb(f *DebFacts) (*Result, error) {
 	script := []string{
 		"dpkg-source -x " + dsc.Name + " " + dir,
 		"cd " + dir,
+	}
+	if f.BinNMU != "" {
+		// As sbuild does for a binNMU: the entry, a blank line, then the
+		// source's own changelog. Its date is SOURCE_DATE_EPOCH's.
+		script = append(script,
+			"printf '%s\\n' "+debShellQuote(f.BinNMU)+" > ../changelog.binnmu",
+			"cat debian/changelog >> ../changelog.binnmu",
+			"mv ../changelog.binnmu debian/changelog",
+		)
+		note(Certain, "binNMU", ctl.Version, "a binary-only upload of %s %s: its changelog entry, as the .deb ships it (changelog.Debian.%s.gz), goes at the top of debian/changelog before the build, as Debian's buildds put it", src.Package, src.Version, ctl.Architecture)
 	}
 	script = append(script, env...)
 	script = append(script,

@@ -1,9 +1,12 @@
 package infer_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,5 +81,95 @@ func TestInferDebWithBuildInfo(t *testing.T) {
 	var me *lock.MissingError
 	if _, err := infer.ReadDebFacts(ctx, c, deb, "bookworm", infer.DebOptions{BuildInfo: bi, Snapshot: &archive.Client{Base: snap.URL, Keyring: kr}}); !errors.As(err, &me) || !strings.Contains(err.Error(), "gcc-12 12.1.0-1") {
 		t.Errorf("a version the snapshot lacks: %v", err)
+	}
+}
+
+// A binNMU (a binary-only upload: the same source built again, its version
+// suffixed +b1): the recipe puts the entry the .deb ships as
+// changelog.Debian.amd64.gz at the top of debian/changelog before the
+// build, as sbuild does, and copies out the .deb of the binNMU's version;
+// run as the recipe runs it, the changelog it writes is that entry, a
+// blank line, then the source's own. A binNMU .deb without its entry is
+// refused with a reason.
+func TestInferDebBinNMU(t *testing.T) {
+	ctx := context.Background()
+	key := archivetest.NewKey(t, "archive")
+	kr, err := archive.LoadKeyring(archivetest.Keyring(t, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
+	entry := "hello (1.0-1+b1) sid; urgency=low, binary-only=yes\n\n  * Binary-only non-maintainer upload for amd64; no source changes.\n  * Rebuild against the builder's 'new' libc\n\n -- amd64 Build Daemon (x86-01) <buildd_amd64-x86-01@buildd.debian.org>  Thu, 01 Oct 2026 11:00:00 +0000\n"
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(entry))
+	zw.Close()
+	hello := debtest.Package{Name: "hello", Version: "1.0-1+b1", Arch: "amd64", Fields: []string{"Source: hello (1.0-1)"}, Files: map[string]string{
+		"usr/bin/hello": "#!/bin/sh\necho hi\n",
+		"usr/share/doc/hello/changelog.Debian.amd64.gz": gz.String(),
+	}}
+	suite := archivetest.Suite{Name: "bookworm", Arch: "amd64", Date: built.Add(-time.Hour),
+		Packages: []debtest.Package{hello, {Name: "base-files", Version: "12.4", Arch: "amd64", Fields: []string{"Essential: yes"}}},
+		Sources:  []archivetest.Source{{Name: "hello", Version: "1.0-1", Files: map[string][]byte{"hello_1.0.orig.tar.gz": []byte("orig"), "hello_1.0-1.debian.tar.xz": []byte("debian")}}}}
+	files := suite.Files(t, key)
+	snap := archivetest.NewSnapshot(t)
+	snap.Take(built.Add(-30*time.Minute), files)
+	mirror := archivetest.NewMirror(t, files)
+	bi := &deb822.BuildInfo{Source: "hello", Version: "1.0-1+b1", Distribution: "bookworm", BuildArchitecture: "amd64", BuildDate: built.Format(time.RFC1123Z),
+		Installed: []deb822.Installed{{Name: "base-files", Version: "12.4"}}}
+	c := &archive.Client{Base: mirror.URL, Keyring: kr}
+	read := func(p debtest.Package) (*infer.DebFacts, error) {
+		deb := filepath.Join(t.TempDir(), "hello_1.0-1+b1_amd64.deb")
+		os.WriteFile(deb, debtest.Deb(p), 0o644)
+		return infer.ReadDebFacts(ctx, c, deb, "bookworm", infer.DebOptions{BuildInfo: bi, Snapshot: &archive.Client{Base: snap.URL, Keyring: kr}})
+	}
+	facts, err := read(hello)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if facts.BinNMU != entry {
+		t.Errorf("BinNMU = %q, want %q", facts.BinNMU, entry)
+	}
+	res, err := infer.InferDeb(facts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := res.Recipe.YAML()
+	parsed, err := recipes.Parse("hello.yaml", text)
+	if err != nil {
+		t.Fatalf("the recipe does not validate: %v\n%s", err, text)
+	}
+	// The script as the recipe file gives it back, entry and all.
+	script := parsed.Steps[0].Shell
+	if script != res.Recipe.Steps[0].Shell {
+		t.Errorf("the recipe file changes the script:\n%s\nwant\n%s", script, res.Recipe.Steps[0].Shell)
+	}
+	if !strings.Contains(script, "cp ../hello_1.0-1+b1_amd64.deb /out/") {
+		t.Errorf("the recipe does not copy out the binNMU's .deb:\n%s", script)
+	}
+	// Run the changelog lines as the build runs them, in a tree of its own.
+	// They are what comes between entering the tree and the build.
+	_, rest, _ := strings.Cut(script, "cd hello-1.0\n")
+	part, _, _ := strings.Cut(rest, "export SOURCE_DATE_EPOCH")
+	lines := []string{part}
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "hello-1.0")
+	os.MkdirAll(filepath.Join(tree, "debian"), 0o755)
+	own := "hello (1.0-1) unstable; urgency=medium\n\n  * Initial release.\n\n -- A Maintainer <a@example.org>  Mon, 01 Jun 2026 10:00:00 +0000\n"
+	os.WriteFile(filepath.Join(tree, "debian", "changelog"), []byte(own), 0o644)
+	cmd := exec.Command("/bin/sh", "-ec", strings.Join(lines, "\n"))
+	cmd.Dir = tree
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s\n%s", err, out, strings.Join(lines, "\n"))
+	}
+	got, _ := os.ReadFile(filepath.Join(tree, "debian", "changelog"))
+	if want := entry + "\n" + own; string(got) != want {
+		t.Errorf("debian/changelog =\n%s\nwant\n%s", got, want)
+	}
+
+	noEntry := hello
+	noEntry.Files = map[string]string{"usr/bin/hello": "#!/bin/sh\necho hi\n"}
+	if _, err := read(noEntry); err == nil || !strings.Contains(err.Error(), "binary-only upload") {
+		t.Errorf("a binNMU without its changelog entry: %v", err)
 	}
 }
