@@ -117,6 +117,7 @@ func Compare(ctx context.Context, rebuilt, shipped Input, opts Options) (*report
 		return nil, err
 	}
 	e.finish(root)
+	numberIDs(root)
 	r.Differences = root
 	r.Counts = e.counts
 	r.Notes = e.notes
@@ -138,6 +139,37 @@ func Compare(ctx context.Context, rebuilt, shipped Input, opts Options) (*report
 		}
 	}
 	return r, nil
+}
+
+// numberIDs gives the nodes that others refer to the IDs n1, n2, ... in
+// the tree's order, and points each See at its node's new ID. Members of an
+// archive are compared two at a time (see compareMembers), so the order in
+// which IDs were handed out can change from run to run; the tree's order
+// cannot, and a report must be the same every time.
+func numberIDs(root *report.Node) {
+	ids := map[string]string{}
+	var number, point func(n *report.Node)
+	number = func(n *report.Node) {
+		if n.ID != "" {
+			ids[n.ID] = fmt.Sprintf("n%d", len(ids)+1)
+			n.ID = ids[n.ID]
+		}
+		for _, c := range n.Children {
+			number(c)
+		}
+	}
+	point = func(n *report.Node) {
+		if n.See != "" {
+			n.See = ids[n.See]
+		}
+		for _, c := range n.Children {
+			point(c)
+		}
+	}
+	number(root)
+	if len(ids) > 0 {
+		point(root)
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {
