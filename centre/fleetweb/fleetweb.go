@@ -130,6 +130,7 @@ func New(q *queue.Queue, l *merklelog.Log, clock func() time.Time) *Handler {
 	if clock == nil {
 		clock = time.Now
 	}
+	pages() // a broken template stops the server at its start, as centre/web's do
 	h := &Handler{q: q, log: l, clock: clock, mux: http.NewServeMux()}
 	h.mux.HandleFunc("GET /fleet/{$}", h.overview)
 	h.mux.HandleFunc("GET /fleet/releases", h.releases)
