@@ -10,7 +10,6 @@ import (
 	"math"
 	"net/url"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"golang.org/x/mod/semver"
 
 	"github.com/reprove/reprove/compare/verdict"
+	"github.com/reprove/reprove/internal/lazyre"
 	"github.com/reprove/reprove/internal/strictyaml"
 )
 
@@ -40,12 +40,12 @@ type validator struct {
 }
 
 var (
-	nameRE      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
-	envRE       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	suiteRE     = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
-	debPkgRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`) // Debian Policy 5.6.1
-	normalizeRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
-	commitRE    = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+	nameRE      = lazyre.New(`^[A-Za-z0-9][A-Za-z0-9._+-]*$`)
+	envRE       = lazyre.New(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	suiteRE     = lazyre.New(`^[a-z][a-z0-9-]*$`)
+	debPkgRE    = lazyre.New(`^[a-z0-9][a-z0-9+.-]+$`) // Debian Policy 5.6.1
+	normalizeRE = lazyre.New(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+	commitRE    = lazyre.New(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 )
 
 func (v *validator) recipe(r *Recipe) {
@@ -110,7 +110,7 @@ func (v *validator) identifier(path, s string) {
 	switch {
 	case s == "":
 		v.required(path)
-	case len(s) > 128 || !nameRE.MatchString(s):
+	case len(s) > 128 || !nameRE().MatchString(s):
 		v.atf(path, "%q is not a valid name: use letters, digits and . _ + - (at most 128)", s)
 	}
 }
@@ -233,7 +233,7 @@ func (v *validator) source(s *Source) {
 		switch {
 		case g.Commit == "":
 			v.required("source.git.commit")
-		case !commitRE.MatchString(g.Commit):
+		case !commitRE().MatchString(g.Commit):
 			v.atf("source.git.commit", "%q is not a full commit id (40 or 64 lower-case hex digits; branch and tag names move)", g.Commit)
 		}
 		if g.Tag != "" && !validTag(g.Tag) {
@@ -340,7 +340,7 @@ func (v *validator) image(im Image) {
 		switch {
 		case d.Suite == "":
 			v.required("image.debian.suite")
-		case !suiteRE.MatchString(d.Suite):
+		case !suiteRE().MatchString(d.Suite):
 			v.atf("image.debian.suite", "%q is not a Debian suite name", d.Suite)
 		}
 		switch d.Variant {
@@ -352,7 +352,7 @@ func (v *validator) image(im Image) {
 		for i, p := range d.Packages {
 			path := fmt.Sprintf("image.debian.packages[%d]", i)
 			switch {
-			case !debPkgRE.MatchString(p):
+			case !debPkgRE().MatchString(p):
 				v.atf(path, "%q is not a Debian package name", p)
 			case seen[p]:
 				v.atf(path, "%q is listed twice", p)
@@ -379,7 +379,7 @@ func (v *validator) env(env map[string]string) {
 	for _, k := range slices.Sorted(mapKeys(env)) {
 		path := "env." + k
 		switch {
-		case !envRE.MatchString(k):
+		case !envRE().MatchString(k):
 			v.atf(path, "%q is not a valid variable name", k)
 		case slices.Contains(ReservedEnv, k):
 			v.atf(path, "%s is set by the builder and may not be set by a recipe", k)
@@ -478,7 +478,7 @@ func (v *validator) normalizers(ns []string) {
 	for i, n := range ns {
 		path := fmt.Sprintf("normalizers[%d]", i)
 		switch {
-		case !normalizeRE.MatchString(n):
+		case !normalizeRE().MatchString(n):
 			v.atf(path, "%q is not a normalizer name (lower-case words joined by -)", n)
 		case seen[n]:
 			v.atf(path, "%q is listed twice", n)
@@ -523,8 +523,8 @@ func (v *validator) limits(l Limits) {
 }
 
 var (
-	debVersionRE = regexp.MustCompile(`^([0-9]+:)?[0-9][A-Za-z0-9.+~:-]*$`) // Debian Policy 5.6.12
-	debArchRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	debVersionRE = lazyre.New(`^([0-9]+:)?[0-9][A-Za-z0-9.+~:-]*$`) // Debian Policy 5.6.12
+	debArchRE    = lazyre.New(`^[a-z0-9][a-z0-9-]*$`)
 )
 
 // debianLock checks a Debian image's lock: present (a Debian image is
@@ -536,7 +536,7 @@ func (v *validator) debianLock(d *DebianImage) {
 		v.atf("image.debian.lock", "%w: a Debian image is built only from locked packages; run `reprove lock RECIPE` to resolve the suite's signed indexes and write the lock into the recipe", ErrRequired)
 		return
 	}
-	if !debArchRE.MatchString(l.Architecture) {
+	if !debArchRE().MatchString(l.Architecture) {
 		v.atf("image.debian.lock.architecture", "%q is not a Debian architecture", l.Architecture)
 	}
 	if l.Release.Suite != d.Suite && l.Release.Codename != d.Suite {
@@ -553,7 +553,7 @@ func (v *validator) debianLock(d *DebianImage) {
 	for i, p := range l.Packages {
 		path := fmt.Sprintf("image.debian.lock.packages[%d]", i)
 		switch {
-		case !debPkgRE.MatchString(p.Name):
+		case !debPkgRE().MatchString(p.Name):
 			v.atf(path+".name", "%q is not a Debian package name", p.Name)
 		case names[p.Name]:
 			v.atf(path+".name", "%q is locked twice", p.Name)
@@ -561,7 +561,7 @@ func (v *validator) debianLock(d *DebianImage) {
 			v.atf(path+".name", "%q is out of order: the lock is sorted by name", p.Name)
 		}
 		names[p.Name] = true
-		if !debVersionRE.MatchString(p.Version) {
+		if !debVersionRE().MatchString(p.Version) {
 			v.atf(path+".version", "%q is not a Debian version", p.Version)
 		}
 		if p.Arch != "all" && p.Arch != l.Architecture {
@@ -590,7 +590,7 @@ func (v *validator) debianLock(d *DebianImage) {
 // check-ref-format, narrowed to the characters release tags use): no
 // empty, leading-dot or .lock components, no "..", no leading dash.
 func validTag(t string) bool {
-	if len(t) > 255 || !tagRE.MatchString(t) || strings.Contains(t, "..") || strings.HasPrefix(t, "-") {
+	if len(t) > 255 || !tagRE().MatchString(t) || strings.Contains(t, "..") || strings.HasPrefix(t, "-") {
 		return false
 	}
 	for _, c := range strings.Split(t, "/") {
@@ -601,4 +601,4 @@ func validTag(t string) bool {
 	return true
 }
 
-var tagRE = regexp.MustCompile(`^[A-Za-z0-9._+/-]+$`)
+var tagRE = lazyre.New(`^[A-Za-z0-9._+/-]+$`)

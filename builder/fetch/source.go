@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/reprove/reprove/internal/atomicfile"
 	"github.com/reprove/reprove/internal/ctxio"
+	"github.com/reprove/reprove/internal/lazyre"
 	"github.com/reprove/reprove/internal/treehash"
 	"github.com/reprove/reprove/internal/unpack"
 	"github.com/reprove/reprove/recipes"
@@ -246,7 +246,7 @@ func copyFileIn(ctx context.Context, from, to *os.Root, rel string) error {
 	return to.Chtimes(rel, info.ModTime(), info.ModTime())
 }
 
-var hexCommit = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+var hexCommit = lazyre.New(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 
 // git checks out the commit from a local mirror of the repository, fetched
 // or updated first, and verifies the checkout's tree digest.
@@ -255,7 +255,7 @@ var hexCommit = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
 // transport and object format, and the build image needs the same git for
 // Go's VCS stamping anyway.
 func (f *Fetcher) git(ctx context.Context, g *recipes.GitSource, dest string) (*Source, error) {
-	if !hexCommit.MatchString(g.Commit) {
+	if !hexCommit().MatchString(g.Commit) {
 		return nil, fmt.Errorf("fetch git source: commit %q is not a full hexadecimal object name", g.Commit)
 	}
 	h := sha256.Sum256([]byte(g.URL))

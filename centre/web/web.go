@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +28,7 @@ import (
 	"github.com/reprove/reprove/compare/render"
 	"github.com/reprove/reprove/compare/report"
 	"github.com/reprove/reprove/internal/escape"
+	"github.com/reprove/reprove/internal/lazyre"
 )
 
 //go:embed templates/*.html
@@ -208,13 +208,13 @@ func (h *Handler) home(w http.ResponseWriter, r *http.Request) {
 	h.render(w, http.StatusOK, "home", "reprove transparency centre", "", homeView{TreeSize: cp.Size, Recent: recent})
 }
 
-var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+var hex64 = lazyre.New(`^[0-9a-f]{64}$`)
 
 // digestQuery reads a search that is a digest: sha256:HEX or bare HEX.
 func digestQuery(q string) (digest.Digest, bool) {
 	q = strings.ToLower(strings.TrimSpace(q))
 	q = strings.TrimPrefix(q, "sha256:")
-	if !hex64.MatchString(q) {
+	if !hex64().MatchString(q) {
 		return "", false
 	}
 	return digest.NewDigestFromEncoded(digest.SHA256, q), true

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -15,17 +14,19 @@ import (
 	"github.com/opencontainers/go-digest"
 	"pault.ag/go/debian/dependency"
 	"pault.ag/go/debian/version"
+
+	"github.com/reprove/reprove/internal/lazyre"
 )
 
 var (
 	// Debian Policy 5.6.1 (package names) and 5.6.8 (architectures).
-	nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
-	archRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	nameRE = lazyre.New(`^[a-z0-9][a-z0-9+.-]+$`)
+	archRE = lazyre.New(`^[a-z0-9][a-z0-9-]*$`)
 )
 
 // CheckName reports whether s is a valid Debian package name.
 func CheckName(s string) error {
-	if !nameRE.MatchString(s) {
+	if !nameRE().MatchString(s) {
 		return fmt.Errorf("%q is not a Debian package name", s)
 	}
 	return nil
@@ -44,7 +45,7 @@ func CheckVersion(s string) error {
 
 // CheckArch reports whether s is an architecture name.
 func CheckArch(s string) error {
-	if !archRE.MatchString(s) {
+	if !archRE().MatchString(s) {
 		return fmt.Errorf("%q is not an architecture name", s)
 	}
 	return nil

@@ -27,12 +27,13 @@ import (
 	"fmt"
 	"io"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/reprove/reprove/internal/lazyre"
 )
 
 // Causes, for callers that branch on the kind of problem.
@@ -159,14 +160,14 @@ func (d *Doc) lookup(path string) Pos {
 
 // yamlLine picks the line out of yaml's syntax errors, which are plain
 // strings ("yaml: line 3: did not find expected key").
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlLine = lazyre.New(`^yaml: line (\d+): (.*)$`)
 
 // decimal is the only spelling of an integer accepted, and decimalNumber
 // of a number (a float64 field): digits, then optionally a point and more
 // digits; no sign but minus, no leading zeros, no exponent, no .inf or .nan.
 var (
-	decimal       = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
-	decimalNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?$`)
+	decimal       = lazyre.New(`^-?(0|[1-9][0-9]*)$`)
+	decimalNumber = lazyre.New(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?$`)
 )
 
 // Decode decodes data (at most max bytes) onto v, a pointer to a struct.
@@ -215,7 +216,7 @@ func Decode(name string, data []byte, max int, v any) (*Doc, Errors) {
 
 func syntaxError(name string, err error) *Error {
 	msg := err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+	if m := yamlLine().FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		return &Error{File: name, Line: line, Err: fmt.Errorf("%w: %s", ErrSyntax, m[2])}
 	}
@@ -333,7 +334,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		// A decimal integer too large for int64 resolves as !!float.
-		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || !decimal.MatchString(n.Value) {
+		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || !decimal().MatchString(n.Value) {
 			d.wrong(n, path, "an integer written in decimal")
 			return
 		}
@@ -347,7 +348,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		if isNull(n) {
 			return
 		}
-		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || !decimalNumber.MatchString(n.Value) {
+		if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!float") || !decimalNumber().MatchString(n.Value) {
 			d.wrong(n, path, "a number written in decimal")
 			return
 		}

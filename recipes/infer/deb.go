@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/reprove/reprove/debian/deb822"
 	"github.com/reprove/reprove/debian/debfile"
 	"github.com/reprove/reprove/debian/lock"
+	"github.com/reprove/reprove/internal/lazyre"
 	"github.com/reprove/reprove/recipes"
 )
 
@@ -176,7 +176,7 @@ func buildDate(s string) (time.Time, error) {
 }
 
 // binNMUSuffix is the version suffix of a binary-only upload.
-var binNMUSuffix = regexp.MustCompile(`\+b[0-9]+$`)
+var binNMUSuffix = lazyre.New(`\+b[0-9]+$`)
 
 // binNMUEntry returns the changelog entry of a binary-only upload that
 // the .deb records, or "" when ctl's version is its source's. Debian's
@@ -185,7 +185,7 @@ var binNMUSuffix = regexp.MustCompile(`\+b[0-9]+$`)
 // changelog.Debian.ARCH.gz, which is where it is read back from.
 func binNMUEntry(p string, r io.ReaderAt, size int64, ctl *deb822.BinaryPackage) (string, error) {
 	srcName, sv := ctl.SourceName()
-	if sv == ctl.Version || !binNMUSuffix.MatchString(ctl.Version) || strings.TrimSuffix(ctl.Version, binNMUSuffix.FindString(ctl.Version)) != sv {
+	if sv == ctl.Version || !binNMUSuffix().MatchString(ctl.Version) || strings.TrimSuffix(ctl.Version, binNMUSuffix().FindString(ctl.Version)) != sv {
 		return "", nil
 	}
 	name := "usr/share/doc/" + ctl.Package + "/changelog.Debian." + ctl.Architecture + ".gz"

@@ -10,13 +10,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/reprove/reprove/internal/exefile"
+	"github.com/reprove/reprove/internal/lazyre"
 )
 
 // NativeFacts is what a non-Go executable records about how it was built.
@@ -66,27 +66,27 @@ type CrateDep struct {
 }
 
 var (
-	gccRE     = regexp.MustCompile(`^GCC: \(([^)]*)\) ([0-9][0-9.]*)`)
-	debGccRE  = regexp.MustCompile(`^Debian ([0-9][^ ]*)$`)
-	clangRE   = regexp.MustCompile(`clang version ([0-9][0-9.]*)`)
-	rustcRE   = regexp.MustCompile(`rustc version ([0-9][0-9.]*(?:-[a-z0-9.]+)?)(?: \(([^)]*)\))?`)
-	mingwGCC  = regexp.MustCompile(`GCC: \(GNU\) ([0-9][0-9.]*-win32|[0-9][0-9.]*-posix|[0-9][0-9.]*)( [0-9]{8})?`)
-	printable = regexp.MustCompile(`[\x20-\x7e]{8,200}`)
+	gccRE     = lazyre.New(`^GCC: \(([^)]*)\) ([0-9][0-9.]*)`)
+	debGccRE  = lazyre.New(`^Debian ([0-9][^ ]*)$`)
+	clangRE   = lazyre.New(`clang version ([0-9][0-9.]*)`)
+	rustcRE   = lazyre.New(`rustc version ([0-9][0-9.]*(?:-[a-z0-9.]+)?)(?: \(([^)]*)\))?`)
+	mingwGCC  = lazyre.New(`GCC: \(GNU\) ([0-9][0-9.]*-win32|[0-9][0-9.]*-posix|[0-9][0-9.]*)( [0-9]{8})?`)
+	printable = lazyre.New(`[\x20-\x7e]{8,200}`)
 )
 
 // compilerOf reads one identification string.
 func compilerOf(s string) (Compiler, bool) {
-	if m := gccRE.FindStringSubmatch(s); m != nil {
+	if m := gccRE().FindStringSubmatch(s); m != nil {
 		c := Compiler{Name: "gcc", Version: m[2], Raw: s}
-		if d := debGccRE.FindStringSubmatch(m[1]); d != nil {
+		if d := debGccRE().FindStringSubmatch(m[1]); d != nil {
 			c.Distro = d[1]
 		}
 		return c, true
 	}
-	if m := clangRE.FindStringSubmatch(s); m != nil {
+	if m := clangRE().FindStringSubmatch(s); m != nil {
 		return Compiler{Name: "clang", Version: m[1], Raw: s}, true
 	}
-	if m := rustcRE.FindStringSubmatch(s); m != nil {
+	if m := rustcRE().FindStringSubmatch(s); m != nil {
 		return Compiler{Name: "rustc", Version: m[1], Raw: s}, true
 	}
 	return Compiler{}, false
@@ -240,11 +240,11 @@ func readNativePE(x *exefile.File, nf *NativeFacts) error {
 		if err != nil {
 			continue
 		}
-		for _, m := range printable.FindAll(b, -1) {
+		for _, m := range printable().FindAll(b, -1) {
 			str := string(m)
 			if strings.HasPrefix(str, "GCC: ") && !slices.Contains(nf.Comments, str) {
 				nf.Comments = append(nf.Comments, str)
-				if mm := mingwGCC.FindStringSubmatch(str); mm != nil {
+				if mm := mingwGCC().FindStringSubmatch(str); mm != nil {
 					nf.Compilers = append(nf.Compilers, Compiler{Name: "mingw-w64-gcc", Version: mm[1], Raw: str})
 				}
 			}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/reprove/reprove/centre/witness"
+	"github.com/reprove/reprove/internal/lazyre"
 )
 
 // Version is the torchwood release ci/setup.sh installs.
@@ -143,7 +144,7 @@ func (l *Litewitness) Witness() *witness.Witness {
 func (l *Litewitness) Spec() string { return l.Key + " " + l.URL }
 
 // vkeyLine is litewitness's log line naming its verifier key.
-var vkeyLine = regexp.MustCompile(`msg="verifier key" vkey=(\S+)`)
+var vkeyLine = lazyre.New(`msg="verifier key" vkey=(\S+)`)
 
 // Restart starts the witness again after Stop, with the same key, state
 // and address; Start calls it first.
@@ -185,7 +186,7 @@ func (l *Litewitness) Restart() {
 	if !ok {
 		return
 	}
-	m := vkeyLine.FindStringSubmatch(l.stderr.String())
+	m := vkeyLine().FindStringSubmatch(l.stderr.String())
 	if m == nil {
 		t.Fatalf("litewitness printed no verifier key:\n%s", l.stderr.String())
 	}
