@@ -131,7 +131,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 		env.Stdout = g
 		defer g.Flush()
 	}
-	root := newRoot(&env)
+	root := newRoot(&env, args)
 	if err := unknownCommand(root, args); err != nil {
 		printError(env.Stderr, err)
 		return ExitUsage
@@ -241,7 +241,9 @@ func groupArgs(cmd *cobra.Command, a []string) error {
 	return &flagError{fmt.Errorf("unknown command %q for %q%s (see %s --help)", a[0], cmd.CommandPath(), didYouMean(cmd, a[0]), cmd.CommandPath())}
 }
 
-func newRoot(env *Env) *cobra.Command {
+// newRoot builds the root command with the subcommands args needs
+// (commands).
+func newRoot(env *Env, args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "reprove",
 		Short:         "Prove that a shipped binary comes from reviewed source",
@@ -261,7 +263,7 @@ func newRoot(env *Env) *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &flagError{err} })
 	root.CompletionOptions.DisableDefaultCmd = true
-	for _, c := range commands(env) {
+	for _, c := range commands(env, args) {
 		root.AddCommand(c)
 	}
 	return root
