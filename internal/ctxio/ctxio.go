@@ -100,10 +100,17 @@ func HashReaderAll(ctx context.Context, r io.Reader, progress func(int64), hs ..
 	return copyTo(ctx, io.MultiWriter(ws...), r, progress)
 }
 
+// copyBuffer is the size of copyTo's buffer. Hashing a 3.1 MB file costs
+// the same CPU time with 32 KB to 1 MB (measured on 2026-12-07); a small
+// buffer stays in the cache and keeps a short command, such as reprove
+// verify of one file, from growing the heap by a megabyte towards its
+// first garbage collection.
+const copyBuffer = 64 << 10
+
 func copyTo(ctx context.Context, w io.Writer, r io.Reader, progress func(int64)) (int64, error) {
 	cr := NewReader(ctx, r)
 	cr.Progress = progress
-	buf := make([]byte, 1<<20)
+	buf := make([]byte, copyBuffer)
 	return io.CopyBuffer(w, cr, buf)
 }
 
