@@ -8,7 +8,9 @@
 // reprove's median wall time exceeds sha256sum's by more than -max-extra.
 //
 // It also prints what reprove's package initialisers cost at start-up
-// (GODEBUG=inittrace=1): every command pays it before doing anything.
+// (GODEBUG=inittrace=1): every command pays it before doing anything;
+// and how many garbage collections one verify makes (none, when start-up
+// and the check together stay under the runtime's first 4 MB heap goal).
 //
 // The attestations are made by the reprove binary under test (key
 // generate, review, attest rebuild, attest summary) with the file itself
@@ -94,6 +96,7 @@ func main() {
 		fmt.Printf("%-20s wall median %6.1f ms (p90 %6.1f)   cpu median %6.1f ms\n", s.name, ms(median(s.wall)), ms(pct(s.wall, 0.9)), ms(median(s.cpu)))
 	}
 	initCost(bin)
+	fmt.Printf("garbage collections in one reprove verify: %d\n", collections(verify))
 	// On a quiet machine the wall time is what the customer waits for.
 	// On a loaded one (more runnable work than cores) it measures the run
 	// queue, which stretches both sides alike, their difference too; the
@@ -177,7 +180,9 @@ func makeAttestations(bin, work, target string) {
 }
 
 // initCost prints the package initialisers' total and the costliest, from
-// GODEBUG=inittrace=1 of `reprove version` (the median of 9 runs' totals).
+// GODEBUG=inittrace=1 of `reprove version` (the median of 9 runs' totals):
+// the allocations (which load does not change) by module, with reprove's
+// own packages apart, since they are the ones this project can make lazy.
 func initCost(bin string) {
 	type initRec struct {
 		pkg    string
@@ -211,16 +216,88 @@ func initCost(bin string) {
 		totals = append(totals, total)
 	}
 	sort.Float64s(totals)
-	allocs := 0
+	mods := modules(bin)
+	allocs, own := 0, 0
+	byModule := map[string]int{}
 	for _, i := range last {
 		allocs += i.allocs
+		m := moduleOf(i.pkg, mods)
+		byModule[m] += i.allocs
+		if m == "github.com/reprove/reprove" {
+			own += i.allocs
+		}
 	}
-	sort.Slice(last, func(a, b int) bool { return last[a].allocs > last[b].allocs })
-	fmt.Printf("start-up: %d package initialisers, %.1f ms (median of 9), %d allocations; the largest:", len(last), totals[len(totals)/2], allocs)
-	for _, i := range last[:min(4, len(last))] {
-		fmt.Printf(" %s (%d allocs)", i.pkg, i.allocs)
+	type modAllocs struct {
+		mod    string
+		allocs int
+	}
+	var ranked []modAllocs
+	for m, a := range byModule {
+		ranked = append(ranked, modAllocs{m, a})
+	}
+	sort.Slice(ranked, func(a, b int) bool {
+		if ranked[a].allocs != ranked[b].allocs {
+			return ranked[a].allocs > ranked[b].allocs
+		}
+		return ranked[a].mod < ranked[b].mod
+	})
+	fmt.Printf("start-up: %d package initialisers, %.1f ms (median of 9), %d allocations, %d of them in reprove's own packages; by module:", len(last), totals[len(totals)/2], allocs, own)
+	for i, m := range ranked[:min(6, len(ranked))] {
+		sep := ","
+		if i == 0 {
+			sep = ""
+		}
+		fmt.Printf("%s %s %d", sep, m.mod, m.allocs)
 	}
 	fmt.Println()
+}
+
+// modules lists the module paths bin was built from (go version -m), the
+// main module among them.
+func modules(bin string) []string {
+	out, err := exec.Command("go", "version", "-m", bin).Output()
+	if err != nil {
+		log.Fatalf("go version -m: %v", err)
+	}
+	var mods []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && (f[0] == "mod" || f[0] == "dep") {
+			mods = append(mods, f[1])
+		}
+	}
+	return mods
+}
+
+// moduleOf is the longest of mods that pkg is in, or "std".
+func moduleOf(pkg string, mods []string) string {
+	best := "std"
+	for _, m := range mods {
+		if (pkg == m || strings.HasPrefix(pkg, m+"/")) && (best == "std" || len(m) > len(best)) {
+			best = m
+		}
+	}
+	return best
+}
+
+// collections counts the garbage collections one run of argv makes
+// (GODEBUG=gctrace=1 prints a line for each): a short command whose start-up
+// and work stay under the runtime's first heap goal (4 MB) makes none.
+func collections(argv []string) int {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), "GODEBUG=gctrace=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		log.Fatalf("%s: %v", strings.Join(argv, " "), err)
+	}
+	n := 0
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if strings.HasPrefix(line, "gc ") {
+			n++
+		}
+	}
+	return n
 }
 
 func median(d []time.Duration) time.Duration { return pct(d, 0.5) }
