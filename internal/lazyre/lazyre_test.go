@@ -10,7 +10,7 @@ func TestNew(t *testing.T) {
 	if !re().MatchString("aaa") || re().MatchString("ab") {
 		t.Fatalf("%v matches wrongly", re())
 	}
-	if re() != re() {
+	if first := re(); re() != first {
 		t.Error("compiled twice")
 	}
 	var wg sync.WaitGroup
