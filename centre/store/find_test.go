@@ -250,3 +250,109 @@ func TestMigrationIndexesSources(t *testing.T) {
 		})
 	}
 }
+
+// signedCounts reads, in an append transaction, what SignedCounts says of
+// subjects and keys.
+func signedCounts(t *testing.T, s store.Store, subjects, keys []digest.Digest) map[store.SubjectKey]int {
+	t.Helper()
+	var got map[store.SubjectKey]int
+	err := s.Append(context.Background(), func(tx store.AppendTx) error {
+		var err error
+		got, err = tx.SignedCounts(subjects, keys)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// The counts by subject and key add up across appends, and are the same
+// after migration 0004 drops the index of signed by key from a log written
+// with it.
+func TestSignedCountsAcrossAppends(t *testing.T) {
+	ctx := context.Background()
+	says := []fixture.Say{{Rebuilder: rebA}}
+	first, err := fixture.MakeRelease(ctx, "hello", "1.0", []*fixture.Party{alice}, says)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := fixture.MakeRelease(ctx, "hello", "1.1", []*fixture.Party{alice}, says)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src0, src1 := fixture.Source("hello", "1.0").Archive, fixture.Source("hello", "1.1").Archive
+	subjects := []digest.Digest{first.Digest, second.Digest, src0, src1}
+	a, r := alice.Verifier.Fingerprint, rebA.Verifier.Fingerprint
+	keys := []digest.Digest{a, r}
+	for name, b := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			s, err := b.open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []store.KeyRecord{
+				{Name: "alice", Role: item.Reviewer, Fingerprint: a, PEM: alice.PEM},
+				{Name: "rebuilder-a", Role: item.Rebuilder, Fingerprint: r, PEM: rebA.PEM},
+			} {
+				if err := s.AddKey(ctx, k); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var items []*item.Item
+			for _, e := range append(first.All(says), second.All(says)...) {
+				it, err := item.CheckEnvelope(ctx, e, known)
+				if err != nil {
+					t.Fatal(err)
+				}
+				items = append(items, it)
+			}
+			// Three appends: 1.0's review and rebuild; its comparison and
+			// summary (rebuilder A's entries about the 1.0 file go from 1 to
+			// 3); 1.1's entries.
+			appendItems(t, s, items[:2])
+			if diff := cmp.Diff(map[store.SubjectKey]int{{Subject: src0, Key: a}: 1, {Subject: first.Digest, Key: r}: 1},
+				signedCounts(t, s, subjects, keys)); diff != "" {
+				t.Errorf("after the first append (-want +got):\n%s", diff)
+			}
+			appendItems(t, s, items[2:4])
+			appendItems(t, s, items[4:])
+			want := map[store.SubjectKey]int{
+				{Subject: src0, Key: a}: 1, {Subject: first.Digest, Key: r}: 3,
+				{Subject: src1, Key: a}: 1, {Subject: second.Digest, Key: r}: 3,
+			}
+			if diff := cmp.Diff(want, signedCounts(t, s, subjects, keys)); diff != "" {
+				t.Errorf("after three appends (-want +got):\n%s", diff)
+			}
+			s.Close()
+
+			// Back to schema 3, as an older centre left it.
+			db := b.raw(t)
+			defer db.Close()
+			for _, q := range []string{
+				`CREATE INDEX signed_key ON signed (fingerprint, idx)`,
+				`DELETE FROM schema_migrations WHERE name = 'drop_signed_key'`,
+			} {
+				if _, err := db.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			s, err = b.open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if diff := cmp.Diff(want, signedCounts(t, s, subjects, keys)); diff != "" {
+				t.Errorf("after the migration (-want +got):\n%s", diff)
+			}
+			// The index is gone: its name is free again.
+			var n int
+			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = 'drop_signed_key'`).Scan(&n); err != nil || n != 1 {
+				t.Errorf("migration recorded: %d %v", n, err)
+			}
+			if _, err := db.ExecContext(ctx, `CREATE INDEX signed_key ON signed (fingerprint, idx)`); err != nil {
+				t.Errorf("signed_key after the migration: %v", err)
+			}
+		})
+	}
+}

@@ -272,9 +272,7 @@ func (t *appendTx) SignedCounts(subjects, keys []digest.Digest) (map[SubjectKey]
 		if len(chunk)+len(keys) > t.s.d.maxArgs {
 			return nil, fmt.Errorf("count entries by key: %d keys", len(keys))
 		}
-		rows, err := t.tx.QueryContext(t.ctx, t.s.q(`SELECT s.digest, g.fingerprint, count(*) FROM subjects s JOIN signed g ON g.idx = s.idx
-			WHERE s.digest IN (`+placeholders(len(chunk))+`) AND g.fingerprint IN (`+placeholders(len(keys))+`)
-			GROUP BY s.digest, g.fingerprint`), append(strs(chunk), strs(keys)...)...)
+		rows, err := t.tx.QueryContext(t.ctx, t.s.q(signedCountsQuery(len(chunk), len(keys))), append(strs(chunk), strs(keys)...)...)
 		if err != nil {
 			return nil, fmt.Errorf("count entries by key: %w", err)
 		}
@@ -292,6 +290,19 @@ func (t *appendTx) SignedCounts(subjects, keys []digest.Digest) (map[SubjectKey]
 		}
 	}
 	return out, nil
+}
+
+// signedCountsQuery counts, for subjects and keys (as many as given), the
+// entries about each subject that each key signed. It goes from each
+// subject's entries to whether the key signed them, never from the key's
+// entries (which grow with all it ever signed): CROSS JOIN holds SQLite to
+// that order, and signed has no index that leads with the key (migration
+// 0004). The subjects' pages it reads are those the append's own inserts
+// go on to write.
+func signedCountsQuery(subjects, keys int) string {
+	return `SELECT s.digest, g.fingerprint, count(*) FROM subjects s CROSS JOIN signed g
+		WHERE g.idx = s.idx AND s.digest IN (` + placeholders(subjects) + `) AND g.fingerprint IN (` + placeholders(keys) + `)
+		GROUP BY s.digest, g.fingerprint`
 }
 
 // strs is ds as query arguments.

@@ -235,3 +235,52 @@ func TestStore(t *testing.T) {
 		})
 	}
 }
+
+// An append whose inserts conflict (a leaf the log holds, added again as
+// if the log had not checked) fails whole, keeps nothing, and the next
+// append goes on from the same size.
+func TestAppendConflictKeepsNothing(t *testing.T) {
+	ctx := context.Background()
+	rel, err := fixture.MakeRelease(ctx, "hello", "1.0", []*fixture.Party{alice}, []fixture.Say{{Rebuilder: rebA}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []*item.Item
+	for _, e := range rel.All([]fixture.Say{{Rebuilder: rebA}}) {
+		it, err := item.CheckEnvelope(ctx, e, known)
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, it)
+	}
+	for name, b := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			s, err := b.open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			appendItems(t, s, items[:1])
+			err = s.Append(ctx, func(tx store.AppendTx) error {
+				n := tx.Size()
+				// A new leaf, then the logged one again: the second row of
+				// one multi-row INSERT conflicts.
+				entries := []store.NewEntry{{Index: n, Item: items[1], LoggedAt: time.Unix(1700000000, 0)}, {Index: n + 1, Item: items[0], LoggedAt: time.Unix(1700000000, 0)}}
+				first := tlog.StoredHashCount(n)
+				return tx.Add(entries, first, make([]tlog.Hash, tlog.StoredHashCount(n+2)-first))
+			})
+			if err == nil {
+				t.Fatal("a leaf the log holds was added again")
+			}
+			if got, err := s.FindLeaves(ctx, []tlog.Hash{items[1].LeafHash}); err != nil || len(got) != 0 {
+				t.Errorf("the failed append left %v (%v)", got, err)
+			}
+			appendItems(t, s, items[1:])
+			got, err := s.FindLeaves(ctx, []tlog.Hash{items[0].LeafHash, items[1].LeafHash, items[len(items)-1].LeafHash})
+			want := map[tlog.Hash]int64{items[0].LeafHash: 0, items[1].LeafHash: 1, items[len(items)-1].LeafHash: int64(len(items) - 1)}
+			if diff := cmp.Diff(want, got); err != nil || diff != "" {
+				t.Errorf("after the next append (-want +got):\n%s%v", diff, err)
+			}
+		})
+	}
+}
