@@ -440,15 +440,45 @@ func le32(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
+// Kept is what Text needs of an instruction besides its bytes: a small
+// copy to hold for an instruction a report shows once its names are
+// known, rather than decoding its function again then.
+type Kept struct {
+	PC  uint64
+	adr uint64 // an arm64 ADRP's one Ref, with the offset paired to it
+	n   uint8  // how many bytes
+	bad bool
+	one bool // it has exactly one Ref
+}
+
+// Len is how many bytes the kept instruction takes.
+func (k *Kept) Len() int { return int(k.n) }
+
+// Keep returns what Text needs of in besides its bytes.
+func (in *Inst) Keep() Kept {
+	k := Kept{PC: in.PC, n: uint8(len(in.raw)), bad: in.Bad, one: len(in.Refs) == 1}
+	if k.one {
+		k.adr = in.Refs[0].Addr
+	}
+	return k
+}
+
 // Text renders in in Go assembler syntax; name labels an address (it
 // returns "" for one it cannot name).
-func (d *Decoder) Text(in *Inst, name func(uint64) string) (s string) {
-	if in.Bad {
-		return fmt.Sprintf("? % x", in.raw)
+func (d *Decoder) Text(in *Inst, name func(uint64) string) string {
+	k := in.Keep()
+	return d.KeptText(&k, in.raw, name)
+}
+
+// KeptText renders a kept instruction as Text does; raw is its bytes
+// (Len of them at its PC).
+func (d *Decoder) KeptText(in *Kept, raw []byte, name func(uint64) string) (s string) {
+	if in.bad {
+		return fmt.Sprintf("? % x", raw)
 	}
 	defer func() {
 		if recover() != nil {
-			s = fmt.Sprintf("? % x", in.raw)
+			s = fmt.Sprintf("? % x", raw)
 		}
 	}()
 	sym := func(addr uint64) (string, uint64) {
@@ -458,14 +488,14 @@ func (d *Decoder) Text(in *Inst, name func(uint64) string) (s string) {
 		return "", 0
 	}
 	if d.arch == "arm64" {
-		raw, err := arm64asm.Decode(in.raw)
+		x, err := arm64asm.Decode(raw)
 		if err != nil {
-			return fmt.Sprintf("? % x", in.raw)
+			return fmt.Sprintf("? % x", raw)
 		}
-		t := arm64asm.GoSyntax(raw, in.PC, sym, nil)
-		if raw.Op == arm64asm.ADRP && len(in.Refs) == 1 {
+		t := arm64asm.GoSyntax(x, in.PC, sym, nil)
+		if x.Op == arm64asm.ADRP && in.one {
 			// GoSyntax shows the page offset; show what it resolves to.
-			if n := name(in.Refs[0].Addr); n != "" {
+			if n := name(in.adr); n != "" {
 				if i := strings.Index(t, "(PC)"); i >= 0 {
 					if j := strings.LastIndexAny(t[:i], " $"); j >= 0 {
 						t = t[:j+1] + n + "(SB)" + t[i+len("(PC)"):]
@@ -475,10 +505,10 @@ func (d *Decoder) Text(in *Inst, name func(uint64) string) (s string) {
 		}
 		return t
 	}
-	raw, err := x86asm.Decode(in.raw, d.mode)
+	x, err := x86asm.Decode(raw, d.mode)
 	if err != nil {
-		return fmt.Sprintf("? % x", in.raw)
+		return fmt.Sprintf("? % x", raw)
 	}
-	d.fixVEX(&raw, in.raw)
-	return x86asm.GoSyntax(raw, in.PC, sym)
+	d.fixVEX(&x, raw)
+	return x86asm.GoSyntax(x, in.PC, sym)
 }

@@ -31,8 +31,11 @@ type fpair struct {
 	pending []refPair
 	bad     []int // aligned instructions whose references disagree
 	lines   []string
-	// hunks of a structural difference, rendered once strings are known.
+	// hunks of a structural difference, rendered once strings are known;
+	// shown, the instructions they show, when the whole functions were
+	// decoded (nil: decode them again to render).
 	hunks   []hunk
+	shown   []shownInst
 	summary string
 }
 
@@ -253,6 +256,10 @@ func (fc *funcCmp) decodePair(p *fpair, s *scratch, m *mapper) error {
 	}
 	p.class = Changed
 	p.hunks, p.summary = fc.structuralDiff(ta, tb, !decoded, &s.shapes)
+	if !decoded {
+		// What rendering would decode again: the same functions, whole.
+		p.shown = showHunks(ta, tb, p.hunks)
+	}
 	return nil
 }
 
@@ -335,35 +342,84 @@ func (fc *funcCmp) structuralDiff(ia, ib []disasm.Inst, whole bool, shapes *disa
 
 type hunk struct{ a0, a1, b0, b1 int }
 
-// render writes hunks with one instruction of context: "-" lines from the
-// first side, "+" lines from the second, offsets from the function start.
-func (fc *funcCmp) render(ia, ib []disasm.Inst, hunks []hunk, p *fpair) []string {
-	ctx := 1
-	var out []string
-	lastA := -1
-	text := func(d *disasm.Decoder, l *layout, in *disasm.Inst) string { return d.Text(in, fc.namer(l)) }
-	line := func(sign string, base uint64, d *disasm.Decoder, l *layout, in *disasm.Inst) string {
-		return fmt.Sprintf("%s +%#04x  %s", sign, in.PC-base, text(d, l, in))
-	}
+// shownInst is one line of an instruction diff: sign ' ' (context) or
+// '-' with an instruction of the first side, '+' with one of the second;
+// sign 0 is the "…" between hunks.
+type shownInst struct {
+	in   disasm.Kept
+	sign byte
+}
+
+// showHunks picks the lines that show hunks with one instruction of
+// context.
+func showHunks(ia, ib []disasm.Inst, hunks []hunk) []shownInst {
+	const ctx = 1
+	// Counted first: a large diff's lines wait, all of them, until they
+	// can be written.
+	n, lastA := 0, -1
 	for _, h := range hunks {
 		from := max(h.a0-ctx, lastA+1, 0)
 		if lastA >= 0 && from > lastA+1 {
-			out = append(out, "  …")
+			n++
+		}
+		end := min(h.a1+ctx, len(ia))
+		n += max(h.a0-from, 0) + h.a1 - h.a0 + h.b1 - h.b0 + end - h.a1
+		lastA = end - 1
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]shownInst, 0, n)
+	lastA = -1
+	for _, h := range hunks {
+		from := max(h.a0-ctx, lastA+1, 0)
+		if lastA >= 0 && from > lastA+1 {
+			out = append(out, shownInst{sign: 0})
 		}
 		for i := from; i < h.a0; i++ {
-			out = append(out, line(" ", p.a.addr, fc.decA, fc.a, &ia[i]))
+			out = append(out, shownInst{ia[i].Keep(), ' '})
 		}
 		for i := h.a0; i < h.a1; i++ {
-			out = append(out, line("-", p.a.addr, fc.decA, fc.a, &ia[i]))
+			out = append(out, shownInst{ia[i].Keep(), '-'})
 		}
 		for i := h.b0; i < h.b1; i++ {
-			out = append(out, line("+", p.b.addr, fc.decB, fc.b, &ib[i]))
+			out = append(out, shownInst{ib[i].Keep(), '+'})
 		}
 		end := min(h.a1+ctx, len(ia))
 		for i := h.a1; i < end; i++ {
-			out = append(out, line(" ", p.a.addr, fc.decA, fc.a, &ia[i]))
+			out = append(out, shownInst{ia[i].Keep(), ' '})
 		}
 		lastA = end - 1
+	}
+	return out
+}
+
+// render writes hunks with one instruction of context: "-" lines from the
+// first side, "+" lines from the second, offsets from the function start.
+func (fc *funcCmp) render(ia, ib []disasm.Inst, hunks []hunk, p *fpair) []string {
+	return fc.write(showHunks(ia, ib, hunks), p)
+}
+
+// write renders the lines of an instruction diff.
+func (fc *funcCmp) write(shown []shownInst, p *fpair) []string {
+	if len(shown) == 0 {
+		return nil
+	}
+	out := make([]string, len(shown))
+	nameA, nameB := fc.namer(fc.a), fc.namer(fc.b)
+	codeA, codeB := fc.a.at(p.a.addr, p.a.size), fc.b.at(p.b.addr, p.b.size)
+	for i := range shown {
+		s := &shown[i]
+		switch s.sign {
+		case 0:
+			out[i] = "  …"
+		case '+':
+			off := s.in.PC - p.b.addr
+			out[i] = fmt.Sprintf("+ +%#04x  %s", off, fc.decB.KeptText(&s.in, codeB[off:off+uint64(s.in.Len())], nameB))
+		default:
+			off := s.in.PC - p.a.addr
+			out[i] = fmt.Sprintf("%c +%#04x  %s", s.sign, off, fc.decA.KeptText(&s.in, codeA[off:off+uint64(s.in.Len())], nameA))
+		}
 	}
 	return out
 }
@@ -424,6 +480,11 @@ func (fc *funcCmp) finish(m *mapper, opts Options, w *words) ([]Item, Counts) {
 		p := p
 		var do renderJob
 		switch {
+		case p.class == Changed && p.shown != nil:
+			do = func(it *Item, _, _ *[]disasm.Inst) {
+				it.Lines = fc.write(p.shown, p)
+				p.shown = nil
+			}
 		case p.class == Changed && len(p.hunks) > 0:
 			do = func(it *Item, ia, ib *[]disasm.Inst) {
 				*ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, *ia)
