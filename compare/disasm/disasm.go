@@ -70,6 +70,23 @@ func Equal(a, b *Inst) bool {
 // than rendered text. Not safe for concurrent use.
 type Shapes struct {
 	ids map[shapeKey]int
+	// byRaw numbers x86 instructions by their bytes, the PC-relative
+	// field zeroed, and their Refs (see rawKey): a much smaller key to
+	// hash than the decoded instruction, looked up first.
+	byRaw map[rawKey]int
+}
+
+// rawKey determines an x86 instruction's shapeKey: decoding does not
+// depend on a PC-relative field's value (zeroed here, as in the decoded
+// instruction); whether an absolute address or an immediate was taken for
+// a Ref (which depends on the side's image) shows in how many Refs there
+// are and which are soft, as an instruction has at most one of each.
+type rawKey struct {
+	raw  [15]byte
+	n    uint8
+	bad  bool
+	refs uint8
+	soft uint8
 }
 
 type shapeKey struct {
@@ -84,16 +101,44 @@ type shapeKey struct {
 // Reset forgets the numbers given out, keeping the room they took unless
 // there were more than max of them.
 func (s *Shapes) Reset(max int) {
-	if len(s.ids) > max {
-		s.ids = nil
+	if len(s.ids) > max || len(s.byRaw) > max {
+		s.ids, s.byRaw = nil, nil
 		return
 	}
 	clear(s.ids)
+	clear(s.byRaw)
 }
 
 // ID returns in's number: equal for two instructions exactly when Equal
 // holds for them.
 func (s *Shapes) ID(in *Inst) int {
+	// arm64 decoding looks at the instruction before (pairADRP): only
+	// x86 instructions (and undecodable bytes) are numbered by bytes.
+	if in.arm.Op != 0 || len(in.raw) > 15 || len(in.Refs) > 8 {
+		return s.id(in)
+	}
+	rk := rawKey{n: uint8(len(in.raw)), bad: in.Bad, refs: uint8(len(in.Refs))}
+	copy(rk.raw[:], in.raw)
+	if in.relLen > 0 {
+		clear(rk.raw[in.relOff : in.relOff+in.relLen])
+	}
+	for i, r := range in.Refs {
+		if r.Soft {
+			rk.soft |= 1 << i
+		}
+	}
+	if id, ok := s.byRaw[rk]; ok {
+		return id
+	}
+	id := s.id(in)
+	if s.byRaw == nil {
+		s.byRaw = map[rawKey]int{}
+	}
+	s.byRaw[rk] = id
+	return id
+}
+
+func (s *Shapes) id(in *Inst) int {
 	if s.ids == nil {
 		s.ids = map[shapeKey]int{}
 	}
