@@ -34,8 +34,10 @@ type fpair struct {
 	// hunks of a structural difference, rendered once strings are known;
 	// shown, the instructions they show, when the whole functions were
 	// decoded (nil: decode them again to render).
-	hunks   []hunk
-	shown   []shownInst
+	hunks []hunk
+	shown []shownInst
+	// written: lines holds the diff, written from shown.
+	written bool
 	summary string
 }
 
@@ -480,6 +482,8 @@ func (fc *funcCmp) finish(m *mapper, opts Options, w *words) ([]Item, Counts) {
 		p := p
 		var do renderJob
 		switch {
+		case p.class == Changed && p.written:
+			// Written while the data was judged (writeChanged).
 		case p.class == Changed && p.shown != nil:
 			do = func(it *Item, _, _ *[]disasm.Inst) {
 				it.Lines = fc.write(p.shown, p)
@@ -531,6 +535,34 @@ func (fc *funcCmp) finish(m *mapper, opts Options, w *words) ([]Item, Counts) {
 	fc.renderItems(items, jobs, opts.Workers)
 	sortItems(items)
 	return items, counts
+}
+
+// writeChanged writes, on workers goroutines, the diffs of the functions
+// whose code changed and whose instructions were kept (fpair.shown): they
+// need the strings but not the data's verdicts, so they are written while
+// the data is judged (which finish waits for). It returns a function that
+// waits for them. The workers only read the layouts, as judging does.
+func (fc *funcCmp) writeChanged(workers int) (wait func()) {
+	next := make(chan *fpair)
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range next {
+				p.lines, p.shown, p.written = fc.write(p.shown, p), nil, true
+			}
+		}()
+	}
+	go func() {
+		for _, p := range fc.pairs {
+			if p.class == Changed && p.shown != nil {
+				next <- p
+			}
+		}
+		close(next)
+	}()
+	return wg.Wait
 }
 
 // renderJob fills in an item's lines, with buffers it may reuse.
