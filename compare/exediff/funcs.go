@@ -417,10 +417,10 @@ func (fc *funcCmp) write(shown []shownInst, p *fpair) []string {
 			out[i] = "  …"
 		case '+':
 			off := s.in.PC - p.b.addr
-			out[i] = fmt.Sprintf("+ +%#04x  %s", off, fc.decB.KeptText(&s.in, codeB[off:off+uint64(s.in.Len())], nameB))
+			out[i] = instLine('+', off, fc.decB.KeptText(&s.in, codeB[off:off+uint64(s.in.Len())], nameB))
 		default:
 			off := s.in.PC - p.a.addr
-			out[i] = fmt.Sprintf("%c +%#04x  %s", s.sign, off, fc.decA.KeptText(&s.in, codeA[off:off+uint64(s.in.Len())], nameA))
+			out[i] = instLine(s.sign, off, fc.decA.KeptText(&s.in, codeA[off:off+uint64(s.in.Len())], nameA))
 		}
 	}
 	return out
@@ -599,9 +599,9 @@ func (fc *funcCmp) renderItems(items []Item, jobs []renderJob, workers int) {
 }
 
 func (fc *funcCmp) listing(p *fpair, max int) ([]string, int) {
-	l, d, o, sign := fc.a, fc.decA, p.a, "-"
+	l, d, o, sign := fc.a, fc.decA, p.a, byte('-')
 	if p.b != nil {
-		l, d, o, sign = fc.b, fc.decB, p.b, "+"
+		l, d, o, sign = fc.b, fc.decB, p.b, '+'
 	}
 	if d == nil {
 		return nil, 0
@@ -617,10 +617,27 @@ func (fc *funcCmp) listing(p *fpair, max int) ([]string, int) {
 		ins = ins[:max]
 	}
 	out := make([]string, len(ins))
+	name := fc.namer(l)
 	for i := range ins {
-		out[i] = fmt.Sprintf("%s +%#04x  %s", sign, ins[i].PC-o.addr, d.Text(&ins[i], fc.namer(l)))
+		out[i] = instLine(sign, ins[i].PC-o.addr, d.Text(&ins[i], name))
 	}
 	return out, omitted
+}
+
+// instLine writes one line of an instruction diff or listing: sign, the
+// offset from the function's start (as %#04x would), the instruction.
+func instLine(sign byte, off uint64, text string) string {
+	b := make([]byte, 0, 12+len(text))
+	b = append(b, sign, ' ', '+', '0', 'x')
+	var digits [16]byte
+	h := strconv.AppendUint(digits[:0], off, 16)
+	for i := len(h); i < 4; i++ {
+		b = append(b, '0')
+	}
+	b = append(b, h...)
+	b = append(b, ' ', ' ')
+	b = append(b, text...)
+	return string(b)
 }
 
 // unique keeps the first of each line.
