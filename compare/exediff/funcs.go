@@ -178,7 +178,10 @@ func (fc *funcCmp) decodePair(p *fpair, s *scratch, m *mapper) error {
 	// point is decoded only that far: past it, the same bytes at the same
 	// addresses are the same instructions referring to the same places.
 	// (x86: the decoder resynchronises on no boundary of ours, so the cut
-	// is kept only where it falls after a whole instruction.)
+	// is kept only where it falls after a whole instruction on both
+	// sides: the second side's instructions may straddle the first's
+	// boundary, and hunks found in pieces decoded from a cut there would
+	// not index the whole function's instructions.)
 	decoded := false
 	if p.a.addr == p.b.addr && len(ca) == len(cb) && fc.decA.Arch() != "arm64" {
 		last := len(ca) - 1
@@ -193,7 +196,7 @@ func (fc *funcCmp) decodePair(p *fpair, s *scratch, m *mapper) error {
 				for i := range pre {
 					n += pre[i].Len
 					if n > last {
-						if !pre[i].Bad && n <= end-1 {
+						if !pre[i].Bad && n <= end-1 && fc.endsAt(cb[:end], p.b.addr, n, s) {
 							ca, cb, s.ia, decoded = ca[:n], cb[:n], pre[:i+1], true
 						}
 						break
@@ -263,6 +266,25 @@ func (fc *funcCmp) decodePair(p *fpair, s *scratch, m *mapper) error {
 		p.shown = showHunks(ta, tb, p.hunks)
 	}
 	return nil
+}
+
+// endsAt reports whether the second side's code (at pc), decoded from its
+// start, has a whole instruction ending exactly n bytes in. It decodes
+// into s.ib, which decodePair decodes into afresh afterwards.
+func (fc *funcCmp) endsAt(code []byte, pc uint64, n int, s *scratch) bool {
+	ins, err := fc.decB.Decode(code, pc, s.ib)
+	if err != nil {
+		return false
+	}
+	s.ib = ins
+	m := 0
+	for i := range ins {
+		m += ins[i].Len
+		if m >= n {
+			return m == n && !ins[i].Bad
+		}
+	}
+	return false
 }
 
 // aligned judges a function whose instructions are Equal to its peer's,
