@@ -209,6 +209,9 @@ func (d *Decoder) Decode(code []byte, pc uint64, dst []Inst) (out []Inst, err er
 	if d.arch == "arm64" {
 		return d.decodeARM64(code, pc, out), nil
 	}
+	// The instructions' Refs are cut from blocks shared by many, rather
+	// than allocated one instruction at a time.
+	var refs []Ref
 	for off := 0; off < len(code); {
 		at := pc + uint64(off)
 		in, err := x86asm.Decode(code[off:], d.mode)
@@ -217,7 +220,10 @@ func (d *Decoder) Decode(code []byte, pc uint64, dst []Inst) (out []Inst, err er
 			off++
 			continue
 		}
-		out = append(out, d.reduceX86(in, at, code[off:off+in.Len]))
+		if cap(refs)-len(refs) < len(in.Args) {
+			refs = make([]Ref, 0, max(len(in.Args), min(len(code)/8, 1024)))
+		}
+		out = append(out, d.reduceX86(in, at, code[off:off+in.Len], &refs))
 		off += in.Len
 	}
 	return out, nil
@@ -256,9 +262,13 @@ func (d *Decoder) fixVEX(in *x86asm.Inst, raw []byte) {
 	}
 }
 
-func (d *Decoder) reduceX86(in x86asm.Inst, pc uint64, raw []byte) Inst {
+// reduceX86 makes an Inst of in, appending its Refs to block (which has
+// room for one per argument: they are never appended to again).
+func (d *Decoder) reduceX86(in x86asm.Inst, pc uint64, raw []byte, block *[]Ref) Inst {
 	d.fixVEX(&in, raw)
 	r := Inst{PC: pc, Len: in.Len, raw: raw}
+	start := len(*block)
+	r.Refs = (*block)[start:start]
 	next := pc + uint64(in.Len)
 	for i, a := range in.Args {
 		switch a := a.(type) {
@@ -286,6 +296,12 @@ func (d *Decoder) reduceX86(in x86asm.Inst, pc uint64, raw []byte) Inst {
 				in.Args[i] = x86asm.Imm(0)
 			}
 		}
+	}
+	if len(r.Refs) == 0 {
+		r.Refs = nil
+	} else {
+		r.Refs = r.Refs[:len(r.Refs):len(r.Refs)]
+		*block = (*block)[:start+len(r.Refs)]
 	}
 	if in.PCRel > 0 && in.PCRelOff+in.PCRel <= len(raw) {
 		r.relOff, r.relLen = int8(in.PCRelOff), int8(in.PCRel)
