@@ -249,7 +249,11 @@ func (e *engine) compareCompressed(parent *report.Node, a, b *blob, fa, fb forma
 	wa, wb := a.where+" (decompressed)", b.where+" (decompressed)"
 	open := func(x *blob, f format.Format, where string) func() (io.ReadCloser, error) {
 		return func() (io.ReadCloser, error) {
-			return archive.Decompress(e.reader(x.reader(), where, "decompressing"), f, where, e.budget)
+			var first int64
+			if f == format.Xz {
+				first = archive.XzFirstBlock(x.ra, x.size)
+			}
+			return archive.DecompressSized(e.reader(x.reader(), where, "decompressing"), f, where, e.budget, first)
 		}
 	}
 	oa, ob := open(a, fa, wa), open(b, fb, wb)

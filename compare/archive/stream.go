@@ -2,10 +2,12 @@ package archive
 
 import (
 	"bufio"
+	"bytes"
 	"compress/bzip2"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"time"
 
@@ -28,6 +30,19 @@ type Stream struct {
 // Decompress returns the decompressed content of r (of format f), metered
 // against b. The caller must Close it.
 func Decompress(r io.Reader, f format.Format, where string, b *Budget) (io.ReadCloser, error) {
+	return DecompressSized(r, f, where, b, 0)
+}
+
+// DecompressSized is Decompress for a stream whose first xz block is said
+// to expand to firstBlock bytes (XzFirstBlock reads that from the stream's
+// index; 0: not known). The xz decoder then holds a dictionary of that
+// size when it is smaller than the one the block header asks for, as it
+// needs no more: xz -6 asks for 8 MiB, which the decoder allocates and
+// clears even for a .deb's control archive of a few kilobytes. An index
+// that understates the size makes the decoder fail (a match reaching past
+// its dictionary, or the index checked at the end of the stream), as that
+// index would have anyway.
+func DecompressSized(r io.Reader, f format.Format, where string, b *Budget, firstBlock int64) (io.ReadCloser, error) {
 	in := &countingReader{r: r}
 	br := bufio.NewReaderSize(in, 64<<10)
 	var d io.Reader
@@ -42,10 +57,17 @@ func Decompress(r io.Reader, f format.Format, where string, b *Budget) (io.ReadC
 	case format.Bzip2:
 		d = bzip2.NewReader(br)
 	case format.Xz:
-		if err := checkXzWindow(br, where, b.Limits.MaxWindow); err != nil {
+		var xr io.Reader = br
+		dict, err := checkXzWindow(br, where, b.Limits.MaxWindow)
+		if err != nil {
 			return nil, err
 		}
-		z, err := xz.NewReader(br)
+		if dict.at > 0 && firstBlock > 0 && firstBlock < dict.size {
+			if xr, err = dict.shrink(br, firstBlock); err != nil {
+				return nil, fmt.Errorf("read xz header of %s: %w", where, err)
+			}
+		}
+		z, err := xz.NewReader(xr)
 		if err != nil {
 			return nil, fmt.Errorf("read xz header of %s: %w", where, err)
 		}
@@ -95,15 +117,19 @@ func (e errWrap) Read(p []byte) (int, error) {
 // dictionary a block header declares before reading any data and offers no
 // cap, so we read that one byte ourselves (xz file format 1.0.4, §3.1 and
 // §5.3.1); later blocks of files made by xz-utils use the same size.
-func checkXzWindow(br *bufio.Reader, where string, max int64) error {
+//
+// It returns the first block's dictionary: its size, and where its
+// property byte is (0 when there is none to be read).
+func checkXzWindow(br *bufio.Reader, where string, max int64) (xzDict, error) {
+	var none xzDict
 	h, err := br.Peek(12 + 1 + 1)
 	if err != nil {
-		return nil // let the decoder report the short header
+		return none, nil // let the decoder report the short header
 	}
 	size := (int(h[12]) + 1) * 4
 	bh, err := br.Peek(12 + size)
 	if err != nil || size < 8 {
-		return nil
+		return none, nil
 	}
 	bh = bh[12:]
 	flags := bh[1]
@@ -118,40 +144,137 @@ func checkXzWindow(br *bufio.Reader, where string, max int64) error {
 	}
 	if flags&0x40 != 0 {
 		if _, ok := varint(); !ok {
-			return nil
+			return none, nil
 		}
 	}
 	if flags&0x80 != 0 {
 		if _, ok := varint(); !ok {
-			return nil
+			return none, nil
 		}
 	}
 	nfilters := int(flags&3) + 1
 	for i := 0; i < nfilters; i++ {
 		id, ok := varint()
 		if !ok {
-			return nil
+			return none, nil
 		}
 		psize, ok := varint()
 		if !ok || p+int(psize) > len(bh) {
-			return nil
+			return none, nil
 		}
 		if id == 0x21 && psize == 1 {
 			bits := bh[p] & 0x3f
 			if bits > 40 {
-				return fmt.Errorf("read xz header of %s: invalid dictionary size", where)
+				return none, fmt.Errorf("read xz header of %s: invalid dictionary size", where)
 			}
 			var dict int64 = 0xffffffff
 			if bits < 40 {
 				dict = int64(2|bits&1) << (bits/2 + 11)
 			}
 			if dict > max {
-				return &LimitError{Limit: "decompressor window (xz dictionary)", Where: where, Max: max}
+				return none, &LimitError{Limit: "decompressor window (xz dictionary)", Where: where, Max: max}
+			}
+			if i == nfilters-1 {
+				// LZMA2 comes last; a filter before it (BCJ) has its
+				// own state.
+				return xzDict{size: dict, at: 12 + p, header: size}, nil
 			}
 		}
 		p += int(psize)
 	}
-	return nil
+	return none, nil
+}
+
+// xzDict is the dictionary an xz stream's first block asks for: its size,
+// where its LZMA2 property byte is in the stream, and the length of the
+// block header holding it.
+type xzDict struct {
+	size       int64
+	at, header int
+}
+
+// shrink returns the stream br begins, its first block header asking for a
+// dictionary of at least n bytes (the smallest size LZMA2 can say; 4 KiB
+// at least) instead: the byte changed and the header's CRC32 made anew.
+func (d xzDict) shrink(br *bufio.Reader, n int64) (io.Reader, error) {
+	h, err := br.Peek(12 + d.header)
+	if err != nil {
+		return nil, err
+	}
+	if h[d.at]&0xc0 != 0 {
+		return br, nil // reserved bits set: the decoder refuses the header
+	}
+	bits := byte(0)
+	for bits < 40 && int64(2|bits&1)<<(bits/2+11) < n {
+		bits++
+	}
+	if bits >= h[d.at] {
+		return br, nil
+	}
+	head := bytes.Clone(h)
+	head[d.at] = bits
+	block := head[12:]
+	binary.LittleEndian.PutUint32(block[len(block)-4:], crc32.ChecksumIEEE(block[:len(block)-4]))
+	if _, err := br.Discard(len(head)); err != nil {
+		return nil, err
+	}
+	return io.MultiReader(bytes.NewReader(head), br), nil
+}
+
+// XzFirstBlock returns how many bytes the first block of the xz stream in
+// r (size bytes) expands to, as the stream's index says, when r holds
+// exactly one stream (xz file format 1.0.4, §2.1.2 and §4); 0 otherwise.
+func XzFirstBlock(r io.ReaderAt, size int64) int64 {
+	var foot [12]byte
+	if size < 2*12 {
+		return 0
+	}
+	if _, err := r.ReadAt(foot[:], size-12); err != nil || foot[10] != 'Y' || foot[11] != 'Z' {
+		return 0
+	}
+	indexSize := (int64(binary.LittleEndian.Uint32(foot[4:8])) + 1) * 4
+	if indexSize > 1<<20 || indexSize > size-2*12 {
+		return 0
+	}
+	index := make([]byte, indexSize)
+	if _, err := r.ReadAt(index, size-12-indexSize); err != nil || index[0] != 0 {
+		return 0
+	}
+	p := 1
+	varint := func() (uint64, bool) {
+		v, n := binary.Uvarint(index[p : len(index)-4])
+		if n <= 0 {
+			return 0, false
+		}
+		p += n
+		return v, true
+	}
+	records, ok := varint()
+	if !ok || records == 0 {
+		return 0
+	}
+	var blocks, first uint64
+	for i := uint64(0); i < records; i++ {
+		unpadded, ok := varint()
+		if !ok {
+			return 0
+		}
+		expanded, ok := varint()
+		if !ok {
+			return 0
+		}
+		if i == 0 {
+			first = expanded
+		}
+		blocks += (unpadded + 3) &^ 3
+		if blocks > uint64(size) {
+			return 0
+		}
+	}
+	if 12+int64(blocks)+indexSize+12 != size || first > 1<<62 {
+		return 0 // more than one stream, or padding after it
+	}
+	return int64(first)
 }
 
 // ReadGzipHeader reads a gzip member header from r and returns its fields

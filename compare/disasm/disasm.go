@@ -70,6 +70,23 @@ func Equal(a, b *Inst) bool {
 // than rendered text. Not safe for concurrent use.
 type Shapes struct {
 	ids map[shapeKey]int
+	// byRaw numbers x86 instructions by their bytes, the PC-relative
+	// field zeroed, and their Refs (see rawKey): a much smaller key to
+	// hash than the decoded instruction, looked up first.
+	byRaw map[rawKey]int
+}
+
+// rawKey determines an x86 instruction's shapeKey: decoding does not
+// depend on a PC-relative field's value (zeroed here, as in the decoded
+// instruction); whether an absolute address or an immediate was taken for
+// a Ref (which depends on the side's image) shows in how many Refs there
+// are and which are soft, as an instruction has at most one of each.
+type rawKey struct {
+	raw  [15]byte
+	n    uint8
+	bad  bool
+	refs uint8
+	soft uint8
 }
 
 type shapeKey struct {
@@ -84,16 +101,44 @@ type shapeKey struct {
 // Reset forgets the numbers given out, keeping the room they took unless
 // there were more than max of them.
 func (s *Shapes) Reset(max int) {
-	if len(s.ids) > max {
-		s.ids = nil
+	if len(s.ids) > max || len(s.byRaw) > max {
+		s.ids, s.byRaw = nil, nil
 		return
 	}
 	clear(s.ids)
+	clear(s.byRaw)
 }
 
 // ID returns in's number: equal for two instructions exactly when Equal
 // holds for them.
 func (s *Shapes) ID(in *Inst) int {
+	// arm64 decoding looks at the instruction before (pairADRP): only
+	// x86 instructions (and undecodable bytes) are numbered by bytes.
+	if in.arm.Op != 0 || len(in.raw) > 15 || len(in.Refs) > 8 {
+		return s.id(in)
+	}
+	rk := rawKey{n: uint8(len(in.raw)), bad: in.Bad, refs: uint8(len(in.Refs))}
+	copy(rk.raw[:], in.raw)
+	if in.relLen > 0 {
+		clear(rk.raw[in.relOff : in.relOff+in.relLen])
+	}
+	for i, r := range in.Refs {
+		if r.Soft {
+			rk.soft |= 1 << i
+		}
+	}
+	if id, ok := s.byRaw[rk]; ok {
+		return id
+	}
+	id := s.id(in)
+	if s.byRaw == nil {
+		s.byRaw = map[rawKey]int{}
+	}
+	s.byRaw[rk] = id
+	return id
+}
+
+func (s *Shapes) id(in *Inst) int {
 	if s.ids == nil {
 		s.ids = map[shapeKey]int{}
 	}
@@ -164,6 +209,9 @@ func (d *Decoder) Decode(code []byte, pc uint64, dst []Inst) (out []Inst, err er
 	if d.arch == "arm64" {
 		return d.decodeARM64(code, pc, out), nil
 	}
+	// The instructions' Refs are cut from blocks shared by many, rather
+	// than allocated one instruction at a time.
+	var refs []Ref
 	for off := 0; off < len(code); {
 		at := pc + uint64(off)
 		in, err := x86asm.Decode(code[off:], d.mode)
@@ -172,7 +220,10 @@ func (d *Decoder) Decode(code []byte, pc uint64, dst []Inst) (out []Inst, err er
 			off++
 			continue
 		}
-		out = append(out, d.reduceX86(in, at, code[off:off+in.Len]))
+		if cap(refs)-len(refs) < len(in.Args) {
+			refs = make([]Ref, 0, max(len(in.Args), min(len(code)/8, 1024)))
+		}
+		out = append(out, d.reduceX86(in, at, code[off:off+in.Len], &refs))
 		off += in.Len
 	}
 	return out, nil
@@ -211,9 +262,13 @@ func (d *Decoder) fixVEX(in *x86asm.Inst, raw []byte) {
 	}
 }
 
-func (d *Decoder) reduceX86(in x86asm.Inst, pc uint64, raw []byte) Inst {
+// reduceX86 makes an Inst of in, appending its Refs to block (which has
+// room for one per argument: they are never appended to again).
+func (d *Decoder) reduceX86(in x86asm.Inst, pc uint64, raw []byte, block *[]Ref) Inst {
 	d.fixVEX(&in, raw)
 	r := Inst{PC: pc, Len: in.Len, raw: raw}
+	start := len(*block)
+	r.Refs = (*block)[start:start]
 	next := pc + uint64(in.Len)
 	for i, a := range in.Args {
 		switch a := a.(type) {
@@ -241,6 +296,12 @@ func (d *Decoder) reduceX86(in x86asm.Inst, pc uint64, raw []byte) Inst {
 				in.Args[i] = x86asm.Imm(0)
 			}
 		}
+	}
+	if len(r.Refs) == 0 {
+		r.Refs = nil
+	} else {
+		r.Refs = r.Refs[:len(r.Refs):len(r.Refs)]
+		*block = (*block)[:start+len(r.Refs)]
 	}
 	if in.PCRel > 0 && in.PCRelOff+in.PCRel <= len(raw) {
 		r.relOff, r.relLen = int8(in.PCRelOff), int8(in.PCRel)
@@ -440,15 +501,45 @@ func le32(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
+// Kept is what Text needs of an instruction besides its bytes: a small
+// copy to hold for an instruction a report shows once its names are
+// known, rather than decoding its function again then.
+type Kept struct {
+	PC  uint64
+	adr uint64 // an arm64 ADRP's one Ref, with the offset paired to it
+	n   uint8  // how many bytes
+	bad bool
+	one bool // it has exactly one Ref
+}
+
+// Len is how many bytes the kept instruction takes.
+func (k *Kept) Len() int { return int(k.n) }
+
+// Keep returns what Text needs of in besides its bytes.
+func (in *Inst) Keep() Kept {
+	k := Kept{PC: in.PC, n: uint8(len(in.raw)), bad: in.Bad, one: len(in.Refs) == 1}
+	if k.one {
+		k.adr = in.Refs[0].Addr
+	}
+	return k
+}
+
 // Text renders in in Go assembler syntax; name labels an address (it
 // returns "" for one it cannot name).
-func (d *Decoder) Text(in *Inst, name func(uint64) string) (s string) {
-	if in.Bad {
-		return fmt.Sprintf("? % x", in.raw)
+func (d *Decoder) Text(in *Inst, name func(uint64) string) string {
+	k := in.Keep()
+	return d.KeptText(&k, in.raw, name)
+}
+
+// KeptText renders a kept instruction as Text does; raw is its bytes
+// (Len of them at its PC).
+func (d *Decoder) KeptText(in *Kept, raw []byte, name func(uint64) string) (s string) {
+	if in.bad {
+		return fmt.Sprintf("? % x", raw)
 	}
 	defer func() {
 		if recover() != nil {
-			s = fmt.Sprintf("? % x", in.raw)
+			s = fmt.Sprintf("? % x", raw)
 		}
 	}()
 	sym := func(addr uint64) (string, uint64) {
@@ -458,14 +549,14 @@ func (d *Decoder) Text(in *Inst, name func(uint64) string) (s string) {
 		return "", 0
 	}
 	if d.arch == "arm64" {
-		raw, err := arm64asm.Decode(in.raw)
+		x, err := arm64asm.Decode(raw)
 		if err != nil {
-			return fmt.Sprintf("? % x", in.raw)
+			return fmt.Sprintf("? % x", raw)
 		}
-		t := arm64asm.GoSyntax(raw, in.PC, sym, nil)
-		if raw.Op == arm64asm.ADRP && len(in.Refs) == 1 {
+		t := arm64asm.GoSyntax(x, in.PC, sym, nil)
+		if x.Op == arm64asm.ADRP && in.one {
 			// GoSyntax shows the page offset; show what it resolves to.
-			if n := name(in.Refs[0].Addr); n != "" {
+			if n := name(in.adr); n != "" {
 				if i := strings.Index(t, "(PC)"); i >= 0 {
 					if j := strings.LastIndexAny(t[:i], " $"); j >= 0 {
 						t = t[:j+1] + n + "(SB)" + t[i+len("(PC)"):]
@@ -475,10 +566,10 @@ func (d *Decoder) Text(in *Inst, name func(uint64) string) (s string) {
 		}
 		return t
 	}
-	raw, err := x86asm.Decode(in.raw, d.mode)
+	x, err := x86asm.Decode(raw, d.mode)
 	if err != nil {
-		return fmt.Sprintf("? % x", in.raw)
+		return fmt.Sprintf("? % x", raw)
 	}
-	d.fixVEX(&raw, in.raw)
-	return x86asm.GoSyntax(raw, in.PC, sym)
+	d.fixVEX(&x, raw)
+	return x86asm.GoSyntax(x, in.PC, sym)
 }

@@ -217,5 +217,47 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("ShiftRefs onto itself changed the references: %v, decoded %v", s, flat(ins))
 		}
 		Candidates(arch, code, 0x401000, 0, ^uint64(0), func(uint64, uint64) {})
+		// Numbering by bytes gives the numbers numbering by decoded
+		// instruction does, also for the same bytes seen from an image
+		// where other values are addresses.
+		other, _ := New(arch, func(v uint64) bool { return v&1 == 0 })
+		ins2, _ := other.Decode(code, 0x402000, nil)
+		var fast, slow Shapes
+		for _, x := range [][]Inst{ins, ins2, ins} {
+			for i := range x {
+				if a, b := fast.ID(&x[i]), slow.id(&x[i]); a != b {
+					t.Fatalf("instruction at %#x numbered %d by its bytes, %d decoded", x[i].PC, a, b)
+				}
+			}
+		}
 	})
+}
+
+func TestShapes(t *testing.T) {
+	a, _ := New("amd64", inImage)
+	b, _ := New("amd64", func(uint64) bool { return false })
+	one := func(d *Decoder, code []byte, pc uint64) *Inst {
+		ins, _ := d.Decode(code, pc, nil)
+		return &ins[0]
+	}
+	movAddr := cat([]byte{0xb8}, u32(0x450000))
+	tests := []struct {
+		name string
+		x, y *Inst
+	}{
+		{"call elsewhere", one(a, cat([]byte{0xe8}, u32(0x100)), 0x401000), one(b, cat([]byte{0xe8}, u32(0x300)), 0x402000)},
+		{"same bytes, an address in one image only", one(a, movAddr, 0x401000), one(b, movAddr, 0x401000)},
+		{"other immediate", one(a, cat([]byte{0xb8}, u32(7)), 0x401000), one(a, cat([]byte{0xb8}, u32(8)), 0x401000)},
+		{"same bad byte", one(a, []byte{0x06}, 0x401000), one(b, []byte{0x06}, 0x402000)},
+	}
+	for _, tc := range tests {
+		var s Shapes
+		if got, want := s.ID(tc.x) == s.ID(tc.y), Equal(tc.x, tc.y); got != want {
+			t.Errorf("%s: same number %v, Equal %v", tc.name, got, want)
+		}
+		// Twice: the second time from the numbers by bytes.
+		if got, want := s.ID(tc.x) == s.ID(tc.y), Equal(tc.x, tc.y); got != want {
+			t.Errorf("%s (again): same number %v, Equal %v", tc.name, got, want)
+		}
+	}
 }

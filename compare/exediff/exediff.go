@@ -175,7 +175,11 @@ func Compare(ctx context.Context, a, b Side, opts Options) (*Result, error) {
 	w := newWords(m)
 	w.collect()
 	res.Strings = compareStrings(la, lb, append(fc.refsA, w.strA...), append(fc.refsB, w.strB...))
+	// The instruction diffs of changed code need the strings only: they
+	// are written while the data is judged, which takes one core.
+	written := fc.writeChanged(opts.Workers)
 	res.Objects, res.ObjectCounts, res.Data = w.judge()
+	written()
 	res.Funcs, res.FuncCounts = fc.finish(m, opts, w)
 	w.settle(res.Data)
 	if fc.decA != nil || len(a.File.Funcs) > 0 {

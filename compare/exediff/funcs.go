@@ -31,8 +31,13 @@ type fpair struct {
 	pending []refPair
 	bad     []int // aligned instructions whose references disagree
 	lines   []string
-	// hunks of a structural difference, rendered once strings are known.
-	hunks   []hunk
+	// hunks of a structural difference, rendered once strings are known;
+	// shown, the instructions they show, when the whole functions were
+	// decoded (nil: decode them again to render).
+	hunks []hunk
+	shown []shownInst
+	// written: lines holds the diff, written from shown.
+	written bool
 	summary string
 }
 
@@ -173,7 +178,10 @@ func (fc *funcCmp) decodePair(p *fpair, s *scratch, m *mapper) error {
 	// point is decoded only that far: past it, the same bytes at the same
 	// addresses are the same instructions referring to the same places.
 	// (x86: the decoder resynchronises on no boundary of ours, so the cut
-	// is kept only where it falls after a whole instruction.)
+	// is kept only where it falls after a whole instruction on both
+	// sides: the second side's instructions may straddle the first's
+	// boundary, and hunks found in pieces decoded from a cut there would
+	// not index the whole function's instructions.)
 	decoded := false
 	if p.a.addr == p.b.addr && len(ca) == len(cb) && fc.decA.Arch() != "arm64" {
 		last := len(ca) - 1
@@ -188,7 +196,7 @@ func (fc *funcCmp) decodePair(p *fpair, s *scratch, m *mapper) error {
 				for i := range pre {
 					n += pre[i].Len
 					if n > last {
-						if !pre[i].Bad && n <= end-1 {
+						if !pre[i].Bad && n <= end-1 && fc.endsAt(cb[:end], p.b.addr, n, s) {
 							ca, cb, s.ia, decoded = ca[:n], cb[:n], pre[:i+1], true
 						}
 						break
@@ -253,7 +261,30 @@ func (fc *funcCmp) decodePair(p *fpair, s *scratch, m *mapper) error {
 	}
 	p.class = Changed
 	p.hunks, p.summary = fc.structuralDiff(ta, tb, !decoded, &s.shapes)
+	if !decoded {
+		// What rendering would decode again: the same functions, whole.
+		p.shown = showHunks(ta, tb, p.hunks)
+	}
 	return nil
+}
+
+// endsAt reports whether the second side's code (at pc), decoded from its
+// start, has a whole instruction ending exactly n bytes in. It decodes
+// into s.ib, which decodePair decodes into afresh afterwards.
+func (fc *funcCmp) endsAt(code []byte, pc uint64, n int, s *scratch) bool {
+	ins, err := fc.decB.Decode(code, pc, s.ib)
+	if err != nil {
+		return false
+	}
+	s.ib = ins
+	m := 0
+	for i := range ins {
+		m += ins[i].Len
+		if m >= n {
+			return m == n && !ins[i].Bad
+		}
+	}
+	return false
 }
 
 // aligned judges a function whose instructions are Equal to its peer's,
@@ -335,35 +366,84 @@ func (fc *funcCmp) structuralDiff(ia, ib []disasm.Inst, whole bool, shapes *disa
 
 type hunk struct{ a0, a1, b0, b1 int }
 
-// render writes hunks with one instruction of context: "-" lines from the
-// first side, "+" lines from the second, offsets from the function start.
-func (fc *funcCmp) render(ia, ib []disasm.Inst, hunks []hunk, p *fpair) []string {
-	ctx := 1
-	var out []string
-	lastA := -1
-	text := func(d *disasm.Decoder, l *layout, in *disasm.Inst) string { return d.Text(in, fc.namer(l)) }
-	line := func(sign string, base uint64, d *disasm.Decoder, l *layout, in *disasm.Inst) string {
-		return fmt.Sprintf("%s +%#04x  %s", sign, in.PC-base, text(d, l, in))
-	}
+// shownInst is one line of an instruction diff: sign ' ' (context) or
+// '-' with an instruction of the first side, '+' with one of the second;
+// sign 0 is the "…" between hunks.
+type shownInst struct {
+	in   disasm.Kept
+	sign byte
+}
+
+// showHunks picks the lines that show hunks with one instruction of
+// context.
+func showHunks(ia, ib []disasm.Inst, hunks []hunk) []shownInst {
+	const ctx = 1
+	// Counted first: a large diff's lines wait, all of them, until they
+	// can be written.
+	n, lastA := 0, -1
 	for _, h := range hunks {
 		from := max(h.a0-ctx, lastA+1, 0)
 		if lastA >= 0 && from > lastA+1 {
-			out = append(out, "  …")
+			n++
+		}
+		end := min(h.a1+ctx, len(ia))
+		n += max(h.a0-from, 0) + h.a1 - h.a0 + h.b1 - h.b0 + end - h.a1
+		lastA = end - 1
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]shownInst, 0, n)
+	lastA = -1
+	for _, h := range hunks {
+		from := max(h.a0-ctx, lastA+1, 0)
+		if lastA >= 0 && from > lastA+1 {
+			out = append(out, shownInst{sign: 0})
 		}
 		for i := from; i < h.a0; i++ {
-			out = append(out, line(" ", p.a.addr, fc.decA, fc.a, &ia[i]))
+			out = append(out, shownInst{ia[i].Keep(), ' '})
 		}
 		for i := h.a0; i < h.a1; i++ {
-			out = append(out, line("-", p.a.addr, fc.decA, fc.a, &ia[i]))
+			out = append(out, shownInst{ia[i].Keep(), '-'})
 		}
 		for i := h.b0; i < h.b1; i++ {
-			out = append(out, line("+", p.b.addr, fc.decB, fc.b, &ib[i]))
+			out = append(out, shownInst{ib[i].Keep(), '+'})
 		}
 		end := min(h.a1+ctx, len(ia))
 		for i := h.a1; i < end; i++ {
-			out = append(out, line(" ", p.a.addr, fc.decA, fc.a, &ia[i]))
+			out = append(out, shownInst{ia[i].Keep(), ' '})
 		}
 		lastA = end - 1
+	}
+	return out
+}
+
+// render writes hunks with one instruction of context: "-" lines from the
+// first side, "+" lines from the second, offsets from the function start.
+func (fc *funcCmp) render(ia, ib []disasm.Inst, hunks []hunk, p *fpair) []string {
+	return fc.write(showHunks(ia, ib, hunks), p)
+}
+
+// write renders the lines of an instruction diff.
+func (fc *funcCmp) write(shown []shownInst, p *fpair) []string {
+	if len(shown) == 0 {
+		return nil
+	}
+	out := make([]string, len(shown))
+	nameA, nameB := fc.namer(fc.a), fc.namer(fc.b)
+	codeA, codeB := fc.a.at(p.a.addr, p.a.size), fc.b.at(p.b.addr, p.b.size)
+	for i := range shown {
+		s := &shown[i]
+		switch s.sign {
+		case 0:
+			out[i] = "  …"
+		case '+':
+			off := s.in.PC - p.b.addr
+			out[i] = instLine('+', off, fc.decB.KeptText(&s.in, codeB[off:off+uint64(s.in.Len())], nameB))
+		default:
+			off := s.in.PC - p.a.addr
+			out[i] = instLine(s.sign, off, fc.decA.KeptText(&s.in, codeA[off:off+uint64(s.in.Len())], nameA))
+		}
 	}
 	return out
 }
@@ -424,6 +504,13 @@ func (fc *funcCmp) finish(m *mapper, opts Options, w *words) ([]Item, Counts) {
 		p := p
 		var do renderJob
 		switch {
+		case p.class == Changed && p.written:
+			// Written while the data was judged (writeChanged).
+		case p.class == Changed && p.shown != nil:
+			do = func(it *Item, _, _ *[]disasm.Inst) {
+				it.Lines = fc.write(p.shown, p)
+				p.shown = nil
+			}
 		case p.class == Changed && len(p.hunks) > 0:
 			do = func(it *Item, ia, ib *[]disasm.Inst) {
 				*ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, *ia)
@@ -472,6 +559,34 @@ func (fc *funcCmp) finish(m *mapper, opts Options, w *words) ([]Item, Counts) {
 	return items, counts
 }
 
+// writeChanged writes, on workers goroutines, the diffs of the functions
+// whose code changed and whose instructions were kept (fpair.shown): they
+// need the strings but not the data's verdicts, so they are written while
+// the data is judged (which finish waits for). It returns a function that
+// waits for them. The workers only read the layouts, as judging does.
+func (fc *funcCmp) writeChanged(workers int) (wait func()) {
+	next := make(chan *fpair)
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range next {
+				p.lines, p.shown, p.written = fc.write(p.shown, p), nil, true
+			}
+		}()
+	}
+	go func() {
+		for _, p := range fc.pairs {
+			if p.class == Changed && p.shown != nil {
+				next <- p
+			}
+		}
+		close(next)
+	}()
+	return wg.Wait
+}
+
 // renderJob fills in an item's lines, with buffers it may reuse.
 type renderJob func(it *Item, ia, ib *[]disasm.Inst)
 
@@ -506,9 +621,9 @@ func (fc *funcCmp) renderItems(items []Item, jobs []renderJob, workers int) {
 }
 
 func (fc *funcCmp) listing(p *fpair, max int) ([]string, int) {
-	l, d, o, sign := fc.a, fc.decA, p.a, "-"
+	l, d, o, sign := fc.a, fc.decA, p.a, byte('-')
 	if p.b != nil {
-		l, d, o, sign = fc.b, fc.decB, p.b, "+"
+		l, d, o, sign = fc.b, fc.decB, p.b, '+'
 	}
 	if d == nil {
 		return nil, 0
@@ -524,10 +639,27 @@ func (fc *funcCmp) listing(p *fpair, max int) ([]string, int) {
 		ins = ins[:max]
 	}
 	out := make([]string, len(ins))
+	name := fc.namer(l)
 	for i := range ins {
-		out[i] = fmt.Sprintf("%s +%#04x  %s", sign, ins[i].PC-o.addr, d.Text(&ins[i], fc.namer(l)))
+		out[i] = instLine(sign, ins[i].PC-o.addr, d.Text(&ins[i], name))
 	}
 	return out, omitted
+}
+
+// instLine writes one line of an instruction diff or listing: sign, the
+// offset from the function's start (as %#04x would), the instruction.
+func instLine(sign byte, off uint64, text string) string {
+	b := make([]byte, 0, 12+len(text))
+	b = append(b, sign, ' ', '+', '0', 'x')
+	var digits [16]byte
+	h := strconv.AppendUint(digits[:0], off, 16)
+	for i := len(h); i < 4; i++ {
+		b = append(b, '0')
+	}
+	b = append(b, h...)
+	b = append(b, ' ', ' ')
+	b = append(b, text...)
+	return string(b)
 }
 
 // unique keeps the first of each line.

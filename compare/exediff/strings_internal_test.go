@@ -1,6 +1,7 @@
 package exediff
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -57,5 +58,16 @@ func TestQuoteCutsAtCharacters(t *testing.T) {
 	q := quote([]byte(s))
 	if !strings.HasSuffix(q, `"…`) || !utf8.ValidString(q) || strings.Contains(q, `\x`) {
 		t.Errorf("quote = %q", q)
+	}
+}
+
+func TestInstLine(t *testing.T) {
+	for _, off := range []uint64{0, 5, 0x1f, 0x123, 0x1234, 0x12345, 1<<64 - 1} {
+		for _, sign := range []byte{' ', '-', '+'} {
+			want := fmt.Sprintf("%c +%#04x  %s", sign, off, "MOVQ AX, BX")
+			if got := instLine(sign, off, "MOVQ AX, BX"); got != want {
+				t.Errorf("instLine(%q, %#x) = %q, want %q", sign, off, got, want)
+			}
+		}
 	}
 }
