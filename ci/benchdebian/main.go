@@ -108,6 +108,11 @@ var packages = []struct{ source, binary, kind string }{
 // site is not reachable from this machine.
 const debianRate = "about 97% (Debian's reproducible-builds tests, bookworm amd64)"
 
+// imagesOnly makes the run build each package's image and nothing else
+// (-images): run beside a bench, in another process on the same cache, it
+// has the images ready before the bench reaches them.
+var imagesOnly bool
+
 // keepDir, when set, receives the compare reports and both .debs of each
 // package that is not identical.
 var keepDir string
@@ -154,6 +159,7 @@ func (r row) overhead() string {
 func main() {
 	only := flag.String("only", "", "comma-separated source packages to run (default: all; any bookworm source package may be named)")
 	noPlain := flag.Bool("no-plain", false, "skip the plain dpkg-buildpackage baseline")
+	flag.BoolVar(&imagesOnly, "images", false, "only build each package's image, last package first (to run beside a bench on the same cache), and time nothing")
 	flag.StringVar(&keepDir, "keep", "", "keep each different package's compare reports and both .debs in this directory")
 	flag.Parse()
 	log.SetFlags(0)
@@ -201,6 +207,13 @@ func main() {
 			}
 			list = append(list, struct{ source, binary, kind string }{name, bin, kind})
 		}
+	}
+	if imagesOnly {
+		for i := len(list) - 1; i >= 0 && ctx.Err() == nil; i-- {
+			r := run(ctx, sess, c, ix, srcs, &ev, list[i].source, list[i].binary, list[i].kind, tmp, cache, false, false)
+			fmt.Printf("%-22s %8s %s\n", r.pkg, dur(r.image), r.result)
+		}
+		return
 	}
 	fmt.Printf("bookworm as the mirror's signed InRelease has it: %s (%s)\n\n", rel.Version, rel.Date)
 	fmt.Printf("%-22s %-22s %-19s %5s %8s %8s %8s %6s %-22s %9s  %s\n", "package", "version", "build system", "first", "reprove", "image", "plain", "ratio", "overhead (pre+ctr+post)", "peak disk", "result")
@@ -405,6 +418,10 @@ func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *loc
 	}
 	if after, _ := os.ReadDir(metas); len(after) > len(before) {
 		r.image = time.Since(imgStart)
+	}
+	if imagesOnly {
+		r.result = "image " + img.Digest.String()
+		return r
 	}
 
 	// reprove and the baseline take turns going first, package by
