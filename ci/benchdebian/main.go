@@ -140,7 +140,10 @@ type row struct {
 	// bytes as reprove's container.
 	plain     time.Duration
 	plainSame string
-	peakDisk  int64
+	// stepCPU and plainCPU are the CPU time of the build step in
+	// reprove's container (its cgroup's) and of the plain build.
+	stepCPU, plainCPU time.Duration
+	peakDisk          int64
 }
 
 // reproveTime is reprove's time for the rebuild, fetch to compare (a new
@@ -216,7 +219,7 @@ func main() {
 		return
 	}
 	fmt.Printf("bookworm as the mirror's signed InRelease has it: %s (%s)\n\n", rel.Version, rel.Date)
-	fmt.Printf("%-22s %-22s %-19s %5s %8s %8s %8s %6s %-22s %9s  %s\n", "package", "version", "build system", "first", "reprove", "image", "plain", "ratio", "overhead (pre+ctr+post)", "peak disk", "result")
+	fmt.Printf("%-22s %-22s %-19s %5s %8s %8s %8s %6s %-22s %-18s %9s  %s\n", "package", "version", "build system", "first", "reprove", "image", "plain", "ratio", "overhead (pre+ctr+post)", "cpu step/plain", "peak disk", "result")
 	var rows []row
 	for i, p := range list {
 		if ctx.Err() != nil {
@@ -245,7 +248,11 @@ func main() {
 		if i%2 == 1 && !*noPlain {
 			first = "plain"
 		}
-		fmt.Printf("%-22s %-22s %-19s %5s %8s %8s %8s %6s %-22s %9s  %s\n", r.pkg, r.version, r.kind, first, dur(r.reproveTime()), img, dur(r.plain), ratio, r.overhead(), human(r.peakDisk), res)
+		cpu := "-"
+		if r.stepCPU > 0 && r.plainCPU > 0 {
+			cpu = fmt.Sprintf("%.1fs/%.1fs %.2fx", r.stepCPU.Seconds(), r.plainCPU.Seconds(), r.stepCPU.Seconds()/r.plainCPU.Seconds())
+		}
+		fmt.Printf("%-22s %-22s %-19s %5s %8s %8s %8s %6s %-22s %-18s %9s  %s\n", r.pkg, r.version, r.kind, first, dur(r.reproveTime()), img, dur(r.plain), ratio, r.overhead(), cpu, human(r.peakDisk), res)
 	}
 	summarize(os.Stdout, rows)
 }
@@ -271,7 +278,7 @@ func dur(d time.Duration) string {
 // ratio of reprove's time to the plain build's.
 func summarize(w io.Writer, rows []row) {
 	count := map[outcome]int{}
-	var ratios, stepRatios, overheads []float64
+	var ratios, stepRatios, cpuRatios, overheads []float64
 	for _, r := range rows {
 		count[r.outcome]++
 		if r.plain > 0 && r.total > 0 {
@@ -282,6 +289,9 @@ func summarize(w io.Writer, rows []row) {
 		}
 		if r.step > 0 {
 			overheads = append(overheads, (r.total - r.step).Seconds())
+		}
+		if r.stepCPU > 0 && r.plainCPU > 0 {
+			cpuRatios = append(cpuRatios, r.stepCPU.Seconds()/r.plainCPU.Seconds())
 		}
 	}
 	measured := len(rows) - count[notMeasured]
@@ -299,6 +309,10 @@ func summarize(w io.Writer, rows []row) {
 	if len(stepRatios) > 0 {
 		fmt.Fprintf(w, "median of the build step alone in reprove's container / the plain build: %.2fx (min %.2fx, max %.2fx)\n",
 			median(stepRatios), stepRatios[0], stepRatios[len(stepRatios)-1])
+	}
+	if len(cpuRatios) > 0 {
+		fmt.Fprintf(w, "median CPU time of the build step in reprove's container (its cgroup) / the plain build's (its processes'): %.2fx (min %.2fx, max %.2fx)\n",
+			median(cpuRatios), cpuRatios[0], cpuRatios[len(cpuRatios)-1])
 	}
 	if len(overheads) > 0 {
 		fmt.Fprintf(w, "reprove's time outside the build step: median %.1fs (min %.1fs, max %.1fs)\n",
@@ -478,6 +492,7 @@ func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *loc
 		return fail("%s", msg)
 	}
 	r.step = rr.Build.StepTime()
+	r.stepCPU = rr.Build.StepCPU()
 	// Before the container (the shipped .deb, the build's disk, the
 	// source, the image's check), around the step (the container made,
 	// started, removed), after it (outputs hashed, compare, records).
@@ -512,6 +527,7 @@ func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *loc
 		r.plainSame = "plain build failed: " + perr.Error()
 	default:
 		r.plain = pr.Time
+		r.plainCPU = pr.CPU
 		if pr.Digest == o.Rebuilt {
 			r.plainSame = "plain build: the same bytes"
 		} else {

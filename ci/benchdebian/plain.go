@@ -162,6 +162,9 @@ func unpackLayer(ctx context.Context, root *os.Root, blob string) error {
 // plainResult is the baseline's measure.
 type plainResult struct {
 	Time time.Duration
+	// CPU is the CPU time (user and system) of the steps' processes and
+	// every descendant they waited for.
+	CPU time.Duration
 	// Digest is what the plain build made of the output reprove compared.
 	Digest digest.Digest
 }
@@ -247,6 +250,7 @@ func plainBuild(ctx context.Context, cache string, img digest.Digest, rc *recipe
 	defer logf.Close()
 	old := unix.Umask(plan.Umask)
 	defer unix.Umask(old)
+	var cpu time.Duration
 	start := time.Now()
 	for i, s := range rc.Steps {
 		args := s.Run
@@ -270,8 +274,9 @@ func plainBuild(ctx context.Context, cache string, img digest.Digest, rc *recipe
 		if err := cmd.Run(); err != nil {
 			return nil, fmt.Errorf("plain build: step %d: %w (log: %s)", i+1, err, logf.Name())
 		}
+		cpu += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
-	res := &plainResult{Time: time.Since(start)}
+	res := &plainResult{Time: time.Since(start), CPU: cpu}
 	if len(rc.Outputs) > 0 {
 		res.Digest, err = ctxio.HashFile(ctx, filepath.Join(rootDir, strings.TrimPrefix(plan.OutDir, "/"), rc.Outputs[0].Path), nil)
 		if err != nil {
