@@ -311,7 +311,7 @@ func summarize(w io.Writer, rows []row) {
 			median(stepRatios), stepRatios[0], stepRatios[len(stepRatios)-1])
 	}
 	if len(cpuRatios) > 0 {
-		fmt.Fprintf(w, "median CPU time of the build step in reprove's container (its cgroup) / the plain build's (its processes'): %.2fx (min %.2fx, max %.2fx)\n",
+		fmt.Fprintf(w, "median CPU time of the build step in reprove's container (its cgroup) / the plain build's (a cgroup of its own): %.2fx (min %.2fx, max %.2fx)\n",
 			median(cpuRatios), cpuRatios[0], cpuRatios[len(cpuRatios)-1])
 	}
 	if len(overheads) > 0 {
