@@ -82,7 +82,13 @@ func (b *Builder) newWork(ctx context.Context, diskBytes int64) (w *work, err er
 	if err := makeExt4(ctx, img, diskBytes+diskMargin(diskBytes)); err != nil {
 		return nil, err
 	}
-	if err := w.mount(mount.Mount{Type: "ext4", Source: img, Options: []string{"loop", "nosuid", "nodev", "noinit_itable"}}, w.disk()); err != nil {
+	// nobarrier: a flush on this file system (a build's fsync: dpkg-deb
+	// syncs each .deb it writes) would make the loop device sync its whole
+	// backing file on the host, about 10 ms more per fsync than the host's
+	// own file system on an idle disk, and far more while other work
+	// writes. The disk is scratch, deleted after the build whatever
+	// happens: it has nothing to keep across a crash.
+	if err := w.mount(mount.Mount{Type: "ext4", Source: img, Options: []string{"loop", "nosuid", "nodev", "noinit_itable", "nobarrier"}}, w.disk()); err != nil {
 		return nil, fmt.Errorf("prepare build: mount the build's disk: %w", err)
 	}
 	return w, nil

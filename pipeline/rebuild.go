@@ -126,6 +126,18 @@ const (
 	ReportShipped = "shipped/"
 )
 
+// StepCPU is the CPU time the build steps used, together (0 when the host
+// does not account it).
+func (f BuildFacts) StepCPU() time.Duration {
+	var d time.Duration
+	for _, s := range f.Steps {
+		if sd, err := time.ParseDuration(s.CPU); err == nil {
+			d += sd
+		}
+	}
+	return d
+}
+
 // StepTime is how long the build steps ran, together: the build itself,
 // without fetching, the image or collecting the outputs.
 func (f BuildFacts) StepTime() time.Duration {
@@ -158,6 +170,9 @@ type StepFacts struct {
 	Dir      string   `json:"dir"`
 	ExitCode int      `json:"exitCode"`
 	Duration string   `json:"duration"`
+	// CPU is the CPU time the step's processes used (its cgroup's
+	// accounting), when the host keeps it.
+	CPU string `json:"cpu,omitempty"`
 }
 
 // OutputResult is one rebuilt output and, if the recipe names what shipped,
@@ -519,7 +534,11 @@ func buildFacts(b *builder.Result) BuildFacts {
 		Steps: []StepFacts{},
 	}
 	for _, s := range b.Steps {
-		f.Steps = append(f.Steps, StepFacts{Args: s.Args, Dir: s.Dir, ExitCode: int(s.ExitCode), Duration: s.Finished.Sub(s.Started).Round(time.Millisecond).String()})
+		sf := StepFacts{Args: s.Args, Dir: s.Dir, ExitCode: int(s.ExitCode), Duration: s.Finished.Sub(s.Started).Round(time.Millisecond).String()}
+		if s.CPU > 0 {
+			sf.CPU = s.CPU.Round(time.Millisecond).String()
+		}
+		f.Steps = append(f.Steps, sf)
 	}
 	return f
 }

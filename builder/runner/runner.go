@@ -73,6 +73,10 @@ type StepResult struct {
 	ExitCode uint32    `json:"exit_code"`
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
+	// CPU is the CPU time (user and system) the step's processes used,
+	// from its cgroup's accounting; 0 when the host does not keep it.
+	// Beside the wall time it tells a slow build from a busy machine.
+	CPU time.Duration `json:"cpu,omitempty"`
 }
 
 // StepError is a step that exited with a non-zero status.
@@ -251,6 +255,7 @@ func (r *Runner) step(ctx context.Context, p *plan.Plan, img client.Image, owner
 		status = <-statusC
 	}
 	res.Finished = time.Now().UTC()
+	res.CPU = cg.cpuTime()
 	code, _, werr := status.Result()
 	res.ExitCode = code
 	if stopped != nil {
@@ -354,8 +359,8 @@ func withoutCapabilities(_ context.Context, _ oci.Client, _ *containers.Containe
 
 // cgroups are a task's cgroup directories, found before it starts.
 type cgroups struct {
-	memory, pids string
-	unified      string
+	memory, pids, cpuacct string
+	unified               string
 }
 
 // unifiedMount is where the cgroup v2 hierarchy is mounted: /sys/fs/cgroup
@@ -388,6 +393,10 @@ func taskCgroups(pid uint32) (cgroups, error) {
 				cg.memory = filepath.Join("/sys/fs/cgroup/memory", parts[2])
 			case "pids":
 				cg.pids = filepath.Join("/sys/fs/cgroup/pids", parts[2])
+			case "cpuacct":
+				// Often mounted together with cpu ("cpu,cpuacct"): the
+				// hierarchy's directory is named by its whole list.
+				cg.cpuacct = filepath.Join("/sys/fs/cgroup", parts[1], parts[2])
 			case "":
 				if m := unifiedMount(); parts[0] == "0" && m != "" {
 					cg.unified = filepath.Join(m, parts[2])
@@ -420,6 +429,22 @@ func (cg cgroups) oomKilled() bool {
 		return true
 	}
 	return cg.unified != "" && counter(filepath.Join(cg.unified, "memory.events"), "oom_kill") > 0
+}
+
+// cpuTime is the CPU time the task's processes have used: cgroup v1's
+// cpuacct.usage (nanoseconds), or v2's usage_usec in cpu.stat.
+func (cg cgroups) cpuTime() time.Duration {
+	if cg.cpuacct != "" {
+		if b, err := os.ReadFile(filepath.Join(cg.cpuacct, "cpuacct.usage")); err == nil {
+			if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
+				return time.Duration(n)
+			}
+		}
+	}
+	if cg.unified != "" {
+		return time.Duration(counter(filepath.Join(cg.unified, "cpu.stat"), "usage_usec")) * time.Microsecond
+	}
+	return 0
 }
 
 // pidsMaxed reports whether a fork in the task's cgroup failed because of

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -175,6 +176,25 @@ sed -n 's/^[0-9]*:memory:/memcg=/p' /proc/self/cgroup
 	sort.Strings(want)
 	if strings.Join(env, "\n") != strings.Join(want, "\n") {
 		t.Errorf("environment inside the build:\n%s\nwant:\n%s", strings.Join(env, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A step's CPU time is read from its cgroup: a step that spins has some,
+// and no more than its wall time on every CPU.
+func TestStepCPUTime(t *testing.T) {
+	e := setup(t)
+	p := testPlan(e.img, t.TempDir(), "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; echo spun")
+	res, out, err := e.run(t, p)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(res) != 1 {
+		t.Fatalf("results = %+v", res)
+	}
+	wall := res[0].Finished.Sub(res[0].Started)
+	t.Logf("wall %v, CPU %v", wall, res[0].CPU)
+	if res[0].CPU < 10*time.Millisecond || res[0].CPU > wall*time.Duration(runtime.NumCPU())+100*time.Millisecond {
+		t.Errorf("CPU time %v for a step that spun for %v", res[0].CPU, wall)
 	}
 }
 

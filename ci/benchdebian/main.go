@@ -39,6 +39,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/reprove/reprove/builder/image"
 	"github.com/reprove/reprove/compare/report"
 	"github.com/reprove/reprove/compare/verdict"
 	"github.com/reprove/reprove/debian/archive"
@@ -107,6 +108,11 @@ var packages = []struct{ source, binary, kind string }{
 // site is not reachable from this machine.
 const debianRate = "about 97% (Debian's reproducible-builds tests, bookworm amd64)"
 
+// imagesOnly makes the run build each package's image and nothing else
+// (-images): run beside a bench, in another process on the same cache, it
+// has the images ready before the bench reaches them.
+var imagesOnly bool
+
 // keepDir, when set, receives the compare reports and both .debs of each
 // package that is not identical.
 var keepDir string
@@ -126,19 +132,37 @@ type row struct {
 	// total is reprove's time for the rebuild, image is the part of it
 	// spent building a new base image (zero when it was cached).
 	total, image time.Duration
+	// step is the build step's own time in the container; pre, ctr and
+	// post the rest of total: before the container, around the step,
+	// after it.
+	step, pre, ctr, post time.Duration
 	// plain is the baseline's time; plainSame whether it made the same
 	// bytes as reprove's container.
 	plain     time.Duration
 	plainSame string
-	peakDisk  int64
+	// stepCPU and plainCPU are the CPU time of the build step in
+	// reprove's container (its cgroup's) and of the plain build.
+	stepCPU, plainCPU time.Duration
+	peakDisk          int64
 }
 
-// reproveTime is reprove's time without a new image's build.
-func (r row) reproveTime() time.Duration { return r.total - r.image }
+// reproveTime is reprove's time for the rebuild, fetch to compare (a new
+// image's build is timed apart, before it).
+func (r row) reproveTime() time.Duration { return r.total }
+
+// overhead is reprove's time outside the build step, as "total (before
+// the container + around the step + after it)".
+func (r row) overhead() string {
+	if r.step <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fs (%.1f+%.1f+%.1f)", (r.total - r.step).Seconds(), r.pre.Seconds(), r.ctr.Seconds(), r.post.Seconds())
+}
 
 func main() {
 	only := flag.String("only", "", "comma-separated source packages to run (default: all; any bookworm source package may be named)")
 	noPlain := flag.Bool("no-plain", false, "skip the plain dpkg-buildpackage baseline")
+	flag.BoolVar(&imagesOnly, "images", false, "only build each package's image, last package first (to run beside a bench on the same cache), and time nothing")
 	flag.StringVar(&keepDir, "keep", "", "keep each different package's compare reports and both .debs in this directory")
 	flag.Parse()
 	log.SetFlags(0)
@@ -162,7 +186,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	var ev eventClock
+	var ev phaseClock
 	sess, err := pipeline.Open(ctx, pipeline.Runtime{CacheDir: cache, ReproveVersion: "bench", Progress: ev.see})
 	if err != nil {
 		log.Fatal(err)
@@ -187,14 +211,21 @@ func main() {
 			list = append(list, struct{ source, binary, kind string }{name, bin, kind})
 		}
 	}
+	if imagesOnly {
+		for i := len(list) - 1; i >= 0 && ctx.Err() == nil; i-- {
+			r := run(ctx, sess, c, ix, srcs, &ev, list[i].source, list[i].binary, list[i].kind, tmp, cache, false, false)
+			fmt.Printf("%-22s %8s %s\n", r.pkg, dur(r.image), r.result)
+		}
+		return
+	}
 	fmt.Printf("bookworm as the mirror's signed InRelease has it: %s (%s)\n\n", rel.Version, rel.Date)
-	fmt.Printf("%-22s %-22s %-19s %8s %8s %8s %6s %9s  %s\n", "package", "version", "build system", "reprove", "image", "plain", "ratio", "peak disk", "result")
+	fmt.Printf("%-22s %-22s %-19s %5s %8s %8s %8s %6s %-22s %-18s %9s  %s\n", "package", "version", "build system", "first", "reprove", "image", "plain", "ratio", "overhead (pre+ctr+post)", "cpu step/plain", "peak disk", "result")
 	var rows []row
-	for _, p := range list {
+	for i, p := range list {
 		if ctx.Err() != nil {
 			break
 		}
-		r := run(ctx, sess, c, ix, srcs, &ev, p.source, p.binary, p.kind, tmp, cache, !*noPlain)
+		r := run(ctx, sess, c, ix, srcs, &ev, p.source, p.binary, p.kind, tmp, cache, !*noPlain, i%2 == 1)
 		if ctx.Err() != nil {
 			// Cut short by a signal: not a result of the package's.
 			fmt.Printf("%-22s (interrupted: not counted)\n", r.pkg)
@@ -213,9 +244,27 @@ func main() {
 		if r.plainSame != "" {
 			res += " [" + r.plainSame + "]"
 		}
-		fmt.Printf("%-22s %-22s %-19s %8s %8s %8s %6s %9s  %s\n", r.pkg, r.version, r.kind, dur(r.reproveTime()), img, dur(r.plain), ratio, human(r.peakDisk), res)
+		first := "rep"
+		if i%2 == 1 && !*noPlain {
+			first = "plain"
+		}
+		cpu := "-"
+		if r.stepCPU > 0 && r.plainCPU > 0 {
+			cpu = fmt.Sprintf("%.1fs/%.1fs %.2fx", r.stepCPU.Seconds(), r.plainCPU.Seconds(), r.stepCPU.Seconds()/r.plainCPU.Seconds())
+		}
+		fmt.Printf("%-22s %-22s %-19s %5s %8s %8s %8s %6s %-22s %-18s %9s  %s\n", r.pkg, r.version, r.kind, first, dur(r.reproveTime()), img, dur(r.plain), ratio, r.overhead(), cpu, human(r.peakDisk), res)
 	}
 	summarize(os.Stdout, rows)
+}
+
+// median sorts xs and returns their median.
+func median(xs []float64) float64 {
+	sort.Float64s(xs)
+	m := xs[len(xs)/2]
+	if len(xs)%2 == 0 {
+		m = (xs[len(xs)/2-1] + xs[len(xs)/2]) / 2
+	}
+	return m
 }
 
 func dur(d time.Duration) string {
@@ -229,11 +278,20 @@ func dur(d time.Duration) string {
 // ratio of reprove's time to the plain build's.
 func summarize(w io.Writer, rows []row) {
 	count := map[outcome]int{}
-	var ratios []float64
+	var ratios, stepRatios, cpuRatios, overheads []float64
 	for _, r := range rows {
 		count[r.outcome]++
 		if r.plain > 0 && r.total > 0 {
 			ratios = append(ratios, r.reproveTime().Seconds()/r.plain.Seconds())
+			if r.step > 0 {
+				stepRatios = append(stepRatios, r.step.Seconds()/r.plain.Seconds())
+			}
+		}
+		if r.step > 0 {
+			overheads = append(overheads, (r.total - r.step).Seconds())
+		}
+		if r.stepCPU > 0 && r.plainCPU > 0 {
+			cpuRatios = append(cpuRatios, r.stepCPU.Seconds()/r.plainCPU.Seconds())
 		}
 	}
 	measured := len(rows) - count[notMeasured]
@@ -245,54 +303,54 @@ func summarize(w io.Writer, rows []row) {
 	}
 	fmt.Fprintf(w, "Debian's figure: %s\n", debianRate)
 	if len(ratios) > 0 {
-		sort.Float64s(ratios)
-		med := ratios[len(ratios)/2]
-		if len(ratios)%2 == 0 {
-			med = (ratios[len(ratios)/2-1] + ratios[len(ratios)/2]) / 2
-		}
-		fmt.Fprintf(w, "median reprove time / plain dpkg-buildpackage in a chroot of the same locked image: %.2fx over %d packages (min %.2fx, max %.2fx; target <= 1.2x; a new image's build is not counted)\n",
-			med, len(ratios), ratios[0], ratios[len(ratios)-1])
+		fmt.Fprintf(w, "median reprove time / plain dpkg-buildpackage in a chroot of the same locked image: %.2fx over %d packages (min %.2fx, max %.2fx; target <= 1.2x; a new image's build is not counted; the two take turns going first)\n",
+			median(ratios), len(ratios), ratios[0], ratios[len(ratios)-1])
+	}
+	if len(stepRatios) > 0 {
+		fmt.Fprintf(w, "median of the build step alone in reprove's container / the plain build: %.2fx (min %.2fx, max %.2fx)\n",
+			median(stepRatios), stepRatios[0], stepRatios[len(stepRatios)-1])
+	}
+	if len(cpuRatios) > 0 {
+		fmt.Fprintf(w, "median CPU time of the build step in reprove's container (its cgroup) / the plain build's (a cgroup of its own): %.2fx (min %.2fx, max %.2fx)\n",
+			median(cpuRatios), cpuRatios[0], cpuRatios[len(cpuRatios)-1])
+	}
+	if len(overheads) > 0 {
+		fmt.Fprintf(w, "reprove's time outside the build step: median %.1fs (min %.1fs, max %.1fs)\n",
+			median(overheads), overheads[0], overheads[len(overheads)-1])
 	}
 }
 
-// eventClock times the image phase of a rebuild from its progress events:
-// from the first image event to the first event of a later phase.
-type eventClock struct {
-	mu               sync.Mutex
-	imageAt, afterAt time.Time
+// phaseClock notes when each phase of a rebuild first reports progress,
+// to tell where reprove's time goes around the build step.
+type phaseClock struct {
+	mu    sync.Mutex
+	first map[pipeline.Phase]time.Time
 }
 
-func (e *eventClock) reset() {
+func (e *phaseClock) reset() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.imageAt, e.afterAt = time.Time{}, time.Time{}
+	e.first = map[pipeline.Phase]time.Time{}
 }
 
-func (e *eventClock) see(ev pipeline.Event) {
+func (e *phaseClock) see(ev pipeline.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	now := time.Now()
-	switch {
-	case ev.Phase == pipeline.PhaseImage:
-		if e.imageAt.IsZero() {
-			e.imageAt = now
-		}
-	case !e.imageAt.IsZero() && e.afterAt.IsZero():
-		e.afterAt = now
+	if e.first == nil {
+		e.first = map[pipeline.Phase]time.Time{}
+	}
+	if _, ok := e.first[ev.Phase]; !ok {
+		e.first[ev.Phase] = time.Now()
 	}
 }
 
-// imageTime is how long the image phase took.
-func (e *eventClock) imageTime() time.Duration {
+func (e *phaseClock) at(p pipeline.Phase) time.Time {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.imageAt.IsZero() || e.afterAt.IsZero() {
-		return 0
-	}
-	return e.afterAt.Sub(e.imageAt)
+	return e.first[p]
 }
 
-func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *lock.Index, srcs []*deb822.SourcePackage, ev *eventClock, source, binary, kind, tmp, cache string, plain bool) (r row) {
+func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *lock.Index, srcs []*deb822.SourcePackage, ev *phaseClock, source, binary, kind, tmp, cache string, plain, plainFirst bool) (r row) {
 	r = row{pkg: source, kind: kind, version: "-"}
 	fail := func(format string, args ...any) row {
 		r.outcome = failed
@@ -358,8 +416,49 @@ func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *loc
 	if err != nil {
 		return fail("recipe: %v", err)
 	}
+	// The image first, timed apart: it is built once per distinct lock
+	// (and then reused by digest), so it is neither reprove's time nor
+	// the baseline's.
+	b, err := sess.Builder(nil)
+	if err != nil {
+		return fail("%v", err)
+	}
 	metas := filepath.Join(cache, "images", "images")
 	before, _ := os.ReadDir(metas)
+	imgStart := time.Now()
+	img, err := b.Images().Ensure(ctx, image.Spec{Debian: rc.Image.Debian, Go: rc.Toolchain.Go})
+	if err != nil {
+		return fail("image: %v", err)
+	}
+	if after, _ := os.ReadDir(metas); len(after) > len(before) {
+		r.image = time.Since(imgStart)
+	}
+	if imagesOnly {
+		r.result = "image " + img.Digest.String()
+		return r
+	}
+
+	// reprove and the baseline take turns going first, package by
+	// package, so that a load that rises or falls during a package's
+	// pair of builds weighs on each side as often.
+	var rr *pipeline.RebuildResult
+	var pr *plainResult
+	var perr error
+	out := filepath.Join(tmp, source+"-out")
+	defer os.RemoveAll(out)
+	plainRun := func() {
+		if !plain {
+			return
+		}
+		work := filepath.Join(tmp, source+"-plain")
+		pr, perr = plainBuild(ctx, cache, img.Digest, rc, src, archive.DefaultMirror, work)
+		if perr == nil {
+			os.RemoveAll(work)
+		}
+	}
+	if plainFirst {
+		plainRun()
+	}
 	var peak int64
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -377,25 +476,31 @@ func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *loc
 			}
 		}
 	}()
-	out := filepath.Join(tmp, source+"-out")
-	defer os.RemoveAll(out)
 	ev.reset()
 	start := time.Now()
-	rr, err := sess.Rebuild(ctx, pipeline.RebuildRequest{Recipe: rc, OutDir: out})
-	r.total = time.Since(start)
+	rr, err = sess.Rebuild(ctx, pipeline.RebuildRequest{Recipe: rc, OutDir: out})
+	end := time.Now()
+	r.total = end.Sub(start)
 	close(done)
 	wg.Wait()
 	r.peakDisk = peak
-	after, _ := os.ReadDir(metas)
-	if len(after) > len(before) {
-		r.image = ev.imageTime()
-	}
 	if err != nil {
 		msg := err.Error()
 		if i := strings.Index(msg, "\n"); i > 0 {
 			msg = msg[:i]
 		}
 		return fail("%s", msg)
+	}
+	r.step = rr.Build.StepTime()
+	r.stepCPU = rr.Build.StepCPU()
+	// Before the container (the shipped .deb, the build's disk, the
+	// source, the image's check), around the step (the container made,
+	// started, removed), after it (outputs hashed, compare, records).
+	if b, c := ev.at(pipeline.PhaseBuild), ev.at(pipeline.PhaseCollect); !b.IsZero() && !c.IsZero() {
+		r.pre, r.ctr, r.post = b.Sub(start), c.Sub(b)-r.step, end.Sub(c)
+	}
+	if !plainFirst {
+		plainRun()
 	}
 	o := rr.Outputs[0]
 	switch {
@@ -416,15 +521,13 @@ func run(ctx context.Context, sess *pipeline.Session, c *archive.Client, ix *loc
 			}
 		}
 	}
-	if plain && rr.Rebuild != nil && rr.Rebuild.BaseImage != nil {
-		work := filepath.Join(tmp, source+"-plain")
-		pr, err := plainBuild(ctx, cache, rr.Rebuild.BaseImage.Digest, rc, src, archive.DefaultMirror, work)
-		if err != nil {
-			r.plainSame = "plain build failed: " + err.Error()
-			return r
-		}
-		os.RemoveAll(work)
+	switch {
+	case !plain:
+	case perr != nil:
+		r.plainSame = "plain build failed: " + perr.Error()
+	default:
 		r.plain = pr.Time
+		r.plainCPU = pr.CPU
 		if pr.Digest == o.Rebuilt {
 			r.plainSame = "plain build: the same bytes"
 		} else {

@@ -162,6 +162,12 @@ func unpackLayer(ctx context.Context, root *os.Root, blob string) error {
 // plainResult is the baseline's measure.
 type plainResult struct {
 	Time time.Duration
+	// CPU is the CPU time (user and system) of the steps' processes and
+	// all their descendants, from a cgroup of the build's own (as the
+	// container's is read): a daemon the build starts and does not wait
+	// for (fakeroot's faked) counts too. 0 when no cgroup v2 hierarchy is
+	// mounted.
+	CPU time.Duration
 	// Digest is what the plain build made of the output reprove compared.
 	Digest digest.Digest
 }
@@ -247,6 +253,11 @@ func plainBuild(ctx context.Context, cache string, img digest.Digest, rc *recipe
 	defer logf.Close()
 	old := unix.Umask(plan.Umask)
 	defer unix.Umask(old)
+	cg, cgFD := cpuCgroup(work)
+	if cgFD != nil {
+		defer cgFD.Close()
+		defer removeCgroup(cg)
+	}
 	start := time.Now()
 	for i, s := range rc.Steps {
 		args := s.Run
@@ -267,11 +278,18 @@ func plainBuild(ctx context.Context, cache string, img digest.Digest, rc *recipe
 			Setsid:     true,
 			Pdeathsig:  syscall.SIGKILL,
 		}
+		if cgFD != nil {
+			cmd.SysProcAttr.UseCgroupFD = true
+			cmd.SysProcAttr.CgroupFD = int(cgFD.Fd())
+		}
 		if err := cmd.Run(); err != nil {
 			return nil, fmt.Errorf("plain build: step %d: %w (log: %s)", i+1, err, logf.Name())
 		}
 	}
 	res := &plainResult{Time: time.Since(start)}
+	if cg != "" {
+		res.CPU = cgroupCPU(cg)
+	}
 	if len(rc.Outputs) > 0 {
 		res.Digest, err = ctxio.HashFile(ctx, filepath.Join(rootDir, strings.TrimPrefix(plan.OutDir, "/"), rc.Outputs[0].Path), nil)
 		if err != nil {
@@ -341,4 +359,55 @@ func mountSystem(rootDir string) (func() error, error) {
 		}
 	}
 	return unmount, nil
+}
+
+// cpuCgroup makes a cgroup (v2) for the plain build under the unified
+// hierarchy, /sys/fs/cgroup or, on a hybrid host, /sys/fs/cgroup/unified,
+// and opens it for clone3 to start the build's first process in it. Its
+// cpu.stat counts every process of the build, whoever waits for it.
+func cpuCgroup(work string) (string, *os.File) {
+	for _, m := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		var st unix.Statfs_t
+		if unix.Statfs(m, &st) != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+			continue
+		}
+		dir := filepath.Join(m, "benchdebian-"+filepath.Base(filepath.Dir(work))+"-"+filepath.Base(work))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return "", nil
+		}
+		f, err := os.Open(dir)
+		if err != nil {
+			os.Remove(dir)
+			return "", nil
+		}
+		return dir, f
+	}
+	return "", nil
+}
+
+// cgroupCPU reads the CPU time a cgroup's processes have used.
+func cgroupCPU(dir string) time.Duration {
+	raw, err := os.ReadFile(filepath.Join(dir, "cpu.stat"))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
+			var n int64
+			fmt.Sscan(v, &n)
+			return time.Duration(n) * time.Microsecond
+		}
+	}
+	return 0
+}
+
+// removeCgroup removes the plain build's cgroup once its last process
+// (a daemon such as faked may outlive the steps briefly) has gone.
+func removeCgroup(dir string) {
+	for i := 0; i < 50; i++ {
+		if os.Remove(dir) == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -303,6 +303,20 @@ func InferDeb(f *DebFacts) (*Result, error) {
 			"mv ../changelog.binnmu debian/changelog",
 		)
 		note(Certain, "binNMU", ctl.Version, "a binary-only upload of %s %s: its changelog entry, as the .deb ships it (changelog.Debian.%s.gz), goes at the top of debian/changelog before the build, as Debian's buildds put it", src.Package, src.Version, ctl.Architecture)
+		if f.BuildInfo == nil {
+			for _, a := range rebuiltAgainst(f.BinNMU, f.Lock) {
+				switch {
+				case a.locked == "", strings.HasPrefix(a.locked, a.version+"."), strings.HasPrefix(a.locked, a.version+"-"):
+					// Not in the lock, or a series ("perl 5.36") that
+					// the lock's version belongs to: nothing certain.
+					continue
+				case a.locked == a.version:
+					note(Certain, "rebuilt against", a.source+" "+a.version, "the binNMU's changelog entry names it, and the lock has the same version")
+					continue
+				}
+				note(Guess, "rebuilt against", a.source+" "+a.version, "the binNMU's changelog entry says the buildd rebuilt it against %s %s, but the lock has %s %s: what the package takes from it at build time (a statically linked library, a header, a Built-Using version) is likely to differ (give --buildinfo to lock exactly what it had)", a.source, a.version, a.source, a.locked)
+			}
+		}
 	}
 	script = append(script, env...)
 	script = append(script,
@@ -329,3 +343,57 @@ func InferDeb(f *DebFacts) (*Result, error) {
 }
 
 func debShellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// againstText finds the source packages a binNMU's changelog entry says it
+// was rebuilt against: "Rebuild against glibc 2.36-9+deb12u12", and the
+// "source/version" pairs of "Rebuild for outdated Built-Using (…)".
+var (
+	againstText   = regexp.MustCompile(`(?i)\bagainst ([a-z0-9][a-z0-9+.-]+) \(?([0-9][A-Za-z0-9.+~:-]*)`)
+	builtUsingArg = regexp.MustCompile(`\b([a-z0-9][a-z0-9+.-]+)/([0-9][A-Za-z0-9.+~:-]*)`)
+)
+
+// against is one source package a binNMU was rebuilt against.
+type against struct {
+	source, version string
+	// locked is the version of that source the lock holds ("" when it
+	// holds none of its binaries).
+	locked string
+}
+
+// rebuiltAgainst reads the source packages (and versions) a binNMU's
+// changelog entry names, and the version of each that the lock holds. A
+// lock's .deb sits in the pool under its source package's directory
+// (pool/COMPONENT/PREFIX/SOURCE/FILE), which is where its source name is
+// read from; its version is the binary's, less a binNMU suffix.
+func rebuiltAgainst(entry string, lk *recipes.DebianLock) []against {
+	var found []against
+	seen := map[string]bool{}
+	add := func(m []string) {
+		src, ver := m[1], noEpoch(strings.TrimRight(m[2], ".,;:-"))
+		if seen[src] {
+			return
+		}
+		if _, err := version.Parse(ver); err != nil {
+			return
+		}
+		seen[src] = true
+		a := against{source: src, version: ver}
+		if lk != nil {
+			for _, p := range lk.Packages {
+				parts := strings.Split(p.Path, "/")
+				if len(parts) == 5 && parts[0] == "pool" && parts[3] == src {
+					a.locked = noEpoch(binNMUSuffix.ReplaceAllString(p.Version, ""))
+					break
+				}
+			}
+		}
+		found = append(found, a)
+	}
+	for _, m := range againstText.FindAllStringSubmatch(entry, -1) {
+		add(m)
+	}
+	for _, m := range builtUsingArg.FindAllStringSubmatch(entry, -1) {
+		add(m)
+	}
+	return found
+}
