@@ -348,8 +348,8 @@ func debShellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'
 // was rebuilt against: "Rebuild against glibc 2.36-9+deb12u12", and the
 // "source/version" pairs of "Rebuild for outdated Built-Using (…)".
 var (
-	againstText   = regexp.MustCompile(`(?i)\bagainst ([a-z0-9][a-z0-9+.-]+) \(?([0-9][A-Za-z0-9.+~:-]*)`)
-	builtUsingArg = regexp.MustCompile(`\b([a-z0-9][a-z0-9+.-]+)/([0-9][A-Za-z0-9.+~:-]*)`)
+	againstText   = lazyre.New(`(?i)\bagainst ([a-z0-9][a-z0-9+.-]+) \(?([0-9][A-Za-z0-9.+~:-]*)`)
+	builtUsingArg = lazyre.New(`\b([a-z0-9][a-z0-9+.-]+)/([0-9][A-Za-z0-9.+~:-]*)`)
 )
 
 // against is one source package a binNMU was rebuilt against.
@@ -382,17 +382,17 @@ func rebuiltAgainst(entry string, lk *recipes.DebianLock) []against {
 			for _, p := range lk.Packages {
 				parts := strings.Split(p.Path, "/")
 				if len(parts) == 5 && parts[0] == "pool" && parts[3] == src {
-					a.locked = noEpoch(binNMUSuffix.ReplaceAllString(p.Version, ""))
+					a.locked = noEpoch(binNMUSuffix().ReplaceAllString(p.Version, ""))
 					break
 				}
 			}
 		}
 		found = append(found, a)
 	}
-	for _, m := range againstText.FindAllStringSubmatch(entry, -1) {
+	for _, m := range againstText().FindAllStringSubmatch(entry, -1) {
 		add(m)
 	}
-	for _, m := range builtUsingArg.FindAllStringSubmatch(entry, -1) {
+	for _, m := range builtUsingArg().FindAllStringSubmatch(entry, -1) {
 		add(m)
 	}
 	return found
