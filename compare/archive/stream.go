@@ -204,6 +204,11 @@ func (d xzDict) shrink(br *bufio.Reader, n int64) (io.Reader, error) {
 	if h[d.at]&0xc0 != 0 {
 		return br, nil // reserved bits set: the decoder refuses the header
 	}
+	if block := h[12:]; crc32.ChecksumIEEE(block[:len(block)-4]) != binary.LittleEndian.Uint32(block[len(block)-4:]) {
+		// A damaged header stays as it is, for the decoder to refuse: the
+		// CRC made anew below must never vouch for bytes nobody checked.
+		return br, nil
+	}
 	bits := byte(0)
 	for bits < 40 && int64(2|bits&1)<<(bits/2+11) < n {
 		bits++

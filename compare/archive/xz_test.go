@@ -88,3 +88,22 @@ func TestXzSizeUnderstated(t *testing.T) {
 		t.Fatal("decompressed with a 4 KiB dictionary a match 16 KiB back")
 	}
 }
+
+// A first block header whose CRC32 does not match is refused as before:
+// shrinking its dictionary must not write a CRC that vouches for it.
+func TestXzDamagedHeaderRefused(t *testing.T) {
+	small := bytes.Repeat([]byte("Package: x\nVersion: 1\n"), 50)
+	data := fixture.Xz(small)
+	first := archive.XzFirstBlock(bytes.NewReader(data), int64(len(data)))
+	if first == 0 {
+		t.Fatal("XzFirstBlock = 0 for a one-stream file")
+	}
+	header := (int(data[12]) + 1) * 4
+	damaged := bytes.Clone(data)
+	damaged[12+header-1] ^= 0xff // the header's CRC32
+	for _, sized := range []int64{0, first} {
+		if out, _, err := decompress(t, damaged, sized); err == nil {
+			t.Errorf("first block %d: a damaged block header decoded to %d bytes, want an error", sized, len(out))
+		}
+	}
+}
