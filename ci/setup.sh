@@ -22,9 +22,12 @@ if [ "${1:-}" = "--test" ]; then
 	packages+=(postgresql chromium fonts-dejavu-core bash-completion fish gcc libc6-dev gcc-mingw-w64-x86-64-posix openssh-client)
 fi
 if [ "${1:-}" = "--bench" ]; then
-	# diffoscope, and the tools it runs on zips and ELF binaries (without
-	# recommends it would fall back to hex dumps and lose to nobody).
-	packages+=(diffoscope unzip binutils time)
+	# diffoscope, and those of its recommended tools and Python modules it
+	# uses on the benchmark's inputs (zips, tarballs, .debs, ELF binaries,
+	# JSON): without them it would fall back to hex dumps and lose to nobody.
+	# Its other recommends (Java, Haskell, R, Mono, image and PDF tools)
+	# read file types these pairs do not hold.
+	packages+=(diffoscope unzip binutils binutils-multiarch xxd xz-utils zstd python3-debian python3-tlsh python3-jsondiff python3-defusedxml time)
 fi
 
 missing=()

@@ -47,9 +47,10 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("bench-builder: ")
 
-	work, err := os.MkdirTemp("", "bench-builder-")
+	var err error
+	work, err = os.MkdirTemp("", "bench-builder-")
 	if err != nil {
-		log.Fatal(err)
+		fatal(err)
 	}
 	defer os.RemoveAll(work)
 
@@ -58,7 +59,7 @@ func main() {
 		cmd := exec.Command(*reprove, "rebuild", recipe, "-o", out, "--json")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
-			log.Fatalf("reprove rebuild: %v", err)
+			fatalf("reprove rebuild: %v", err)
 		}
 	}
 	rebuild(filepath.Join(work, "warm"))
@@ -68,12 +69,12 @@ func main() {
 	// tree), the recipe's flags and environment.
 	cache, err := cachedir.Dir(os.Getenv)
 	if err != nil {
-		log.Fatal(err)
+		fatal(err)
 	}
 	zip := filepath.Join(cache, "gomodcache", "cache", "download", modPath, "@v", modVer+".zip")
 	goroot := filepath.Join(work, "go")
 	if err := modzip.Unzip(goroot, module.Version{Path: modPath, Version: modVer}, zip); err != nil {
-		log.Fatal(err)
+		fatal(err)
 	}
 	filepath.WalkDir(goroot, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -93,7 +94,7 @@ func main() {
 			"GOENV=off", "GOFLAGS=", "GOPROXY=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOAMD64=v1", "TZ=UTC", "LC_ALL=C"}
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
-			log.Fatalf("native go build: %v", err)
+			fatalf("native go build: %v", err)
 		}
 	}
 
@@ -112,14 +113,14 @@ func main() {
 		}
 		log.Printf("run %d: native %.2f s, reprove %.2f s", i, tn[len(tn)-1], tr[len(tr)-1])
 		if a, b := sum(nativeOut), sum(filepath.Join(out, "outputs", "gofmt")); a != b {
-			log.Fatalf("the native build (%s) and the rebuild (%s) differ", a, b)
+			fatalf("the native build (%s) and the rebuild (%s) differ", a, b)
 		}
 	}
 	mn, mr := median(tn), median(tr)
 	ratio := mr / mn
 	log.Printf("median native go build %.2f s, reprove rebuild %.2f s: ratio %.3f (target <= %.2f); both gave gofmt %s", mn, mr, ratio, *max, sum(nativeOut)[:16])
 	if ratio > *max {
-		log.Fatalf("ratio %.3f above target %.2f", ratio, *max)
+		fatalf("ratio %.3f above target %.2f", ratio, *max)
 	}
 }
 
@@ -136,10 +137,28 @@ func median(v []float64) float64 {
 func sum(p string) string {
 	f, err := os.Open(p)
 	if err != nil {
-		log.Fatal(err)
+		fatal(err)
 	}
 	defer f.Close()
 	h := sha256.New()
 	io.Copy(h, f)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// work is the run's temporary directory. fatal and fatalf remove it before
+// they exit, as the deferred removal in main does not run then.
+var work string
+
+func fatal(v ...any) {
+	if work != "" {
+		os.RemoveAll(work)
+	}
+	log.Fatal(v...)
+}
+
+func fatalf(format string, v ...any) {
+	if work != "" {
+		os.RemoveAll(work)
+	}
+	log.Fatalf(format, v...)
 }

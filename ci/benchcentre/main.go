@@ -72,6 +72,13 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("bench-centre: ")
+	os.Exit(run())
+}
+
+// run measures both sides and gives the exit status. It is apart from main
+// so that its deferred clean-up runs: os.Exit and log.Fatal skip defers, and
+// every run here leaves hundreds of MiB of log under the temporary directory.
+func run() int {
 	if *posixBin == "" || *hammerBin == "" {
 		log.Fatal("-posix and -hammer are required (ci/bench-centre.sh builds them)")
 	}
@@ -92,7 +99,8 @@ func main() {
 	log.Printf("signing %d review envelopes for reprove's loader", *pool)
 	party, envs, err := makeEnvelopes(*pool, *entrySize)
 	if err != nil {
-		log.Fatal(err)
+		log.Print(err)
+		return 1
 	}
 	sum := 0
 	for _, e := range envs[:1000] {
@@ -104,11 +112,13 @@ func main() {
 	for _, w := range writers {
 		t, err := runTessera(work, w)
 		if err != nil {
-			log.Fatalf("tessera, %d writers: %v", w, err)
+			log.Printf("tessera, %d writers: %v", w, err)
+			return 1
 		}
 		r, err := runReprove(work, w, party, envs)
 		if err != nil {
-			log.Fatalf("reprove, %d writers: %v", w, err)
+			log.Printf("reprove, %d writers: %v", w, err)
+			return 1
 		}
 		ratio := r.rate / t.rate
 		verdict := "ok"
@@ -121,7 +131,7 @@ func main() {
 		fmt.Printf("appends at %3d writers: reprove %6.0f/s (%.3f ms CPU an entry), tessera (peer) %6.0f/s (%.3f ms CPU an entry): %.2fx: %s\n",
 			w, r.rate, r.cpuPerEnt, t.rate, t.cpuPerEnt, ratio, verdict)
 	}
-	os.Exit(status)
+	return status
 }
 
 // makeEnvelopes signs n reviews of distinct sources (one key may log at
@@ -305,6 +315,7 @@ func runTessera(work string, writers int) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
+	defer os.RemoveAll(dir)
 	skey, vkey, err := note.GenerateKey(rand.Reader, "bench.test/tessera")
 	if err != nil {
 		return result{}, err
@@ -358,6 +369,7 @@ func runReprove(work string, writers int, p *fixture.Party, envs [][]byte) (resu
 	if err != nil {
 		return result{}, err
 	}
+	defer os.RemoveAll(dir)
 	pub := filepath.Join(dir, "bench.pub")
 	if err := os.WriteFile(pub, p.PEM, 0o644); err != nil {
 		return result{}, err
