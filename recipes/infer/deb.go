@@ -145,14 +145,19 @@ func ReadDebFacts(ctx context.Context, c *archive.Client, p, suite string, opts 
 		return nil, err
 	}
 	name, ver := ctl.SourceName()
+	var held []string
 	for _, s := range srcs {
-		if s.Package == name && s.Version == ver {
+		if s.Package != name {
+			continue
+		}
+		if s.Version == ver {
 			facts.Source = s
 			break
 		}
+		held = append(held, s.Version)
 	}
 	if facts.Source == nil {
-		return nil, fmt.Errorf("infer: source package %s %s is not in %s's signed Sources index (the suite holds another version; a snapshot archive would have it)", name, ver, suite)
+		return nil, notInSuite(name, ver, suite, held, o.BuildInfo != nil)
 	}
 	if b, ok := ix.Lookup(ctl.Package); ok && b.Version == ctl.Version && (b.Architecture == ctl.Architecture) {
 		facts.InArchive = b
@@ -166,6 +171,27 @@ func ReadDebFacts(ctx context.Context, c *archive.Client, p, suite string, opts 
 	return facts, nil
 }
 
+// notInSuite says that the suite's signed Sources index does not hold the
+// .deb's source package at its version, what it holds instead, and what the
+// user can do about it.
+func notInSuite(name, ver, suite string, held []string, withBuildInfo bool) error {
+	what := fmt.Sprintf("holds no source package %s", name)
+	if len(held) > 0 {
+		what = fmt.Sprintf("holds %s %s, not %s", name, strings.Join(held, ", "), ver)
+	}
+	hint := "give --buildinfo FILE (Debian publishes one per build) to lock from the snapshot archive at the build's date"
+	if withBuildInfo {
+		hint = "the snapshot of the .buildinfo's Distribution at its Build-Date does not list this version"
+	}
+	if stableUpdate().MatchString(ver) {
+		// A security update's source is in SUITE-security, and its
+		// buildd installs from SUITE and SUITE-security together: two
+		// archives, two signed indexes, which one lock does not hold.
+		hint += fmt.Sprintf("; if it is a security update (only in %s-security), its build environment spans two suites, which reprove cannot lock yet", suite)
+	}
+	return fmt.Errorf("infer: source package %s %s is not in %s's signed Sources index: it %s; %s", name, ver, suite, what, hint)
+}
+
 func buildDate(s string) (time.Time, error) {
 	for _, layout := range []string{time.RFC1123Z, time.RFC1123, "Mon, 2 Jan 2006 15:04:05 -0700"} {
 		if t, err := time.Parse(layout, s); err == nil {
@@ -177,6 +203,10 @@ func buildDate(s string) (time.Time, error) {
 
 // binNMUSuffix is the version suffix of a binary-only upload.
 var binNMUSuffix = lazyre.New(`\+b[0-9]+$`)
+
+// stableUpdate matches the version of a stable release's update
+// ("2.5.0-1+deb12u5"), security updates among them.
+var stableUpdate = lazyre.New(`\+deb[0-9]+u[0-9]+`)
 
 // binNMUEntry returns the changelog entry of a binary-only upload that
 // the .deb records, or "" when ctl's version is its source's. Debian's

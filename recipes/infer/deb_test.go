@@ -173,3 +173,35 @@ func TestInferDebBinNMU(t *testing.T) {
 		t.Errorf("a binNMU without its changelog entry: %v", err)
 	}
 }
+
+// A .deb whose source package the suite does not hold at its version is
+// refused with what the suite holds instead, and what to give.
+func TestInferDebNotInSuite(t *testing.T) {
+	ctx := context.Background()
+	key := archivetest.NewKey(t, "archive")
+	kr, err := archive.LoadKeyring(archivetest.Keyring(t, key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	suite := archivetest.Suite{Name: "bookworm", Arch: "amd64", Date: time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC),
+		Packages: []debtest.Package{{Name: "base-files", Version: "12.4", Arch: "amd64", Fields: []string{"Essential: yes"}}},
+		Sources:  []archivetest.Source{{Name: "hello", Version: "1.0-1", Files: map[string][]byte{"hello_1.0.orig.tar.gz": []byte("orig"), "hello_1.0-1.debian.tar.xz": []byte("debian")}}}}
+	mirror := archivetest.NewMirror(t, suite.Files(t, key))
+	c := &archive.Client{Base: mirror.URL, Keyring: kr}
+	for _, tc := range []struct {
+		pkg  debtest.Package
+		want string
+	}{
+		{debtest.Package{Name: "hello", Version: "1.0-1+deb12u5", Arch: "amd64", Fields: []string{"Source: hello"}},
+			"source package hello 1.0-1+deb12u5 is not in bookworm's signed Sources index: it holds hello 1.0-1, not 1.0-1+deb12u5; give --buildinfo FILE (Debian publishes one per build) to lock from the snapshot archive at the build's date; if it is a security update (only in bookworm-security), its build environment spans two suites, which reprove cannot lock yet"},
+		{debtest.Package{Name: "libgreet1", Version: "2.0-1", Arch: "amd64", Fields: []string{"Source: greet"}},
+			"source package greet 2.0-1 is not in bookworm's signed Sources index: it holds no source package greet; give --buildinfo FILE (Debian publishes one per build) to lock from the snapshot archive at the build's date"},
+	} {
+		deb := filepath.Join(t.TempDir(), tc.pkg.Name+"_"+tc.pkg.Version+"_amd64.deb")
+		os.WriteFile(deb, debtest.Deb(tc.pkg), 0o644)
+		_, err := infer.ReadDebFacts(ctx, c, deb, "bookworm", infer.DebOptions{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %s: err = %v, want it to contain %q", tc.pkg.Name, tc.pkg.Version, err, tc.want)
+		}
+	}
+}

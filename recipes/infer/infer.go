@@ -11,6 +11,11 @@
 // What cannot be inferred is said, never papered over: with -trimpath the go
 // command does not record -ldflags, so a -X version stamp is invisible; a
 // binary built from a modified checkout has no commit to rebuild from.
+//
+// A Debian .deb (deb.go) gets a recipe that rebuilds it from its source
+// package in a locked buildd environment; a native ELF or PE file
+// (native.go) gets its recorded facts and a suggested environment, and no
+// recipe, since it does not name its source.
 package infer
 
 import (

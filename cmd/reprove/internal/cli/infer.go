@@ -43,8 +43,8 @@ type inferFlags struct {
 func newInferCmd(env *Env) *cobra.Command {
 	var fl inferFlags
 	cmd := &cobra.Command{
-		Use:   "infer [--member PATH] BINARY",
-		Short: "Write a first recipe for a Go binary from what it records",
+		Use:   "infer [--member PATH] BINARY|PACKAGE.deb",
+		Short: "Write a first recipe for a Go binary or a Debian .deb from what it records",
 		Long: `Infer a recipe for rebuilding a Go binary from what the binary records: its
 build information (Go version, main package, modules, build flags, GOOS/GOARCH,
 VCS stamping) and what the linker left out (symbol table: -s, DWARF: -w,
@@ -70,6 +70,19 @@ version.
 --rebuild goes on to rebuild each candidate recipe hermetically (as reprove
 rebuild does, into --rebuild-dir/candidate-N) and compare it with the binary,
 in turn, until one reproduces it; the recipe written is that one.
+
+A Debian .deb names its source package: infer finds the .dsc in the suite's
+signed Sources index, locks a buildd environment with its Build-Depends
+against the signed Packages index (or, with --buildinfo, exactly the
+original build's Installed-Build-Depends from the snapshot archive), and
+writes a recipe that builds it with dpkg-buildpackage -b. That today's
+suite is not the buildd's environment is said as a guess.
+
+On any other ELF or PE file (C, C++, Rust, mingw-w64), infer reports what
+the file records (compilers and versions, build ID, interpreter, needed
+libraries, cargo-auditable crates), suggests a locked Debian environment with
+that compiler, and says what it cannot know (source, flags, build system).
+It writes no recipe and exits 4.
 
 Exit status: 0 a complete recipe was written (with --rebuild: a candidate
 reproduced the binary), 4 the recipe was written but is incomplete (it says
