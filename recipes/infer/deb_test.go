@@ -206,36 +206,6 @@ func TestInferDebNotInSuite(t *testing.T) {
 	}
 }
 
-// securityArchives serves bookworm on one mirror and bookworm-security
-// under /debian-security on another, each signed by its own key: expat's
-// source version 2.5.0-1+deb12u5 and a newer libc6 are only in security.
-func securityArchives(t *testing.T) (c, sec *archive.Client, secMirror *archivetest.Mirror, secSuite archivetest.Suite, expat debtest.Package) {
-	kb, ks := archivetest.NewKey(t, "debian"), archivetest.NewKey(t, "security")
-	kr, err := archive.LoadKeyring(archivetest.Keyring(t, kb), archivetest.Keyring(t, ks))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := func(name, version, arch string, fields ...string) debtest.Package {
-		return debtest.Package{Name: name, Version: version, Arch: arch, Fields: fields, Files: map[string]string{"usr/share/doc/" + name + "/copyright": name}}
-	}
-	expat = p("libexpat1", "2.5.0-1+deb12u5", "amd64", "Source: expat")
-	files := map[string][]byte{"expat_2.5.0.orig.tar.xz": []byte("upstream")}
-	base := archivetest.Suite{Name: "bookworm", Arch: "amd64", Date: time.Date(2026, 7, 11, 10, 0, 0, 0, time.UTC),
-		Packages: []debtest.Package{
-			p("base-files", "12.4", "amd64", "Essential: yes", "Priority: required"),
-			p("libc6", "2.36-9+deb12u10", "amd64", "Priority: required"),
-			p("apt", "2.6.1", "amd64"), p("build-essential", "12.9", "amd64"), p("fakeroot", "1.31-1.2", "amd64"),
-			p("libexpat1", "2.5.0-1+deb12u1", "amd64", "Source: expat"),
-		},
-		Sources: []archivetest.Source{{Name: "expat", Version: "2.5.0-1+deb12u1", BuildDepends: "libc6", Files: files}}}
-	secSuite = archivetest.Suite{Name: "bookworm-security", Arch: "amd64", Pool: "pool/updates/main", Date: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC),
-		Packages: []debtest.Package{p("libc6", "2.36-9+deb12u13", "amd64", "Priority: required"), expat},
-		Sources:  []archivetest.Source{{Name: "expat", Version: "2.5.0-1+deb12u5", BuildDepends: "libc6 (>= 2.36-9+deb12u13)", Files: files}}}
-	m := archivetest.NewMirror(t, base.Files(t, kb))
-	secMirror = archivetest.NewMirror(t, archivetest.Under("debian-security", secSuite.Files(t, ks)))
-	return &archive.Client{Base: m.URL, Keyring: kr}, &archive.Client{Base: secMirror.URL + "/debian-security", Keyring: kr}, secMirror, secSuite, expat
-}
-
 // A security update: its source is not in bookworm but in
 // bookworm-security, where infer finds it; the build environment is
 // locked over both suites (the newer libc6 from security), the recipe
@@ -244,7 +214,13 @@ func securityArchives(t *testing.T) (c, sec *archive.Client, secMirror *archivet
 // and a tampered security index are refused, each saying what.
 func TestInferDebSecurityUpdate(t *testing.T) {
 	ctx := context.Background()
-	c, sec, secMirror, secSuite, expat := securityArchives(t)
+	two := archivetest.NewTwoArchives(t)
+	kr, err := archive.LoadKeyring(two.Keyrings...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, sec := &archive.Client{Base: two.Mirror.URL, Keyring: kr}, &archive.Client{Base: two.SecurityBase, Keyring: kr}
+	secMirror, secSuite, expat := two.SecurityMirror, two.Security, two.Update
 	deb := filepath.Join(t.TempDir(), "libexpat1_2.5.0-1+deb12u5_amd64.deb")
 	os.WriteFile(deb, debtest.Deb(expat), 0o644)
 
@@ -312,7 +288,7 @@ func TestInferDebSecurityUpdate(t *testing.T) {
 
 	// The security Sources index tampered with.
 	src := "debian-security/dists/bookworm-security/main/source/Sources.gz"
-	orig := secSuite.Files(t, archivetest.NewKey(t, "x"))["dists/bookworm-security/main/source/Sources.gz"]
+	orig := two.SecurityFiles(t)["dists/bookworm-security/main/source/Sources.gz"]
 	secMirror.Put(src, append(bytes.Clone(orig), 0))
 	var ie *archive.IndexError
 	if _, err := infer.ReadDebFacts(ctx, c, deb, "bookworm", infer.DebOptions{Security: sec}); !errors.As(err, &ie) || !strings.Contains(err.Error(), "bookworm-security") {
