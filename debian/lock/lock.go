@@ -5,6 +5,7 @@
 package lock
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -52,6 +53,8 @@ type Index struct {
 	idx  *resolve.Index
 	// from is the Origin of each package that is not Release's.
 	from map[*deb822.BinaryPackage]*Origin
+	// all are every version of each name, the first archive's first.
+	all map[string][]*deb822.BinaryPackage
 }
 
 // Source names a further suite to resolve with the first: the archive
@@ -59,6 +62,10 @@ type Index struct {
 type Source struct {
 	Client *archive.Client
 	Suite  string
+	// Archive is the archive's base URL the lock records when Client
+	// reads a snapshot of it (the snapshot archive's debian-security at
+	// a .buildinfo's date); Client's Base when empty.
+	Archive string
 }
 
 // Origin is a further archive's verified Release.
@@ -109,7 +116,7 @@ func Fetch(ctx context.Context, c *archive.Client, suite, arch string, also ...S
 		if err != nil {
 			return nil, err
 		}
-		o := &Origin{Base: strings.TrimSuffix(src.Client.Base, "/"), Suite: src.Suite, Release: rel, client: src.Client}
+		o := &Origin{Base: strings.TrimSuffix(cmp.Or(src.Archive, src.Client.Base), "/"), Suite: src.Suite, Release: rel, client: src.Client}
 		ix.Also = append(ix.Also, o)
 		for _, p := range more {
 			ix.from[p] = o
@@ -119,7 +126,23 @@ func Fetch(ctx context.Context, c *archive.Client, suite, arch string, also ...S
 	if ix.idx, err = resolve.NewIndex(arch, all); err != nil {
 		return nil, err
 	}
+	ix.all = map[string][]*deb822.BinaryPackage{}
+	for _, p := range all {
+		ix.all[p.Package] = append(ix.all[p.Package], p)
+	}
 	return ix, nil
+}
+
+// Exact returns the package of that name at that version (and
+// architecture, unless arch is empty) from any archive of the index, the
+// first archive's first.
+func (ix *Index) Exact(name, version, arch string) (*deb822.BinaryPackage, bool) {
+	for _, p := range ix.all[name] {
+		if p.Version == version && (arch == "" || p.Architecture == arch || p.Architecture == "all") && (p.Architecture == ix.Arch || p.Architecture == "all") {
+			return p, true
+		}
+	}
+	return nil, false
 }
 
 // Lookup returns a binary package of the index.
@@ -149,9 +172,14 @@ func (ix *Index) lock(pkgs []*deb822.BinaryPackage) *recipes.DebianLock {
 		r := release(o.Release, o.Suite)
 		l.Also = append(l.Also, recipes.DebianArchiveRelease{Archive: o.Base, Suite: r.Suite, Codename: r.Codename, Date: r.Date, Digest: r.Digest})
 	}
-	for i := range l.Packages {
-		p, _ := ix.idx.Lookup(l.Packages[i].Name)
+	origin := map[string]*Origin{}
+	for _, p := range pkgs {
 		if o := ix.from[p]; o != nil {
+			origin[p.Package] = o
+		}
+	}
+	for i := range l.Packages {
+		if o := origin[l.Packages[i].Name]; o != nil {
 			l.Packages[i].From = release(o.Release, o.Suite).Name()
 		}
 	}
@@ -310,24 +338,30 @@ func (e *MissingError) Error() string {
 
 // BuildInfo locks exactly a .buildinfo's Installed-Build-Depends, each
 // found at its recorded version in the signed Packages index of the
-// archive c reads (a snapshot archive at the build's date).
-func BuildInfo(ctx context.Context, c *archive.Client, suite string, bi *deb822.BuildInfo) (*recipes.DebianLock, *Index, error) {
-	ix, err := Fetch(ctx, c, suite, bi.BuildArchitecture)
+// archive c reads (a snapshot archive at the build's date), or of a
+// further Source (a security update's: the security archive's snapshot
+// at that date).
+func BuildInfo(ctx context.Context, c *archive.Client, suite string, bi *deb822.BuildInfo, also ...Source) (*recipes.DebianLock, *Index, error) {
+	ix, err := Fetch(ctx, c, suite, bi.BuildArchitecture, also...)
 	if err != nil {
 		return nil, nil, err
 	}
 	var pkgs []*deb822.BinaryPackage
 	var missing []string
 	for _, in := range bi.Installed {
-		p, ok := ix.Lookup(in.Name)
-		if !ok || p.Version != in.Version || (in.Arch != "" && p.Architecture != in.Arch && p.Architecture != "all") {
+		p, ok := ix.Exact(in.Name, in.Version, in.Arch)
+		if !ok {
 			missing = append(missing, in.Name+" "+in.Version)
 			continue
 		}
 		pkgs = append(pkgs, p)
 	}
 	if len(missing) > 0 {
-		return nil, nil, &MissingError{Where: c.Base + " (" + suite + ")", Missing: missing}
+		where := c.Base + " (" + suite + ")"
+		for _, a := range also {
+			where += " and " + a.Client.Base + " (" + a.Suite + ")"
+		}
+		return nil, nil, &MissingError{Where: where, Missing: missing}
 	}
-	return Of(ix.Release, suite, bi.BuildArchitecture, pkgs), ix, nil
+	return ix.lock(pkgs), ix, nil
 }

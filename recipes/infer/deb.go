@@ -81,7 +81,10 @@ type DebOptions struct {
 	// example archive.DefaultSecurity): a .deb whose source version the
 	// suite does not hold is looked for in SUITE-security there, and
 	// found, its build environment is locked over both suites, as
-	// Debian's security buildds install from both.
+	// Debian's security buildds install from both. With a .buildinfo of
+	// a security update (Distribution SUITE-security), both suites are
+	// read from the snapshot archive at the build's date, and only
+	// Security's Base is used: the archive the lock records.
 	Security *archive.Client
 }
 
@@ -143,8 +146,23 @@ func ReadDebFacts(ctx context.Context, c *archive.Client, p, suite string, opts 
 		if dist == "" {
 			dist = suite
 		}
+		var also []lock.Source
+		if base, ok := strings.CutSuffix(dist, "-security"); ok {
+			// A security update's buildd installed from the suite and
+			// its security suite: both at the build's date, the
+			// security archive's snapshot as the snapshot archive
+			// names it.
+			ssc := sc
+			ssc.Base = archive.SnapshotArchiveURL(o.Snapshot.Base, "debian-security", when)
+			secArchive := archive.DefaultSecurity
+			if o.Security != nil {
+				secArchive = o.Security.Base
+			}
+			also = append(also, lock.Source{Client: &ssc, Suite: dist, Archive: secArchive})
+			dist = base
+		}
 		facts.BuildInfo = bi
-		if facts.Lock, ix, err = lock.BuildInfo(ctx, &sc, dist, bi); err != nil {
+		if facts.Lock, ix, err = lock.BuildInfo(ctx, &sc, dist, bi, also...); err != nil {
 			return nil, fmt.Errorf("infer: %w", err)
 		}
 		facts.Mirror = strings.TrimSuffix(sc.Base, "/")
@@ -158,15 +176,20 @@ func ReadDebFacts(ctx context.Context, c *archive.Client, p, suite string, opts 
 	}
 	name, ver := ctl.SourceName()
 	var held []string
-	for _, s := range srcs {
-		if s.Package != name {
-			continue
+	facts.Source, held = findSource(srcs, name, ver)
+	if facts.Source == nil && len(ix.Also) > 0 {
+		// A .buildinfo of a security update: its source is in the
+		// security suite's snapshot.
+		so := ix.Also[0]
+		more, err := so.Client().Sources(ctx, so.Release, so.Suite, lock.Component)
+		if err != nil {
+			return nil, fmt.Errorf("infer: look for %s %s in %s: %w", name, ver, so.Suite, err)
 		}
-		if s.Version == ver {
-			facts.Source = s
-			break
+		var secHeld []string
+		if facts.Source, secHeld = findSource(more, name, ver); facts.Source == nil {
+			return nil, notInSuite(name, ver, suite, held, true, &secTry{suite: so.Suite, base: so.Client().Base, held: secHeld})
 		}
-		held = append(held, s.Version)
+		facts.SourceMirror, facts.SourceSuite = strings.TrimSuffix(so.Client().Base, "/"), so.Suite
 	}
 	if facts.Source == nil && o.Security != nil && o.BuildInfo == nil {
 		sec := lock.Source{Client: o.Security, Suite: suite + "-security"}
@@ -184,17 +207,7 @@ func ReadDebFacts(ctx context.Context, c *archive.Client, p, suite string, opts 
 			return nil, fmt.Errorf("infer: look for %s %s in %s: %w", name, ver, sec.Suite, err)
 		}
 		var secHeld []string
-		for _, s := range more {
-			if s.Package != name {
-				continue
-			}
-			if s.Version == ver {
-				facts.Source = s
-				break
-			}
-			secHeld = append(secHeld, s.Version)
-		}
-		if facts.Source == nil {
+		if facts.Source, secHeld = findSource(more, name, ver); facts.Source == nil {
 			return nil, notInSuite(name, ver, suite, held, false, &secTry{suite: sec.Suite, base: so.Base, held: secHeld})
 		}
 		ix, facts.SourceMirror, facts.SourceSuite = both, so.Base, so.Suite
@@ -205,7 +218,7 @@ func ReadDebFacts(ctx context.Context, c *archive.Client, p, suite string, opts 
 	if b, ok := ix.Lookup(ctl.Package); ok && b.Version == ctl.Version && (b.Architecture == ctl.Architecture) {
 		facts.InArchive = b
 		if o := ix.From(b); o != nil {
-			facts.InArchiveMirror = o.Base
+			facts.InArchiveMirror = strings.TrimSuffix(o.Client().Base, "/")
 		}
 	}
 	if facts.BuildInfo == nil {
@@ -215,6 +228,22 @@ func ReadDebFacts(ctx context.Context, c *archive.Client, p, suite string, opts 
 	}
 	facts.Suite = suite
 	return facts, nil
+}
+
+// findSource returns the source package name at version ver of a Sources
+// index, or the versions it holds instead.
+func findSource(srcs []*deb822.SourcePackage, name, ver string) (*deb822.SourcePackage, []string) {
+	var held []string
+	for _, s := range srcs {
+		if s.Package != name {
+			continue
+		}
+		if s.Version == ver {
+			return s, nil
+		}
+		held = append(held, s.Version)
+	}
+	return nil, held
 }
 
 // secTry is what the security suite said when a source package was
@@ -372,7 +401,11 @@ func InferDeb(f *DebFacts) (*Result, error) {
 		r.Image.Debian = &recipes.DebianImage{Suite: f.Suite, Variant: "essential", Lock: f.Lock}
 	}
 	if f.BuildInfo != nil {
-		note(Certain, "image", fmt.Sprintf("%d packages", len(f.Lock.Packages)), "exactly the .buildinfo's Installed-Build-Depends, found in the snapshot archive's signed index")
+		where := "the snapshot archive's signed index"
+		if f.SourceSuite != "" {
+			where = fmt.Sprintf("the snapshot archive's signed indexes of %s and %s", f.Suite, f.SourceSuite)
+		}
+		note(Certain, "image", fmt.Sprintf("%d packages", len(f.Lock.Packages)), "exactly the .buildinfo's Installed-Build-Depends, found in %s", where)
 	} else if f.SourceSuite != "" {
 		var from int
 		for _, p := range f.Lock.Packages {

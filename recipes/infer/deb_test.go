@@ -301,3 +301,61 @@ func TestInferDebSecurityUpdate(t *testing.T) {
 		t.Errorf("a security Release signed by another key: %v, want a SignatureError", err)
 	}
 }
+
+// A security update's .buildinfo (Distribution bookworm-security): each
+// Installed-Build-Depends is found at its version in the snapshot
+// archive's debian or debian-security at the build's date, the lock spans
+// both (recording the security archive, not its snapshot), and the .dsc
+// is the security snapshot's. A version neither holds is named.
+func TestInferDebSecurityWithBuildInfo(t *testing.T) {
+	ctx := context.Background()
+	two := archivetest.NewTwoArchives(t)
+	kr, err := archive.LoadKeyring(two.Keyrings...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := two.Security.Date.Add(2 * time.Hour)
+	snap := archivetest.NewSnapshot(t)
+	snap.Take(two.Base.Date.Add(time.Hour), two.BaseFiles(t))
+	snap.TakeArchive("debian-security", two.Security.Date.Add(time.Hour), two.SecurityFiles(t))
+	deb := filepath.Join(t.TempDir(), "libexpat1_2.5.0-1+deb12u5_amd64.deb")
+	os.WriteFile(deb, debtest.Deb(two.Update), 0o644)
+	bi := &deb822.BuildInfo{Source: "expat", Version: "2.5.0-1+deb12u5", Distribution: "bookworm-security", BuildArchitecture: "amd64", BuildDate: built.Format(time.RFC1123Z),
+		Installed: []deb822.Installed{{Name: "base-files", Version: "12.4"}, {Name: "fakeroot", Version: "1.31-1.2"}, {Name: "libc6", Version: "2.36-9+deb12u13", Arch: "amd64"}}}
+	c := &archive.Client{Base: two.Mirror.URL, Keyring: kr}
+	opts := infer.DebOptions{BuildInfo: bi, Snapshot: &archive.Client{Base: snap.URL, Keyring: kr}, Security: &archive.Client{Base: two.SecurityBase, Keyring: kr}}
+	facts, err := infer.ReadDebFacts(ctx, c, deb, "bookworm", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range facts.Lock.Packages {
+		got = append(got, p.Name+"="+p.Version+"@"+p.From)
+	}
+	if strings.Join(got, " ") != "base-files=12.4@ fakeroot=1.31-1.2@ libc6=2.36-9+deb12u13@bookworm-security" {
+		t.Errorf("locked %v", got)
+	}
+	if a := facts.Lock.Also; len(a) != 1 || a[0].Archive != two.SecurityBase || a[0].Date != "2026-12-01T09:00:00Z" {
+		t.Errorf("also = %+v", a)
+	}
+	res, err := infer.InferDeb(facts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := res.Recipe.YAML()
+	if _, err := recipes.Parse("expat.yaml", text); err != nil {
+		t.Errorf("the recipe does not validate: %v\n%s", err, text)
+	}
+	if u := res.Recipe.Source.DSC.URL; !strings.HasPrefix(u, snap.URL+"/archive/debian-security/") || !strings.HasSuffix(u, "/pool/updates/main/e/expat/expat_2.5.0-1+deb12u5.dsc") {
+		t.Errorf("dsc %s", u)
+	}
+	if d := res.Recipe.Image.Debian; d.Suite != "bookworm" || d.Variant != "essential" {
+		t.Errorf("image %s %s", d.Suite, d.Variant)
+	}
+
+	bi.Installed = append(bi.Installed, deb822.Installed{Name: "libc6-dev", Version: "2.36-9+deb12u13"})
+	var me *lock.MissingError
+	if _, err := infer.ReadDebFacts(ctx, c, deb, "bookworm", opts); !errors.As(err, &me) || !strings.Contains(err.Error(), "(bookworm-security) does not hold libc6-dev 2.36-9+deb12u13") {
+		t.Errorf("a version neither snapshot holds: %v", err)
+	}
+}

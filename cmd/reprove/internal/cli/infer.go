@@ -84,7 +84,9 @@ whose source version the suite does not hold, is looked for in
 SUITE-security of the security archive (--debian-security-mirror, default
 http://deb.debian.org/debian-security), and its environment is locked over
 both suites, the highest version of each package, as Debian's security
-buildds install.
+buildds install. A security update's .buildinfo (Distribution
+SUITE-security) is locked from the snapshot archive's debian and
+debian-security at its Build-Date.
 
 On any other ELF or PE file (C, C++, Rust, mingw-w64), infer reports what
 the file records (compilers and versions, build ID, interpreter, needed
@@ -113,7 +115,7 @@ error, 2 bad usage.`,
 	f.StringVar(&fl.suite, "suite", "bookworm", "Debian `suite` for images that need packages (git, gcc)")
 	f.StringVar(&fl.buildinfo, "buildinfo", "", "for a .deb: the original build's .buildinfo `file`; its Installed-Build-Depends are locked exactly, from the snapshot archive at its Build-Date")
 	f.StringArrayVar(&fl.keyrings, "keyring", nil, "for a .deb: OpenPGP keyring `file` the archives' Releases must be signed by (repeatable; default "+archive.DefaultKeyring+")")
-	f.StringVar(&fl.securityMirror, "debian-security-mirror", "", "for a .deb: Debian security archive `URL` whose SUITE-security holds security updates (default "+archive.DefaultSecurity+")")
+	f.StringVar(&fl.securityMirror, "debian-security-mirror", "", "for a .deb: Debian security archive `URL` whose SUITE-security holds security updates, and which a security update's lock records (default "+archive.DefaultSecurity+")")
 	f.StringVar(&fl.rf.snapshot, "snapshot", "", "snapshot archive `URL` (default https://snapshot.debian.org), for --buildinfo")
 	f.BoolVar(&fl.jsonOut, "json", false, "print the recipe, findings and candidates as JSON (schema-versioned)")
 	f.BoolVar(&fl.rebuild, "rebuild", false, "rebuild the candidates in turn until one reproduces the binary")

@@ -26,9 +26,6 @@ func runInferDeb(cmd *cobra.Command, env *Env, deb string, fl inferFlags) error 
 	if fl.source != "" || fl.member != "" || len(fl.ldflags) > 0 || fl.rebuild {
 		return usageErrorf("--source, --member, --ldflags and --rebuild are for Go binaries; a .deb names its own source package")
 	}
-	if fl.securityMirror != "" && fl.buildinfo != "" {
-		return usageErrorf("--debian-security-mirror is for a .deb without --buildinfo")
-	}
 	keyrings := fl.keyrings
 	if len(keyrings) == 0 {
 		keyrings = []string{archive.DefaultKeyring}
@@ -58,14 +55,13 @@ func runInferDeb(cmd *cobra.Command, env *Env, deb string, fl inferFlags) error 
 			base = archive.DefaultSnapshot
 		}
 		opts.Snapshot = &archive.Client{Base: base, Keyring: kr, Log: c.Log}
-	} else {
-		sc := *c
-		sc.Base = fl.securityMirror
-		if sc.Base == "" {
-			sc.Base = archive.DefaultSecurity
-		}
-		opts.Security = &sc
 	}
+	sc := *c
+	sc.Base = fl.securityMirror
+	if sc.Base == "" {
+		sc.Base = archive.DefaultSecurity
+	}
+	opts.Security = &sc
 	facts, err := infer.ReadDebFacts(ctx, c, deb, fl.suite, opts)
 	if err != nil {
 		return err
