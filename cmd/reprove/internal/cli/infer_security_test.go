@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/reprove/reprove/debian/archive/archivetest"
 	"github.com/reprove/reprove/debian/debfile/debtest"
 	"github.com/reprove/reprove/recipes"
@@ -63,6 +65,18 @@ func TestInferLockSecurityUpdate(t *testing.T) {
 	d0, _ := inferred.Digest()
 	if d1, _ := load(t, recipe).Digest(); d0 != d1 {
 		t.Errorf("relocking an unchanged archive changed the recipe's digest: %s, then %s", d0, d1)
+	}
+
+	// A recipe not locked yet whose .dsc is in the security archive's
+	// pool is locked over both suites too.
+	fresh := filepath.Join(dir, "fresh.yaml")
+	os.WriteFile(fresh, []byte("schema: 1\nname: libexpat1\nversion: 2.5.0-1+deb12u5\nsource:\n  dsc:\n    url: "+inferred.Source.DSC.URL+"\n    digest: "+inferred.Source.DSC.Digest.String()+
+		"\nimage:\n  debian:\n    suite: bookworm\n    variant: buildd\n    packages: [fakeroot]\nsteps:\n  - shell: dpkg-buildpackage -b\noutputs:\n  - path: x.deb\n"), 0o644)
+	if code, stdout, stderr := runMain(t, cache, append([]string{"lock", fresh, "--debian-mirror", two.Mirror.URL, "--debian-security-mirror", two.SecurityBase}, keys...)...); code != 0 {
+		t.Fatalf("lock a fresh recipe: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if diff := cmp.Diff(inferred.Image.Debian.Lock, load(t, fresh).Image.Debian.Lock); diff != "" {
+		t.Errorf("a fresh recipe's lock (-inferred +locked):\n%s", diff)
 	}
 
 	// The security archive moves on: a newer libc6.
