@@ -67,7 +67,11 @@ func Provenance(res *builder.Result, builderID string) (*attest.Rebuild, error) 
 		if p.SHA256 == "" {
 			continue
 		}
-		rb.DebianPackages = append(rb.DebianPackages, attest.Dependency{Name: p.Name + ":" + p.Arch, Version: p.Version, URI: p.Path, Digest: p.SHA256})
+		uri := p.URL
+		if uri == "" {
+			uri = p.Path // an image recorded before packages had URLs
+		}
+		rb.DebianPackages = append(rb.DebianPackages, attest.Dependency{Name: p.Name + ":" + p.Arch, Version: p.Version, URI: uri, Digest: p.SHA256})
 	}
 	seen := map[string]bool{}
 	for _, m := range res.Dependencies {

@@ -134,7 +134,10 @@ func (s *Session) InferDeb(ctx context.Context, req DebRequest) (*infer.Result, 
 		Log: func(m string) { s.sayf(PhaseFetch, "%s", m) }}
 	what := req.URL + " (" + req.Suite + ")"
 	s.sayf(PhaseFetch, "inferring a recipe for %s", what)
-	facts, err := infer.ReadDebFacts(ctx, c, file, req.Suite)
+	sc := *c
+	suite, base, security := debSuites(req, s.rt.DebianMirror)
+	c.Base, sc.Base = base, security
+	facts, err := infer.ReadDebFacts(ctx, c, file, suite, infer.DebOptions{Security: &sc})
 	if err != nil {
 		if ctx.Err() != nil || unreachable(err) {
 			return nil, err
@@ -146,6 +149,22 @@ func (s *Session) InferDeb(ctx context.Context, req DebRequest) (*infer.Result, 
 		return nil, &InferError{Artifact: what, Err: err}
 	}
 	return res, nil
+}
+
+// debSuites are the suite a .deb's job is inferred against, its mirror
+// and the security archive a version the suite lacks is looked for in. A
+// job of a security suite (watch debian --suite bookworm-security=URL) is
+// inferred as a security update: the suite (bookworm) on the mirror, its
+// security suite on the job's archive.
+func debSuites(req DebRequest, mirror string) (suite, base, security string) {
+	if s, ok := strings.CutSuffix(req.Suite, "-security"); ok {
+		security = req.Mirror
+		if security == "" {
+			security = archive.DefaultSecurity
+		}
+		return s, mirror, security
+	}
+	return req.Suite, req.Mirror, archive.DefaultSecurity
 }
 
 // unreachable reports whether err is the network's or a server's fault

@@ -158,8 +158,15 @@ type DebianImage struct {
 type DebianLock struct {
 	// Architecture is the Debian architecture ("amd64").
 	Architecture string `json:"architecture" yaml:"architecture"`
-	// Release is the signed index the lock was resolved from.
+	// Release is the signed index the lock was resolved from (the
+	// image's suite, on the mirror).
 	Release DebianRelease `json:"release" yaml:"release"`
+	// Also are further signed indexes, each of its own archive, that the
+	// lock was resolved from together with Release, as apt resolves over
+	// every suite in its sources: a stable suite's security updates
+	// (bookworm-security of http://deb.debian.org/debian-security).
+	// Absent for a lock of one suite.
+	Also []DebianArchiveRelease `json:"also,omitempty" yaml:"also,omitempty"`
 	// Packages are sorted by name.
 	Packages []DebianPackage `json:"packages" yaml:"packages"`
 }
@@ -176,6 +183,47 @@ type DebianRelease struct {
 	Digest digest.Digest `json:"digest" yaml:"digest"`
 }
 
+// Name is how a lock's packages name the Release they come from: its
+// codename ("bookworm-security"), or its suite when it states none.
+func (r DebianRelease) Name() string {
+	if r.Codename != "" {
+		return r.Codename
+	}
+	return r.Suite
+}
+
+// DebianArchiveRelease is a signed Release of another archive than the
+// image's mirror.
+type DebianArchiveRelease struct {
+	// Archive is the archive's base URL, under which dists/ and pool/
+	// are. Its last path element names it on a snapshot archive
+	// ("debian-security": snapshot.debian.org/archive/debian-security/).
+	Archive  string        `json:"archive" yaml:"archive"`
+	Suite    string        `json:"suite" yaml:"suite"`
+	Codename string        `json:"codename,omitempty" yaml:"codename,omitempty"`
+	Date     string        `json:"date" yaml:"date"`
+	Digest   digest.Digest `json:"digest" yaml:"digest"`
+}
+
+// Release is the Release part of r.
+func (r DebianArchiveRelease) Release() DebianRelease {
+	return DebianRelease{Suite: r.Suite, Codename: r.Codename, Date: r.Date, Digest: r.Digest}
+}
+
+// Origin returns the further Release a package of the lock comes from,
+// or nil for the lock's Release.
+func (l *DebianLock) Origin(p DebianPackage) *DebianArchiveRelease {
+	if p.From == "" {
+		return nil
+	}
+	for i := range l.Also {
+		if l.Also[i].Release().Name() == p.From {
+			return &l.Also[i]
+		}
+	}
+	return nil
+}
+
 // DebianPackage is one .deb of a lock.
 type DebianPackage struct {
 	Name    string `json:"name" yaml:"name"`
@@ -186,6 +234,9 @@ type DebianPackage struct {
 	Size int64  `json:"size" yaml:"size"`
 	// SHA256 pins the file.
 	SHA256 digest.Digest `json:"sha256" yaml:"sha256"`
+	// From names the Release of the lock's Also the file comes from (by
+	// its Name); empty for the lock's Release.
+	From string `json:"from,omitempty" yaml:"from,omitempty"`
 }
 
 // Step is one command of the build. Exactly one of Run and Shell is set.

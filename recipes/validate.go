@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"math"
 	"net/url"
+	pathpkg "path"
 	"reflect"
 	"slices"
 	"strings"
@@ -525,6 +526,8 @@ func (v *validator) limits(l Limits) {
 var (
 	debVersionRE = lazyre.New(`^([0-9]+:)?[0-9][A-Za-z0-9.+~:-]*$`) // Debian Policy 5.6.12
 	debArchRE    = lazyre.New(`^[a-z0-9][a-z0-9-]*$`)
+	// archiveNameRE is an archive's name on a snapshot archive.
+	archiveNameRE = lazyre.New(`^[a-z0-9][a-z0-9.-]*$`)
 )
 
 // debianLock checks a Debian image's lock: present (a Debian image is
@@ -546,10 +549,38 @@ func (v *validator) debianLock(d *DebianImage) {
 		v.atf("image.debian.lock.release.date", "%q is not an RFC 3339 time", l.Release.Date)
 	}
 	v.digest("image.debian.lock.release.digest", l.Release.Digest)
+	origins := map[string]bool{}
+	for i, a := range l.Also {
+		path := fmt.Sprintf("image.debian.lock.also[%d]", i)
+		v.fetchURL(path+".archive", a.Archive, "http", "https")
+		if u, err := url.Parse(a.Archive); err == nil && a.Archive != "" && (u.RawQuery != "" || u.Fragment != "" || !archiveNameRE().MatchString(pathpkg.Base(u.Path))) {
+			v.atf(path+".archive", "%q is not an archive's base URL: its last path element names the archive (debian-security), with no query or fragment", a.Archive)
+		}
+		switch {
+		case a.Suite == "":
+			v.required(path + ".suite")
+		case !suiteRE().MatchString(a.Suite):
+			v.atf(path+".suite", "%q is not a Debian suite name", a.Suite)
+		}
+		if a.Codename != "" && !suiteRE().MatchString(a.Codename) {
+			v.atf(path+".codename", "%q is not a Debian suite name", a.Codename)
+		}
+		if _, err := time.Parse(time.RFC3339, a.Date); err != nil {
+			v.atf(path+".date", "%q is not an RFC 3339 time", a.Date)
+		}
+		v.digest(path+".digest", a.Digest)
+		switch n := a.Release().Name(); {
+		case n == "":
+		case origins[n] || n == l.Release.Name():
+			v.atf(path, "%q is named twice: each Release of a lock has its own codename", n)
+		default:
+			origins[n] = true
+		}
+	}
 	if len(l.Packages) == 0 {
 		v.atf("image.debian.lock.packages", "%w: the lock lists no packages", ErrRequired)
 	}
-	names := map[string]bool{}
+	names, paths := map[string]bool{}, map[string]bool{}
 	for i, p := range l.Packages {
 		path := fmt.Sprintf("image.debian.lock.packages[%d]", i)
 		switch {
@@ -577,6 +608,16 @@ func (v *validator) debianLock(d *DebianImage) {
 		v.digest(path+".sha256", p.SHA256)
 		if p.SHA256 != "" && p.SHA256.Algorithm() != digest.SHA256 {
 			v.atf(path+".sha256", "must be a sha256: digest, as the archive's indexes give")
+		}
+		if p.From != "" && !origins[p.From] {
+			v.atf(path+".from", "%q names no Release of the lock's also", p.From)
+		}
+		if len(l.Also) > 0 {
+			// Two archives share one local repository in the image.
+			if paths[p.Path] {
+				v.atf(path+".path", "%q is locked twice", p.Path)
+			}
+			paths[p.Path] = true
 		}
 	}
 	for i, p := range d.Packages {

@@ -90,14 +90,23 @@ func (f *Fetcher) dsc(ctx context.Context, r *recipes.Recipe, dest string) (*Sou
 // getPool is Get for a file of the Debian archive's pool/: when the
 // mirror no longer has it, it is fetched from the snapshot archive at the
 // date of the recipe's lock (as the image's .debs are), and checked
-// against the same pin.
+// against the same pin. A file of an archive the lock's further Releases
+// name (a security update's source) is looked for in that archive's
+// snapshots, at the date of its Release.
 func (f *Fetcher) getPool(ctx context.Context, r *recipes.Recipe, what, loc string, want digest.Digest) (string, *Fetched, error) {
 	p, rec, err := f.Get(ctx, what, loc, want)
 	i := strings.Index(loc, "/pool/")
 	if err == nil || !archive.NotFound(err) || f.Snapshot == "off" || i < 0 || r.Image.Debian == nil || r.Image.Debian.Lock == nil {
 		return p, rec, err
 	}
-	date, perr := time.Parse(time.RFC3339, r.Image.Debian.Lock.Release.Date)
+	l := r.Image.Debian.Lock
+	name, when := "debian", l.Release.Date
+	for _, a := range l.Also {
+		if strings.HasPrefix(loc, strings.TrimSuffix(a.Archive, "/")+"/pool/") {
+			name, when = archive.ArchiveName(a.Archive), a.Date
+		}
+	}
+	date, perr := time.Parse(time.RFC3339, when)
 	if perr != nil {
 		return p, rec, err
 	}
@@ -105,7 +114,7 @@ func (f *Fetcher) getPool(ctx context.Context, r *recipes.Recipe, what, loc stri
 	if base == "" {
 		base = archive.DefaultSnapshot
 	}
-	snap := archive.SnapshotURL(base, date.Add(archive.SnapshotDelay)) + loc[i:]
+	snap := archive.SnapshotArchiveURL(base, name, date.Add(archive.SnapshotDelay)) + loc[i:]
 	f.log("%s: the mirror does not serve %s (%v); fetching it from the snapshot archive", what, loc, statusOf(err))
 	p, rec, serr := f.Get(ctx, what, snap, want)
 	if serr != nil {

@@ -108,3 +108,39 @@ func TestDSCSourceMirrorAndSnapshotBothNamed(t *testing.T) {
 		})
 	}
 }
+
+// A security update's source package is in the security archive: once
+// that archive has moved on, it comes from the snapshot archive's
+// debian-security at the date of the lock's security Release, not from
+// its debian at the suite's.
+func TestDSCSourceFromTheSecurityArchive(t *testing.T) {
+	ctx := context.Background()
+	key := archivetest.NewKey(t, "security")
+	date := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	secDate := date.Add(30 * 24 * time.Hour)
+	src := archivetest.Source{Name: "expat", Version: "2.5.0-1+deb12u5", Files: map[string][]byte{"expat_2.5.0.orig.tar.gz": []byte("upstream"), "expat_2.5.0-1+deb12u5.debian.tar.xz": []byte("packaging")}}
+	suite := archivetest.Suite{Name: "bookworm-security", Arch: "amd64", Pool: "pool/updates/main", Date: secDate, Sources: []archivetest.Source{src}}
+	files := suite.Files(t, key)
+	mirror := archivetest.NewMirror(t, archivetest.Under("debian-security", files))
+	base := mirror.URL + "/debian-security"
+	snap := archivetest.NewSnapshot(t)
+	snap.TakeArchive("debian-security", secDate.Add(time.Hour), files)
+	name, dsc := src.DSC()
+	lk := &recipes.DebianLock{Release: recipes.DebianRelease{Date: date.Format(time.RFC3339)},
+		Also: []recipes.DebianArchiveRelease{{Archive: base, Suite: "bookworm-security", Date: secDate.Format(time.RFC3339)}}}
+	r := &recipes.Recipe{Source: recipes.Source{DSC: &recipes.DSCSource{URL: base + "/pool/updates/main/e/expat/" + name, Digest: digest.FromBytes(dsc)}},
+		Image: recipes.Image{Debian: &recipes.DebianImage{Suite: "bookworm", Lock: lk}}}
+	fetcher := func() *Fetcher { return &Fetcher{CacheDir: t.TempDir(), Snapshot: snap.URL} }
+
+	if _, err := fetcher().Source(ctx, r, filepath.Join(t.TempDir(), "src")); err != nil {
+		t.Fatal(err)
+	}
+	mirror.Set(nil) // moved on
+	got, err := fetcher().Source(ctx, r, filepath.Join(t.TempDir(), "src"))
+	if err != nil {
+		t.Fatalf("from the snapshot archive's debian-security: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(got.Dir, "expat_2.5.0-1+deb12u5.debian.tar.xz")); err != nil {
+		t.Error(err)
+	}
+}

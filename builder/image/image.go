@@ -309,6 +309,11 @@ func (b *Builder) build(ctx context.Context, spec Spec, reuse bool) (*Image, err
 	}
 	layers = append(layers, *root)
 	img.Packages = info.packages
+	if spec.Debian != nil && spec.Debian.Lock != nil {
+		// From the lock, not the layer record: a record written before
+		// packages had URLs lacks them.
+		img.Packages = lockedPackages(spec.Debian.Lock, b.mirror())
+	}
 	img.Layers = append(img.Layers, Layer{Role: "rootfs", Digest: root.digest, Size: root.size})
 
 	if spec.Go != "" {
@@ -396,8 +401,11 @@ func (b *Builder) makeRootfs(ctx context.Context, spec Spec, work string) (*laye
 	f.Close()
 	if err == nil && spec.Debian != nil {
 		err = checkInstalled(spec.Debian.Lock, info.packages)
-		info.packages = lockedPackages(spec.Debian.Lock)
+		info.packages = lockedPackages(spec.Debian.Lock, b.mirror())
 		info.sources = []byte(fmt.Sprintf("deb %s %s main\n", b.mirror(), spec.suite()))
+		for _, a := range spec.Debian.Lock.Also {
+			info.sources = fmt.Appendf(info.sources, "deb %s %s main\n", a.Archive, a.Release().Name())
+		}
 	}
 	if err != nil {
 		lw.abort()

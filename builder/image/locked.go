@@ -68,16 +68,22 @@ func (b *Builder) httpClient() *http.Client {
 	return http.DefaultClient
 }
 
-// debURLs are the places a locked .deb is fetched from, in order: the
-// mirror, then the snapshot archive at the lock's date.
+// debURLs are the places a locked .deb is fetched from, in order: its
+// archive (the mirror, or the archive of the lock's further Release it
+// comes from), then the snapshot archive of that archive at its
+// Release's date.
 func (b *Builder) debURLs(l *recipes.DebianLock, p recipes.DebianPackage) []string {
-	urls := []string{strings.TrimSuffix(b.mirror(), "/") + "/" + p.Path}
+	base, name, date := b.mirror(), "debian", l.Release.Date
+	if o := l.Origin(p); o != nil {
+		base, name, date = o.Archive, archive.ArchiveName(o.Archive), o.Date
+	}
+	urls := []string{strings.TrimSuffix(base, "/") + "/" + p.Path}
 	snap := b.Snapshot
 	if snap == "" {
 		snap = archive.DefaultSnapshot
 	}
-	if d, err := time.Parse(time.RFC3339, l.Release.Date); err == nil && snap != "off" {
-		urls = append(urls, archive.SnapshotURL(snap, d.Add(SnapshotDelay))+"/"+p.Path)
+	if d, err := time.Parse(time.RFC3339, date); err == nil && snap != "off" {
+		urls = append(urls, archive.SnapshotArchiveURL(snap, name, d.Add(SnapshotDelay))+"/"+p.Path)
 	}
 	return urls
 }

@@ -32,13 +32,21 @@ type Package struct {
 	Arch   string        `json:"arch,omitempty"`
 	Path   string        `json:"path,omitempty"`
 	SHA256 digest.Digest `json:"sha256,omitempty"`
+	// URL is the .deb's place in its archive: the mirror's, or that of
+	// the lock's further Release it comes from (a security update's).
+	URL string `json:"url,omitempty"`
 }
 
-// lockedPackages lists a lock's packages as an image records them.
-func lockedPackages(l *recipes.DebianLock) []Package {
+// lockedPackages lists a lock's packages as an image records them, each
+// with its URL in its own archive (mirror for the lock's Release).
+func lockedPackages(l *recipes.DebianLock, mirror string) []Package {
 	out := make([]Package, len(l.Packages))
 	for i, p := range l.Packages {
-		out[i] = Package{Name: p.Name, Version: p.Version, Arch: p.Arch, Path: p.Path, SHA256: p.SHA256}
+		base := mirror
+		if o := l.Origin(p); o != nil {
+			base = o.Archive
+		}
+		out[i] = Package{Name: p.Name, Version: p.Version, Arch: p.Arch, Path: p.Path, SHA256: p.SHA256, URL: strings.TrimSuffix(base, "/") + "/" + p.Path}
 	}
 	return out
 }

@@ -42,8 +42,31 @@ const SnapshotDelay = 6 * time.Hour
 // SnapshotURL is the base URL of the archive as a snapshot archive at base
 // holds it at time t.
 func SnapshotURL(base string, t time.Time) string {
-	return strings.TrimSuffix(base, "/") + "/archive/debian/" + SnapshotTimestamp(t)
+	return SnapshotArchiveURL(base, "debian", t)
 }
+
+// SnapshotArchiveURL is the base URL of the archive called name
+// ("debian-security") as a snapshot archive at base holds it at time t:
+// BASE/archive/NAME/TIMESTAMP, with dists/ and pool/ below as on the
+// archive itself.
+func SnapshotArchiveURL(base, name string, t time.Time) string {
+	return strings.TrimSuffix(base, "/") + "/archive/" + name + "/" + SnapshotTimestamp(t)
+}
+
+// ArchiveName is the name a snapshot archive gives the archive at the base
+// URL u: its last path element ("debian-security" for
+// http://deb.debian.org/debian-security).
+func ArchiveName(u string) string {
+	u = strings.TrimSuffix(u, "/")
+	if i := strings.LastIndex(u, "/"); i >= 0 && !strings.HasSuffix(u[:i], "/") {
+		return u[i+1:]
+	}
+	return "debian"
+}
+
+// DefaultSecurity is Debian's security archive: a stable suite's
+// security updates are its suite SUITE-security.
+const DefaultSecurity = "http://deb.debian.org/debian-security"
 
 // SnapshotTimestamp formats t as snapshot archives name their states
 // ("20240101T000000Z").

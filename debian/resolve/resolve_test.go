@@ -85,3 +85,31 @@ func TestResolveRefuses(t *testing.T) {
 		t.Error("an unknown variant was accepted")
 	}
 }
+
+// Given the packages of two suites, the index keeps the highest version of
+// each name in Debian's version order (the first of equal ones), as apt
+// picks over every suite in its sources.
+func TestIndexHighestVersion(t *testing.T) {
+	for _, tc := range []struct {
+		name, first, second, want string
+	}{
+		{"a security update", "2.36-9+deb12u10", "2.36-9+deb12u12", "2.36-9+deb12u12"},
+		{"ten after nine", "2.5.0-1+deb12u9", "2.5.0-1+deb12u10", "2.5.0-1+deb12u10"},
+		{"an older one second", "1.0-1", "1.0~rc1-1", "1.0-1"},
+		{"an epoch", "2:1.0-1", "3.0-1", "2:1.0-1"},
+		{"equal: the first", "1.0-1", "1.0-1", "1.0-1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &deb822.BinaryPackage{Package: "p", Version: tc.first, Architecture: "all", Filename: "first"}
+			b := &deb822.BinaryPackage{Package: "p", Version: tc.second, Architecture: "amd64", Filename: "second"}
+			idx, err := NewIndex("amd64", []*deb822.BinaryPackage{a, b})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := idx.Lookup("p")
+			if got.Version != tc.want || (tc.first == tc.second && got != a) {
+				t.Errorf("got %s (%s), want %s", got.Version, got.Filename, tc.want)
+			}
+		})
+	}
+}

@@ -61,6 +61,12 @@ type DebFacts struct {
 	BinNMU string
 	Mirror string
 	Suite  string
+	// SourceMirror and SourceSuite are where the source package was
+	// found when not in Suite on Mirror: a security update's, in
+	// SUITE-security of the security archive. The lock then spans both.
+	SourceMirror, SourceSuite string
+	// InArchiveMirror is the archive InArchive is in (Mirror when empty).
+	InArchiveMirror string
 }
 
 // DebOptions are what ReadDebFacts may be given beside the .deb.
@@ -71,6 +77,15 @@ type DebOptions struct {
 	// Snapshot reads the snapshot archive (its Base the snapshot
 	// archive's base URL); needed with BuildInfo.
 	Snapshot *archive.Client
+	// Security, when set, reads the security archive (its Base, for
+	// example archive.DefaultSecurity): a .deb whose source version the
+	// suite does not hold is looked for in SUITE-security there, and
+	// found, its build environment is locked over both suites, as
+	// Debian's security buildds install from both. With a .buildinfo of
+	// a security update (Distribution SUITE-security), both suites are
+	// read from the snapshot archive at the build's date, and only
+	// Security's Base is used: the archive the lock records.
+	Security *archive.Client
 }
 
 // ReadDebFacts reads the .deb at p, finds its source package in the
@@ -131,8 +146,23 @@ func ReadDebFacts(ctx context.Context, c *archive.Client, p, suite string, opts 
 		if dist == "" {
 			dist = suite
 		}
+		var also []lock.Source
+		if base, ok := strings.CutSuffix(dist, "-security"); ok {
+			// A security update's buildd installed from the suite and
+			// its security suite: both at the build's date, the
+			// security archive's snapshot as the snapshot archive
+			// names it.
+			ssc := sc
+			ssc.Base = archive.SnapshotArchiveURL(o.Snapshot.Base, "debian-security", when)
+			secArchive := archive.DefaultSecurity
+			if o.Security != nil {
+				secArchive = o.Security.Base
+			}
+			also = append(also, lock.Source{Client: &ssc, Suite: dist, Archive: secArchive})
+			dist = base
+		}
 		facts.BuildInfo = bi
-		if facts.Lock, ix, err = lock.BuildInfo(ctx, &sc, dist, bi); err != nil {
+		if facts.Lock, ix, err = lock.BuildInfo(ctx, &sc, dist, bi, also...); err != nil {
 			return nil, fmt.Errorf("infer: %w", err)
 		}
 		facts.Mirror = strings.TrimSuffix(sc.Base, "/")
@@ -146,21 +176,50 @@ func ReadDebFacts(ctx context.Context, c *archive.Client, p, suite string, opts 
 	}
 	name, ver := ctl.SourceName()
 	var held []string
-	for _, s := range srcs {
-		if s.Package != name {
-			continue
+	facts.Source, held = findSource(srcs, name, ver)
+	if facts.Source == nil && len(ix.Also) > 0 {
+		// A .buildinfo of a security update: its source is in the
+		// security suite's snapshot.
+		so := ix.Also[0]
+		more, err := so.Client().Sources(ctx, so.Release, so.Suite, lock.Component)
+		if err != nil {
+			return nil, fmt.Errorf("infer: look for %s %s in %s: %w", name, ver, so.Suite, err)
 		}
-		if s.Version == ver {
-			facts.Source = s
-			break
+		var secHeld []string
+		if facts.Source, secHeld = findSource(more, name, ver); facts.Source == nil {
+			return nil, notInSuite(name, ver, suite, held, true, &secTry{suite: so.Suite, base: so.Client().Base, held: secHeld})
 		}
-		held = append(held, s.Version)
+		facts.SourceMirror, facts.SourceSuite = strings.TrimSuffix(so.Client().Base, "/"), so.Suite
+	}
+	if facts.Source == nil && o.Security != nil && o.BuildInfo == nil {
+		sec := lock.Source{Client: o.Security, Suite: suite + "-security"}
+		both, err := lock.Fetch(ctx, c, suite, arch, sec)
+		switch {
+		case archive.NotFound(err):
+			// No security suite for this suite (unstable, testing).
+			return nil, notInSuite(name, ver, suite, held, false, &secTry{suite: sec.Suite, base: o.Security.Base, missing: true})
+		case err != nil:
+			return nil, fmt.Errorf("infer: look for %s %s in %s: %w", name, ver, sec.Suite, err)
+		}
+		so := both.Also[0]
+		more, err := so.Client().Sources(ctx, so.Release, so.Suite, lock.Component)
+		if err != nil {
+			return nil, fmt.Errorf("infer: look for %s %s in %s: %w", name, ver, sec.Suite, err)
+		}
+		var secHeld []string
+		if facts.Source, secHeld = findSource(more, name, ver); facts.Source == nil {
+			return nil, notInSuite(name, ver, suite, held, false, &secTry{suite: sec.Suite, base: so.Base, held: secHeld})
+		}
+		ix, facts.SourceMirror, facts.SourceSuite = both, so.Base, so.Suite
 	}
 	if facts.Source == nil {
-		return nil, notInSuite(name, ver, suite, held, o.BuildInfo != nil)
+		return nil, notInSuite(name, ver, suite, held, o.BuildInfo != nil, nil)
 	}
 	if b, ok := ix.Lookup(ctl.Package); ok && b.Version == ctl.Version && (b.Architecture == ctl.Architecture) {
 		facts.InArchive = b
+		if o := ix.From(b); o != nil {
+			facts.InArchiveMirror = strings.TrimSuffix(o.Client().Base, "/")
+		}
 	}
 	if facts.BuildInfo == nil {
 		if facts.Lock, err = ix.Resolve(lock.Request{Suite: suite, Variant: "buildd", Packages: BuilddExtra, BuildDepends: lock.BuildDepends(facts.Source), Arch: arch}); err != nil {
@@ -171,23 +230,58 @@ func ReadDebFacts(ctx context.Context, c *archive.Client, p, suite string, opts 
 	return facts, nil
 }
 
-// notInSuite says that the suite's signed Sources index does not hold the
-// .deb's source package at its version, what it holds instead, and what the
-// user can do about it.
-func notInSuite(name, ver, suite string, held []string, withBuildInfo bool) error {
-	what := fmt.Sprintf("holds no source package %s", name)
+// findSource returns the source package name at version ver of a Sources
+// index, or the versions it holds instead.
+func findSource(srcs []*deb822.SourcePackage, name, ver string) (*deb822.SourcePackage, []string) {
+	var held []string
+	for _, s := range srcs {
+		if s.Package != name {
+			continue
+		}
+		if s.Version == ver {
+			return s, nil
+		}
+		held = append(held, s.Version)
+	}
+	return nil, held
+}
+
+// secTry is what the security suite said when a source package was
+// looked for there too.
+type secTry struct {
+	suite, base string
+	// missing: the archive has no such suite.
+	missing bool
+	held    []string
+}
+
+// holds says what a Sources index holds of a source package instead of
+// version ver.
+func holds(name, ver string, held []string) string {
 	if len(held) > 0 {
-		what = fmt.Sprintf("holds %s %s, not %s", name, strings.Join(held, ", "), ver)
+		return fmt.Sprintf("holds %s %s, not %s", name, strings.Join(held, ", "), ver)
+	}
+	return fmt.Sprintf("holds no source package %s", name)
+}
+
+// notInSuite says that the suite's signed Sources index does not hold the
+// .deb's source package at its version, what it holds instead (and what
+// its security suite holds, when asked), and what the user can do about it.
+func notInSuite(name, ver, suite string, held []string, withBuildInfo bool, sec *secTry) error {
+	what := holds(name, ver, held)
+	switch {
+	case sec == nil:
+	case sec.missing:
+		what += fmt.Sprintf(", and %s has no suite %s", sec.base, sec.suite)
+	default:
+		what += fmt.Sprintf(", and %s's (%s) %s", sec.suite, sec.base, holds(name, ver, sec.held))
 	}
 	hint := "give --buildinfo FILE (Debian publishes one per build) to lock from the snapshot archive at the build's date"
 	if withBuildInfo {
 		hint = "the snapshot of the .buildinfo's Distribution at its Build-Date does not list this version"
 	}
-	if stableUpdate().MatchString(ver) {
-		// A security update's source is in SUITE-security, and its
-		// buildd installs from SUITE and SUITE-security together: two
-		// archives, two signed indexes, which one lock does not hold.
-		hint += fmt.Sprintf("; if it is a security update (only in %s-security), its build environment spans two suites, which reprove cannot lock yet", suite)
+	if sec == nil && !withBuildInfo && stableUpdate().MatchString(ver) {
+		hint += fmt.Sprintf("; if it is a security update, its source is in %s-security of the security archive (%s)", suite, archive.DefaultSecurity)
 	}
 	return fmt.Errorf("infer: source package %s %s is not in %s's signed Sources index: it %s; %s", name, ver, suite, what, hint)
 }
@@ -288,9 +382,17 @@ func InferDeb(f *DebFacts) (*Result, error) {
 		return nil, fmt.Errorf("infer: the Sources paragraph of %s %s lists no .dsc", src.Package, src.Version)
 	}
 	r := &recipes.Recipe{Schema: recipes.SchemaVersion, Name: ctl.Package, Version: noEpoch(ctl.Version)}
-	dscURL := f.Mirror + "/" + src.Directory + "/" + dsc.Name
+	srcMirror := f.Mirror
+	if f.SourceMirror != "" {
+		srcMirror = f.SourceMirror
+	}
+	dscURL := srcMirror + "/" + src.Directory + "/" + dsc.Name
 	r.Source.DSC = &recipes.DSCSource{URL: dscURL, Digest: dsc.SHA256}
-	note(Certain, "source", src.Package+" "+src.Version, "the .deb's control file names its source package (Source: %s); the suite's signed Sources index lists its .dsc with this sha256", src.Package)
+	if f.SourceSuite != "" {
+		note(Certain, "source", src.Package+" "+src.Version, "the .deb's control file names its source package (Source: %s); %s's signed Sources index does not hold this version, %s's of %s lists its .dsc with this sha256: a security update", src.Package, f.Suite, f.SourceSuite, f.SourceMirror)
+	} else {
+		note(Certain, "source", src.Package+" "+src.Version, "the .deb's control file names its source package (Source: %s); the suite's signed Sources index lists its .dsc with this sha256", src.Package)
+	}
 
 	r.Image.Debian = &recipes.DebianImage{Suite: f.Suite, Variant: "buildd", Packages: BuilddExtra, Lock: f.Lock}
 	if f.BuildInfo != nil {
@@ -299,7 +401,20 @@ func InferDeb(f *DebFacts) (*Result, error) {
 		r.Image.Debian = &recipes.DebianImage{Suite: f.Suite, Variant: "essential", Lock: f.Lock}
 	}
 	if f.BuildInfo != nil {
-		note(Certain, "image", fmt.Sprintf("%d packages", len(f.Lock.Packages)), "exactly the .buildinfo's Installed-Build-Depends, found in the snapshot archive's signed index")
+		where := "the snapshot archive's signed index"
+		if f.SourceSuite != "" {
+			where = fmt.Sprintf("the snapshot archive's signed indexes of %s and %s", f.Suite, f.SourceSuite)
+		}
+		note(Certain, "image", fmt.Sprintf("%d packages", len(f.Lock.Packages)), "exactly the .buildinfo's Installed-Build-Depends, found in %s", where)
+	} else if f.SourceSuite != "" {
+		var from int
+		for _, p := range f.Lock.Packages {
+			if p.From != "" {
+				from++
+			}
+		}
+		note(Guess, "image", fmt.Sprintf("buildd + Build-Depends: %d packages of %s and %s as they are today (%d from %s)", len(f.Lock.Packages), f.Suite, f.SourceSuite, from, f.SourceSuite),
+			"Debian's security buildds install from both suites, the highest version of each package; a .deb does not record its build environment, and the suites' current compilers and debhelper may differ from the ones the buildd had (give --buildinfo to lock exactly what it had)")
 	} else {
 		note(Guess, "image", fmt.Sprintf("buildd + Build-Depends: %d packages of %s as it is today", len(f.Lock.Packages), f.Suite),
 			"a .deb does not record its build environment; the suite's current compilers and debhelper may differ from the ones the buildd had (give --buildinfo to lock exactly what it had)")
@@ -359,7 +474,11 @@ func InferDeb(f *DebFacts) (*Result, error) {
 
 	out := recipes.Output{Path: deb}
 	if f.InArchive != nil && f.InArchive.SHA256 == f.Digest {
-		out.Shipped = &recipes.Shipped{URL: f.Mirror + "/" + f.InArchive.Filename, Digest: f.InArchive.SHA256}
+		shippedMirror := f.Mirror
+		if f.InArchiveMirror != "" {
+			shippedMirror = f.InArchiveMirror
+		}
+		out.Shipped = &recipes.Shipped{URL: shippedMirror + "/" + f.InArchive.Filename, Digest: f.InArchive.SHA256}
 		note(Certain, "shipped", out.Shipped.URL, "the file is the one the suite's signed Packages index lists (sha256 %s)", f.Digest.Encoded()[:12])
 	} else {
 		note(Unknown, "shipped", "", "the suite's signed Packages index does not list this file (another version or build); compare with your file: reprove compare")
@@ -410,8 +529,10 @@ func rebuiltAgainst(entry string, lk *recipes.DebianLock) []against {
 		a := against{source: src, version: ver}
 		if lk != nil {
 			for _, p := range lk.Packages {
+				// pool/COMPONENT/PREFIX/SOURCE/FILE, or a security
+				// archive's pool/updates/COMPONENT/PREFIX/SOURCE/FILE.
 				parts := strings.Split(p.Path, "/")
-				if len(parts) == 5 && parts[0] == "pool" && parts[3] == src {
+				if (len(parts) == 5 || len(parts) == 6 && parts[1] == "updates") && parts[0] == "pool" && parts[len(parts)-2] == src {
 					a.locked = noEpoch(binNMUSuffix().ReplaceAllString(p.Version, ""))
 					break
 				}

@@ -65,8 +65,11 @@ type Suite struct {
 	Name string
 	Arch string
 	Date time.Time
-	// Packages; each gets the Filename pool/main/<first letter>/<name>/.
+	// Packages; each gets the Filename POOL/<first letter>/<name>/.
 	Packages []debtest.Package
+	// Pool is where its files are ("pool/main" when empty; a security
+	// archive's is "pool/updates/main").
+	Pool string
 	// Sources are source packages, listed in main/source/Sources with
 	// their files in pool/main/<first letter>/<name>/.
 	Sources []Source
@@ -104,8 +107,30 @@ func sortedKeys(m map[string][]byte) []string {
 }
 
 // PoolPath is where a package lives in the archive.
-func PoolPath(p debtest.Package) string {
-	return fmt.Sprintf("pool/main/%s/%s/%s_%s_%s.deb", p.Name[:1], p.Name, p.Name, strings.ReplaceAll(p.Version, ":", "%3a"), p.Arch)
+func PoolPath(p debtest.Package) string { return poolPath("pool/main", p) }
+
+// PoolPath is where a package lives in the suite's archive.
+func (s Suite) PoolPath(p debtest.Package) string { return poolPath(s.pool(), p) }
+
+func (s Suite) pool() string {
+	if s.Pool == "" {
+		return "pool/main"
+	}
+	return s.Pool
+}
+
+func poolPath(pool string, p debtest.Package) string {
+	return fmt.Sprintf("%s/%s/%s/%s_%s_%s.deb", pool, p.Name[:1], p.Name, p.Name, strings.ReplaceAll(p.Version, ":", "%3a"), p.Arch)
+}
+
+// Under puts files below a directory: an archive whose base URL is
+// MIRROR/dir (http://…/debian-security).
+func Under(dir string, files map[string][]byte) map[string][]byte {
+	out := make(map[string][]byte, len(files))
+	for k, v := range files {
+		out[dir+"/"+k] = v
+	}
+	return out
 }
 
 // Files lays out the suite as a mirror does, InRelease signed by key.
@@ -115,14 +140,14 @@ func (s Suite) Files(t testing.TB, key *openpgp.Entity) map[string][]byte {
 	var idx bytes.Buffer
 	for _, p := range s.Packages {
 		deb := debtest.Deb(p)
-		pp := PoolPath(p)
+		pp := s.PoolPath(p)
 		files[pp] = deb
 		idx.WriteString(debtest.Control(p))
 		fmt.Fprintf(&idx, "Filename: %s\nSize: %d\nSHA256: %s\n\n", pp, len(deb), digest.FromBytes(deb).Encoded())
 	}
 	var srcIdx bytes.Buffer
 	for _, src := range s.Sources {
-		dir := fmt.Sprintf("pool/main/%s/%s", src.Name[:1], src.Name)
+		dir := fmt.Sprintf("%s/%s/%s", s.pool(), src.Name[:1], src.Name)
 		name, dsc := src.DSC()
 		all := map[string][]byte{name: dsc}
 		for n, b := range src.Files {
@@ -222,45 +247,55 @@ func (m *Mirror) Put(path string, b []byte) {
 	m.files[path] = b
 }
 
-// Snapshot is a snapshot archive: states by time, served under
-// /archive/debian/TIMESTAMP/ (the latest state at or before TIMESTAMP).
+// Snapshot is a snapshot archive: states of archives by time, served
+// under /archive/NAME/TIMESTAMP/ (the latest state at or before
+// TIMESTAMP); NAME is "debian" for Take.
 type Snapshot struct {
 	*httptest.Server
 	mu     sync.Mutex
-	states map[time.Time]map[string][]byte
+	states map[string]map[time.Time]map[string][]byte
 }
 
 // NewSnapshot starts an empty snapshot archive.
 func NewSnapshot(t testing.TB) *Snapshot {
-	s := &Snapshot{states: map[time.Time]map[string][]byte{}}
+	s := &Snapshot{states: map[string]map[time.Time]map[string][]byte{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(s.Close)
 	return s
 }
 
-// Take records the archive's files as they were at time at.
-func (s *Snapshot) Take(at time.Time, files map[string][]byte) {
+// Take records the debian archive's files as they were at time at.
+func (s *Snapshot) Take(at time.Time, files map[string][]byte) { s.TakeArchive("debian", at, files) }
+
+// TakeArchive records the files of the archive called name
+// ("debian-security") as they were at time at.
+func (s *Snapshot) TakeArchive(name string, at time.Time, files map[string][]byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cp := map[string][]byte{}
 	for k, v := range files {
 		cp[k] = v
 	}
-	s.states[at.UTC()] = cp
+	if s.states[name] == nil {
+		s.states[name] = map[time.Time]map[string][]byte{}
+	}
+	s.states[name][at.UTC()] = cp
 }
 
 func (s *Snapshot) serve(w http.ResponseWriter, r *http.Request) {
-	rest, ok := strings.CutPrefix(r.URL.Path, "/archive/debian/")
+	rest, ok := strings.CutPrefix(r.URL.Path, "/archive/")
+	name, rest, ok1 := strings.Cut(rest, "/")
 	ts, p, ok2 := strings.Cut(rest, "/")
 	at, err := time.Parse("20060102T150405Z", ts)
-	if !ok || !ok2 || err != nil {
+	if !ok || !ok1 || !ok2 || err != nil {
 		http.NotFound(w, r)
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	states := s.states[name]
 	var times []time.Time
-	for t := range s.states {
+	for t := range states {
 		if !t.After(at) {
 			times = append(times, t)
 		}
@@ -270,7 +305,7 @@ func (s *Snapshot) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
-	b, ok := s.states[times[len(times)-1]][p]
+	b, ok := states[times[len(times)-1]][p]
 	if !ok {
 		http.NotFound(w, r)
 		return

@@ -11,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 
+	"github.com/reprove/reprove/debian/archive"
 	"github.com/reprove/reprove/internal/atomicfile"
 	"github.com/reprove/reprove/internal/cachedir"
 	"github.com/reprove/reprove/pipeline"
@@ -32,6 +33,8 @@ type inferFlags struct {
 	source, commit, sourceURL string
 	shippedURL, member        string
 	buildinfo                 string
+	securityMirror            string
+	keyrings                  []string
 	ldflags                   []string
 	output, name, suite       string
 	jsonOut                   bool
@@ -76,7 +79,14 @@ signed Sources index, locks a buildd environment with its Build-Depends
 against the signed Packages index (or, with --buildinfo, exactly the
 original build's Installed-Build-Depends from the snapshot archive), and
 writes a recipe that builds it with dpkg-buildpackage -b. That today's
-suite is not the buildd's environment is said as a guess.
+suite is not the buildd's environment is said as a guess. A security update,
+whose source version the suite does not hold, is looked for in
+SUITE-security of the security archive (--debian-security-mirror, default
+http://deb.debian.org/debian-security), and its environment is locked over
+both suites, the highest version of each package, as Debian's security
+buildds install. A security update's .buildinfo (Distribution
+SUITE-security) is locked from the snapshot archive's debian and
+debian-security at its Build-Date.
 
 On any other ELF or PE file (C, C++, Rust, mingw-w64), infer reports what
 the file records (compilers and versions, build ID, interpreter, needed
@@ -104,6 +114,8 @@ error, 2 bad usage.`,
 	f.StringVar(&fl.name, "name", "", "file name of the rebuilt binary in /out (default: from the main package)")
 	f.StringVar(&fl.suite, "suite", "bookworm", "Debian `suite` for images that need packages (git, gcc)")
 	f.StringVar(&fl.buildinfo, "buildinfo", "", "for a .deb: the original build's .buildinfo `file`; its Installed-Build-Depends are locked exactly, from the snapshot archive at its Build-Date")
+	f.StringArrayVar(&fl.keyrings, "keyring", nil, "for a .deb: OpenPGP keyring `file` the archives' Releases must be signed by (repeatable; default "+archive.DefaultKeyring+")")
+	f.StringVar(&fl.securityMirror, "debian-security-mirror", "", "for a .deb: Debian security archive `URL` whose SUITE-security holds security updates, and which a security update's lock records (default "+archive.DefaultSecurity+")")
 	f.StringVar(&fl.rf.snapshot, "snapshot", "", "snapshot archive `URL` (default https://snapshot.debian.org), for --buildinfo")
 	f.BoolVar(&fl.jsonOut, "json", false, "print the recipe, findings and candidates as JSON (schema-versioned)")
 	f.BoolVar(&fl.rebuild, "rebuild", false, "rebuild the candidates in turn until one reproduces the binary")

@@ -26,7 +26,11 @@ func runInferDeb(cmd *cobra.Command, env *Env, deb string, fl inferFlags) error 
 	if fl.source != "" || fl.member != "" || len(fl.ldflags) > 0 || fl.rebuild {
 		return usageErrorf("--source, --member, --ldflags and --rebuild are for Go binaries; a .deb names its own source package")
 	}
-	kr, err := archive.LoadKeyring(archive.DefaultKeyring)
+	keyrings := fl.keyrings
+	if len(keyrings) == 0 {
+		keyrings = []string{archive.DefaultKeyring}
+	}
+	kr, err := archive.LoadKeyring(keyrings...)
 	if err != nil {
 		return err
 	}
@@ -52,6 +56,12 @@ func runInferDeb(cmd *cobra.Command, env *Env, deb string, fl inferFlags) error 
 		}
 		opts.Snapshot = &archive.Client{Base: base, Keyring: kr, Log: c.Log}
 	}
+	sc := *c
+	sc.Base = fl.securityMirror
+	if sc.Base == "" {
+		sc.Base = archive.DefaultSecurity
+	}
+	opts.Security = &sc
 	facts, err := infer.ReadDebFacts(ctx, c, deb, fl.suite, opts)
 	if err != nil {
 		return err

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -18,6 +20,7 @@ import (
 func newLockCmd(env *Env) *cobra.Command {
 	var (
 		output, mirror, arch string
+		securityMirror       string
 		keyrings             []string
 	)
 	cmd := &cobra.Command{
@@ -35,6 +38,13 @@ index against the SHA-256 the signed Release lists, before anything is
 resolved. The image is then built only from exactly those files, each
 checked by its digest, from the mirror or, once the mirror has moved on,
 from a snapshot archive (reprove rebuild --snapshot).
+
+A security update's lock spans the suite and SUITE-security of the security
+archive (image.debian.lock.also, as reprove infer writes it for a .deb whose
+source is only there): it is resolved again over both, each Release verified,
+the highest version of each package taken, as Debian's security buildds
+install. A recipe whose .dsc is in the security archive's pool is locked over
+both too. --debian-security-mirror replaces the security archive's URL.
 
 The recipe file is rewritten atomically (or written to --output). The lock
 is part of the recipe, so its digest changes.`,
@@ -69,7 +79,11 @@ is part of the recipe, so its digest changes.`,
 			if dir, err := cachedir.Dir(env.Getenv); err == nil {
 				c.CacheDir = filepath.Join(dir, "debian", "indexes")
 			}
-			l, err := lock.Recipe(ctx, c, r, arch)
+			also := lock.AlsoOf(c, r.Image.Debian.Lock, securityMirror)
+			if secBase := strings.TrimSuffix(cmp.Or(securityMirror, archive.DefaultSecurity), "/"); len(also) == 0 && r.Source.DSC != nil && strings.HasPrefix(r.Source.DSC.URL, secBase+"/pool/") {
+				also = append(also, lock.Security(c, secBase, r.Image.Debian.Suite))
+			}
+			l, err := lock.Recipe(ctx, c, r, arch, also...)
 			if err != nil {
 				return err
 			}
@@ -98,6 +112,15 @@ is part of the recipe, so its digest changes.`,
 			}
 			printf(env.Stdout, "locked %s: %d packages (%s) from %s %s, released %s\n",
 				dest, len(l.Packages), humanSize(total), l.Release.Suite, l.Release.Codename, l.Release.Date)
+			for _, a := range l.Also {
+				n := 0
+				for _, p := range l.Packages {
+					if p.From == a.Release().Name() {
+						n++
+					}
+				}
+				printf(env.Stdout, "  %d of them from %s %s of %s, released %s\n", n, a.Suite, a.Codename, a.Archive, a.Date)
+			}
 			if perr != nil {
 				printf(env.Stdout, "  the recipe is still incomplete:\n")
 				printError(env.Stdout, perr)
@@ -112,6 +135,7 @@ is part of the recipe, so its digest changes.`,
 	f := cmd.Flags()
 	f.StringVarP(&output, "output", "o", "", "write the locked recipe to `file` instead of rewriting RECIPE")
 	f.StringVar(&mirror, "debian-mirror", "", "Debian mirror `URL` (default "+archive.DefaultMirror+")")
+	f.StringVar(&securityMirror, "debian-security-mirror", "", "Debian security archive `URL` for a security update's lock (default: the lock's own, else "+archive.DefaultSecurity+")")
 	f.StringArrayVar(&keyrings, "keyring", nil, "OpenPGP keyring `file` the suite must be signed by (repeatable; default "+archive.DefaultKeyring+")")
 	f.StringVar(&arch, "arch", "amd64", "Debian `architecture` of the image")
 	return cmd
