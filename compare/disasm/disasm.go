@@ -46,11 +46,17 @@ type Inst struct {
 	// The PC-relative field of an x86 instruction: where in raw, how
 	// long, and which Ref it gives (relLen 0: none).
 	relOff, relLen, relRef int8
+	// partial: read by DecodeRefs without its decoded form (x86 is
+	// zero); never Equal to anything.
+	partial bool
 }
 
 // Equal reports whether a and b are the same instruction once the
 // addresses in their Refs are set aside (their counts must match).
 func Equal(a, b *Inst) bool {
+	if a.partial || b.partial {
+		return false
+	}
 	if a.Bad || b.Bad {
 		return a.Bad && b.Bad && a.raw[0] == b.raw[0]
 	}
@@ -213,20 +219,23 @@ func (d *Decoder) Decode(code []byte, pc uint64, dst []Inst) (out []Inst, err er
 	// than allocated one instruction at a time.
 	var refs []Ref
 	for off := 0; off < len(code); {
-		at := pc + uint64(off)
-		in, err := x86asm.Decode(code[off:], d.mode)
-		if err != nil || in.Len <= 0 || off+in.Len > len(code) {
-			out = append(out, Inst{PC: at, Len: 1, Bad: true, raw: code[off : off+1]})
-			off++
-			continue
-		}
-		if cap(refs)-len(refs) < len(in.Args) {
-			refs = make([]Ref, 0, max(len(in.Args), min(len(code)/8, 1024)))
-		}
-		out = append(out, d.reduceX86(in, at, code[off:off+in.Len], &refs))
-		off += in.Len
+		out = d.decodeOne(code, off, pc+uint64(off), out, &refs)
+		off += out[len(out)-1].Len
 	}
 	return out, nil
+}
+
+// decodeOne appends the x86 instruction at code[off:] (at address at),
+// whose Refs are cut from *refs.
+func (d *Decoder) decodeOne(code []byte, off int, at uint64, out []Inst, refs *[]Ref) []Inst {
+	in, err := x86asm.Decode(code[off:], d.mode)
+	if err != nil || in.Len <= 0 || off+in.Len > len(code) {
+		return append(out, Inst{PC: at, Len: 1, Bad: true, raw: code[off : off+1]})
+	}
+	if cap(*refs)-len(*refs) < len(in.Args) {
+		*refs = make([]Ref, 0, max(len(in.Args), min(len(code)/8, 1024)))
+	}
+	return append(out, d.reduceX86(in, at, code[off:off+in.Len], refs))
 }
 
 // fixVEX marks the RIP-relative memory operand of a VEX- or EVEX-encoded

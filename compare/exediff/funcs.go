@@ -206,8 +206,17 @@ func (fc *funcCmp) decodePair(p *fpair, s *scratch, m *mapper) error {
 		}
 	}
 	var err error
+	// The common case of code that moved: the same instructions with
+	// other displacements. Only their references are needed, and the
+	// first side is decoded for those alone (DecodeRefs) until its
+	// peer turns out to differ in more.
+	moved := len(ca) == len(cb) && fc.a.f.Arch == fc.b.f.Arch
 	if !decoded {
-		if s.ia, err = fc.decA.Decode(ca, p.a.addr, s.ia); err != nil {
+		decode := fc.decA.Decode
+		if moved {
+			decode = fc.decA.DecodeRefs
+		}
+		if s.ia, err = decode(ca, p.a.addr, s.ia); err != nil {
 			return fmt.Errorf("rebuilt: %s: %w", p.a.name, err)
 		}
 	}
@@ -217,9 +226,7 @@ func (fc *funcCmp) decodePair(p *fpair, s *scratch, m *mapper) error {
 			s.ra = append(s.ra, r.Addr)
 		}
 	}
-	if len(ca) == len(cb) && fc.a.f.Arch == fc.b.f.Arch {
-		// The common case of code that moved: the same instructions
-		// with other displacements. Only their references are needed.
+	if moved {
 		if refs, ok := fc.decB.ShiftRefs(ia, cb, p.b.addr, s.refsB); ok {
 			s.refsB = refs
 			for _, r := range refs {
@@ -227,6 +234,12 @@ func (fc *funcCmp) decodePair(p *fpair, s *scratch, m *mapper) error {
 			}
 			fc.aligned(p, disasm.TrimPadding(ia), refs, s, m)
 			return nil
+		}
+		if !decoded {
+			if s.ia, err = fc.decA.Decode(ca, p.a.addr, s.ia); err != nil {
+				return fmt.Errorf("rebuilt: %s: %w", p.a.name, err)
+			}
+			ia = s.ia
 		}
 	}
 	if s.ib, err = fc.decB.Decode(cb, p.b.addr, s.ib); err != nil {
@@ -743,7 +756,7 @@ func (fc *funcCmp) findUsers(w *words) {
 	}
 	var ins []disasm.Inst
 	for p := range candidates {
-		ins, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, ins)
+		ins, _ = fc.decA.DecodeRefs(fc.a.at(p.a.addr, p.a.size), p.a.addr, ins)
 		for i := range ins {
 			for _, r := range ins[i].Refs {
 				if k, _ := kindOf(fc.a, r.Addr); k == unnamed && r.Addr >= lo && r.Addr <= hi {

@@ -1,0 +1,196 @@
+package disasm
+
+import (
+	"bytes"
+	"debug/elf"
+	"fmt"
+	"os"
+	"testing"
+)
+
+// sameReduced reports how a (from DecodeRefs) differs from b (from
+// Decode) in what DecodeRefs promises: length, badness, bytes, Refs and
+// the PC-relative field.
+func sameReduced(a, b *Inst) string {
+	switch {
+	case a.PC != b.PC || a.Len != b.Len || a.Bad != b.Bad || !bytes.Equal(a.raw, b.raw):
+		return fmt.Sprintf("pc/len/bad/raw %#x/%d/%v/% x, want %#x/%d/%v/% x", a.PC, a.Len, a.Bad, a.raw, b.PC, b.Len, b.Bad, b.raw)
+	case a.relOff != b.relOff || a.relLen != b.relLen || a.relRef != b.relRef:
+		return fmt.Sprintf("rel field %d+%d ref %d, want %d+%d ref %d", a.relOff, a.relLen, a.relRef, b.relOff, b.relLen, b.relRef)
+	case fmt.Sprint(a.Refs) != fmt.Sprint(b.Refs):
+		return fmt.Sprintf("refs %v, want %v", a.Refs, b.Refs)
+	}
+	return ""
+}
+
+// Address spaces the immediates and displacements below fall in or out
+// of: a Go binary's, and a shared library's that starts at 0.
+var quickSpaces = map[string]func(uint64) bool{
+	"go":  inImage,
+	"all": func(v uint64) bool { return v < 0x500000 || v >= 0xffffffffffffff00 },
+}
+
+// TestQuickMatchesX86asm checks every instruction the quick table knows,
+// under each prefix and REX byte, with every ModRM and SIB byte, against
+// x86asm's decoding as Decode reduces it.
+func TestQuickMatchesX86asm(t *testing.T) {
+	tails := [][]byte{
+		{0x00, 0x10, 0x40, 0x00, 0x00, 0x10, 0x40, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08},
+		{0xf0, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x80, 0x7f, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77},
+	}
+	prefixes := [][]byte{nil, {0x66}, {0xf2}, {0xf3}}
+	rexes := []byte{0, 0x40, 0x43, 0x48, 0x4f}
+	// SIB bytes worth trying with every ModRM byte that takes one: base 5
+	// (no base under mod 0), index 4 (none), each scale.
+	sibs := []byte{0x00, 0x05, 0x20, 0x24, 0x25, 0x65, 0xa5, 0xe4, 0xe5, 0xff}
+	const pc = 0x401000
+	var n, quick int
+	failed := map[string]int{}
+	var head []byte
+	check := func(d *Decoder, code []byte) {
+		var refs, refs2 []Ref
+		q, ok := d.quickX86(code, pc, &refs)
+		if !ok {
+			return
+		}
+		quick++
+		full := d.decodeOne(code, 0, pc, nil, &refs2)
+		if why := sameReduced(&q, &full[0]); why != "" {
+			if k := fmt.Sprintf("% x", head); failed[k] < 3 {
+				failed[k]++
+				t.Errorf("% x: %s", code[:min(len(code), 15)], why)
+			}
+		}
+	}
+	for name, space := range quickSpaces {
+		if testing.Short() && name != "all" {
+			continue
+		}
+		d, _ := New("amd64", space)
+		for two := 0; two < 2; two++ {
+			table := &quick1
+			if two == 1 {
+				table = &quick2
+			}
+			for op := range 256 {
+				q := table[op]
+				if !q.ok {
+					continue
+				}
+				for _, p := range prefixes {
+					for _, rex := range rexes {
+						for _, tail := range tails {
+							head = append([]byte{}, p...)
+							if rex != 0 {
+								head = append(head, rex)
+							}
+							if two == 1 {
+								head = append(head, 0x0f)
+							}
+							head = append(head, byte(op))
+							if !q.modrm {
+								n++
+								check(d, append(append([]byte{}, head...), tail...))
+								continue
+							}
+							for m := range 256 {
+								withM := append(append([]byte{}, head...), byte(m))
+								if m == 0x04 {
+									// Every SIB byte, with one ModRM byte.
+									for sib := range 256 {
+										n++
+										check(d, append(append(append([]byte{}, withM...), byte(sib)), tail...))
+									}
+									continue
+								}
+								if m>>6 != 3 && m&7 == 4 {
+									for _, sib := range sibs {
+										n++
+										check(d, append(append(append([]byte{}, withM...), sib), tail...))
+									}
+									continue
+								}
+								n++
+								check(d, append(withM, tail...))
+							}
+						}
+					}
+				}
+			}
+		}
+		if t.Failed() {
+			t.Logf("address space %s", name)
+		}
+	}
+	t.Logf("%d encodings, %d read by the quick table", n, quick)
+}
+
+// TestDecodeRefsOwnText decodes the test binary's own code both ways.
+func TestDecodeRefsOwnText(t *testing.T) {
+	p, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(p)
+	if err != nil {
+		t.Skip("the test binary is not ELF")
+	}
+	defer f.Close()
+	s := f.Section(".text")
+	if s == nil || f.Machine != elf.EM_X86_64 {
+		t.Skip("no amd64 .text")
+	}
+	code, err := s.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := New("amd64", func(v uint64) bool { return v >= s.Addr && v < s.Addr+1<<26 })
+	full, err := d.Decode(code, s.Addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	light, err := d.DecodeRefs(code, s.Addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareDecodes(t, light, full)
+	partial := 0
+	for i := range light {
+		if light[i].partial {
+			partial++
+		}
+	}
+	t.Logf("%d instructions, %d read by the quick table", len(light), partial)
+}
+
+func compareDecodes(t *testing.T, light, full []Inst) {
+	t.Helper()
+	if len(light) != len(full) {
+		t.Fatalf("%d instructions, want %d", len(light), len(full))
+	}
+	for i := range light {
+		if why := sameReduced(&light[i], &full[i]); why != "" {
+			t.Fatalf("instruction %d at %#x: %s", i, full[i].PC, why)
+		}
+	}
+}
+
+func FuzzQuick(f *testing.F) {
+	f.Add([]byte{0x48, 0x8d, 0x05, 0x00, 0x10, 0x00, 0x00, 0xe8, 0x01, 0x02, 0x03, 0x04})
+	f.Add([]byte{0xb8, 0x00, 0x10, 0x45, 0x00, 0xc7, 0x04, 0x25, 0x00, 0x10, 0x40, 0x00, 0x00, 0x10, 0x40, 0x00})
+	f.Add([]byte{0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00, 0xf2, 0x0f, 0x10, 0x05, 0xf0, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, code []byte) {
+		for _, space := range quickSpaces {
+			d, _ := New("amd64", space)
+			full, err := d.Decode(code, 0x401000, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			light, err := d.DecodeRefs(code, 0x401000, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compareDecodes(t, light, full)
+		}
+	})
+}
