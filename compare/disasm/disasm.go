@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/arch/arm64/arm64asm"
 	"golang.org/x/arch/x86/x86asm"
@@ -542,13 +543,67 @@ func (d *Decoder) Text(in *Inst, name func(uint64) string) string {
 
 // KeptText renders a kept instruction as Text does; raw is its bytes
 // (Len of them at its PC).
-func (d *Decoder) KeptText(in *Kept, raw []byte, name func(uint64) string) (s string) {
+func (d *Decoder) KeptText(in *Kept, raw []byte, name func(uint64) string) string {
+	s, _ := d.keptText(in, raw, name)
+	return s
+}
+
+// Texts remembers the text of x86 instructions that say nothing relative
+// to their own address (no branch target, no PC-relative operand): the
+// same bytes are the same text wherever they are, given one name
+// function. Many lines of a large diff are such instructions. It is safe
+// for concurrent use.
+type Texts struct {
+	mu sync.RWMutex
+	m  map[textKey]string
+}
+
+type textKey struct {
+	raw [15]byte
+	n   uint8
+}
+
+// maxTexts bounds what a Texts holds.
+const maxTexts = 1 << 16
+
+// CachedText is KeptText, looked up in c first; c must only ever be used
+// with one name function.
+func (d *Decoder) CachedText(c *Texts, in *Kept, raw []byte, name func(uint64) string) string {
+	if d.arch == "arm64" || in.bad || len(raw) > len(textKey{}.raw) {
+		return d.KeptText(in, raw, name)
+	}
+	k := textKey{n: uint8(len(raw))}
+	copy(k.raw[:], raw)
+	c.mu.RLock()
+	s, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s, anywhere := d.keptText(in, raw, name)
+	if anywhere {
+		c.mu.Lock()
+		if c.m == nil {
+			c.m = map[textKey]string{}
+		}
+		if len(c.m) < maxTexts {
+			c.m[k] = s
+		}
+		c.mu.Unlock()
+	}
+	return s
+}
+
+// keptText is KeptText; anywhere reports that the text does not depend on
+// the instruction's address (x86: GoSyntax uses it only for Rel operands
+// and memory relative to the instruction pointer).
+func (d *Decoder) keptText(in *Kept, raw []byte, name func(uint64) string) (s string, anywhere bool) {
 	if in.bad {
-		return fmt.Sprintf("? % x", raw)
+		return fmt.Sprintf("? % x", raw), false
 	}
 	defer func() {
 		if recover() != nil {
-			s = fmt.Sprintf("? % x", raw)
+			s, anywhere = fmt.Sprintf("? % x", raw), false
 		}
 	}()
 	sym := func(addr uint64) (string, uint64) {
@@ -560,7 +615,7 @@ func (d *Decoder) KeptText(in *Kept, raw []byte, name func(uint64) string) (s st
 	if d.arch == "arm64" {
 		x, err := arm64asm.Decode(raw)
 		if err != nil {
-			return fmt.Sprintf("? % x", raw)
+			return fmt.Sprintf("? % x", raw), false
 		}
 		t := arm64asm.GoSyntax(x, in.PC, sym, nil)
 		if x.Op == arm64asm.ADRP && in.one {
@@ -573,12 +628,23 @@ func (d *Decoder) KeptText(in *Kept, raw []byte, name func(uint64) string) (s st
 				}
 			}
 		}
-		return t
+		return t, false
 	}
 	x, err := x86asm.Decode(raw, d.mode)
 	if err != nil {
-		return fmt.Sprintf("? % x", raw)
+		return fmt.Sprintf("? % x", raw), true
 	}
 	d.fixVEX(&x, raw)
-	return x86asm.GoSyntax(x, in.PC, sym)
+	anywhere = true
+	for _, a := range x.Args {
+		switch a := a.(type) {
+		case x86asm.Rel:
+			anywhere = false
+		case x86asm.Mem:
+			if a.Base == x86asm.RIP || a.Base == x86asm.EIP || a.Base == x86asm.IP {
+				anywhere = false
+			}
+		}
+	}
+	return x86asm.GoSyntax(x, in.PC, sym), anywhere
 }

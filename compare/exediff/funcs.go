@@ -49,6 +49,9 @@ type funcCmp struct {
 	decA, decB   *disasm.Decoder
 	a, b         *layout
 	m            *mapper
+	// textA, textB: instruction texts that do not depend on where the
+	// instruction is, per side (see write).
+	textA, textB disasm.Texts
 }
 
 func compareFuncs(ctx context.Context, a, b *layout, m *mapper, opts Options) (*funcCmp, error) {
@@ -452,10 +455,10 @@ func (fc *funcCmp) write(shown []shownInst, p *fpair) []string {
 			out[i] = "  …"
 		case '+':
 			off := s.in.PC - p.b.addr
-			out[i] = instLine('+', off, fc.decB.KeptText(&s.in, codeB[off:off+uint64(s.in.Len())], nameB))
+			out[i] = instLine('+', off, fc.decB.CachedText(&fc.textB, &s.in, codeB[off:off+uint64(s.in.Len())], nameB))
 		default:
 			off := s.in.PC - p.a.addr
-			out[i] = instLine(s.sign, off, fc.decA.KeptText(&s.in, codeA[off:off+uint64(s.in.Len())], nameA))
+			out[i] = instLine(s.sign, off, fc.decA.CachedText(&fc.textA, &s.in, codeA[off:off+uint64(s.in.Len())], nameA))
 		}
 	}
 	return out
