@@ -48,15 +48,64 @@ type Inst struct {
 	// long, and which Ref it gives (relLen 0: none).
 	relOff, relLen, relRef int8
 	// partial: read by DecodeRefs without its decoded form (x86 is
-	// zero); never Equal to anything.
+	// zero until dec completes it: see complete).
 	partial bool
+	dec     *Decoder
+	// odd: x86asm does not decode the bytes DecodeRefs read as this
+	// instruction (TestQuickMatchesX86asm says it never happens): it is
+	// Equal only to the same bytes.
+	odd bool
+}
+
+// complete decodes a partial instruction's form with x86asm.
+func (in *Inst) complete() {
+	if !in.partial {
+		return
+	}
+	in.partial = false
+	x, err := x86asm.Decode(in.raw, in.dec.mode)
+	if err != nil || x.Len != len(in.raw) {
+		in.odd = true
+		return
+	}
+	block := make([]Ref, 0, len(x.Args))
+	in.x86 = in.dec.reduceX86(x, in.PC, in.raw, &block).x86
+}
+
+// sameBytes reports whether a and b have the same bytes outside their
+// PC-relative fields and the same kinds of Refs: then they decode alike
+// (see rawKey) and are Equal.
+func sameBytes(a, b *Inst) bool {
+	if len(a.raw) != len(b.raw) || a.relOff != b.relOff || a.relLen != b.relLen || len(a.Refs) != len(b.Refs) {
+		return false
+	}
+	for i := range a.Refs {
+		if a.Refs[i].Soft != b.Refs[i].Soft {
+			return false
+		}
+	}
+	if a.relLen == 0 {
+		return bytes.Equal(a.raw, b.raw)
+	}
+	f0, f1 := int(a.relOff), int(a.relOff)+int(a.relLen)
+	return bytes.Equal(a.raw[:f0], b.raw[:f0]) && bytes.Equal(a.raw[f1:], b.raw[f1:])
 }
 
 // Equal reports whether a and b are the same instruction once the
 // addresses in their Refs are set aside (their counts must match).
+//
+// Instructions from DecodeRefs are decoded fully here when their bytes
+// alone do not settle it.
 func Equal(a, b *Inst) bool {
 	if a.partial || b.partial {
-		return false
+		if !a.Bad && !b.Bad && sameBytes(a, b) {
+			return true
+		}
+		a.complete()
+		b.complete()
+		if a.odd || b.odd {
+			return false
+		}
 	}
 	if a.Bad || b.Bad {
 		return a.Bad && b.Bad && a.raw[0] == b.raw[0]
@@ -79,8 +128,10 @@ type Shapes struct {
 	ids map[shapeKey]int
 	// byRaw numbers x86 instructions by their bytes, the PC-relative
 	// field zeroed, and their Refs (see rawKey): a much smaller key to
-	// hash than the decoded instruction, looked up first.
+	// hash than the decoded instruction, looked up first (and, for an
+	// instruction from DecodeRefs, without decoding it).
 	byRaw map[rawKey]int
+	odd   uint64 // odd instructions numbered so far
 }
 
 // rawKey determines an x86 instruction's shapeKey: decoding does not
@@ -103,6 +154,7 @@ type shapeKey struct {
 	raw0 byte
 	soft uint64 // bit i: Refs[i].Soft
 	refs int
+	odd  uint64 // for an odd instruction: a number of its own
 }
 
 // Reset forgets the numbers given out, keeping the room they took unless
@@ -146,10 +198,15 @@ func (s *Shapes) ID(in *Inst) int {
 }
 
 func (s *Shapes) id(in *Inst) int {
+	in.complete()
 	if s.ids == nil {
 		s.ids = map[shapeKey]int{}
 	}
 	k := shapeKey{bad: in.Bad, refs: len(in.Refs)}
+	if in.odd {
+		s.odd++
+		k.odd = s.odd
+	}
 	if in.Bad {
 		k.raw0 = in.raw[0]
 	} else {

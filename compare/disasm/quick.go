@@ -281,14 +281,13 @@ func (d *Decoder) quickX86(code []byte, pc uint64, block *[]Ref) (r Inst, ok boo
 		*block = (*block)[:refs+len(r.Refs)]
 		r.Refs = r.Refs[:len(r.Refs):len(r.Refs)]
 	}
-	r.partial = true
+	r.partial, r.dec = true, d
 	return r, true
 }
 
-// DecodeRefs decodes code as Decode does, but what it returns is fit
-// only for Refs, ShiftRefs, TrimPadding and instruction counts: most
-// instructions are read without their decoded form (see quickX86), so
-// Equal, Shapes and Text must be given instructions from Decode.
+// DecodeRefs decodes code as Decode does, but reads most instructions
+// without their decoded form (see quickX86): Equal and Shapes decode one
+// when its bytes do not settle what they say of it.
 func (d *Decoder) DecodeRefs(code []byte, pc uint64, dst []Inst) (out []Inst, err error) {
 	if d.mode != 64 {
 		return d.Decode(code, pc, dst)

@@ -161,7 +161,30 @@ func TestDecodeRefsOwnText(t *testing.T) {
 		}
 	}
 	t.Logf("%d instructions, %d read by the quick table", len(light), partial)
+	// Equal and Shapes complete what DecodeRefs read, and say what they
+	// say of Decode's instructions.
+	n := min(len(full), 30000)
+	var sl, sf Shapes
+	for from := 0; from < n; from += 1000 {
+		sl.Reset(maxShapes)
+		sf.Reset(maxShapes)
+		for i := from; i < from+1000 && i < n; i++ {
+			if a, b := sl.ID(&light[i]), sf.ID(&full[i]); a != b {
+				t.Fatalf("instruction %d at %#x: shape %d, want %d", i, full[i].PC, a, b)
+			}
+		}
+	}
+	light, _ = d.DecodeRefs(code, s.Addr, light)
+	for i := 0; i+7 < n; i++ {
+		for _, j := range []int{i + 1, i + 7, (i * 7919) % n} {
+			if got, want := Equal(&light[i], &light[j]), Equal(&full[i], &full[j]); got != want {
+				t.Fatalf("Equal(%d, %d) = %v, want %v", i, j, got, want)
+			}
+		}
+	}
 }
+
+const maxShapes = 1 << 14
 
 func compareDecodes(t *testing.T, light, full []Inst) {
 	t.Helper()
