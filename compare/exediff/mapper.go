@@ -128,13 +128,21 @@ func (m *mapper) resolve(ra, rb uint64, soft bool) (same, decided bool) {
 		return true, true
 	}
 	ka, oa := kindOf(m.a, ra)
-	kb, _ := kindOf(m.b, rb)
+	return m.resolveKind(ka, oa, ra, rb)
+}
+
+// resolveKind is resolve (not soft) once the first address's kind is
+// known.
+func (m *mapper) resolveKind(ka refKind, oa *obj, ra, rb uint64) (same, decided bool) {
 	switch {
 	case ka == paired:
 		p := &m.b.objs[oa.peer]
 		off := ra - oa.addr
 		return off <= uint64(p.size) && p.addr+off == rb, true
-	case ka == orphan || kb != unnamed:
+	case ka == orphan:
+		return false, true
+	}
+	if kb, _ := kindOf(m.b, rb); kb != unnamed {
 		return false, true
 	}
 	return false, false
@@ -145,7 +153,25 @@ func (m *mapper) resolve(ra, rb uint64, soft bool) (same, decided bool) {
 // votes agree, the shift must be that of the nearest other referenced
 // address in the same section or of the section itself.
 func (m *mapper) consistent(ra, rb uint64) bool {
-	i := sort.Search(len(m.anchors), func(i int) bool { return m.anchors[i].ra >= ra })
+	return m.consistentAt(m.anchorAt(ra), ra, rb)
+}
+
+// anchorAt returns the index of the first anchor at or above ra.
+func (m *mapper) anchorAt(ra uint64) int {
+	lo, hi := 0, len(m.anchors)
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		if m.anchors[h].ra >= ra {
+			hi = h
+		} else {
+			lo = h + 1
+		}
+	}
+	return lo
+}
+
+// consistentAt is consistent, given anchorAt(ra).
+func (m *mapper) consistentAt(i int, ra, rb uint64) bool {
 	if i == len(m.anchors) || m.anchors[i].ra != ra {
 		return ra == rb
 	}
