@@ -577,6 +577,8 @@ type Kept struct {
 	n   uint8  // how many bytes
 	bad bool
 	one bool // it has exactly one Ref
+	// The PC-relative field, as in Inst.
+	relOff, relLen int8
 }
 
 // Len is how many bytes the kept instruction takes.
@@ -584,7 +586,7 @@ func (k *Kept) Len() int { return int(k.n) }
 
 // Keep returns what Text needs of in besides its bytes.
 func (in *Inst) Keep() Kept {
-	k := Kept{PC: in.PC, n: uint8(len(in.raw)), bad: in.Bad, one: len(in.Refs) == 1}
+	k := Kept{PC: in.PC, n: uint8(len(in.raw)), bad: in.Bad, one: len(in.Refs) == 1, relOff: in.relOff, relLen: in.relLen}
 	if k.one {
 		k.adr = in.Refs[0].Addr
 	}
@@ -605,23 +607,35 @@ func (d *Decoder) KeptText(in *Kept, raw []byte, name func(uint64) string) strin
 	return s
 }
 
-// Texts remembers the text of x86 instructions that say nothing relative
-// to their own address (no branch target, no PC-relative operand): the
-// same bytes are the same text wherever they are, given one name
-// function. Many lines of a large diff are such instructions. It is safe
-// for concurrent use.
+// Texts remembers the text of x86 instructions by their bytes: of those
+// that say nothing relative to their own address, and of those whose one
+// PC-relative operand (a branch, a call, memory named by a symbol) is
+// known by where it points, its field set aside. Many lines of a large
+// diff repeat such an instruction (a call of the same function, a load of
+// the same variable). It is safe for concurrent use.
 type Texts struct {
 	mu sync.RWMutex
 	m  map[textKey]string
 }
 
 type textKey struct {
-	raw [15]byte
-	n   uint8
+	raw    [15]byte // the PC-relative field zeroed when target is set
+	n      uint8
+	byDest bool
+	target uint64
 }
 
 // maxTexts bounds what a Texts holds.
 const maxTexts = 1 << 16
+
+// textKind says what an instruction's text depends on besides its bytes.
+type textKind int
+
+const (
+	textHere     textKind = iota // its address
+	textAnywhere                 // nothing
+	textByTarget                 // the address its PC-relative field points at
+)
 
 // CachedText is KeptText, looked up in c first; c must only ever be used
 // with one name function.
@@ -631,14 +645,27 @@ func (d *Decoder) CachedText(c *Texts, in *Kept, raw []byte, name func(uint64) s
 	}
 	k := textKey{n: uint8(len(raw))}
 	copy(k.raw[:], raw)
+	if f0, f1 := int(in.relOff), int(in.relOff)+int(in.relLen); in.relLen > 0 && f1 <= len(raw) && in.PC != 0 {
+		var disp int64
+		switch in.relLen {
+		case 1:
+			disp = int64(int8(raw[f0]))
+		case 2:
+			disp = int64(int16(uint16(raw[f0]) | uint16(raw[f0+1])<<8))
+		case 4:
+			disp = int64(int32(le32(raw[f0:])))
+		}
+		clear(k.raw[f0:f1])
+		k.byDest, k.target = true, in.PC+uint64(len(raw))+uint64(disp)
+	}
 	c.mu.RLock()
 	s, ok := c.m[k]
 	c.mu.RUnlock()
 	if ok {
 		return s
 	}
-	s, anywhere := d.keptText(in, raw, name)
-	if anywhere {
+	s, kind := d.keptText(in, raw, name)
+	if (kind == textAnywhere && !k.byDest) || (kind == textByTarget && k.byDest) {
 		c.mu.Lock()
 		if c.m == nil {
 			c.m = map[textKey]string{}
@@ -651,16 +678,18 @@ func (d *Decoder) CachedText(c *Texts, in *Kept, raw []byte, name func(uint64) s
 	return s
 }
 
-// keptText is KeptText; anywhere reports that the text does not depend on
-// the instruction's address (x86: GoSyntax uses it only for Rel operands
-// and memory relative to the instruction pointer).
-func (d *Decoder) keptText(in *Kept, raw []byte, name func(uint64) string) (s string, anywhere bool) {
+// keptText is KeptText, and what the text depends on besides the bytes.
+// x86asm's GoSyntax reads the address only for a Rel operand (the target:
+// named when a symbol starts there, else the number) and for memory
+// relative to the instruction pointer (the target named by a symbol, else
+// the displacement as it is).
+func (d *Decoder) keptText(in *Kept, raw []byte, name func(uint64) string) (s string, kind textKind) {
 	if in.bad {
-		return fmt.Sprintf("? % x", raw), false
+		return fmt.Sprintf("? % x", raw), textHere
 	}
 	defer func() {
 		if recover() != nil {
-			s, anywhere = fmt.Sprintf("? % x", raw), false
+			s, kind = fmt.Sprintf("? % x", raw), textHere
 		}
 	}()
 	sym := func(addr uint64) (string, uint64) {
@@ -672,7 +701,7 @@ func (d *Decoder) keptText(in *Kept, raw []byte, name func(uint64) string) (s st
 	if d.arch == "arm64" {
 		x, err := arm64asm.Decode(raw)
 		if err != nil {
-			return fmt.Sprintf("? % x", raw), false
+			return fmt.Sprintf("? % x", raw), textHere
 		}
 		t := arm64asm.GoSyntax(x, in.PC, sym, nil)
 		if x.Op == arm64asm.ADRP && in.one {
@@ -685,23 +714,32 @@ func (d *Decoder) keptText(in *Kept, raw []byte, name func(uint64) string) (s st
 				}
 			}
 		}
-		return t, false
+		return t, textHere
 	}
 	x, err := x86asm.Decode(raw, d.mode)
 	if err != nil {
-		return fmt.Sprintf("? % x", raw), true
+		return fmt.Sprintf("? % x", raw), textAnywhere
 	}
 	d.fixVEX(&x, raw)
-	anywhere = true
+	here, byTarget := 0, false
 	for _, a := range x.Args {
 		switch a := a.(type) {
 		case x86asm.Rel:
-			anywhere = false
+			here++
+			byTarget = true
 		case x86asm.Mem:
 			if a.Base == x86asm.RIP || a.Base == x86asm.EIP || a.Base == x86asm.IP {
-				anywhere = false
+				here++
+				target := uint64(a.Disp + int64(in.PC) + int64(x.Len))
+				byTarget = a.Base == x86asm.RIP && a.Segment == 0 && a.Index == 0 && a.Scale == 0 && a.Disp != 0 && name(target) != ""
 			}
 		}
 	}
-	return x86asm.GoSyntax(x, in.PC, sym), anywhere
+	switch {
+	case here == 0:
+		kind = textAnywhere
+	case here == 1 && byTarget && in.PC != 0 && x.PCRel == int(in.relLen) && x.PCRelOff == int(in.relOff):
+		kind = textByTarget
+	}
+	return x86asm.GoSyntax(x, in.PC, sym), kind
 }

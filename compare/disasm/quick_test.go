@@ -186,6 +186,48 @@ func TestDecodeRefsOwnText(t *testing.T) {
 
 const maxShapes = 1 << 14
 
+// TestCachedText renders the test binary's own code with and without a
+// Texts, with a name function that names some addresses and not others.
+func TestCachedText(t *testing.T) {
+	p, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(p)
+	if err != nil {
+		t.Skip("the test binary is not ELF")
+	}
+	defer f.Close()
+	s := f.Section(".text")
+	if s == nil || f.Machine != elf.EM_X86_64 {
+		t.Skip("no amd64 .text")
+	}
+	code, err := s.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code = code[:min(len(code), 1<<20)]
+	d, _ := New("amd64", func(v uint64) bool { return v >= s.Addr && v < s.Addr+1<<26 })
+	ins, _ := d.DecodeRefs(code, s.Addr, nil)
+	name := func(v uint64) string {
+		if v%16 == 0 && v >= s.Addr {
+			return fmt.Sprintf("f%x", v)
+		}
+		return ""
+	}
+	var c Texts
+	for pass := 0; pass < 2; pass++ {
+		for i := range ins {
+			k := ins[i].Keep()
+			raw := code[k.PC-s.Addr : k.PC-s.Addr+uint64(k.Len())]
+			if got, want := d.CachedText(&c, &k, raw, name), d.KeptText(&k, raw, name); got != want {
+				t.Fatalf("% x at %#x: %q, want %q", raw, k.PC, got, want)
+			}
+		}
+	}
+	t.Logf("%d instructions, %d texts remembered", len(ins), len(c.m))
+}
+
 func compareDecodes(t *testing.T, light, full []Inst) {
 	t.Helper()
 	if len(light) != len(full) {
