@@ -123,7 +123,7 @@ func init() {
 // as reduceX86 would reduce x86asm's decoding of it, without its decoded
 // form; ok is false when the instruction is not one the table knows (or
 // is cut short): decode it with x86asm.
-func (d *Decoder) quickX86(code []byte, pc uint64, block *[]Ref) (r Inst, ok bool) {
+func (d *Decoder) quickX86(code []byte, pc uint64, block *[]Ref, r *Inst) (ok bool) {
 	if len(code) > 15 {
 		code = code[:15]
 	}
@@ -148,19 +148,19 @@ func (d *Decoder) quickX86(code []byte, pc uint64, block *[]Ref) (r Inst, ok boo
 		i++
 	}
 	if i >= len(code) {
-		return r, false
+		return false
 	}
 	q := &quick1[code[i]]
 	if code[i] == 0x0f {
 		i++
 		if i >= len(code) {
-			return r, false
+			return false
 		}
 		q = &quick2[code[i]]
 	}
 	i++
 	if !q.ok || pfx&^q.pfx != 0 || (q.need && pfx == 0) || (q.noREX && rex != 0) || (q.rexW && rex&8 == 0) {
-		return r, false
+		return false
 	}
 	wide := rex&8 != 0
 	dataMode := 32
@@ -180,28 +180,28 @@ func (d *Decoder) quickX86(code []byte, pc uint64, block *[]Ref) (r Inst, ok boo
 	absRef := false
 	if q.modrm {
 		if i >= len(code) {
-			return r, false
+			return false
 		}
 		m := code[i]
 		i++
 		mod, reg, rm := m>>6, (m>>3)&7, m&7
 		if q.regs != 0 && q.regs&(1<<reg) == 0 {
-			return r, false
+			return false
 		}
 		if mod == 3 {
 			if q.mem {
-				return r, false
+				return false
 			}
 		} else {
 			if rm == 4 {
 				if i >= len(code) {
-					return r, false
+					return false
 				}
 				sib := code[i]
 				i++
 				if sib&7 == 5 && mod == 0 {
 					if i+4 > len(code) {
-						return r, false
+						return false
 					}
 					abs, absRef = int64(int32(le32(code[i:]))), true
 					i += 4
@@ -234,7 +234,7 @@ func (d *Decoder) quickX86(code []byte, pc uint64, block *[]Ref) (r Inst, ok boo
 	}
 	i += immLen
 	if i > len(code) {
-		return r, false
+		return false
 	}
 	next := pc + uint64(i)
 	r.PC, r.Len, r.raw = pc, i, code[:i]
@@ -265,12 +265,12 @@ func (d *Decoder) quickX86(code []byte, pc uint64, block *[]Ref) (r Inst, ok boo
 			u := le32(code[immAt:])
 			vs, vz = uint64(int64(int32(u))), uint64(u)
 		default:
-			return r, false
+			return false
 		}
 		as, az := d.isAddr(vs), d.isAddr(vz)
 		switch {
 		case as != az || (as && vs != vz):
-			return r, false
+			return false
 		case as:
 			r.Refs = append(r.Refs, Ref{Addr: vs, Soft: true})
 		}
@@ -282,7 +282,7 @@ func (d *Decoder) quickX86(code []byte, pc uint64, block *[]Ref) (r Inst, ok boo
 		r.Refs = r.Refs[:len(r.Refs):len(r.Refs)]
 	}
 	r.partial, r.dec = true, d
-	return r, true
+	return true
 }
 
 // DecodeRefs decodes code as Decode does, but reads most instructions
@@ -307,12 +307,15 @@ func (d *Decoder) DecodeRefs(code []byte, pc uint64, dst []Inst) (out []Inst, er
 			refs = make([]Ref, 0, max(4, min(len(code)/8, 1024)))
 		}
 		at := pc + uint64(off)
-		if in, ok := d.quickX86(code[off:], at, &refs); ok {
-			out = append(out, in)
-			off += in.Len
+		// Read into its place: an Inst is large (it has room for the
+		// decoded forms), and copies of it cost more than reading it.
+		n := len(out)
+		out = append(out, Inst{})
+		if d.quickX86(code[off:], at, &refs, &out[n]) {
+			off += out[n].Len
 			continue
 		}
-		out = d.decodeOne(code, off, at, out, &refs)
+		out = d.decodeOne(code, off, at, out[:n], &refs)
 		off += out[len(out)-1].Len
 	}
 	return out, nil

@@ -49,8 +49,8 @@ func TestQuickMatchesX86asm(t *testing.T) {
 	var head []byte
 	check := func(d *Decoder, code []byte) {
 		var refs, refs2 []Ref
-		q, ok := d.quickX86(code, pc, &refs)
-		if !ok {
+		var q Inst
+		if !d.quickX86(code, pc, &refs, &q) {
 			return
 		}
 		quick++
