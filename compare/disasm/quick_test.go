@@ -259,3 +259,55 @@ func FuzzQuick(f *testing.F) {
 		}
 	})
 }
+
+// TestShapesNumbering numbers the test binary's instructions with Shapes
+// and with a map keyed by the whole shapeKey, in runs of 1000.
+func TestShapesNumbering(t *testing.T) {
+	p, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(p)
+	if err != nil {
+		t.Skip("the test binary is not ELF")
+	}
+	defer f.Close()
+	s := f.Section(".text")
+	if s == nil || f.Machine != elf.EM_X86_64 {
+		t.Skip("no amd64 .text")
+	}
+	code, err := s.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code = code[:min(len(code), 1<<20)]
+	d, _ := New("amd64", func(v uint64) bool { return v >= s.Addr && v < s.Addr+1<<26 })
+	ins, _ := d.Decode(code, s.Addr, nil)
+	var sh Shapes
+	for from := 0; from < len(ins); from += 1000 {
+		sh.Reset(maxShapes)
+		ref := map[shapeKey]int{}
+		for i := from; i < min(from+1000, len(ins)); i++ {
+			in := &ins[i]
+			k := shapeKey{bad: in.Bad, refs: len(in.Refs)}
+			if in.Bad {
+				k.raw0 = in.raw[0]
+			} else {
+				k.x86 = in.x86
+				for j, r := range in.Refs {
+					if r.Soft {
+						k.soft |= 1 << j
+					}
+				}
+			}
+			want, ok := ref[k]
+			if !ok {
+				want = len(ref)
+				ref[k] = want
+			}
+			if got := sh.ID(in); got != want {
+				t.Fatalf("instruction %d (% x): number %d, want %d", i, in.raw, got, want)
+			}
+		}
+	}
+}
