@@ -165,8 +165,16 @@ func (e *engine) describeSignature(x *blob, l *pe.Layout, side string) (string, 
 func (e *engine) compareExe(parent *report.Node, a, b *blob, skipHeader map[string]bool) error {
 	lim := e.lim.exe()
 	before := len(parent.Children)
+	// Both sides at once: a Go binary's function table takes a while.
+	var xb *exe.File
+	var errb error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		xb, errb = exe.Parse(b.ra, b.size, b.f, lim)
+	}()
 	xa, erra := exe.Parse(a.ra, a.size, a.f, lim)
-	xb, errb := exe.Parse(b.ra, b.size, b.f, lim)
+	<-done
 	if erra != nil || errb != nil {
 		e.add(parent, &report.Node{Name: "structure", Kind: verdict.KindContent, Summary: "compared as bytes: " + errorsJoin(erra, errb).Error()})
 		return e.compareBytes(parent, a, b)

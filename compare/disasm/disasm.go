@@ -15,6 +15,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/arch/arm64/arm64asm"
 	"golang.org/x/arch/x86/x86asm"
@@ -46,11 +47,66 @@ type Inst struct {
 	// The PC-relative field of an x86 instruction: where in raw, how
 	// long, and which Ref it gives (relLen 0: none).
 	relOff, relLen, relRef int8
+	// partial: read by DecodeRefs without its decoded form (x86 is
+	// zero until dec completes it: see complete).
+	partial bool
+	dec     *Decoder
+	// odd: x86asm does not decode the bytes DecodeRefs read as this
+	// instruction (TestQuickMatchesX86asm says it never happens): it is
+	// Equal only to the same bytes.
+	odd bool
+}
+
+// complete decodes a partial instruction's form with x86asm.
+func (in *Inst) complete() {
+	if !in.partial {
+		return
+	}
+	in.partial = false
+	x, err := x86asm.Decode(in.raw, in.dec.mode)
+	if err != nil || x.Len != len(in.raw) {
+		in.odd = true
+		return
+	}
+	block := make([]Ref, 0, len(x.Args))
+	in.x86 = in.dec.reduceX86(x, in.PC, in.raw, &block).x86
+}
+
+// sameBytes reports whether a and b have the same bytes outside their
+// PC-relative fields and the same kinds of Refs: then they decode alike
+// (see rawKey) and are Equal.
+func sameBytes(a, b *Inst) bool {
+	if len(a.raw) != len(b.raw) || a.relOff != b.relOff || a.relLen != b.relLen || len(a.Refs) != len(b.Refs) {
+		return false
+	}
+	for i := range a.Refs {
+		if a.Refs[i].Soft != b.Refs[i].Soft {
+			return false
+		}
+	}
+	if a.relLen == 0 {
+		return bytes.Equal(a.raw, b.raw)
+	}
+	f0, f1 := int(a.relOff), int(a.relOff)+int(a.relLen)
+	return bytes.Equal(a.raw[:f0], b.raw[:f0]) && bytes.Equal(a.raw[f1:], b.raw[f1:])
 }
 
 // Equal reports whether a and b are the same instruction once the
 // addresses in their Refs are set aside (their counts must match).
+//
+// Instructions from DecodeRefs are decoded fully here when their bytes
+// alone do not settle it.
 func Equal(a, b *Inst) bool {
+	if a.partial || b.partial {
+		if !a.Bad && !b.Bad && sameBytes(a, b) {
+			return true
+		}
+		a.complete()
+		b.complete()
+		if a.odd || b.odd {
+			return false
+		}
+	}
 	if a.Bad || b.Bad {
 		return a.Bad && b.Bad && a.raw[0] == b.raw[0]
 	}
@@ -72,8 +128,10 @@ type Shapes struct {
 	ids map[shapeKey]int
 	// byRaw numbers x86 instructions by their bytes, the PC-relative
 	// field zeroed, and their Refs (see rawKey): a much smaller key to
-	// hash than the decoded instruction, looked up first.
+	// hash than the decoded instruction, looked up first (and, for an
+	// instruction from DecodeRefs, without decoding it).
 	byRaw map[rawKey]int
+	odd   uint64 // odd instructions numbered so far
 }
 
 // rawKey determines an x86 instruction's shapeKey: decoding does not
@@ -96,6 +154,7 @@ type shapeKey struct {
 	raw0 byte
 	soft uint64 // bit i: Refs[i].Soft
 	refs int
+	odd  uint64 // for an odd instruction: a number of its own
 }
 
 // Reset forgets the numbers given out, keeping the room they took unless
@@ -139,10 +198,15 @@ func (s *Shapes) ID(in *Inst) int {
 }
 
 func (s *Shapes) id(in *Inst) int {
+	in.complete()
 	if s.ids == nil {
 		s.ids = map[shapeKey]int{}
 	}
 	k := shapeKey{bad: in.Bad, refs: len(in.Refs)}
+	if in.odd {
+		s.odd++
+		k.odd = s.odd
+	}
 	if in.Bad {
 		k.raw0 = in.raw[0]
 	} else {
@@ -213,20 +277,23 @@ func (d *Decoder) Decode(code []byte, pc uint64, dst []Inst) (out []Inst, err er
 	// than allocated one instruction at a time.
 	var refs []Ref
 	for off := 0; off < len(code); {
-		at := pc + uint64(off)
-		in, err := x86asm.Decode(code[off:], d.mode)
-		if err != nil || in.Len <= 0 || off+in.Len > len(code) {
-			out = append(out, Inst{PC: at, Len: 1, Bad: true, raw: code[off : off+1]})
-			off++
-			continue
-		}
-		if cap(refs)-len(refs) < len(in.Args) {
-			refs = make([]Ref, 0, max(len(in.Args), min(len(code)/8, 1024)))
-		}
-		out = append(out, d.reduceX86(in, at, code[off:off+in.Len], &refs))
-		off += in.Len
+		out = d.decodeOne(code, off, pc+uint64(off), out, &refs)
+		off += out[len(out)-1].Len
 	}
 	return out, nil
+}
+
+// decodeOne appends the x86 instruction at code[off:] (at address at),
+// whose Refs are cut from *refs.
+func (d *Decoder) decodeOne(code []byte, off int, at uint64, out []Inst, refs *[]Ref) []Inst {
+	in, err := x86asm.Decode(code[off:], d.mode)
+	if err != nil || in.Len <= 0 || off+in.Len > len(code) {
+		return append(out, Inst{PC: at, Len: 1, Bad: true, raw: code[off : off+1]})
+	}
+	if cap(*refs)-len(*refs) < len(in.Args) {
+		*refs = make([]Ref, 0, max(len(in.Args), min(len(code)/8, 1024)))
+	}
+	return append(out, d.reduceX86(in, at, code[off:off+in.Len], refs))
 }
 
 // fixVEX marks the RIP-relative memory operand of a VEX- or EVEX-encoded
@@ -510,6 +577,8 @@ type Kept struct {
 	n   uint8  // how many bytes
 	bad bool
 	one bool // it has exactly one Ref
+	// The PC-relative field, as in Inst.
+	relOff, relLen int8
 }
 
 // Len is how many bytes the kept instruction takes.
@@ -517,7 +586,7 @@ func (k *Kept) Len() int { return int(k.n) }
 
 // Keep returns what Text needs of in besides its bytes.
 func (in *Inst) Keep() Kept {
-	k := Kept{PC: in.PC, n: uint8(len(in.raw)), bad: in.Bad, one: len(in.Refs) == 1}
+	k := Kept{PC: in.PC, n: uint8(len(in.raw)), bad: in.Bad, one: len(in.Refs) == 1, relOff: in.relOff, relLen: in.relLen}
 	if k.one {
 		k.adr = in.Refs[0].Addr
 	}
@@ -533,13 +602,94 @@ func (d *Decoder) Text(in *Inst, name func(uint64) string) string {
 
 // KeptText renders a kept instruction as Text does; raw is its bytes
 // (Len of them at its PC).
-func (d *Decoder) KeptText(in *Kept, raw []byte, name func(uint64) string) (s string) {
+func (d *Decoder) KeptText(in *Kept, raw []byte, name func(uint64) string) string {
+	s, _ := d.keptText(in, raw, name)
+	return s
+}
+
+// Texts remembers the text of x86 instructions by their bytes: of those
+// that say nothing relative to their own address, and of those whose one
+// PC-relative operand (a branch, a call, memory named by a symbol) is
+// known by where it points, its field set aside. Many lines of a large
+// diff repeat such an instruction (a call of the same function, a load of
+// the same variable). It is safe for concurrent use.
+type Texts struct {
+	mu sync.RWMutex
+	m  map[textKey]string
+}
+
+type textKey struct {
+	raw    [15]byte // the PC-relative field zeroed when target is set
+	n      uint8
+	byDest bool
+	target uint64
+}
+
+// maxTexts bounds what a Texts holds.
+const maxTexts = 1 << 16
+
+// textKind says what an instruction's text depends on besides its bytes.
+type textKind int
+
+const (
+	textHere     textKind = iota // its address
+	textAnywhere                 // nothing
+	textByTarget                 // the address its PC-relative field points at
+)
+
+// CachedText is KeptText, looked up in c first; c must only ever be used
+// with one name function.
+func (d *Decoder) CachedText(c *Texts, in *Kept, raw []byte, name func(uint64) string) string {
+	if d.arch == "arm64" || in.bad || len(raw) > len(textKey{}.raw) {
+		return d.KeptText(in, raw, name)
+	}
+	k := textKey{n: uint8(len(raw))}
+	copy(k.raw[:], raw)
+	if f0, f1 := int(in.relOff), int(in.relOff)+int(in.relLen); in.relLen > 0 && f1 <= len(raw) && in.PC != 0 {
+		var disp int64
+		switch in.relLen {
+		case 1:
+			disp = int64(int8(raw[f0]))
+		case 2:
+			disp = int64(int16(uint16(raw[f0]) | uint16(raw[f0+1])<<8))
+		case 4:
+			disp = int64(int32(le32(raw[f0:])))
+		}
+		clear(k.raw[f0:f1])
+		k.byDest, k.target = true, in.PC+uint64(len(raw))+uint64(disp)
+	}
+	c.mu.RLock()
+	s, ok := c.m[k]
+	c.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s, kind := d.keptText(in, raw, name)
+	if (kind == textAnywhere && !k.byDest) || (kind == textByTarget && k.byDest) {
+		c.mu.Lock()
+		if c.m == nil {
+			c.m = map[textKey]string{}
+		}
+		if len(c.m) < maxTexts {
+			c.m[k] = s
+		}
+		c.mu.Unlock()
+	}
+	return s
+}
+
+// keptText is KeptText, and what the text depends on besides the bytes.
+// x86asm's GoSyntax reads the address only for a Rel operand (the target:
+// named when a symbol starts there, else the number) and for memory
+// relative to the instruction pointer (the target named by a symbol, else
+// the displacement as it is).
+func (d *Decoder) keptText(in *Kept, raw []byte, name func(uint64) string) (s string, kind textKind) {
 	if in.bad {
-		return fmt.Sprintf("? % x", raw)
+		return fmt.Sprintf("? % x", raw), textHere
 	}
 	defer func() {
 		if recover() != nil {
-			s = fmt.Sprintf("? % x", raw)
+			s, kind = fmt.Sprintf("? % x", raw), textHere
 		}
 	}()
 	sym := func(addr uint64) (string, uint64) {
@@ -551,7 +701,7 @@ func (d *Decoder) KeptText(in *Kept, raw []byte, name func(uint64) string) (s st
 	if d.arch == "arm64" {
 		x, err := arm64asm.Decode(raw)
 		if err != nil {
-			return fmt.Sprintf("? % x", raw)
+			return fmt.Sprintf("? % x", raw), textHere
 		}
 		t := arm64asm.GoSyntax(x, in.PC, sym, nil)
 		if x.Op == arm64asm.ADRP && in.one {
@@ -564,12 +714,32 @@ func (d *Decoder) KeptText(in *Kept, raw []byte, name func(uint64) string) (s st
 				}
 			}
 		}
-		return t
+		return t, textHere
 	}
 	x, err := x86asm.Decode(raw, d.mode)
 	if err != nil {
-		return fmt.Sprintf("? % x", raw)
+		return fmt.Sprintf("? % x", raw), textAnywhere
 	}
 	d.fixVEX(&x, raw)
-	return x86asm.GoSyntax(x, in.PC, sym)
+	here, byTarget := 0, false
+	for _, a := range x.Args {
+		switch a := a.(type) {
+		case x86asm.Rel:
+			here++
+			byTarget = true
+		case x86asm.Mem:
+			if a.Base == x86asm.RIP || a.Base == x86asm.EIP || a.Base == x86asm.IP {
+				here++
+				target := uint64(a.Disp + int64(in.PC) + int64(x.Len))
+				byTarget = a.Base == x86asm.RIP && a.Segment == 0 && a.Index == 0 && a.Scale == 0 && a.Disp != 0 && name(target) != ""
+			}
+		}
+	}
+	switch {
+	case here == 0:
+		kind = textAnywhere
+	case here == 1 && byTarget && in.PC != 0 && x.PCRel == int(in.relLen) && x.PCRelOff == int(in.relOff):
+		kind = textByTarget
+	}
+	return x86asm.GoSyntax(x, in.PC, sym), kind
 }

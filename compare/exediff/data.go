@@ -165,28 +165,77 @@ func (w *words) same(x, y []byte) bool {
 	return w.m.sameContent(va, vb, w.ptr)
 }
 
-// sameOffsets compares a word as two 32-bit halves, each equal or an
-// offset from baseA (baseB) that the layout maps.
-func (w *words) sameOffsets(x, y []byte, baseA, baseB uint64) bool {
+// firstWord keeps what sameOffsetsOf and sameOf learn of one word of the
+// first side, which unnamedData compares with the second side's words at
+// several shifts: they depend on the first side alone.
+type firstWord struct {
+	known  bool // word, isAddr set
+	word   uint64
+	isAddr bool
+	halves [2]firstHalf
+}
+
+type firstHalf struct {
+	known  bool // ra, isAddr, kind, o, anchor set
+	ra     uint64
+	isAddr bool
+	kind   refKind
+	o      *obj
+	anchor int // anchorAt(ra)
+	// shifts is shiftsNear(ra), when haveShifts.
+	haveShifts bool
+	shifts     []uint64
+	buf        [3]uint64
+}
+
+// sameOffsetsOf compares a word as two 32-bit halves, each equal or an
+// offset from baseA (baseB) that the layout maps; what it learns of x is
+// kept in c.
+func (w *words) sameOffsetsOf(c *firstWord, x, y []byte, baseA, baseB uint64) bool {
 	for h := 0; h+4 <= w.ptr; h += 4 {
 		va, vb := uint64(w.half(x[h:])), uint64(w.half(y[h:]))
 		if va == vb {
 			continue
 		}
-		ra, rb := baseA+va, baseB+vb
-		if !w.m.a.isAddr(ra) || !w.m.b.isAddr(rb) {
+		f := &c.halves[h/4]
+		if !f.known {
+			f.known, f.ra = true, baseA+va
+			if f.isAddr = w.m.a.isAddr(f.ra); f.isAddr {
+				f.kind, f.o = kindOf(w.m.a, f.ra)
+				f.anchor = w.m.anchorAt(f.ra)
+			}
+		}
+		ra, rb := f.ra, baseB+vb
+		if !f.isAddr || !w.m.b.isAddr(rb) {
 			return false
 		}
-		same, decided := w.m.resolve(ra, rb, false)
+		same, decided := w.m.resolveKind(f.kind, f.o, ra, rb)
 		if !decided {
-			var buf [3]uint64
-			same = w.m.consistent(ra, rb) || slices.Contains(w.m.shiftsNear(ra, buf[:0]), rb-ra)
+			same = w.m.consistentAt(f.anchor, ra, rb)
+			if !same {
+				if !f.haveShifts {
+					f.haveShifts, f.shifts = true, w.m.shiftsNear(ra, f.buf[:0])
+				}
+				same = slices.Contains(f.shifts, rb-ra)
+			}
 		}
 		if !same {
 			return false
 		}
 	}
 	return true
+}
+
+// sameOf is same, with what it learns of x kept in c.
+func (w *words) sameOf(c *firstWord, x, y []byte) bool {
+	if !c.known {
+		c.known, c.word = true, w.word(x)
+		c.isAddr = w.m.a.isAddr(c.word)
+	}
+	if !c.isAddr {
+		return c.word == w.word(y)
+	}
+	return w.same(x, y)
 }
 
 func (w *words) half(b []byte) uint32 {
@@ -373,9 +422,19 @@ func unnamedData(a, b *layout, w *words) []Item {
 			}
 			return b.at(addr+shift, int64(ptr))
 		}
+		// What the first side's word at off is, learned once for all
+		// the shifts it is tried at.
+		var word firstWord
+		wordOff := ^uint64(0)
 		match := func(off, shift uint64) bool {
 			yw := at(s.Addr+off, shift)
-			return yw != nil && (w.same(x[off:], yw) || (goTypes && w.sameOffsets(x[off:], yw, s.Addr, t.Addr)))
+			if yw == nil {
+				return false
+			}
+			if off != wordOff {
+				word, wordOff = firstWord{}, off
+			}
+			return w.sameOf(&word, x[off:], yw) || (goTypes && w.sameOffsetsOf(&word, x[off:], yw, s.Addr, t.Addr))
 		}
 		shift := uint64(t.Addr - s.Addr)
 		var offs []int

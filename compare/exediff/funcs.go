@@ -49,6 +49,9 @@ type funcCmp struct {
 	decA, decB   *disasm.Decoder
 	a, b         *layout
 	m            *mapper
+	// textA, textB: instruction texts that do not depend on where the
+	// instruction is, per side (see write).
+	textA, textB disasm.Texts
 }
 
 func compareFuncs(ctx context.Context, a, b *layout, m *mapper, opts Options) (*funcCmp, error) {
@@ -189,7 +192,7 @@ func (fc *funcCmp) decodePair(p *fpair, s *scratch, m *mapper) error {
 			last--
 		}
 		if end := last + 16; end < len(ca) {
-			pre, err := fc.decA.Decode(ca[:end], p.a.addr, s.ia)
+			pre, err := fc.decA.DecodeRefs(ca[:end], p.a.addr, s.ia)
 			if err == nil {
 				s.ia = pre
 				n := 0
@@ -206,8 +209,11 @@ func (fc *funcCmp) decodePair(p *fpair, s *scratch, m *mapper) error {
 		}
 	}
 	var err error
+	// Both sides are decoded for their references (DecodeRefs): Equal
+	// and the structural diff's shapes decode an instruction fully only
+	// where its bytes leave it open.
 	if !decoded {
-		if s.ia, err = fc.decA.Decode(ca, p.a.addr, s.ia); err != nil {
+		if s.ia, err = fc.decA.DecodeRefs(ca, p.a.addr, s.ia); err != nil {
 			return fmt.Errorf("rebuilt: %s: %w", p.a.name, err)
 		}
 	}
@@ -229,7 +235,7 @@ func (fc *funcCmp) decodePair(p *fpair, s *scratch, m *mapper) error {
 			return nil
 		}
 	}
-	if s.ib, err = fc.decB.Decode(cb, p.b.addr, s.ib); err != nil {
+	if s.ib, err = fc.decB.DecodeRefs(cb, p.b.addr, s.ib); err != nil {
 		return fmt.Errorf("shipped: %s: %w", p.b.name, err)
 	}
 	ib := s.ib
@@ -272,7 +278,7 @@ func (fc *funcCmp) decodePair(p *fpair, s *scratch, m *mapper) error {
 // start, has a whole instruction ending exactly n bytes in. It decodes
 // into s.ib, which decodePair decodes into afresh afterwards.
 func (fc *funcCmp) endsAt(code []byte, pc uint64, n int, s *scratch) bool {
-	ins, err := fc.decB.Decode(code, pc, s.ib)
+	ins, err := fc.decB.DecodeRefs(code, pc, s.ib)
 	if err != nil {
 		return false
 	}
@@ -439,10 +445,10 @@ func (fc *funcCmp) write(shown []shownInst, p *fpair) []string {
 			out[i] = "  …"
 		case '+':
 			off := s.in.PC - p.b.addr
-			out[i] = instLine('+', off, fc.decB.KeptText(&s.in, codeB[off:off+uint64(s.in.Len())], nameB))
+			out[i] = instLine('+', off, fc.decB.CachedText(&fc.textB, &s.in, codeB[off:off+uint64(s.in.Len())], nameB))
 		default:
 			off := s.in.PC - p.a.addr
-			out[i] = instLine(s.sign, off, fc.decA.KeptText(&s.in, codeA[off:off+uint64(s.in.Len())], nameA))
+			out[i] = instLine(s.sign, off, fc.decA.CachedText(&fc.textA, &s.in, codeA[off:off+uint64(s.in.Len())], nameA))
 		}
 	}
 	return out
@@ -513,14 +519,14 @@ func (fc *funcCmp) finish(m *mapper, opts Options, w *words) ([]Item, Counts) {
 			}
 		case p.class == Changed && len(p.hunks) > 0:
 			do = func(it *Item, ia, ib *[]disasm.Inst) {
-				*ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, *ia)
-				*ib, _ = fc.decB.Decode(fc.b.at(p.b.addr, p.b.size), p.b.addr, *ib)
+				*ia, _ = fc.decA.DecodeRefs(fc.a.at(p.a.addr, p.a.size), p.a.addr, *ia)
+				*ib, _ = fc.decB.DecodeRefs(fc.b.at(p.b.addr, p.b.size), p.b.addr, *ib)
 				it.Lines = fc.render(disasm.TrimPadding(*ia), disasm.TrimPadding(*ib), p.hunks, p)
 			}
 		case p.class == Changed && len(p.bad) > 0 && fc.decA != nil:
 			do = func(it *Item, ia, ib *[]disasm.Inst) {
-				*ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, *ia)
-				*ib, _ = fc.decB.Decode(fc.b.at(p.b.addr, p.b.size), p.b.addr, *ib)
+				*ia, _ = fc.decA.DecodeRefs(fc.a.at(p.a.addr, p.a.size), p.a.addr, *ia)
+				*ib, _ = fc.decB.DecodeRefs(fc.b.at(p.b.addr, p.b.size), p.b.addr, *ib)
 				var hs []hunk
 				seen := map[int]bool{}
 				for _, i := range sortedUnique(p.bad) {
@@ -534,7 +540,7 @@ func (fc *funcCmp) finish(m *mapper, opts Options, w *words) ([]Item, Counts) {
 			}
 		case p.class == Changed && len(dataLines) > 0:
 			do = func(it *Item, ia, _ *[]disasm.Inst) {
-				*ia, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, *ia)
+				*ia, _ = fc.decA.DecodeRefs(fc.a.at(p.a.addr, p.a.size), p.a.addr, *ia)
 				for _, i := range sortedUnique(dataInst) {
 					if i < len(*ia) {
 						it.Lines = append(it.Lines, fmt.Sprintf("  +%#04x  %s", (*ia)[i].PC-p.a.addr, fc.decA.Text(&(*ia)[i], fc.namer(fc.a))))
@@ -628,7 +634,7 @@ func (fc *funcCmp) listing(p *fpair, max int) ([]string, int) {
 	if d == nil {
 		return nil, 0
 	}
-	ins, err := d.Decode(l.at(o.addr, o.size), o.addr, nil)
+	ins, err := d.DecodeRefs(l.at(o.addr, o.size), o.addr, nil)
 	if err != nil {
 		return []string{err.Error()}, 0
 	}
@@ -743,7 +749,7 @@ func (fc *funcCmp) findUsers(w *words) {
 	}
 	var ins []disasm.Inst
 	for p := range candidates {
-		ins, _ = fc.decA.Decode(fc.a.at(p.a.addr, p.a.size), p.a.addr, ins)
+		ins, _ = fc.decA.DecodeRefs(fc.a.at(p.a.addr, p.a.size), p.a.addr, ins)
 		for i := range ins {
 			for _, r := range ins[i].Refs {
 				if k, _ := kindOf(fc.a, r.Addr); k == unnamed && r.Addr >= lo && r.Addr <= hi {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aymanbagabas/go-udiff/lcs"
 
@@ -44,6 +45,8 @@ type layout struct {
 	// addresses inside them that code refers to (both sorted).
 	runs   []run
 	bounds []uint64
+	// loaded[i] is what sec returned for secs[i], once asked (secBytes).
+	loaded []atomic.Pointer[[]byte]
 }
 
 func newLayout(s Side, maxBytes int64) (*layout, error) {
@@ -54,6 +57,7 @@ func newLayout(s Side, maxBytes int64) (*layout, error) {
 		}
 	}
 	sort.SliceStable(l.secs, func(i, j int) bool { return l.secs[i].Addr < l.secs[j].Addr })
+	l.loaded = make([]atomic.Pointer[[]byte], len(l.secs))
 	seen := make(map[string]int, len(s.File.Funcs)+len(s.File.Symbols))
 	add := func(sy exe.Symbol) {
 		seen[sy.Name]++
@@ -98,15 +102,35 @@ func (l *layout) secByName(name string) *exe.Section {
 
 // secAt returns the section whose memory range holds addr.
 func (l *layout) secAt(addr uint64) *exe.Section {
-	i := sort.Search(len(l.secs), func(i int) bool { return l.secs[i].Addr > addr }) - 1
+	if i := l.secIndex(addr); i >= 0 {
+		return &l.secs[i]
+	}
+	return nil
+}
+
+// secIndex returns the index in secs of the section whose memory range
+// holds addr, or -1. It is the most frequent lookup of a comparison (every
+// word of data, every reference), so it searches by hand rather than
+// through sort.Search's closure.
+func (l *layout) secIndex(addr uint64) int {
+	lo, hi := 0, len(l.secs) // the first section starting above addr is in [lo, hi]
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		if l.secs[h].Addr > addr {
+			hi = h
+		} else {
+			lo = h + 1
+		}
+	}
+	i := lo - 1
 	// Sections do not overlap in memory; a TLS section may sit inside
 	// another's range, so look at two.
 	for j := i; j >= 0 && j > i-2; j-- {
 		if s := &l.secs[j]; addr-s.Addr < s.MemSize {
-			return s
+			return j
 		}
 	}
-	return nil
+	return -1
 }
 
 // isAddr reports whether v lies in the image.
@@ -114,7 +138,16 @@ func (l *layout) isAddr(v uint64) bool { return l.secAt(v) != nil }
 
 // objAt returns the object holding addr, or nil.
 func (l *layout) objAt(addr uint64) *obj {
-	i := sort.Search(len(l.objs), func(i int) bool { return l.objs[i].addr > addr }) - 1
+	lo, hi := 0, len(l.objs) // as sort.Search, by hand (see secIndex)
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		if l.objs[h].addr > addr {
+			hi = h
+		} else {
+			lo = h + 1
+		}
+	}
+	i := lo - 1
 	// Objects may overlap (a symbol inside a function); look back a little.
 	for j := i; j >= 0 && j > i-4; j-- {
 		o := &l.objs[j]
@@ -156,19 +189,34 @@ func (l *layout) sec(name string) []byte {
 
 // at returns n file bytes at addr, or nil.
 func (l *layout) at(addr uint64, n int64) []byte {
-	s := l.secAt(addr)
-	if s == nil || s.Size == 0 {
+	i := l.secIndex(addr)
+	if i < 0 {
+		return nil
+	}
+	s := &l.secs[i]
+	if s.Size == 0 {
 		return nil
 	}
 	off, size := addr-s.Addr, min(uint64(s.Size), s.MemSize)
 	if off > size || uint64(n) > size-off {
 		return nil
 	}
-	b := l.sec(s.Name)
+	b := l.secBytes(i)
 	if b == nil {
 		return nil
 	}
 	return b[off : off+uint64(n)]
+}
+
+// secBytes is sec(secs[i].Name), remembered by index: at runs for every
+// word compared, and sec takes a lock and a lookup by name.
+func (l *layout) secBytes(i int) []byte {
+	if p := l.loaded[i].Load(); p != nil {
+		return *p
+	}
+	b := l.sec(l.secs[i].Name)
+	l.loaded[i].Store(&b)
+	return b
 }
 
 // label names an address for a person: object+offset, else

@@ -16,6 +16,10 @@ type anchor struct {
 	ra, rb  uint64
 	support int
 	sec     string // the first side's section holding ra
+	// delta is the shift of the section named sec (secDelta), when
+	// hasDelta.
+	delta    int64
+	hasDelta bool
 }
 
 // mapper maps the first side's addresses to the second's.
@@ -25,6 +29,9 @@ type mapper struct {
 	votes    []vote
 	anchors  []anchor
 	secDelta map[string]int64
+	// deltaAt[i] is secDelta of a.secs[i]'s name, when hasDeltaAt[i].
+	deltaAt    []int64
+	hasDeltaAt []bool
 }
 
 func newMapper(a, b *layout) *mapper {
@@ -34,6 +41,10 @@ func newMapper(a, b *layout) *mapper {
 		if t := b.secByName(s.Name); t != nil && t.MemSize > 0 {
 			m.secDelta[s.Name] = int64(t.Addr - s.Addr)
 		}
+	}
+	m.deltaAt, m.hasDeltaAt = make([]int64, len(a.secs)), make([]bool, len(a.secs))
+	for i, s := range a.secs {
+		m.deltaAt[i], m.hasDeltaAt[i] = m.secDelta[s.Name]
 	}
 	return m
 }
@@ -73,7 +84,8 @@ func (m *mapper) build() {
 		if s := m.a.secAt(vs[i].ra); s != nil {
 			sec = s.Name
 		}
-		m.anchors = append(m.anchors, anchor{ra: vs[i].ra, rb: best, support: bestN, sec: sec})
+		d, ok := m.secDelta[sec]
+		m.anchors = append(m.anchors, anchor{ra: vs[i].ra, rb: best, support: bestN, sec: sec, delta: d, hasDelta: ok})
 		i = j
 	}
 }
@@ -116,13 +128,21 @@ func (m *mapper) resolve(ra, rb uint64, soft bool) (same, decided bool) {
 		return true, true
 	}
 	ka, oa := kindOf(m.a, ra)
-	kb, _ := kindOf(m.b, rb)
+	return m.resolveKind(ka, oa, ra, rb)
+}
+
+// resolveKind is resolve (not soft) once the first address's kind is
+// known.
+func (m *mapper) resolveKind(ka refKind, oa *obj, ra, rb uint64) (same, decided bool) {
 	switch {
 	case ka == paired:
 		p := &m.b.objs[oa.peer]
 		off := ra - oa.addr
 		return off <= uint64(p.size) && p.addr+off == rb, true
-	case ka == orphan || kb != unnamed:
+	case ka == orphan:
+		return false, true
+	}
+	if kb, _ := kindOf(m.b, rb); kb != unnamed {
 		return false, true
 	}
 	return false, false
@@ -133,7 +153,25 @@ func (m *mapper) resolve(ra, rb uint64, soft bool) (same, decided bool) {
 // votes agree, the shift must be that of the nearest other referenced
 // address in the same section or of the section itself.
 func (m *mapper) consistent(ra, rb uint64) bool {
-	i := sort.Search(len(m.anchors), func(i int) bool { return m.anchors[i].ra >= ra })
+	return m.consistentAt(m.anchorAt(ra), ra, rb)
+}
+
+// anchorAt returns the index of the first anchor at or above ra.
+func (m *mapper) anchorAt(ra uint64) int {
+	lo, hi := 0, len(m.anchors)
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		if m.anchors[h].ra >= ra {
+			hi = h
+		} else {
+			lo = h + 1
+		}
+	}
+	return lo
+}
+
+// consistentAt is consistent, given anchorAt(ra).
+func (m *mapper) consistentAt(i int, ra, rb uint64) bool {
 	if i == len(m.anchors) || m.anchors[i].ra != ra {
 		return ra == rb
 	}
@@ -152,7 +190,7 @@ func (m *mapper) reliable(i int) bool {
 		return true
 	}
 	d := int64(an.rb - an.ra)
-	if sd, ok := m.secDelta[an.sec]; ok && sd == d {
+	if an.hasDelta && an.delta == d {
 		return true
 	}
 	for _, j := range []int{i - 1, i + 1} {
@@ -168,11 +206,12 @@ func (m *mapper) reliable(i int) bool {
 // section's own shift, appended to dst[:0].
 func (m *mapper) shiftsNear(ra uint64, dst []uint64) []uint64 {
 	out := dst[:0]
-	s := m.a.secAt(ra)
-	if s == nil {
+	si := m.a.secIndex(ra)
+	if si < 0 {
 		return out
 	}
-	i := sort.Search(len(m.anchors), func(i int) bool { return m.anchors[i].ra > ra })
+	s := &m.a.secs[si]
+	i := m.anchorAbove(ra)
 	for j := i - 1; j >= 0 && m.anchors[j].sec == s.Name; j-- {
 		if m.reliable(j) {
 			out = append(out, m.anchors[j].rb-m.anchors[j].ra)
@@ -185,10 +224,25 @@ func (m *mapper) shiftsNear(ra uint64, dst []uint64) []uint64 {
 			break
 		}
 	}
-	if d, ok := m.secDelta[s.Name]; ok {
-		out = append(out, uint64(d))
+	if m.hasDeltaAt[si] {
+		out = append(out, uint64(m.deltaAt[si]))
 	}
 	return out
+}
+
+// anchorAbove returns the index of the first anchor above ra (as
+// sort.Search would, without its closure).
+func (m *mapper) anchorAbove(ra uint64) int {
+	lo, hi := 0, len(m.anchors)
+	for lo < hi {
+		h := int(uint(lo+hi) >> 1)
+		if m.anchors[h].ra > ra {
+			hi = h
+		} else {
+			lo = h + 1
+		}
+	}
+	return lo
 }
 
 // sameContent reports whether the first side's bytes at ra and the
@@ -208,7 +262,7 @@ func (m *mapper) sameContent(ra, rb uint64, ptr int) bool {
 		n = min(n, end-ra)
 	}
 	// A block ends where the next one something refers to starts.
-	if i := sort.Search(len(m.anchors), func(i int) bool { return m.anchors[i].ra > ra }); i < len(m.anchors) {
+	if i := m.anchorAbove(ra); i < len(m.anchors) {
 		n = min(n, m.anchors[i].ra-ra)
 	}
 	sa, sb := m.a.secAt(ra), m.b.secAt(rb)
