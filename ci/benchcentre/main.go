@@ -59,6 +59,7 @@ var (
 	writerSets = flag.String("writers", "8,256", "concurrent writers, comma-separated")
 	entrySize  = flag.Int("entry-size", 1100, "tessera's leaf size (hammer -leaf_min_size); reprove's envelopes are made about as large")
 	pool       = flag.Int("envelopes", 120000, "signed envelopes made up front for reprove's loader")
+	peer       = flag.Bool("peer", true, "run tessera too (false: reprove alone, for profiling and quick runs)")
 )
 
 // result is one side's figures at one writer count.
@@ -72,7 +73,7 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("bench-centre: ")
-	if *posixBin == "" || *hammerBin == "" {
+	if *peer && (*posixBin == "" || *hammerBin == "") {
 		log.Fatal("-posix and -hammer are required (ci/bench-centre.sh builds them)")
 	}
 	var writers []int
@@ -102,6 +103,14 @@ func main() {
 
 	status := 0
 	for _, w := range writers {
+		if !*peer {
+			r, err := runReprove(work, w, party, envs)
+			if err != nil {
+				log.Fatalf("reprove, %d writers: %v", w, err)
+			}
+			fmt.Printf("appends at %3d writers: reprove %6.0f/s (%.3f ms CPU an entry)\n", w, r.rate, r.cpuPerEnt)
+			continue
+		}
 		t, err := runTessera(work, w)
 		if err != nil {
 			log.Fatalf("tessera, %d writers: %v", w, err)
