@@ -30,7 +30,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // MaxDepth bounds nesting so hostile input cannot exhaust the stack.
@@ -49,13 +51,14 @@ func Unmarshal(data []byte, v any) error {
 	if err := walk(data, reflect.TypeOf(v)); err != nil {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	return nil
+	return jsonv2.Unmarshal(data, v, decodeOptions)
 }
+
+// decodeOptions decode as encoding/json does with unknown fields refused
+// (the walk has refused everything else this package refuses): the json/v2
+// prototype's v1 semantics, which read the value in one pass where
+// encoding/json scans it whole before decoding.
+var decodeOptions = jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsonv2.RejectUnknownMembers(true))
 
 // walker reads one JSON value's tokens. path holds the keys and indexes
 // down to the value being read, for messages (built only for an error).
