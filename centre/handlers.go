@@ -163,11 +163,16 @@ func (c *Centre) checkDocs(ctx context.Context, docs []attest.Document) ([]*item
 		it, err := item.Check(ctx, d.Envelope, known)
 		var ie *item.Error
 		if errors.As(err, &ie) && ie.Code == item.CodeUnknownKey {
-			// A key registered a moment ago: reload and try once more.
-			if known, err = c.keys.get(ctx, true); err != nil {
-				return nil, err
+			// A key registered a moment ago: reload, and try once more if
+			// the keys changed.
+			reloaded, changed, lerr := c.keys.load(ctx, true)
+			if lerr != nil {
+				return nil, lerr
 			}
-			it, err = item.Check(ctx, d.Envelope, known)
+			if changed {
+				known = reloaded
+				it, err = item.Check(ctx, d.Envelope, known)
+			}
 		}
 		if err != nil {
 			return nil, &docError{doc: d.Source, err: err}
