@@ -4,7 +4,8 @@ package main
 
 // A CPU profile of one window of a benchmark run, for builds with
 // -tags benchprofile only (ci/benchcentre's profiling runs): a release
-// binary has no such hook. REPROVE_CPUPROFILE names the file;
+// binary has no such hook. REPROVE_CPUPROFILE names the file (and
+// REPROVE_MEMPROFILE, if set, a heap profile written at the window's end);
 // REPROVE_CPUPROFILE_WINDOW is "START:LENGTH" (Go durations, default
 // "6s:10s"), counted from the process's start, so that the profile is
 // written however the process is later ended.
@@ -47,5 +48,11 @@ func init() {
 		time.Sleep(length)
 		pprof.StopCPUProfile()
 		f.Close()
+		if mpath := os.Getenv("REPROVE_MEMPROFILE"); mpath != "" {
+			if mf, err := os.Create(mpath); err == nil {
+				pprof.Lookup("allocs").WriteTo(mf, 0)
+				mf.Close()
+			}
+		}
 	}()
 }
