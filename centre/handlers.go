@@ -104,7 +104,7 @@ func (c *Centre) failItem(w http.ResponseWriter, doc string, err error) {
 
 // readBody reads a request body up to api.MaxSubmission.
 func (c *Centre) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxSubmission))
+	b, err := readAll(http.MaxBytesReader(w, r.Body, api.MaxSubmission), r.ContentLength)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		c.fail(w, http.StatusRequestEntityTooLarge, string(item.CodeTooLarge), "", fmt.Errorf("the submission is larger than %d bytes", api.MaxSubmission))
@@ -115,6 +115,32 @@ func (c *Centre) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 		return nil, false
 	}
 	return b, true
+}
+
+// readAll is io.ReadAll into one buffer of the declared length (and a byte
+// more, to see the end without growing it), rather than ReadAll's buffer
+// that starts at 512 bytes and is copied as it grows.
+func readAll(r io.Reader, declared int64) ([]byte, error) {
+	if declared <= 0 || declared > api.MaxSubmission {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, declared+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			// Longer than declared (net/http refuses that itself): go on as
+			// ReadAll does.
+			rest, err := io.ReadAll(r)
+			return append(b, rest...), err
+		}
+	}
 }
 
 // DecodeSubmission splits a POST /v1/attestations body (one DSSE
