@@ -101,7 +101,7 @@ func TestPlainEnvelopeLeaf(t *testing.T) {
 			Signatures  []wsig `json:"signatures"`
 		}{Payload: payload, PayloadType: tt.pt}
 		for _, s := range tt.sigs {
-			w.Signatures = append(w.Signatures, wsig{s.KeyID, s.Sig})
+			w.Signatures = append(w.Signatures, wsig(s))
 		}
 		b, err := json.Marshal(w)
 		if err != nil {
