@@ -16,6 +16,10 @@
 //
 // Targets (issue 16): reprove ahead at 8 writers, and at least 0.5× tessera
 // at 256; it exits non-zero when one is missed.
+//
+// To see where reprove's CPU goes under this load: build it with
+// `-tags benchprofile` and run with -peer=false and REPROVE_CPUPROFILE set
+// (cmd/reprove/benchprofile.go), which the server inherits.
 package main
 
 import (
