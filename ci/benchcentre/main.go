@@ -92,12 +92,17 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(work)
+	// os.Exit and log.Fatal skip deferred calls: every way out removes the
+	// work directory first (each run's logs are hundreds of megabytes).
+	fatalf := func(format string, a ...any) {
+		os.RemoveAll(work)
+		log.Fatalf(format, a...)
+	}
 
 	log.Printf("signing %d review envelopes for reprove's loader", *pool)
 	party, envs, err := makeEnvelopes(*pool, *entrySize)
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	sum := 0
 	for _, e := range envs[:1000] {
@@ -110,18 +115,18 @@ func main() {
 		if !*peer {
 			r, err := runReprove(work, w, party, envs)
 			if err != nil {
-				log.Fatalf("reprove, %d writers: %v", w, err)
+				fatalf("reprove, %d writers: %v", w, err)
 			}
 			fmt.Printf("appends at %3d writers: reprove %6.0f/s (%.3f ms CPU an entry)\n", w, r.rate, r.cpuPerEnt)
 			continue
 		}
 		t, err := runTessera(work, w)
 		if err != nil {
-			log.Fatalf("tessera, %d writers: %v", w, err)
+			fatalf("tessera, %d writers: %v", w, err)
 		}
 		r, err := runReprove(work, w, party, envs)
 		if err != nil {
-			log.Fatalf("reprove, %d writers: %v", w, err)
+			fatalf("reprove, %d writers: %v", w, err)
 		}
 		ratio := r.rate / t.rate
 		verdict := "ok"
@@ -134,6 +139,7 @@ func main() {
 		fmt.Printf("appends at %3d writers: reprove %6.0f/s (%.3f ms CPU an entry), tessera (peer) %6.0f/s (%.3f ms CPU an entry): %.2fx: %s\n",
 			w, r.rate, r.cpuPerEnt, t.rate, t.cpuPerEnt, ratio, verdict)
 	}
+	os.RemoveAll(work)
 	os.Exit(status)
 }
 
