@@ -35,7 +35,7 @@ var verifierModules = map[string]string{
 	"github.com/cyberphone/json-canonicalization": "RFC 8785 JSON, the log's leaf form",
 	"go.yaml.in/yaml/v3":                          "the trust policy is YAML",
 	"github.com/transparency-dev/formats":         "witnesses' C2SP cosignature/v1 signatures on checkpoints (its note package only)",
-	"github.com/go-json-experiment/json":          "strict JSON reads tokens with jsontext (json/v2's prototype, no dependencies): duplicate and case-variant keys and field names in one pass, a third of encoding/json's Token walk",
+	"github.com/go-json-experiment/json":          "strict JSON (json/v2's prototype, no dependencies): jsontext reads the tokens that judge duplicate and case-variant keys and field names, and its v1 semantics decode in one pass what encoding/json scans twice",
 	"github.com/digitorus/timestamp":              "RFC 3161 signed timestamps of keyless bundles (attest/keyless), on the standard library",
 	"github.com/digitorus/pkcs7":                  "the CMS signature of an RFC 3161 timestamp, on the standard library",
 }

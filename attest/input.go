@@ -342,8 +342,9 @@ func SplitDocuments(name string, b []byte) []Document {
 	}
 	// One JSON value (possibly pretty-printed) or JSON Lines? (The strict
 	// checks are parseDocument's, once; json.Valid only tells the shapes
-	// apart, without a second strict pass.)
-	if json.Valid(trimmed) {
+	// apart, without a second strict pass. One line is one document either
+	// way, so it is not asked.)
+	if bytes.IndexByte(trimmed, '\n') < 0 || json.Valid(trimmed) {
 		return parseDocument(name, trimmed)
 	}
 	lines := bytes.Split(trimmed, []byte("\n"))

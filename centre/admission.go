@@ -157,33 +157,41 @@ type keyRing struct {
 }
 
 func (r *keyRing) get(ctx context.Context, force bool) ([]item.Key, error) {
+	ks, _, err := r.load(ctx, force)
+	return ks, err
+}
+
+// load is get, also saying whether the keys changed: a submission that
+// names no known key is checked again only against keys that did (a
+// hostile one must not cost two passes over the same keys).
+func (r *keyRing) load(ctx context.Context, force bool) ([]item.Key, bool, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.loaded && !force && time.Since(r.checked) < time.Second {
-		return r.ordered(), nil
+		return r.ordered(), false, nil
 	}
 	v, err := r.st.KeysVersion(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	r.checked = time.Now()
 	if r.loaded && v == r.version {
-		return r.ordered(), nil
+		return r.ordered(), false, nil
 	}
 	recs, err := r.st.Keys(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var ks []item.Key
 	for _, k := range recs {
 		ver, err := keys.ParseVerifier(k.PEM, "registered key "+k.Name)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		ks = append(ks, item.Key{Name: k.Name, Role: k.Role, Verifier: ver, Revoked: k.Revoked})
 	}
 	r.keys, r.version, r.loaded = ks, v, true
-	return r.ordered(), nil
+	return r.ordered(), true, nil
 }
 
 // ordered is the keys with the one that signed last first.

@@ -389,3 +389,24 @@ func signStatement(t *testing.T, p *fixture.Party, st string) []byte {
 	}
 	return env
 }
+
+// A submission by no registered key reloads the keys, and is checked again
+// only when they changed: a stream of them costs one pass over the keys
+// each, not two.
+func TestKeyRingReload(t *testing.T) {
+	ctx := context.Background()
+	tc := newCentre(t, "sqlite")
+	if _, _, err := tc.c.keys.load(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, changed, err := tc.c.keys.load(ctx, true); err != nil || changed {
+		t.Errorf("reloading unchanged keys: changed %v, %v", changed, err)
+	}
+	if _, err := AddKey(ctx, tc.c.st, "stranger", item.Reviewer, stranger.PEM, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ks, changed, err := tc.c.keys.load(ctx, true)
+	if err != nil || !changed || len(ks) != 5 {
+		t.Errorf("after adding a key: %d keys, changed %v, %v", len(ks), changed, err)
+	}
+}

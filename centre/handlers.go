@@ -104,7 +104,7 @@ func (c *Centre) failItem(w http.ResponseWriter, doc string, err error) {
 
 // readBody reads a request body up to api.MaxSubmission.
 func (c *Centre) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, api.MaxSubmission))
+	b, err := readAll(http.MaxBytesReader(w, r.Body, api.MaxSubmission), r.ContentLength)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		c.fail(w, http.StatusRequestEntityTooLarge, string(item.CodeTooLarge), "", fmt.Errorf("the submission is larger than %d bytes", api.MaxSubmission))
@@ -115,6 +115,32 @@ func (c *Centre) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool)
 		return nil, false
 	}
 	return b, true
+}
+
+// readAll is io.ReadAll into one buffer of the declared length (and a byte
+// more, to see the end without growing it), rather than ReadAll's buffer
+// that starts at 512 bytes and is copied as it grows.
+func readAll(r io.Reader, declared int64) ([]byte, error) {
+	if declared <= 0 || declared > api.MaxSubmission {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, declared+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			// Longer than declared (net/http refuses that itself): go on as
+			// ReadAll does.
+			rest, err := io.ReadAll(r)
+			return append(b, rest...), err
+		}
+	}
 }
 
 // DecodeSubmission splits a POST /v1/attestations body (one DSSE
@@ -163,11 +189,16 @@ func (c *Centre) checkDocs(ctx context.Context, docs []attest.Document) ([]*item
 		it, err := item.Check(ctx, d.Envelope, known)
 		var ie *item.Error
 		if errors.As(err, &ie) && ie.Code == item.CodeUnknownKey {
-			// A key registered a moment ago: reload and try once more.
-			if known, err = c.keys.get(ctx, true); err != nil {
-				return nil, err
+			// A key registered a moment ago: reload, and try once more if
+			// the keys changed.
+			reloaded, changed, lerr := c.keys.load(ctx, true)
+			if lerr != nil {
+				return nil, lerr
 			}
-			it, err = item.Check(ctx, d.Envelope, known)
+			if changed {
+				known = reloaded
+				it, err = item.Check(ctx, d.Envelope, known)
+			}
 		}
 		if err != nil {
 			return nil, &docError{doc: d.Source, err: err}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cyberphone/json-canonicalization/go/src/webpki.org/jsoncanonicalizer"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -68,6 +69,55 @@ func leafN(t testing.TB, i int) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// The leaf written directly is the one encoding/json and RFC 8785 make.
+func TestPlainEnvelopeLeaf(t *testing.T) {
+	for _, tt := range []struct {
+		pt    string
+		sigs  []Signature
+		plain bool
+	}{
+		{"application/vnd.in-toto+json", []Signature{{KeyID: "", Sig: []byte("s")}}, true},
+		{"application/vnd.in-toto+json", []Signature{{KeyID: "sha256:abc", Sig: []byte{0xff, 0}}, {KeyID: "k2", Sig: []byte("t")}}, true},
+		{`type "quoted"`, []Signature{{Sig: []byte("s")}}, false},
+		{"t", []Signature{{KeyID: `back\slash`, Sig: []byte("s")}}, false},
+		{"t", []Signature{{KeyID: "a&b", Sig: []byte("s")}}, false},
+		{"t\x7f", []Signature{{Sig: []byte("s")}}, false},
+	} {
+		payload := []byte(`{"_type":"x","n":"<&>"}`)
+		got, ok := plainEnvelopeLeaf(tt.pt, payload, tt.sigs)
+		if ok != tt.plain {
+			t.Errorf("%q %q: written directly: %v, want %v", tt.pt, tt.sigs, ok, tt.plain)
+		}
+		// The general path, as EnvelopeLeaf took it for every envelope.
+		type wsig struct {
+			KeyID string `json:"keyid"`
+			Sig   []byte `json:"sig"`
+		}
+		w := struct {
+			Payload     []byte `json:"payload"`
+			PayloadType string `json:"payloadType"`
+			Signatures  []wsig `json:"signatures"`
+		}{Payload: payload, PayloadType: tt.pt}
+		for _, s := range tt.sigs {
+			w.Signatures = append(w.Signatures, wsig(s))
+		}
+		b, err := json.Marshal(w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := jsoncanonicalizer.Transform(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok && string(got) != string(want) {
+			t.Errorf("written directly:\n%s\nwant\n%s", got, want)
+		}
+		if all, err := EnvelopeLeaf(tt.pt, payload, tt.sigs); err != nil || string(all) != string(want) {
+			t.Errorf("EnvelopeLeaf:\n%s (%v)\nwant\n%s", all, err, want)
+		}
+	}
 }
 
 func TestEnvelopeLeafCanonical(t *testing.T) {

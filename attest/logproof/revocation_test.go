@@ -1,10 +1,12 @@
 package logproof
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cyberphone/json-canonicalization/go/src/webpki.org/jsoncanonicalizer"
 	"github.com/google/go-cmp/cmp"
@@ -215,6 +217,22 @@ func FuzzEnvelopeLeaf(f *testing.F) {
 		}
 		if string(want) != string(leaf) {
 			t.Fatalf("leaf\n%q\nis not canonical:\n%q", leaf, want)
+		}
+		// And it says what it was given.
+		var got struct {
+			Payload     []byte `json:"payload"`
+			PayloadType string `json:"payloadType"`
+			Signatures  []struct {
+				KeyID string `json:"keyid"`
+				Sig   []byte `json:"sig"`
+			} `json:"signatures"`
+		}
+		if err := json.Unmarshal(leaf, &got); err != nil {
+			t.Fatalf("the leaf %q does not decode: %v", leaf, err)
+		}
+		if utf8.ValidString(pt) && utf8.ValidString(keyID) && (got.PayloadType != pt || !bytes.Equal(got.Payload, payload) ||
+			len(got.Signatures) != 1 || got.Signatures[0].KeyID != keyID || !bytes.Equal(got.Signatures[0].Sig, sig)) {
+			t.Fatalf("the leaf %q says other than it was given", leaf)
 		}
 	})
 }

@@ -72,6 +72,7 @@ func OpenSQLite(ctx context.Context, dir string) (Store, error) {
 		lockTree: `SELECT size FROM tree WHERE id = 1`,
 		rebind:   func(q string) string { return q },
 		maxArgs:  30000,
+		reuse:    true,
 	}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()

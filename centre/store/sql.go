@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -26,7 +28,20 @@ type dialect struct {
 	rebind func(string) string
 	// maxArgs bounds the arguments of one statement.
 	maxArgs int
+	// reuse keeps an append's INSERT statements prepared, at most
+	// insertChunk rows each, for the next appends (SQLite's driver
+	// prepares every statement anew, and parsing a multi-row INSERT was a
+	// tenth of what an append cost the one writer; pgx keeps its own).
+	reuse bool
 }
+
+// insertChunk is the rows of one reused INSERT: an append of n rows runs
+// the statement of insertChunk rows n/insertChunk times and the one of the
+// rest once, so a table has at most insertChunk statements kept.
+const insertChunk = 64
+
+// maxPrepared bounds the statements a store keeps prepared.
+const maxPrepared = 1024
 
 // sqlStore implements Store on database/sql.
 type sqlStore struct {
@@ -34,10 +49,45 @@ type sqlStore struct {
 	d  dialect
 	// file is the SQLite database file as opened (nil for PostgreSQL).
 	file *fileIdentity
+	// stmts are the statements kept prepared (dialect.reuse), by query.
+	stmts   sync.Map
+	nstmts  atomic.Int32
+	closing sync.Once
 }
 
 func (s *sqlStore) Dialect() string { return s.d.name }
-func (s *sqlStore) Close() error    { return s.db.Close() }
+
+func (s *sqlStore) Close() error {
+	s.closing.Do(func() {
+		s.stmts.Range(func(_, st any) bool {
+			st.(*sql.Stmt).Close()
+			return true
+		})
+	})
+	return s.db.Close()
+}
+
+// prepared is query's kept statement, prepared at its first use; nil when
+// the store keeps maxPrepared already or preparing failed (the caller then
+// runs the query as it is, and meets the error there).
+func (s *sqlStore) prepared(ctx context.Context, query string) *sql.Stmt {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sql.Stmt)
+	}
+	if s.nstmts.Load() >= maxPrepared {
+		return nil
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	if old, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return old.(*sql.Stmt)
+	}
+	s.nstmts.Add(1)
+	return st
+}
 
 func (s *sqlStore) q(query string) string { return s.d.rebind(query) }
 
@@ -123,6 +173,9 @@ func (t *appendTx) insert(prefix string, rows [][]any) error {
 	}
 	width := len(rows[0])
 	per := max(1, t.s.d.maxArgs/width)
+	if t.s.d.reuse {
+		per = min(per, insertChunk)
+	}
 	one := "(" + placeholders(width) + ")"
 	for len(rows) > 0 {
 		n := min(per, len(rows))
@@ -136,12 +189,26 @@ func (t *appendTx) insert(prefix string, rows [][]any) error {
 			b.WriteString(one)
 			args = append(args, r...)
 		}
-		if _, err := t.tx.ExecContext(t.ctx, t.s.q(b.String()), args...); err != nil {
+		if err := t.exec(b.String(), args); err != nil {
 			return err
 		}
 		rows = rows[n:]
 	}
 	return nil
+}
+
+// exec runs query in the append's transaction, through its kept statement
+// when the dialect reuses them.
+func (t *appendTx) exec(query string, args []any) error {
+	query = t.s.q(query)
+	if t.s.d.reuse {
+		if st := t.s.prepared(t.ctx, query); st != nil {
+			_, err := t.tx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
+			return err
+		}
+	}
+	_, err := t.tx.ExecContext(t.ctx, query, args...)
+	return err
 }
 
 func (t *appendTx) Add(entries []NewEntry, first int64, hashes []tlog.Hash) error {

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -10,8 +11,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/opencontainers/go-digest"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/reprove/reprove/attest/logproof"
 	"github.com/reprove/reprove/centre/centretest/fixture"
 	"github.com/reprove/reprove/centre/item"
 	"github.com/reprove/reprove/centre/store"
@@ -280,6 +283,85 @@ func TestAppendConflictKeepsNothing(t *testing.T) {
 			want := map[tlog.Hash]int64{items[0].LeafHash: 0, items[1].LeafHash: 1, items[len(items)-1].LeafHash: int64(len(items) - 1)}
 			if diff := cmp.Diff(want, got); err != nil || diff != "" {
 				t.Errorf("after the next append (-want +got):\n%s%v", diff, err)
+			}
+		})
+	}
+}
+
+// Appends of more rows than one INSERT takes (SQLite's are cut into
+// statements of 64 rows, kept prepared) keep every row, and a conflict in a
+// later statement keeps none.
+func TestAppendManyRows(t *testing.T) {
+	ctx := context.Background()
+	base, err := fixture.Review(ctx, alice, "many", "1.0", "rows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	it0, err := item.CheckEnvelope(ctx, base, known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []*item.Item
+	for i := range 300 {
+		it := *it0
+		it.Leaf = fmt.Appendf(append([]byte(nil), it0.Leaf...), " %d", i)
+		it.LeafHash = logproof.LeafHash(it.Leaf)
+		it.PayloadDigest = digest.FromString(fmt.Sprintf("payload %d", i))
+		it.Subjects = []item.Subject{{Name: "x", Digest: digest.FromString(fmt.Sprintf("subject %d", i))}}
+		items = append(items, &it)
+	}
+	for name, b := range backends(t) {
+		t.Run(name, func(t *testing.T) {
+			s, err := b.open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			appendItems(t, s, items[:150])
+			// The 101st row (in the second statement of 64) is a leaf the
+			// log holds.
+			err = s.Append(ctx, func(tx store.AppendTx) error {
+				n := tx.Size()
+				var entries []store.NewEntry
+				for i, it := range items[150:250] {
+					entries = append(entries, store.NewEntry{Index: n + int64(i), Item: it, LoggedAt: time.Unix(1700000000, 0)})
+				}
+				entries = append(entries, store.NewEntry{Index: n + 100, Item: items[3], LoggedAt: time.Unix(1700000000, 0)})
+				first := tlog.StoredHashCount(n)
+				return tx.Add(entries, first, make([]tlog.Hash, tlog.StoredHashCount(n+101)-first))
+			})
+			if err == nil {
+				t.Fatal("a leaf the log holds was added again")
+			}
+			if got, err := s.FindLeaves(ctx, []tlog.Hash{items[150].LeafHash, items[249].LeafHash}); err != nil || len(got) != 0 {
+				t.Errorf("the failed append left %v (%v)", got, err)
+			}
+			appendItems(t, s, items[150:217])
+			appendItems(t, s, items[217:])
+			var hashes []tlog.Hash
+			want := map[tlog.Hash]int64{}
+			for i, it := range items {
+				hashes = append(hashes, it.LeafHash)
+				want[it.LeafHash] = int64(i)
+			}
+			got, err := s.FindLeaves(ctx, hashes)
+			if diff := cmp.Diff(want, got); err != nil || diff != "" {
+				t.Errorf("(-want +got):\n%s%v", diff, err)
+			}
+			leaves, err := s.Leaves(ctx, 0, int64(len(items)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, l := range leaves {
+				if !bytes.Equal(l, items[i].Leaf) {
+					t.Fatalf("leaf %d: %q, want %q", i, l, items[i].Leaf)
+				}
+			}
+			for _, i := range []int{0, 63, 64, 149, 150, 216, 217, 299} {
+				es, err := s.Lookup(ctx, items[i].Subjects[0].Digest, int64(len(items)), false)
+				if err != nil || len(es) != 1 || es[0].Index != int64(i) {
+					t.Errorf("lookup of entry %d's subject: %v, %v", i, es, err)
+				}
 			}
 		})
 	}

@@ -16,6 +16,10 @@
 //
 // Targets (issue 16): reprove ahead at 8 writers, and at least 0.5× tessera
 // at 256; it exits non-zero when one is missed.
+//
+// To see where reprove's CPU goes under this load: build it with
+// `-tags benchprofile` and run with -peer=false and REPROVE_CPUPROFILE set
+// (cmd/reprove/benchprofile.go), which the server inherits.
 package main
 
 import (
@@ -59,6 +63,7 @@ var (
 	writerSets = flag.String("writers", "8,256", "concurrent writers, comma-separated")
 	entrySize  = flag.Int("entry-size", 1100, "tessera's leaf size (hammer -leaf_min_size); reprove's envelopes are made about as large")
 	pool       = flag.Int("envelopes", 120000, "signed envelopes made up front for reprove's loader")
+	peer       = flag.Bool("peer", true, "run tessera too (false: reprove alone, for profiling and quick runs)")
 )
 
 // result is one side's figures at one writer count.
@@ -72,14 +77,7 @@ func main() {
 	flag.Parse()
 	log.SetFlags(0)
 	log.SetPrefix("bench-centre: ")
-	os.Exit(run())
-}
-
-// run measures both sides and gives the exit status. It is apart from main
-// so that its deferred clean-up runs: os.Exit and log.Fatal skip defers, and
-// every run here leaves hundreds of MiB of log under the temporary directory.
-func run() int {
-	if *posixBin == "" || *hammerBin == "" {
+	if *peer && (*posixBin == "" || *hammerBin == "") {
 		log.Fatal("-posix and -hammer are required (ci/bench-centre.sh builds them)")
 	}
 	var writers []int
@@ -94,13 +92,17 @@ func run() int {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(work)
+	// os.Exit and log.Fatal skip deferred calls: every way out removes the
+	// work directory first (each run's logs are hundreds of megabytes).
+	fatalf := func(format string, a ...any) {
+		os.RemoveAll(work)
+		log.Fatalf(format, a...)
+	}
 
 	log.Printf("signing %d review envelopes for reprove's loader", *pool)
 	party, envs, err := makeEnvelopes(*pool, *entrySize)
 	if err != nil {
-		log.Print(err)
-		return 1
+		fatalf("%v", err)
 	}
 	sum := 0
 	for _, e := range envs[:1000] {
@@ -110,15 +112,21 @@ func run() int {
 
 	status := 0
 	for _, w := range writers {
+		if !*peer {
+			r, err := runReprove(work, w, party, envs)
+			if err != nil {
+				fatalf("reprove, %d writers: %v", w, err)
+			}
+			fmt.Printf("appends at %3d writers: reprove %6.0f/s (%.3f ms CPU an entry)\n", w, r.rate, r.cpuPerEnt)
+			continue
+		}
 		t, err := runTessera(work, w)
 		if err != nil {
-			log.Printf("tessera, %d writers: %v", w, err)
-			return 1
+			fatalf("tessera, %d writers: %v", w, err)
 		}
 		r, err := runReprove(work, w, party, envs)
 		if err != nil {
-			log.Printf("reprove, %d writers: %v", w, err)
-			return 1
+			fatalf("reprove, %d writers: %v", w, err)
 		}
 		ratio := r.rate / t.rate
 		verdict := "ok"
@@ -131,7 +139,8 @@ func run() int {
 		fmt.Printf("appends at %3d writers: reprove %6.0f/s (%.3f ms CPU an entry), tessera (peer) %6.0f/s (%.3f ms CPU an entry): %.2fx: %s\n",
 			w, r.rate, r.cpuPerEnt, t.rate, t.cpuPerEnt, ratio, verdict)
 	}
-	return status
+	os.RemoveAll(work)
+	os.Exit(status)
 }
 
 // makeEnvelopes signs n reviews of distinct sources (one key may log at
@@ -315,7 +324,6 @@ func runTessera(work string, writers int) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	defer os.RemoveAll(dir)
 	skey, vkey, err := note.GenerateKey(rand.Reader, "bench.test/tessera")
 	if err != nil {
 		return result{}, err
@@ -369,7 +377,6 @@ func runReprove(work string, writers int, p *fixture.Party, envs [][]byte) (resu
 	if err != nil {
 		return result{}, err
 	}
-	defer os.RemoveAll(dir)
 	pub := filepath.Join(dir, "bench.pub")
 	if err := os.WriteFile(pub, p.PEM, 0o644); err != nil {
 		return result{}, err
