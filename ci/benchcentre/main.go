@@ -324,6 +324,7 @@ func runTessera(work string, writers int) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
+	defer os.RemoveAll(dir) // after the server stops (deferred later, so run first)
 	skey, vkey, err := note.GenerateKey(rand.Reader, "bench.test/tessera")
 	if err != nil {
 		return result{}, err
@@ -377,6 +378,7 @@ func runReprove(work string, writers int, p *fixture.Party, envs [][]byte) (resu
 	if err != nil {
 		return result{}, err
 	}
+	defer os.RemoveAll(dir) // after the server stops (deferred later, so run first)
 	pub := filepath.Join(dir, "bench.pub")
 	if err := os.WriteFile(pub, p.PEM, 0o644); err != nil {
 		return result{}, err
