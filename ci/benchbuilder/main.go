@@ -31,6 +31,8 @@ import (
 
 	"github.com/reprove/reprove/internal/cachedir"
 	"github.com/reprove/reprove/recipes"
+
+	"github.com/reprove/reprove/ci/internal/benchwork"
 )
 
 const (
@@ -47,19 +49,15 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("bench-builder: ")
 
-	var err error
-	work, err = os.MkdirTemp("", "bench-builder-")
-	if err != nil {
-		fatal(err)
-	}
-	defer os.RemoveAll(work)
+	work := benchwork.TempDir("bench-builder-")
+	defer benchwork.Cleanup()
 
 	log.Print("warming caches (image, toolchain, source)")
 	rebuild := func(out string) {
 		cmd := exec.Command(*reprove, "rebuild", recipe, "-o", out, "--json")
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
-			fatalf("reprove rebuild: %v", err)
+			benchwork.Fatalf("reprove rebuild: %v", err)
 		}
 	}
 	rebuild(filepath.Join(work, "warm"))
@@ -69,12 +67,12 @@ func main() {
 	// tree), the recipe's flags and environment.
 	cache, err := cachedir.Dir(os.Getenv)
 	if err != nil {
-		fatal(err)
+		benchwork.Fatal(err)
 	}
 	zip := filepath.Join(cache, "gomodcache", "cache", "download", modPath, "@v", modVer+".zip")
 	goroot := filepath.Join(work, "go")
 	if err := modzip.Unzip(goroot, module.Version{Path: modPath, Version: modVer}, zip); err != nil {
-		fatal(err)
+		benchwork.Fatal(err)
 	}
 	filepath.WalkDir(goroot, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -94,7 +92,7 @@ func main() {
 			"GOENV=off", "GOFLAGS=", "GOPROXY=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOAMD64=v1", "TZ=UTC", "LC_ALL=C"}
 		cmd.Stderr = os.Stderr
 		if err := cmd.Run(); err != nil {
-			fatalf("native go build: %v", err)
+			benchwork.Fatalf("native go build: %v", err)
 		}
 	}
 
@@ -113,14 +111,14 @@ func main() {
 		}
 		log.Printf("run %d: native %.2f s, reprove %.2f s", i, tn[len(tn)-1], tr[len(tr)-1])
 		if a, b := sum(nativeOut), sum(filepath.Join(out, "outputs", "gofmt")); a != b {
-			fatalf("the native build (%s) and the rebuild (%s) differ", a, b)
+			benchwork.Fatalf("the native build (%s) and the rebuild (%s) differ", a, b)
 		}
 	}
 	mn, mr := median(tn), median(tr)
 	ratio := mr / mn
 	log.Printf("median native go build %.2f s, reprove rebuild %.2f s: ratio %.3f (target <= %.2f); both gave gofmt %s", mn, mr, ratio, *max, sum(nativeOut)[:16])
 	if ratio > *max {
-		fatalf("ratio %.3f above target %.2f", ratio, *max)
+		benchwork.Fatalf("ratio %.3f above target %.2f", ratio, *max)
 	}
 }
 
@@ -137,28 +135,10 @@ func median(v []float64) float64 {
 func sum(p string) string {
 	f, err := os.Open(p)
 	if err != nil {
-		fatal(err)
+		benchwork.Fatal(err)
 	}
 	defer f.Close()
 	h := sha256.New()
 	io.Copy(h, f)
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-// work is the run's temporary directory. fatal and fatalf remove it before
-// they exit, as the deferred removal in main does not run then.
-var work string
-
-func fatal(v ...any) {
-	if work != "" {
-		os.RemoveAll(work)
-	}
-	log.Fatal(v...)
-}
-
-func fatalf(format string, v ...any) {
-	if work != "" {
-		os.RemoveAll(work)
-	}
-	log.Fatalf(format, v...)
 }

@@ -52,6 +52,8 @@ import (
 	"github.com/reprove/reprove/attest/logproof"
 	"github.com/reprove/reprove/centre/api"
 	"github.com/reprove/reprove/centre/centretest/fixture"
+
+	"github.com/reprove/reprove/ci/internal/benchwork"
 )
 
 var (
@@ -88,21 +90,12 @@ func main() {
 		}
 		writers = append(writers, n)
 	}
-	work, err := os.MkdirTemp("", "bench-centre-")
-	if err != nil {
-		log.Fatal(err)
-	}
-	// os.Exit and log.Fatal skip deferred calls: every way out removes the
-	// work directory first (each run's logs are hundreds of megabytes).
-	fatalf := func(format string, a ...any) {
-		os.RemoveAll(work)
-		log.Fatalf(format, a...)
-	}
+	work := benchwork.TempDir("bench-centre-")
 
 	log.Printf("signing %d review envelopes for reprove's loader", *pool)
 	party, envs, err := makeEnvelopes(*pool, *entrySize)
 	if err != nil {
-		fatalf("%v", err)
+		benchwork.Fatalf("%v", err)
 	}
 	sum := 0
 	for _, e := range envs[:1000] {
@@ -115,18 +108,18 @@ func main() {
 		if !*peer {
 			r, err := runReprove(work, w, party, envs)
 			if err != nil {
-				fatalf("reprove, %d writers: %v", w, err)
+				benchwork.Fatalf("reprove, %d writers: %v", w, err)
 			}
 			fmt.Printf("appends at %3d writers: reprove %6.0f/s (%.3f ms CPU an entry)\n", w, r.rate, r.cpuPerEnt)
 			continue
 		}
 		t, err := runTessera(work, w)
 		if err != nil {
-			fatalf("tessera, %d writers: %v", w, err)
+			benchwork.Fatalf("tessera, %d writers: %v", w, err)
 		}
 		r, err := runReprove(work, w, party, envs)
 		if err != nil {
-			fatalf("reprove, %d writers: %v", w, err)
+			benchwork.Fatalf("reprove, %d writers: %v", w, err)
 		}
 		ratio := r.rate / t.rate
 		verdict := "ok"
@@ -139,8 +132,7 @@ func main() {
 		fmt.Printf("appends at %3d writers: reprove %6.0f/s (%.3f ms CPU an entry), tessera (peer) %6.0f/s (%.3f ms CPU an entry): %.2fx: %s\n",
 			w, r.rate, r.cpuPerEnt, t.rate, t.cpuPerEnt, ratio, verdict)
 	}
-	os.RemoveAll(work)
-	os.Exit(status)
+	benchwork.Exit(status)
 }
 
 // makeEnvelopes signs n reviews of distinct sources (one key may log at

@@ -35,6 +35,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/reprove/reprove/ci/internal/benchwork"
 )
 
 func main() {
@@ -49,22 +51,19 @@ func main() {
 	if *file == "" {
 		out, err := exec.Command("go", "env", "GOROOT").Output()
 		if err != nil {
-			fatalf("go env GOROOT: %v", err)
+			benchwork.Fatalf("go env GOROOT: %v", err)
 		}
 		*file = filepath.Join(strings.TrimSpace(string(out)), "bin", "gofmt")
 	}
 	bin, err := filepath.Abs(*reprove)
 	if err != nil {
-		fatal(err)
+		benchwork.Fatal(err)
 	}
-	work, err = os.MkdirTemp("", "bench-verify-")
-	if err != nil {
-		fatal(err)
-	}
-	defer os.RemoveAll(work)
+	work := benchwork.TempDir("bench-verify-")
+	defer benchwork.Cleanup()
 	target := filepath.Join(work, "gofmt")
 	if err := copyFile(*file, target); err != nil {
-		fatal(err)
+		benchwork.Fatal(err)
 	}
 	fi, _ := os.Stat(target)
 	makeAttestations(bin, work, target)
@@ -72,7 +71,7 @@ func main() {
 	verify := []string{bin, "verify", target, "--policy", filepath.Join(work, "policy.yaml"), "-a", filepath.Join(work, "att")}
 	sha := []string{"sha256sum", target}
 	if out, err := exec.Command(verify[0], verify[1:]...).CombinedOutput(); err != nil || !bytes.HasPrefix(out, []byte("verified: ")) {
-		fatalf("reprove verify did not verify (%v):\n%s", err, out)
+		benchwork.Fatalf("reprove verify did not verify (%v):\n%s", err, out)
 	}
 	sides := []*side{{name: "sha256sum", argv: sha}, {name: "reprove verify", argv: verify}}
 	if *verifyOnly != "" {
@@ -113,8 +112,7 @@ func main() {
 	}
 	fmt.Printf("reprove verify - sha256sum: %+.1f ms %s (%.2fx): %s\n", ms(extra), judged, float64(a)/float64(b), verdict)
 	if verdict != "ok" {
-		os.RemoveAll(work)
-		os.Exit(1)
+		benchwork.Exit(1)
 	}
 }
 
@@ -130,7 +128,7 @@ func (s *side) run(keep bool) {
 	out, err := cmd.Output()
 	wall := time.Since(start)
 	if err != nil {
-		fatalf("%s: %v\n%s", strings.Join(s.argv, " "), err, out)
+		benchwork.Fatalf("%s: %v\n%s", strings.Join(s.argv, " "), err, out)
 	}
 	if keep {
 		s.wall = append(s.wall, wall)
@@ -147,11 +145,11 @@ func makeAttestations(bin, work, target string) {
 		cmd.Dir = work
 		cmd.Env = append(os.Environ(), "REPROVE_PASSWORD=bench")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			fatalf("reprove %s: %v\n%s", strings.Join(args, " "), err, out)
+			benchwork.Fatalf("reprove %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
 	if err := os.Mkdir(filepath.Join(work, "att"), 0o755); err != nil {
-		fatal(err)
+		benchwork.Fatal(err)
 	}
 	run("key", "generate", "--output-key-prefix", "reviewer")
 	run("key", "generate", "--output-key-prefix", "rebuilder")
@@ -161,14 +159,14 @@ func makeAttestations(bin, work, target string) {
 		"--reviewer-name", "Reviewer", "--verdict", "approved", "-o", "att/review.intoto.json")
 	b, err := os.ReadFile(target)
 	if err != nil {
-		fatal(err)
+		benchwork.Fatal(err)
 	}
 	result := fmt.Sprintf(`{"schemaVersion":1,"recipe":{"name":"gofmt","version":"go1.26.8","uri":"recipes/catalogue/gofmt-go1.26.8.yaml","digest":%q},
 "source":{"uri":%q,"tree":%q},"builderId":"https://rebuild.example.org/reprove","reproveVersion":"bench",
 "commands":[["bash","make.bash"]],"startedOn":"2026-11-10T08:00:00Z","finishedOn":"2026-11-10T08:03:40Z","exitCode":0,
 "outputs":[{"name":"gofmt","digest":"sha256:%s"}]}`, tree, src, tree, hexSum(b))
 	if err := os.WriteFile(filepath.Join(work, "rebuild.json"), []byte(result), 0o644); err != nil {
-		fatal(err)
+		benchwork.Fatal(err)
 	}
 	run("attest", "rebuild", "--key", "rebuilder.key", "--result", "rebuild.json", "-o", "att/rebuild.intoto.json")
 	run("attest", "summary", "--key", "rebuilder.key", "--shipped", target, "--rebuild", "att/rebuild.intoto.json",
@@ -176,7 +174,7 @@ func makeAttestations(bin, work, target string) {
 	policy := "version: 1\nreviewers: {threshold: 1, keys: [{name: Reviewer, key: reviewer.pub}]}\n" +
 		"rebuilders: {threshold: 1, keys: [{name: Rebuilder, key: rebuilder.pub}]}\n"
 	if err := os.WriteFile(filepath.Join(work, "policy.yaml"), []byte(policy), 0o644); err != nil {
-		fatal(err)
+		benchwork.Fatal(err)
 	}
 }
 
@@ -198,7 +196,7 @@ func initCost(bin string) {
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Run(); err != nil {
-			fatalf("reprove version: %v", err)
+			benchwork.Fatalf("reprove version: %v", err)
 		}
 		last = last[:0]
 		total := 0.0
@@ -258,7 +256,7 @@ func initCost(bin string) {
 func modules(bin string) []string {
 	out, err := exec.Command("go", "version", "-m", bin).Output()
 	if err != nil {
-		fatalf("go version -m: %v", err)
+		benchwork.Fatalf("go version -m: %v", err)
 	}
 	var mods []string
 	for _, line := range strings.Split(string(out), "\n") {
@@ -290,7 +288,7 @@ func collections(argv []string) int {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		fatalf("%s: %v", strings.Join(argv, " "), err)
+		benchwork.Fatalf("%s: %v", strings.Join(argv, " "), err)
 	}
 	n := 0
 	for _, line := range strings.Split(stderr.String(), "\n") {
@@ -350,22 +348,4 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return out.Close()
-}
-
-// work is the run's temporary directory. fatal and fatalf remove it before
-// they exit, as the deferred removal in main does not run then.
-var work string
-
-func fatal(v ...any) {
-	if work != "" {
-		os.RemoveAll(work)
-	}
-	log.Fatal(v...)
-}
-
-func fatalf(format string, v ...any) {
-	if work != "" {
-		os.RemoveAll(work)
-	}
-	log.Fatalf(format, v...)
 }
